@@ -1,0 +1,146 @@
+//! `pierhead serve`: the bound address on the first line, a stats line per
+//! interval, the stop report on SIGINT/SIGTERM.
+
+use std::process::ExitCode;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use pierhead::{Config, Protocol, Server, Stats};
+use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
+
+/// Options of `pierhead serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// discard, echo or http.
+    #[arg(long, default_value = "http", value_parser = parse_protocol)]
+    protocol: Protocol,
+    /// Listen address (port 0: any free port, printed on the first line).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    bind: String,
+    /// Worker threads, each with its own event loop [default: number of cores].
+    #[arg(long)]
+    workers: Option<usize>,
+    /// Connections served at once; more are refused (HTTP: 503).
+    #[arg(long, default_value_t = 10_000)]
+    max_connections: usize,
+    /// Close connections idle this long (e.g. 60s, 500ms).
+    #[arg(long, default_value = "60s", value_parser = parse_duration)]
+    idle_timeout: Duration,
+    /// Answer 408 to a request not complete within this time.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    header_timeout: Duration,
+    /// Print a stats line this often; "off" prints none.
+    #[arg(long, default_value = "5s", value_parser = parse_interval)]
+    stats_interval: ::std::option::Option<Duration>,
+    /// On SIGINT/SIGTERM, let in-flight work finish for at most this long.
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    stop_timeout: Duration,
+}
+
+fn parse_protocol(s: &str) -> Result<Protocol, String> {
+    s.parse()
+        .map_err(|e: pierhead::ConfigError| e.problem.to_string())
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s).map_err(|e| e.to_string())
+}
+
+fn parse_interval(s: &str) -> Result<Option<Duration>, String> {
+    if s == "off" {
+        Ok(None)
+    } else {
+        parse_duration(s).map(Some)
+    }
+}
+
+pub fn run(args: ServeArgs) -> ExitCode {
+    // Install the handlers before the server exists, so no signal is missed.
+    let mut signals = match Signals::new([SIGINT, SIGTERM]) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("pierhead: cannot install signal handlers: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut config = Config::new()
+        .protocol(args.protocol)
+        .bind(args.bind)
+        .max_connections(args.max_connections)
+        .idle_timeout(args.idle_timeout)
+        .header_timeout(args.header_timeout);
+    if let Some(workers) = args.workers {
+        config = config.workers(workers);
+    }
+    if let Some(interval) = args.stats_interval {
+        let last = Mutex::new((Instant::now(), 0u64, 0u64));
+        config = config
+            .stats_interval(interval)
+            .on_stats(move |s| println!("{}", stats_line(s, &last)));
+    }
+    let workers = config.get_workers();
+    let server = match Server::start(config) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("pierhead: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    println!(
+        "pierhead listening on {} (protocol {}, {} workers)",
+        server.local_addr(),
+        server.protocol(),
+        workers
+    );
+    let signal = signals.forever().next().unwrap_or(SIGTERM);
+    let name = if signal == SIGINT {
+        "SIGINT"
+    } else {
+        "SIGTERM"
+    };
+    println!("{name}: stopping (grace {:?})", args.stop_timeout);
+    let report = server.stop(args.stop_timeout);
+    let s = server.stats();
+    println!(
+        "stopped in {:.1} ms: {} idle closed, {} drained, {} force-closed; served {} connections, {} requests, {} responses, {} protocol errors",
+        report.elapsed.as_secs_f64() * 1e3,
+        report.idle_closed,
+        report.drained,
+        report.force_closed,
+        s.connections_accepted,
+        s.requests,
+        s.responses,
+        s.protocol_errors,
+    );
+    ExitCode::SUCCESS
+}
+
+/// One stats line, with rates since the previous line.
+fn stats_line(s: &Stats, last: &Mutex<(Instant, u64, u64)>) -> String {
+    let now = Instant::now();
+    let mut last = last.lock().unwrap_or_else(|e| e.into_inner());
+    let secs = now.duration_since(last.0).as_secs_f64().max(1e-9);
+    let req_rate = (s.requests - last.1) as f64 / secs;
+    let rx_rate = (s.bytes_read - last.2) as f64 / secs;
+    *last = (now, s.requests, s.bytes_read);
+    format!(
+        "stats: up {:.0}s {} | conns active {} accepted {} refused {} | requests {} ({:.0}/s) responses {} | read {} B ({:.0} B/s) written {} B | errors protocol {} timeouts {} accept {} internal {}",
+        s.uptime.as_secs_f64(),
+        s.state,
+        s.connections_active,
+        s.connections_accepted,
+        s.connections_refused,
+        s.requests,
+        req_rate,
+        s.responses,
+        s.bytes_read,
+        rx_rate,
+        s.bytes_written,
+        s.protocol_errors,
+        s.timeouts,
+        s.accept_errors,
+        s.internal_errors,
+    )
+}

@@ -1,0 +1,404 @@
+//! Server configuration: a builder whose values are checked by [`Config::validate`]
+//! (also called by `Server::start`), so that a bad value is an error naming its field.
+
+use std::fmt;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::stats::Stats;
+
+/// The protocol a server speaks on every connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Protocol {
+    /// Read and drop everything (RFC 863).
+    Discard,
+    /// Send back every byte received, in order (RFC 862).
+    Echo,
+    /// HTTP/1.1 (and 1.0) with keep-alive and pipelining.
+    Http,
+}
+
+impl Protocol {
+    /// The protocol's name as used on the command line and in bindings.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Discard => "discard",
+            Protocol::Echo => "echo",
+            Protocol::Http => "http",
+        }
+    }
+}
+
+impl fmt::Display for Protocol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Protocol {
+    type Err = ConfigError;
+    fn from_str(s: &str) -> Result<Self, ConfigError> {
+        match s.to_ascii_lowercase().as_str() {
+            "discard" => Ok(Protocol::Discard),
+            "echo" => Ok(Protocol::Echo),
+            "http" => Ok(Protocol::Http),
+            _ => Err(ConfigError {
+                field: "protocol",
+                problem: ConfigProblem::UnknownName {
+                    got: s.to_owned(),
+                    expected: "discard, echo, http",
+                },
+            }),
+        }
+    }
+}
+
+/// Why a config value was rejected.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigProblem {
+    /// A number below its minimum.
+    #[error("must be at least {min}, got {got}")]
+    TooSmall {
+        /// Smallest accepted value.
+        min: u64,
+        /// The value given.
+        got: u64,
+    },
+    /// A number above its maximum.
+    #[error("must be at most {max}, got {got}")]
+    TooLarge {
+        /// Largest accepted value.
+        max: u64,
+        /// The value given.
+        got: u64,
+    },
+    /// A duration that must not be zero.
+    #[error("must be longer than zero")]
+    ZeroDuration,
+    /// An address that does not parse or resolve.
+    #[error("`{got}` is not a usable socket address: {reason}")]
+    BadAddress {
+        /// The text given.
+        got: String,
+        /// What parsing or resolving said.
+        reason: String,
+    },
+    /// A name that is not one of the accepted ones.
+    #[error("`{got}` is not one of: {expected}")]
+    UnknownName {
+        /// The text given.
+        got: String,
+        /// The accepted names.
+        expected: &'static str,
+    },
+}
+
+/// A rejected config value: which field, and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid config field `{field}`: {problem}")]
+pub struct ConfigError {
+    /// The name of the field (as in the builder method and the CLI flag).
+    pub field: &'static str,
+    /// What is wrong with its value.
+    pub problem: ConfigProblem,
+}
+
+/// Called with a stats snapshot every `stats_interval`, on the server's stats thread
+/// (never on an I/O thread). It may call `Server::stop`.
+pub type StatsCallback = Arc<dyn Fn(&Stats) + Send + Sync + 'static>;
+
+/// Upper bound on `workers`.
+pub const MAX_WORKERS: usize = 256;
+
+/// Configuration of a [`Server`](crate::Server). Build it with chained setters:
+///
+/// ```
+/// use pierhead::{Config, Protocol};
+/// use std::time::Duration;
+/// let config = Config::new()
+///     .protocol(Protocol::Echo)
+///     .bind("127.0.0.1:0")
+///     .workers(2)
+///     .idle_timeout(Duration::from_secs(30));
+/// assert!(config.validate().is_ok());
+/// ```
+#[derive(Clone)]
+pub struct Config {
+    pub(crate) protocol: Protocol,
+    pub(crate) bind: String,
+    pub(crate) workers: usize,
+    pub(crate) max_connections: usize,
+    pub(crate) listen_backlog: u32,
+    pub(crate) idle_timeout: Duration,
+    pub(crate) header_timeout: Duration,
+    pub(crate) write_timeout: Duration,
+    pub(crate) max_header_bytes: usize,
+    pub(crate) max_body_bytes: u64,
+    pub(crate) max_output_bytes: usize,
+    pub(crate) stats_interval: Duration,
+    pub(crate) on_stats: Option<StatsCallback>,
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("protocol", &self.protocol)
+            .field("bind", &self.bind)
+            .field("workers", &self.workers)
+            .field("max_connections", &self.max_connections)
+            .field("listen_backlog", &self.listen_backlog)
+            .field("idle_timeout", &self.idle_timeout)
+            .field("header_timeout", &self.header_timeout)
+            .field("write_timeout", &self.write_timeout)
+            .field("max_header_bytes", &self.max_header_bytes)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("max_output_bytes", &self.max_output_bytes)
+            .field("stats_interval", &self.stats_interval)
+            .field("on_stats", &self.on_stats.as_ref().map(|_| "<callback>"))
+            .finish()
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config::new()
+    }
+}
+
+impl Config {
+    /// The defaults: HTTP on `127.0.0.1:0` (an ephemeral port), one worker per core,
+    /// 10,000 connections, 60 s idle, 10 s to receive a request head, 30 s write stall,
+    /// 16 KiB heads, 1 MiB bodies and 1 MiB pending output per connection, stats every 1 s
+    /// (only used when a callback is set).
+    pub fn new() -> Config {
+        Config {
+            protocol: Protocol::Http,
+            bind: "127.0.0.1:0".to_owned(),
+            workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            max_connections: 10_000,
+            listen_backlog: 1024,
+            idle_timeout: Duration::from_secs(60),
+            header_timeout: Duration::from_secs(10),
+            write_timeout: Duration::from_secs(30),
+            max_header_bytes: 16 * 1024,
+            max_body_bytes: 1024 * 1024,
+            max_output_bytes: 1024 * 1024,
+            stats_interval: Duration::from_secs(1),
+            on_stats: None,
+        }
+    }
+
+    /// The protocol spoken on every connection.
+    pub fn protocol(mut self, protocol: Protocol) -> Self {
+        self.protocol = protocol;
+        self
+    }
+
+    /// Listen address, `host:port`; port 0 picks a free port (read it back with
+    /// `Server::local_addr`). IPv6 addresses go in brackets: `[::1]:0`.
+    pub fn bind(mut self, addr: impl Into<String>) -> Self {
+        self.bind = addr.into();
+        self
+    }
+
+    /// Number of I/O worker threads, each with its own event loop (1..=256).
+    pub fn workers(mut self, workers: usize) -> Self {
+        self.workers = workers;
+        self
+    }
+
+    /// Connections served at once over all workers; more are accepted and closed at
+    /// once (HTTP: answered 503) and counted as refused.
+    pub fn max_connections(mut self, n: usize) -> Self {
+        self.max_connections = n;
+        self
+    }
+
+    /// Length of the kernel's accept queue.
+    pub fn listen_backlog(mut self, n: u32) -> Self {
+        self.listen_backlog = n;
+        self
+    }
+
+    /// A connection with nothing in flight is closed after this long without input.
+    pub fn idle_timeout(mut self, d: Duration) -> Self {
+        self.idle_timeout = d;
+        self
+    }
+
+    /// A request started but not complete after this long is answered 408 and closed.
+    pub fn header_timeout(mut self, d: Duration) -> Self {
+        self.header_timeout = d;
+        self
+    }
+
+    /// A connection whose pending output makes no progress for this long is closed.
+    pub fn write_timeout(mut self, d: Duration) -> Self {
+        self.write_timeout = d;
+        self
+    }
+
+    /// Largest HTTP request head (request line and headers); larger gets 431.
+    pub fn max_header_bytes(mut self, n: usize) -> Self {
+        self.max_header_bytes = n;
+        self
+    }
+
+    /// Largest HTTP request body; larger gets 413.
+    pub fn max_body_bytes(mut self, n: u64) -> Self {
+        self.max_body_bytes = n;
+        self
+    }
+
+    /// Pending output per connection above which the server stops reading from it
+    /// until half of it has drained.
+    pub fn max_output_bytes(mut self, n: usize) -> Self {
+        self.max_output_bytes = n;
+        self
+    }
+
+    /// How often `on_stats` is called.
+    pub fn stats_interval(mut self, d: Duration) -> Self {
+        self.stats_interval = d;
+        self
+    }
+
+    /// A callback given a stats snapshot every `stats_interval` on the server's own
+    /// stats thread. It may call `Server::stop` (stop then completes once it returns).
+    pub fn on_stats(mut self, f: impl Fn(&Stats) + Send + Sync + 'static) -> Self {
+        self.on_stats = Some(Arc::new(f));
+        self
+    }
+
+    /// The configured protocol.
+    pub fn get_protocol(&self) -> Protocol {
+        self.protocol
+    }
+
+    /// The configured number of workers.
+    pub fn get_workers(&self) -> usize {
+        self.workers
+    }
+
+    /// Checks every field; the first bad one is reported by name.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.resolve_bind()?;
+        range("workers", self.workers as u64, 1, MAX_WORKERS as u64)?;
+        range(
+            "max_connections",
+            self.max_connections as u64,
+            1,
+            10_000_000,
+        )?;
+        range("listen_backlog", self.listen_backlog as u64, 1, 65_535)?;
+        nonzero("idle_timeout", self.idle_timeout)?;
+        nonzero("header_timeout", self.header_timeout)?;
+        nonzero("write_timeout", self.write_timeout)?;
+        nonzero("stats_interval", self.stats_interval)?;
+        range(
+            "max_header_bytes",
+            self.max_header_bytes as u64,
+            64,
+            1 << 24,
+        )?;
+        range("max_body_bytes", self.max_body_bytes, 0, 1 << 40)?;
+        range(
+            "max_output_bytes",
+            self.max_output_bytes as u64,
+            1024,
+            1 << 32,
+        )?;
+        Ok(())
+    }
+
+    /// The listen address, parsed, or resolved when it names a host.
+    pub(crate) fn resolve_bind(&self) -> Result<SocketAddr, ConfigError> {
+        let bad = |reason: String| ConfigError {
+            field: "bind",
+            problem: ConfigProblem::BadAddress {
+                got: self.bind.clone(),
+                reason,
+            },
+        };
+        if let Ok(addr) = self.bind.parse::<SocketAddr>() {
+            return Ok(addr);
+        }
+        let mut addrs = self
+            .bind
+            .to_socket_addrs()
+            .map_err(|e| bad(e.to_string()))?;
+        addrs
+            .next()
+            .ok_or_else(|| bad("resolves to no address".to_owned()))
+    }
+}
+
+fn range(field: &'static str, got: u64, min: u64, max: u64) -> Result<(), ConfigError> {
+    if got < min {
+        Err(ConfigError {
+            field,
+            problem: ConfigProblem::TooSmall { min, got },
+        })
+    } else if got > max {
+        Err(ConfigError {
+            field,
+            problem: ConfigProblem::TooLarge { max, got },
+        })
+    } else {
+        Ok(())
+    }
+}
+
+fn nonzero(field: &'static str, d: Duration) -> Result<(), ConfigError> {
+    if d.is_zero() {
+        Err(ConfigError {
+            field,
+            problem: ConfigProblem::ZeroDuration,
+        })
+    } else {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_finite() {
+        let c = Config::new();
+        c.validate().unwrap();
+        assert!(c.idle_timeout < Duration::from_secs(3600));
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let e = Config::new().workers(0).validate().unwrap_err();
+        assert_eq!(e.field, "workers");
+        assert!(e.to_string().contains("`workers`"), "{e}");
+        let e = Config::new().bind("not an address").validate().unwrap_err();
+        assert_eq!(e.field, "bind");
+        let e = Config::new()
+            .idle_timeout(Duration::ZERO)
+            .validate()
+            .unwrap_err();
+        assert_eq!(e.field, "idle_timeout");
+        let e = Config::new().max_connections(0).validate().unwrap_err();
+        assert_eq!(e.field, "max_connections");
+        let e = "gopher".parse::<Protocol>().unwrap_err();
+        assert_eq!(e.field, "protocol");
+        assert!(e.to_string().contains("gopher"));
+    }
+
+    #[test]
+    fn bind_accepts_ipv6_and_hostnames() {
+        assert!(Config::new()
+            .bind("[::1]:0")
+            .resolve_bind()
+            .unwrap()
+            .is_ipv6());
+        assert!(Config::new().bind("localhost:0").resolve_bind().is_ok());
+    }
+}

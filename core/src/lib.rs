@@ -1,0 +1,30 @@
+//! pierhead: an embeddable, high-performance TCP server engine.
+//!
+//! A [`Server`] runs `workers` event loops (mio, edge-triggered) on background
+//! threads, each with its own poll, its own handle on the shared listening socket and
+//! its own table of connections. It speaks one [`Protocol`]: `discard`, `echo`, or
+//! `http` (HTTP/1.1 with keep-alive and pipelining). [`Server::stop`] is graceful with
+//! a deadline and returns a [`StopReport`]; [`Server::stats`] reads lock-free
+//! per-worker counters from any thread.
+//!
+//! Layout: `config` (what to run), `server` (the handle and its lifecycle),
+//! `worker` (the event loop and connection handling), `protocol` (what bytes mean,
+//! free of I/O), `stats` (counters), `reporter` (the stats-callback thread), `net`
+//! (listening sockets), `shared` (state between the handle and its threads).
+
+#![warn(missing_docs)]
+
+mod config;
+mod error;
+mod net;
+mod protocol;
+mod reporter;
+mod server;
+mod shared;
+mod stats;
+mod worker;
+
+pub use config::{Config, Protocol, StatsCallback, MAX_WORKERS};
+pub use error::{ConfigError, ConfigProblem, StartError};
+pub use server::{Server, StopReport, DROP_STOP_DEADLINE};
+pub use stats::{State, Stats};

@@ -1,0 +1,38 @@
+//! Listening sockets.
+//!
+//! One listening socket is created per server and every worker registers its own
+//! duplicate of it (`dup`, close-on-exec) in its own poll: all workers are woken for
+//! new connections and whichever is free takes them. SO_REUSEPORT is deliberately
+//! not used: with it, a second server binding the same port in the same process would
+//! silently share the port instead of failing with "address in use".
+
+use std::net::SocketAddr;
+
+use socket2::{Domain, Socket, Type};
+
+use crate::error::StartError;
+
+/// Creates, binds and listens on a non-blocking, close-on-exec socket.
+pub(crate) fn listen(addr: SocketAddr, backlog: u32) -> Result<Socket, StartError> {
+    let bind_err = |source| StartError::Bind { addr, source };
+    // socket2 creates sockets with SOCK_CLOEXEC.
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None).map_err(bind_err)?;
+    // Lets a restarted server rebind a port with connections in TIME_WAIT; it does
+    // not let two listeners share a port.
+    socket.set_reuse_address(true).map_err(bind_err)?;
+    socket.set_nonblocking(true).map_err(bind_err)?;
+    socket.bind(&addr.into()).map_err(bind_err)?;
+    socket.listen(backlog as i32).map_err(bind_err)?;
+    Ok(socket)
+}
+
+/// A duplicate of the listening socket for one worker's poll.
+pub(crate) fn worker_listener(
+    socket: &Socket,
+    addr: SocketAddr,
+) -> Result<mio::net::TcpListener, StartError> {
+    let dup = socket
+        .try_clone()
+        .map_err(|source| StartError::Bind { addr, source })?;
+    Ok(mio::net::TcpListener::from_std(dup.into()))
+}

@@ -1,0 +1,104 @@
+//! Writing responses into the output buffer.
+
+/// What the `Connection` header of a response says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ConnectionHeader {
+    /// No header: HTTP/1.1 keep-alive by default.
+    Omit,
+    /// `Connection: keep-alive`, for HTTP/1.0 clients that asked for it.
+    KeepAlive,
+    /// `Connection: close`: the server closes after this response.
+    Close,
+}
+
+/// The reason phrase of the status codes this server sends.
+pub(crate) fn reason(status: u16) -> &'static str {
+    match status {
+        100 => "Continue",
+        200 => "OK",
+        400 => "Bad Request",
+        404 => "Not Found",
+        408 => "Request Timeout",
+        413 => "Content Too Large",
+        431 => "Request Header Fields Too Large",
+        500 => "Internal Server Error",
+        501 => "Not Implemented",
+        503 => "Service Unavailable",
+        _ => "Unknown",
+    }
+}
+
+/// Appends a complete response with a `text/plain` body. With `head_only` (a HEAD
+/// request) the headers announce the body's length but the body is left out.
+pub(crate) fn write_text(
+    out: &mut Vec<u8>,
+    status: u16,
+    date: &[u8],
+    body: &[u8],
+    connection: ConnectionHeader,
+    head_only: bool,
+) {
+    let mut num = itoa::Buffer::new();
+    out.extend_from_slice(b"HTTP/1.1 ");
+    out.extend_from_slice(num.format(status).as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(reason(status).as_bytes());
+    out.extend_from_slice(b"\r\nServer: pierhead\r\nDate: ");
+    out.extend_from_slice(date);
+    out.extend_from_slice(b"\r\nContent-Type: text/plain\r\nContent-Length: ");
+    out.extend_from_slice(num.format(body.len()).as_bytes());
+    out.extend_from_slice(match connection {
+        ConnectionHeader::Omit => b"\r\n\r\n".as_slice(),
+        ConnectionHeader::KeepAlive => b"\r\nConnection: keep-alive\r\n\r\n",
+        ConnectionHeader::Close => b"\r\nConnection: close\r\n\r\n",
+    });
+    if !head_only {
+        out.extend_from_slice(body);
+    }
+}
+
+/// The interim response to `Expect: 100-continue`.
+pub(crate) const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
+
+/// Sent to a connection refused for `max_connections`.
+pub(crate) const SERVICE_UNAVAILABLE: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nServer: pierhead\r\nContent-Type: text/plain\r\nContent-Length: 21\r\nConnection: close\r\n\r\ntoo many connections\n";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_head_and_body() {
+        let mut out = Vec::new();
+        write_text(
+            &mut out,
+            200,
+            b"DATE",
+            b"hello\n",
+            ConnectionHeader::Close,
+            false,
+        );
+        let s = String::from_utf8(out).unwrap();
+        assert_eq!(
+            s,
+            "HTTP/1.1 200 OK\r\nServer: pierhead\r\nDate: DATE\r\nContent-Type: text/plain\r\nContent-Length: 6\r\nConnection: close\r\n\r\nhello\n"
+        );
+        let mut out = Vec::new();
+        write_text(
+            &mut out,
+            200,
+            b"D",
+            b"hello\n",
+            ConnectionHeader::Omit,
+            true,
+        );
+        assert!(out.ends_with(b"Content-Length: 6\r\n\r\n"));
+    }
+
+    #[test]
+    fn refusal_length_is_right() {
+        let s = std::str::from_utf8(SERVICE_UNAVAILABLE).unwrap();
+        let (head, body) = s.split_once("\r\n\r\n").unwrap();
+        assert!(head.contains(&format!("Content-Length: {}", body.len())));
+    }
+}

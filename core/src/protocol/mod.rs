@@ -1,0 +1,105 @@
+//! Protocols: what a connection does with the bytes it receives.
+//!
+//! A protocol is a per-connection [`Session`] fed with input by the worker. It
+//! consumes a prefix of the input (the rest stays buffered for the next call),
+//! appends whatever it answers to `ctx.out`, and says whether the connection goes on
+//! or closes once that output is flushed. Sessions do no I/O and know nothing of
+//! sockets, so each protocol can be tested on byte slices alone.
+
+mod discard;
+mod echo;
+pub(crate) mod http;
+
+use crate::config::{Config, Protocol};
+use crate::stats::Counters;
+
+/// What happens to the connection after this input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Next {
+    /// Keep reading.
+    Continue,
+    /// Read no further input; flush the output, then close.
+    Close,
+}
+
+/// Result of feeding input to a session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Progress {
+    /// Bytes of the input used; the rest is handed back next time, with more appended.
+    pub(crate) consumed: usize,
+    /// Whether the connection goes on.
+    pub(crate) next: Next,
+}
+
+/// Limits a session enforces, copied from the config once per worker.
+#[derive(Debug, Clone)]
+pub(crate) struct Limits {
+    pub(crate) max_header_bytes: usize,
+    pub(crate) max_body_bytes: u64,
+}
+
+impl Limits {
+    pub(crate) fn from_config(c: &Config) -> Limits {
+        Limits {
+            max_header_bytes: c.max_header_bytes,
+            max_body_bytes: c.max_body_bytes,
+        }
+    }
+}
+
+/// Everything a session may use besides its own state.
+pub(crate) struct Ctx<'a> {
+    /// Output to send, appended in order.
+    pub(crate) out: &'a mut Vec<u8>,
+    /// The worker's counters.
+    pub(crate) counters: &'a Counters,
+    pub(crate) limits: &'a Limits,
+    /// The current HTTP `Date` value (IMF-fixdate).
+    pub(crate) date: &'a [u8],
+    /// The server is stopping: finish what is in flight, start nothing new.
+    pub(crate) stopping: bool,
+}
+
+/// Per-connection protocol state.
+#[derive(Debug)]
+pub(crate) enum Session {
+    Discard,
+    Echo,
+    Http(http::Session),
+}
+
+impl Session {
+    pub(crate) fn new(protocol: Protocol) -> Session {
+        match protocol {
+            Protocol::Discard => Session::Discard,
+            Protocol::Echo => Session::Echo,
+            Protocol::Http => Session::Http(http::Session::default()),
+        }
+    }
+
+    /// Feeds input (everything unconsumed so far plus what just arrived).
+    #[inline]
+    pub(crate) fn on_input(&mut self, input: &[u8], ctx: &mut Ctx<'_>) -> Progress {
+        match self {
+            Session::Discard => discard::on_input(input),
+            Session::Echo => echo::on_input(input, ctx),
+            Session::Http(s) => s.on_input(input, ctx),
+        }
+    }
+
+    /// True between requests: nothing received that still needs an answer.
+    pub(crate) fn is_idle(&self) -> bool {
+        match self {
+            Session::Discard | Session::Echo => true,
+            Session::Http(s) => s.is_idle(),
+        }
+    }
+
+    /// A request stayed incomplete past the header timeout: answer it if the protocol
+    /// has an answer for that (HTTP 408). The connection closes afterwards.
+    pub(crate) fn on_request_timeout(&mut self, ctx: &mut Ctx<'_>) {
+        if let Session::Http(s) = self {
+            s.on_request_timeout(ctx);
+        }
+    }
+}

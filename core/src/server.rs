@@ -1,0 +1,229 @@
+//! The server handle: start, stats, stop.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::{self, JoinHandle};
+use std::time::Duration;
+
+use mio::{Interest, Poll, Waker};
+
+use crate::config::{Config, Protocol};
+use crate::error::StartError;
+use crate::shared::Shared;
+use crate::stats::{State, Stats};
+use crate::worker::{self, WorkerReport, WorkerSetup, LISTENER, WAKER};
+use crate::{net, reporter};
+
+/// The grace period `Drop` gives in-flight work.
+pub const DROP_STOP_DEADLINE: Duration = Duration::from_secs(2);
+
+/// What a stop did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StopReport {
+    /// Connections with nothing in flight, closed at once.
+    pub idle_closed: u64,
+    /// Connections that finished their in-flight work and closed before the deadline.
+    pub drained: u64,
+    /// Connections still busy at the deadline, closed by force.
+    pub force_closed: u64,
+    /// From the first stop request until every thread had exited.
+    pub elapsed: Duration,
+    /// False when stop was called on one of the server's own threads (inside a
+    /// callback): the stop was started but cannot be waited for there. It completes
+    /// once the callback returns; a later `stop` from another thread (or `Drop`) waits
+    /// for it and returns the complete report.
+    pub complete: bool,
+}
+
+/// A running server. Start it with [`Server::start`]; it stops on [`Server::stop`]
+/// or when dropped. `Server` is `Send + Sync`: any thread may read stats or stop it.
+///
+/// ```
+/// use pierhead::{Config, Protocol, Server};
+/// use std::io::{Read, Write};
+/// use std::time::Duration;
+///
+/// let server = Server::start(Config::new().protocol(Protocol::Echo).workers(1)).unwrap();
+/// let mut client = std::net::TcpStream::connect(server.local_addr()).unwrap();
+/// client.write_all(b"ping").unwrap();
+/// let mut buf = [0; 4];
+/// client.read_exact(&mut buf).unwrap();
+/// assert_eq!(&buf, b"ping");
+/// let report = server.stop(Duration::from_secs(1));
+/// assert_eq!(report.idle_closed, 1);
+/// ```
+pub struct Server {
+    shared: Arc<Shared>,
+    local_addr: SocketAddr,
+    threads: Mutex<Threads>,
+}
+
+#[derive(Default)]
+struct Threads {
+    workers: Vec<JoinHandle<WorkerReport>>,
+    reporter: Option<JoinHandle<()>>,
+    report: Option<StopReport>,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("local_addr", &self.local_addr)
+            .field("protocol", &self.shared.config.protocol)
+            .field("state", &self.shared.state())
+            .finish()
+    }
+}
+
+impl Server {
+    /// Validates `config`, binds the listener and starts the worker threads. Returns
+    /// once the listener is bound, so the real port is known ([`Server::local_addr`]).
+    /// On error nothing is left running.
+    pub fn start(config: Config) -> Result<Server, StartError> {
+        config.validate()?;
+        let addr = config.resolve_bind()?;
+        let socket = net::listen(addr, config.listen_backlog)?;
+        let local_addr = socket
+            .local_addr()
+            .ok()
+            .and_then(|a| a.as_socket())
+            .unwrap_or(addr);
+
+        let mut setups = Vec::with_capacity(config.workers);
+        let mut wakers = Vec::with_capacity(config.workers);
+        for index in 0..config.workers {
+            let poll = Poll::new().map_err(StartError::EventLoop)?;
+            let waker = Waker::new(poll.registry(), WAKER).map_err(StartError::EventLoop)?;
+            let mut listener = net::worker_listener(&socket, local_addr)?;
+            poll.registry()
+                .register(&mut listener, LISTENER, Interest::READABLE)
+                .map_err(StartError::EventLoop)?;
+            setups.push(WorkerSetup {
+                index,
+                poll,
+                listener,
+            });
+            wakers.push(waker);
+        }
+        // Each worker holds its own duplicate now.
+        drop(socket);
+
+        let shared = Arc::new(Shared::new(config, wakers));
+        let server = Server {
+            shared: shared.clone(),
+            local_addr,
+            threads: Mutex::new(Threads::default()),
+        };
+        {
+            let mut threads = server.lock_threads();
+            for setup in setups {
+                let shared = shared.clone();
+                let handle = thread::Builder::new()
+                    .name(format!("pierhead-w{}", setup.index))
+                    .spawn(move || worker::run(setup, shared))
+                    .map_err(StartError::Spawn)?; // dropping `server` stops the rest
+                threads.workers.push(handle);
+            }
+            if let Some(callback) = shared.config.on_stats.clone() {
+                let shared = shared.clone();
+                let handle = thread::Builder::new()
+                    .name("pierhead-stats".to_owned())
+                    .spawn(move || reporter::run(shared, callback))
+                    .map_err(StartError::Spawn)?;
+                threads.reporter = Some(handle);
+            }
+        }
+        Ok(server)
+    }
+
+    /// The bound address (with the real port when the config asked for port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The bound port.
+    pub fn port(&self) -> u16 {
+        self.local_addr.port()
+    }
+
+    /// The protocol this server speaks.
+    pub fn protocol(&self) -> Protocol {
+        self.shared.config.protocol
+    }
+
+    /// The lifecycle state.
+    pub fn state(&self) -> State {
+        self.shared.state()
+    }
+
+    /// A snapshot of the counters, summed over the workers; never blocks serving.
+    pub fn stats(&self) -> Stats {
+        self.shared.stats()
+    }
+
+    /// Stops the server: stop accepting at once, close idle connections at once,
+    /// let in-flight work finish until `grace` has passed (HTTP responses then say
+    /// `Connection: close`), close the rest, and join every thread.
+    ///
+    /// Idempotent: later calls return the first stop's report (their `grace` is
+    /// ignored). Callable from any thread. Called on one of the server's own threads
+    /// (inside a stats callback) it starts the stop and returns at once with
+    /// `complete: false`, because a thread cannot wait for itself. After a complete
+    /// stop returns, no callback runs again.
+    pub fn stop(&self, grace: Duration) -> StopReport {
+        self.shared.request_stop(grace);
+        if self.shared.on_own_thread() {
+            return StopReport {
+                idle_closed: 0,
+                drained: 0,
+                force_closed: 0,
+                elapsed: Duration::ZERO,
+                complete: false,
+            };
+        }
+        let mut threads = self.lock_threads();
+        if let Some(report) = threads.report {
+            return report;
+        }
+        let mut report = StopReport {
+            idle_closed: 0,
+            drained: 0,
+            force_closed: 0,
+            elapsed: Duration::ZERO,
+            complete: true,
+        };
+        for handle in threads.workers.drain(..) {
+            match handle.join() {
+                Ok(w) => {
+                    report.idle_closed += w.idle_closed;
+                    report.drained += w.drained;
+                    report.force_closed += w.force_closed;
+                }
+                // `worker::run` catches panics; this is unreachable in practice.
+                Err(_) => self.shared.set_state(State::Failed),
+            }
+        }
+        if let Some(handle) = threads.reporter.take() {
+            let _ = handle.join();
+        }
+        self.shared.set_state(State::Stopped);
+        report.elapsed = self
+            .shared
+            .stop_request()
+            .map_or(Duration::ZERO, |r| r.at.elapsed());
+        threads.report = Some(report);
+        report
+    }
+
+    fn lock_threads(&self) -> std::sync::MutexGuard<'_, Threads> {
+        self.threads.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Drop for Server {
+    /// Stops with [`DROP_STOP_DEADLINE`]. Dropped on one of its own threads, the
+    /// stop is started and the threads finish on their own (they are not joined).
+    fn drop(&mut self) {
+        self.stop(DROP_STOP_DEADLINE);
+    }
+}

@@ -1,0 +1,143 @@
+//! State shared by a server's handle and its threads.
+
+use std::cell::Cell;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
+use std::sync::{Condvar, Mutex, OnceLock, PoisonError};
+use std::time::{Duration, Instant};
+
+use mio::Waker;
+
+use crate::config::Config;
+use crate::stats::{Counters, State, Stats};
+
+static NEXT_SERVER_ID: AtomicU64 = AtomicU64::new(1);
+
+thread_local! {
+    /// The id of the server that owns the current thread (0: not a server thread).
+    static OWNER: Cell<u64> = const { Cell::new(0) };
+}
+
+/// When stop was first requested, and until when in-flight work may finish.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct StopRequest {
+    pub(crate) at: Instant,
+    pub(crate) deadline: Instant,
+}
+
+pub(crate) struct Shared {
+    pub(crate) id: u64,
+    pub(crate) config: Config,
+    /// One block per worker, then one for the stats thread.
+    pub(crate) counters: Box<[Counters]>,
+    pub(crate) wakers: Vec<Waker>,
+    pub(crate) started: Instant,
+    /// Connections open over all workers, for `max_connections`.
+    pub(crate) active: AtomicUsize,
+    state: AtomicU8,
+    stopping: AtomicBool,
+    stop: OnceLock<StopRequest>,
+    /// Wakes the stats thread early when stop is requested.
+    reporter_wake: (Mutex<()>, Condvar),
+}
+
+impl Shared {
+    pub(crate) fn new(config: Config, wakers: Vec<Waker>) -> Shared {
+        let blocks = wakers.len() + 1;
+        Shared {
+            id: NEXT_SERVER_ID.fetch_add(1, Ordering::Relaxed),
+            config,
+            counters: (0..blocks).map(|_| Counters::default()).collect(),
+            wakers,
+            started: Instant::now(),
+            active: AtomicUsize::new(0),
+            state: AtomicU8::new(State::Running.to_u8()),
+            stopping: AtomicBool::new(false),
+            stop: OnceLock::new(),
+            reporter_wake: (Mutex::new(()), Condvar::new()),
+        }
+    }
+
+    pub(crate) fn state(&self) -> State {
+        State::from_u8(self.state.load(Ordering::Acquire))
+    }
+
+    /// Moves to `to` unless the server already failed (failure is sticky).
+    pub(crate) fn set_state(&self, to: State) {
+        let _ = self
+            .state
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |s| {
+                (State::from_u8(s) != State::Failed).then_some(to.to_u8())
+            });
+    }
+
+    pub(crate) fn stats(&self) -> Stats {
+        Stats::sum(self.counters.iter(), self.state(), self.started.elapsed())
+    }
+
+    /// The counters written by the stats thread.
+    pub(crate) fn reporter_counters(&self) -> &Counters {
+        &self.counters[self.counters.len() - 1]
+    }
+
+    #[inline]
+    pub(crate) fn stop_requested(&self) -> bool {
+        self.stopping.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn stop_request(&self) -> Option<StopRequest> {
+        self.stop.get().copied()
+    }
+
+    /// Asks every thread to stop; only the first call's deadline counts.
+    pub(crate) fn request_stop(&self, grace: Duration) {
+        let now = Instant::now();
+        let first = self
+            .stop
+            .set(StopRequest {
+                at: now,
+                deadline: now + grace,
+            })
+            .is_ok();
+        if !first {
+            return;
+        }
+        self.set_state(State::Stopping);
+        self.stopping.store(true, Ordering::Release);
+        for waker in &self.wakers {
+            // A failed wake only means that worker's loop is already gone.
+            let _ = waker.wake();
+        }
+        let (lock, cvar) = &self.reporter_wake;
+        let _guard = lock.lock().unwrap_or_else(PoisonError::into_inner);
+        cvar.notify_all();
+    }
+
+    /// Sleeps the stats thread until `until` or a stop request; true if stopping.
+    pub(crate) fn reporter_sleep(&self, until: Instant) -> bool {
+        let (lock, cvar) = &self.reporter_wake;
+        let mut guard = lock.lock().unwrap_or_else(PoisonError::into_inner);
+        loop {
+            if self.stop_requested() {
+                return true;
+            }
+            let now = Instant::now();
+            if now >= until {
+                return false;
+            }
+            guard = cvar
+                .wait_timeout(guard, until - now)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+    }
+
+    /// Marks the calling thread as one of this server's own.
+    pub(crate) fn adopt_current_thread(&self) {
+        OWNER.with(|o| o.set(self.id));
+    }
+
+    /// True on this server's worker and stats threads: there, stop must not join.
+    pub(crate) fn on_own_thread(&self) -> bool {
+        OWNER.with(|o| o.get() == self.id)
+    }
+}

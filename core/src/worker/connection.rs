@@ -1,0 +1,127 @@
+//! One client connection as a worker sees it.
+
+use std::time::{Duration, Instant};
+
+use mio::net::TcpStream;
+
+use super::token::ConnToken;
+use crate::protocol::Session;
+
+/// How long a closing connection keeps reading (and dropping) input after its last
+/// response, so that closing with unread input does not make the kernel send RST
+/// and destroy that response before the client reads it.
+pub(crate) const LINGER: Duration = Duration::from_secs(2);
+
+/// Where a connection is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Phase {
+    /// Reading input and answering it.
+    Open,
+    /// The protocol decided to close: no more input is read; pending output is flushed.
+    Closing,
+    /// Output flushed and the write side shut down; input is read and dropped until
+    /// the client closes or [`LINGER`] passes.
+    Lingering,
+}
+
+/// The timeouts that apply to a connection, from the config.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Timeouts {
+    pub(crate) idle: Duration,
+    pub(crate) request: Duration,
+    pub(crate) write: Duration,
+}
+
+/// What a connection's deadline is for, which decides what happens when it passes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Wait {
+    /// Nothing in flight: idle timeout.
+    Idle,
+    /// A request started and is not complete: header/read timeout.
+    Request,
+    /// Output pending and not draining: write-stall timeout.
+    Write,
+    /// Lingering close.
+    Linger,
+}
+
+/// A connection: its socket, protocol state, and the bytes in flight. An idle
+/// connection has no allocated buffer (`input` and `output` have capacity 0).
+#[derive(Debug)]
+pub(crate) struct Connection {
+    pub(crate) stream: TcpStream,
+    pub(crate) token: ConnToken,
+    pub(crate) session: Session,
+    /// Received bytes not yet consumed by the session (a partial request).
+    pub(crate) input: Vec<u8>,
+    /// Bytes to send; `output[sent..]` is still pending.
+    pub(crate) output: Vec<u8>,
+    pub(crate) sent: usize,
+    pub(crate) phase: Phase,
+    /// The client shut down its side (read returned 0).
+    pub(crate) read_closed: bool,
+    /// Reading paused: too much pending output (backpressure).
+    pub(crate) read_suspended: bool,
+    /// Registered for WRITABLE as well as READABLE.
+    pub(crate) writable_interest: bool,
+    /// Last read or write progress.
+    pub(crate) last_activity: Instant,
+    /// When the request in progress (or the lingering close) began.
+    pub(crate) started: Option<Instant>,
+    /// The time of this connection's entry in the timer heap, if it has one.
+    pub(crate) timer_at: Option<Instant>,
+}
+
+impl Connection {
+    pub(crate) fn new(stream: TcpStream, token: ConnToken, session: Session, now: Instant) -> Self {
+        Connection {
+            stream,
+            token,
+            session,
+            input: Vec::new(),
+            output: Vec::new(),
+            sent: 0,
+            phase: Phase::Open,
+            read_closed: false,
+            read_suspended: false,
+            writable_interest: false,
+            last_activity: now,
+            started: None,
+            timer_at: None,
+        }
+    }
+
+    /// Bytes queued and not yet sent.
+    #[inline]
+    pub(crate) fn pending_output(&self) -> usize {
+        self.output.len() - self.sent
+    }
+
+    /// Nothing received that still needs an answer, nothing left to send.
+    pub(crate) fn is_idle(&self) -> bool {
+        match self.phase {
+            Phase::Lingering => true,
+            Phase::Closing => false,
+            Phase::Open => {
+                self.input.is_empty() && self.session.is_idle() && self.pending_output() == 0
+            }
+        }
+    }
+
+    /// What the connection is waiting for, and until when.
+    pub(crate) fn deadline(&self, t: &Timeouts) -> (Wait, Instant) {
+        if self.phase == Phase::Lingering {
+            return (
+                Wait::Linger,
+                self.started.unwrap_or(self.last_activity) + LINGER,
+            );
+        }
+        if self.pending_output() > 0 {
+            return (Wait::Write, self.last_activity + t.write);
+        }
+        match self.started {
+            Some(started) => (Wait::Request, started + t.request),
+            None => (Wait::Idle, self.last_activity + t.idle),
+        }
+    }
+}

@@ -1,0 +1,684 @@
+//! A worker thread: one `mio::Poll`, one listener handle, one slab of connections.
+//!
+//! The loop: wait for readiness (the timeout is the nearest deadline), accept,
+//! serve connection events, serve connections re-queued for fairness, fire due
+//! timers, and when stop was requested, drain and leave. Nothing on this path takes
+//! a lock; counters are single-writer atomics.
+//!
+//! The slab and the I/O state are separate fields ([`Worker::conns`] and [`Io`]) so
+//! that a connection borrowed from the slab can be driven by `Io` methods.
+
+mod accept;
+mod connection;
+mod pool;
+mod timers;
+mod token;
+
+use std::io::{self, Read, Write};
+use std::net::Shutdown;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use mio::net::{TcpListener, TcpStream};
+use mio::{Events, Interest, Poll};
+use slab::Slab;
+
+use crate::config::Protocol;
+use crate::protocol::http::{response, DateCache};
+use crate::protocol::{Ctx, Limits, Next, Session};
+use crate::shared::Shared;
+use crate::stats::{Counters, State};
+use accept::{AcceptBackoff, AcceptErrorKind, ACCEPT_BATCH};
+use connection::{Connection, Phase, Timeouts, Wait};
+use pool::BufferPool;
+use timers::Timers;
+use token::ConnToken;
+
+pub(crate) use token::{LISTENER, WAKER};
+
+/// Size of the per-worker read buffer every connection reads into.
+const READ_BUFFER: usize = 64 * 1024;
+/// Full reads from one connection per event before others get a turn.
+const READS_PER_EVENT: usize = 16;
+/// Readiness events taken per poll.
+const EVENTS: usize = 1024;
+
+/// How a worker's connections ended during a stop.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct WorkerReport {
+    pub(crate) idle_closed: u64,
+    pub(crate) drained: u64,
+    pub(crate) force_closed: u64,
+}
+
+/// What to do with a connection after driving it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fate {
+    Keep,
+    Close,
+}
+
+/// Why a connection is being closed; decides what a stop report counts it as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CloseCause {
+    /// Its own course: protocol close, client close, error, timeout.
+    Natural,
+    /// Closed at the start of a stop because nothing was in flight.
+    StopIdle,
+    /// Still busy at the stop deadline.
+    StopForced,
+}
+
+/// Everything a worker thread needs, built before it is spawned so that start can
+/// fail cleanly.
+pub(crate) struct WorkerSetup {
+    pub(crate) index: usize,
+    pub(crate) poll: Poll,
+    pub(crate) listener: TcpListener,
+}
+
+/// Runs a worker to completion; a panic or a failed poll marks the server failed.
+pub(crate) fn run(setup: WorkerSetup, shared: Arc<Shared>) -> WorkerReport {
+    shared.adopt_current_thread();
+    let mut worker = Worker::new(setup, shared.clone());
+    let outcome = catch_unwind(AssertUnwindSafe(|| worker.run()));
+    let failed = !matches!(outcome, Ok(Ok(())));
+    if failed {
+        shared.set_state(State::Failed);
+        // Free what is left so that the connection count stays right.
+        let _ = catch_unwind(AssertUnwindSafe(|| {
+            worker.close_all(CloseCause::StopForced)
+        }));
+    }
+    worker.report
+}
+
+struct Worker {
+    conns: Slab<Connection>,
+    io: Io,
+    events: Events,
+    listener: Option<TcpListener>,
+    timers: Timers,
+    backoff: AcceptBackoff,
+    /// The accept queue may hold more connections (a batch ended early).
+    accept_more: bool,
+    next_generation: u32,
+    /// Set once this worker has begun stopping.
+    stop_deadline: Option<Instant>,
+    report: WorkerReport,
+}
+
+/// The per-worker state used to drive one connection.
+struct Io {
+    shared: Arc<Shared>,
+    index: usize,
+    poll: Poll,
+    protocol: Protocol,
+    limits: Limits,
+    timeouts: Timeouts,
+    max_output: usize,
+    read_buf: Vec<u8>,
+    write_buf: Vec<u8>,
+    pool: BufferPool,
+    date: DateCache,
+    now: Instant,
+    stopping: bool,
+    /// Connections to serve again on the next turn (fairness, resumed reading).
+    requeue: Vec<ConnToken>,
+}
+
+impl Worker {
+    fn new(setup: WorkerSetup, shared: Arc<Shared>) -> Worker {
+        let c = &shared.config;
+        let io = Io {
+            index: setup.index,
+            poll: setup.poll,
+            protocol: c.protocol,
+            limits: Limits::from_config(c),
+            timeouts: Timeouts {
+                idle: c.idle_timeout,
+                request: c.header_timeout,
+                write: c.write_timeout,
+            },
+            max_output: c.max_output_bytes,
+            read_buf: vec![0; READ_BUFFER],
+            write_buf: Vec::with_capacity(READ_BUFFER),
+            pool: BufferPool::default(),
+            date: DateCache::new(),
+            now: Instant::now(),
+            stopping: false,
+            requeue: Vec::new(),
+            shared,
+        };
+        Worker {
+            conns: Slab::new(),
+            io,
+            events: Events::with_capacity(EVENTS),
+            listener: Some(setup.listener),
+            timers: Timers::default(),
+            backoff: AcceptBackoff::default(),
+            accept_more: false,
+            next_generation: 0,
+            stop_deadline: None,
+            report: WorkerReport::default(),
+        }
+    }
+
+    fn run(&mut self) -> io::Result<()> {
+        loop {
+            if self.io.shared.stop_requested() && self.stop_deadline.is_none() {
+                self.begin_stop();
+            }
+            if let Some(deadline) = self.stop_deadline {
+                if self.conns.is_empty() {
+                    return Ok(());
+                }
+                if Instant::now() >= deadline {
+                    self.close_all(CloseCause::StopForced);
+                    return Ok(());
+                }
+            }
+            let timeout = self.poll_timeout();
+            match self.io.poll.poll(&mut self.events, timeout) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+            self.io.now = Instant::now();
+            if self.io.protocol == Protocol::Http {
+                self.io.date.refresh(SystemTime::now());
+            }
+            let mut accept_ready = false;
+            // Swap the event buffer out so that serving may borrow the worker.
+            let events = std::mem::replace(&mut self.events, Events::with_capacity(0));
+            for event in events.iter() {
+                match event.token() {
+                    LISTENER => accept_ready = true,
+                    WAKER => {}
+                    token => {
+                        let readable =
+                            event.is_readable() || event.is_read_closed() || event.is_error();
+                        let writable = event.is_writable() || event.is_error();
+                        if let Some(ct) = ConnToken::from_token(token) {
+                            self.serve(ct, readable, writable);
+                        }
+                    }
+                }
+            }
+            self.events = events;
+            if self.backoff.resume_if_due(self.io.now) {
+                self.accept_more = true;
+            }
+            if accept_ready || self.accept_more {
+                self.accept_batch();
+            }
+            self.serve_requeued();
+            self.fire_timers();
+        }
+    }
+
+    fn poll_timeout(&self) -> Option<Duration> {
+        if !self.io.requeue.is_empty() || self.accept_more {
+            return Some(Duration::ZERO);
+        }
+        let next = [
+            self.timers.next(),
+            self.backoff.paused_until(),
+            self.stop_deadline,
+        ]
+        .into_iter()
+        .flatten()
+        .min()?;
+        // Round up so that the deadline has passed when poll returns.
+        Some(next.saturating_duration_since(Instant::now()) + Duration::from_millis(1))
+    }
+
+    fn accept_batch(&mut self) {
+        self.accept_more = false;
+        if self.backoff.paused_until().is_some() {
+            return;
+        }
+        for _ in 0..ACCEPT_BATCH {
+            let Some(listener) = &self.listener else {
+                return;
+            };
+            match listener.accept() {
+                Ok((stream, _peer)) => {
+                    self.backoff.reset();
+                    self.admit(stream);
+                }
+                Err(e) => match accept::classify(&e) {
+                    AcceptErrorKind::Drained => return,
+                    AcceptErrorKind::Skip => continue,
+                    AcceptErrorKind::Exhausted | AcceptErrorKind::Other => {
+                        self.io.counters().accept_errors.incr();
+                        self.backoff.pause(self.io.now);
+                        return;
+                    }
+                },
+            }
+        }
+        // The batch is full: more may be queued, and no new edge will announce them.
+        self.accept_more = true;
+    }
+
+    fn admit(&mut self, mut stream: TcpStream) {
+        let shared = &self.io.shared;
+        if shared.active.fetch_add(1, Ordering::AcqRel) >= shared.config.max_connections {
+            shared.active.fetch_sub(1, Ordering::AcqRel);
+            self.io.counters().connections_refused.incr();
+            if self.io.protocol == Protocol::Http {
+                // Best effort: a fresh socket's send buffer is empty, so this fits.
+                if let Ok(n) = stream.write(response::SERVICE_UNAVAILABLE) {
+                    self.io.counters().bytes_written.add(n as u64);
+                }
+                let _ = stream.shutdown(Shutdown::Write);
+            }
+            return;
+        }
+        // Latency matters more than packet count for a request/response server.
+        let _ = stream.set_nodelay(true);
+        let entry = self.conns.vacant_entry();
+        let token = ConnToken {
+            index: entry.key() as u32,
+            generation: self.next_generation,
+        };
+        self.next_generation = self.next_generation.wrapping_add(1);
+        if self
+            .io
+            .poll
+            .registry()
+            .register(&mut stream, token.to_token(), Interest::READABLE)
+            .is_err()
+        {
+            self.io.shared.active.fetch_sub(1, Ordering::AcqRel);
+            self.io.counters().accept_errors.incr();
+            return;
+        }
+        let session = Session::new(self.io.protocol);
+        let conn = entry.insert(Connection::new(stream, token, session, self.io.now));
+        self.io.counters().connections_accepted.incr();
+        arm_timer(&mut self.timers, conn, &self.io.timeouts);
+    }
+
+    /// Drives one connection for a readiness event.
+    fn serve(&mut self, ct: ConnToken, readable: bool, writable: bool) {
+        let Some(conn) = self.conns.get_mut(ct.index as usize) else {
+            return;
+        };
+        if conn.token != ct {
+            return; // A stale event for a connection that no longer exists.
+        }
+        let io = &mut self.io;
+        let fate = catch_unwind(AssertUnwindSafe(|| io.drive(conn, readable, writable)));
+        let fate = fate.unwrap_or_else(|_| {
+            self.io.counters().internal_errors.incr();
+            Fate::Close
+        });
+        self.conclude(ct.index as usize, fate);
+    }
+
+    fn serve_requeued(&mut self) {
+        if self.io.requeue.is_empty() {
+            return;
+        }
+        let batch = std::mem::take(&mut self.io.requeue);
+        for ct in batch {
+            self.serve(ct, true, false);
+        }
+    }
+
+    /// After driving a connection: close it, or re-arm its timer.
+    fn conclude(&mut self, index: usize, fate: Fate) {
+        let stop_idle = self.io.stopping && self.conns[index].is_idle();
+        if fate == Fate::Close || stop_idle {
+            self.close(index, CloseCause::Natural);
+        } else {
+            arm_timer(&mut self.timers, &mut self.conns[index], &self.io.timeouts);
+        }
+    }
+
+    fn fire_timers(&mut self) {
+        let now = self.io.now;
+        while let Some((at, ct)) = self.timers.pop_due(now) {
+            let Some(conn) = self.conns.get_mut(ct.index as usize) else {
+                continue;
+            };
+            if conn.token != ct || conn.timer_at != Some(at) {
+                continue; // stale entry
+            }
+            conn.timer_at = None;
+            let (wait, deadline) = conn.deadline(&self.io.timeouts);
+            if deadline > now {
+                arm_timer(&mut self.timers, conn, &self.io.timeouts);
+                continue;
+            }
+            let io = &mut self.io;
+            let fate =
+                catch_unwind(AssertUnwindSafe(|| io.expire(conn, wait))).unwrap_or(Fate::Close);
+            self.conclude(ct.index as usize, fate);
+        }
+    }
+
+    /// Stop accepting, close idle connections, let the rest finish until the deadline.
+    fn begin_stop(&mut self) {
+        let request = self.io.shared.stop_request();
+        self.stop_deadline = Some(request.map_or_else(Instant::now, |r| r.deadline));
+        self.io.stopping = true;
+        if let Some(mut listener) = self.listener.take() {
+            let _ = self.io.poll.registry().deregister(&mut listener);
+        }
+        self.accept_more = false;
+        let idle: Vec<usize> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| c.is_idle())
+            .map(|(i, _)| i)
+            .collect();
+        for index in idle {
+            self.close(index, CloseCause::StopIdle);
+        }
+    }
+
+    fn close_all(&mut self, cause: CloseCause) {
+        let all: Vec<usize> = self.conns.iter().map(|(i, _)| i).collect();
+        for index in all {
+            self.close(index, cause);
+        }
+    }
+
+    /// The one place a connection is closed: socket, slot, buffers and counts.
+    fn close(&mut self, index: usize, cause: CloseCause) {
+        let Some(mut conn) = self.conns.try_remove(index) else {
+            return;
+        };
+        self.io.pool.reclaim(&mut conn.input);
+        self.io.pool.reclaim(&mut conn.output);
+        drop(conn); // closes the socket, which also removes it from the poll
+        self.io.shared.active.fetch_sub(1, Ordering::AcqRel);
+        self.io.counters().connections_closed.incr();
+        if self.stop_deadline.is_some() {
+            match cause {
+                CloseCause::StopIdle => self.report.idle_closed += 1,
+                CloseCause::StopForced => self.report.force_closed += 1,
+                CloseCause::Natural => self.report.drained += 1,
+            }
+        }
+    }
+}
+
+/// Makes sure the timer heap holds an entry no later than the connection's deadline.
+fn arm_timer(timers: &mut Timers, conn: &mut Connection, timeouts: &Timeouts) {
+    let (_, deadline) = conn.deadline(timeouts);
+    if conn.timer_at.is_none_or(|at| deadline < at) {
+        conn.timer_at = Some(deadline);
+        timers.arm(deadline, conn.token);
+    }
+}
+
+impl Io {
+    #[inline]
+    fn counters(&self) -> &Counters {
+        &self.shared.counters[self.index]
+    }
+
+    /// Serves one readiness event: flush, read and answer, then settle interest.
+    fn drive(&mut self, conn: &mut Connection, readable: bool, writable: bool) -> Fate {
+        if writable && conn.pending_output() > 0 && self.flush(conn) == Fate::Close {
+            return Fate::Close;
+        }
+        if readable && self.read(conn) == Fate::Close {
+            return Fate::Close;
+        }
+        self.settle(conn)
+    }
+
+    /// Reads until the socket is drained, the read budget is spent, or reading must
+    /// pause; every chunk is handed to the protocol as it arrives.
+    fn read(&mut self, conn: &mut Connection) -> Fate {
+        for _ in 0..READS_PER_EVENT {
+            if conn.read_closed || conn.read_suspended || conn.phase == Phase::Closing {
+                return Fate::Keep;
+            }
+            let mut buf = std::mem::take(&mut self.read_buf);
+            let result = read_retrying(&mut conn.stream, &mut buf);
+            let fate = match result {
+                Ok(0) => {
+                    conn.read_closed = true;
+                    Fate::Keep
+                }
+                Ok(n) => {
+                    self.counters().bytes_read.add(n as u64);
+                    conn.last_activity = self.now;
+                    let fate = if conn.phase == Phase::Open {
+                        self.consume(conn, &buf[..n])
+                    } else {
+                        Fate::Keep // lingering: drop the input
+                    };
+                    let drained = n < buf.len();
+                    self.read_buf = buf;
+                    if fate == Fate::Close || drained {
+                        // A short read emptied the socket: the next byte brings a new edge.
+                        return fate;
+                    }
+                    continue;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => Fate::Keep,
+                Err(_) => Fate::Close,
+            };
+            self.read_buf = buf;
+            return fate;
+        }
+        // Budget spent with data still waiting: serve others first, then come back.
+        self.requeue.push(conn.token);
+        Fate::Keep
+    }
+
+    /// Feeds newly read bytes (after any buffered partial input) to the session and
+    /// sends what it answers.
+    fn consume(&mut self, conn: &mut Connection, data: &[u8]) -> Fate {
+        self.write_buf.clear();
+        let mut ctx = Ctx {
+            out: &mut self.write_buf,
+            counters: &self.shared.counters[self.index],
+            limits: &self.limits,
+            date: self.date.as_bytes(),
+            stopping: self.stopping,
+        };
+        let next = if conn.input.is_empty() {
+            let progress = conn.session.on_input(data, &mut ctx);
+            let rest = &data[progress.consumed..];
+            if !rest.is_empty() && progress.next == Next::Continue {
+                if conn.input.capacity() == 0 {
+                    conn.input = self.pool.take();
+                }
+                conn.input.extend_from_slice(rest);
+            }
+            progress.next
+        } else {
+            conn.input.extend_from_slice(data);
+            let progress = conn.session.on_input(&conn.input, &mut ctx);
+            conn.input.drain(..progress.consumed);
+            if progress.next == Next::Close {
+                conn.input.clear();
+            }
+            progress.next
+        };
+        if conn.input.is_empty() {
+            self.pool.reclaim(&mut conn.input);
+        }
+        if next == Next::Close {
+            conn.phase = Phase::Closing;
+        }
+        conn.started = if conn.input.is_empty() && conn.session.is_idle() {
+            None
+        } else {
+            Some(conn.started.unwrap_or(self.now))
+        };
+        self.send_answer(conn)
+    }
+
+    /// Sends `write_buf` after whatever is already queued; keeps what the socket
+    /// does not take now in the connection's output queue.
+    fn send_answer(&mut self, conn: &mut Connection) -> Fate {
+        if self.write_buf.is_empty() {
+            return Fate::Keep;
+        }
+        if conn.pending_output() > 0 {
+            if conn.sent > 0 {
+                conn.output.drain(..conn.sent);
+                conn.sent = 0;
+            }
+            conn.output.extend_from_slice(&self.write_buf);
+            return self.flush(conn);
+        }
+        let (n, result) = write_until_blocked(&mut conn.stream, &self.write_buf);
+        self.note_written(conn, n);
+        if result.is_err() {
+            return Fate::Close;
+        }
+        if n < self.write_buf.len() {
+            if conn.output.capacity() == 0 {
+                conn.output = self.pool.take();
+            }
+            conn.output.extend_from_slice(&self.write_buf[n..]);
+            conn.sent = 0;
+        }
+        Fate::Keep
+    }
+
+    /// Sends queued output until done or the socket is full.
+    fn flush(&mut self, conn: &mut Connection) -> Fate {
+        let (n, result) = write_until_blocked(&mut conn.stream, &conn.output[conn.sent..]);
+        conn.sent += n;
+        self.note_written(conn, n);
+        if result.is_err() {
+            return Fate::Close;
+        }
+        if conn.pending_output() == 0 {
+            conn.sent = 0;
+            conn.output.clear();
+            self.pool.reclaim(&mut conn.output);
+        }
+        Fate::Keep
+    }
+
+    fn note_written(&self, conn: &mut Connection, n: usize) {
+        if n > 0 {
+            self.counters().bytes_written.add(n as u64);
+            conn.last_activity = self.now;
+        }
+    }
+
+    /// After I/O: apply backpressure, move through the closing phases, and keep
+    /// WRITABLE interest registered exactly while output is pending.
+    fn settle(&mut self, conn: &mut Connection) -> Fate {
+        let pending = conn.pending_output();
+        if pending > self.max_output {
+            conn.read_suspended = true;
+        } else if conn.read_suspended && pending <= self.max_output / 2 {
+            conn.read_suspended = false;
+            // Input may be waiting with no new edge to announce it.
+            self.requeue.push(conn.token);
+        }
+        if pending == 0 {
+            match conn.phase {
+                Phase::Closing if conn.read_closed => return Fate::Close,
+                Phase::Closing => {
+                    if conn.stream.shutdown(Shutdown::Write).is_err() {
+                        return Fate::Close;
+                    }
+                    conn.phase = Phase::Lingering;
+                    conn.started = Some(self.now);
+                    // Input that arrived meanwhile must be drained to see the EOF.
+                    self.requeue.push(conn.token);
+                }
+                Phase::Lingering if conn.read_closed => return Fate::Close,
+                Phase::Open if conn.read_closed => return Fate::Close,
+                _ => {}
+            }
+        }
+        let want_writable = pending > 0;
+        if want_writable != conn.writable_interest {
+            let interest = if want_writable {
+                Interest::READABLE | Interest::WRITABLE
+            } else {
+                Interest::READABLE
+            };
+            let token = conn.token.to_token();
+            if self
+                .poll
+                .registry()
+                .reregister(&mut conn.stream, token, interest)
+                .is_err()
+            {
+                return Fate::Close;
+            }
+            conn.writable_interest = want_writable;
+        }
+        Fate::Keep
+    }
+
+    /// A connection's deadline passed.
+    fn expire(&mut self, conn: &mut Connection, wait: Wait) -> Fate {
+        match wait {
+            Wait::Linger => Fate::Close,
+            Wait::Idle | Wait::Write => {
+                self.counters().timeouts.incr();
+                Fate::Close
+            }
+            Wait::Request => {
+                self.counters().timeouts.incr();
+                self.write_buf.clear();
+                let mut ctx = Ctx {
+                    out: &mut self.write_buf,
+                    counters: &self.shared.counters[self.index],
+                    limits: &self.limits,
+                    date: self.date.as_bytes(),
+                    stopping: true,
+                };
+                conn.session.on_request_timeout(&mut ctx);
+                conn.input.clear();
+                self.pool.reclaim(&mut conn.input);
+                conn.phase = Phase::Closing;
+                conn.started = None;
+                if self.send_answer(conn) == Fate::Close {
+                    return Fate::Close;
+                }
+                self.settle(conn)
+            }
+        }
+    }
+}
+
+fn read_retrying(stream: &mut TcpStream, buf: &mut [u8]) -> io::Result<usize> {
+    loop {
+        match stream.read(buf) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            other => return other,
+        }
+    }
+}
+
+/// Writes until everything is sent or the socket would block. Returns the bytes
+/// written and the error, if one other than WouldBlock ended it. (`write` on a
+/// `TcpStream` is `send(..., MSG_NOSIGNAL)`: a closed peer is EPIPE, never SIGPIPE.
+/// Vectored writes are not used because `writev` has no such flag.)
+fn write_until_blocked(stream: &mut TcpStream, mut data: &[u8]) -> (usize, io::Result<()>) {
+    let mut written = 0;
+    while !data.is_empty() {
+        match stream.write(data) {
+            Ok(0) => return (written, Err(io::ErrorKind::WriteZero.into())),
+            Ok(n) => {
+                written += n;
+                data = &data[n..];
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return (written, Err(e)),
+        }
+    }
+    (written, Ok(()))
+}
