@@ -71,6 +71,35 @@ enum CloseCause {
     StopForced,
 }
 
+/// What an event says about a connection.
+#[derive(Debug, Clone, Copy)]
+struct Readiness {
+    readable: bool,
+    writable: bool,
+    /// Read until WouldBlock even after a short read. A short read normally means
+    /// the socket is empty and later bytes bring a new edge; but when the peer's FIN
+    /// arrived before this event was collected, no further edge will announce it,
+    /// so then (and for re-queued connections) reading goes on until EOF/WouldBlock.
+    read_until_blocked: bool,
+}
+
+impl Readiness {
+    const REQUEUED: Readiness = Readiness {
+        readable: true,
+        writable: false,
+        read_until_blocked: true,
+    };
+
+    fn of(event: &mio::event::Event) -> Readiness {
+        let hangup = event.is_read_closed() || event.is_error();
+        Readiness {
+            readable: event.is_readable() || hangup,
+            writable: event.is_writable() || event.is_error(),
+            read_until_blocked: hangup,
+        }
+    }
+}
+
 /// Everything a worker thread needs, built before it is spawned so that start can
 /// fail cleanly.
 pub(crate) struct WorkerSetup {
@@ -198,11 +227,8 @@ impl Worker {
                     LISTENER => accept_ready = true,
                     WAKER => {}
                     token => {
-                        let readable =
-                            event.is_readable() || event.is_read_closed() || event.is_error();
-                        let writable = event.is_writable() || event.is_error();
                         if let Some(ct) = ConnToken::from_token(token) {
-                            self.serve(ct, readable, writable);
+                            self.serve(ct, Readiness::of(event));
                         }
                     }
                 }
@@ -304,7 +330,7 @@ impl Worker {
     }
 
     /// Drives one connection for a readiness event.
-    fn serve(&mut self, ct: ConnToken, readable: bool, writable: bool) {
+    fn serve(&mut self, ct: ConnToken, ready: Readiness) {
         let Some(conn) = self.conns.get_mut(ct.index as usize) else {
             return;
         };
@@ -312,7 +338,7 @@ impl Worker {
             return; // A stale event for a connection that no longer exists.
         }
         let io = &mut self.io;
-        let fate = catch_unwind(AssertUnwindSafe(|| io.drive(conn, readable, writable)));
+        let fate = catch_unwind(AssertUnwindSafe(|| io.drive(conn, ready)));
         let fate = fate.unwrap_or_else(|_| {
             self.io.counters().internal_errors.incr();
             Fate::Close
@@ -326,7 +352,7 @@ impl Worker {
         }
         let batch = std::mem::take(&mut self.io.requeue);
         for ct in batch {
-            self.serve(ct, true, false);
+            self.serve(ct, Readiness::REQUEUED);
         }
     }
 
@@ -425,11 +451,11 @@ impl Io {
     }
 
     /// Serves one readiness event: flush, read and answer, then settle interest.
-    fn drive(&mut self, conn: &mut Connection, readable: bool, writable: bool) -> Fate {
-        if writable && conn.pending_output() > 0 && self.flush(conn) == Fate::Close {
+    fn drive(&mut self, conn: &mut Connection, ready: Readiness) -> Fate {
+        if ready.writable && conn.pending_output() > 0 && self.flush(conn) == Fate::Close {
             return Fate::Close;
         }
-        if readable && self.read(conn) == Fate::Close {
+        if ready.readable && self.read(conn, ready.read_until_blocked) == Fate::Close {
             return Fate::Close;
         }
         self.settle(conn)
@@ -437,7 +463,7 @@ impl Io {
 
     /// Reads until the socket is drained, the read budget is spent, or reading must
     /// pause; every chunk is handed to the protocol as it arrives.
-    fn read(&mut self, conn: &mut Connection) -> Fate {
+    fn read(&mut self, conn: &mut Connection, until_blocked: bool) -> Fate {
         for _ in 0..READS_PER_EVENT {
             if conn.read_closed || conn.read_suspended || conn.phase == Phase::Closing {
                 return Fate::Keep;
@@ -457,10 +483,11 @@ impl Io {
                     } else {
                         Fate::Keep // lingering: drop the input
                     };
-                    let drained = n < buf.len();
+                    let drained = n < buf.len() && !until_blocked;
                     self.read_buf = buf;
                     if fate == Fate::Close || drained {
-                        // A short read emptied the socket: the next byte brings a new edge.
+                        // A short read emptied the socket and the next byte brings a new
+                        // edge, unless the FIN came with this edge (see Readiness).
                         return fate;
                     }
                     continue;
