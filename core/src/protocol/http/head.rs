@@ -5,6 +5,8 @@
 //! trickles in one byte at a time is scanned once in total (linear), and `httparse`
 //! runs once per complete head.
 
+use std::mem::MaybeUninit;
+
 use memchr::memchr;
 
 /// Most headers in one request; more is answered 431.
@@ -84,9 +86,10 @@ impl HeadError {
 
 /// Parses a complete head (as delimited by [`find_end`]).
 pub(crate) fn parse(head: &[u8]) -> Result<RequestHead, HeadError> {
-    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut req = httparse::Request::new(&mut headers);
-    match req.parse(head) {
+    // Uninitialised header slots: zeroing 64 of them (2 KiB) per request is measurable.
+    let mut headers = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
+    let mut req = httparse::Request::new(&mut []);
+    match req.parse_with_uninit_headers(head, &mut headers) {
         Ok(httparse::Status::Complete(n)) if n == head.len() => {}
         Ok(_) => return Err(HeadError::Malformed),
         Err(httparse::Error::TooManyHeaders) => return Err(HeadError::TooManyHeaders),

@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# Side-by-side HTTP benchmark on loopback: pierhead (1 worker), nginx (1 worker,
+# `return 200 "hello\n"`) and the syscall floor (bench/floor.c), in one run.
+#
+# Each server is pinned to CPU 0 and wrk to CPU 1. For each server: req/s and the
+# server's CPU time per request (utime+stime from /proc/PID/stat over the run), plain
+# (wrk -t1 -c128) and with 16 pipelined requests per write. Then the server's RSS per
+# idle keep-alive connection with N idle connections (pierhead and nginx).
+#
+# Usage: scripts/bench-http.sh [seconds per run, default 10] [idle connections, default 10000]
+# Installs wrk and nginx-light from Debian if missing (needs root or sudo).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DUR=${1:-10}
+IDLE=${2:-10000}
+OUT=bench/out
+mkdir -p "$OUT"
+
+need() { command -v "$1" >/dev/null 2>&1; }
+if ! need wrk || ! need nginx; then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq wrk nginx-light >/dev/null
+fi
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+ulimit -n "$(ulimit -Hn)"
+
+cargo build --release -q -p pierhead-cli
+gcc -O2 -o "$OUT/floor" bench/floor.c
+
+TICK=$(getconf CLK_TCK)
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+wait_port() { for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 not up" >&2; return 1; }
+
+PORT=18090
+start_server() { # name -> sets PID
+  case $1 in
+    pierhead) taskset -c 0 ./target/release/pierhead serve --protocol http --workers 1 \
+                --bind 127.0.0.1:$PORT --stats-interval off --max-connections 100000 >"$OUT/pierhead.log" 2>&1 &
+              PID=$! ;;
+    nginx)    cat >"$OUT/nginx.conf" <<CONF
+worker_processes 1;
+daemon off;
+master_process off;
+pid $PWD/$OUT/nginx.pid;
+error_log $PWD/$OUT/nginx-error.log;
+worker_rlimit_nofile 65536;
+events { worker_connections 65536; }
+http {
+  access_log off;
+  keepalive_requests 100000000;
+  keepalive_timeout 300s;
+  client_body_temp_path $PWD/$OUT;
+  server {
+    listen 127.0.0.1:$PORT reuseport;
+    location / { default_type text/plain; return 200 "hello\n"; }
+  }
+}
+CONF
+              taskset -c 0 "$NGINX" -c "$PWD/$OUT/nginx.conf" -p "$PWD/$OUT" &
+              PID=$! ;;
+    floor)    taskset -c 0 "$OUT/floor" $PORT & PID=$! ;;
+  esac
+  wait_port $PORT
+}
+stop_server() { kill -TERM "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; PORT=$((PORT + 1)); }
+
+run_wrk() { # name mode -> prints a result row
+  local name=$1 mode=$2 args=() before after reqs
+  [ "$mode" = pipelined ] && args=(-s bench/pipeline16.lua)
+  taskset -c 1 wrk -t1 -c128 -d1s "${args[@]}" "http://127.0.0.1:$PORT/" >/dev/null # warm-up
+  before=$(cpu_ticks "$PID")
+  taskset -c 1 wrk -t1 -c128 -d"${DUR}s" "${args[@]}" "http://127.0.0.1:$PORT/" >"$OUT/wrk-$name-$mode.txt"
+  after=$(cpu_ticks "$PID")
+  reqs=$(awk '/requests in/ {print $1}' "$OUT/wrk-$name-$mode.txt")
+  awk -v n="$name" -v m="$mode" -v r="$reqs" -v d="$DUR" -v c=$((after - before)) -v t="$TICK" \
+    'BEGIN { printf "| %-8s | %-9s | %10.0f | %8.2f |\n", n, m, r / d, (c / t) / r * 1e6 }'
+}
+
+echo "## Throughput and server CPU per request (wrk -t1 -c128 -d${DUR}s; server on CPU 0, wrk on CPU 1)"
+echo
+echo "| server   | mode      |      req/s | CPU µs/req |"
+echo "|----------|-----------|------------|------------|"
+for name in floor nginx pierhead; do
+  start_server $name
+  run_wrk $name plain
+  run_wrk $name pipelined
+  stop_server
+done
+
+echo
+echo "## Server RSS per idle keep-alive connection ($IDLE connections, one request each)"
+echo
+echo "| server   | RSS before (KiB) | RSS after (KiB) | bytes/connection |"
+echo "|----------|------------------|-----------------|------------------|"
+for name in nginx pierhead; do
+  start_server $name
+  # One request first so that lazily allocated per-worker state is in the baseline.
+  python3 bench/idle_conns.py 127.0.0.1 $PORT 1 </dev/null >/dev/null
+  sleep 0.2
+  before=$(rss_kib "$PID")
+  exec {hold}> >(taskset -c 1 python3 bench/idle_conns.py 127.0.0.1 $PORT "$IDLE" >"$OUT/idle-$name.txt")
+  for _ in $(seq 600); do grep -q ready "$OUT/idle-$name.txt" 2>/dev/null && break; sleep 0.1; done
+  grep -q ready "$OUT/idle-$name.txt" || { echo "idle client failed" >&2; exit 1; }
+  sleep 0.5
+  after=$(rss_kib "$PID")
+  exec {hold}>&-
+  awk -v n="$name" -v b="$before" -v a="$after" -v k="$IDLE" \
+    'BEGIN { printf "| %-8s | %16d | %15d | %16.0f |\n", n, b, a, (a - b) * 1024 / k }'
+  sleep 0.5
+  stop_server
+done
