@@ -98,3 +98,19 @@ fn discard_reads_everything_and_answers_nothing() {
         == 500_000));
     assert_eq!(server.stats().bytes_written, 0);
 }
+
+#[test]
+fn serves_ipv6_loopback() {
+    let Ok(probe) = std::net::TcpListener::bind("[::1]:0") else {
+        eprintln!("no IPv6 loopback on this machine; skipped");
+        return;
+    };
+    drop(probe);
+    let server = start(Protocol::Echo, |c| c.bind("[::1]:0"));
+    assert!(server.local_addr().is_ipv6());
+    let mut s = connect(server.local_addr());
+    s.write_all(b"over v6").unwrap();
+    let mut got = [0u8; 7];
+    s.read_exact(&mut got).unwrap();
+    assert_eq!(&got, b"over v6");
+}

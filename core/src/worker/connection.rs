@@ -125,3 +125,17 @@ impl Connection {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The record of an idle connection is most of its memory (it holds no buffer):
+    /// keep it well under the 500 B per-connection budget, slab slack included.
+    #[test]
+    fn connection_record_stays_small() {
+        let size = std::mem::size_of::<Connection>();
+        println!("size_of::<Connection>() = {size}");
+        assert!(size <= 192, "Connection grew to {size} bytes");
+    }
+}
