@@ -263,7 +263,8 @@ impl Worker {
 
     fn accept_batch(&mut self) {
         self.accept_more = false;
-        if self.backoff.paused_until().is_some() {
+        // A stop requested while this batch of events was collected: accept nothing more.
+        if self.backoff.paused_until().is_some() || self.io.shared.stop_requested() {
             return;
         }
         for _ in 0..ACCEPT_BATCH {
@@ -422,9 +423,10 @@ impl Worker {
         };
         self.io.pool.reclaim(&mut conn.input);
         self.io.pool.reclaim(&mut conn.output);
-        drop(conn); // closes the socket, which also removes it from the poll
+        // Count before closing: a client that sees the close finds it in the stats.
         self.io.shared.active.fetch_sub(1, Ordering::AcqRel);
         self.io.counters().connections_closed.incr();
+        drop(conn); // closes the socket, which also removes it from the poll
         if self.stop_deadline.is_some() {
             match cause {
                 CloseCause::StopIdle => self.report.idle_closed += 1,
