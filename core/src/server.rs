@@ -35,6 +35,18 @@ pub struct StopReport {
     pub complete: bool,
 }
 
+impl StopReport {
+    fn empty(complete: bool) -> StopReport {
+        StopReport {
+            idle_closed: 0,
+            drained: 0,
+            force_closed: 0,
+            elapsed: Duration::ZERO,
+            complete,
+        }
+    }
+}
+
 /// A running server. Start it with [`Server::start`]; it stops on [`Server::stop`]
 /// or when dropped. `Server` is `Send + Sync`: any thread may read stats or stop it.
 ///
@@ -173,25 +185,13 @@ impl Server {
     pub fn stop(&self, grace: Duration) -> StopReport {
         self.shared.request_stop(grace);
         if self.shared.on_own_thread() {
-            return StopReport {
-                idle_closed: 0,
-                drained: 0,
-                force_closed: 0,
-                elapsed: Duration::ZERO,
-                complete: false,
-            };
+            return StopReport::empty(false);
         }
         let mut threads = self.lock_threads();
         if let Some(report) = threads.report {
             return report;
         }
-        let mut report = StopReport {
-            idle_closed: 0,
-            drained: 0,
-            force_closed: 0,
-            elapsed: Duration::ZERO,
-            complete: true,
-        };
+        let mut report = StopReport::empty(true);
         for handle in threads.workers.drain(..) {
             match handle.join() {
                 Ok(w) => {

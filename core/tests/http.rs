@@ -240,11 +240,7 @@ fn idle_keep_alive_connection_is_closed_after_the_idle_timeout() {
     let server = start(Protocol::Http, |c| {
         c.idle_timeout(Duration::from_millis(200))
     });
-    let mut s = connect(server.local_addr());
-    s.write_all(GET).unwrap();
-    let resp = read_response(&mut BufReader::new(s.try_clone().unwrap()), false).unwrap();
-    assert_eq!(resp.status, 200);
-    assert!(closed_by_peer(&mut s));
+    assert_eq!(answer_then_close(server.local_addr(), GET).status, 200);
     assert_eq!(server.stats().timeouts, 1);
     assert_eq!(server.stats().connections_active, 0);
 }
@@ -254,9 +250,7 @@ fn slow_request_head_gets_408() {
     let server = start(Protocol::Http, |c| {
         c.header_timeout(Duration::from_millis(200))
     });
-    let mut s = connect(server.local_addr());
-    s.write_all(b"GET / HTTP/1.1\r\nHost: slow").unwrap();
-    let resp = read_response(&mut BufReader::new(s.try_clone().unwrap()), false).unwrap();
+    let resp = answer_then_close(server.local_addr(), b"GET / HTTP/1.1\r\nHost: slow");
     assert_eq!(resp.status, 408);
-    assert!(closed_by_peer(&mut s));
+    assert_eq!(server.stats().timeouts, 1);
 }

@@ -452,6 +452,18 @@ impl Io {
         &self.shared.counters[self.index]
     }
 
+    /// What a session gets to work with; its output starts empty in `write_buf`.
+    fn protocol_ctx(&mut self) -> Ctx<'_> {
+        self.write_buf.clear();
+        Ctx {
+            out: &mut self.write_buf,
+            counters: &self.shared.counters[self.index],
+            limits: &self.limits,
+            date: self.date.as_bytes(),
+            stopping: self.stopping,
+        }
+    }
+
     /// Serves one readiness event: flush, read and answer, then settle interest.
     fn drive(&mut self, conn: &mut Connection, ready: Readiness) -> Fate {
         if ready.writable && conn.pending_output() > 0 && self.flush(conn) == Fate::Close {
@@ -508,14 +520,7 @@ impl Io {
     /// Feeds newly read bytes (after any buffered partial input) to the session and
     /// sends what it answers.
     fn consume(&mut self, conn: &mut Connection, data: &[u8]) -> Fate {
-        self.write_buf.clear();
-        let mut ctx = Ctx {
-            out: &mut self.write_buf,
-            counters: &self.shared.counters[self.index],
-            limits: &self.limits,
-            date: self.date.as_bytes(),
-            stopping: self.stopping,
-        };
+        let mut ctx = self.protocol_ctx();
         let next = if conn.input.is_empty() {
             let progress = conn.session.on_input(data, &mut ctx);
             let rest = &data[progress.consumed..];
@@ -660,15 +665,7 @@ impl Io {
             }
             Wait::Request => {
                 self.counters().timeouts.incr();
-                self.write_buf.clear();
-                let mut ctx = Ctx {
-                    out: &mut self.write_buf,
-                    counters: &self.shared.counters[self.index],
-                    limits: &self.limits,
-                    date: self.date.as_bytes(),
-                    stopping: true,
-                };
-                conn.session.on_request_timeout(&mut ctx);
+                conn.session.on_request_timeout(&mut self.protocol_ctx());
                 conn.input.clear();
                 self.pool.reclaim(&mut conn.input);
                 conn.phase = Phase::Closing;

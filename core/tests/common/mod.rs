@@ -89,6 +89,15 @@ pub fn http_once(addr: SocketAddr, request: &[u8]) -> Response {
     read_response(&mut BufReader::new(s), false).unwrap()
 }
 
+/// Sends `request`, reads the one response, and checks the server then closes.
+pub fn answer_then_close(addr: SocketAddr, request: &[u8]) -> Response {
+    let mut s = connect(addr);
+    s.write_all(request).unwrap();
+    let resp = read_response(&mut BufReader::new(s.try_clone().unwrap()), false).unwrap();
+    assert!(closed_by_peer(&mut s), "server kept the connection open");
+    resp
+}
+
 /// True when the peer has closed: a read gives EOF or a reset (within IO_TIMEOUT).
 pub fn closed_by_peer(s: &mut TcpStream) -> bool {
     let mut buf = [0u8; 1024];
