@@ -7,6 +7,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::routing::Route;
 use crate::stats::Stats;
 
 /// The protocol a server speaks on every connection.
@@ -85,6 +86,14 @@ pub enum ConfigProblem {
         /// What parsing or resolving said.
         reason: String,
     },
+    /// Text that does not have the required form.
+    #[error("`{got}` is not {expected}")]
+    Malformed {
+        /// The text given.
+        got: String,
+        /// What was expected.
+        expected: &'static str,
+    },
     /// A name that is not one of the accepted ones.
     #[error("`{got}` is not one of: {expected}")]
     UnknownName {
@@ -139,6 +148,12 @@ pub struct Config {
     pub(crate) max_output_bytes: usize,
     pub(crate) stats_interval: Duration,
     pub(crate) on_stats: Option<StatsCallback>,
+    pub(crate) routes: Vec<Route>,
+    pub(crate) unmatched_status: u16,
+    pub(crate) request_log: usize,
+    pub(crate) request_log_body_bytes: usize,
+    pub(crate) handler_threads: usize,
+    pub(crate) handler_timeout: Duration,
 }
 
 impl fmt::Debug for Config {
@@ -157,6 +172,12 @@ impl fmt::Debug for Config {
             .field("max_output_bytes", &self.max_output_bytes)
             .field("stats_interval", &self.stats_interval)
             .field("on_stats", &self.on_stats.as_ref().map(|_| "<callback>"))
+            .field("routes", &self.routes)
+            .field("unmatched_status", &self.unmatched_status)
+            .field("request_log", &self.request_log)
+            .field("request_log_body_bytes", &self.request_log_body_bytes)
+            .field("handler_threads", &self.handler_threads)
+            .field("handler_timeout", &self.handler_timeout)
             .finish()
     }
 }
@@ -171,7 +192,9 @@ impl Config {
     /// The defaults: HTTP on `127.0.0.1:0` (an ephemeral port), one worker per core,
     /// 10,000 connections, 60 s idle, 10 s to receive a request head, 30 s write stall,
     /// 16 KiB heads, 1 MiB bodies and 1 MiB pending output per connection, stats every 1 s
-    /// (only used when a callback is set).
+    /// (only used when a callback is set); no routes (the fixed `hello` response),
+    /// 404 for unmatched requests once routes exist, no request log, up to 8 handler
+    /// threads (started on demand) and 30 s per handler call.
     pub fn new() -> Config {
         Config {
             protocol: Protocol::Http,
@@ -187,6 +210,12 @@ impl Config {
             max_output_bytes: 1024 * 1024,
             stats_interval: Duration::from_secs(1),
             on_stats: None,
+            routes: Vec::new(),
+            unmatched_status: 404,
+            request_log: 0,
+            request_log_body_bytes: 64 * 1024,
+            handler_threads: 8,
+            handler_timeout: Duration::from_secs(30),
         }
     }
 
@@ -272,6 +301,47 @@ impl Config {
         self
     }
 
+    /// A route the HTTP server starts with (more can be added while it runs with
+    /// `Server::add_route`). Routes are tried in the order given.
+    pub fn route(mut self, route: Route) -> Self {
+        self.routes.push(route);
+        self
+    }
+
+    /// The status answered (with its reason phrase as body) when routes exist and
+    /// none matches.
+    pub fn unmatched_status(mut self, status: u16) -> Self {
+        self.unmatched_status = status;
+        self
+    }
+
+    /// Keep the last `n` requests (method, target, headers, body, connection id,
+    /// time) for `Server::requests`; 0 (the default) records nothing.
+    pub fn request_log(mut self, n: usize) -> Self {
+        self.request_log = n;
+        self
+    }
+
+    /// Bytes of each body kept in the request log (the rest is cut off;
+    /// `Request::body_len` still gives the full length).
+    pub fn request_log_body_bytes(mut self, n: usize) -> Self {
+        self.request_log_body_bytes = n;
+        self
+    }
+
+    /// Most threads running route handlers at once (1..=1024).
+    pub fn handler_threads(mut self, n: usize) -> Self {
+        self.handler_threads = n;
+        self
+    }
+
+    /// A handler that has not returned after this long is answered 500 (and counted
+    /// in `Stats::handler_errors`); its late result is dropped.
+    pub fn handler_timeout(mut self, d: Duration) -> Self {
+        self.handler_timeout = d;
+        self
+    }
+
     /// The configured protocol.
     pub fn get_protocol(&self) -> Protocol {
         self.protocol
@@ -310,6 +380,13 @@ impl Config {
             1024,
             1 << 32,
         )?;
+        range("unmatched_status", self.unmatched_status.into(), 100, 999)?;
+        range("request_log", self.request_log as u64, 0, 10_000_000)?;
+        range("handler_threads", self.handler_threads as u64, 1, 1024)?;
+        nonzero("handler_timeout", self.handler_timeout)?;
+        for route in &self.routes {
+            route.validate()?;
+        }
         Ok(())
     }
 

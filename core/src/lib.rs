@@ -3,22 +3,27 @@
 //! A [`Server`] runs `workers` event loops (mio, edge-triggered) on background
 //! threads, each with its own poll, its own handle on the shared listening socket and
 //! its own table of connections. It speaks one [`Protocol`]: `discard`, `echo`, or
-//! `http` (HTTP/1.1 with keep-alive and pipelining). [`Server::stop`] is graceful with
+//! `http` (HTTP/1.1 with keep-alive and pipelining, programmable with [`Route`]s,
+//! [`Handler`]s and a request log). [`Server::stop`] is graceful with
 //! a deadline and returns a [`StopReport`]; [`Server::stats`] reads lock-free
 //! per-worker counters from any thread.
 //!
 //! Layout: `config` (what to run), `server` (the handle and its lifecycle),
 //! `worker` (the event loop and connection handling), `protocol` (what bytes mean,
-//! free of I/O), `stats` (counters), `reporter` (the stats-callback thread), `net`
-//! (listening sockets), `shared` (state between the handle and its threads).
+//! free of I/O), `routing` (routes, responses, handlers, the request log),
+//! `handler_pool` (threads running handlers), `stats` (counters), `reporter` (the
+//! stats-callback thread), `net` (listening sockets), `shared` (state between the
+//! handle and its threads).
 
 #![warn(missing_docs)]
 
 mod config;
 mod error;
+mod handler_pool;
 mod net;
 mod protocol;
 mod reporter;
+mod routing;
 mod server;
 mod shared;
 mod stats;
@@ -26,5 +31,6 @@ mod worker;
 
 pub use config::{Config, Protocol, StatsCallback, MAX_WORKERS};
 pub use error::{ConfigError, ConfigProblem, StartError};
+pub use routing::{Fault, Handler, PathMatch, Request, Response, Route, RouteId};
 pub use server::{Server, StopReport, DROP_STOP_DEADLINE};
 pub use stats::{State, Stats};

@@ -3,16 +3,20 @@
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::{self, JoinHandle};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use mio::{Interest, Poll, Waker};
 
 use crate::config::{Config, Protocol};
-use crate::error::StartError;
+use crate::error::{ConfigError, StartError};
+use crate::routing::{Request, Route, RouteId};
 use crate::shared::Shared;
 use crate::stats::{State, Stats};
 use crate::worker::{self, WorkerReport, WorkerSetup, LISTENER, WAKER};
 use crate::{net, reporter};
+
+/// Least time stop waits for busy handler threads, even after the deadline.
+const HANDLER_JOIN_MIN: Duration = Duration::from_millis(50);
 
 /// The grace period `Drop` gives in-flight work.
 pub const DROP_STOP_DEADLINE: Duration = Duration::from_secs(2);
@@ -33,6 +37,10 @@ pub struct StopReport {
     /// once the callback returns; a later `stop` from another thread (or `Drop`) waits
     /// for it and returns the complete report.
     pub complete: bool,
+    /// Handler threads still inside a handler when stop gave up waiting for them
+    /// (at the deadline). They are left to finish on their own; no new handler call
+    /// starts after stop returns.
+    pub handlers_abandoned: u64,
 }
 
 impl StopReport {
@@ -43,6 +51,7 @@ impl StopReport {
             force_closed: 0,
             elapsed: Duration::ZERO,
             complete,
+            handlers_abandoned: 0,
         }
     }
 }
@@ -53,7 +62,7 @@ impl StopReport {
 /// ```
 /// use pierhead::{Config, Protocol, Server};
 /// use std::io::{Read, Write};
-/// use std::time::Duration;
+/// use std::time::{Duration, Instant};
 ///
 /// let server = Server::start(Config::new().protocol(Protocol::Echo).workers(1)).unwrap();
 /// let mut client = std::net::TcpStream::connect(server.local_addr()).unwrap();
@@ -173,6 +182,59 @@ impl Server {
         self.shared.stats()
     }
 
+    /// Adds a route after the existing ones; it applies to requests read from now on.
+    /// An invalid route is rejected with an error naming the field.
+    pub fn add_route(&self, route: Route) -> Result<RouteId, ConfigError> {
+        self.shared.routes.add(route)
+    }
+
+    /// Replaces route `id` in place (its use count starts afresh). False if there is
+    /// no such route.
+    pub fn replace_route(&self, id: RouteId, route: Route) -> Result<bool, ConfigError> {
+        self.shared.routes.replace(id, route)
+    }
+
+    /// Removes route `id`. False if there is no such route.
+    pub fn remove_route(&self, id: RouteId) -> bool {
+        self.shared.routes.remove(id)
+    }
+
+    /// Removes every route: requests get the fixed `hello` response again.
+    pub fn clear_routes(&self) {
+        self.shared.routes.clear();
+    }
+
+    /// The routes in force, in matching order.
+    pub fn route_ids(&self) -> Vec<RouteId> {
+        self.shared.routes.ids()
+    }
+
+    /// How many requests route `id` has answered (`None` if there is no such route).
+    pub fn route_hits(&self, id: RouteId) -> Option<u64> {
+        self.shared.routes.hits(id)
+    }
+
+    /// The requests in the request log, oldest first (empty unless
+    /// `Config::request_log` turned it on).
+    pub fn requests(&self) -> Vec<Request> {
+        self.shared
+            .log
+            .as_ref()
+            .map_or_else(Vec::new, |l| l.snapshot())
+    }
+
+    /// Empties the request log.
+    pub fn clear_requests(&self) {
+        if let Some(log) = &self.shared.log {
+            log.clear();
+        }
+    }
+
+    /// Requests pushed out of the full request log since start.
+    pub fn requests_evicted(&self) -> u64 {
+        self.shared.log.as_ref().map_or(0, |l| l.evicted())
+    }
+
     /// Stops the server: stop accepting at once, close idle connections at once,
     /// let in-flight work finish until `grace` has passed (HTTP responses then say
     /// `Connection: close`), close the rest, and join every thread.
@@ -203,6 +265,13 @@ impl Server {
                 Err(_) => self.shared.set_state(State::Failed),
             }
         }
+        // Idle handler threads exit at once; busy ones get what is left of the grace
+        // period (at least a moment, so a handler just returning is not abandoned).
+        let stop = self.shared.stop_request();
+        let handler_deadline = stop
+            .map_or_else(Instant::now, |r| r.deadline)
+            .max(Instant::now() + HANDLER_JOIN_MIN);
+        report.handlers_abandoned = self.shared.handlers.join(handler_deadline);
         if let Some(handle) = threads.reporter.take() {
             let _ = handle.join();
         }

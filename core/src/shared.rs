@@ -8,6 +8,9 @@ use std::time::{Duration, Instant};
 use mio::Waker;
 
 use crate::config::Config;
+use crate::handler_pool::{Completion, HandlerPool};
+use crate::routing::log::RequestLog;
+use crate::routing::table::RouteStore;
 use crate::stats::{Counters, State, Stats};
 
 static NEXT_SERVER_ID: AtomicU64 = AtomicU64::new(1);
@@ -38,12 +41,28 @@ pub(crate) struct Shared {
     stop: OnceLock<StopRequest>,
     /// Wakes the stats thread early when stop is requested.
     reporter_wake: (Mutex<()>, Condvar),
+    /// The HTTP routes, changed at run time from any thread.
+    pub(crate) routes: RouteStore,
+    /// The request log, if the config turned it on.
+    pub(crate) log: Option<RequestLog>,
+    pub(crate) handlers: HandlerPool,
+    /// Finished handler jobs, one queue per worker.
+    completions: Box<[Mutex<Vec<Completion>>]>,
+    /// Worker threads not yet exited; the last one closes the handler pool.
+    workers_running: AtomicUsize,
 }
 
 impl Shared {
     pub(crate) fn new(config: Config, wakers: Vec<Waker>) -> Shared {
         let blocks = wakers.len() + 1;
+        let workers = wakers.len();
         Shared {
+            routes: RouteStore::new(&config.routes),
+            log: (config.request_log > 0)
+                .then(|| RequestLog::new(config.request_log, config.request_log_body_bytes)),
+            handlers: HandlerPool::new(config.handler_threads),
+            completions: (0..workers).map(|_| Mutex::new(Vec::new())).collect(),
+            workers_running: AtomicUsize::new(workers),
             id: NEXT_SERVER_ID.fetch_add(1, Ordering::Relaxed),
             config,
             counters: (0..blocks).map(|_| Counters::default()).collect(),
@@ -128,6 +147,37 @@ impl Shared {
                 .wait_timeout(guard, until - now)
                 .unwrap_or_else(PoisonError::into_inner)
                 .0;
+        }
+    }
+
+    /// Queues a handler's result for `worker` and wakes it.
+    pub(crate) fn complete_handler(&self, worker: usize, completion: Completion) {
+        let Some(queue) = self.completions.get(worker) else {
+            return;
+        };
+        queue
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(completion);
+        if let Some(waker) = self.wakers.get(worker) {
+            // A failed wake only means that worker's loop is already gone.
+            let _ = waker.wake();
+        }
+    }
+
+    /// Takes the handler results queued for `worker`.
+    pub(crate) fn take_completions(&self, worker: usize) -> Vec<Completion> {
+        self.completions.get(worker).map_or_else(Vec::new, |q| {
+            std::mem::take(&mut *q.lock().unwrap_or_else(PoisonError::into_inner))
+        })
+    }
+
+    /// Called by each worker as it exits; the last one closes the handler pool, so
+    /// that its threads end even if nobody joins them (a stop begun from inside a
+    /// callback).
+    pub(crate) fn worker_exited(&self) {
+        if self.workers_running.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.handlers.close();
         }
     }
 

@@ -10,20 +10,35 @@ mod discard;
 mod echo;
 pub(crate) mod http;
 
+use std::time::Instant;
+
 use crate::config::{Config, Protocol};
+use crate::routing::log::RequestLog;
+use crate::routing::table::RouteTable;
+use crate::routing::Prepared;
 use crate::stats::Counters;
 
 /// What happens to the connection after this input.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Next {
     /// Keep reading.
     Continue,
     /// Read no further input; flush the output, then close.
     Close,
+    /// Send what is already answered (best effort), then reset the connection (RST).
+    Reset,
+    /// The last request's answer is not complete: feed no further input until the
+    /// worker has finished it (a delay, a drip, a handler, or never).
+    Hold(Box<http::Hold>),
+}
+
+impl Next {
+    /// The connection ends after this (close or reset).
+    pub(crate) fn ends(&self) -> bool {
+        matches!(self, Next::Close | Next::Reset)
+    }
 }
 
 /// Result of feeding input to a session.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Progress {
     /// Bytes of the input used; the rest is handed back next time, with more appended.
     pub(crate) consumed: usize,
@@ -58,6 +73,16 @@ pub(crate) struct Ctx<'a> {
     pub(crate) date: &'a [u8],
     /// The server is stopping: finish what is in flight, start nothing new.
     pub(crate) stopping: bool,
+    /// The routes in force (HTTP).
+    pub(crate) routes: &'a RouteTable,
+    /// Where to record requests, if the log is on.
+    pub(crate) log: Option<&'a RequestLog>,
+    /// The response to a request no route matches.
+    pub(crate) unmatched: &'a Prepared,
+    /// The time of the current event (one clock read per poll).
+    pub(crate) now: Instant,
+    /// The connection's id, as request-log entries and handlers see it.
+    pub(crate) conn_id: u64,
 }
 
 /// Per-connection protocol state.

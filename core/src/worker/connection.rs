@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 use mio::net::TcpStream;
 
 use super::token::ConnToken;
+use crate::protocol::http::Hold;
 use crate::protocol::Session;
 
 /// How long a closing connection keeps reading (and dropping) input after its last
@@ -43,6 +44,8 @@ pub(crate) enum Wait {
     Write,
     /// Lingering close.
     Linger,
+    /// An answer being held (delay, drip, handler) is due.
+    Hold,
 }
 
 /// A connection: its socket, protocol state, and the bytes in flight. An idle
@@ -70,6 +73,8 @@ pub(crate) struct Connection {
     pub(crate) started: Option<Instant>,
     /// The time of this connection's entry in the timer heap, if it has one.
     pub(crate) timer_at: Option<Instant>,
+    /// An answer not yet complete; no further input is fed to the session until it is.
+    pub(crate) hold: Option<Box<Hold>>,
 }
 
 impl Connection {
@@ -88,6 +93,7 @@ impl Connection {
             last_activity: now,
             started: None,
             timer_at: None,
+            hold: None,
         }
     }
 
@@ -97,14 +103,20 @@ impl Connection {
         self.output.len() - self.sent
     }
 
-    /// Nothing received that still needs an answer, nothing left to send.
+    /// Nothing received that still needs an answer, nothing left to send: a stop
+    /// closes it at once. A request held by a `NoResponse` fault counts as idle too,
+    /// since it would never finish.
     pub(crate) fn is_idle(&self) -> bool {
         match self.phase {
             Phase::Lingering => true,
             Phase::Closing => false,
-            Phase::Open => {
-                self.input.is_empty() && self.session.is_idle() && self.pending_output() == 0
-            }
+            Phase::Open => match self.hold.as_deref() {
+                Some(Hold::Never) => self.pending_output() == 0,
+                Some(_) => false,
+                None => {
+                    self.input.is_empty() && self.session.is_idle() && self.pending_output() == 0
+                }
+            },
         }
     }
 
@@ -118,6 +130,12 @@ impl Connection {
         }
         if self.pending_output() > 0 {
             return (Wait::Write, self.last_activity + t.write);
+        }
+        if let Some(hold) = &self.hold {
+            return match hold.deadline() {
+                Some(at) => (Wait::Hold, at),
+                None => (Wait::Idle, self.last_activity + t.idle),
+            };
         }
         match self.started {
             Some(started) => (Wait::Request, started + t.request),

@@ -26,8 +26,11 @@ use mio::{Events, Interest, Poll};
 use slab::Slab;
 
 use crate::config::Protocol;
-use crate::protocol::http::{response, DateCache};
+use crate::handler_pool::{HandlerPool, Job};
+use crate::protocol::http::{self, response, DateCache, Hold};
 use crate::protocol::{Ctx, Limits, Next, Session};
+use crate::routing::table::RouteTable;
+use crate::routing::{reason, Prepared, Response};
 use crate::shared::Shared;
 use crate::stats::{Counters, State};
 use accept::{AcceptBackoff, AcceptErrorKind, ACCEPT_BATCH};
@@ -121,6 +124,7 @@ pub(crate) fn run(setup: WorkerSetup, shared: Arc<Shared>) -> WorkerReport {
             worker.close_all(CloseCause::StopForced)
         }));
     }
+    shared.worker_exited();
     worker.report
 }
 
@@ -156,6 +160,13 @@ struct Io {
     stopping: bool,
     /// Connections to serve again on the next turn (fairness, resumed reading).
     requeue: Vec<ConnToken>,
+    /// This worker's snapshot of the route table and the version it was taken at.
+    routes: Arc<RouteTable>,
+    routes_version: u64,
+    /// The answer when routes exist and none matches.
+    unmatched: Prepared,
+    handler_timeout: Duration,
+    next_job: u64,
 }
 
 impl Worker {
@@ -179,6 +190,14 @@ impl Worker {
             now: Instant::now(),
             stopping: false,
             requeue: Vec::new(),
+            routes_version: shared.routes.version(),
+            routes: shared.routes.snapshot(),
+            unmatched: Prepared::new(&Response::text(
+                c.unmatched_status,
+                format!("{}\n", reason(c.unmatched_status)),
+            )),
+            handler_timeout: c.handler_timeout,
+            next_job: 0,
             shared,
         };
         Worker {
@@ -220,12 +239,13 @@ impl Worker {
                 self.io.date.refresh(SystemTime::now());
             }
             let mut accept_ready = false;
+            let mut woken = false;
             // Swap the event buffer out so that serving may borrow the worker.
             let events = std::mem::replace(&mut self.events, Events::with_capacity(0));
             for event in events.iter() {
                 match event.token() {
                     LISTENER => accept_ready = true,
-                    WAKER => {}
+                    WAKER => woken = true,
                     token => {
                         if let Some(ct) = ConnToken::from_token(token) {
                             self.serve(ct, Readiness::of(event));
@@ -234,6 +254,9 @@ impl Worker {
                 }
             }
             self.events = events;
+            if woken {
+                self.finish_handled();
+            }
             if self.backoff.resume_if_due(self.io.now) {
                 self.accept_more = true;
             }
@@ -347,6 +370,30 @@ impl Worker {
         self.conclude(ct.index as usize, fate);
     }
 
+    /// Answers the requests whose handlers have returned.
+    fn finish_handled(&mut self) {
+        for done in self.io.shared.take_completions(self.io.index) {
+            let Some(ct) = ConnToken::from_token(done.token) else {
+                continue;
+            };
+            let Some(conn) = self.conns.get_mut(ct.index as usize) else {
+                continue;
+            };
+            let awaited = matches!(conn.hold.as_deref(),
+                Some(Hold::AwaitHandler { job, .. }) if *job == done.id);
+            if conn.token != ct || !awaited {
+                continue; // closed meanwhile, or already answered 500 for a timeout
+            }
+            let io = &mut self.io;
+            let fate = catch_unwind(AssertUnwindSafe(|| io.release(conn, Some(done.response))))
+                .unwrap_or_else(|_| {
+                    self.io.counters().internal_errors.incr();
+                    Fate::Close
+                });
+            self.conclude(ct.index as usize, fate);
+        }
+    }
+
     fn serve_requeued(&mut self) {
         if self.io.requeue.is_empty() {
             return;
@@ -453,7 +500,13 @@ impl Io {
     }
 
     /// What a session gets to work with; its output starts empty in `write_buf`.
-    fn protocol_ctx(&mut self) -> Ctx<'_> {
+    /// Takes the newest route table first if it changed (one atomic load otherwise).
+    fn protocol_ctx(&mut self, token: ConnToken) -> Ctx<'_> {
+        let version = self.shared.routes.version();
+        if version != self.routes_version {
+            self.routes = self.shared.routes.snapshot();
+            self.routes_version = version;
+        }
         self.write_buf.clear();
         Ctx {
             out: &mut self.write_buf,
@@ -461,7 +514,18 @@ impl Io {
             limits: &self.limits,
             date: self.date.as_bytes(),
             stopping: self.stopping,
+            routes: &self.routes,
+            log: self.shared.log.as_ref(),
+            unmatched: &self.unmatched,
+            now: self.now,
+            // Unique per server: generations are unique per worker.
+            conn_id: u64::from(token.generation) << 8 | self.index as u64,
         }
+    }
+
+    /// Input kept while an answer is held; beyond this, reading pauses.
+    fn held_input_limit(&self) -> usize {
+        self.limits.max_header_bytes.max(READ_BUFFER)
     }
 
     /// Serves one readiness event: flush, read and answer, then settle interest.
@@ -481,6 +545,9 @@ impl Io {
         for _ in 0..READS_PER_EVENT {
             if conn.read_closed || conn.read_suspended || conn.phase == Phase::Closing {
                 return Fate::Keep;
+            }
+            if conn.hold.is_some() && conn.input.len() >= self.held_input_limit() {
+                return Fate::Keep; // resumed when the hold ends
             }
             let mut buf = std::mem::take(&mut self.read_buf);
             let result = read_retrying(&mut conn.stream, &mut buf);
@@ -518,13 +585,22 @@ impl Io {
     }
 
     /// Feeds newly read bytes (after any buffered partial input) to the session and
-    /// sends what it answers.
+    /// sends what it answers. While an answer is held, input is only kept.
     fn consume(&mut self, conn: &mut Connection, data: &[u8]) -> Fate {
-        let mut ctx = self.protocol_ctx();
+        if conn.hold.is_some() {
+            if !data.is_empty() {
+                if conn.input.capacity() == 0 {
+                    conn.input = self.pool.take();
+                }
+                conn.input.extend_from_slice(data);
+            }
+            return Fate::Keep;
+        }
+        let mut ctx = self.protocol_ctx(conn.token);
         let next = if conn.input.is_empty() {
             let progress = conn.session.on_input(data, &mut ctx);
             let rest = &data[progress.consumed..];
-            if !rest.is_empty() && progress.next == Next::Continue {
+            if !rest.is_empty() && !progress.next.ends() {
                 if conn.input.capacity() == 0 {
                     conn.input = self.pool.take();
                 }
@@ -535,7 +611,7 @@ impl Io {
             conn.input.extend_from_slice(data);
             let progress = conn.session.on_input(&conn.input, &mut ctx);
             conn.input.drain(..progress.consumed);
-            if progress.next == Next::Close {
+            if progress.next.ends() {
                 conn.input.clear();
             }
             progress.next
@@ -543,15 +619,123 @@ impl Io {
         if conn.input.is_empty() {
             self.pool.reclaim(&mut conn.input);
         }
-        if next == Next::Close {
-            conn.phase = Phase::Closing;
+        self.apply(conn, next)
+    }
+
+    /// Acts on what the session decided, then sends what it answered.
+    fn apply(&mut self, conn: &mut Connection, next: Next) -> Fate {
+        match next {
+            Next::Continue => {}
+            Next::Close => conn.phase = Phase::Closing,
+            Next::Reset => {
+                // What was answered before goes out if the socket takes it now.
+                let _ = self.send_answer(conn);
+                let _ = socket2::SockRef::from(&conn.stream).set_linger(Some(Duration::ZERO));
+                return Fate::Close;
+            }
+            Next::Hold(hold) => self.hold(conn, hold),
         }
-        conn.started = if conn.input.is_empty() && conn.session.is_idle() {
+        // The request timer runs while a request is incomplete, not while held.
+        conn.started = if conn.hold.is_some() || (conn.input.is_empty() && conn.session.is_idle()) {
             None
         } else {
             Some(conn.started.unwrap_or(self.now))
         };
         self.send_answer(conn)
+    }
+
+    /// Parks the connection on an answer to finish later; hands handler requests
+    /// to the handler pool.
+    fn hold(&mut self, conn: &mut Connection, mut hold: Box<Hold>) {
+        if let Hold::RunHandler { .. } = *hold {
+            let Hold::RunHandler {
+                handler,
+                request,
+                fault,
+                meta,
+            } = *hold
+            else {
+                return;
+            };
+            let id = self.next_job;
+            self.next_job += 1;
+            let job = Job {
+                worker: self.index,
+                token: conn.token.to_token(),
+                id,
+                handler,
+                request,
+            };
+            // The pool closes only after every worker has exited, so this succeeds;
+            // if it ever did not, the deadline of now answers 500 at once.
+            let deadline = if HandlerPool::submit(&self.shared, job) {
+                self.now + self.handler_timeout
+            } else {
+                self.now
+            };
+            hold = Box::new(Hold::AwaitHandler {
+                job: id,
+                fault,
+                meta,
+                deadline,
+            });
+        }
+        conn.hold = Some(hold);
+    }
+
+    /// A held answer is due (timer) or its handler returned (`handled` is the
+    /// handler's result, `None` inside when it panicked). Sends it, then resumes
+    /// with the input that arrived meanwhile.
+    fn release(&mut self, conn: &mut Connection, handled: Option<Option<Response>>) -> Fate {
+        let Some(mut hold) = conn.hold.take() else {
+            return Fate::Keep;
+        };
+        let failure = match (&*hold, &handled) {
+            (Hold::AwaitHandler { .. }, None) => Some("handler timed out\n"),
+            (Hold::AwaitHandler { .. }, Some(None)) => Some("handler failed\n"),
+            _ => None,
+        };
+        if failure.is_some() {
+            self.counters().handler_errors.incr();
+        }
+        let mut ctx = self.protocol_ctx(conn.token);
+        let next = match &mut *hold {
+            Hold::Delay { response, meta, .. } => {
+                http::deliver(response.clone(), None, *meta, &mut ctx)
+            }
+            Hold::Drip { .. } => match http::drip(&mut hold, &mut ctx) {
+                Some(next) => next,
+                None => {
+                    conn.hold = Some(hold);
+                    return self.send_answer(conn);
+                }
+            },
+            Hold::AwaitHandler { fault, meta, .. } => {
+                let (response, fault) = match (failure, handled) {
+                    (None, Some(Some(r))) => (r, *fault),
+                    (text, _) => (Response::text(500, text.unwrap_or_default()), None),
+                };
+                http::deliver(Arc::new(Prepared::new(&response)), fault, *meta, &mut ctx)
+            }
+            // Never is not due; RunHandler is never stored. Put them back.
+            Hold::Never | Hold::RunHandler { .. } => {
+                conn.hold = Some(hold);
+                return Fate::Keep;
+            }
+        };
+        if self.apply(conn, next) == Fate::Close {
+            return Fate::Close;
+        }
+        if conn.hold.is_some() || conn.phase != Phase::Open {
+            return Fate::Keep;
+        }
+        // Reading may have paused while held; and input kept meanwhile is answered now.
+        self.requeue.push(conn.token);
+        if conn.input.is_empty() {
+            Fate::Keep
+        } else {
+            self.consume(conn, &[])
+        }
     }
 
     /// Sends `write_buf` after whatever is already queued; keeps what the socket
@@ -630,7 +814,14 @@ impl Io {
                     self.requeue.push(conn.token);
                 }
                 Phase::Lingering if conn.read_closed => return Fate::Close,
-                Phase::Open if conn.read_closed => return Fate::Close,
+                // The client is gone; an answer still held for it is not, unless it
+                // would never come.
+                Phase::Open if conn.read_closed && conn.hold.is_none() => return Fate::Close,
+                Phase::Open
+                    if conn.read_closed && matches!(conn.hold.as_deref(), Some(Hold::Never)) =>
+                {
+                    return Fate::Close
+                }
                 _ => {}
             }
         }
@@ -659,13 +850,21 @@ impl Io {
     fn expire(&mut self, conn: &mut Connection, wait: Wait) -> Fate {
         match wait {
             Wait::Linger => Fate::Close,
+            Wait::Hold => {
+                let fate = self.release(conn, None);
+                if fate == Fate::Close {
+                    return fate;
+                }
+                self.settle(conn)
+            }
             Wait::Idle | Wait::Write => {
                 self.counters().timeouts.incr();
                 Fate::Close
             }
             Wait::Request => {
                 self.counters().timeouts.incr();
-                conn.session.on_request_timeout(&mut self.protocol_ctx());
+                conn.session
+                    .on_request_timeout(&mut self.protocol_ctx(conn.token));
                 conn.input.clear();
                 self.pool.reclaim(&mut conn.input);
                 conn.phase = Phase::Closing;

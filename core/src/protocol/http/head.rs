@@ -84,12 +84,30 @@ impl HeadError {
     }
 }
 
+/// Header slots for [`parse`], left uninitialised: zeroing 64 of them (2 KiB) per
+/// request is measurable.
+pub(crate) type HeaderSlots<'b> = [MaybeUninit<httparse::Header<'b>>; MAX_HEADERS];
+
+/// A fresh set of header slots.
+pub(crate) fn header_slots<'b>() -> HeaderSlots<'b> {
+    [const { MaybeUninit::uninit() }; MAX_HEADERS]
+}
+
+/// A parsed head: what the server needs, and the parts borrowed from the input.
+pub(crate) struct Parsed<'b, 'h> {
+    pub(crate) head: RequestHead,
+    pub(crate) method: &'b str,
+    pub(crate) target: &'b str,
+    pub(crate) headers: &'h [httparse::Header<'b>],
+}
+
 /// Parses a complete head (as delimited by [`find_end`]).
-pub(crate) fn parse(head: &[u8]) -> Result<RequestHead, HeadError> {
-    // Uninitialised header slots: zeroing 64 of them (2 KiB) per request is measurable.
-    let mut headers = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
+pub(crate) fn parse<'b, 'h>(
+    head: &'b [u8],
+    slots: &'h mut HeaderSlots<'b>,
+) -> Result<Parsed<'b, 'h>, HeadError> {
     let mut req = httparse::Request::new(&mut []);
-    match req.parse_with_uninit_headers(head, &mut headers) {
+    match req.parse_with_uninit_headers(head, slots) {
         Ok(httparse::Status::Complete(n)) if n == head.len() => {}
         Ok(_) => return Err(HeadError::Malformed),
         Err(httparse::Error::TooManyHeaders) => return Err(HeadError::TooManyHeaders),
@@ -132,12 +150,18 @@ pub(crate) fn parse(head: &[u8]) -> Result<RequestHead, HeadError> {
         (Some(0), false) | (None, false) => BodyFraming::None,
         (Some(n), false) => BodyFraming::Length(n),
     };
-    Ok(RequestHead {
-        is_head: req.method == Some("HEAD"),
-        http10,
-        keep_alive: !close && (!http10 || keep_alive_token),
-        expect_continue,
-        body,
+    let method = req.method.unwrap_or_default();
+    Ok(Parsed {
+        head: RequestHead {
+            is_head: method == "HEAD",
+            http10,
+            keep_alive: !close && (!http10 || keep_alive_token),
+            expect_continue,
+            body,
+        },
+        method,
+        target: req.path.unwrap_or_default(),
+        headers: req.headers,
     })
 }
 
@@ -152,7 +176,8 @@ fn parse_content_length(value: &[u8]) -> Result<u64, HeadError> {
         .fold(0u64, |n, d| n * 10 + u64::from(d - b'0')))
 }
 
-fn trim(v: &[u8]) -> &[u8] {
+/// Strips spaces and tabs from both ends.
+pub(crate) fn trim(v: &[u8]) -> &[u8] {
     let start = v
         .iter()
         .position(|b| !matches!(b, b' ' | b'\t'))
@@ -196,7 +221,7 @@ mod tests {
     }
 
     fn p(s: &str) -> Result<RequestHead, HeadError> {
-        parse(s.as_bytes())
+        parse(s.as_bytes(), &mut header_slots()).map(|p| p.head)
     }
 
     #[test]

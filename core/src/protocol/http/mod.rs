@@ -1,42 +1,60 @@
 //! `http`: HTTP/1.1 and 1.0 with keep-alive and pipelining.
 //!
 //! Every complete request in the input is answered, in order, into one output
-//! buffer, so a pipelined batch goes out in one write. For now every request gets the
-//! fixed benchmark response `200 text/plain "hello\n"`; routes arrive with their own
-//! issue and plug in where [`Session::respond`] picks the response.
+//! buffer, so a pipelined batch goes out in one write. With no routes defined every
+//! request gets the fixed benchmark response `200 text/plain "hello\n"`, written
+//! straight from the parsed head with no allocation; otherwise [`answer`] picks the
+//! route, applies its fault, or hands the request to a handler.
 //!
-//! Bodies are framed by Content-Length (skipped as they stream in, never buffered);
-//! chunked bodies are answered 501 until chunked decoding lands. Errors answer with
-//! `Connection: close` and the connection closes after a lingering shutdown.
+//! Bodies are framed by Content-Length or chunked encoding ([`chunked`]); they are
+//! skipped as they stream in unless routes or the request log need them, and then
+//! collected as they arrive (never pre-allocated from the claimed length). Errors
+//! answer with `Connection: close` and the connection closes after a lingering
+//! shutdown, so the client reads the error even while it is still sending.
 
+mod answer;
+mod chunked;
 mod date;
 pub(crate) mod head;
 pub(crate) mod response;
 
+pub(crate) use answer::{deliver, drip, Hold, Meta};
 pub(crate) use date::DateCache;
 
 use super::{Ctx, Next, Progress};
+use crate::routing::{Headers, Request, View};
+use answer::Source;
+use chunked::Chunked;
 use head::BodyFraming;
 use response::ConnectionHeader;
 
 /// The fixed response body when no route is defined.
 pub(crate) const HELLO: &[u8] = b"hello\n";
 
-/// A request whose head was read and whose body is still arriving.
-#[derive(Debug, Clone, Copy)]
-struct Pending {
-    head_only: bool,
-    connection: ConnectionHeader,
+/// How the body of the request being received is framed.
+#[derive(Debug, Default)]
+enum Body {
+    #[default]
+    None,
+    /// Bytes still to come.
+    Length(u64),
+    Chunked(Box<Chunked>),
 }
 
-/// Per-connection HTTP state: 24 bytes, no allocation.
+/// A request whose head was read and whose body is still arriving.
+#[derive(Debug)]
+struct Pending {
+    meta: Meta,
+    /// The request being collected, when routes or the log need it.
+    capture: Option<Box<Request>>,
+}
+
+/// Per-connection HTTP state; allocates only while a body is collected or chunked.
 #[derive(Debug, Default)]
 pub(crate) struct Session {
     /// Offset into the pending head already searched for its end.
     scanned: usize,
-    /// Body bytes of the current request still to be received.
-    body_remaining: u64,
-    /// The request being received, once its head is complete.
+    body: Body,
     pending: Option<Pending>,
 }
 
@@ -48,18 +66,31 @@ impl Session {
     pub(crate) fn on_input(&mut self, input: &[u8], ctx: &mut Ctx<'_>) -> Progress {
         let mut pos = 0;
         loop {
-            if let Some(pending) = self.pending {
-                let take = self.body_remaining.min((input.len() - pos) as u64);
-                pos += take as usize;
-                self.body_remaining -= take;
-                if self.body_remaining > 0 {
-                    return continue_at(pos);
+            if self.pending.is_some() {
+                match self.receive_body(&input[pos..], ctx) {
+                    Ok((used, done)) => {
+                        pos += used;
+                        if !done {
+                            return continue_at(pos);
+                        }
+                    }
+                    Err(status) => return fail(status, input, ctx),
                 }
-                self.pending = None;
-                if respond(pending, ctx) == Next::Close {
-                    return close_after(input);
+                let Some(pending) = self.pending.take() else {
+                    continue;
+                };
+                let next = match pending.capture {
+                    Some(mut request) => {
+                        request.body_len = request.body.len() as u64;
+                        request.received = ctx.now;
+                        answer::respond(Source::Owned(*request), pending.meta, ctx)
+                    }
+                    None => answer::hello(pending.meta, ctx),
+                };
+                match next {
+                    Next::Continue => continue,
+                    next => return stop_at(pos, next, input),
                 }
-                continue;
             }
             let rest = &input[pos..];
             if rest.is_empty() {
@@ -79,73 +110,107 @@ impl Session {
             if end > ctx.limits.max_header_bytes {
                 return fail(431, input, ctx);
             }
-            let head = match head::parse(&rest[..end]) {
-                Ok(head) => head,
+            let mut slots = head::header_slots();
+            let parsed = match head::parse(&rest[..end], &mut slots) {
+                Ok(parsed) => parsed,
                 Err(e) => return fail(e.status(), input, ctx),
             };
             pos += end;
             ctx.counters.requests.incr();
-            let connection = if !head.keep_alive || ctx.stopping {
-                ConnectionHeader::Close
-            } else if head.http10 {
-                ConnectionHeader::KeepAlive
-            } else {
-                ConnectionHeader::Omit
+            let h = parsed.head;
+            let meta = Meta {
+                head_only: h.is_head,
+                connection: if !h.keep_alive || ctx.stopping {
+                    ConnectionHeader::Close
+                } else if h.http10 {
+                    ConnectionHeader::KeepAlive
+                } else {
+                    ConnectionHeader::Omit
+                },
+                version: if h.http10 { 0 } else { 1 },
             };
-            let pending = Pending {
-                head_only: head.is_head,
-                connection,
-            };
-            match head.body {
-                BodyFraming::None => {}
+            let body = match h.body {
+                BodyFraming::None => {
+                    let view = View {
+                        method: parsed.method,
+                        target: parsed.target,
+                        headers: Headers::Parsed(parsed.headers),
+                        body: &[],
+                    };
+                    match answer::respond(Source::Parsed(view), meta, ctx) {
+                        Next::Continue => continue,
+                        next => return stop_at(pos, next, input),
+                    }
+                }
                 BodyFraming::Length(n) if n > ctx.limits.max_body_bytes => {
                     return fail(413, input, ctx);
                 }
-                BodyFraming::Length(n) => {
-                    if head.expect_continue {
-                        ctx.out.extend_from_slice(response::CONTINUE);
-                    }
-                    self.body_remaining = n;
-                    self.pending = Some(pending);
-                    continue;
-                }
-                BodyFraming::Chunked => return fail(501, input, ctx),
+                BodyFraming::Length(n) => Body::Length(n),
+                BodyFraming::Chunked => Body::Chunked(Box::default()),
+            };
+            if h.expect_continue {
+                ctx.out.extend_from_slice(response::CONTINUE);
             }
-            if respond(pending, ctx) == Next::Close {
-                return close_after(input);
-            }
+            // The fixed response needs nothing of the request: skip its body.
+            let capture = (!ctx.routes.is_empty() || ctx.log.is_some()).then(|| {
+                let headers = Headers::Parsed(parsed.headers);
+                Box::new(answer::owned_request(
+                    parsed.method,
+                    parsed.target,
+                    headers,
+                    meta,
+                    ctx,
+                ))
+            });
+            self.body = body;
+            self.pending = Some(Pending { meta, capture });
         }
+    }
+
+    /// Takes body bytes of the pending request from `input`: the bytes used and
+    /// whether the body is complete, or the status to fail with.
+    fn receive_body(&mut self, input: &[u8], ctx: &Ctx<'_>) -> Result<(usize, bool), u16> {
+        let mut capture = self.pending.as_mut().and_then(|p| p.capture.as_mut());
+        let mut keep = |data: &[u8]| {
+            if let Some(request) = capture.as_mut() {
+                request.body.extend_from_slice(data);
+            }
+        };
+        let (used, done) = match &mut self.body {
+            Body::None => (0, true),
+            Body::Length(left) => {
+                let take = (*left).min(input.len() as u64);
+                keep(&input[..take as usize]);
+                *left -= take;
+                (take as usize, *left == 0)
+            }
+            Body::Chunked(c) => c
+                .feed(
+                    input,
+                    ctx.limits.max_body_bytes,
+                    ctx.limits.max_header_bytes,
+                    keep,
+                )
+                .map_err(|e| e.status())?,
+        };
+        if done {
+            self.body = Body::None;
+        }
+        Ok((used, done))
     }
 
     /// The request in progress timed out: 408, then close.
     pub(crate) fn on_request_timeout(&mut self, ctx: &mut Ctx<'_>) {
         self.pending = None;
+        self.body = Body::None;
         self.scanned = 0;
         write_error(408, ctx);
     }
 }
 
-/// Answers a complete request.
-fn respond(pending: Pending, ctx: &mut Ctx<'_>) -> Next {
-    response::write_text(
-        ctx.out,
-        200,
-        ctx.date,
-        HELLO,
-        pending.connection,
-        pending.head_only,
-    );
-    ctx.counters.responses.incr();
-    if pending.connection == ConnectionHeader::Close {
-        Next::Close
-    } else {
-        Next::Continue
-    }
-}
-
 fn write_error(status: u16, ctx: &mut Ctx<'_>) {
     let mut body = [0u8; 64];
-    let text = response::reason(status).as_bytes();
+    let text = crate::routing::reason(status).as_bytes();
     let n = text.len().min(body.len() - 1);
     body[..n].copy_from_slice(&text[..n]);
     body[n] = b'\n';
@@ -164,7 +229,7 @@ fn write_error(status: u16, ctx: &mut Ctx<'_>) {
 fn fail(status: u16, input: &[u8], ctx: &mut Ctx<'_>) -> Progress {
     ctx.counters.protocol_errors.incr();
     write_error(status, ctx);
-    close_after(input)
+    stop_at(input.len(), Next::Close, input)
 }
 
 fn continue_at(pos: usize) -> Progress {
@@ -174,23 +239,29 @@ fn continue_at(pos: usize) -> Progress {
     }
 }
 
-fn close_after(input: &[u8]) -> Progress {
-    Progress {
-        consumed: input.len(),
-        next: Next::Close,
-    }
+/// Input stops being fed after this answer: on close or reset the rest is dropped;
+/// on hold it stays buffered for when the hold ends.
+fn stop_at(pos: usize, next: Next, input: &[u8]) -> Progress {
+    let consumed = if next.ends() { input.len() } else { pos };
+    Progress { consumed, next }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::protocol::Limits;
+    use crate::routing::log::RequestLog;
+    use crate::routing::table::RouteStore;
+    use crate::routing::{Prepared, Response};
     use crate::stats::Counters;
 
     struct Harness {
         out: Vec<u8>,
         counters: Counters,
         limits: Limits,
+        routes: RouteStore,
+        log: Option<RequestLog>,
+        unmatched: Prepared,
         session: Session,
         buffered: Vec<u8>,
         closed: bool,
@@ -205,6 +276,9 @@ mod tests {
                     max_header_bytes: 1024,
                     max_body_bytes: 100,
                 },
+                routes: RouteStore::new(&[]),
+                log: None,
+                unmatched: Prepared::new(&Response::text(404, "Not Found\n")),
                 session: Session::default(),
                 buffered: Vec::new(),
                 closed: false,
@@ -215,16 +289,23 @@ mod tests {
         fn feed(&mut self, bytes: &[u8]) {
             assert!(!self.closed, "fed after close");
             self.buffered.extend_from_slice(bytes);
+            let routes = self.routes.snapshot();
             let mut ctx = Ctx {
                 out: &mut self.out,
                 counters: &self.counters,
                 limits: &self.limits,
                 date: b"Thu, 01 Jan 1970 00:00:00 GMT",
                 stopping: false,
+                routes: &routes,
+                log: self.log.as_ref(),
+                unmatched: &self.unmatched,
+                now: std::time::Instant::now(),
+                conn_id: 7,
             };
             let p = self.session.on_input(&self.buffered, &mut ctx);
             self.buffered.drain(..p.consumed);
-            self.closed = p.next == Next::Close;
+            assert!(!matches!(p.next, Next::Hold(_)), "no faults here");
+            self.closed = p.next.ends();
         }
 
         fn statuses(&self) -> Vec<u16> {

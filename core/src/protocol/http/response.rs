@@ -1,5 +1,7 @@
 //! Writing responses into the output buffer.
 
+use crate::routing::reason;
+
 /// What the `Connection` header of a response says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum ConnectionHeader {
@@ -9,23 +11,6 @@ pub(crate) enum ConnectionHeader {
     KeepAlive,
     /// `Connection: close`: the server closes after this response.
     Close,
-}
-
-/// The reason phrase of the status codes this server sends.
-pub(crate) fn reason(status: u16) -> &'static str {
-    match status {
-        100 => "Continue",
-        200 => "OK",
-        400 => "Bad Request",
-        404 => "Not Found",
-        408 => "Request Timeout",
-        413 => "Content Too Large",
-        431 => "Request Header Fields Too Large",
-        500 => "Internal Server Error",
-        501 => "Not Implemented",
-        503 => "Service Unavailable",
-        _ => "Unknown",
-    }
 }
 
 /// Appends a complete response with a `text/plain` body. With `head_only` (a HEAD
@@ -47,13 +32,19 @@ pub(crate) fn write_text(
     out.extend_from_slice(date);
     out.extend_from_slice(b"\r\nContent-Type: text/plain\r\nContent-Length: ");
     out.extend_from_slice(num.format(body.len()).as_bytes());
-    out.extend_from_slice(match connection {
-        ConnectionHeader::Omit => b"\r\n\r\n".as_slice(),
-        ConnectionHeader::KeepAlive => b"\r\nConnection: keep-alive\r\n\r\n",
-        ConnectionHeader::Close => b"\r\nConnection: close\r\n\r\n",
-    });
+    out.extend_from_slice(connection_tail(connection));
     if !head_only {
         out.extend_from_slice(body);
+    }
+}
+
+/// Ends the header line being written, adds the `Connection` header if any, and
+/// the blank line that ends the head.
+pub(crate) fn connection_tail(connection: ConnectionHeader) -> &'static [u8] {
+    match connection {
+        ConnectionHeader::Omit => b"\r\n\r\n",
+        ConnectionHeader::KeepAlive => b"\r\nConnection: keep-alive\r\n\r\n",
+        ConnectionHeader::Close => b"\r\nConnection: close\r\n\r\n",
     }
 }
 

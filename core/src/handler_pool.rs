@@ -1,0 +1,168 @@
+//! The handler pool: threads that run route handlers, off the I/O threads.
+//!
+//! A worker that matched a handler route submits a job and parks the connection.
+//! A pool thread runs the handler (catching panics), queues the result for that
+//! worker and wakes it; the worker then writes the response. Threads are started
+//! on demand, up to `Config::handler_threads`, so a server without handler routes
+//! starts none. The pool closes when the last worker exits; stop waits for its
+//! threads until the stop deadline and then leaves any still inside a handler
+//! running on their own (counted in `StopReport::handlers_abandoned`).
+
+use std::collections::VecDeque;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::thread::{self, JoinHandle};
+use std::time::Instant;
+
+use crate::routing::{Handler, Request, Response};
+use crate::shared::Shared;
+
+/// A request to run a handler for one connection of one worker.
+pub(crate) struct Job {
+    pub(crate) worker: usize,
+    pub(crate) token: mio::Token,
+    /// Tells this job's result from that of an earlier, timed-out job.
+    pub(crate) id: u64,
+    pub(crate) handler: Arc<dyn Handler>,
+    pub(crate) request: Request,
+}
+
+/// A finished job, queued for its worker.
+pub(crate) struct Completion {
+    pub(crate) token: mio::Token,
+    pub(crate) id: u64,
+    /// The handler's response, or `None` if it panicked.
+    pub(crate) response: Option<Response>,
+}
+
+#[derive(Default)]
+struct PoolState {
+    jobs: VecDeque<Job>,
+    idle: usize,
+    live: usize,
+    closed: bool,
+    threads: Vec<JoinHandle<()>>,
+}
+
+pub(crate) struct HandlerPool {
+    max_threads: usize,
+    state: Mutex<PoolState>,
+    work: Condvar,
+    exited: Condvar,
+}
+
+impl HandlerPool {
+    pub(crate) fn new(max_threads: usize) -> HandlerPool {
+        HandlerPool {
+            max_threads,
+            state: Mutex::new(PoolState::default()),
+            work: Condvar::new(),
+            exited: Condvar::new(),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, PoolState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Queues a job, starting a thread if none is idle. False (the job dropped) if
+    /// the pool is closed.
+    pub(crate) fn submit(shared: &Arc<Shared>, job: Job) -> bool {
+        let pool = &shared.handlers;
+        let mut st = pool.lock();
+        if st.closed {
+            return false;
+        }
+        st.jobs.push_back(job);
+        if st.idle == 0 && st.live < pool.max_threads {
+            let n = st.threads.len();
+            let for_thread = shared.clone();
+            let spawned = thread::Builder::new()
+                .name(format!("pierhead-h{n}"))
+                .spawn(move || run_thread(for_thread));
+            // If no thread can be started the job waits for a busy one, or for the
+            // handler timeout, which answers it 500.
+            if let Ok(handle) = spawned {
+                st.live += 1;
+                st.threads.push(handle);
+            }
+        } else {
+            pool.work.notify_one();
+        }
+        true
+    }
+
+    /// No more jobs: idle threads exit now, busy ones after their handler returns.
+    pub(crate) fn close(&self) {
+        let mut st = self.lock();
+        st.closed = true;
+        st.jobs.clear();
+        self.work.notify_all();
+    }
+
+    /// Waits until every thread has exited or `deadline` passed; joins those that
+    /// exited and returns how many are still inside a handler (left detached).
+    pub(crate) fn join(&self, deadline: Instant) -> u64 {
+        self.close();
+        let mut st = self.lock();
+        while st.live > 0 {
+            let now = Instant::now();
+            if now >= deadline {
+                break;
+            }
+            st = self
+                .exited
+                .wait_timeout(st, deadline - now)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+        let abandoned = st.live as u64;
+        let threads = std::mem::take(&mut st.threads);
+        drop(st);
+        for handle in threads {
+            if handle.is_finished() {
+                let _ = handle.join();
+            } // else: detached; it exits when its handler returns
+        }
+        abandoned
+    }
+}
+
+fn run_thread(shared: Arc<Shared>) {
+    shared.adopt_current_thread();
+    let pool = &shared.handlers;
+    let mut st = pool.lock();
+    loop {
+        if let Some(job) = st.jobs.pop_front() {
+            drop(st);
+            run_job(&shared, job);
+            st = pool.lock();
+            continue;
+        }
+        if st.closed {
+            break;
+        }
+        st.idle += 1;
+        st = pool.work.wait(st).unwrap_or_else(PoisonError::into_inner);
+        st.idle -= 1;
+    }
+    st.live -= 1;
+    pool.exited.notify_all();
+}
+
+fn run_job(shared: &Shared, job: Job) {
+    let handler = job.handler;
+    let request = job.request;
+    let response = catch_unwind(AssertUnwindSafe(|| handler.handle(&request))).ok();
+    // Drop the request and handler here, on this thread, not on the I/O thread.
+    drop(request);
+    drop(handler);
+    shared.complete_handler(
+        job.worker,
+        Completion {
+            token: job.token,
+            id: job.id,
+            response,
+        },
+    );
+}

@@ -1,0 +1,304 @@
+//! Answering a complete request: the fixed response, a route's response with its
+//! fault, or a hand-off to a handler; and the held answers (delay, drip, handler,
+//! never) that the worker finishes later.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::response::{self, ConnectionHeader};
+use super::HELLO;
+use crate::protocol::{Ctx, Next};
+use crate::routing::table::Answer;
+use crate::routing::{Fault, Handler, Headers, Prepared, Request, View};
+
+/// How the response to one request must be framed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Meta {
+    pub(crate) head_only: bool,
+    pub(crate) connection: ConnectionHeader,
+    /// Minor HTTP version of the request.
+    pub(crate) version: u8,
+}
+
+impl Meta {
+    /// Once stopping, every response closes its connection.
+    fn at_send(self, stopping: bool) -> Meta {
+        let mut m = self;
+        if stopping {
+            m.connection = ConnectionHeader::Close;
+        }
+        m
+    }
+
+    fn next(self) -> Next {
+        if self.connection == ConnectionHeader::Close {
+            Next::Close
+        } else {
+            Next::Continue
+        }
+    }
+}
+
+/// An answer that is not complete yet; the connection reads no further request
+/// until it is (responses stay in request order).
+pub(crate) enum Hold {
+    /// Send `response` at `until`.
+    Delay {
+        until: Instant,
+        response: Arc<Prepared>,
+        meta: Meta,
+    },
+    /// The head is sent; send the body `bytes` at a time, one piece per `interval`.
+    Drip {
+        response: Arc<Prepared>,
+        sent: usize,
+        bytes: usize,
+        interval: Duration,
+        next: Instant,
+        meta: Meta,
+    },
+    /// Run `handler` for `request` on the handler pool (the worker submits it and
+    /// holds [`Hold::AwaitHandler`] instead).
+    RunHandler {
+        handler: Arc<dyn Handler>,
+        request: Request,
+        fault: Option<Fault>,
+        meta: Meta,
+    },
+    /// Waiting for handler job `job`, answered 500 at `deadline`.
+    AwaitHandler {
+        job: u64,
+        fault: Option<Fault>,
+        meta: Meta,
+        deadline: Instant,
+    },
+    /// Never answer.
+    Never,
+}
+
+impl std::fmt::Debug for Hold {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Hold::Delay { .. } => "Hold::Delay",
+            Hold::Drip { .. } => "Hold::Drip",
+            Hold::RunHandler { .. } => "Hold::RunHandler",
+            Hold::AwaitHandler { .. } => "Hold::AwaitHandler",
+            Hold::Never => "Hold::Never",
+        })
+    }
+}
+
+impl Hold {
+    /// When the worker must act on this hold; `None` for [`Hold::Never`] (which ends
+    /// only by the client, the idle timeout, or stop).
+    pub(crate) fn deadline(&self) -> Option<Instant> {
+        match self {
+            Hold::Delay { until, .. } => Some(*until),
+            Hold::Drip { next, .. } => Some(*next),
+            Hold::AwaitHandler { deadline, .. } => Some(*deadline),
+            // Not left in place by the worker; act at once if it ever is.
+            Hold::RunHandler { .. } => Some(Instant::now()),
+            Hold::Never => None,
+        }
+    }
+}
+
+/// Where the request being answered is: parsed in the input, or owned (its body
+/// was collected).
+pub(crate) enum Source<'a> {
+    Parsed(View<'a>),
+    Owned(Request),
+}
+
+impl Source<'_> {
+    fn view(&self) -> View<'_> {
+        match self {
+            Source::Parsed(v) => *v,
+            Source::Owned(r) => r.view(),
+        }
+    }
+
+    fn into_request(self, meta: Meta, ctx: &Ctx<'_>) -> Request {
+        match self {
+            Source::Owned(r) => r,
+            Source::Parsed(v) => owned_request(v.method, v.target, v.headers, meta, ctx),
+        }
+    }
+}
+
+/// An owned request with an empty body, for a body still to be collected.
+pub(crate) fn owned_request(
+    method: &str,
+    target: &str,
+    headers: Headers<'_>,
+    meta: Meta,
+    ctx: &Ctx<'_>,
+) -> Request {
+    Request {
+        method: method.to_owned(),
+        target: target.to_owned(),
+        version: meta.version,
+        headers: headers.to_owned(),
+        body: Vec::new(),
+        body_len: 0,
+        connection_id: ctx.conn_id,
+        received: ctx.now,
+    }
+}
+
+/// Answers a complete request.
+pub(crate) fn respond(source: Source<'_>, meta: Meta, ctx: &mut Ctx<'_>) -> Next {
+    if ctx.routes.is_empty() && ctx.log.is_none() {
+        return hello(meta, ctx);
+    }
+    let routes = ctx.routes;
+    let entry = routes.find(&source.view());
+    let handler = entry.and_then(|e| match &e.answer {
+        Answer::Handler(h) => Some(h.clone()),
+        Answer::Static(_) => None,
+    });
+    let mut request = None;
+    if let Some(log) = ctx.log {
+        let r = source.into_request(meta, ctx);
+        if handler.is_some() {
+            log.record(r.clone());
+            request = Some(r);
+        } else {
+            log.record(r);
+        }
+    } else if handler.is_some() {
+        request = Some(source.into_request(meta, ctx));
+    }
+    let Some(entry) = entry else {
+        if routes.is_empty() {
+            return hello(meta, ctx);
+        }
+        let unmatched = ctx.unmatched;
+        return send_plain(unmatched, meta, ctx);
+    };
+    match (&entry.answer, handler, request) {
+        (Answer::Handler(_), Some(handler), Some(request)) => {
+            Next::Hold(Box::new(Hold::RunHandler {
+                handler,
+                request,
+                fault: entry.fault(),
+                meta,
+            }))
+        }
+        (Answer::Static(prepared), _, _) => {
+            let prepared = prepared.clone();
+            deliver(prepared, entry.fault(), meta, ctx)
+        }
+        // A handler entry always has its handler and request taken above.
+        _ => hello(meta, ctx),
+    }
+}
+
+/// The fixed response.
+pub(super) fn hello(meta: Meta, ctx: &mut Ctx<'_>) -> Next {
+    let meta = meta.at_send(ctx.stopping);
+    response::write_text(
+        ctx.out,
+        200,
+        ctx.date,
+        HELLO,
+        meta.connection,
+        meta.head_only,
+    );
+    ctx.counters.responses.incr();
+    meta.next()
+}
+
+/// Sends a response as it is, with no fault (the unmatched response).
+fn send_plain(p: &Prepared, meta: Meta, ctx: &mut Ctx<'_>) -> Next {
+    let meta = meta.at_send(ctx.stopping);
+    write_full(ctx, p, meta);
+    meta.next()
+}
+
+/// Sends `p` with `fault` applied.
+pub(crate) fn deliver(
+    p: Arc<Prepared>,
+    fault: Option<Fault>,
+    meta: Meta,
+    ctx: &mut Ctx<'_>,
+) -> Next {
+    let meta = meta.at_send(ctx.stopping);
+    match fault {
+        None => {
+            write_full(ctx, &p, meta);
+            meta.next()
+        }
+        Some(Fault::Delay(d)) => Next::Hold(Box::new(Hold::Delay {
+            until: ctx.now + d,
+            response: p,
+            meta,
+        })),
+        Some(Fault::Drip { bytes, interval })
+            if p.has_body && !meta.head_only && !p.body.is_empty() =>
+        {
+            write_head(ctx.out, &p, ctx.date, meta.connection);
+            ctx.counters.responses.incr();
+            Next::Hold(Box::new(Hold::Drip {
+                response: p,
+                sent: 0,
+                bytes,
+                interval,
+                next: ctx.now + interval,
+                meta,
+            }))
+        }
+        Some(Fault::Drip { .. }) => {
+            write_full(ctx, &p, meta);
+            meta.next()
+        }
+        Some(Fault::CloseAfterHeaders) => {
+            write_head(ctx.out, &p, ctx.date, meta.connection);
+            ctx.counters.responses.incr();
+            Next::Close
+        }
+        Some(Fault::Reset) => Next::Reset,
+        Some(Fault::NoResponse) => Next::Hold(Box::new(Hold::Never)),
+    }
+}
+
+/// Sends the next piece of a dripping body. Returns what follows once the body is
+/// complete, or `None` (with `next` moved on) while pieces remain.
+pub(crate) fn drip(hold: &mut Hold, ctx: &mut Ctx<'_>) -> Option<Next> {
+    let Hold::Drip {
+        response,
+        sent,
+        bytes,
+        interval,
+        next,
+        meta,
+    } = hold
+    else {
+        return Some(Next::Continue);
+    };
+    let end = (*sent + *bytes).min(response.body.len());
+    ctx.out.extend_from_slice(&response.body[*sent..end]);
+    *sent = end;
+    if end == response.body.len() {
+        // The head already went out: what it said about the connection holds.
+        return Some(meta.next());
+    }
+    *next = ctx.now + *interval;
+    None
+}
+
+fn write_full(ctx: &mut Ctx<'_>, p: &Prepared, meta: Meta) {
+    write_head(ctx.out, p, ctx.date, meta.connection);
+    if p.has_body && !meta.head_only {
+        ctx.out.extend_from_slice(&p.body);
+    }
+    ctx.counters.responses.incr();
+}
+
+/// The prepared head, then `Date`, `Connection` and the blank line.
+fn write_head(out: &mut Vec<u8>, p: &Prepared, date: &[u8], connection: ConnectionHeader) {
+    out.extend_from_slice(&p.head);
+    out.extend_from_slice(b"Date: ");
+    out.extend_from_slice(date);
+    out.extend_from_slice(response::connection_tail(connection));
+}

@@ -1,0 +1,96 @@
+//! The request log: a bounded ring of the most recent requests, for assertions.
+//!
+//! Recording takes a short mutex per request, so it is off unless the config asks
+//! for it (`Config::request_log`); the fixed benchmark path never touches it.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
+
+use super::request::Request;
+
+/// A bounded log of received requests, oldest first.
+pub(crate) struct RequestLog {
+    capacity: usize,
+    body_limit: usize,
+    entries: Mutex<VecDeque<Request>>,
+    /// Entries pushed out of the ring because it was full.
+    evicted: AtomicU64,
+}
+
+impl RequestLog {
+    pub(crate) fn new(capacity: usize, body_limit: usize) -> RequestLog {
+        RequestLog {
+            capacity,
+            body_limit,
+            entries: Mutex::new(VecDeque::with_capacity(capacity.min(1024))),
+            evicted: AtomicU64::new(0),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<Request>> {
+        self.entries.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Appends a request (its body cut at the body limit), evicting the oldest
+    /// when full.
+    pub(crate) fn record(&self, mut request: Request) {
+        request.body.truncate(self.body_limit);
+        let mut entries = self.lock();
+        if entries.len() == self.capacity {
+            entries.pop_front();
+            self.evicted.fetch_add(1, Ordering::Relaxed);
+        }
+        entries.push_back(request);
+    }
+
+    /// A copy of the entries, oldest first.
+    pub(crate) fn snapshot(&self) -> Vec<Request> {
+        self.lock().iter().cloned().collect()
+    }
+
+    /// Empties the log.
+    pub(crate) fn clear(&self) {
+        self.lock().clear();
+    }
+
+    /// Requests evicted since the server started.
+    pub(crate) fn evicted(&self) -> u64 {
+        self.evicted.load(Ordering::Relaxed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+
+    fn req(n: u64) -> Request {
+        Request {
+            method: "POST".into(),
+            target: format!("/{n}"),
+            version: 1,
+            headers: vec![],
+            body: vec![b'x'; 10],
+            body_len: 10,
+            connection_id: n,
+            received: Instant::now(),
+        }
+    }
+
+    #[test]
+    fn ring_keeps_the_newest_and_cuts_bodies() {
+        let log = RequestLog::new(3, 4);
+        for n in 0..5 {
+            log.record(req(n));
+        }
+        let got = log.snapshot();
+        let targets: Vec<_> = got.iter().map(|r| r.target.as_str()).collect();
+        assert_eq!(targets, ["/2", "/3", "/4"]);
+        assert_eq!(got[0].body, b"xxxx");
+        assert_eq!(got[0].body_len, 10);
+        assert_eq!(log.evicted(), 2);
+        log.clear();
+        assert!(log.snapshot().is_empty());
+    }
+}

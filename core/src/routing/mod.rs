@@ -1,0 +1,21 @@
+//! Programming the HTTP server: routes, responses, handlers and the request log.
+//!
+//! These are the public types a test suite uses to say what the server answers
+//! (`route`, `response`, `handler`), what it received (`request`, `log`), and the
+//! shared, lock-free-to-read route table the workers consult (`table`). The wire
+//! protocol itself lives in `protocol::http`.
+
+mod handler;
+pub(crate) mod log;
+mod request;
+mod response;
+mod route;
+pub(crate) mod table;
+
+pub use handler::Handler;
+pub use request::Request;
+pub use response::Response;
+pub use route::{Fault, PathMatch, Route, RouteId};
+
+pub(crate) use request::{Headers, View};
+pub(crate) use response::{reason, Prepared};

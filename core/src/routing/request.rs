@@ -1,0 +1,112 @@
+//! Requests as handlers and the request log see them, and the borrowed view that
+//! route matching works on.
+
+use std::time::Instant;
+
+use crate::protocol::http::head::trim;
+
+/// A received HTTP request, owned: given to handlers and kept in the request log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    /// The method as sent (`GET`, `POST`, ...).
+    pub method: String,
+    /// The request target as sent: path and query (`/a/b?x=1`).
+    pub target: String,
+    /// Minor HTTP version: 1 for HTTP/1.1, 0 for HTTP/1.0.
+    pub version: u8,
+    /// Header fields in the order received; names as sent, values as raw bytes.
+    pub headers: Vec<(String, Vec<u8>)>,
+    /// The body, decoded from chunked framing if it was chunked. In the request log
+    /// it is cut at the log's body limit; `body_len` is the full length.
+    pub body: Vec<u8>,
+    /// The full body length.
+    pub body_len: u64,
+    /// The connection the request came on, unique within the server: requests with
+    /// the same id were sent on the same connection.
+    pub connection_id: u64,
+    /// When the request was complete (monotonic clock).
+    pub received: Instant,
+}
+
+impl Request {
+    /// The target before `?`.
+    pub fn path(&self) -> &str {
+        split_target(&self.target).0
+    }
+
+    /// The target after `?`, if there is a `?`.
+    pub fn query(&self) -> Option<&str> {
+        split_target(&self.target).1
+    }
+
+    /// The first header of this name (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&[u8]> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_slice())
+    }
+
+    /// The first header of this name as text, if it is UTF-8.
+    pub fn header_str(&self, name: &str) -> Option<&str> {
+        self.header(name).and_then(|v| std::str::from_utf8(v).ok())
+    }
+
+    pub(crate) fn view(&self) -> View<'_> {
+        View {
+            method: &self.method,
+            target: &self.target,
+            headers: Headers::Owned(&self.headers),
+            body: &self.body,
+        }
+    }
+}
+
+/// Splits a target into path and query.
+pub(crate) fn split_target(target: &str) -> (&str, Option<&str>) {
+    match target.split_once('?') {
+        Some((path, query)) => (path, Some(query)),
+        None => (target, None),
+    }
+}
+
+/// The headers of a request, parsed in place or owned.
+#[derive(Clone, Copy)]
+pub(crate) enum Headers<'a> {
+    Parsed(&'a [httparse::Header<'a>]),
+    Owned(&'a [(String, Vec<u8>)]),
+}
+
+impl<'a> Headers<'a> {
+    /// Whether a header of this name (case-insensitive) has exactly this value.
+    pub(crate) fn has(&self, name: &str, value: &[u8]) -> bool {
+        match self {
+            Headers::Parsed(hs) => hs
+                .iter()
+                .any(|h| h.name.eq_ignore_ascii_case(name) && trim(h.value) == value),
+            Headers::Owned(hs) => hs
+                .iter()
+                .any(|(n, v)| n.eq_ignore_ascii_case(name) && trim(v) == value),
+        }
+    }
+
+    /// Copies the headers into owned form.
+    pub(crate) fn to_owned(self) -> Vec<(String, Vec<u8>)> {
+        match self {
+            Headers::Parsed(hs) => hs
+                .iter()
+                .map(|h| (h.name.to_owned(), h.value.to_vec()))
+                .collect(),
+            Headers::Owned(hs) => hs.to_vec(),
+        }
+    }
+}
+
+/// What route matching needs of a request, borrowed from wherever it is.
+#[derive(Clone, Copy)]
+pub(crate) struct View<'a> {
+    pub(crate) method: &'a str,
+    pub(crate) target: &'a str,
+    pub(crate) headers: Headers<'a>,
+    pub(crate) body: &'a [u8],
+}

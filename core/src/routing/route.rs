@@ -1,0 +1,306 @@
+//! A route: which requests it matches, what it answers, how often, with what fault.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::handler::Handler;
+use super::response::Response;
+use crate::config::{ConfigError, ConfigProblem};
+
+/// Identifies a route added to a running server; see `Server::add_route`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RouteId(pub u64);
+
+/// How a route's path is compared with the request's path (the target before `?`,
+/// compared as received, without percent-decoding).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PathMatch {
+    /// The path equals this string.
+    Exact(String),
+    /// The path starts with this string.
+    Prefix(String),
+}
+
+/// A misbehaviour a route shows on purpose, to test how clients cope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// Wait this long before responding. Later pipelined requests on the same
+    /// connection wait behind it (responses stay in order); other connections do not.
+    Delay(Duration),
+    /// Send the head at once, then the body `bytes` at a time, one piece per `interval`.
+    Drip {
+        /// Body bytes per piece (at least 1).
+        bytes: usize,
+        /// Time between pieces (more than zero).
+        interval: Duration,
+    },
+    /// Send the head (announcing the full Content-Length), then close without the body.
+    CloseAfterHeaders,
+    /// Reset the connection (RST) instead of responding.
+    Reset,
+    /// Never respond; the connection stays open until the client closes it, the idle
+    /// timeout passes, or the server stops.
+    NoResponse,
+}
+
+/// What a matching route answers with.
+#[derive(Clone)]
+pub enum Action {
+    /// A fixed response, prepared once and served from the I/O thread.
+    Static(Response),
+    /// A callback that builds the response from the request, run on the handler pool.
+    Handler(Arc<dyn Handler>),
+}
+
+impl std::fmt::Debug for Action {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Action::Static(r) => f.debug_tuple("Static").field(r).finish(),
+            Action::Handler(_) => f.write_str("Handler(<callback>)"),
+        }
+    }
+}
+
+/// A route: a request matcher, an action, and optionally a use limit and a fault.
+///
+/// ```
+/// use pierhead::{Fault, Response, Route};
+/// use std::time::Duration;
+/// let hello = Route::get("/hello").respond(Response::text(200, "hi\n"));
+/// let slow = Route::any("/api/").prefix().respond(Response::new(204))
+///     .fault(Fault::Delay(Duration::from_millis(50)));
+/// let once = Route::post("/login").respond(Response::json(200, r#"{"ok":true}"#)).uses(1);
+/// # let _ = (hello, slow, once);
+/// ```
+#[derive(Debug, Clone)]
+pub struct Route {
+    pub(crate) method: Option<String>,
+    pub(crate) path: PathMatch,
+    pub(crate) query: Option<String>,
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) body: Option<Vec<u8>>,
+    pub(crate) action: Action,
+    pub(crate) uses: Option<u64>,
+    pub(crate) fault: Option<Fault>,
+}
+
+impl Route {
+    /// A route for `method` (as sent, case-sensitive: `"GET"`) and the exact `path`.
+    /// Until [`Route::respond`] or [`Route::handler`] it answers `200` with no body.
+    pub fn new(method: impl Into<String>, path: impl Into<String>) -> Route {
+        Route::build(Some(method.into()), path.into())
+    }
+
+    /// A route for any method and the exact `path`.
+    pub fn any(path: impl Into<String>) -> Route {
+        Route::build(None, path.into())
+    }
+
+    /// `GET` (which also answers `HEAD`, without the body).
+    pub fn get(path: impl Into<String>) -> Route {
+        Route::new("GET", path)
+    }
+
+    /// `POST`.
+    pub fn post(path: impl Into<String>) -> Route {
+        Route::new("POST", path)
+    }
+
+    /// `PUT`.
+    pub fn put(path: impl Into<String>) -> Route {
+        Route::new("PUT", path)
+    }
+
+    /// `DELETE`.
+    pub fn delete(path: impl Into<String>) -> Route {
+        Route::new("DELETE", path)
+    }
+
+    fn build(method: Option<String>, path: String) -> Route {
+        Route {
+            method,
+            path: PathMatch::Exact(path),
+            query: None,
+            headers: Vec::new(),
+            body: None,
+            action: Action::Static(Response::new(200)),
+            uses: None,
+            fault: None,
+        }
+    }
+
+    /// Match every path that starts with this route's path.
+    pub fn prefix(mut self) -> Route {
+        if let PathMatch::Exact(p) = self.path {
+            self.path = PathMatch::Prefix(p);
+        }
+        self
+    }
+
+    /// Match only requests whose query string (after `?`, as received) equals `query`.
+    pub fn query(mut self, query: impl Into<String>) -> Route {
+        self.query = Some(query.into());
+        self
+    }
+
+    /// Match only requests carrying this header with exactly this value (the name is
+    /// compared case-insensitively). May be given several times; all must match.
+    pub fn header(mut self, name: impl Into<String>, value: impl Into<String>) -> Route {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// Match only requests whose body equals `body`.
+    pub fn body(mut self, body: impl Into<Vec<u8>>) -> Route {
+        self.body = Some(body.into());
+        self
+    }
+
+    /// Answer with this fixed response.
+    pub fn respond(mut self, response: Response) -> Route {
+        self.action = Action::Static(response);
+        self
+    }
+
+    /// Answer with whatever `handler` builds from the request. Handlers run on the
+    /// server's handler threads, never on an I/O thread.
+    pub fn handler(mut self, handler: impl Handler) -> Route {
+        self.action = Action::Handler(Arc::new(handler));
+        self
+    }
+
+    /// Answer at most `n` requests; after that the route no longer matches and
+    /// requests fall through to the next route (or the unmatched status).
+    pub fn uses(mut self, n: u64) -> Route {
+        self.uses = Some(n);
+        self
+    }
+
+    /// Misbehave on purpose when answering.
+    pub fn fault(mut self, fault: Fault) -> Route {
+        self.fault = Some(fault);
+        self
+    }
+
+    /// The method matched, `None` for any.
+    pub fn get_method(&self) -> Option<&str> {
+        self.method.as_deref()
+    }
+
+    /// How the path is matched.
+    pub fn get_path(&self) -> &PathMatch {
+        &self.path
+    }
+
+    /// Checks every part; an error names the offending field.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if let Some(m) = &self.method {
+            if m.is_empty() || !m.bytes().all(is_token_byte) {
+                return Err(invalid("route.method", m, "an HTTP method token"));
+            }
+        }
+        let path = match &self.path {
+            PathMatch::Exact(p) | PathMatch::Prefix(p) => p,
+        };
+        if !(path.starts_with('/') || path == "*") || path.bytes().any(|b| b <= b' ' || b == 0x7f) {
+            return Err(invalid(
+                "route.path",
+                path,
+                "a path starting with `/` (or `*`), without spaces or control characters",
+            ));
+        }
+        if let Some(q) = &self.query {
+            if q.bytes().any(|b| b <= b' ' || b == 0x7f) {
+                return Err(invalid("route.query", q, "a query without spaces"));
+            }
+        }
+        for (name, value) in &self.headers {
+            check_header("route.header", name, value)?;
+        }
+        if let Action::Static(r) = &self.action {
+            r.validate()?;
+        }
+        if self.uses == Some(0) {
+            return Err(ConfigError {
+                field: "route.uses",
+                problem: ConfigProblem::TooSmall { min: 1, got: 0 },
+            });
+        }
+        match self.fault {
+            Some(Fault::Drip { bytes: 0, .. }) => Err(ConfigError {
+                field: "route.fault.drip.bytes",
+                problem: ConfigProblem::TooSmall { min: 1, got: 0 },
+            }),
+            Some(Fault::Drip { interval, .. }) if interval.is_zero() => Err(ConfigError {
+                field: "route.fault.drip.interval",
+                problem: ConfigProblem::ZeroDuration,
+            }),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// RFC 9110 `tchar`.
+pub(crate) fn is_token_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+/// A header name must be a token; a value must not contain CR, LF or NUL (which
+/// would let it inject headers).
+pub(crate) fn check_header(
+    field: &'static str,
+    name: &str,
+    value: &str,
+) -> Result<(), ConfigError> {
+    if name.is_empty() || !name.bytes().all(is_token_byte) {
+        return Err(invalid(field, name, "a header name token"));
+    }
+    if value.bytes().any(|b| matches!(b, b'\r' | b'\n' | 0)) {
+        return Err(invalid(
+            field,
+            value,
+            "a header value without CR, LF or NUL",
+        ));
+    }
+    Ok(())
+}
+
+pub(crate) fn invalid(field: &'static str, got: &str, expected: &'static str) -> ConfigError {
+    ConfigError {
+        field,
+        problem: ConfigProblem::Malformed {
+            got: got.to_owned(),
+            expected,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validation_names_the_field() {
+        let field = |r: Route| r.validate().unwrap_err().field;
+        assert_eq!(field(Route::new("GE T", "/")), "route.method");
+        assert_eq!(field(Route::get("nope")), "route.path");
+        assert_eq!(field(Route::get("/").header("X\r\n", "v")), "route.header");
+        assert_eq!(
+            field(Route::get("/").header("X", "a\r\nB: c")),
+            "route.header"
+        );
+        assert_eq!(field(Route::get("/").uses(0)), "route.uses");
+        assert_eq!(
+            field(Route::get("/").respond(Response::new(1000))),
+            "response.status"
+        );
+        assert_eq!(
+            field(Route::get("/").fault(Fault::Drip {
+                bytes: 0,
+                interval: Duration::from_millis(1)
+            })),
+            "route.fault.drip.bytes"
+        );
+        assert!(Route::any("*").validate().is_ok());
+    }
+}

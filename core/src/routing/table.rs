@@ -1,0 +1,212 @@
+//! The route table: an immutable snapshot that workers read without locking, and
+//! the store that publishes a new snapshot when routes change.
+//!
+//! Changing routes builds a new [`RouteTable`] under a mutex and bumps a version
+//! number. A worker compares that number (one atomic load) before it handles input and
+//! takes the new snapshot only when it changed, so the request path never locks, and
+//! every response comes from one snapshot: never half of an old route and half of
+//! a new one.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use super::request::{split_target, View};
+use super::response::Prepared;
+use super::route::{Action, Fault, PathMatch, Route, RouteId};
+use super::Handler;
+use crate::config::ConfigError;
+
+/// What a matched route answers with, ready to serve.
+#[derive(Clone)]
+pub(crate) enum Answer {
+    Static(Arc<Prepared>),
+    Handler(Arc<dyn Handler>),
+}
+
+/// A route in a table, with its prepared response and its counts.
+pub(crate) struct RouteEntry {
+    pub(crate) id: RouteId,
+    pub(crate) route: Route,
+    pub(crate) answer: Answer,
+    /// Uses left, for a route with a use limit.
+    remaining: Option<AtomicU64>,
+    /// Requests this route answered.
+    pub(crate) hits: AtomicU64,
+}
+
+impl RouteEntry {
+    fn new(id: RouteId, route: Route) -> RouteEntry {
+        let answer = match &route.action {
+            Action::Static(r) => Answer::Static(Arc::new(Prepared::new(r))),
+            Action::Handler(h) => Answer::Handler(h.clone()),
+        };
+        RouteEntry {
+            id,
+            remaining: route.uses.map(AtomicU64::new),
+            answer,
+            route,
+            hits: AtomicU64::new(0),
+        }
+    }
+
+    pub(crate) fn fault(&self) -> Option<Fault> {
+        self.route.fault
+    }
+
+    fn matches(&self, req: &View<'_>) -> bool {
+        let r = &self.route;
+        if let Some(m) = &r.method {
+            // A GET route answers HEAD too (RFC 9110 9.3.2).
+            if m != req.method && !(m == "GET" && req.method == "HEAD") {
+                return false;
+            }
+        }
+        let (path, query) = split_target(req.target);
+        let path_ok = match &r.path {
+            PathMatch::Exact(p) => p == path || (p == "*" && req.target == "*"),
+            PathMatch::Prefix(p) => path.starts_with(p.as_str()),
+        };
+        path_ok
+            && r.query.as_deref().is_none_or(|q| Some(q) == query)
+            && r.headers
+                .iter()
+                .all(|(n, v)| req.headers.has(n, v.as_bytes()))
+            && r.body.as_deref().is_none_or(|b| b == req.body)
+    }
+
+    /// Takes one use; false when the route is used up (another worker may have
+    /// taken the last one at the same moment: exactly one of them gets it).
+    fn claim(&self) -> bool {
+        let ok = match &self.remaining {
+            None => true,
+            Some(left) => left
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
+                .is_ok(),
+        };
+        if ok {
+            self.hits.fetch_add(1, Ordering::Relaxed);
+        }
+        ok
+    }
+}
+
+/// One snapshot of the routes, in the order they were added.
+#[derive(Default)]
+pub(crate) struct RouteTable {
+    entries: Vec<Arc<RouteEntry>>,
+}
+
+impl RouteTable {
+    /// No routes: every HTTP request gets the fixed `hello` response.
+    #[inline]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The first route that matches and still has uses left; that use is taken.
+    pub(crate) fn find(&self, req: &View<'_>) -> Option<&Arc<RouteEntry>> {
+        self.entries.iter().find(|e| e.matches(req) && e.claim())
+    }
+
+    fn with(entries: Vec<Arc<RouteEntry>>) -> RouteTable {
+        RouteTable { entries }
+    }
+}
+
+/// The current route table of a server, changed from any thread.
+pub(crate) struct RouteStore {
+    version: AtomicU64,
+    current: Mutex<Arc<RouteTable>>,
+    next_id: AtomicU64,
+}
+
+impl RouteStore {
+    /// A store holding `routes` (already validated).
+    pub(crate) fn new(routes: &[Route]) -> RouteStore {
+        let store = RouteStore {
+            version: AtomicU64::new(0),
+            current: Mutex::new(Arc::new(RouteTable::default())),
+            next_id: AtomicU64::new(1),
+        };
+        let entries = routes
+            .iter()
+            .map(|r| Arc::new(RouteEntry::new(store.fresh_id(), r.clone())))
+            .collect();
+        *store.lock() = Arc::new(RouteTable::with(entries));
+        store
+    }
+
+    fn fresh_id(&self) -> RouteId {
+        RouteId(self.next_id.fetch_add(1, Ordering::Relaxed))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Arc<RouteTable>> {
+        self.current.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The version of the current table; changes whenever the table does.
+    #[inline]
+    pub(crate) fn version(&self) -> u64 {
+        self.version.load(Ordering::Acquire)
+    }
+
+    /// The current table.
+    pub(crate) fn snapshot(&self) -> Arc<RouteTable> {
+        self.lock().clone()
+    }
+
+    /// Replaces the table with `edit` applied to a copy of its entries.
+    fn update<T>(&self, edit: impl FnOnce(&mut Vec<Arc<RouteEntry>>) -> T) -> T {
+        let mut current = self.lock();
+        let mut entries = current.entries.clone();
+        let out = edit(&mut entries);
+        *current = Arc::new(RouteTable::with(entries));
+        // Bumped under the lock, after the new table is in place.
+        self.version.fetch_add(1, Ordering::Release);
+        out
+    }
+
+    pub(crate) fn add(&self, route: Route) -> Result<RouteId, ConfigError> {
+        route.validate()?;
+        let id = self.fresh_id();
+        let entry = Arc::new(RouteEntry::new(id, route));
+        self.update(|entries| entries.push(entry));
+        Ok(id)
+    }
+
+    pub(crate) fn replace(&self, id: RouteId, route: Route) -> Result<bool, ConfigError> {
+        route.validate()?;
+        let entry = Arc::new(RouteEntry::new(id, route));
+        Ok(
+            self.update(|entries| match entries.iter_mut().find(|e| e.id == id) {
+                Some(slot) => {
+                    *slot = entry;
+                    true
+                }
+                None => false,
+            }),
+        )
+    }
+
+    pub(crate) fn remove(&self, id: RouteId) -> bool {
+        self.update(|entries| {
+            let before = entries.len();
+            entries.retain(|e| e.id != id);
+            entries.len() != before
+        })
+    }
+
+    pub(crate) fn clear(&self) {
+        self.update(|entries| entries.clear());
+    }
+
+    pub(crate) fn hits(&self, id: RouteId) -> Option<u64> {
+        let table = self.snapshot();
+        let entry = table.entries.iter().find(|e| e.id == id)?;
+        Some(entry.hits.load(Ordering::Relaxed))
+    }
+
+    pub(crate) fn ids(&self) -> Vec<RouteId> {
+        self.snapshot().entries.iter().map(|e| e.id).collect()
+    }
+}
