@@ -120,7 +120,8 @@ impl HandlerPool {
         let threads = std::mem::take(&mut st.threads);
         drop(st);
         for handle in threads {
-            if handle.is_finished() {
+            // With none live, every thread has left its loop and is only exiting.
+            if abandoned == 0 || handle.is_finished() {
                 let _ = handle.join();
             } // else: detached; it exits when its handler returns
         }

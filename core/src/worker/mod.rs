@@ -235,6 +235,11 @@ impl Worker {
                 Err(e) => return Err(e),
             }
             self.io.now = Instant::now();
+            // A stop requested while polling is seen before this batch is served:
+            // whatever a handler answered after calling stop then says `close`.
+            if self.io.shared.stop_requested() && self.stop_deadline.is_none() {
+                self.begin_stop();
+            }
             if self.io.protocol == Protocol::Http {
                 self.io.date.refresh(SystemTime::now());
             }
@@ -385,7 +390,7 @@ impl Worker {
                 continue; // closed meanwhile, or already answered 500 for a timeout
             }
             let io = &mut self.io;
-            let fate = catch_unwind(AssertUnwindSafe(|| io.release(conn, Some(done.response))))
+            let fate = catch_unwind(AssertUnwindSafe(|| io.end_hold(conn, Some(done.response))))
                 .unwrap_or_else(|_| {
                     self.io.counters().internal_errors.incr();
                     Fate::Close
@@ -683,6 +688,14 @@ impl Io {
         conn.hold = Some(hold);
     }
 
+    /// Releases a held answer (see [`Io::release`]) and settles the connection.
+    fn end_hold(&mut self, conn: &mut Connection, handled: Option<Option<Response>>) -> Fate {
+        if self.release(conn, handled) == Fate::Close {
+            return Fate::Close;
+        }
+        self.settle(conn)
+    }
+
     /// A held answer is due (timer) or its handler returned (`handled` is the
     /// handler's result, `None` inside when it panicked). Sends it, then resumes
     /// with the input that arrived meanwhile.
@@ -850,13 +863,7 @@ impl Io {
     fn expire(&mut self, conn: &mut Connection, wait: Wait) -> Fate {
         match wait {
             Wait::Linger => Fate::Close,
-            Wait::Hold => {
-                let fate = self.release(conn, None);
-                if fate == Fate::Close {
-                    return fate;
-                }
-                self.settle(conn)
-            }
+            Wait::Hold => self.end_hold(conn, None),
             Wait::Idle | Wait::Write => {
                 self.counters().timeouts.incr();
                 Fate::Close
