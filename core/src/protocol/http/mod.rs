@@ -391,4 +391,144 @@ mod tests {
         assert!(s.ends_with("Connection: close\r\n\r\nhello\n"));
         assert!(h.closed);
     }
+
+    /// A harness whose requests go through routing and the request log, so bodies
+    /// are collected (the path with the most state).
+    fn routed() -> Harness {
+        let mut h = Harness::new();
+        h.routes
+            .add(
+                crate::Route::post("/p")
+                    .body("abc")
+                    .respond(Response::text(201, "m\n")),
+            )
+            .unwrap();
+        h.routes
+            .add(
+                crate::Route::any("/")
+                    .prefix()
+                    .respond(Response::text(200, "r\n")),
+            )
+            .unwrap();
+        h.log = Some(RequestLog::new(10_000, 1 << 20));
+        h
+    }
+
+    /// What a run produced: the bytes sent, whether it closed, and what was logged.
+    fn outcome(h: &Harness) -> (Vec<u8>, bool, Vec<(String, String, Vec<u8>, u64)>) {
+        let log = h.log.as_ref().map_or_else(Vec::new, |l| l.snapshot());
+        let log = log
+            .into_iter()
+            .map(|r| (r.method, r.target, r.body, r.body_len))
+            .collect();
+        (h.out.clone(), h.closed, log)
+    }
+
+    fn run(mut h: Harness, pieces: &[&[u8]]) -> Harness {
+        for p in pieces {
+            if h.closed {
+                break;
+            }
+            h.feed(p);
+        }
+        h
+    }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Pieces that make up plausible and broken requests.
+        fn fragment() -> impl Strategy<Value = Vec<u8>> {
+            prop_oneof![
+                Just(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n".to_vec()),
+                Just(b"HEAD /x HTTP/1.1\r\n\r\n".to_vec()),
+                Just(b"GET /z HTTP/1.0\r\nConnection: keep-alive\r\n\r\n".to_vec()),
+                Just(b"POST /p HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc".to_vec()),
+                Just(b"POST /p HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec()),
+                Just(b"3\r\nabc\r\n".to_vec()),
+                Just(b"0\r\n\r\n".to_vec()),
+                Just(b"0\r\nX: y\r\n\r\n".to_vec()),
+                Just(
+                    b"POST / HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\nhi"
+                        .to_vec()
+                ),
+                Just(b"Content-Length: 5\r\n".to_vec()),
+                Just(b"\r\n".to_vec()),
+                proptest::collection::vec(any::<u8>(), 0..40),
+                proptest::collection::vec(
+                    prop_oneof![Just(b'\r'), Just(b'\n'), Just(b'a'), Just(b':'), Just(b' ')],
+                    0..12
+                ),
+            ]
+        }
+
+        fn input() -> impl Strategy<Value = Vec<u8>> {
+            proptest::collection::vec(fragment(), 0..12).prop_map(|f| f.concat())
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(
+                std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(256)
+            ))]
+
+            /// Any bytes, cut anywhere: no panic, and the same responses, the same
+            /// close decision and the same logged requests as in one piece.
+            #[test]
+            fn parsing_is_split_invariant(
+                data in input(),
+                cuts in proptest::collection::vec(any::<prop::sample::Index>(), 0..8),
+                routed_run in any::<bool>(),
+            ) {
+                let fresh = || if routed_run { routed() } else { Harness::new() };
+                let whole = run(fresh(), &[&data]);
+                let mut points: Vec<usize> = cuts.iter().map(|i| i.index(data.len() + 1)).collect();
+                points.sort_unstable();
+                let mut pieces = Vec::new();
+                let mut at = 0;
+                for p in points {
+                    pieces.push(&data[at..p]);
+                    at = p;
+                }
+                pieces.push(&data[at..]);
+                let split = run(fresh(), &pieces);
+                prop_assert_eq!(outcome(&split), outcome(&whole));
+            }
+
+            /// Byte at a time: the same as in one piece.
+            #[test]
+            fn byte_at_a_time_is_the_same(data in input()) {
+                let whole = run(routed(), &[&data]);
+                let bytes: Vec<&[u8]> = data.chunks(1).collect();
+                let split = run(routed(), &bytes);
+                prop_assert_eq!(outcome(&split), outcome(&whole));
+            }
+        }
+    }
+
+    /// A head arriving one byte at a time through the session is scanned about
+    /// once in total: the work is linear in its size (bytes examined, not time).
+    #[test]
+    fn bytewise_head_is_scanned_linearly() {
+        let mut head = b"GET / HTTP/1.1\r\n".to_vec();
+        while head.len() < 15_000 {
+            head.extend_from_slice(b"X-Header-Name: some-value\r\n");
+        }
+        let mut examined = 0usize;
+        let mut from = 0;
+        for len in 1..=head.len() {
+            match head::find_end(&head[..len], from) {
+                Ok(_) => unreachable!("no blank line yet"),
+                Err(next) => {
+                    examined += len - from;
+                    from = next;
+                }
+            }
+        }
+        assert!(
+            examined < 2 * head.len(),
+            "{examined} for {} bytes",
+            head.len()
+        );
+    }
 }
