@@ -1,8 +1,30 @@
 #!/usr/bin/env bash
-# The whole test suite: formatting, lints, unit and integration tests over loopback.
-# Needs only a Rust toolchain; run from anywhere.
+# The whole test suite: formatting, lints, unit, property and integration tests
+# over loopback, and interop with real clients (curl, wrk, Python http.client and
+# urllib3). Installs what it needs: curl and wrk from Debian if missing, urllib3
+# into a local venv (.venv). Run from anywhere.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+need_debian=()
+command -v curl >/dev/null || need_debian+=(curl)
+command -v wrk >/dev/null || need_debian+=(wrk)
+if ((${#need_debian[@]})); then
+    echo "== installing ${need_debian[*]} (Debian packages)"
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need_debian[@]}" >/dev/null
+fi
+
+if [ ! -x .venv/bin/python ]; then
+    echo "== creating .venv"
+    python3 -m venv .venv
+fi
+if ! .venv/bin/python -c "import urllib3" 2>/dev/null; then
+    .venv/bin/python -m pip install -q urllib3
+fi
+export PIERHEAD_TEST_PYTHON="$PWD/.venv/bin/python"
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check

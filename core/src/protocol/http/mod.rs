@@ -414,8 +414,11 @@ mod tests {
         h
     }
 
+    /// A logged request without its arrival time: method, target, body, length.
+    type Logged = (String, String, Vec<u8>, u64);
+
     /// What a run produced: the bytes sent, whether it closed, and what was logged.
-    fn outcome(h: &Harness) -> (Vec<u8>, bool, Vec<(String, String, Vec<u8>, u64)>) {
+    fn outcome(h: &Harness) -> (Vec<u8>, bool, Vec<Logged>) {
         let log = h.log.as_ref().map_or_else(Vec::new, |l| l.snapshot());
         let log = log
             .into_iter()
