@@ -1,5 +1,6 @@
 //! `pierhead`: the command line. `serve` runs a server until SIGINT/SIGTERM.
 
+mod route_arg;
 mod serve;
 
 use std::process::ExitCode;

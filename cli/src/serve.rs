@@ -6,7 +6,9 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use clap::Args;
-use pierhead::{Config, Protocol, Server, Stats};
+use pierhead::{Config, Protocol, Route, Server, Stats};
+
+use crate::route_arg::parse_route;
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
@@ -37,6 +39,14 @@ pub struct ServeArgs {
     /// On SIGINT/SIGTERM, let in-flight work finish for at most this long.
     #[arg(long, default_value = "5s", value_parser = parse_duration)]
     stop_timeout: Duration,
+    /// HTTP route "METHOD PATH [STATUS [BODY|@FILE]]" (METHOD `*`: any; PATH ending
+    /// in `*`: prefix). Repeatable; tried in order. Without routes every request
+    /// gets "hello".
+    #[arg(long = "route", value_parser = parse_route)]
+    routes: Vec<Route>,
+    /// Status for requests no route matches (when routes are given).
+    #[arg(long, default_value_t = 404)]
+    unmatched_status: u16,
 }
 
 fn parse_protocol(s: &str) -> Result<Protocol, String> {
@@ -70,7 +80,11 @@ pub fn run(args: ServeArgs) -> ExitCode {
         .bind(args.bind)
         .max_connections(args.max_connections)
         .idle_timeout(args.idle_timeout)
-        .header_timeout(args.header_timeout);
+        .header_timeout(args.header_timeout)
+        .unmatched_status(args.unmatched_status);
+    for route in args.routes {
+        config = config.route(route);
+    }
     if let Some(workers) = args.workers {
         config = config.workers(workers);
     }

@@ -79,3 +79,58 @@ fn bad_flag_values_are_rejected_with_the_field_named() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("gopher"));
 }
+
+#[test]
+fn serve_with_routes_answers_them_and_rejects_bad_ones() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pierhead"))
+        .args([
+            "serve",
+            "--bind",
+            "127.0.0.1:0",
+            "--stats-interval",
+            "off",
+            "--route",
+            "GET /health 200 all good",
+            "--route",
+            "* /api/* 503",
+            "--unmatched-status",
+            "410",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    out.read_line(&mut first).unwrap();
+    let addr = first.split_whitespace().nth(3).unwrap().to_owned();
+    let ask = |req: &str| {
+        let mut s = std::net::TcpStream::connect(&addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        s.write_all(req.as_bytes()).unwrap();
+        let mut resp = String::new();
+        s.read_to_string(&mut resp).unwrap();
+        resp
+    };
+    let r = ask("GET /health HTTP/1.1\r\nConnection: close\r\n\r\n");
+    assert!(
+        r.starts_with("HTTP/1.1 200 OK") && r.ends_with("\r\n\r\nall good\n"),
+        "{r}"
+    );
+    let r = ask("POST /api/x HTTP/1.1\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+    assert!(r.starts_with("HTTP/1.1 503 "), "{r}");
+    let r = ask("GET /other HTTP/1.1\r\nConnection: close\r\n\r\n");
+    assert!(r.starts_with("HTTP/1.1 410 Gone"), "{r}");
+    // SAFETY: sending SIGTERM to our own child process.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGTERM);
+    }
+    assert!(child.wait().unwrap().success());
+
+    let out = Command::new(env!("CARGO_BIN_EXE_pierhead"))
+        .args(["serve", "--route", "GET nopath"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("route.path"), "{err}");
+}
