@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Side-by-side HTTP benchmark on loopback: pierhead (1 worker), nginx (1 worker,
-# `return 200 "hello\n"`) and the syscall floor (bench/floor.c), in one run.
+# Side-by-side HTTP benchmark on loopback, in one run: the syscall floor
+# (bench/floor.c), nginx (1 worker, `return 200 "hello\n"`), the previous pierhead
+# build (git rev $BASELINE, built into bench/out), this build with its fixed
+# response, and this build serving a static route with a 1 KiB body.
 #
 # Each server is pinned to CPU 0 and wrk to CPU 1. For each server: req/s and the
 # server's CPU time per request (utime+stime from /proc/PID/stat over the run), plain
@@ -8,6 +10,9 @@
 # idle keep-alive connection with N idle connections (pierhead and nginx).
 #
 # Usage: scripts/bench-http.sh [seconds per run, default 10] [idle connections, default 10000]
+# Env: BASELINE=<git rev> to compare against (default: the issue-2 engine, a831065);
+#      SERVERS="floor nginx baseline pierhead route6 route1k" to pick rows
+#      (route6: a static route with the fixed response's 6-byte body).
 # Installs wrk and nginx-light from Debian if missing (needs root or sudo).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,8 +30,19 @@ fi
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 ulimit -n "$(ulimit -Hn)"
 
+BASELINE=${BASELINE:-a831065}
+SERVERS=${SERVERS:-floor nginx baseline pierhead route1k}
 cargo build --release -q -p pierhead-cli
 gcc -O2 -o "$OUT/floor" bench/floor.c
+head -c 1024 /dev/zero | tr '\0' 'x' >"$OUT/1k.txt"
+if [[ " $SERVERS " == *" baseline "* ]]; then
+  rm -rf "$OUT/baseline-src"
+  git worktree prune
+  git worktree add -f --detach "$OUT/baseline-src" "$BASELINE" >/dev/null 2>&1
+  cargo build --release -q -p pierhead-cli --manifest-path "$OUT/baseline-src/Cargo.toml" \
+    --target-dir "$OUT/baseline-target"
+  git worktree remove --force "$OUT/baseline-src"
+fi
 
 TICK=$(getconf CLK_TCK)
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
@@ -36,8 +52,13 @@ wait_port() { for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/nul
 PORT=18090
 start_server() { # name -> sets PID
   case $1 in
-    pierhead) taskset -c 0 ./target/release/pierhead serve --protocol http --workers 1 \
-                --bind 127.0.0.1:$PORT --stats-interval off --max-connections 100000 >"$OUT/pierhead.log" 2>&1 &
+    pierhead|baseline|route6|route1k)
+              local bin=./target/release/pierhead extra=()
+              [ "$1" = baseline ] && bin=$OUT/baseline-target/release/pierhead
+              [ "$1" = route6 ] && extra=(--route "GET / 200 hello")   # body "hello\n", as the fixed one
+              [ "$1" = route1k ] && extra=(--route "GET / 200 @$OUT/1k.txt")
+              taskset -c 0 "$bin" serve --protocol http --workers 1 "${extra[@]}" \
+                --bind 127.0.0.1:$PORT --stats-interval off --max-connections 100000 >"$OUT/$1.log" 2>&1 &
               PID=$! ;;
     nginx)    cat >"$OUT/nginx.conf" <<CONF
 worker_processes 1;
@@ -75,19 +96,35 @@ run_wrk() { # name mode -> prints a result row
   after=$(cpu_ticks "$PID")
   reqs=$(awk '/requests in/ {print $1}' "$OUT/wrk-$name-$mode.txt")
   awk -v n="$name" -v m="$mode" -v r="$reqs" -v d="$DUR" -v c=$((after - before)) -v t="$TICK" \
-    'BEGIN { printf "| %-8s | %-9s | %10.0f | %8.2f |\n", n, m, r / d, (c / t) / r * 1e6 }'
+    'BEGIN { printf "| %-8s | %-9s | %10.0f | %8.2f |\n", n, m, r / d, (c / t) / r * 1e6 }' | tee -a "$OUT/rows.txt"
 }
 
 echo "## Throughput and server CPU per request (wrk -t1 -c128 -d${DUR}s; server on CPU 0, wrk on CPU 1)"
 echo
 echo "| server   | mode      |      req/s | CPU µs/req |"
 echo "|----------|-----------|------------|------------|"
-for name in floor nginx pierhead; do
+: >"$OUT/rows.txt"
+for name in $SERVERS; do
   start_server $name
   run_wrk $name plain
   run_wrk $name pipelined
   stop_server
 done
+echo
+echo "Ratios of CPU per request (same run):"
+awk -F'|' '{ gsub(/ /, "", $2); gsub(/ /, "", $3); cpu[$2 "/" $3] = $5 }
+  END {
+    for (m in modes) {}
+    split("plain pipelined", ms, " ")
+    for (i = 1; i <= 2; i++) { m = ms[i]
+      if (cpu["pierhead/" m] && cpu["floor/" m]) printf "  %s: pierhead / floor = %.2f\n", m, cpu["pierhead/" m] / cpu["floor/" m]
+      if (cpu["pierhead/" m] && cpu["baseline/" m]) printf "  %s: pierhead / previous build = %.2f\n", m, cpu["pierhead/" m] / cpu["baseline/" m]
+      if (cpu["route6/" m] && cpu["pierhead/" m]) printf "  %s: static route, same 6-byte body / fixed response = %.2f\n", m, cpu["route6/" m] / cpu["pierhead/" m]
+      if (cpu["route1k/" m] && cpu["pierhead/" m]) printf "  %s: 1 KiB static route / fixed response = %.2f\n", m, cpu["route1k/" m] / cpu["pierhead/" m]
+      if (cpu["pierhead/" m] && cpu["nginx/" m]) printf "  %s: pierhead / nginx = %.2f\n", m, cpu["pierhead/" m] / cpu["nginx/" m]
+    }
+  }' "$OUT/rows.txt"
+[[ " $SERVERS " == *" pierhead "* && " $SERVERS " == *" nginx "* ]] || exit 0
 
 echo
 echo "## Server RSS per idle keep-alive connection ($IDLE connections, one request each)"

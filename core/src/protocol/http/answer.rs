@@ -185,16 +185,18 @@ pub(crate) fn respond(source: Source<'_>, meta: Meta, ctx: &mut Ctx<'_>) -> Next
                 meta,
             }))
         }
-        (Answer::Static(prepared), _, _) => {
-            let prepared = prepared.clone();
-            deliver(prepared, entry.fault(), meta, ctx)
+        // No fault: write it straight from the route table.
+        (Answer::Static(prepared), _, _) if entry.fault().is_none() => {
+            send_plain(prepared, meta, ctx)
         }
+        (Answer::Static(prepared), _, _) => deliver(prepared.clone(), entry.fault(), meta, ctx),
         // A handler entry always has its handler and request taken above.
         _ => hello(meta, ctx),
     }
 }
 
 /// The fixed response.
+#[inline]
 pub(super) fn hello(meta: Meta, ctx: &mut Ctx<'_>) -> Next {
     let meta = meta.at_send(ctx.stopping);
     response::write_text(
@@ -209,7 +211,7 @@ pub(super) fn hello(meta: Meta, ctx: &mut Ctx<'_>) -> Next {
     meta.next()
 }
 
-/// Sends a response as it is, with no fault (the unmatched response).
+/// Sends a response as it is, with no fault.
 fn send_plain(p: &Prepared, meta: Meta, ctx: &mut Ctx<'_>) -> Next {
     let meta = meta.at_send(ctx.stopping);
     write_full(ctx, p, meta);

@@ -27,7 +27,8 @@ pub(crate) fn write_text(
     out.extend_from_slice(b"HTTP/1.1 ");
     out.extend_from_slice(num.format(status).as_bytes());
     out.push(b' ');
-    out.extend_from_slice(reason(status).as_bytes());
+    // The fixed response's status without the full reason table.
+    out.extend_from_slice(if status == 200 { "OK" } else { reason(status) }.as_bytes());
     out.extend_from_slice(b"\r\nServer: pierhead\r\nDate: ");
     out.extend_from_slice(date);
     out.extend_from_slice(b"\r\nContent-Type: text/plain\r\nContent-Length: ");
