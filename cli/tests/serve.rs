@@ -1,21 +1,15 @@
 //! `pierhead serve` as a user runs it: first line, stats lines, stop report.
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::process::{Command, Stdio};
+use std::process::{Child, ChildStdout, Command, Stdio};
 use std::time::Duration;
 
-#[test]
-fn serve_prints_address_stats_and_stop_report_on_sigterm() {
+/// Starts `pierhead serve ARGS` on a free port; returns the child, its output after
+/// the first line, and the address that line names.
+fn spawn_serve(args: &[&str]) -> (Child, BufReader<ChildStdout>, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_pierhead"))
-        .args([
-            "serve",
-            "--bind",
-            "127.0.0.1:0",
-            "--workers",
-            "1",
-            "--stats-interval",
-            "100ms",
-        ])
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .args(args)
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
@@ -27,6 +21,12 @@ fn serve_prints_address_stats_and_stop_report_on_sigterm() {
         "{first}"
     );
     let addr = first.split_whitespace().nth(3).unwrap().to_owned();
+    (child, out, addr)
+}
+
+#[test]
+fn serve_prints_address_stats_and_stop_report_on_sigterm() {
+    let (mut child, mut out, addr) = spawn_serve(&["--workers", "1", "--stats-interval", "100ms"]);
 
     let mut s = std::net::TcpStream::connect(&addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
@@ -82,27 +82,16 @@ fn bad_flag_values_are_rejected_with_the_field_named() {
 
 #[test]
 fn serve_with_routes_answers_them_and_rejects_bad_ones() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_pierhead"))
-        .args([
-            "serve",
-            "--bind",
-            "127.0.0.1:0",
-            "--stats-interval",
-            "off",
-            "--route",
-            "GET /health 200 all good",
-            "--route",
-            "* /api/* 503",
-            "--unmatched-status",
-            "410",
-        ])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let mut first = String::new();
-    out.read_line(&mut first).unwrap();
-    let addr = first.split_whitespace().nth(3).unwrap().to_owned();
+    let (mut child, _out, addr) = spawn_serve(&[
+        "--stats-interval",
+        "off",
+        "--route",
+        "GET /health 200 all good",
+        "--route",
+        "* /api/* 503",
+        "--unmatched-status",
+        "410",
+    ]);
     let ask = |req: &str| {
         let mut s = std::net::TcpStream::connect(&addr).unwrap();
         s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();

@@ -80,28 +80,23 @@ fn curl_reuses_one_connection_for_several_urls() {
     assert_eq!(server.stats().connections_accepted, 2, "one per curl run");
 }
 
-#[test]
-fn python_http_client_on_one_connection() {
+/// Runs one client of `python_clients.py`; it must use exactly one connection.
+fn python_client(client: &str, last_check: &str) {
     let server = server();
-    let out = run(
-        &python(),
-        &[&script(), "http.client", &server.port().to_string()],
-    );
-    assert!(out.contains("ok 404"), "{out}");
+    let out = run(&python(), &[&script(), client, &server.port().to_string()]);
+    assert!(out.contains(last_check), "{out}");
     assert_eq!(server.stats().connections_accepted, 1);
     assert_eq!(server.stats().protocol_errors, 0);
 }
 
 #[test]
+fn python_http_client_on_one_connection() {
+    python_client("http.client", "ok 404");
+}
+
+#[test]
 fn urllib3_pool_of_one_connection() {
-    let server = server();
-    let out = run(
-        &python(),
-        &[&script(), "urllib3", &server.port().to_string()],
-    );
-    assert!(out.contains("ok json"), "{out}");
-    assert_eq!(server.stats().connections_accepted, 1);
-    assert_eq!(server.stats().protocol_errors, 0);
+    python_client("urllib3", "ok json");
 }
 
 #[test]
