@@ -63,6 +63,14 @@ enum Fate {
     Close,
 }
 
+/// Why a held answer is being released.
+enum Release {
+    /// Its deadline passed: a delay or drip step is due, or a handler timed out.
+    Due,
+    /// Its handler returned this response (`None`: the handler panicked).
+    Handled(Option<Response>),
+}
+
 /// Why a connection is being closed; decides what a stop report counts it as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum CloseCause {
@@ -390,11 +398,13 @@ impl Worker {
                 continue; // closed meanwhile, or already answered 500 for a timeout
             }
             let io = &mut self.io;
-            let fate = catch_unwind(AssertUnwindSafe(|| io.end_hold(conn, Some(done.response))))
-                .unwrap_or_else(|_| {
-                    self.io.counters().internal_errors.incr();
-                    Fate::Close
-                });
+            let fate = catch_unwind(AssertUnwindSafe(|| {
+                io.end_hold(conn, Release::Handled(done.response))
+            }))
+            .unwrap_or_else(|_| {
+                self.io.counters().internal_errors.incr();
+                Fate::Close
+            });
             self.conclude(ct.index as usize, fate);
         }
     }
@@ -689,23 +699,22 @@ impl Io {
     }
 
     /// Releases a held answer (see [`Io::release`]) and settles the connection.
-    fn end_hold(&mut self, conn: &mut Connection, handled: Option<Option<Response>>) -> Fate {
-        if self.release(conn, handled) == Fate::Close {
+    fn end_hold(&mut self, conn: &mut Connection, why: Release) -> Fate {
+        if self.release(conn, why) == Fate::Close {
             return Fate::Close;
         }
         self.settle(conn)
     }
 
-    /// A held answer is due (timer) or its handler returned (`handled` is the
-    /// handler's result, `None` inside when it panicked). Sends it, then resumes
-    /// with the input that arrived meanwhile.
-    fn release(&mut self, conn: &mut Connection, handled: Option<Option<Response>>) -> Fate {
+    /// A held answer is due or its handler returned: sends it, then resumes with
+    /// the input that arrived meanwhile.
+    fn release(&mut self, conn: &mut Connection, why: Release) -> Fate {
         let Some(mut hold) = conn.hold.take() else {
             return Fate::Keep;
         };
-        let failure = match (&*hold, &handled) {
-            (Hold::AwaitHandler { .. }, None) => Some("handler timed out\n"),
-            (Hold::AwaitHandler { .. }, Some(None)) => Some("handler failed\n"),
+        let failure = match (&*hold, &why) {
+            (Hold::AwaitHandler { .. }, Release::Due) => Some("handler timed out\n"),
+            (Hold::AwaitHandler { .. }, Release::Handled(None)) => Some("handler failed\n"),
             _ => None,
         };
         if failure.is_some() {
@@ -724,8 +733,8 @@ impl Io {
                 }
             },
             Hold::AwaitHandler { fault, meta, .. } => {
-                let (response, fault) = match (failure, handled) {
-                    (None, Some(Some(r))) => (r, *fault),
+                let (response, fault) = match (failure, why) {
+                    (None, Release::Handled(Some(r))) => (r, *fault),
                     (text, _) => (Response::text(500, text.unwrap_or_default()), None),
                 };
                 http::deliver(Arc::new(Prepared::new(&response)), fault, *meta, &mut ctx)
@@ -863,7 +872,7 @@ impl Io {
     fn expire(&mut self, conn: &mut Connection, wait: Wait) -> Fate {
         match wait {
             Wait::Linger => Fate::Close,
-            Wait::Hold => self.end_hold(conn, None),
+            Wait::Hold => self.end_hold(conn, Release::Due),
             Wait::Idle | Wait::Write => {
                 self.counters().timeouts.incr();
                 Fate::Close

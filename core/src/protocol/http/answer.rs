@@ -152,46 +152,42 @@ pub(crate) fn respond(source: Source<'_>, meta: Meta, ctx: &mut Ctx<'_>) -> Next
         return hello(meta, ctx);
     }
     let routes = ctx.routes;
-    let entry = routes.find(&source.view());
-    let handler = entry.and_then(|e| match &e.answer {
-        Answer::Handler(h) => Some(h.clone()),
-        Answer::Static(_) => None,
-    });
-    let mut request = None;
-    if let Some(log) = ctx.log {
-        let r = source.into_request(meta, ctx);
-        if handler.is_some() {
-            log.record(r.clone());
-            request = Some(r);
-        } else {
-            log.record(r);
-        }
-    } else if handler.is_some() {
-        request = Some(source.into_request(meta, ctx));
-    }
-    let Some(entry) = entry else {
+    let Some(entry) = routes.find(&source.view()) else {
+        record(source, meta, ctx);
         if routes.is_empty() {
             return hello(meta, ctx);
         }
         let unmatched = ctx.unmatched;
         return send_plain(unmatched, meta, ctx);
     };
-    match (&entry.answer, handler, request) {
-        (Answer::Handler(_), Some(handler), Some(request)) => {
+    match &entry.answer {
+        Answer::Handler(handler) => {
+            let request = source.into_request(meta, ctx);
+            if let Some(log) = ctx.log {
+                log.record(request.clone());
+            }
             Next::Hold(Box::new(Hold::RunHandler {
-                handler,
+                handler: handler.clone(),
                 request,
                 fault: entry.fault(),
                 meta,
             }))
         }
-        // No fault: write it straight from the route table.
-        (Answer::Static(prepared), _, _) if entry.fault().is_none() => {
-            send_plain(prepared, meta, ctx)
+        Answer::Static(prepared) => {
+            record(source, meta, ctx);
+            match entry.fault() {
+                // Written straight from the route table.
+                None => send_plain(prepared, meta, ctx),
+                fault => deliver(prepared.clone(), fault, meta, ctx),
+            }
         }
-        (Answer::Static(prepared), _, _) => deliver(prepared.clone(), entry.fault(), meta, ctx),
-        // A handler entry always has its handler and request taken above.
-        _ => hello(meta, ctx),
+    }
+}
+
+/// Puts the request in the request log, if there is one.
+fn record(source: Source<'_>, meta: Meta, ctx: &Ctx<'_>) {
+    if let Some(log) = ctx.log {
+        log.record(source.into_request(meta, ctx));
     }
 }
 
