@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
 # The whole test suite: formatting, lints, unit, property and integration tests
-# over loopback, and interop with real clients (curl, wrk, Python http.client and
-# urllib3). Installs what it needs: curl and wrk from Debian if missing, urllib3
-# into a local venv (.venv). Run from anywhere.
+# over loopback, interop with real clients (curl, wrk, Python http.client and
+# urllib3), and the C library's tests (scripts/test-c.sh: ASan/UBSan, static and
+# dynamic linking, valgrind, the header as C++). Installs what it needs: curl, wrk,
+# pkg-config and valgrind from Debian if missing, urllib3 into a local venv (.venv).
+# Run from anywhere.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_debian=()
 command -v curl >/dev/null || need_debian+=(curl)
 command -v wrk >/dev/null || need_debian+=(wrk)
+command -v pkg-config >/dev/null || need_debian+=(pkg-config)
+command -v valgrind >/dev/null || need_debian+=(valgrind)
+command -v g++ >/dev/null || need_debian+=(g++)
 if ((${#need_debian[@]})); then
     echo "== installing ${need_debian[*]} (Debian packages)"
     sudo=""
@@ -36,3 +41,6 @@ echo "== cargo test"
 # Some tests open ~2,000 sockets at once; make sure the soft limit allows it.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 cargo test --workspace
+
+echo "== C library (scripts/test-c.sh)"
+scripts/test-c.sh

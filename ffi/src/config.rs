@@ -1,0 +1,304 @@
+//! `pierhead_config`: a typed builder for everything `pierhead::Config` has.
+//!
+//! Setters check only what they can see (NULL, UTF-8); the whole config is
+//! validated by `pierhead_server_start`, which names the bad field.
+
+use std::time::Duration;
+
+use pierhead::{Config, Protocol};
+
+use crate::result::{pierhead_result, set_last_error};
+use crate::{c_str, guard};
+
+/// The protocol a server speaks.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum pierhead_protocol {
+    /// Read and drop everything (RFC 863).
+    PIERHEAD_PROTOCOL_DISCARD = 1,
+    /// Send back every byte received (RFC 862).
+    PIERHEAD_PROTOCOL_ECHO = 2,
+    /// HTTP/1.1 with keep-alive, pipelining, routes and handlers.
+    PIERHEAD_PROTOCOL_HTTP = 3,
+}
+
+/// A server configuration being built. Create with `pierhead_config_new`, free
+/// with `pierhead_config_free` (a started server keeps its own copy).
+pub struct pierhead_config {
+    pub(crate) inner: Config,
+}
+
+/// Creates a config with the defaults (HTTP on 127.0.0.1:0, one worker per core;
+/// see README). On success `*out` is the new config.
+///
+/// # Safety
+/// `out` must be NULL or valid for writing one pointer.
+#[no_mangle]
+pub unsafe extern "C" fn pierhead_config_new(out: *mut *mut pierhead_config) -> pierhead_result {
+    guard(|| {
+        if out.is_null() {
+            return pierhead_result::PIERHEAD_RESULT_NULL_PARAMETER;
+        }
+        let config = Box::new(pierhead_config {
+            inner: Config::new(),
+        });
+        // SAFETY: `out` is non-NULL and valid, as the caller promised.
+        unsafe { *out = Box::into_raw(config) };
+        pierhead_result::PIERHEAD_RESULT_OK
+    })
+}
+
+/// Frees a config. NULL is accepted and ignored.
+///
+/// # Safety
+/// `config` must be NULL or a pointer from `pierhead_config_new` not freed yet.
+#[no_mangle]
+pub unsafe extern "C" fn pierhead_config_free(config: *mut pierhead_config) {
+    let _ = guard(|| {
+        if !config.is_null() {
+            // SAFETY: from `pierhead_config_new` (Box::into_raw), freed only here.
+            drop(unsafe { Box::from_raw(config) });
+        }
+        pierhead_result::PIERHEAD_RESULT_OK
+    });
+}
+
+/// Applies `edit` to the config behind `config`.
+///
+/// # Safety
+/// `config` must be NULL or a live pointer from `pierhead_config_new`.
+pub(crate) unsafe fn edit(
+    config: *mut pierhead_config,
+    edit: impl FnOnce(Config) -> Result<Config, pierhead_result>,
+) -> pierhead_result {
+    guard(|| {
+        if config.is_null() {
+            set_last_error("config is NULL".to_owned());
+            return pierhead_result::PIERHEAD_RESULT_NULL_PARAMETER;
+        }
+        // SAFETY: a live config, as the caller promised; not shared across threads
+        // during this call (the header says configs are not thread-safe).
+        let config = unsafe { &mut *config };
+        let current = std::mem::take(&mut config.inner);
+        match edit(current.clone()) {
+            Ok(next) => {
+                config.inner = next;
+                pierhead_result::PIERHEAD_RESULT_OK
+            }
+            Err(e) => {
+                config.inner = current;
+                e
+            }
+        }
+    })
+}
+
+/// Sets the protocol.
+///
+/// # Safety
+/// `config` must be NULL or a live config.
+#[no_mangle]
+pub unsafe extern "C" fn pierhead_config_set_protocol(
+    config: *mut pierhead_config,
+    protocol: pierhead_protocol,
+) -> pierhead_result {
+    let p = match protocol {
+        pierhead_protocol::PIERHEAD_PROTOCOL_DISCARD => Protocol::Discard,
+        pierhead_protocol::PIERHEAD_PROTOCOL_ECHO => Protocol::Echo,
+        pierhead_protocol::PIERHEAD_PROTOCOL_HTTP => Protocol::Http,
+    };
+    // SAFETY: forwarded from the caller.
+    unsafe { edit(config, |c| Ok(c.protocol(p))) }
+}
+
+/// Sets the listen address, `"host:port"` (`"[::1]:0"` for IPv6; port 0 picks a
+/// free port, read back with `pierhead_server_port`). Checked at start.
+///
+/// # Safety
+/// `config` must be NULL or a live config; `addr` NULL or a NUL-terminated string.
+#[no_mangle]
+pub unsafe extern "C" fn pierhead_config_set_bind(
+    config: *mut pierhead_config,
+    addr: *const libc::c_char,
+) -> pierhead_result {
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        edit(config, |c| {
+            let addr = c_str(addr, "addr")?;
+            Ok(c.bind(addr))
+        })
+    }
+}
+
+fn ms(v: u64) -> Duration {
+    Duration::from_millis(v)
+}
+
+/// Worker threads, each with its own event loop (1..=256).
+///
+/// # Safety
+/// `config` must be NULL or a live config.
+#[no_mangle]
+pub unsafe extern "C" fn pierhead_config_set_workers(
+    config: *mut pierhead_config,
+    value: u32,
+) -> pierhead_result {
+    // SAFETY: forwarded from the caller.
+    unsafe { edit(config, |c| Ok(c.workers(value as usize))) }
+}
+
+/// Connections served at once; more are refused (HTTP: 503).
+///
+/// # Safety
+/// `config` must be NULL or a live config.
+#[no_mangle]
+pub unsafe extern "C" fn pierhead_config_set_max_connections(
+    config: *mut pierhead_config,
+    value: u64,
+) -> pierhead_result {
+    // SAFETY: forwarded from the caller.
+    unsafe { edit(config, |c| Ok(c.max_connections(value as usize))) }
+}
+
+/// Length of the kernel's accept queue.
+///
+/// # Safety
+/// `config` must be NULL or a live config.
+#[no_mangle]
+pub unsafe extern "C" fn pierhead_config_set_listen_backlog(
+    config: *mut pierhead_config,
+    value: u32,
+) -> pierhead_result {
+    // SAFETY: forwarded from the caller.
+    unsafe { edit(config, |c| Ok(c.listen_backlog(value))) }
+}
+
+/// Close a connection idle this long (milliseconds, > 0).
+///
+/// # Safety
+/// `config` must be NULL or a live config.
+#[no_mangle]
+pub unsafe extern "C" fn pierhead_config_set_idle_timeout_ms(
+    config: *mut pierhead_config,
+    value: u64,
+) -> pierhead_result {
+    // SAFETY: forwarded from the caller.
+    unsafe { edit(config, |c| Ok(c.idle_timeout(ms(value)))) }
+}
+
+/// Answer 408 to a request not complete after this long (milliseconds, > 0).
+///
+/// # Safety
+/// `config` must be NULL or a live config.
+#[no_mangle]
+pub unsafe extern "C" fn pierhead_config_set_header_timeout_ms(
+    config: *mut pierhead_config,
+    value: u64,
+) -> pierhead_result {
+    // SAFETY: forwarded from the caller.
+    unsafe { edit(config, |c| Ok(c.header_timeout(ms(value)))) }
+}
+
+/// Close a connection whose output makes no progress this long (milliseconds).
+///
+/// # Safety
+/// `config` must be NULL or a live config.
+#[no_mangle]
+pub unsafe extern "C" fn pierhead_config_set_write_timeout_ms(
+    config: *mut pierhead_config,
+    value: u64,
+) -> pierhead_result {
+    // SAFETY: forwarded from the caller.
+    unsafe { edit(config, |c| Ok(c.write_timeout(ms(value)))) }
+}
+
+/// Largest HTTP request head; larger gets 431.
+///
+/// # Safety
+/// `config` must be NULL or a live config.
+#[no_mangle]
+pub unsafe extern "C" fn pierhead_config_set_max_header_bytes(
+    config: *mut pierhead_config,
+    value: u64,
+) -> pierhead_result {
+    // SAFETY: forwarded from the caller.
+    unsafe { edit(config, |c| Ok(c.max_header_bytes(value as usize))) }
+}
+
+/// Largest HTTP request body; larger gets 413.
+///
+/// # Safety
+/// `config` must be NULL or a live config.
+#[no_mangle]
+pub unsafe extern "C" fn pierhead_config_set_max_body_bytes(
+    config: *mut pierhead_config,
+    value: u64,
+) -> pierhead_result {
+    // SAFETY: forwarded from the caller.
+    unsafe { edit(config, |c| Ok(c.max_body_bytes(value))) }
+}
+
+/// Pending output per connection above which reading pauses.
+///
+/// # Safety
+/// `config` must be NULL or a live config.
+#[no_mangle]
+pub unsafe extern "C" fn pierhead_config_set_max_output_bytes(
+    config: *mut pierhead_config,
+    value: u64,
+) -> pierhead_result {
+    // SAFETY: forwarded from the caller.
+    unsafe { edit(config, |c| Ok(c.max_output_bytes(value as usize))) }
+}
+
+/// Status answered when routes exist and none matches (default 404).
+///
+/// # Safety
+/// `config` must be NULL or a live config.
+#[no_mangle]
+pub unsafe extern "C" fn pierhead_config_set_unmatched_status(
+    config: *mut pierhead_config,
+    value: u16,
+) -> pierhead_result {
+    // SAFETY: forwarded from the caller.
+    unsafe { edit(config, |c| Ok(c.unmatched_status(value))) }
+}
+
+/// Keep the last N requests in the request log (0: off, the default).
+///
+/// # Safety
+/// `config` must be NULL or a live config.
+#[no_mangle]
+pub unsafe extern "C" fn pierhead_config_set_request_log(
+    config: *mut pierhead_config,
+    value: u64,
+) -> pierhead_result {
+    // SAFETY: forwarded from the caller.
+    unsafe { edit(config, |c| Ok(c.request_log(value as usize))) }
+}
+
+/// Most threads running HTTP handlers at once (1..=1024, default 8).
+///
+/// # Safety
+/// `config` must be NULL or a live config.
+#[no_mangle]
+pub unsafe extern "C" fn pierhead_config_set_handler_threads(
+    config: *mut pierhead_config,
+    value: u32,
+) -> pierhead_result {
+    // SAFETY: forwarded from the caller.
+    unsafe { edit(config, |c| Ok(c.handler_threads(value as usize))) }
+}
+
+/// A handler not done after this long is answered 500 (milliseconds, > 0).
+///
+/// # Safety
+/// `config` must be NULL or a live config.
+#[no_mangle]
+pub unsafe extern "C" fn pierhead_config_set_handler_timeout_ms(
+    config: *mut pierhead_config,
+    value: u64,
+) -> pierhead_result {
+    // SAFETY: forwarded from the caller.
+    unsafe { edit(config, |c| Ok(c.handler_timeout(ms(value)))) }
+}

@@ -1,0 +1,401 @@
+/* C tests of libpierhead, compiled against the committed include/pierhead.h with
+ * -Wall -Wextra -Wpedantic -Werror and run under AddressSanitizer + UBSan, linked
+ * both dynamically and statically, and once under valgrind (scripts/test-c.sh).
+ * Every test talks to a real server over loopback. */
+#define _POSIX_C_SOURCE 200809L
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "pierhead.h"
+
+static int failures = 0;
+#define CHECK(cond)                                                            \
+    do {                                                                       \
+        if (!(cond)) {                                                         \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__,   \
+                    #cond);                                                    \
+            failures++;                                                        \
+            return;                                                            \
+        }                                                                      \
+    } while (0)
+#define OK(call) CHECK((call) == PIERHEAD_RESULT_OK)
+
+static void sleep_ms(long ms) {
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static int connect_to(uint16_t port) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    struct timeval tv = {10, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* Sends `req` on a fresh connection and reads until the server closes. */
+static size_t http_exchange(uint16_t port, const char *req, char *out, size_t cap) {
+    int fd = connect_to(port);
+    if (fd < 0) return 0;
+    if (write(fd, req, strlen(req)) < 0) { close(fd); return 0; }
+    size_t got = 0;
+    ssize_t n;
+    while (got + 1 < cap && (n = read(fd, out + got, cap - 1 - got)) > 0) got += (size_t)n;
+    out[got] = 0;
+    close(fd);
+    return got;
+}
+
+static pierhead_server *start(pierhead_config *cfg) {
+    pierhead_server *srv = NULL;
+    if (pierhead_server_start(cfg, &srv) != PIERHEAD_RESULT_OK) return NULL;
+    return srv;
+}
+
+static void test_version(void) {
+    CHECK(pierhead_version() == PIERHEAD_VERSION_NUMBER);
+    CHECK((PIERHEAD_VERSION_NUMBER >> 16) == PIERHEAD_VERSION_MAJOR);
+    char want[32];
+    snprintf(want, sizeof want, "%d.%d.%d", PIERHEAD_VERSION_MAJOR, PIERHEAD_VERSION_MINOR,
+             PIERHEAD_VERSION_PATCH);
+    CHECK(strcmp(pierhead_version_string(), want) == 0);
+}
+
+static void test_null_arguments(void) {
+    CHECK(pierhead_config_new(NULL) == PIERHEAD_RESULT_NULL_PARAMETER);
+    CHECK(pierhead_config_set_workers(NULL, 1) == PIERHEAD_RESULT_NULL_PARAMETER);
+    CHECK(pierhead_config_set_bind(NULL, "127.0.0.1:0") == PIERHEAD_RESULT_NULL_PARAMETER);
+    pierhead_server *srv = NULL;
+    CHECK(pierhead_server_start(NULL, &srv) == PIERHEAD_RESULT_NULL_PARAMETER && srv == NULL);
+    uint16_t port = 7;
+    CHECK(pierhead_server_port(NULL, &port) == PIERHEAD_RESULT_NULL_PARAMETER && port == 7);
+    pierhead_stats st = {.struct_size = sizeof st};
+    CHECK(pierhead_server_stats(NULL, &st) == PIERHEAD_RESULT_NULL_PARAMETER);
+    CHECK(pierhead_server_stop(NULL, 0, NULL) == PIERHEAD_RESULT_NULL_PARAMETER);
+    pierhead_server_free(NULL);
+    pierhead_config_free(NULL);
+    CHECK(strcmp(pierhead_result_str(PIERHEAD_RESULT_NULL_PARAMETER),
+                 "a required pointer argument was NULL") == 0);
+    CHECK(strcmp(pierhead_result_str(12345), "unknown result") == 0);
+
+    pierhead_config *cfg = NULL;
+    OK(pierhead_config_new(&cfg));
+    CHECK(pierhead_config_set_bind(cfg, NULL) == PIERHEAD_RESULT_NULL_PARAMETER);
+    CHECK(pierhead_config_set_stats_callback(cfg, 10, NULL, NULL, NULL) ==
+          PIERHEAD_RESULT_NULL_PARAMETER);
+    pierhead_config_free(cfg);
+}
+
+static void test_invalid_config_names_the_field(void) {
+    pierhead_config *cfg = NULL;
+    OK(pierhead_config_new(&cfg));
+    OK(pierhead_config_set_workers(cfg, 0));
+    pierhead_server *srv = NULL;
+    CHECK(pierhead_server_start(cfg, &srv) == PIERHEAD_RESULT_INVALID_CONFIG);
+    CHECK(srv == NULL); /* outputs only on success */
+    char msg[256];
+    size_t len = 0;
+    OK(pierhead_last_error_message(msg, sizeof msg, &len));
+    CHECK(strstr(msg, "`workers`") != NULL && len == strlen(msg));
+    char tiny[4];
+    CHECK(pierhead_last_error_message(tiny, sizeof tiny, NULL) ==
+          PIERHEAD_RESULT_BUFFER_TOO_SMALL);
+    CHECK(pierhead_config_add_route(cfg, "GET", "no-slash", false, 200, NULL, NULL, 0) ==
+          PIERHEAD_RESULT_INVALID_PARAMETER);
+    OK(pierhead_last_error_message(msg, sizeof msg, NULL));
+    CHECK(strstr(msg, "route.path") != NULL);
+    pierhead_config_free(cfg);
+}
+
+static void test_bind_conflict_message(void) {
+    pierhead_config *cfg = NULL;
+    OK(pierhead_config_new(&cfg));
+    OK(pierhead_config_set_workers(cfg, 1));
+    pierhead_server *a = start(cfg);
+    CHECK(a != NULL);
+    uint16_t port = 0;
+    OK(pierhead_server_port(a, &port));
+    char addr[64];
+    snprintf(addr, sizeof addr, "127.0.0.1:%u", port);
+    OK(pierhead_config_set_bind(cfg, addr));
+    pierhead_server *b = NULL;
+    CHECK(pierhead_server_start(cfg, &b) == PIERHEAD_RESULT_BIND_FAILED && b == NULL);
+    char msg[256];
+    OK(pierhead_last_error_message(msg, sizeof msg, NULL));
+    CHECK(strstr(msg, addr) != NULL);
+    CHECK(strstr(msg, "in use") != NULL);
+    pierhead_server_free(a);
+    pierhead_config_free(cfg);
+}
+
+static void test_echo_and_stats(void) {
+    pierhead_config *cfg = NULL;
+    OK(pierhead_config_new(&cfg));
+    OK(pierhead_config_set_protocol(cfg, PIERHEAD_PROTOCOL_ECHO));
+    pierhead_server *srv = start(cfg);
+    pierhead_config_free(cfg);
+    CHECK(srv != NULL);
+    uint16_t port = 0;
+    OK(pierhead_server_port(srv, &port));
+    int fd = connect_to(port);
+    CHECK(fd >= 0);
+    CHECK(write(fd, "ping", 4) == 4);
+    char buf[8] = {0};
+    CHECK(read(fd, buf, 4) == 4 && memcmp(buf, "ping", 4) == 0);
+
+    pierhead_stats st;
+    memset(&st, 0, sizeof st);
+    st.struct_size = sizeof st;
+    /* The counters are updated just after the bytes move: wait a little for them. */
+    for (int i = 0; i < 400; i++) {
+        OK(pierhead_server_stats(srv, &st));
+        if (st.bytes_written == 4) break;
+        sleep_ms(5);
+    }
+    CHECK(st.struct_size == sizeof st);
+    CHECK(st.state == PIERHEAD_STATE_RUNNING);
+    CHECK(st.connections_accepted == 1 && st.connections_active == 1);
+    CHECK(st.bytes_read == 4 && st.bytes_written == 4);
+
+    /* An older caller knowing only the fields up to bytes_read: the rest untouched. */
+    pierhead_stats old;
+    memset(&old, 0xAB, sizeof old);
+    old.struct_size = (uint32_t)offsetof(pierhead_stats, bytes_written);
+    OK(pierhead_server_stats(srv, &old));
+    CHECK(old.connections_accepted == 1 && old.bytes_read == 4);
+    CHECK(old.bytes_written == 0xABABABABABABABABull);
+    old.struct_size = 2;
+    CHECK(pierhead_server_stats(srv, &old) == PIERHEAD_RESULT_INVALID_PARAMETER);
+
+    pierhead_stop_report r;
+    memset(&r, 0, sizeof r);
+    OK(pierhead_server_stop(srv, 1000, &r));
+    CHECK(r.complete == 1 && r.idle_closed == 1);
+    CHECK(read(fd, buf, 1) == 0); /* closed by the stop */
+    close(fd);
+    pierhead_server_free(srv);
+}
+
+struct ticks {
+    atomic_int calls;
+    atomic_int finalized;
+    atomic_int stop_from_callback; /* 1: stop inside the callback */
+    _Atomic(pierhead_server *) srv;
+    atomic_int stop_result;
+    atomic_int stop_complete;
+};
+
+static void on_stats(void *user_data, const pierhead_stats *stats) {
+    struct ticks *t = user_data;
+    if (stats->struct_size != sizeof(pierhead_stats)) return;
+    int n = atomic_fetch_add(&t->calls, 1) + 1;
+    pierhead_server *srv = atomic_load(&t->srv);
+    if (atomic_load(&t->stop_from_callback) && n == 3 && srv != NULL) {
+        pierhead_stop_report r;
+        memset(&r, 0, sizeof r);
+        pierhead_result res = pierhead_server_stop(srv, 1000, &r);
+        atomic_store(&t->stop_complete, r.complete);
+        atomic_store(&t->stop_result, (int)res);
+    }
+}
+
+static void on_finalize(void *user_data) {
+    struct ticks *t = user_data;
+    atomic_fetch_add(&t->finalized, 1);
+}
+
+static void test_stats_callback_and_finalizer(void) {
+    struct ticks t;
+    memset(&t, 0, sizeof t);
+    pierhead_config *cfg = NULL;
+    OK(pierhead_config_new(&cfg));
+    OK(pierhead_config_set_stats_callback(cfg, 20, on_stats, &t, on_finalize));
+    pierhead_server *srv = start(cfg);
+    CHECK(srv != NULL);
+    pierhead_config_free(cfg);
+    CHECK(atomic_load(&t.finalized) == 0); /* the server still holds it */
+    for (int i = 0; i < 500 && atomic_load(&t.calls) < 3; i++) sleep_ms(5);
+    CHECK(atomic_load(&t.calls) >= 3);
+    pierhead_stop_report r;
+    OK(pierhead_server_stop(srv, 1000, &r));
+    int after_stop = atomic_load(&t.calls);
+    sleep_ms(60);
+    CHECK(atomic_load(&t.calls) == after_stop); /* no callback after stop returned */
+    pierhead_server_free(srv);
+    CHECK(atomic_load(&t.finalized) == 1);
+}
+
+static void test_stop_inside_callback_and_double_stop(void) {
+    struct ticks t;
+    memset(&t, 0, sizeof t);
+    atomic_store(&t.stop_from_callback, 1);
+    atomic_store(&t.stop_result, -1);
+    pierhead_config *cfg = NULL;
+    OK(pierhead_config_new(&cfg));
+    OK(pierhead_config_set_stats_callback(cfg, 10, on_stats, &t, NULL));
+    pierhead_server *srv = start(cfg);
+    pierhead_config_free(cfg);
+    CHECK(srv != NULL);
+    atomic_store(&t.srv, srv);
+    for (int i = 0; i < 500 && atomic_load(&t.stop_result) == -1; i++) sleep_ms(5);
+    CHECK(atomic_load(&t.stop_result) == PIERHEAD_RESULT_OK);
+    CHECK(atomic_load(&t.stop_complete) == 0); /* started, not waited for */
+    pierhead_stop_report r;
+    memset(&r, 0, sizeof r);
+    OK(pierhead_server_stop(srv, 1000, &r)); /* waits for the stop to complete */
+    CHECK(r.complete == 1);
+    pierhead_stats st = {.struct_size = sizeof st};
+    OK(pierhead_server_stats(srv, &st));
+    CHECK(st.state == PIERHEAD_STATE_STOPPED);
+    CHECK(pierhead_server_stop(srv, 1000, &r) == PIERHEAD_RESULT_ALREADY_STOPPED);
+    pierhead_server_free(srv);
+    srv = NULL;
+    CHECK(pierhead_server_stop(srv, 1000, &r) == PIERHEAD_RESULT_NULL_PARAMETER);
+}
+
+static bool echo_handler(void *user_data, const pierhead_http_request *req,
+                         pierhead_http_response *resp) {
+    atomic_int *calls = user_data;
+    atomic_fetch_add(calls, 1);
+    if (strcmp(req->target, "/fail") == 0) return false;
+    char header[64] = "";
+    for (size_t i = 0; i < req->header_count; i++) {
+        const pierhead_header *h = &req->headers[i];
+        if (h->name_len == 5 && strncasecmp(h->name, "x-tag", 5) == 0 && h->value_len < 32) {
+            memcpy(header, h->value, h->value_len);
+            header[h->value_len] = 0;
+        }
+    }
+    if (pierhead_http_response_set_status(resp, 201) != PIERHEAD_RESULT_OK) return false;
+    if (pierhead_http_response_add_header(resp, "X-Method", req->method) != PIERHEAD_RESULT_OK)
+        return false;
+    if (pierhead_http_response_add_header(resp, "X-Tag", header) != PIERHEAD_RESULT_OK)
+        return false;
+    if (pierhead_http_response_add_header(resp, "X-Bad", "a\r\nInjected: 1") !=
+        PIERHEAD_RESULT_INVALID_PARAMETER)
+        return false;
+    return pierhead_http_response_set_body(resp, req->body, req->body_len) == PIERHEAD_RESULT_OK;
+}
+
+static void test_http_routes_and_handler(void) {
+    atomic_int calls = 0;
+    pierhead_config *cfg = NULL;
+    OK(pierhead_config_new(&cfg));
+    const char *text = "static body\n";
+    OK(pierhead_config_add_route(cfg, "GET", "/static", false, 200, "text/plain",
+                                 (const uint8_t *)text, strlen(text)));
+    OK(pierhead_config_add_handler_route(cfg, NULL, "/", true, echo_handler, &calls, NULL));
+    pierhead_server *srv = start(cfg);
+    pierhead_config_free(cfg);
+    CHECK(srv != NULL);
+    uint16_t port = 0;
+    OK(pierhead_server_port(srv, &port));
+    char out[4096];
+    http_exchange(port, "GET /static HTTP/1.1\r\nConnection: close\r\n\r\n", out, sizeof out);
+    CHECK(strncmp(out, "HTTP/1.1 200 OK\r\n", 17) == 0);
+    CHECK(strstr(out, "\r\n\r\nstatic body\n") != NULL);
+    http_exchange(port,
+                  "PUT /echo HTTP/1.1\r\nX-Tag: c-side\r\nConnection: close\r\n"
+                  "Content-Length: 9\r\n\r\nfrom C!!!",
+                  out, sizeof out);
+    CHECK(strncmp(out, "HTTP/1.1 201 Created\r\n", 22) == 0);
+    CHECK(strstr(out, "X-Method: PUT\r\n") != NULL);
+    CHECK(strstr(out, "X-Tag: c-side\r\n") != NULL);
+    CHECK(strstr(out, "Injected") == NULL);
+    CHECK(strstr(out, "\r\n\r\nfrom C!!!") != NULL);
+    http_exchange(port, "GET /fail HTTP/1.1\r\nConnection: close\r\n\r\n", out, sizeof out);
+    CHECK(strncmp(out, "HTTP/1.1 500 ", 13) == 0);
+    CHECK(atomic_load(&calls) == 2);
+    pierhead_stats st = {.struct_size = sizeof st};
+    OK(pierhead_server_stats(srv, &st));
+    CHECK(st.handler_errors == 1 && st.requests == 3);
+    pierhead_server_free(srv);
+}
+
+static void test_start_stop_cycles(void) {
+    pierhead_config *cfg = NULL;
+    OK(pierhead_config_new(&cfg));
+    OK(pierhead_config_set_workers(cfg, 2));
+    for (int i = 0; i < 200; i++) {
+        pierhead_server *srv = start(cfg);
+        CHECK(srv != NULL);
+        pierhead_stop_report r;
+        OK(pierhead_server_stop(srv, 100, &r));
+        pierhead_server_free(srv);
+    }
+    pierhead_config_free(cfg);
+}
+
+/* With SIGPIPE at its default action (which kills the process), clients that
+ * reset the connection while a large response is being written must not kill
+ * the host. */
+static void test_sigpipe_default_survives_disconnects(void) {
+    signal(SIGPIPE, SIG_DFL);
+    size_t big = 4 << 20;
+    uint8_t *body = malloc(big);
+    CHECK(body != NULL);
+    memset(body, 'z', big);
+    pierhead_config *cfg = NULL;
+    OK(pierhead_config_new(&cfg));
+    OK(pierhead_config_add_route(cfg, "GET", "/big", false, 200, NULL, body, big));
+    free(body);
+    pierhead_server *srv = start(cfg);
+    pierhead_config_free(cfg);
+    CHECK(srv != NULL);
+    uint16_t port = 0;
+    OK(pierhead_server_port(srv, &port));
+    for (int i = 0; i < 20; i++) {
+        int fd = connect_to(port);
+        CHECK(fd >= 0);
+        const char *req = "GET /big HTTP/1.1\r\n\r\n";
+        CHECK(write(fd, req, strlen(req)) == (ssize_t)strlen(req));
+        char buf[1024];
+        CHECK(read(fd, buf, sizeof buf) > 0);
+        struct linger lg = {1, 0}; /* close with RST */
+        setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+        close(fd);
+    }
+    sleep_ms(50);
+    char out[512];
+    http_exchange(port, "GET /missing HTTP/1.1\r\nConnection: close\r\n\r\n", out, sizeof out);
+    CHECK(strncmp(out, "HTTP/1.1 404 ", 13) == 0);
+    pierhead_server_free(srv);
+}
+
+int main(void) {
+    test_version();
+    test_null_arguments();
+    test_invalid_config_names_the_field();
+    test_bind_conflict_message();
+    test_echo_and_stats();
+    test_stats_callback_and_finalizer();
+    test_stop_inside_callback_and_double_stop();
+    test_http_routes_and_handler();
+    test_start_stop_cycles();
+    test_sigpipe_default_survives_disconnects();
+    if (failures) {
+        fprintf(stderr, "%d check(s) failed\n", failures);
+        return 1;
+    }
+    printf("all C tests passed\n");
+    return 0;
+}
