@@ -502,6 +502,14 @@ pierhead_result pierhead_config_set_handler_threads(pierhead_config *config, uin
 pierhead_result pierhead_config_set_handler_timeout_ms(pierhead_config *config, uint64_t value);
 
 /*
+ Bytes of each body kept in the request log (default 64 KiB).
+
+ # Safety
+ `config` must be NULL or a live config.
+ */
+pierhead_result pierhead_config_set_request_log_body_bytes(pierhead_config *config, uint64_t value);
+
+/*
  Route requests for `method` (NULL: any method) and `path` (`prefix`: every path
  starting with it) to a fixed response: `status`, `content_type` (NULL: none) and
  `body_len` bytes of `body` (copied). Routes are tried in the order added.

@@ -302,3 +302,16 @@ pub unsafe extern "C" fn pierhead_config_set_handler_timeout_ms(
     // SAFETY: forwarded from the caller.
     unsafe { edit(config, |c| Ok(c.handler_timeout(ms(value)))) }
 }
+
+/// Bytes of each body kept in the request log (default 64 KiB).
+///
+/// # Safety
+/// `config` must be NULL or a live config.
+#[no_mangle]
+pub unsafe extern "C" fn pierhead_config_set_request_log_body_bytes(
+    config: *mut pierhead_config,
+    value: u64,
+) -> pierhead_result {
+    // SAFETY: forwarded from the caller.
+    unsafe { edit(config, |c| Ok(c.request_log_body_bytes(value as usize))) }
+}

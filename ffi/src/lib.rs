@@ -44,6 +44,22 @@ pub(crate) fn guard(f: impl FnOnce() -> pierhead_result) -> pierhead_result {
     })
 }
 
+/// Like [`guard`], for bodies that return early with `?` on a failed check.
+pub(crate) fn guard_try(
+    f: impl FnOnce() -> Result<pierhead_result, pierhead_result>,
+) -> pierhead_result {
+    guard(|| f().unwrap_or_else(|e| e))
+}
+
+/// A NULL out-parameter is `PIERHEAD_RESULT_NULL_PARAMETER`.
+pub(crate) fn non_null<T>(p: *mut T, name: &str) -> Result<*mut T, pierhead_result> {
+    if p.is_null() {
+        result::set_last_error(format!("{name} is NULL"));
+        return Err(pierhead_result::PIERHEAD_RESULT_NULL_PARAMETER);
+    }
+    Ok(p)
+}
+
 /// A `void *user_data` with its optional finalizer, called once when the last
 /// owner lets go of it. Callbacks run on the server's own threads, so the pointer
 /// crosses threads: the header documents that the user data must allow that.

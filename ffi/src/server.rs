@@ -5,9 +5,9 @@ use std::time::Duration;
 use pierhead::{Server, StartError};
 
 use crate::config::pierhead_config;
-use crate::guard;
 use crate::result::{pierhead_result, set_last_error};
 use crate::stats::{pierhead_stats, pierhead_stop_report};
+use crate::{guard, guard_try, non_null};
 
 /// A running (or stopped) server. Thread-safe: any thread may call
 /// `pierhead_server_port`, `_stats` and `_stop` on it at the same time.
@@ -85,18 +85,13 @@ pub unsafe extern "C" fn pierhead_server_port(
     server: *const pierhead_server,
     out: *mut u16,
 ) -> pierhead_result {
-    guard(|| {
+    guard_try(|| {
         // SAFETY: forwarded from the caller.
-        let server = match unsafe { server_ref(server) } {
-            Ok(s) => s,
-            Err(e) => return e,
-        };
-        if out.is_null() {
-            return pierhead_result::PIERHEAD_RESULT_NULL_PARAMETER;
-        }
+        let server = unsafe { server_ref(server) }?;
+        let out = non_null(out, "out")?;
         // SAFETY: non-NULL and valid, as promised.
         unsafe { *out = server.inner.port() };
-        pierhead_result::PIERHEAD_RESULT_OK
+        Ok(pierhead_result::PIERHEAD_RESULT_OK)
     })
 }
 
@@ -110,18 +105,13 @@ pub unsafe extern "C" fn pierhead_server_stats(
     server: *const pierhead_server,
     out: *mut pierhead_stats,
 ) -> pierhead_result {
-    guard(|| {
+    guard_try(|| {
         // SAFETY: forwarded from the caller.
-        let server = match unsafe { server_ref(server) } {
-            Ok(s) => s,
-            Err(e) => return e,
-        };
-        if out.is_null() {
-            return pierhead_result::PIERHEAD_RESULT_NULL_PARAMETER;
-        }
+        let server = unsafe { server_ref(server) }?;
+        let out = non_null(out, "out")?;
         let stats = pierhead_stats::from_stats(&server.inner.stats());
         // SAFETY: valid for its struct_size, as promised.
-        unsafe { stats.write_to(out) }
+        Ok(unsafe { stats.write_to(out) })
     })
 }
 
@@ -140,15 +130,12 @@ pub unsafe extern "C" fn pierhead_server_stop(
     deadline_ms: u64,
     out: *mut pierhead_stop_report,
 ) -> pierhead_result {
-    guard(|| {
+    guard_try(|| {
         // SAFETY: forwarded from the caller.
-        let server = match unsafe { server_ref(server) } {
-            Ok(s) => s,
-            Err(e) => return e,
-        };
+        let server = unsafe { server_ref(server) }?;
         if server.stopped.load(std::sync::atomic::Ordering::Acquire) {
             set_last_error("the server was already stopped".to_owned());
-            return pierhead_result::PIERHEAD_RESULT_ALREADY_STOPPED;
+            return Err(pierhead_result::PIERHEAD_RESULT_ALREADY_STOPPED);
         }
         let r = server.inner.stop(Duration::from_millis(deadline_ms));
         // A stop begun inside a callback is not complete: a later call waits for it.
@@ -170,7 +157,7 @@ pub unsafe extern "C" fn pierhead_server_stop(
                 }
             };
         }
-        pierhead_result::PIERHEAD_RESULT_OK
+        Ok(pierhead_result::PIERHEAD_RESULT_OK)
     })
 }
 
