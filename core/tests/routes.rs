@@ -498,10 +498,11 @@ fn graceful_stop_lets_a_delayed_response_finish_with_connection_close() {
     let mut busy = connect(server.local_addr());
     busy.write_all(b"GET /slow HTTP/1.1\r\n\r\n").unwrap();
     let _idle = connect(server.local_addr());
-    assert!(wait_until(Duration::from_secs(5), || server
-        .stats()
-        .requests
-        == 1));
+    // Both connections accepted (the idle one too) and the request read.
+    assert!(wait_until(Duration::from_secs(5), || {
+        let s = server.stats();
+        s.requests == 1 && s.connections_accepted == 2
+    }));
     let report = server.stop(Duration::from_secs(5));
     assert_eq!(
         (report.idle_closed, report.drained, report.force_closed),
