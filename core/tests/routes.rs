@@ -478,6 +478,10 @@ fn no_response_fault_stays_silent_and_does_not_delay_stop() {
         err.kind(),
         ErrorKind::WouldBlock | ErrorKind::TimedOut
     ));
+    assert!(wait_until(Duration::from_secs(5), || server
+        .stats()
+        .requests
+        == 1));
     let report = server.stop(Duration::from_secs(5));
     assert!(report.elapsed < Duration::from_secs(1), "{report:?}");
     assert_eq!(report.idle_closed, 1);
