@@ -130,6 +130,36 @@ typedef enum {
 } pierhead_protocol;
 
 /*
+ A misbehaviour a route shows on purpose.
+ */
+typedef enum {
+  /*
+   Behave (the default).
+   */
+  PIERHEAD_FAULT_NONE = 0,
+  /*
+   Wait `ms` before responding (responses stay in request order).
+   */
+  PIERHEAD_FAULT_DELAY = 1,
+  /*
+   Send the head, then the body `bytes` at a time every `ms`.
+   */
+  PIERHEAD_FAULT_DRIP = 2,
+  /*
+   Send the head, then close without the body.
+   */
+  PIERHEAD_FAULT_CLOSE_AFTER_HEADERS = 3,
+  /*
+   Reset the connection (RST) instead of answering.
+   */
+  PIERHEAD_FAULT_RESET = 4,
+  /*
+   Never answer.
+   */
+  PIERHEAD_FAULT_NO_RESPONSE = 5,
+} pierhead_fault;
+
+/*
  Lifecycle state of a server.
  */
 typedef enum {
@@ -161,6 +191,12 @@ typedef struct pierhead_config pierhead_config;
  The response a handler fills in; starts as `200` with no headers and no body.
  */
 typedef struct pierhead_http_response pierhead_http_response;
+
+/*
+ A route being built. Create with `pierhead_route_new`, free with
+ `pierhead_route_free`; adding it copies it, so it can be reused or freed after.
+ */
+typedef struct pierhead_route pierhead_route;
 
 /*
  A running (or stopped) server. Thread-safe: any thread may call
@@ -518,14 +554,14 @@ pierhead_result pierhead_config_set_request_log_body_bytes(pierhead_config *conf
  `config` NULL or live; `method` and `content_type` NULL or NUL-terminated;
  `path` NUL-terminated; `body` valid for `body_len` bytes (NULL if 0).
  */
-pierhead_result pierhead_config_add_route(pierhead_config *config,
-                                          const char *method,
-                                          const char *path,
-                                          bool prefix,
-                                          uint16_t status,
-                                          const char *content_type,
-                                          const uint8_t *body,
-                                          size_t body_len);
+pierhead_result pierhead_config_add_static_route(pierhead_config *config,
+                                                 const char *method,
+                                                 const char *path,
+                                                 bool prefix,
+                                                 uint16_t status,
+                                                 const char *content_type,
+                                                 const uint8_t *body,
+                                                 size_t body_len);
 
 /*
  Route requests for `method` (NULL: any) and `path` (`prefix` as above) to
@@ -533,7 +569,7 @@ pierhead_result pierhead_config_add_route(pierhead_config *config,
  this config and not the config itself can call the handler any more.
 
  # Safety
- As `pierhead_config_add_route`; `user_data` usable from other threads.
+ As `pierhead_config_add_static_route`; `user_data` usable from other threads.
  */
 pierhead_result pierhead_config_add_handler_route(pierhead_config *config,
                                                   const char *method,
@@ -593,6 +629,111 @@ const char *pierhead_result_str(uint32_t result);
 pierhead_result pierhead_last_error_message(char *buf, size_t len, size_t *out_len);
 
 /*
+ Starts a route for `method` (NULL: any method) and the exact `path`; it answers
+ `200` with no body until `pierhead_route_respond` or `_set_handler`.
+
+ # Safety
+ `method` NULL or NUL-terminated; `path` NUL-terminated; `out` valid or NULL.
+ */
+pierhead_result pierhead_route_new(const char *method, const char *path, pierhead_route **out);
+
+/*
+ Frees a route. NULL is accepted and ignored.
+
+ # Safety
+ `route` NULL or from `pierhead_route_new`, not freed yet.
+ */
+void pierhead_route_free(pierhead_route *route);
+
+/*
+ Matches every path starting with the route's path instead of only the path.
+
+ # Safety
+ `route` NULL or live.
+ */
+pierhead_result pierhead_route_set_prefix(pierhead_route *route);
+
+/*
+ Matches only requests whose query string (after `?`) equals `query`.
+
+ # Safety
+ `route` NULL or live; `query` NULL or NUL-terminated.
+ */
+pierhead_result pierhead_route_match_query(pierhead_route *route, const char *query);
+
+/*
+ Matches only requests with this header (name case-insensitive) and exact value.
+
+ # Safety
+ `route` NULL or live; `name`, `value` NULL or NUL-terminated.
+ */
+pierhead_result pierhead_route_match_header(pierhead_route *route,
+                                            const char *name,
+                                            const char *value);
+
+/*
+ Matches only requests whose body equals the `len` bytes at `body`.
+
+ # Safety
+ `route` NULL or live; `body` valid for `len` bytes (NULL if 0).
+ */
+pierhead_result pierhead_route_match_body(pierhead_route *route, const uint8_t *body, size_t len);
+
+/*
+ Answers with `status`, `content_type` (NULL: none) and a copy of the body.
+
+ # Safety
+ `route` NULL or live; `content_type` NULL or NUL-terminated; `body` valid for
+ `len` bytes (NULL if 0).
+ */
+pierhead_result pierhead_route_respond(pierhead_route *route,
+                                       uint16_t status,
+                                       const char *content_type,
+                                       const uint8_t *body,
+                                       size_t len);
+
+/*
+ Answers with what `handler` builds (see `pierhead_http_handler`); `finalizer`
+ (may be NULL) gets `user_data` once no route copy can call the handler any more.
+
+ # Safety
+ `route` NULL or live; `user_data` usable from the handler threads.
+ */
+pierhead_result pierhead_route_set_handler(pierhead_route *route,
+                                           pierhead_http_handler handler,
+                                           void *user_data,
+                                           pierhead_free_callback finalizer);
+
+/*
+ Answers at most `n` requests (n >= 1); then the route no longer matches and
+ requests fall through to the next route.
+
+ # Safety
+ `route` NULL or live.
+ */
+pierhead_result pierhead_route_set_uses(pierhead_route *route, uint64_t n);
+
+/*
+ Sets the fault: `ms` is the delay (DELAY) or the interval (DRIP), `bytes` the
+ piece size (DRIP); both are ignored otherwise.
+
+ # Safety
+ `route` NULL or live.
+ */
+pierhead_result pierhead_route_set_fault(pierhead_route *route,
+                                         pierhead_fault fault,
+                                         uint64_t ms,
+                                         uint64_t bytes);
+
+/*
+ Adds a copy of `route` to the config (after the routes already there).
+
+ # Safety
+ `config` NULL or live; `route` NULL or live.
+ */
+pierhead_result pierhead_config_add_route(pierhead_config *config, const pierhead_route *route);
+
+/*
  Validates `config`, binds and starts the worker threads; returns once the
  listener is bound (the port is known). On failure nothing runs, `*out` is left
  alone and `pierhead_last_error_message` says why (the field, or the address
@@ -645,6 +786,43 @@ pierhead_result pierhead_server_stop(const pierhead_server *server,
  `server` must be NULL or a pointer from `pierhead_server_start` not freed yet.
  */
 void pierhead_server_free(pierhead_server *server);
+
+/*
+ Adds a copy of `route` to the running server, after its routes; it applies to
+ requests read from now on. `*out_id` (may be NULL) identifies it.
+
+ # Safety
+ `server` NULL or live; `route` NULL or live; `out_id` NULL or valid.
+ */
+pierhead_result pierhead_server_add_route(const pierhead_server *server,
+                                          const pierhead_route *route,
+                                          uint64_t *out_id);
+
+/*
+ Removes route `id`; `PIERHEAD_RESULT_INVALID_PARAMETER` if there is none.
+
+ # Safety
+ `server` NULL or live.
+ */
+pierhead_result pierhead_server_remove_route(const pierhead_server *server, uint64_t id);
+
+/*
+ Removes every route: requests get the fixed `hello` response again.
+
+ # Safety
+ `server` NULL or live.
+ */
+pierhead_result pierhead_server_clear_routes(const pierhead_server *server);
+
+/*
+ How many requests route `id` has answered.
+
+ # Safety
+ `server` NULL or live; `out` NULL or valid.
+ */
+pierhead_result pierhead_server_route_hits(const pierhead_server *server,
+                                           uint64_t id,
+                                           uint64_t *out);
 
 /*
  Calls `callback(user_data, stats)` every `interval_ms` milliseconds while the

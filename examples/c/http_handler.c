@@ -26,7 +26,7 @@ int main(void) {
     pierhead_server *srv = NULL;
     const char *ok = "ok\n";
     if (pierhead_config_new(&cfg) != PIERHEAD_RESULT_OK) return 1;
-    pierhead_config_add_route(cfg, "GET", "/health", false, 200, "text/plain",
+    pierhead_config_add_static_route(cfg, "GET", "/health", false, 200, "text/plain",
                               (const uint8_t *)ok, strlen(ok));
     pierhead_config_add_handler_route(cfg, "GET", "/hello", false, hello, NULL, NULL);
     pierhead_result r = pierhead_server_start(cfg, &srv);

@@ -68,7 +68,7 @@ pub type pierhead_http_handler = Option<
 >;
 
 /// A handler known to be non-NULL.
-type CHandler = unsafe extern "C" fn(
+pub(crate) type CHandler = unsafe extern "C" fn(
     *mut libc::c_void,
     *const pierhead_http_request,
     *mut pierhead_http_response,
@@ -82,7 +82,7 @@ type CHandler = unsafe extern "C" fn(
 /// `config` NULL or live; `method` and `content_type` NULL or NUL-terminated;
 /// `path` NUL-terminated; `body` valid for `body_len` bytes (NULL if 0).
 #[no_mangle]
-pub unsafe extern "C" fn pierhead_config_add_route(
+pub unsafe extern "C" fn pierhead_config_add_static_route(
     config: *mut pierhead_config,
     method: *const libc::c_char,
     path: *const libc::c_char,
@@ -121,7 +121,7 @@ pub unsafe extern "C" fn pierhead_config_add_route(
 /// this config and not the config itself can call the handler any more.
 ///
 /// # Safety
-/// As `pierhead_config_add_route`; `user_data` usable from other threads.
+/// As `pierhead_config_add_static_route`; `user_data` usable from other threads.
 #[no_mangle]
 pub unsafe extern "C" fn pierhead_config_add_handler_route(
     config: *mut pierhead_config,
@@ -151,7 +151,7 @@ pub unsafe extern "C" fn pierhead_config_add_handler_route(
 ///
 /// # Safety
 /// `method` NULL or NUL-terminated; `path` NUL-terminated (NULL is an error).
-unsafe fn route_for(
+pub(crate) unsafe fn route_for(
     method: *const libc::c_char,
     path: *const libc::c_char,
     prefix: bool,
@@ -177,7 +177,7 @@ fn checked(config: pierhead::Config, route: Route) -> Result<pierhead::Config, p
 
 /// Calls a C handler for `req`; a false return fails the request like a panic
 /// would (500, counted), without printing a panic message.
-fn call_handler(handler: CHandler, data: &UserData, req: &Request) -> Response {
+pub(crate) fn call_handler(handler: CHandler, data: &UserData, req: &Request) -> Response {
     let text = |s: &str| CString::new(s.replace('\0', "%00")).unwrap_or_default();
     let method = text(&req.method);
     let target = text(&req.target);

@@ -12,8 +12,9 @@
 //! - Every callback takes `void *user_data` and an optional finalizer.
 //!
 //! Modules: `result` (the result enum and last-error text), `config` (the builder),
-//! `server` (start, port, stats, stop, free), `stats` (the stats struct and
-//! callback), `http` (routes and the HTTP handler callback), `version`.
+//! `server` (start, port, stats, stop, free, routes at run time), `stats` (the
+//! stats struct and callback), `http` (static and handler routes, the HTTP handler
+//! callback), `route` (the full route builder: matchers, uses, faults), `version`.
 //!
 //! All `unsafe` of the project's C surface lives in this crate; each block says why
 //! it is sound.
@@ -23,6 +24,7 @@
 mod config;
 mod http;
 mod result;
+mod route;
 mod server;
 mod stats;
 mod version;
@@ -30,6 +32,7 @@ mod version;
 pub use config::*;
 pub use http::*;
 pub use result::*;
+pub use route::*;
 pub use server::*;
 pub use stats::*;
 pub use version::*;

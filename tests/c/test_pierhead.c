@@ -119,7 +119,7 @@ static void test_invalid_config_names_the_field(void) {
     char tiny[4];
     CHECK(pierhead_last_error_message(tiny, sizeof tiny, NULL) ==
           PIERHEAD_RESULT_BUFFER_TOO_SMALL);
-    CHECK(pierhead_config_add_route(cfg, "GET", "no-slash", false, 200, NULL, NULL, 0) ==
+    CHECK(pierhead_config_add_static_route(cfg, "GET", "no-slash", false, 200, NULL, NULL, 0) ==
           PIERHEAD_RESULT_INVALID_PARAMETER);
     OK(pierhead_last_error_message(msg, sizeof msg, NULL));
     CHECK(strstr(msg, "route.path") != NULL);
@@ -301,7 +301,7 @@ static void test_http_routes_and_handler(void) {
     pierhead_config *cfg = NULL;
     OK(pierhead_config_new(&cfg));
     const char *text = "static body\n";
-    OK(pierhead_config_add_route(cfg, "GET", "/static", false, 200, "text/plain",
+    OK(pierhead_config_add_static_route(cfg, "GET", "/static", false, 200, "text/plain",
                                  (const uint8_t *)text, strlen(text)));
     OK(pierhead_config_add_handler_route(cfg, NULL, "/", true, echo_handler, &calls, NULL));
     pierhead_server *srv = start(cfg);
@@ -331,6 +331,80 @@ static void test_http_routes_and_handler(void) {
     pierhead_server_free(srv);
 }
 
+static double now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* The full route builder: matchers, a use count, faults, and route changes on a
+ * running server. */
+static void test_route_builder_and_runtime_routes(void) {
+    pierhead_config *cfg = NULL;
+    OK(pierhead_config_new(&cfg));
+    pierhead_route *route = NULL;
+    CHECK(pierhead_route_new("GET", NULL, &route) == PIERHEAD_RESULT_NULL_PARAMETER);
+    OK(pierhead_route_new("GET", "/api/", &route));
+    OK(pierhead_route_set_prefix(route));
+    OK(pierhead_route_match_header(route, "X-Key", "k1"));
+    OK(pierhead_route_respond(route, 200, "text/plain", (const uint8_t *)"keyed\n", 6));
+    OK(pierhead_config_add_route(cfg, route));
+    pierhead_route_free(route);
+    pierhead_server *srv = start(cfg);
+    pierhead_config_free(cfg);
+    CHECK(srv != NULL);
+    uint16_t port = 0;
+    OK(pierhead_server_port(srv, &port));
+    char out[2048];
+    http_exchange(port, "GET /api/v1 HTTP/1.1\r\nX-Key: k1\r\nConnection: close\r\n\r\n", out,
+                  sizeof out);
+    CHECK(strstr(out, "\r\n\r\nkeyed\n") != NULL);
+    http_exchange(port, "GET /api/v1 HTTP/1.1\r\nConnection: close\r\n\r\n", out, sizeof out);
+    CHECK(strncmp(out, "HTTP/1.1 404 ", 13) == 0);
+
+    /* A once-only, delayed route added while running. */
+    OK(pierhead_route_new(NULL, "/once", &route));
+    OK(pierhead_route_respond(route, 202, NULL, (const uint8_t *)"late", 4));
+    OK(pierhead_route_set_uses(route, 1));
+    OK(pierhead_route_set_fault(route, PIERHEAD_FAULT_DELAY, 150, 0));
+    uint64_t id = 0;
+    OK(pierhead_server_add_route(srv, route, &id));
+    double t0 = now_ms();
+    http_exchange(port, "POST /once HTTP/1.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                  out, sizeof out);
+    CHECK(strncmp(out, "HTTP/1.1 202 ", 13) == 0 && now_ms() - t0 >= 150);
+    http_exchange(port, "GET /once HTTP/1.1\r\nConnection: close\r\n\r\n", out, sizeof out);
+    CHECK(strncmp(out, "HTTP/1.1 404 ", 13) == 0); /* used up: falls through */
+    uint64_t hits = 0;
+    OK(pierhead_server_route_hits(srv, id, &hits));
+    CHECK(hits == 1);
+
+    /* A reset fault, then remove and clear. */
+    OK(pierhead_route_set_uses(route, 5));
+    OK(pierhead_route_set_fault(route, PIERHEAD_FAULT_RESET, 0, 0));
+    uint64_t id2 = 0;
+    OK(pierhead_server_add_route(srv, route, &id2));
+    int fd = connect_to(port);
+    CHECK(fd >= 0);
+    const char *req = "GET /once HTTP/1.1\r\n\r\n";
+    CHECK(write(fd, req, strlen(req)) == (ssize_t)strlen(req));
+    char buf[16];
+    CHECK(read(fd, buf, sizeof buf) < 0 && errno == ECONNRESET);
+    close(fd);
+    OK(pierhead_server_remove_route(srv, id2));
+    CHECK(pierhead_server_remove_route(srv, id2) == PIERHEAD_RESULT_INVALID_PARAMETER);
+    OK(pierhead_route_set_uses(route, 0)); /* accepted here, rejected when added */
+    CHECK(pierhead_server_add_route(srv, route, NULL) == PIERHEAD_RESULT_INVALID_PARAMETER);
+    char msg[256];
+    OK(pierhead_last_error_message(msg, sizeof msg, NULL));
+    CHECK(strstr(msg, "route.uses") != NULL);
+    pierhead_route_free(route);
+    OK(pierhead_server_clear_routes(srv));
+    http_exchange(port, "GET /api/v1 HTTP/1.1\r\nConnection: close\r\n\r\n", out, sizeof out);
+    CHECK(strstr(out, "\r\n\r\nhello\n") != NULL); /* no routes: the fixed response */
+    pierhead_server_free(srv);
+}
+
 static void test_start_stop_cycles(void) {
     pierhead_config *cfg = NULL;
     OK(pierhead_config_new(&cfg));
@@ -356,7 +430,7 @@ static void test_sigpipe_default_survives_disconnects(void) {
     memset(body, 'z', big);
     pierhead_config *cfg = NULL;
     OK(pierhead_config_new(&cfg));
-    OK(pierhead_config_add_route(cfg, "GET", "/big", false, 200, NULL, body, big));
+    OK(pierhead_config_add_static_route(cfg, "GET", "/big", false, 200, NULL, body, big));
     free(body);
     pierhead_server *srv = start(cfg);
     pierhead_config_free(cfg);
@@ -390,6 +464,7 @@ int main(void) {
     test_stats_callback_and_finalizer();
     test_stop_inside_callback_and_double_stop();
     test_http_routes_and_handler();
+    test_route_builder_and_runtime_routes();
     test_start_stop_cycles();
     test_sigpipe_default_survives_disconnects();
     if (failures) {

@@ -182,6 +182,12 @@ impl Route {
         self
     }
 
+    /// Behave again: removes the fault.
+    pub fn without_fault(mut self) -> Route {
+        self.fault = None;
+        self
+    }
+
     /// The method matched, `None` for any.
     pub fn get_method(&self) -> Option<&str> {
         self.method.as_deref()

@@ -1,0 +1,292 @@
+//! `pierhead_route`: a route with everything the Rust `Route` has (matchers, use
+//! count, fault, response or handler), added to a config before start or to a
+//! running server.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use pierhead::{Fault, Request, Response, Route};
+
+use crate::config::{edit, pierhead_config};
+use crate::http::{call_handler, pierhead_http_handler, route_for};
+use crate::result::{pierhead_result, set_last_error};
+use crate::{c_str, guard, guard_try, non_null, UserData};
+
+/// A route being built. Create with `pierhead_route_new`, free with
+/// `pierhead_route_free`; adding it copies it, so it can be reused or freed after.
+pub struct pierhead_route {
+    pub(crate) inner: Route,
+}
+
+/// A misbehaviour a route shows on purpose.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum pierhead_fault {
+    /// Behave (the default).
+    PIERHEAD_FAULT_NONE = 0,
+    /// Wait `ms` before responding (responses stay in request order).
+    PIERHEAD_FAULT_DELAY = 1,
+    /// Send the head, then the body `bytes` at a time every `ms`.
+    PIERHEAD_FAULT_DRIP = 2,
+    /// Send the head, then close without the body.
+    PIERHEAD_FAULT_CLOSE_AFTER_HEADERS = 3,
+    /// Reset the connection (RST) instead of answering.
+    PIERHEAD_FAULT_RESET = 4,
+    /// Never answer.
+    PIERHEAD_FAULT_NO_RESPONSE = 5,
+}
+
+/// Starts a route for `method` (NULL: any method) and the exact `path`; it answers
+/// `200` with no body until `pierhead_route_respond` or `_set_handler`.
+///
+/// # Safety
+/// `method` NULL or NUL-terminated; `path` NUL-terminated; `out` valid or NULL.
+#[no_mangle]
+pub unsafe extern "C" fn pierhead_route_new(
+    method: *const libc::c_char,
+    path: *const libc::c_char,
+    out: *mut *mut pierhead_route,
+) -> pierhead_result {
+    guard_try(|| {
+        let out = non_null(out, "out")?;
+        // SAFETY: as the caller promised.
+        let inner = unsafe { route_for(method, path, false) }?;
+        // SAFETY: `out` is non-NULL and valid.
+        unsafe { *out = Box::into_raw(Box::new(pierhead_route { inner })) };
+        Ok(pierhead_result::PIERHEAD_RESULT_OK)
+    })
+}
+
+/// Frees a route. NULL is accepted and ignored.
+///
+/// # Safety
+/// `route` NULL or from `pierhead_route_new`, not freed yet.
+#[no_mangle]
+pub unsafe extern "C" fn pierhead_route_free(route: *mut pierhead_route) {
+    let _ = guard(|| {
+        if !route.is_null() {
+            // SAFETY: from `pierhead_route_new` (Box::into_raw), freed only here.
+            drop(unsafe { Box::from_raw(route) });
+        }
+        pierhead_result::PIERHEAD_RESULT_OK
+    });
+}
+
+/// Applies `f` to the route behind `route`.
+///
+/// # Safety
+/// `route` NULL or a live route used by one thread at a time.
+unsafe fn with_route(
+    route: *mut pierhead_route,
+    f: impl FnOnce(Route) -> Result<Route, pierhead_result>,
+) -> pierhead_result {
+    guard_try(|| {
+        let route = non_null(route, "route")?;
+        // SAFETY: live and not shared during the call, as promised.
+        let route = unsafe { &mut *route };
+        route.inner = f(route.inner.clone())?;
+        Ok(pierhead_result::PIERHEAD_RESULT_OK)
+    })
+}
+
+/// Matches every path starting with the route's path instead of only the path.
+///
+/// # Safety
+/// `route` NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn pierhead_route_set_prefix(route: *mut pierhead_route) -> pierhead_result {
+    // SAFETY: forwarded from the caller.
+    unsafe { with_route(route, |r| Ok(r.prefix())) }
+}
+
+/// Matches only requests whose query string (after `?`) equals `query`.
+///
+/// # Safety
+/// `route` NULL or live; `query` NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn pierhead_route_match_query(
+    route: *mut pierhead_route,
+    query: *const libc::c_char,
+) -> pierhead_result {
+    // SAFETY: as the caller promised.
+    let apply = |r: Route| Ok(r.query(unsafe { c_str(query, "query") }?));
+    // SAFETY: forwarded from the caller.
+    unsafe { with_route(route, apply) }
+}
+
+/// Matches only requests with this header (name case-insensitive) and exact value.
+///
+/// # Safety
+/// `route` NULL or live; `name`, `value` NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn pierhead_route_match_header(
+    route: *mut pierhead_route,
+    name: *const libc::c_char,
+    value: *const libc::c_char,
+) -> pierhead_result {
+    let apply = |r: Route| {
+        // SAFETY: as the caller promised.
+        let (n, v) = unsafe { (c_str(name, "name")?, c_str(value, "value")?) };
+        Ok(r.header(n, v))
+    };
+    // SAFETY: forwarded from the caller.
+    unsafe { with_route(route, apply) }
+}
+
+/// Matches only requests whose body equals the `len` bytes at `body`.
+///
+/// # Safety
+/// `route` NULL or live; `body` valid for `len` bytes (NULL if 0).
+#[no_mangle]
+pub unsafe extern "C" fn pierhead_route_match_body(
+    route: *mut pierhead_route,
+    body: *const u8,
+    len: usize,
+) -> pierhead_result {
+    // SAFETY: as the caller promised.
+    let apply = |r: Route| Ok(r.body(unsafe { bytes(body, len) }?));
+    // SAFETY: forwarded from the caller.
+    unsafe { with_route(route, apply) }
+}
+
+/// Copies `len` bytes at `ptr` (NULL allowed for 0).
+///
+/// # Safety
+/// `ptr` valid for `len` bytes when `len` > 0.
+unsafe fn bytes(ptr: *const u8, len: usize) -> Result<Vec<u8>, pierhead_result> {
+    if len == 0 {
+        return Ok(Vec::new());
+    }
+    if ptr.is_null() {
+        set_last_error("a buffer with a length is NULL".to_owned());
+        return Err(pierhead_result::PIERHEAD_RESULT_NULL_PARAMETER);
+    }
+    // SAFETY: valid for `len` bytes, as promised; copied here.
+    Ok(unsafe { std::slice::from_raw_parts(ptr, len) }.to_vec())
+}
+
+/// Answers with `status`, `content_type` (NULL: none) and a copy of the body.
+///
+/// # Safety
+/// `route` NULL or live; `content_type` NULL or NUL-terminated; `body` valid for
+/// `len` bytes (NULL if 0).
+#[no_mangle]
+pub unsafe extern "C" fn pierhead_route_respond(
+    route: *mut pierhead_route,
+    status: u16,
+    content_type: *const libc::c_char,
+    body: *const u8,
+    len: usize,
+) -> pierhead_result {
+    let apply = |r: Route| {
+        let mut response = Response::new(status);
+        if !content_type.is_null() {
+            // SAFETY: non-NULL and NUL-terminated, as promised.
+            response = response.header("Content-Type", unsafe {
+                c_str(content_type, "content_type")
+            }?);
+        }
+        // SAFETY: as the caller promised.
+        Ok(r.respond(response.body(unsafe { bytes(body, len) }?)))
+    };
+    // SAFETY: forwarded from the caller.
+    unsafe { with_route(route, apply) }
+}
+
+/// Answers with what `handler` builds (see `pierhead_http_handler`); `finalizer`
+/// (may be NULL) gets `user_data` once no route copy can call the handler any more.
+///
+/// # Safety
+/// `route` NULL or live; `user_data` usable from the handler threads.
+#[no_mangle]
+pub unsafe extern "C" fn pierhead_route_set_handler(
+    route: *mut pierhead_route,
+    handler: pierhead_http_handler,
+    user_data: *mut libc::c_void,
+    finalizer: crate::pierhead_free_callback,
+) -> pierhead_result {
+    let Some(handler) = handler else {
+        set_last_error("handler is NULL".to_owned());
+        return pierhead_result::PIERHEAD_RESULT_NULL_PARAMETER;
+    };
+    let data = Arc::new(UserData::new(user_data, finalizer));
+    let apply =
+        move |r: Route| Ok(r.handler(move |req: &Request| call_handler(handler, &data, req)));
+    // SAFETY: forwarded from the caller.
+    unsafe { with_route(route, apply) }
+}
+
+/// Answers at most `n` requests (n >= 1); then the route no longer matches and
+/// requests fall through to the next route.
+///
+/// # Safety
+/// `route` NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn pierhead_route_set_uses(
+    route: *mut pierhead_route,
+    n: u64,
+) -> pierhead_result {
+    // SAFETY: forwarded from the caller.
+    unsafe { with_route(route, |r| Ok(r.uses(n))) }
+}
+
+/// Sets the fault: `ms` is the delay (DELAY) or the interval (DRIP), `bytes` the
+/// piece size (DRIP); both are ignored otherwise.
+///
+/// # Safety
+/// `route` NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn pierhead_route_set_fault(
+    route: *mut pierhead_route,
+    fault: pierhead_fault,
+    ms: u64,
+    bytes: u64,
+) -> pierhead_result {
+    let apply = |r: Route| {
+        let ms = Duration::from_millis(ms);
+        let f = match fault {
+            pierhead_fault::PIERHEAD_FAULT_NONE => return Ok(r.without_fault()),
+            pierhead_fault::PIERHEAD_FAULT_DELAY => Fault::Delay(ms),
+            pierhead_fault::PIERHEAD_FAULT_DRIP => Fault::Drip {
+                bytes: bytes as usize,
+                interval: ms,
+            },
+            pierhead_fault::PIERHEAD_FAULT_CLOSE_AFTER_HEADERS => Fault::CloseAfterHeaders,
+            pierhead_fault::PIERHEAD_FAULT_RESET => Fault::Reset,
+            pierhead_fault::PIERHEAD_FAULT_NO_RESPONSE => Fault::NoResponse,
+        };
+        Ok(r.fault(f))
+    };
+    // SAFETY: forwarded from the caller.
+    unsafe { with_route(route, apply) }
+}
+
+/// Checks a route; an error names the field (see `pierhead_last_error_message`).
+pub(crate) fn validated(route: &pierhead_route) -> Result<Route, pierhead_result> {
+    route.inner.validate().map_err(|e| {
+        set_last_error(e.to_string());
+        pierhead_result::PIERHEAD_RESULT_INVALID_PARAMETER
+    })?;
+    Ok(route.inner.clone())
+}
+
+/// Adds a copy of `route` to the config (after the routes already there).
+///
+/// # Safety
+/// `config` NULL or live; `route` NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn pierhead_config_add_route(
+    config: *mut pierhead_config,
+    route: *const pierhead_route,
+) -> pierhead_result {
+    let apply = |c: pierhead::Config| {
+        if route.is_null() {
+            set_last_error("route is NULL".to_owned());
+            return Err(pierhead_result::PIERHEAD_RESULT_NULL_PARAMETER);
+        }
+        // SAFETY: non-NULL and live, as promised.
+        Ok(c.route(validated(unsafe { &*route })?))
+    };
+    // SAFETY: forwarded from the caller.
+    unsafe { edit(config, apply) }
+}
