@@ -13,6 +13,7 @@ use pierhead::{Request, Response, Route};
 
 use crate::config::{edit, pierhead_config};
 use crate::result::{pierhead_result, set_last_error};
+use crate::route::{response_from, with_c_handler};
 use crate::{c_str, guard, UserData};
 
 /// One request header: name and value with their lengths (not NUL-terminated).
@@ -95,21 +96,8 @@ pub unsafe extern "C" fn pierhead_config_add_static_route(
     let apply = |c| {
         // SAFETY: the pointers are as the caller promised.
         let route = unsafe { route_for(method, path, prefix)? };
-        let mut response = Response::new(status);
-        if !content_type.is_null() {
-            // SAFETY: non-NULL and NUL-terminated, as promised.
-            let content_type = unsafe { c_str(content_type, "content_type")? };
-            response = response.header("Content-Type", content_type);
-        }
-        if body_len > 0 {
-            if body.is_null() {
-                set_last_error("body is NULL".to_owned());
-                return Err(pierhead_result::PIERHEAD_RESULT_NULL_PARAMETER);
-            }
-            // SAFETY: valid for body_len bytes, as promised; copied here.
-            let bytes = unsafe { std::slice::from_raw_parts(body, body_len) };
-            response = response.body(bytes.to_vec());
-        }
+        // SAFETY: as the caller promised.
+        let response = unsafe { response_from(status, content_type, body, body_len)? };
         checked(c, route.respond(response))
     };
     // SAFETY: forwarded from the caller.
@@ -140,8 +128,7 @@ pub unsafe extern "C" fn pierhead_config_add_handler_route(
     let apply = move |c| {
         // SAFETY: the pointers are as the caller promised.
         let route = unsafe { route_for(method, path, prefix)? };
-        let call = move |req: &Request| call_handler(handler, &data, req);
-        checked(c, route.handler(call))
+        checked(c, with_c_handler(route, handler, data))
     };
     // SAFETY: forwarded from the caller.
     unsafe { edit(config, apply) }

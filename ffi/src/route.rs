@@ -8,7 +8,7 @@ use std::time::Duration;
 use pierhead::{Fault, Request, Response, Route};
 
 use crate::config::{edit, pierhead_config};
-use crate::http::{call_handler, pierhead_http_handler, route_for};
+use crate::http::{call_handler, pierhead_http_handler, route_for, CHandler};
 use crate::result::{pierhead_result, set_last_error};
 use crate::{c_str, guard, guard_try, non_null, UserData};
 
@@ -178,19 +178,37 @@ pub unsafe extern "C" fn pierhead_route_respond(
     body: *const u8,
     len: usize,
 ) -> pierhead_result {
-    let apply = |r: Route| {
-        let mut response = Response::new(status);
-        if !content_type.is_null() {
-            // SAFETY: non-NULL and NUL-terminated, as promised.
-            response = response.header("Content-Type", unsafe {
-                c_str(content_type, "content_type")
-            }?);
-        }
-        // SAFETY: as the caller promised.
-        Ok(r.respond(response.body(unsafe { bytes(body, len) }?)))
-    };
+    // SAFETY: as the caller promised.
+    let apply =
+        |r: Route| Ok(r.respond(unsafe { response_from(status, content_type, body, len) }?));
     // SAFETY: forwarded from the caller.
     unsafe { with_route(route, apply) }
+}
+
+/// A fixed response from C arguments: status, content type (NULL: none), body.
+///
+/// # Safety
+/// `content_type` NULL or NUL-terminated; `body` valid for `len` bytes (NULL if 0).
+pub(crate) unsafe fn response_from(
+    status: u16,
+    content_type: *const libc::c_char,
+    body: *const u8,
+    len: usize,
+) -> Result<Response, pierhead_result> {
+    let mut response = Response::new(status);
+    if !content_type.is_null() {
+        // SAFETY: non-NULL and NUL-terminated, as promised.
+        response = response.header("Content-Type", unsafe {
+            c_str(content_type, "content_type")
+        }?);
+    }
+    // SAFETY: as the caller promised.
+    Ok(response.body(unsafe { bytes(body, len) }?))
+}
+
+/// Makes `route` answer through a C handler and its user data.
+pub(crate) fn with_c_handler(route: Route, handler: CHandler, data: Arc<UserData>) -> Route {
+    route.handler(move |req: &Request| call_handler(handler, &data, req))
 }
 
 /// Answers with what `handler` builds (see `pierhead_http_handler`); `finalizer`
