@@ -7,13 +7,12 @@
 //! which copy what they are given.
 
 use std::ffi::CString;
-use std::sync::Arc;
 
 use pierhead::{Request, Response, Route};
 
 use crate::config::{edit, pierhead_config};
 use crate::result::{pierhead_result, set_last_error};
-use crate::route::{response_from, with_c_handler};
+use crate::route::{check, handler_with_data, response_from, with_c_handler};
 use crate::{c_str, guard, UserData};
 
 /// One request header: name and value with their lengths (not NUL-terminated).
@@ -120,11 +119,10 @@ pub unsafe extern "C" fn pierhead_config_add_handler_route(
     user_data: *mut libc::c_void,
     finalizer: crate::pierhead_free_callback,
 ) -> pierhead_result {
-    let Some(handler) = handler else {
-        set_last_error("handler is NULL".to_owned());
-        return pierhead_result::PIERHEAD_RESULT_NULL_PARAMETER;
+    let (handler, data) = match handler_with_data(handler, user_data, finalizer) {
+        Ok(pair) => pair,
+        Err(e) => return e,
     };
-    let data = Arc::new(UserData::new(user_data, finalizer));
     let apply = move |c| {
         // SAFETY: the pointers are as the caller promised.
         let route = unsafe { route_for(method, path, prefix)? };
@@ -155,10 +153,7 @@ pub(crate) unsafe fn route_for(
 }
 
 fn checked(config: pierhead::Config, route: Route) -> Result<pierhead::Config, pierhead_result> {
-    route.validate().map_err(|e| {
-        set_last_error(e.to_string());
-        pierhead_result::PIERHEAD_RESULT_INVALID_PARAMETER
-    })?;
+    check(&route)?;
     Ok(config.route(route))
 }
 

@@ -223,11 +223,10 @@ pub unsafe extern "C" fn pierhead_route_set_handler(
     user_data: *mut libc::c_void,
     finalizer: crate::pierhead_free_callback,
 ) -> pierhead_result {
-    let Some(handler) = handler else {
-        set_last_error("handler is NULL".to_owned());
-        return pierhead_result::PIERHEAD_RESULT_NULL_PARAMETER;
+    let (handler, data) = match handler_with_data(handler, user_data, finalizer) {
+        Ok(pair) => pair,
+        Err(e) => return e,
     };
-    let data = Arc::new(UserData::new(user_data, finalizer));
     let apply =
         move |r: Route| Ok(r.handler(move |req: &Request| call_handler(handler, &data, req)));
     // SAFETY: forwarded from the caller.
@@ -281,11 +280,29 @@ pub unsafe extern "C" fn pierhead_route_set_fault(
 
 /// Checks a route; an error names the field (see `pierhead_last_error_message`).
 pub(crate) fn validated(route: &pierhead_route) -> Result<Route, pierhead_result> {
-    route.inner.validate().map_err(|e| {
+    check(&route.inner)?;
+    Ok(route.inner.clone())
+}
+
+/// Validates a route, recording the error (which names the field).
+pub(crate) fn check(route: &Route) -> Result<(), pierhead_result> {
+    route.validate().map_err(|e| {
         set_last_error(e.to_string());
         pierhead_result::PIERHEAD_RESULT_INVALID_PARAMETER
-    })?;
-    Ok(route.inner.clone())
+    })
+}
+
+/// A non-NULL handler and its user data, shared by every copy of the route.
+pub(crate) fn handler_with_data(
+    handler: pierhead_http_handler,
+    user_data: *mut libc::c_void,
+    finalizer: crate::pierhead_free_callback,
+) -> Result<(CHandler, Arc<UserData>), pierhead_result> {
+    let Some(handler) = handler else {
+        set_last_error("handler is NULL".to_owned());
+        return Err(pierhead_result::PIERHEAD_RESULT_NULL_PARAMETER);
+    };
+    Ok((handler, Arc::new(UserData::new(user_data, finalizer))))
 }
 
 /// Adds a copy of `route` to the config (after the routes already there).
