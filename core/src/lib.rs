@@ -31,6 +31,6 @@ mod worker;
 
 pub use config::{Config, Protocol, StatsCallback, MAX_WORKERS};
 pub use error::{ConfigError, ConfigProblem, StartError};
-pub use routing::{Fault, Handler, PathMatch, Request, Response, Route, RouteId};
+pub use routing::{Fault, Handler, PathMatch, Request, RequestView, Response, Route, RouteId};
 pub use server::{Server, StopReport, DROP_STOP_DEADLINE};
 pub use stats::{State, Stats};

@@ -516,3 +516,42 @@ fn graceful_stop_lets_a_delayed_response_finish_with_connection_close() {
     assert_eq!(resp.body, b"done\n");
     assert_eq!(resp.header("connection"), Some("close"));
 }
+
+#[test]
+fn when_conditions_see_the_request_and_the_log_names_the_route() {
+    let server = http();
+    // A condition the built-in matchers cannot express: a header in any case of
+    // value, and a body that merely contains a word.
+    let loud = server
+        .add_route(
+            Route::post("/c")
+                .when(|r| {
+                    r.header("x-mode")
+                        .is_some_and(|v| v.eq_ignore_ascii_case(b"loud"))
+                })
+                .when(|r| r.body().windows(5).any(|w| w == b"hello"))
+                .respond(Reply::text(200, "LOUD\n")),
+        )
+        .unwrap();
+    let post = |mode: &str, body: &str| {
+        let req = format!(
+            "POST /c?x=1 HTTP/1.1\r\nHost: t\r\nX-Mode:  {mode} \r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        http_once(server.local_addr(), req.as_bytes())
+    };
+    assert_eq!(post("LOUD", "say hello now").status, 200);
+    assert_eq!(post("quiet", "say hello now").status, 404);
+    assert_eq!(post("loud", "say goodbye").status, 404);
+
+    let log = server.requests();
+    assert_eq!(log.len(), 3);
+    assert_eq!(log[0].route, Some(loud));
+    assert_eq!((log[1].route, log[2].route), (None, None));
+
+    // Route::matches applies the same test to a logged request, use limits aside.
+    let route = Route::post("/c").when(|r| r.query() == Some("x=1") && r.path() == "/c");
+    assert!(log.iter().all(|r| route.matches(r)));
+    assert!(!Route::get("/c").matches(&log[0]));
+    assert!(Route::post("/c").header("x-mode", "LOUD").matches(&log[0]));
+}

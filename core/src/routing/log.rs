@@ -75,6 +75,7 @@ mod tests {
             body_len: 10,
             connection_id: n,
             received: Instant::now(),
+            route: None,
         }
     }
 

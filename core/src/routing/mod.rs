@@ -13,9 +13,9 @@ mod route;
 pub(crate) mod table;
 
 pub use handler::Handler;
-pub use request::Request;
+pub use request::{Request, RequestView};
 pub use response::Response;
 pub use route::{Fault, PathMatch, Route, RouteId};
 
-pub(crate) use request::{Headers, View};
+pub(crate) use request::Headers;
 pub(crate) use response::{reason, Prepared};

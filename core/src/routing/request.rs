@@ -3,6 +3,7 @@
 
 use std::time::Instant;
 
+use super::route::RouteId;
 use crate::protocol::http::head::trim;
 
 /// A received HTTP request, owned: given to handlers and kept in the request log.
@@ -26,6 +27,9 @@ pub struct Request {
     pub connection_id: u64,
     /// When the request was complete (monotonic clock).
     pub received: Instant,
+    /// The route that answered it; `None` when no route matched (the request got
+    /// the unmatched status, or the fixed response on a server without routes).
+    pub route: Option<RouteId>,
 }
 
 impl Request {
@@ -52,8 +56,9 @@ impl Request {
         self.header(name).and_then(|v| std::str::from_utf8(v).ok())
     }
 
-    pub(crate) fn view(&self) -> View<'_> {
-        View {
+    /// The borrowed view route conditions see.
+    pub fn view(&self) -> RequestView<'_> {
+        RequestView {
             method: &self.method,
             target: &self.target,
             headers: Headers::Owned(&self.headers),
@@ -102,11 +107,62 @@ impl<'a> Headers<'a> {
     }
 }
 
-/// What route matching needs of a request, borrowed from wherever it is.
+/// A request as route matching sees it, borrowed from the connection's buffer (or
+/// from an owned [`Request`]). Given to [`Route::when`](crate::Route::when)
+/// conditions, which run on the I/O thread while the request is matched.
 #[derive(Clone, Copy)]
-pub(crate) struct View<'a> {
+pub struct RequestView<'a> {
     pub(crate) method: &'a str,
     pub(crate) target: &'a str,
     pub(crate) headers: Headers<'a>,
     pub(crate) body: &'a [u8],
+}
+
+impl<'a> RequestView<'a> {
+    /// The method as sent.
+    pub fn method(&self) -> &'a str {
+        self.method
+    }
+
+    /// The request target as sent: path and query.
+    pub fn target(&self) -> &'a str {
+        self.target
+    }
+
+    /// The target before `?`.
+    pub fn path(&self) -> &'a str {
+        split_target(self.target).0
+    }
+
+    /// The target after `?`, if there is a `?`.
+    pub fn query(&self) -> Option<&'a str> {
+        split_target(self.target).1
+    }
+
+    /// Every header as (name as sent, value with surrounding blanks trimmed).
+    pub fn headers(&self) -> Vec<(&'a str, &'a [u8])> {
+        match self.headers {
+            Headers::Parsed(hs) => hs.iter().map(|h| (h.name, trim(h.value))).collect(),
+            Headers::Owned(hs) => hs.iter().map(|(n, v)| (n.as_str(), trim(v))).collect(),
+        }
+    }
+
+    /// The first header of this name (case-insensitive), its value trimmed.
+    pub fn header(&self, name: &str) -> Option<&'a [u8]> {
+        match self.headers {
+            Headers::Parsed(hs) => hs
+                .iter()
+                .find(|h| h.name.eq_ignore_ascii_case(name))
+                .map(|h| trim(h.value)),
+            Headers::Owned(hs) => hs
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(name))
+                .map(|(_, v)| trim(v)),
+        }
+    }
+
+    /// The whole body (decoded from chunked framing).
+    pub fn body(&self) -> &'a [u8] {
+        self.body
+    }
 }

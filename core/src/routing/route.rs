@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::handler::Handler;
+use super::request::{split_target, Request, RequestView};
 use super::response::Response;
 use crate::config::{ConfigError, ConfigProblem};
 
@@ -43,6 +44,18 @@ pub enum Fault {
     NoResponse,
 }
 
+/// A caller-supplied match condition; see [`Route::when`].
+#[derive(Clone)]
+pub(crate) struct Condition(Arc<ConditionFn>);
+
+type ConditionFn = dyn Fn(&RequestView<'_>) -> bool + Send + Sync;
+
+impl std::fmt::Debug for Condition {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Condition(<callback>)")
+    }
+}
+
 /// What a matching route answers with.
 #[derive(Clone)]
 pub enum Action {
@@ -79,6 +92,7 @@ pub struct Route {
     pub(crate) query: Option<String>,
     pub(crate) headers: Vec<(String, String)>,
     pub(crate) body: Option<Vec<u8>>,
+    pub(crate) conditions: Vec<Condition>,
     pub(crate) action: Action,
     pub(crate) uses: Option<u64>,
     pub(crate) fault: Option<Fault>,
@@ -123,6 +137,7 @@ impl Route {
             query: None,
             headers: Vec::new(),
             body: None,
+            conditions: Vec::new(),
             action: Action::Static(Response::new(200)),
             uses: None,
             fault: None,
@@ -153,6 +168,19 @@ impl Route {
     /// Match only requests whose body equals `body`.
     pub fn body(mut self, body: impl Into<Vec<u8>>) -> Route {
         self.body = Some(body.into());
+        self
+    }
+
+    /// Match only requests for which `condition` returns true: for tests the built-in
+    /// matchers cannot express (a JSON body compared as a value, query parameters in
+    /// any order). It runs on the I/O thread for every request that passed the other
+    /// conditions, so it must be quick and must not block. May be given several
+    /// times; all must hold.
+    pub fn when(
+        mut self,
+        condition: impl Fn(&RequestView<'_>) -> bool + Send + Sync + 'static,
+    ) -> Route {
+        self.conditions.push(Condition(Arc::new(condition)));
         self
     }
 
@@ -196,6 +224,35 @@ impl Route {
     /// How the path is matched.
     pub fn get_path(&self) -> &PathMatch {
         &self.path
+    }
+
+    /// Whether `request` meets this route's conditions (method, path, query,
+    /// headers, body), regardless of use limits. The same test the server applies
+    /// when it picks a route, so it serves assertions on the request log.
+    pub fn matches(&self, request: &Request) -> bool {
+        self.matches_view(&request.view())
+    }
+
+    pub(crate) fn matches_view(&self, req: &RequestView<'_>) -> bool {
+        if let Some(m) = &self.method {
+            // A GET route answers HEAD too (RFC 9110 9.3.2).
+            if m != req.method && !(m == "GET" && req.method == "HEAD") {
+                return false;
+            }
+        }
+        let (path, query) = split_target(req.target);
+        let path_ok = match &self.path {
+            PathMatch::Exact(p) => p == path || (p == "*" && req.target == "*"),
+            PathMatch::Prefix(p) => path.starts_with(p.as_str()),
+        };
+        path_ok
+            && self.query.as_deref().is_none_or(|q| Some(q) == query)
+            && self
+                .headers
+                .iter()
+                .all(|(n, v)| req.headers.has(n, v.as_bytes()))
+            && self.body.as_deref().is_none_or(|b| b == req.body)
+            && self.conditions.iter().all(|c| (c.0)(req))
     }
 
     /// Checks every part; an error names the offending field.

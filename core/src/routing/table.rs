@@ -10,9 +10,9 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use super::request::{split_target, View};
+use super::request::RequestView;
 use super::response::Prepared;
-use super::route::{Action, Fault, PathMatch, Route, RouteId};
+use super::route::{Action, Fault, Route, RouteId};
 use super::Handler;
 use crate::config::ConfigError;
 
@@ -53,27 +53,6 @@ impl RouteEntry {
         self.route.fault
     }
 
-    fn matches(&self, req: &View<'_>) -> bool {
-        let r = &self.route;
-        if let Some(m) = &r.method {
-            // A GET route answers HEAD too (RFC 9110 9.3.2).
-            if m != req.method && !(m == "GET" && req.method == "HEAD") {
-                return false;
-            }
-        }
-        let (path, query) = split_target(req.target);
-        let path_ok = match &r.path {
-            PathMatch::Exact(p) => p == path || (p == "*" && req.target == "*"),
-            PathMatch::Prefix(p) => path.starts_with(p.as_str()),
-        };
-        path_ok
-            && r.query.as_deref().is_none_or(|q| Some(q) == query)
-            && r.headers
-                .iter()
-                .all(|(n, v)| req.headers.has(n, v.as_bytes()))
-            && r.body.as_deref().is_none_or(|b| b == req.body)
-    }
-
     /// Takes one use; false when the route is used up (another worker may have
     /// taken the last one at the same moment: exactly one of them gets it).
     fn claim(&self) -> bool {
@@ -104,8 +83,10 @@ impl RouteTable {
     }
 
     /// The first route that matches and still has uses left; that use is taken.
-    pub(crate) fn find(&self, req: &View<'_>) -> Option<&Arc<RouteEntry>> {
-        self.entries.iter().find(|e| e.matches(req) && e.claim())
+    pub(crate) fn find(&self, req: &RequestView<'_>) -> Option<&Arc<RouteEntry>> {
+        self.entries
+            .iter()
+            .find(|e| e.route.matches_view(req) && e.claim())
     }
 
     fn with(entries: Vec<Arc<RouteEntry>>) -> RouteTable {

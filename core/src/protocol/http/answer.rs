@@ -9,7 +9,7 @@ use super::response::{self, ConnectionHeader};
 use super::HELLO;
 use crate::protocol::{Ctx, Next};
 use crate::routing::table::Answer;
-use crate::routing::{Fault, Handler, Headers, Prepared, Request, View};
+use crate::routing::{Fault, Handler, Headers, Prepared, Request, RequestView, RouteId};
 
 /// How the response to one request must be framed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,12 +106,12 @@ impl Hold {
 /// Where the request being answered is: parsed in the input, or owned (its body
 /// was collected).
 pub(crate) enum Source<'a> {
-    Parsed(View<'a>),
+    Parsed(RequestView<'a>),
     Owned(Request),
 }
 
 impl Source<'_> {
-    fn view(&self) -> View<'_> {
+    fn view(&self) -> RequestView<'_> {
         match self {
             Source::Parsed(v) => *v,
             Source::Owned(r) => r.view(),
@@ -143,6 +143,7 @@ pub(crate) fn owned_request(
         body_len: 0,
         connection_id: ctx.conn_id,
         received: ctx.now,
+        route: None,
     }
 }
 
@@ -153,7 +154,7 @@ pub(crate) fn respond(source: Source<'_>, meta: Meta, ctx: &mut Ctx<'_>) -> Next
     }
     let routes = ctx.routes;
     let Some(entry) = routes.find(&source.view()) else {
-        record(source, meta, ctx);
+        record(source, None, meta, ctx);
         if routes.is_empty() {
             return hello(meta, ctx);
         }
@@ -162,7 +163,8 @@ pub(crate) fn respond(source: Source<'_>, meta: Meta, ctx: &mut Ctx<'_>) -> Next
     };
     match &entry.answer {
         Answer::Handler(handler) => {
-            let request = source.into_request(meta, ctx);
+            let mut request = source.into_request(meta, ctx);
+            request.route = Some(entry.id);
             if let Some(log) = ctx.log {
                 log.record(request.clone());
             }
@@ -174,7 +176,7 @@ pub(crate) fn respond(source: Source<'_>, meta: Meta, ctx: &mut Ctx<'_>) -> Next
             }))
         }
         Answer::Static(prepared) => {
-            record(source, meta, ctx);
+            record(source, Some(entry.id), meta, ctx);
             match entry.fault() {
                 // Written straight from the route table.
                 None => send_plain(prepared, meta, ctx),
@@ -184,10 +186,13 @@ pub(crate) fn respond(source: Source<'_>, meta: Meta, ctx: &mut Ctx<'_>) -> Next
     }
 }
 
-/// Puts the request in the request log, if there is one.
-fn record(source: Source<'_>, meta: Meta, ctx: &Ctx<'_>) {
+/// Puts the request in the request log, if there is one, with the route that
+/// answered it.
+fn record(source: Source<'_>, route: Option<RouteId>, meta: Meta, ctx: &Ctx<'_>) {
     if let Some(log) = ctx.log {
-        log.record(source.into_request(meta, ctx));
+        let mut request = source.into_request(meta, ctx);
+        request.route = route;
+        log.record(request);
     }
 }
 

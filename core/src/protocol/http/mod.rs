@@ -22,7 +22,7 @@ pub(crate) use answer::{deliver, drip, Hold, Meta};
 pub(crate) use date::DateCache;
 
 use super::{Ctx, Next, Progress};
-use crate::routing::{Headers, Request, View};
+use crate::routing::{Headers, Request, RequestView};
 use answer::Source;
 use chunked::Chunked;
 use head::BodyFraming;
@@ -138,7 +138,7 @@ impl Session {
                     }
                 }
                 BodyFraming::None => {
-                    let view = View {
+                    let view = RequestView {
                         method: parsed.method,
                         target: parsed.target,
                         headers: Headers::Parsed(parsed.headers),
