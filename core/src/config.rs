@@ -150,6 +150,7 @@ pub struct Config {
     pub(crate) on_stats: Option<StatsCallback>,
     pub(crate) routes: Vec<Route>,
     pub(crate) unmatched_status: u16,
+    pub(crate) fixed_response: bool,
     pub(crate) request_log: usize,
     pub(crate) request_log_body_bytes: usize,
     pub(crate) handler_threads: usize,
@@ -174,6 +175,7 @@ impl fmt::Debug for Config {
             .field("on_stats", &self.on_stats.as_ref().map(|_| "<callback>"))
             .field("routes", &self.routes)
             .field("unmatched_status", &self.unmatched_status)
+            .field("fixed_response", &self.fixed_response)
             .field("request_log", &self.request_log)
             .field("request_log_body_bytes", &self.request_log_body_bytes)
             .field("handler_threads", &self.handler_threads)
@@ -212,6 +214,7 @@ impl Config {
             on_stats: None,
             routes: Vec::new(),
             unmatched_status: 404,
+            fixed_response: true,
             request_log: 0,
             request_log_body_bytes: 64 * 1024,
             handler_threads: 8,
@@ -312,6 +315,15 @@ impl Config {
     /// none matches.
     pub fn unmatched_status(mut self, status: u16) -> Self {
         self.unmatched_status = status;
+        self
+    }
+
+    /// Whether an HTTP server with no routes at all answers every request with the
+    /// fixed `200 hello` response (the default, for benchmarks and smoke tests).
+    /// `false` answers the unmatched status instead, as a server of expectations
+    /// wants: a request nobody expected is an error even before the first route.
+    pub fn fixed_response(mut self, on: bool) -> Self {
+        self.fixed_response = on;
         self
     }
 

@@ -555,3 +555,21 @@ fn when_conditions_see_the_request_and_the_log_names_the_route() {
     assert!(!Route::get("/c").matches(&log[0]));
     assert!(Route::post("/c").header("x-mode", "LOUD").matches(&log[0]));
 }
+
+#[test]
+fn without_the_fixed_response_a_routeless_server_answers_unmatched() {
+    let server = start(Protocol::Http, |c| {
+        c.fixed_response(false)
+            .unmatched_status(500)
+            .request_log(10)
+    });
+    let r = get(&server, "/anything");
+    assert_eq!(
+        (r.status, r.body.as_slice()),
+        (500, b"Internal Server Error\n".as_slice())
+    );
+    assert_eq!(server.requests()[0].route, None);
+    // Without the log too (the fast path is skipped either way).
+    let bare = start(Protocol::Http, |c| c.fixed_response(false));
+    assert_eq!(get(&bare, "/").status, 404);
+}

@@ -79,10 +79,21 @@ pub(crate) struct Ctx<'a> {
     pub(crate) log: Option<&'a RequestLog>,
     /// The response to a request no route matches.
     pub(crate) unmatched: &'a Prepared,
+    /// With no routes at all, answer the fixed response instead of `unmatched`.
+    pub(crate) fixed_response: bool,
     /// The time of the current event (one clock read per poll).
     pub(crate) now: Instant,
     /// The connection's id, as request-log entries and handlers see it.
     pub(crate) conn_id: u64,
+}
+
+impl Ctx<'_> {
+    /// Every HTTP request gets the fixed response and nothing of it is kept: no
+    /// routes, no log. The benchmark path, which skips even the request's body.
+    #[inline]
+    pub(crate) fn fixed_only(&self) -> bool {
+        self.routes.is_empty() && self.log.is_none() && self.fixed_response
+    }
 }
 
 /// Per-connection protocol state.

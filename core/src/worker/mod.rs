@@ -173,6 +173,7 @@ struct Io {
     routes_version: u64,
     /// The answer when routes exist and none matches.
     unmatched: Prepared,
+    fixed_response: bool,
     handler_timeout: Duration,
     next_job: u64,
 }
@@ -204,6 +205,7 @@ impl Worker {
                 c.unmatched_status,
                 format!("{}\n", reason(c.unmatched_status)),
             )),
+            fixed_response: c.fixed_response,
             handler_timeout: c.handler_timeout,
             next_job: 0,
             shared,
@@ -532,6 +534,7 @@ impl Io {
             routes: &self.routes,
             log: self.shared.log.as_ref(),
             unmatched: &self.unmatched,
+            fixed_response: self.fixed_response,
             now: self.now,
             // Unique per server: generations are unique per worker.
             conn_id: u64::from(token.generation) << 8 | self.index as u64,

@@ -149,13 +149,13 @@ pub(crate) fn owned_request(
 
 /// Answers a complete request.
 pub(crate) fn respond(source: Source<'_>, meta: Meta, ctx: &mut Ctx<'_>) -> Next {
-    if ctx.routes.is_empty() && ctx.log.is_none() {
+    if ctx.fixed_only() {
         return hello(meta, ctx);
     }
     let routes = ctx.routes;
     let Some(entry) = routes.find(&source.view()) else {
         record(source, None, meta, ctx);
-        if routes.is_empty() {
+        if routes.is_empty() && ctx.fixed_response {
             return hello(meta, ctx);
         }
         let unmatched = ctx.unmatched;

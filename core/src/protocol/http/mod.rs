@@ -131,12 +131,10 @@ impl Session {
             };
             let body = match h.body {
                 // The fixed response needs nothing of the request (the benchmark path).
-                BodyFraming::None if ctx.routes.is_empty() && ctx.log.is_none() => {
-                    match answer::hello(meta, ctx) {
-                        Next::Continue => continue,
-                        next => return stop_at(pos, next, input),
-                    }
-                }
+                BodyFraming::None if ctx.fixed_only() => match answer::hello(meta, ctx) {
+                    Next::Continue => continue,
+                    next => return stop_at(pos, next, input),
+                },
                 BodyFraming::None => {
                     let view = RequestView {
                         method: parsed.method,
@@ -159,7 +157,7 @@ impl Session {
                 ctx.out.extend_from_slice(response::CONTINUE);
             }
             // The fixed response needs nothing of the request: skip its body.
-            let capture = (!ctx.routes.is_empty() || ctx.log.is_some()).then(|| {
+            let capture = (!ctx.fixed_only()).then(|| {
                 let headers = Headers::Parsed(parsed.headers);
                 Box::new(answer::owned_request(
                     parsed.method,
@@ -306,6 +304,7 @@ mod tests {
                 routes: &routes,
                 log: self.log.as_ref(),
                 unmatched: &self.unmatched,
+                fixed_response: true,
                 now: std::time::Instant::now(),
                 conn_id: 7,
             };
