@@ -1,0 +1,52 @@
+"""pierhead: an embeddable, fast TCP/HTTP server for tests and benchmarks.
+
+The server runs in Rust threads behind :class:`Server`; Python only runs when a
+``respond_with_handler`` callable or an ``on_stats`` callback is called. Quick start::
+
+    import pierhead, urllib.request
+
+    with pierhead.Server() as server:
+        server.expect_request("/hello", method="GET").respond_with_json({"hi": 1})
+        print(urllib.request.urlopen(server.url_for("/hello")).read())
+        server.check_assertions()
+"""
+
+from __future__ import annotations
+
+import atexit as _atexit
+
+from . import _pierhead
+from ._errors import (
+    BindError,
+    ConfigError,
+    ExpectationError,
+    PierheadError,
+    ServerStateError,
+    StartError,
+)
+from ._pierhead import Fault, Matcher, Request, Response, Stats, StopReport
+from ._server import RequestHandler, Server
+
+__version__: str = _pierhead.__version__
+
+__all__ = [
+    "BindError",
+    "ConfigError",
+    "ExpectationError",
+    "Fault",
+    "Matcher",
+    "PierheadError",
+    "Request",
+    "RequestHandler",
+    "Response",
+    "Server",
+    "ServerStateError",
+    "StartError",
+    "Stats",
+    "StopReport",
+    "__version__",
+]
+
+# Servers still running at exit are stopped while the interpreter is fully alive,
+# so a handler thread finishing its call can still take the GIL.
+_atexit.register(_pierhead.stop_all, 1.0)

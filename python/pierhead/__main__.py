@@ -1,0 +1,138 @@
+"""``python -m pierhead serve ...``: the command line, from Python.
+
+Mirrors the ``pierhead serve`` binary: same flags and defaults, same output (the
+listening address on the first line, a stats line every ``--stats-interval``, the
+stop report on Ctrl-C or SIGTERM).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+from typing import Optional, Sequence
+
+from . import ConfigError, PierheadError, Response, Server, Stats
+
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def _duration(text: str) -> float:
+    """``500ms``, ``5s``, ``2m``, or a bare number of seconds."""
+    for unit in ("ms", "s", "m", "h"):
+        if text.endswith(unit) and text[: -len(unit)].replace(".", "", 1).isdigit():
+            return float(text[: -len(unit)]) * _UNITS[unit]
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"`{text}` is not a duration (e.g. 500ms, 5s)") from None
+
+
+def _split_bind(bind: str) -> "tuple[str, int]":
+    host, sep, port = bind.rpartition(":")
+    if not sep or not port.isdigit():
+        raise ConfigError(f"invalid config field `bind`: `{bind}` is not HOST:PORT", "bind")
+    return host.strip("[]"), int(port)
+
+
+def _add_route(server: Server, spec: str) -> None:
+    """``METHOD PATH [STATUS [BODY|@FILE]]``, as the binary's ``--route``."""
+    parts = spec.split(None, 3)
+    if len(parts) < 2:
+        raise ConfigError(f"invalid config field `route`: `{spec}` is not `METHOD PATH [STATUS [BODY|@FILE]]`", "route")
+    method, path = parts[0], parts[1]
+    status = int(parts[2]) if len(parts) > 2 and parts[2].isdigit() else 200
+    body: "str | bytes" = parts[3] if len(parts) > 3 else ""
+    if isinstance(body, str) and body.startswith("@"):
+        with open(body[1:], "rb") as f:
+            body = f.read()
+    prefix = path.endswith("*")
+    handler = server.expect_request(
+        path[:-1] if prefix else path, method=None if method == "*" else method, prefix=prefix
+    )
+    handler.respond_with_response(Response(body, status))
+
+
+def _print_stats(s: Stats) -> None:
+    print(
+        f"stats: up {s.uptime:.0f}s {s.state} | conns active {s.connections_active} "
+        f"accepted {s.connections_accepted} refused {s.connections_refused} | requests "
+        f"{s.requests} responses {s.responses} | read {s.bytes_read} B written "
+        f"{s.bytes_written} B | errors protocol {s.protocol_errors} timeouts {s.timeouts} "
+        f"accept {s.accept_errors} internal {s.internal_errors}",
+        flush=True,
+    )
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m pierhead", description="pierhead server")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="serve until SIGINT or SIGTERM, then stop gracefully")
+    serve.add_argument("--protocol", default="http", help="discard, echo or http (default http)")
+    serve.add_argument("--bind", default="127.0.0.1:8080", help="listen address (port 0: any free port)")
+    serve.add_argument("--workers", type=int, default=None, help="worker threads (default: number of cores)")
+    serve.add_argument("--max-connections", type=int, default=None)
+    serve.add_argument("--idle-timeout", type=_duration, default=None)
+    serve.add_argument("--header-timeout", type=_duration, default=None)
+    serve.add_argument("--stats-interval", default="5s", help='stats line interval; "off" for none')
+    serve.add_argument("--stop-timeout", type=_duration, default=5.0)
+    serve.add_argument("--route", action="append", default=[], help='"METHOD PATH [STATUS [BODY|@FILE]]"')
+    serve.add_argument("--unmatched-status", type=int, default=404)
+    args = parser.parse_args(argv)
+
+
+    limits: dict = {"unmatched_status": args.unmatched_status, "fixed_response": not args.route}
+    if args.max_connections is not None:
+        limits["max_connections"] = args.max_connections
+    if args.idle_timeout is not None:
+        limits["idle_timeout"] = args.idle_timeout
+    if args.header_timeout is not None:
+        limits["header_timeout"] = args.header_timeout
+    on_stats = None
+    if args.stats_interval != "off":
+        limits["stats_interval"] = _duration(args.stats_interval)
+        on_stats = _print_stats
+    try:
+        host, port = _split_bind(args.bind)
+        server = Server(
+            args.protocol,
+            host,
+            port,
+            workers=args.workers or os.cpu_count() or 1,
+            on_stats=on_stats,
+            **limits,
+        )
+        for spec in args.route:
+            _add_route(server, spec)
+        server.start()
+    except PierheadError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    address = server.url.split("://", 1)[1]
+    workers = args.workers or os.cpu_count() or 1
+    print(f"pierhead listening on {address} (protocol {args.protocol}, {workers} workers)", flush=True)
+
+    def on_term(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt("SIGTERM")
+
+    signal.signal(signal.SIGTERM, on_term)
+    try:
+        report = server.serve_forever(args.stop_timeout)
+    except KeyboardInterrupt as e:
+        name = "SIGTERM" if str(e) == "SIGTERM" else "SIGINT"
+        print(f"{name}: stopping (grace {args.stop_timeout:g}s)", flush=True)
+        report = server.stop(args.stop_timeout)
+    s = server.stats()
+    print(
+        f"stopped in {report.elapsed * 1000:.1f} ms: {report.idle_closed} idle closed, "
+        f"{report.drained} drained, {report.force_closed} force-closed; served "
+        f"{s.connections_accepted} connections, {s.requests} requests, {s.responses} responses, "
+        f"{s.protocol_errors} protocol errors",
+        flush=True,
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,45 @@
+"""The exceptions pierhead raises: one hierarchy under :class:`PierheadError`.
+
+Each class also derives from the built-in exception a caller would naturally catch,
+so ``except OSError`` still sees a failed bind and ``except ValueError`` a bad option.
+"""
+
+from __future__ import annotations
+
+
+class PierheadError(Exception):
+    """Base class of every error pierhead raises."""
+
+
+class ConfigError(PierheadError, ValueError):
+    """An option or value was rejected; :attr:`field` names it."""
+
+    field: str
+
+    def __init__(self, message: str, field: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class BindError(PierheadError, OSError):
+    """The address could not be listened on (in use, not local, no permission).
+
+    ``errno`` is the OS error; :attr:`address` the address asked for.
+    """
+
+    address: str
+
+
+class StartError(PierheadError, RuntimeError):
+    """The server could not start for a reason other than its address (threads,
+    event loop)."""
+
+
+class ServerStateError(PierheadError, RuntimeError):
+    """The call does not fit the server's state: not started yet, or already running."""
+
+
+class ExpectationError(PierheadError, AssertionError):
+    """A request expectation was not met: raised by ``check_assertions()`` and
+    ``assert_request_made()``. An ``AssertionError``, so pytest reports it as a
+    test failure."""

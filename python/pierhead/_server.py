@@ -1,0 +1,464 @@
+"""``pierhead.Server``: lifecycle, addresses, stats, and HTTP expectations.
+
+The heavy lifting is in the Rust module: matching, serving static answers, the
+request log. This layer keeps the list of expectations (so they can be declared
+before ``start()`` and survive a restart) and turns the log into assertions.
+"""
+
+from __future__ import annotations
+
+import json as _json
+import threading
+from typing import Any, Callable, Iterable, Mapping, Optional, Union
+
+from . import _pierhead
+from ._errors import ConfigError, ExpectationError
+from ._pierhead import Fault, Matcher, Ordering, Request, Response, Route, Stats, StopReport
+
+__all__ = ["Server", "RequestHandler", "HandlerResult", "QueryString", "Headers"]
+
+#: What a ``respond_with_handler`` callable may return.
+HandlerResult = Union[Response, str, bytes]
+#: A query-string condition: exact text, or parameters compared in any order.
+QueryString = Union[str, bytes, Mapping[str, Union[str, Iterable[str]]]]
+#: Header conditions or response headers.
+Headers = Union[Mapping[str, str], Iterable["tuple[str, str]"]]
+
+
+class _Unset:
+    """Marks an argument not given (``json=None`` is a valid JSON body: ``null``)."""
+
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+UNSET: Any = _Unset()
+
+
+def _matcher(
+    uri: str,
+    method: Optional[str],
+    query_string: Optional[QueryString],
+    headers: Optional[Headers],
+    data: Optional[Union[str, bytes]],
+    json: Any,
+    prefix: bool,
+) -> Matcher:
+    json_text = None if json is UNSET else _json.dumps(json)
+    return Matcher(uri, method, query_string, headers, data, json_text, prefix)
+
+
+class RequestHandler:
+    """One expectation, returned by ``expect_request``: say what it answers with one
+    of the ``respond_with_*`` methods. Until then, matching requests get the
+    unmatched status. Calling a ``respond_with_*`` method again replaces the answer.
+    """
+
+    def __init__(
+        self,
+        server: "Server",
+        matcher: Matcher,
+        uses: Optional[int],
+        ordering: Optional["tuple[Ordering, int]"],
+    ) -> None:
+        self._server = server
+        self.matcher = matcher
+        self.uses = uses
+        self._ordering = ordering
+        self._route: Optional[Route] = None
+        self._route_id: Optional[int] = None
+        # Requests answered by earlier runs of a restarted server.
+        self._hits_before = 0
+
+    def __repr__(self) -> str:
+        return f"<RequestHandler {self.matcher} uses={self.uses} hits={self.hits}>"
+
+    @property
+    def hits(self) -> int:
+        """Requests this expectation has answered."""
+        now = 0
+        if self._route_id is not None and self._server._core.state != "new":
+            now = self._server._core.route_hits(self._route_id) or 0
+        return self._hits_before + now
+
+    def respond_with_data(
+        self,
+        response_data: Union[str, bytes] = "",
+        status: int = 200,
+        headers: Optional[Headers] = None,
+        content_type: Optional[str] = None,
+        *,
+        fault: Optional[Fault] = None,
+    ) -> None:
+        """Answer with this body (``str`` is sent as UTF-8 ``text/plain``)."""
+        self.respond_with_response(Response(response_data, status, headers, content_type), fault=fault)
+
+    def respond_with_json(
+        self,
+        response_json: Any,
+        status: int = 200,
+        headers: Optional[Headers] = None,
+        content_type: str = "application/json",
+        *,
+        fault: Optional[Fault] = None,
+    ) -> None:
+        """Answer with ``json.dumps(response_json)``."""
+        body = _json.dumps(response_json)
+        self.respond_with_response(Response(body, status, headers, content_type), fault=fault)
+
+    def respond_with_response(self, response: Response, *, fault: Optional[Fault] = None) -> None:
+        """Answer with this :class:`Response` (served from Rust, without the GIL)."""
+        if not isinstance(response, Response):
+            raise ConfigError(
+                f"invalid config field `response`: must be pierhead.Response, not {type(response).__name__}",
+                "response",
+            )
+        self._install(Route(self.matcher, response=response, uses=self.uses, fault=fault, ordering=self._ordering))
+
+    def respond_with_handler(
+        self, func: Callable[[Request], HandlerResult], *, fault: Optional[Fault] = None
+    ) -> None:
+        """Answer with whatever ``func(request)`` returns: a :class:`Response`, ``str``
+        or ``bytes``. It runs on one of the server's handler threads, holding the GIL
+        only while it runs. An exception gives a 500 and is raised again by
+        ``check_assertions()``."""
+        self._install(Route(self.matcher, handler=func, uses=self.uses, fault=fault, ordering=self._ordering))
+
+    def respond_with_fault(self, fault: Fault, status: int = 200, body: Union[str, bytes] = "") -> None:
+        """Misbehave: delay, drip, close after the headers, reset, or never answer."""
+        self.respond_with_response(Response(body, status), fault=fault)
+
+    def _install(self, route: Route) -> None:
+        self._route = route
+        self._server._install(self)
+
+
+class Server:
+    """A pierhead server: HTTP (with expectations), echo or discard.
+
+    ``Server(protocol="http", host="127.0.0.1", port=0, workers=1, on_stats=None,
+    **limits)`` validates every option at once (``ConfigError`` names the bad one).
+    ``limits`` are the core's options: ``max_connections``, ``listen_backlog``,
+    ``idle_timeout``, ``header_timeout``, ``write_timeout``, ``handler_timeout``,
+    ``stats_interval`` (seconds), ``max_header_bytes``, ``max_body_bytes``,
+    ``max_output_bytes``, ``unmatched_status`` (default 500), ``request_log``
+    (default 10000 requests), ``request_log_body_bytes``, ``handler_threads`` and
+    ``fixed_response`` (default False: with no expectation every request is
+    unmatched).
+
+    Use it as a context manager, or call ``start()`` and ``stop()``. A server still
+    running when the interpreter exits is stopped first.
+    """
+
+    def __init__(
+        self,
+        protocol: str = "http",
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        workers: int = _pierhead.DEFAULT_WORKERS,
+        on_stats: Optional[Callable[[Stats], object]] = None,
+        **limits: Any,
+    ) -> None:
+        self._core = _pierhead.Server(protocol, host, port, workers, on_stats, **limits)
+        self._fixed_response = bool(limits.get("fixed_response", False))
+        self._handlers: list[RequestHandler] = []
+        self._ordering = Ordering()
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        where = self.url if self._core.state not in ("new",) else "not started"
+        return f"<pierhead.Server {self._core.protocol} {where} ({self._core.state})>"
+
+    # -- lifecycle ---------------------------------------------------------------
+
+    def start(self) -> "Server":
+        """Starts listening (``BindError`` if the address is taken). Expectations
+        declared before, or left over from an earlier run, are put in place."""
+        self._core.start()
+        with self._lock:
+            handlers = list(self._handlers)
+        for h in handlers:
+            h._route_id = None
+            self._install(h)
+        return self
+
+    def stop(self, timeout: float = 5.0) -> StopReport:
+        """Stops: idle connections close at once, in-flight requests get up to
+        ``timeout`` seconds. Idempotent. Releases the GIL while waiting."""
+        report = self._core.stop(timeout)
+        if report.complete:
+            with self._lock:
+                for h in self._handlers:
+                    if h._route_id is not None:
+                        h._hits_before += self._core.route_hits(h._route_id) or 0
+                        h._route_id = None
+        return report
+
+    def serve_forever(self, stop_timeout: float = 1.0) -> StopReport:
+        """Serves until ``stop()`` is called elsewhere or Ctrl-C (``KeyboardInterrupt``
+        is raised after a stop with ``stop_timeout`` seconds of grace)."""
+        return self._core.serve_forever(stop_timeout)
+
+    def __enter__(self) -> "Server":
+        if not self.is_running:
+            self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._core.state != "new":
+            self.stop()
+
+    # -- where and how it is doing -----------------------------------------------
+
+    @property
+    def protocol(self) -> str:
+        return self._core.protocol
+
+    @property
+    def host(self) -> str:
+        """The address listened on (``127.0.0.1``, ``::1``)."""
+        return self._core.host
+
+    @property
+    def port(self) -> int:
+        return self._core.port
+
+    @property
+    def url(self) -> str:
+        """``http://127.0.0.1:PORT`` (``http://[::1]:PORT`` for IPv6)."""
+        return self._core.url
+
+    def url_for(self, path: str) -> str:
+        """The URL of ``path`` on this server."""
+        if not path.startswith("/"):
+            path = "/" + path
+        return self.url + path
+
+    @property
+    def is_running(self) -> bool:
+        return self._core.is_running
+
+    @property
+    def state(self) -> str:
+        """``new``, ``running``, ``stopping``, ``stopped`` or ``failed``."""
+        return self._core.state
+
+    def stats(self) -> Stats:
+        return self._core.stats()
+
+    # -- expectations ------------------------------------------------------------
+
+    def expect_request(
+        self,
+        uri: str,
+        method: Optional[str] = None,
+        query_string: Optional[QueryString] = None,
+        headers: Optional[Headers] = None,
+        data: Optional[Union[str, bytes]] = None,
+        json: Any = UNSET,
+        *,
+        prefix: bool = False,
+        uses: Optional[int] = None,
+    ) -> RequestHandler:
+        """Expect requests for ``uri`` (exact path; with ``prefix=True`` any path
+        starting with it). ``method=None`` matches any method; ``query_string`` is
+        text compared exactly, or a mapping compared as decoded parameters in any
+        order; every header in ``headers`` must be present with that value;
+        ``data`` is the exact body; ``json`` a value the body must equal when
+        parsed. Expectations are tried in the order they were made."""
+        m = _matcher(uri, method, query_string, headers, data, json, prefix)
+        return self._expect(m, uses, None)
+
+    def expect_oneshot_request(
+        self,
+        uri: str,
+        method: Optional[str] = None,
+        query_string: Optional[QueryString] = None,
+        headers: Optional[Headers] = None,
+        data: Optional[Union[str, bytes]] = None,
+        json: Any = UNSET,
+        *,
+        prefix: bool = False,
+    ) -> RequestHandler:
+        """Like ``expect_request``, answered once; later matching requests fall
+        through to later expectations (or are unmatched)."""
+        return self.expect_request(uri, method, query_string, headers, data, json, prefix=prefix, uses=1)
+
+    def expect_ordered_request(
+        self,
+        uri: str,
+        method: Optional[str] = None,
+        query_string: Optional[QueryString] = None,
+        headers: Optional[Headers] = None,
+        data: Optional[Union[str, bytes]] = None,
+        json: Any = UNSET,
+        *,
+        prefix: bool = False,
+    ) -> RequestHandler:
+        """A oneshot expectation that must be requested after every ordered
+        expectation made before it. A request out of order gets a 500 and fails
+        every later ordered request; ``check_assertions()`` reports it."""
+        m = _matcher(uri, method, query_string, headers, data, json, prefix)
+        place = self._ordering.reserve(str(m))
+        return self._expect(m, 1, (self._ordering, place))
+
+    def _expect(
+        self, matcher: Matcher, uses: Optional[int], ordering: Optional["tuple[Ordering, int]"]
+    ) -> RequestHandler:
+        if self._core.protocol != "http":
+            raise ConfigError(
+                f"invalid config field `protocol`: expectations need protocol='http', not {self._core.protocol!r}",
+                "protocol",
+            )
+        handler = RequestHandler(self, matcher, uses, ordering)
+        with self._lock:
+            self._handlers.append(handler)
+        return handler
+
+    def _install(self, handler: RequestHandler) -> None:
+        """Puts a handler's route in place (if the server runs and it has one)."""
+        route = handler._route
+        if route is None or not self.is_running:
+            return
+        with self._lock:
+            if handler not in self._handlers:
+                return
+            # Handlers are routes in the order they were declared: insert by
+            # removing and re-adding every later route.
+            if handler._route_id is not None:
+                self._core.replace_route(handler._route_id, route)
+                return
+            if route.uses is not None and handler._hits_before >= route.uses:
+                return
+            left = None if route.uses is None else route.uses - handler._hits_before
+            later = self._handlers[self._handlers.index(handler) + 1 :]
+            for h in later:
+                if h._route_id is not None:
+                    h._hits_before += self._core.route_hits(h._route_id) or 0
+                    self._core.remove_route(h._route_id)
+                    h._route_id = None
+            handler._route_id = self._core.add_route(route.with_uses(left))
+            for h in later:
+                if h._route is not None and (h._route.uses is None or h._hits_before < h._route.uses):
+                    h_left = None if h._route.uses is None else h._route.uses - h._hits_before
+                    h._route_id = self._core.add_route(h._route.with_uses(h_left))
+
+    @property
+    def handlers(self) -> "list[RequestHandler]":
+        """The expectations, in the order they are tried."""
+        with self._lock:
+            return list(self._handlers)
+
+    # -- what happened -------------------------------------------------------------
+
+    @property
+    def log(self) -> "list[Request]":
+        """Requests received, oldest first (the last ``request_log`` of them)."""
+        return self._core.requests()
+
+    @property
+    def errors(self) -> "list[BaseException]":
+        """Exceptions from handlers and the stats callback, and ordering failures."""
+        return self._core.errors()
+
+    def get_matching_requests_count(
+        self,
+        uri: str,
+        method: Optional[str] = None,
+        query_string: Optional[QueryString] = None,
+        headers: Optional[Headers] = None,
+        data: Optional[Union[str, bytes]] = None,
+        json: Any = UNSET,
+        *,
+        prefix: bool = False,
+    ) -> int:
+        """How many logged requests match, with the same rules as ``expect_request``."""
+        m = _matcher(uri, method, query_string, headers, data, json, prefix)
+        return sum(1 for r in self.log if m.matches(r))
+
+    def assert_request_made(
+        self,
+        uri: str,
+        method: Optional[str] = None,
+        query_string: Optional[QueryString] = None,
+        headers: Optional[Headers] = None,
+        data: Optional[Union[str, bytes]] = None,
+        json: Any = UNSET,
+        *,
+        prefix: bool = False,
+        count: int = 1,
+    ) -> None:
+        """Raises ``ExpectationError`` unless exactly ``count`` logged requests match."""
+        m = _matcher(uri, method, query_string, headers, data, json, prefix)
+        log = self.log
+        got = sum(1 for r in log if m.matches(r))
+        if got != count:
+            raise ExpectationError(
+                f"expected {count} request(s) matching {m}, got {got}\n" + _describe_log(log)
+            )
+
+    def check_assertions(self) -> None:
+        """Raises ``ExpectationError`` if anything went wrong while serving: a request
+        no expectation matched, an ordered expectation requested out of order, or an
+        exception in a handler or the stats callback (chained as the cause)."""
+        problems: list[str] = []
+        errors = self._core.errors()
+        for e in errors:
+            problems.append(f"{type(e).__name__}: {e}")
+        dropped = self._core.errors_dropped
+        if dropped:
+            problems.append(f"... and {dropped} more errors not kept")
+        if self._core.protocol == "http" and not self._fixed_response and self._core.state != "new":
+            unmatched = [r for r in self.log if r.route_id is None]
+            for r in unmatched[:20]:
+                problems.append(f"no expectation matched {r.method} {r.target}")
+            if len(unmatched) > 20:
+                problems.append(f"... and {len(unmatched) - 20} more unmatched requests")
+        if problems:
+            raise ExpectationError("\n".join(problems)) from (errors[0] if errors else None)
+
+    check = check_assertions
+
+    def assert_expectations_used(self) -> None:
+        """Raises ``ExpectationError`` if an expectation with a use limit (oneshot,
+        ordered) has not been used up."""
+        unused = [h for h in self.handlers if h.uses is not None and h.hits < h.uses]
+        if unused:
+            lines = [f"{h.matcher}: {h.hits} of {h.uses} uses" for h in unused]
+            raise ExpectationError("expectations not used up:\n  " + "\n  ".join(lines))
+
+    def clear_log(self) -> None:
+        """Empties the request log."""
+        if self._core.state != "new":
+            self._core.clear_requests()
+
+    def clear_assertions(self) -> None:
+        """Forgets recorded errors (handler exceptions, ordering failures)."""
+        self._core.clear_errors()
+
+    def clear_all_handlers(self) -> None:
+        """Removes every expectation."""
+        with self._lock:
+            self._handlers.clear()
+            self._ordering = Ordering()
+        if self._core.state != "new":
+            self._core.clear_routes()
+
+    def clear(self) -> None:
+        """Removes every expectation and forgets the log and the errors: a fresh
+        server for the next test, without a restart."""
+        self.clear_all_handlers()
+        self.clear_log()
+        self.clear_assertions()
+
+
+def _describe_log(log: "list[Request]", limit: int = 20) -> str:
+    if not log:
+        return "no requests were received"
+    lines = [f"requests received ({len(log)}):"]
+    for r in log[:limit]:
+        lines.append(f"  {r.method} {r.target} ({r.body_len} body bytes)")
+    if len(log) > limit:
+        lines.append(f"  ... and {len(log) - limit} more")
+    return "\n".join(lines)

@@ -1,0 +1,144 @@
+//! Calling Python from the server's threads: route handlers (on `pierhead-h<N>`
+//! threads) and the stats callback (on `pierhead-stats`). Each call attaches to the
+//! interpreter for its duration only; the I/O threads never do.
+//!
+//! Errors are never swallowed: an exception from a handler becomes a `500` and is
+//! kept in the server's [`ErrorSink`] (so `check_assertions()` raises it); one from
+//! the stats callback is kept there too and reported through
+//! `sys.unraisablehook` at once (pytest turns that into a warning).
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+use pierhead::{Handler, Request as CoreRequest, Response as CoreResponse, Stats as CoreStats};
+use pyo3::exceptions::PyTypeError;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyString};
+
+use crate::http::{Request, Response};
+use crate::stats::Stats;
+
+/// Most errors kept; later ones are counted, not stored, so a handler failing on
+/// every request of a load test cannot grow memory without bound.
+const MAX_KEPT_ERRORS: usize = 1000;
+
+/// Exceptions raised by Python code the server called, and assertion failures
+/// found while serving (an ordered expectation requested out of order).
+#[derive(Default)]
+pub(crate) struct ErrorSink {
+    errors: Mutex<Kept>,
+}
+
+#[derive(Default)]
+struct Kept {
+    list: Vec<PyErr>,
+    dropped: u64,
+}
+
+impl ErrorSink {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Kept> {
+        self.errors.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Keeps an error (or counts it, past the limit).
+    pub(crate) fn push(&self, err: PyErr) {
+        let mut kept = self.lock();
+        if kept.list.len() < MAX_KEPT_ERRORS {
+            kept.list.push(err);
+        } else {
+            kept.dropped += 1;
+        }
+    }
+
+    /// The kept errors as exception objects, oldest first, and how many were dropped.
+    pub(crate) fn snapshot(&self, py: Python<'_>) -> (Vec<Py<PyAny>>, u64) {
+        let kept = self.lock();
+        let list = kept
+            .list
+            .iter()
+            .map(|e| e.clone_ref(py).into_value(py).into_any())
+            .collect();
+        (list, kept.dropped)
+    }
+
+    /// Forgets every error.
+    pub(crate) fn clear(&self) {
+        // Dropping PyErrs needs the interpreter; take them out under the lock and
+        // drop them after it is released.
+        let taken = std::mem::take(&mut *self.lock());
+        drop(taken);
+    }
+}
+
+/// A Python callable as a route handler: `handler(request) -> Response | str | bytes`.
+pub(crate) struct PyHandler {
+    pub(crate) callable: Py<PyAny>,
+    pub(crate) errors: Arc<ErrorSink>,
+}
+
+impl Handler for PyHandler {
+    fn handle(&self, request: &CoreRequest) -> CoreResponse {
+        Python::attach(|py| {
+            let arg = Request {
+                inner: request.clone(),
+            };
+            let result = self
+                .callable
+                .bind(py)
+                .call1((arg,))
+                .and_then(|value| to_response(py, &value));
+            match result {
+                Ok(r) => r,
+                Err(e) => {
+                    let text = format!("handler raised {}\n", describe(py, &e));
+                    self.errors.push(e);
+                    CoreResponse::text(500, text)
+                }
+            }
+        })
+    }
+}
+
+/// What a handler returned, as a response.
+fn to_response(py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<CoreResponse> {
+    if let Ok(r) = value.cast::<Response>() {
+        return Ok(r.get().inner.clone());
+    }
+    if let Ok(s) = value.cast::<PyString>() {
+        return Ok(CoreResponse::text(200, s.to_cow()?));
+    }
+    if let Ok(b) = value.cast::<PyBytes>() {
+        return Ok(CoreResponse::new(200)
+            .header("Content-Type", "application/octet-stream")
+            .body(b.as_bytes()));
+    }
+    let got = value.get_type().name()?.to_string();
+    let _ = py;
+    Err(PyTypeError::new_err(format!(
+        "a handler must return pierhead.Response, str or bytes, not {got}"
+    )))
+}
+
+/// `TypeName: message` of an exception.
+pub(crate) fn describe(py: Python<'_>, e: &PyErr) -> String {
+    let name = e
+        .get_type(py)
+        .name()
+        .map_or_else(|_| "Exception".to_owned(), |n| n.to_string());
+    format!("{name}: {}", e.value(py))
+}
+
+/// The core stats callback that calls `callable(stats)`.
+pub(crate) fn stats_callback(
+    callable: Py<PyAny>,
+    errors: Arc<ErrorSink>,
+) -> impl Fn(&CoreStats) + Send + Sync + 'static {
+    move |stats| {
+        Python::attach(|py| {
+            let cb = callable.bind(py);
+            if let Err(e) = cb.call1((Stats::from(stats),)) {
+                errors.push(e.clone_ref(py));
+                e.write_unraisable(py, Some(cb));
+            }
+        });
+    }
+}

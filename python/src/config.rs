@@ -1,0 +1,202 @@
+//! Turning `Server(...)` keyword arguments into a core [`Config`].
+//!
+//! Every option has the name of the core builder method. Sizes and counts are
+//! integers, durations are seconds (int or float), `fixed_response` is a bool. An
+//! unknown name or a value of the wrong type or range raises `ConfigError` naming
+//! the option.
+
+use std::time::Duration;
+
+use pierhead::{Config, Protocol};
+use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyDict, PyFloat, PyInt};
+
+use crate::errors::{config_error, from_config_error};
+
+/// The options `Server(**limits)` accepts, by kind.
+const COUNTS: &[&str] = &[
+    "max_connections",
+    "listen_backlog",
+    "max_header_bytes",
+    "max_body_bytes",
+    "max_output_bytes",
+    "unmatched_status",
+    "request_log",
+    "request_log_body_bytes",
+    "handler_threads",
+];
+const DURATIONS: &[&str] = &[
+    "idle_timeout",
+    "header_timeout",
+    "write_timeout",
+    "handler_timeout",
+    "stats_interval",
+];
+const FLAGS: &[&str] = &["fixed_response"];
+
+/// Defaults that differ from the core's because a Python server is a test peer:
+/// one worker (starts fastest, serves thousands of connections), a request log for
+/// assertions, and a request no expectation matches is an error (500, as
+/// pytest-httpserver answers) even before the first expectation, instead of the
+/// core's fixed `hello` response.
+pub(crate) const DEFAULT_WORKERS: usize = 1;
+pub(crate) const DEFAULT_REQUEST_LOG: usize = 10_000;
+pub(crate) const DEFAULT_UNMATCHED_STATUS: u16 = 500;
+
+/// Where to listen, formatted for the core (`[::1]:0` for IPv6).
+pub(crate) fn bind_address(host: &str, port: u16) -> String {
+    if host.contains(':') && !host.starts_with('[') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
+}
+
+/// The protocol named `name`.
+pub(crate) fn protocol(py: Python<'_>, name: &str) -> PyResult<Protocol> {
+    match name {
+        "http" => Ok(Protocol::Http),
+        "echo" => Ok(Protocol::Echo),
+        "discard" => Ok(Protocol::Discard),
+        other => Err(config_error(
+            py,
+            "protocol",
+            format!(
+                "invalid config field `protocol`: `{other}` is not one of: http, echo, discard"
+            ),
+        )),
+    }
+}
+
+/// Builds and validates the config (the stats callback is added by the caller).
+pub(crate) fn build(
+    py: Python<'_>,
+    protocol_name: &str,
+    host: &str,
+    port: u16,
+    workers: usize,
+    limits: Option<&Bound<'_, PyDict>>,
+) -> PyResult<Config> {
+    let mut config = Config::new()
+        .protocol(protocol(py, protocol_name)?)
+        .bind(bind_address(host, port))
+        .workers(workers)
+        .request_log(DEFAULT_REQUEST_LOG)
+        .unmatched_status(DEFAULT_UNMATCHED_STATUS)
+        .fixed_response(false);
+    if let Some(limits) = limits {
+        for (key, value) in limits.iter() {
+            let name: String = key.extract()?;
+            config = apply(py, config, &name, &value)?;
+        }
+    }
+    config.validate().map_err(|e| from_config_error(py, &e))?;
+    Ok(config)
+}
+
+fn apply(py: Python<'_>, c: Config, name: &str, value: &Bound<'_, PyAny>) -> PyResult<Config> {
+    if COUNTS.contains(&name) {
+        let n = count(py, name, value)?;
+        let small = |max: u64| {
+            if n > max {
+                Err(config_error(
+                    py,
+                    name,
+                    format!("invalid config field `{name}`: must be at most {max}, got {n}"),
+                ))
+            } else {
+                Ok(n)
+            }
+        };
+        return Ok(match name {
+            "max_connections" => c.max_connections(n as usize),
+            "listen_backlog" => c.listen_backlog(small(u32::MAX.into())? as u32),
+            "max_header_bytes" => c.max_header_bytes(n as usize),
+            "max_body_bytes" => c.max_body_bytes(n),
+            "max_output_bytes" => c.max_output_bytes(n as usize),
+            "unmatched_status" => c.unmatched_status(small(u16::MAX.into())? as u16),
+            "request_log" => c.request_log(n as usize),
+            "request_log_body_bytes" => c.request_log_body_bytes(n as usize),
+            _ => c.handler_threads(n as usize),
+        });
+    }
+    if DURATIONS.contains(&name) {
+        let d = seconds(py, name, value)?;
+        return Ok(match name {
+            "idle_timeout" => c.idle_timeout(d),
+            "header_timeout" => c.header_timeout(d),
+            "write_timeout" => c.write_timeout(d),
+            "handler_timeout" => c.handler_timeout(d),
+            _ => c.stats_interval(d),
+        });
+    }
+    if FLAGS.contains(&name) {
+        if !value.is_instance_of::<PyBool>() {
+            return Err(wrong_type(py, name, value, "a bool"));
+        }
+        return Ok(c.fixed_response(value.is_truthy()?));
+    }
+    let known: Vec<&str> = COUNTS
+        .iter()
+        .chain(DURATIONS)
+        .chain(FLAGS)
+        .copied()
+        .collect();
+    Err(config_error(
+        py,
+        name,
+        format!(
+            "unknown option `{name}`; the options are: workers, on_stats, {}",
+            known.join(", ")
+        ),
+    ))
+}
+
+/// A non-negative integer (a bool is refused: `True` is not a size).
+fn count(py: Python<'_>, name: &str, value: &Bound<'_, PyAny>) -> PyResult<u64> {
+    if !value.is_instance_of::<PyInt>() || value.is_instance_of::<PyBool>() {
+        return Err(wrong_type(py, name, value, "an integer"));
+    }
+    value.extract::<u64>().map_err(|_| {
+        config_error(
+            py,
+            name,
+            format!("invalid config field `{name}`: must be at least 0, got {value}"),
+        )
+    })
+}
+
+/// Seconds as a finite, non-negative int or float.
+pub(crate) fn seconds(py: Python<'_>, name: &str, value: &Bound<'_, PyAny>) -> PyResult<Duration> {
+    let numeric = (value.is_instance_of::<PyInt>() || value.is_instance_of::<PyFloat>())
+        && !value.is_instance_of::<PyBool>();
+    if !numeric {
+        return Err(wrong_type(py, name, value, "a number of seconds"));
+    }
+    grace(py, name, value.extract()?)
+}
+
+/// Seconds given as a float, finite and non-negative.
+pub(crate) fn grace(py: Python<'_>, name: &str, secs: f64) -> PyResult<Duration> {
+    Duration::try_from_secs_f64(secs).map_err(|_| {
+        config_error(
+            py,
+            name,
+            format!(
+                "invalid config field `{name}`: must be a finite, non-negative number of seconds, got {secs}"
+            ),
+        )
+    })
+}
+
+fn wrong_type(py: Python<'_>, name: &str, value: &Bound<'_, PyAny>, expected: &str) -> PyErr {
+    let got = value
+        .get_type()
+        .name()
+        .map_or_else(|_| "?".to_owned(), |n| n.to_string());
+    config_error(
+        py,
+        name,
+        format!("invalid config field `{name}`: must be {expected}, got {got}"),
+    )
+}

@@ -1,0 +1,71 @@
+//! Raising the `pierhead` exception hierarchy from Rust.
+//!
+//! The classes are defined in Python (`pierhead/_errors.py`) because `BindError` is
+//! both a `PierheadError` and an `OSError`, and `ConfigError` both a `PierheadError`
+//! and a `ValueError`: multiple inheritance that a class created from Rust cannot
+//! express. This module looks them up once and builds instances of them.
+
+use pierhead::{ConfigError, StartError};
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::PyType;
+
+const ERRORS_MODULE: &str = "pierhead._errors";
+
+static CONFIG_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static BIND_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static START_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static STATE_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+
+/// Builds an exception of the class `name`, or explains why it could not.
+fn raise<'py>(
+    py: Python<'py>,
+    cell: &'static PyOnceLock<Py<PyType>>,
+    name: &str,
+    build: impl FnOnce(&Bound<'py, PyType>) -> PyResult<Bound<'py, PyAny>>,
+) -> PyErr {
+    let made = cell.import(py, ERRORS_MODULE, name).and_then(build);
+    match made {
+        Ok(instance) => PyErr::from_value(instance),
+        Err(e) => e,
+    }
+}
+
+/// `ConfigError(message, field)`: a value was rejected; `field` names it.
+pub(crate) fn config_error(py: Python<'_>, field: &str, message: String) -> PyErr {
+    raise(py, &CONFIG_ERROR, "ConfigError", |class| {
+        class.call1((message, field.to_owned()))
+    })
+}
+
+/// The core's config error, with its field.
+pub(crate) fn from_config_error(py: Python<'_>, e: &ConfigError) -> PyErr {
+    config_error(py, e.field, e.to_string())
+}
+
+/// A failed start: `ConfigError`, `BindError` (an `OSError` carrying `errno` and
+/// `address`) or `StartError`.
+pub(crate) fn from_start_error(py: Python<'_>, e: &StartError) -> PyErr {
+    match e {
+        StartError::Config(c) => from_config_error(py, c),
+        StartError::Bind { addr, source } => raise(py, &BIND_ERROR, "BindError", |class| {
+            let errno = source.raw_os_error().unwrap_or(0);
+            let err = class.call1((errno, e.to_string()))?;
+            err.setattr("address", addr.to_string())?;
+            Ok(err)
+        }),
+        StartError::EventLoop(_) | StartError::Spawn(_) => {
+            raise(py, &START_ERROR, "StartError", |class| {
+                class.call1((e.to_string(),))
+            })
+        }
+    }
+}
+
+/// `ServerStateError`: the call does not fit the server's state (not started yet,
+/// already running).
+pub(crate) fn state_error(py: Python<'_>, message: &str) -> PyErr {
+    raise(py, &STATE_ERROR, "ServerStateError", |class| {
+        class.call1((message.to_owned(),))
+    })
+}

@@ -1,0 +1,45 @@
+//! `pierhead._pierhead`: the extension module under the `pierhead` Python package.
+//!
+//! It wraps the Rust core (`pierhead`) for Python. Layout: `server` (the handle and
+//! its lifecycle, releasing the interpreter whenever it waits), `config` (keyword
+//! arguments to a core config), `routes` (expectations as core routes), `http`
+//! (Request, Response, Fault), `callbacks` (running Python handlers and the stats
+//! callback on the server's threads), `stats` (snapshots), `errors` (raising the
+//! package's exception classes). The Python package adds the expectations API, the
+//! pytest plugin and `python -m pierhead`.
+
+use pyo3::prelude::*;
+
+mod callbacks;
+mod config;
+mod errors;
+mod http;
+mod routes;
+mod server;
+mod stats;
+
+#[pymodule]
+mod _pierhead {
+    #[pymodule_export]
+    use super::http::{Fault, Request, Response};
+    #[pymodule_export]
+    use super::routes::{Matcher, Ordering, Route};
+    #[pymodule_export]
+    use super::server::{stop_all, Server};
+    #[pymodule_export]
+    use super::stats::{Stats, StopReport};
+
+    use pyo3::prelude::*;
+
+    #[pymodule_init]
+    fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
+        m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+        m.add("DEFAULT_WORKERS", super::config::DEFAULT_WORKERS)?;
+        m.add("DEFAULT_REQUEST_LOG", super::config::DEFAULT_REQUEST_LOG)?;
+        m.add(
+            "DEFAULT_UNMATCHED_STATUS",
+            super::config::DEFAULT_UNMATCHED_STATUS,
+        )?;
+        Ok(())
+    }
+}

@@ -1,0 +1,415 @@
+//! Expectations as core routes: `Matcher` (which requests), `Route` (a matcher plus
+//! its answer, use limit and fault) and `Ordering` (routes that must be requested in
+//! sequence).
+//!
+//! Matching happens in Rust, on the I/O thread, for every kind of condition: exact
+//! query strings through the core's own matcher, query parameters in any order and
+//! JSON bodies compared as values through `Route::when` conditions. A static answer
+//! is then written without the interpreter; only a Python handler attaches to it.
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+use pierhead::{
+    Fault as CoreFault, Handler, Request as CoreRequest, RequestView, Response as CoreResponse,
+    Route as CoreRoute,
+};
+use pyo3::exceptions::PyAssertionError;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyString};
+
+use crate::callbacks::{ErrorSink, PyHandler};
+use crate::errors::{config_error, from_config_error};
+use crate::http::{body_bytes, header_pairs, query_pairs, Fault, Request, Response};
+
+/// Which requests an expectation is about.
+#[pyclass(module = "pierhead._pierhead", name = "Matcher", frozen)]
+pub(crate) struct Matcher {
+    /// A route with the conditions only (its answer is never used).
+    route: CoreRoute,
+    description: String,
+}
+
+#[pymethods]
+impl Matcher {
+    /// `uri` is the path (exact; with `prefix=True` every path starting with it).
+    /// `method` `None` matches any. `query_string` is `str`/`bytes` (compared
+    /// exactly) or a mapping (parameters compared decoded, in any order).
+    /// `headers` must all be present with exactly these values (names in any case).
+    /// `data` is the exact body; `json_text` a JSON document the body must equal as
+    /// a value.
+    #[new]
+    #[pyo3(signature = (uri, method=None, query_string=None, headers=None, data=None, json_text=None, prefix=false))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        uri: String,
+        method: Option<String>,
+        query_string: Option<&Bound<'_, PyAny>>,
+        headers: Option<&Bound<'_, PyAny>>,
+        data: Option<&Bound<'_, PyAny>>,
+        json_text: Option<String>,
+        prefix: bool,
+    ) -> PyResult<Matcher> {
+        let mut description = format!("{} {uri}", method.as_deref().unwrap_or("*"));
+        if prefix {
+            description.push('*');
+        }
+        let mut route = match method.filter(|m| !m.is_empty()) {
+            Some(m) => CoreRoute::new(m, uri),
+            None => CoreRoute::any(uri),
+        };
+        if prefix {
+            route = route.prefix();
+        }
+        if let Some(q) = query_string {
+            route = with_query(py, route, q, &mut description)?;
+        }
+        for (name, value) in header_pairs(headers)? {
+            description.push_str(&format!(" [{name}: {value}]"));
+            route = route.header(name, value);
+        }
+        if let Some(d) = data {
+            let (bytes, _) = body_bytes(py, d, "data")?;
+            description.push_str(&format!(" data={}", preview(&bytes)));
+            route = route.body(bytes);
+        }
+        if let Some(text) = json_text {
+            let expected: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+                config_error(py, "json", format!("invalid config field `json`: {e}"))
+            })?;
+            description.push_str(&format!(" json={expected}"));
+            route = route.when(move |r: &RequestView<'_>| {
+                serde_json::from_slice::<serde_json::Value>(r.body()).is_ok_and(|v| v == expected)
+            });
+        }
+        route.validate().map_err(|e| from_config_error(py, &e))?;
+        Ok(Matcher { route, description })
+    }
+
+    /// Whether `request` meets every condition (use limits aside).
+    fn matches(&self, request: &Request) -> bool {
+        self.route.matches(&request.inner)
+    }
+
+    fn __repr__(&self) -> String {
+        format!("<Matcher {}>", self.description)
+    }
+
+    fn __str__(&self) -> String {
+        self.description.clone()
+    }
+}
+
+/// Adds the query condition: exact text, or decoded parameters in any order.
+fn with_query(
+    py: Python<'_>,
+    route: CoreRoute,
+    q: &Bound<'_, PyAny>,
+    description: &mut String,
+) -> PyResult<CoreRoute> {
+    if let Ok(s) = q.cast::<PyString>() {
+        let s = s.to_cow()?.into_owned();
+        description.push_str(&format!("?{s}"));
+        return Ok(route.query(s));
+    }
+    if let Ok(b) = q.cast::<PyBytes>() {
+        let s = std::str::from_utf8(b.as_bytes())
+            .map_err(|_| {
+                config_error(
+                    py,
+                    "query_string",
+                    "invalid config field `query_string`: bytes must be ASCII".to_owned(),
+                )
+            })?
+            .to_owned();
+        description.push_str(&format!("?{s}"));
+        return Ok(route.query(s));
+    }
+    if !q.hasattr("items")? {
+        return Err(config_error(
+            py,
+            "query_string",
+            "invalid config field `query_string`: must be str, bytes or a mapping".to_owned(),
+        ));
+    }
+    // A mapping: each value a string, or a list of strings for a repeated name.
+    let mut expected: Vec<(String, String)> = Vec::new();
+    for item in q.call_method0("items")?.try_iter()? {
+        let (name, value): (String, Bound<'_, PyAny>) = item?.extract()?;
+        if let Ok(v) = value.extract::<String>() {
+            expected.push((name, v));
+        } else {
+            for v in value.extract::<Vec<String>>()? {
+                expected.push((name.clone(), v));
+            }
+        }
+    }
+    expected.sort();
+    description.push_str(&format!(" query={expected:?}"));
+    Ok(route.when(move |r: &RequestView<'_>| {
+        let mut got = query_pairs(r.query().unwrap_or(""));
+        got.sort();
+        got == expected
+    }))
+}
+
+/// Up to 60 characters of a body, for messages.
+fn preview(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let mut short: String = text.chars().take(60).collect();
+    if short.len() < text.len() {
+        short.push('…');
+    }
+    format!("{short:?}")
+}
+
+/// What an expectation answers: a fixed response (served without the interpreter)
+/// or a Python callable.
+enum Answer {
+    Static(CoreResponse),
+    Python(Py<PyAny>),
+}
+
+/// An expectation ready to be added to a server: matcher, answer, use limit, fault
+/// and, for ordered expectations, its place in the sequence.
+#[pyclass(module = "pierhead._pierhead", name = "Route", frozen)]
+pub(crate) struct Route {
+    matcher: Py<Matcher>,
+    answer: Answer,
+    uses: Option<u64>,
+    fault: Option<CoreFault>,
+    ordered: Option<(Arc<Mutex<OrderState>>, usize)>,
+}
+
+#[pymethods]
+impl Route {
+    /// Exactly one of `response` and `handler`. `uses` limits how many requests it
+    /// answers (then it stops matching). `ordering` is an (Ordering, place) pair: the
+    /// route answers only when every earlier place has been requested.
+    #[new]
+    #[pyo3(signature = (matcher, *, response=None, handler=None, uses=None, fault=None, ordering=None))]
+    fn new(
+        py: Python<'_>,
+        matcher: Py<Matcher>,
+        response: Option<&Bound<'_, Response>>,
+        handler: Option<Py<PyAny>>,
+        uses: Option<u64>,
+        fault: Option<&Bound<'_, Fault>>,
+        ordering: Option<(Py<Ordering>, usize)>,
+    ) -> PyResult<Route> {
+        let answer = match (response, handler) {
+            (Some(r), None) => Answer::Static(r.get().inner.clone()),
+            (None, Some(h)) if h.bind(py).is_callable() => Answer::Python(h),
+            (None, Some(_)) => {
+                return Err(config_error(
+                    py,
+                    "handler",
+                    "invalid config field `handler`: must be callable".to_owned(),
+                ))
+            }
+            _ => {
+                return Err(config_error(
+                    py,
+                    "response",
+                    "invalid config field `response`: give exactly one of response and handler"
+                        .to_owned(),
+                ))
+            }
+        };
+        if uses == Some(0) {
+            return Err(config_error(
+                py,
+                "uses",
+                "invalid config field `uses`: must be at least 1, got 0".to_owned(),
+            ));
+        }
+        let ordered = match ordering {
+            None => None,
+            Some((o, place)) => {
+                let state = o.get().state.clone();
+                let known = state
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .expected
+                    .len();
+                if place >= known {
+                    return Err(config_error(
+                        py,
+                        "ordering",
+                        format!("invalid config field `ordering`: place {place} was not reserved (use Ordering.reserve)"),
+                    ));
+                }
+                Some((state, place))
+            }
+        };
+        Ok(Route {
+            matcher,
+            answer,
+            uses,
+            fault: fault.map(|f| f.get().inner),
+            ordered,
+        })
+    }
+
+    /// The same route with another use limit (used to re-add what is left of an
+    /// expectation when a stopped server is started again).
+    fn with_uses(&self, py: Python<'_>, uses: Option<u64>) -> Route {
+        Route {
+            matcher: self.matcher.clone_ref(py),
+            answer: match &self.answer {
+                Answer::Static(r) => Answer::Static(r.clone()),
+                Answer::Python(h) => Answer::Python(h.clone_ref(py)),
+            },
+            uses,
+            fault: self.fault,
+            ordered: self.ordered.clone(),
+        }
+    }
+
+    /// The use limit, `None` for unlimited.
+    #[getter]
+    fn uses(&self) -> Option<u64> {
+        self.uses
+    }
+
+    /// The matcher.
+    #[getter]
+    fn matcher(&self, py: Python<'_>) -> Py<Matcher> {
+        self.matcher.clone_ref(py)
+    }
+
+    fn __repr__(&self) -> String {
+        format!("<Route {}>", self.matcher.get().description)
+    }
+}
+
+impl Route {
+    /// The core route; a Python handler reports its exceptions to `errors`.
+    pub(crate) fn to_core(&self, py: Python<'_>, errors: &Arc<ErrorSink>) -> CoreRoute {
+        let mut route = self.matcher.get().route.clone();
+        let python = |h: &Py<PyAny>| PyHandler {
+            callable: h.clone_ref(py),
+            errors: errors.clone(),
+        };
+        route = match (&self.answer, &self.ordered) {
+            (Answer::Static(r), None) => route.respond(r.clone()),
+            (Answer::Python(h), None) => route.handler(python(h)),
+            (answer, Some((state, index))) => route.handler(InOrder {
+                state: state.clone(),
+                index: *index,
+                answer: match answer {
+                    Answer::Static(r) => OrderedAnswer::Static(r.clone()),
+                    Answer::Python(h) => OrderedAnswer::Python(python(h)),
+                },
+                errors: errors.clone(),
+            }),
+        };
+        if let Some(n) = self.uses {
+            route = route.uses(n);
+        }
+        match self.fault {
+            Some(f) => route.fault(f),
+            None => route,
+        }
+    }
+}
+
+/// A sequence of ordered expectations.
+#[derive(Default)]
+pub(crate) struct OrderState {
+    /// Descriptions of the expectations, in order.
+    expected: Vec<String>,
+    /// The next one due.
+    next: usize,
+    /// Set by the first request out of order: every later ordered request fails.
+    failed: bool,
+}
+
+/// Expectations that must be requested in the order they were made.
+#[pyclass(module = "pierhead._pierhead", name = "Ordering", frozen)]
+#[derive(Default)]
+pub(crate) struct Ordering {
+    state: Arc<Mutex<OrderState>>,
+}
+
+#[pymethods]
+impl Ordering {
+    #[new]
+    fn new() -> Ordering {
+        Ordering::default()
+    }
+
+    /// Takes the next place in the sequence for an expectation described so;
+    /// returns the place (0, 1, ...), which a `Route` then takes.
+    fn reserve(&self, description: String) -> usize {
+        let mut st = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        st.expected.push(description);
+        st.expected.len() - 1
+    }
+
+    /// Descriptions of the ordered expectations not yet requested.
+    #[getter]
+    fn pending(&self) -> Vec<String> {
+        let st = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        st.expected.get(st.next..).unwrap_or_default().to_vec()
+    }
+
+    /// True once a request came out of order.
+    #[getter]
+    fn failed(&self) -> bool {
+        self.state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .failed
+    }
+}
+
+enum OrderedAnswer {
+    Static(CoreResponse),
+    Python(PyHandler),
+}
+
+/// An ordered expectation's handler: answers only when its turn has come. It runs
+/// on a handler thread (the turn is checked under a lock), without the interpreter
+/// unless the answer is a Python handler.
+struct InOrder {
+    state: Arc<Mutex<OrderState>>,
+    index: usize,
+    answer: OrderedAnswer,
+    errors: Arc<ErrorSink>,
+}
+
+impl Handler for InOrder {
+    fn handle(&self, request: &CoreRequest) -> CoreResponse {
+        let refused = {
+            let mut st = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+            if !st.failed && st.next == self.index {
+                st.next += 1;
+                None
+            } else {
+                st.failed = true;
+                let wanted = st
+                    .expected
+                    .get(st.next)
+                    .map_or("nothing", String::as_str)
+                    .to_owned();
+                Some(format!(
+                    "ordered expectation #{} was requested out of order by {} {}: \
+                     the next one due was #{} ({wanted})",
+                    self.index + 1,
+                    request.method,
+                    request.target,
+                    st.next + 1
+                ))
+            }
+        };
+        match (refused, &self.answer) {
+            (Some(message), _) => {
+                self.errors.push(PyAssertionError::new_err(message.clone()));
+                CoreResponse::text(500, format!("{message}\n"))
+            }
+            (None, OrderedAnswer::Static(r)) => r.clone(),
+            (None, OrderedAnswer::Python(h)) => h.handle(request),
+        }
+    }
+}

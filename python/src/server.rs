@@ -1,0 +1,344 @@
+//! `_pierhead.Server`: one server's lifecycle, routes, log and errors.
+//!
+//! The rule that keeps Python code from deadlocking with the server: every call
+//! that waits (start, stop, serve_forever) releases the interpreter while it
+//! waits, and no lock of ours is held while Python code runs or while we wait.
+//! A handler thread that needs the interpreter to finish can therefore always
+//! get it, even while the main thread is inside `stop()`.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::time::{Duration, Instant};
+
+use pierhead::{Config, RouteId, Server as CoreServer, State};
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+
+use crate::callbacks::{stats_callback, ErrorSink};
+use crate::config::{self, DEFAULT_WORKERS};
+use crate::errors::{from_start_error, state_error};
+use crate::http::Request;
+use crate::routes::Route;
+use crate::stats::{Stats, StopReport};
+
+/// How often `serve_forever` looks for signals (Ctrl-C) and for a stop.
+const SERVE_POLL: Duration = Duration::from_millis(50);
+
+/// The grace a server gets when it is stopped for the interpreter exiting, or
+/// garbage-collected while running.
+const EXIT_STOP_GRACE: Duration = Duration::from_secs(1);
+
+/// Every server started and not yet collected, so that `stop_all` (registered with
+/// `atexit`) can stop them before the interpreter shuts down.
+static LIVE: Mutex<Vec<Weak<CoreServer>>> = Mutex::new(Vec::new());
+
+/// A pierhead server (core handle); `pierhead.Server` wraps it.
+#[pyclass(module = "pierhead._pierhead", name = "Server", frozen)]
+pub(crate) struct Server {
+    config: Config,
+    protocol: String,
+    /// The running (or last) core server. Locked only to clone or swap the Arc.
+    core: Mutex<Option<Arc<CoreServer>>>,
+    errors: Arc<ErrorSink>,
+}
+
+#[pymethods]
+impl Server {
+    /// Validates the config at once: a bad option raises `ConfigError` here, not at
+    /// `start()`.
+    #[new]
+    #[pyo3(signature = (protocol="http", host="127.0.0.1", port=0, workers=DEFAULT_WORKERS, on_stats=None, **limits))]
+    fn new(
+        py: Python<'_>,
+        protocol: &str,
+        host: &str,
+        port: u16,
+        workers: usize,
+        on_stats: Option<Py<PyAny>>,
+        limits: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<Server> {
+        let errors = Arc::new(ErrorSink::default());
+        let mut config = config::build(py, protocol, host, port, workers, limits)?;
+        if let Some(cb) = on_stats {
+            if !cb.bind(py).is_callable() {
+                return Err(crate::errors::config_error(
+                    py,
+                    "on_stats",
+                    "invalid config field `on_stats`: must be callable".to_owned(),
+                ));
+            }
+            config = config.on_stats(stats_callback(cb, errors.clone()));
+        }
+        Ok(Server {
+            config,
+            protocol: protocol.to_owned(),
+            core: Mutex::new(None),
+            errors,
+        })
+    }
+
+    /// Starts serving. Raises `BindError` (an `OSError`) when the address cannot be
+    /// listened on, `ServerStateError` when already running.
+    fn start(&self, py: Python<'_>) -> PyResult<()> {
+        if self.current().is_some_and(|s| s.state() != State::Stopped) {
+            return Err(state_error(py, "the server is already running"));
+        }
+        let config = self.config.clone();
+        let started = py
+            .detach(move || CoreServer::start(config))
+            .map_err(|e| from_start_error(py, &e))?;
+        let core = Arc::new(started);
+        register(&core);
+        let old = self.lock().replace(core);
+        drop(old);
+        Ok(())
+    }
+
+    /// Stops gracefully: in-flight work gets up to `timeout` seconds. Idempotent.
+    /// Inside a handler or stats callback it starts the stop and returns at once
+    /// (`complete=False`).
+    #[pyo3(signature = (timeout=5.0))]
+    fn stop(&self, py: Python<'_>, timeout: f64) -> PyResult<StopReport> {
+        let grace = config::grace(py, "timeout", timeout)?;
+        let core = self.running(py)?;
+        Ok(py.detach(move || core.stop(grace)).into())
+    }
+
+    /// Serves until `stop()` is called (from another thread, a handler or a stats
+    /// callback) or a signal handler raises (Ctrl-C: `KeyboardInterrupt`, raised
+    /// within about 50 ms after a stop with `stop_timeout` of grace).
+    #[pyo3(signature = (stop_timeout=1.0))]
+    fn serve_forever(&self, py: Python<'_>, stop_timeout: f64) -> PyResult<StopReport> {
+        let grace = config::grace(py, "stop_timeout", stop_timeout)?;
+        let core = self.running(py)?;
+        loop {
+            let waiting = core.clone();
+            let stopping = py.detach(move || wait_for_stop(&waiting, SERVE_POLL));
+            if stopping {
+                let c = core.clone();
+                return Ok(py.detach(move || c.stop(grace)).into());
+            }
+            if let Err(signal) = py.check_signals() {
+                let c = core.clone();
+                py.detach(move || c.stop(grace));
+                return Err(signal);
+            }
+        }
+    }
+
+    /// The port listened on.
+    #[getter]
+    fn port(&self, py: Python<'_>) -> PyResult<u16> {
+        Ok(self.running(py)?.port())
+    }
+
+    /// The address listened on, as text (`127.0.0.1`, `::1`).
+    #[getter]
+    fn host(&self, py: Python<'_>) -> PyResult<String> {
+        Ok(self.running(py)?.local_addr().ip().to_string())
+    }
+
+    /// `http://host:port` (IPv6 in brackets); `tcp://...` for echo and discard.
+    #[getter]
+    fn url(&self, py: Python<'_>) -> PyResult<String> {
+        let addr = self.running(py)?.local_addr();
+        let scheme = if self.protocol == "http" {
+            "http"
+        } else {
+            "tcp"
+        };
+        Ok(format!("{scheme}://{}", host_port(addr)))
+    }
+
+    /// The protocol spoken.
+    #[getter]
+    fn protocol(&self) -> &str {
+        &self.protocol
+    }
+
+    /// True between `start()` and the beginning of a stop.
+    #[getter]
+    fn is_running(&self) -> bool {
+        self.current().is_some_and(|s| s.state() == State::Running)
+    }
+
+    /// `new` (never started), `running`, `stopping`, `stopped` or `failed`.
+    #[getter]
+    fn state(&self) -> &'static str {
+        self.current().map_or("new", |s| s.state().as_str())
+    }
+
+    /// A snapshot of the counters (read without locks).
+    fn stats(&self, py: Python<'_>) -> PyResult<Stats> {
+        Ok(Stats::from(&self.running(py)?.stats()))
+    }
+
+    /// Adds a route after the existing ones; returns its id.
+    fn add_route(&self, py: Python<'_>, route: &Bound<'_, Route>) -> PyResult<u64> {
+        let core = self.running(py)?;
+        let r = route.get().to_core(py, &self.errors);
+        core.add_route(r)
+            .map(|id| id.0)
+            .map_err(|e| crate::errors::from_config_error(py, &e))
+    }
+
+    /// Replaces a route in place, keeping its id and position; false if there is
+    /// none with this id.
+    fn replace_route(
+        &self,
+        py: Python<'_>,
+        route_id: u64,
+        route: &Bound<'_, Route>,
+    ) -> PyResult<bool> {
+        let core = self.running(py)?;
+        let r = route.get().to_core(py, &self.errors);
+        core.replace_route(RouteId(route_id), r)
+            .map_err(|e| crate::errors::from_config_error(py, &e))
+    }
+
+    /// Removes a route; false if there is none with this id.
+    fn remove_route(&self, py: Python<'_>, route_id: u64) -> PyResult<bool> {
+        Ok(self.running(py)?.remove_route(RouteId(route_id)))
+    }
+
+    /// Removes every route.
+    fn clear_routes(&self, py: Python<'_>) -> PyResult<()> {
+        self.running(py)?.clear_routes();
+        Ok(())
+    }
+
+    /// Requests a route has answered; `None` if there is no such route.
+    fn route_hits(&self, py: Python<'_>, route_id: u64) -> PyResult<Option<u64>> {
+        Ok(self.running(py)?.route_hits(RouteId(route_id)))
+    }
+
+    /// The request log, oldest first.
+    fn requests(&self, py: Python<'_>) -> PyResult<Vec<Request>> {
+        let core = self.running(py)?;
+        let log = py.detach(move || core.requests());
+        Ok(log.into_iter().map(|inner| Request { inner }).collect())
+    }
+
+    /// Empties the request log.
+    fn clear_requests(&self, py: Python<'_>) -> PyResult<()> {
+        self.running(py)?.clear_requests();
+        Ok(())
+    }
+
+    /// Requests pushed out of the full log since start.
+    #[getter]
+    fn requests_evicted(&self, py: Python<'_>) -> PyResult<u64> {
+        Ok(self.running(py)?.requests_evicted())
+    }
+
+    /// Exceptions raised by handlers and the stats callback, and ordering failures,
+    /// oldest first (at most 1000 kept; `errors_dropped` counts the rest).
+    fn errors(&self, py: Python<'_>) -> Vec<Py<PyAny>> {
+        self.errors.snapshot(py).0
+    }
+
+    /// Errors not kept because 1000 already were.
+    #[getter]
+    fn errors_dropped(&self, py: Python<'_>) -> u64 {
+        self.errors.snapshot(py).1
+    }
+
+    /// Forgets the kept errors.
+    fn clear_errors(&self) {
+        self.errors.clear();
+    }
+}
+
+impl Server {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<Arc<CoreServer>>> {
+        self.core.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn current(&self) -> Option<Arc<CoreServer>> {
+        self.lock().clone()
+    }
+
+    /// The core server, or `ServerStateError` if it was never started.
+    fn running(&self, py: Python<'_>) -> PyResult<Arc<CoreServer>> {
+        self.current()
+            .ok_or_else(|| state_error(py, "the server has not been started (call start())"))
+    }
+}
+
+impl Drop for Server {
+    /// A server collected while running stops with a short grace, releasing the
+    /// interpreter while it waits (a handler may need it to finish).
+    fn drop(&mut self) {
+        let core = self
+            .core
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(core) = core {
+            stop_released(core, EXIT_STOP_GRACE);
+        }
+    }
+}
+
+/// Stops `core`, releasing the interpreter if this thread holds it.
+fn stop_released(core: Arc<CoreServer>, grace: Duration) {
+    Python::try_attach(|py| {
+        let c = core.clone();
+        py.detach(move || c.stop(grace));
+    })
+    .unwrap_or_else(|| {
+        core.stop(grace);
+    });
+}
+
+/// `host:port`, with an IPv6 host in brackets.
+fn host_port(addr: SocketAddr) -> String {
+    match addr {
+        SocketAddr::V4(a) => a.to_string(),
+        SocketAddr::V6(a) => format!("[{}]:{}", a.ip(), a.port()),
+    }
+}
+
+/// Waits up to `limit` for the server to leave the running state.
+fn wait_for_stop(core: &CoreServer, limit: Duration) -> bool {
+    let until = Instant::now() + limit;
+    loop {
+        if core.state() != State::Running {
+            return true;
+        }
+        let now = Instant::now();
+        if now >= until {
+            return false;
+        }
+        std::thread::sleep((until - now).min(Duration::from_millis(10)));
+    }
+}
+
+fn register(core: &Arc<CoreServer>) {
+    let mut live = LIVE.lock().unwrap_or_else(PoisonError::into_inner);
+    live.retain(|w| w.strong_count() > 0);
+    live.push(Arc::downgrade(core));
+}
+
+/// Stops every live server (registered with `atexit` by the package, so servers
+/// never outlive the interpreter's threads). Returns how many were running.
+#[pyfunction]
+#[pyo3(signature = (timeout=1.0))]
+pub(crate) fn stop_all(py: Python<'_>, timeout: f64) -> PyResult<usize> {
+    let grace = config::grace(py, "timeout", timeout)?;
+    let servers: Vec<Arc<CoreServer>> =
+        std::mem::take(&mut *LIVE.lock().unwrap_or_else(PoisonError::into_inner))
+            .iter()
+            .filter_map(Weak::upgrade)
+            .collect();
+    let running = servers
+        .iter()
+        .filter(|s| s.state() == State::Running)
+        .count();
+    py.detach(move || {
+        for s in &servers {
+            s.stop(grace);
+        }
+    });
+    Ok(running)
+}

@@ -1,0 +1,111 @@
+//! `Stats` and `StopReport`: immutable snapshots handed to Python.
+
+use pierhead::{Stats as CoreStats, StopReport as CoreStopReport};
+use pyo3::prelude::*;
+
+/// A snapshot of a server's counters, summed over its workers.
+#[pyclass(module = "pierhead._pierhead", name = "Stats", frozen, get_all)]
+#[derive(Clone)]
+pub(crate) struct Stats {
+    pub connections_accepted: u64,
+    pub connections_active: u64,
+    pub connections_closed: u64,
+    pub connections_refused: u64,
+    pub bytes_read: u64,
+    pub bytes_written: u64,
+    pub requests: u64,
+    pub responses: u64,
+    pub protocol_errors: u64,
+    pub timeouts: u64,
+    pub slow_consumer_disconnects: u64,
+    pub accept_errors: u64,
+    pub handler_errors: u64,
+    pub internal_errors: u64,
+    /// `running`, `stopping`, `stopped` or `failed`.
+    pub state: &'static str,
+    /// Seconds since the server started.
+    pub uptime: f64,
+}
+
+impl From<&CoreStats> for Stats {
+    fn from(s: &CoreStats) -> Stats {
+        Stats {
+            connections_accepted: s.connections_accepted,
+            connections_active: s.connections_active,
+            connections_closed: s.connections_closed,
+            connections_refused: s.connections_refused,
+            bytes_read: s.bytes_read,
+            bytes_written: s.bytes_written,
+            requests: s.requests,
+            responses: s.responses,
+            protocol_errors: s.protocol_errors,
+            timeouts: s.timeouts,
+            slow_consumer_disconnects: s.slow_consumer_disconnects,
+            accept_errors: s.accept_errors,
+            handler_errors: s.handler_errors,
+            internal_errors: s.internal_errors,
+            state: s.state.as_str(),
+            uptime: s.uptime.as_secs_f64(),
+        }
+    }
+}
+
+#[pymethods]
+impl Stats {
+    fn __repr__(&self) -> String {
+        format!(
+            "Stats(state={:?}, connections_accepted={}, connections_active={}, requests={}, \
+             responses={}, protocol_errors={}, handler_errors={})",
+            self.state,
+            self.connections_accepted,
+            self.connections_active,
+            self.requests,
+            self.responses,
+            self.protocol_errors,
+            self.handler_errors
+        )
+    }
+}
+
+/// What a stop did.
+#[pyclass(module = "pierhead._pierhead", name = "StopReport", frozen, get_all)]
+#[derive(Clone, Copy)]
+pub(crate) struct StopReport {
+    /// False when stop was called inside a callback: started, not waited for.
+    pub complete: bool,
+    pub idle_closed: u64,
+    pub drained: u64,
+    pub force_closed: u64,
+    pub handlers_abandoned: u64,
+    /// Seconds from the stop request until every thread had exited.
+    pub elapsed: f64,
+}
+
+impl From<CoreStopReport> for StopReport {
+    fn from(r: CoreStopReport) -> StopReport {
+        StopReport {
+            complete: r.complete,
+            idle_closed: r.idle_closed,
+            drained: r.drained,
+            force_closed: r.force_closed,
+            handlers_abandoned: r.handlers_abandoned,
+            elapsed: r.elapsed.as_secs_f64(),
+        }
+    }
+}
+
+#[pymethods]
+impl StopReport {
+    fn __repr__(&self) -> String {
+        format!(
+            "StopReport(complete={}, idle_closed={}, drained={}, force_closed={}, \
+             handlers_abandoned={}, elapsed={:.6})",
+            if self.complete { "True" } else { "False" },
+            self.idle_closed,
+            self.drained,
+            self.force_closed,
+            self.handlers_abandoned,
+            self.elapsed
+        )
+    }
+}
