@@ -31,8 +31,17 @@ pub(crate) struct Job {
 pub(crate) struct Completion {
     pub(crate) token: mio::Token,
     pub(crate) id: u64,
-    /// The handler's response, or `None` if it panicked.
-    pub(crate) response: Option<Response>,
+    pub(crate) outcome: Outcome,
+}
+
+/// How a handler call ended.
+pub(crate) enum Outcome {
+    /// It built a response.
+    Answered(Response),
+    /// It reported a failure, with the response to send (counted as a handler error).
+    Failed(Response),
+    /// It panicked (answered 500, counted as a handler error).
+    Panicked,
 }
 
 #[derive(Default)]
@@ -154,7 +163,11 @@ fn run_thread(shared: Arc<Shared>) {
 fn run_job(shared: &Shared, job: Job) {
     let handler = job.handler;
     let request = job.request;
-    let response = catch_unwind(AssertUnwindSafe(|| handler.handle(&request))).ok();
+    let outcome = match catch_unwind(AssertUnwindSafe(|| handler.try_handle(&request))) {
+        Ok(Ok(response)) => Outcome::Answered(response),
+        Ok(Err(response)) => Outcome::Failed(response),
+        Err(_) => Outcome::Panicked,
+    };
     // Drop the request and handler here, on this thread, not on the I/O thread.
     drop(request);
     drop(handler);
@@ -163,7 +176,7 @@ fn run_job(shared: &Shared, job: Job) {
         Completion {
             token: job.token,
             id: job.id,
-            response,
+            outcome,
         },
     );
 }

@@ -233,3 +233,42 @@ fn handler_threads_start_on_demand_up_to_the_limit_and_end_with_the_server() {
         assert!(!alive, "handler thread {tid} outlived stop");
     }
 }
+
+/// A handler that reports failure through `try_handle`: its own error response is
+/// sent, the connection goes on, and the failure is counted.
+struct Picky;
+
+impl pierhead::Handler for Picky {
+    fn handle(&self, _: &Request) -> Reply {
+        Reply::text(200, "fine\n")
+    }
+
+    fn try_handle(&self, req: &Request) -> Result<Reply, Reply> {
+        if req.path() == "/bad" {
+            Err(Reply::text(500, "raised: ValueError\n"))
+        } else {
+            Ok(self.handle(req))
+        }
+    }
+}
+
+#[test]
+fn a_reported_failure_is_sent_and_counted() {
+    let server = start(Protocol::Http, |c| c.request_log(10));
+    let id = server
+        .add_route(Route::get("/").prefix().handler(Picky))
+        .unwrap();
+    let mut s = connect(server.local_addr());
+    s.write_all(b"GET /bad HTTP/1.1\r\n\r\nGET /ok HTTP/1.1\r\n\r\n")
+        .unwrap();
+    let mut r = BufReader::new(s);
+    let bad = read_response(&mut r, false).unwrap();
+    let ok = read_response(&mut r, false).unwrap();
+    assert_eq!(
+        (bad.status, bad.body.as_slice()),
+        (500, b"raised: ValueError\n".as_slice())
+    );
+    assert_eq!((ok.status, ok.body.as_slice()), (200, b"fine\n".as_slice()));
+    assert_eq!(server.stats().handler_errors, 1);
+    assert!(server.requests().iter().all(|r| r.route == Some(id)));
+}

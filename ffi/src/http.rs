@@ -157,9 +157,13 @@ fn checked(config: pierhead::Config, route: Route) -> Result<pierhead::Config, p
     Ok(config.route(route))
 }
 
-/// Calls a C handler for `req`; a false return fails the request like a panic
-/// would (500, counted), without printing a panic message.
-pub(crate) fn call_handler(handler: CHandler, data: &UserData, req: &Request) -> Response {
+/// Calls a C handler for `req`; a false return fails the request: `Err` with the
+/// 500 to send.
+pub(crate) fn call_handler(
+    handler: CHandler,
+    data: &UserData,
+    req: &Request,
+) -> Result<Response, Response> {
     let text = |s: &str| CString::new(s.replace('\0', "%00")).unwrap_or_default();
     let method = text(&req.method);
     let target = text(&req.target);
@@ -192,10 +196,11 @@ pub(crate) fn call_handler(handler: CHandler, data: &UserData, req: &Request) ->
     // SAFETY: a valid handler with its own user data; the request and response
     // outlive the call.
     let ok = unsafe { handler(data.ptr, &c_req, &mut resp) };
-    if !ok {
-        std::panic::resume_unwind(Box::new("C handler returned false"));
+    if ok {
+        Ok(resp.inner)
+    } else {
+        Err(Response::text(500, "handler failed\n"))
     }
-    resp.inner
 }
 
 /// Borrows a response being built.

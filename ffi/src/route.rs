@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use pierhead::{Fault, Request, Response, Route};
+use pierhead::{Fault, Handler, Request, Response, Route};
 
 use crate::config::{edit, pierhead_config};
 use crate::http::{call_handler, pierhead_http_handler, route_for, CHandler};
@@ -208,7 +208,24 @@ pub(crate) unsafe fn response_from(
 
 /// Makes `route` answer through a C handler and its user data.
 pub(crate) fn with_c_handler(route: Route, handler: CHandler, data: Arc<UserData>) -> Route {
-    route.handler(move |req: &Request| call_handler(handler, &data, req))
+    route.handler(CallC { handler, data })
+}
+
+/// A C handler with its user data, as a core handler: a false return is a
+/// reported failure (500, counted in `handler_errors`).
+struct CallC {
+    handler: CHandler,
+    data: Arc<UserData>,
+}
+
+impl Handler for CallC {
+    fn handle(&self, request: &Request) -> Response {
+        self.try_handle(request).unwrap_or_else(|failed| failed)
+    }
+
+    fn try_handle(&self, request: &Request) -> Result<Response, Response> {
+        call_handler(self.handler, &self.data, request)
+    }
 }
 
 /// Answers with what `handler` builds (see `pierhead_http_handler`); `finalizer`
@@ -227,8 +244,7 @@ pub unsafe extern "C" fn pierhead_route_set_handler(
         Ok(pair) => pair,
         Err(e) => return e,
     };
-    let apply =
-        move |r: Route| Ok(r.handler(move |req: &Request| call_handler(handler, &data, req)));
+    let apply = move |r: Route| Ok(with_c_handler(r, handler, data));
     // SAFETY: forwarded from the caller.
     unsafe { with_route(route, apply) }
 }

@@ -93,13 +93,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.stats_interval != "off":
         limits["stats_interval"] = _duration(args.stats_interval)
         on_stats = _print_stats
+    workers = args.workers if args.workers is not None else (os.cpu_count() or 1)
     try:
         host, port = _split_bind(args.bind)
         server = Server(
             args.protocol,
             host,
             port,
-            workers=args.workers or os.cpu_count() or 1,
+            workers=workers,
             on_stats=on_stats,
             **limits,
         )
@@ -110,7 +111,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     address = server.url.split("://", 1)[1]
-    workers = args.workers or os.cpu_count() or 1
     print(f"pierhead listening on {address} (protocol {args.protocol}, {workers} workers)", flush=True)
 
     def on_term(signum: int, frame: object) -> None:

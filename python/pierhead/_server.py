@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import json as _json
 import threading
+import weakref
 from typing import Any, Callable, Iterable, Mapping, Optional, Union
 
 from . import _pierhead
-from ._errors import ConfigError, ExpectationError
+from ._errors import ConfigError, ExpectationError, ServerStateError
 from ._pierhead import Fault, Matcher, Ordering, Request, Response, Route, Stats, StopReport
 
 __all__ = ["Server", "RequestHandler", "HandlerResult", "QueryString", "Headers"]
@@ -61,7 +62,8 @@ class RequestHandler:
         uses: Optional[int],
         ordering: Optional["tuple[Ordering, int]"],
     ) -> None:
-        self._server = server
+        # A weak reference: no cycle, so a dropped server is freed at once.
+        self._server_ref = weakref.ref(server)
         self.matcher = matcher
         self.uses = uses
         self._ordering = ordering
@@ -74,12 +76,25 @@ class RequestHandler:
         return f"<RequestHandler {self.matcher} uses={self.uses} hits={self.hits}>"
 
     @property
+    def _server(self) -> "Server":
+        server = self._server_ref()
+        if server is None:
+            raise ServerStateError("the server of this expectation no longer exists")
+        return server
+
+    @property
     def hits(self) -> int:
         """Requests this expectation has answered."""
         now = 0
         if self._route_id is not None and self._server._core.state != "new":
             now = self._server._core.route_hits(self._route_id) or 0
         return self._hits_before + now
+
+    def _uses_left(self) -> Optional[int]:
+        """Uses left over all runs; ``None`` for unlimited."""
+        if self.uses is None:
+            return None
+        return max(0, self.uses - self._hits_before)
 
     def respond_with_data(
         self,
@@ -177,10 +192,9 @@ class Server:
         declared before, or left over from an earlier run, are put in place."""
         self._core.start()
         with self._lock:
-            handlers = list(self._handlers)
-        for h in handlers:
-            h._route_id = None
-            self._install(h)
+            for h in self._handlers:
+                h._route_id = None  # ids of the previous run
+            self._place(self._handlers)
         return self
 
     def stop(self, timeout: float = 5.0) -> StopReport:
@@ -190,9 +204,11 @@ class Server:
         if report.complete:
             with self._lock:
                 for h in self._handlers:
-                    if h._route_id is not None:
-                        h._hits_before += self._core.route_hits(h._route_id) or 0
-                        h._route_id = None
+                    self._settle(h)
+                    h._route_id = None
+                # The routes (and the handlers they hold) live on in self._handlers
+                # for a restart; the stopped core need not keep them.
+                self._core.clear_routes()
         return report
 
     def serve_forever(self, stop_timeout: float = 1.0) -> StopReport:
@@ -317,32 +333,44 @@ class Server:
         return handler
 
     def _install(self, handler: RequestHandler) -> None:
-        """Puts a handler's route in place (if the server runs and it has one)."""
-        route = handler._route
-        if route is None or not self.is_running:
+        """Puts a handler's route in place, at its declared position (if the server
+        runs and the handler has an answer)."""
+        if handler._route is None or not self.is_running:
             return
         with self._lock:
             if handler not in self._handlers:
                 return
-            # Handlers are routes in the order they were declared: insert by
-            # removing and re-adding every later route.
             if handler._route_id is not None:
-                self._core.replace_route(handler._route_id, route)
+                # A new answer for a placed expectation: same id, same position,
+                # with the uses it has left.
+                self._settle(handler)
+                left = handler._uses_left()
+                if left != 0 and self._core.replace_route(handler._route_id, handler._route.with_uses(left)):
+                    # Its hits restart from zero in the replaced route.
+                    return
+                self._core.remove_route(handler._route_id)
+                handler._route_id = None
                 return
-            if route.uses is not None and handler._hits_before >= route.uses:
-                return
-            left = None if route.uses is None else route.uses - handler._hits_before
-            later = self._handlers[self._handlers.index(handler) + 1 :]
-            for h in later:
-                if h._route_id is not None:
-                    h._hits_before += self._core.route_hits(h._route_id) or 0
-                    self._core.remove_route(h._route_id)
-                    h._route_id = None
-            handler._route_id = self._core.add_route(route.with_uses(left))
-            for h in later:
-                if h._route is not None and (h._route.uses is None or h._hits_before < h._route.uses):
-                    h_left = None if h._route.uses is None else h._route.uses - h._hits_before
-                    h._route_id = self._core.add_route(h._route.with_uses(h_left))
+            self._place(self._handlers[self._handlers.index(handler) :])
+
+    def _settle(self, handler: RequestHandler) -> None:
+        """Moves the hits of a handler's current route into its history."""
+        if handler._route_id is not None:
+            handler._hits_before += self._core.route_hits(handler._route_id) or 0
+
+    def _place(self, handlers: "list[RequestHandler]") -> None:
+        """(Re-)adds these handlers' routes, in order, after every other route. The
+        core appends routes, so putting one in the middle means re-adding the
+        ones after it. Called with the lock held."""
+        for h in handlers:
+            if h._route_id is not None:
+                self._settle(h)
+                self._core.remove_route(h._route_id)
+                h._route_id = None
+        for h in handlers:
+            left = h._uses_left()
+            if h._route is not None and left != 0:
+                h._route_id = self._core.add_route(h._route.with_uses(left))
 
     @property
     def handlers(self) -> "list[RequestHandler]":

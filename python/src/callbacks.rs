@@ -15,6 +15,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString};
 
 use crate::http::{Request, Response};
+use crate::server::StatsSlot;
 use crate::stats::Stats;
 
 /// Most errors kept; later ones are counted, not stored, so a handler failing on
@@ -77,23 +78,26 @@ pub(crate) struct PyHandler {
 
 impl Handler for PyHandler {
     fn handle(&self, request: &CoreRequest) -> CoreResponse {
+        self.try_handle(request).unwrap_or_else(|failed| failed)
+    }
+
+    /// An exception (or a return value of the wrong type) is a reported failure:
+    /// a 500 naming it, counted in `handler_errors`, and kept for
+    /// `check_assertions()`.
+    fn try_handle(&self, request: &CoreRequest) -> Result<CoreResponse, CoreResponse> {
         Python::attach(|py| {
             let arg = Request {
                 inner: request.clone(),
             };
-            let result = self
-                .callable
+            self.callable
                 .bind(py)
                 .call1((arg,))
-                .and_then(|value| to_response(py, &value));
-            match result {
-                Ok(r) => r,
-                Err(e) => {
+                .and_then(|value| to_response(py, &value))
+                .map_err(|e| {
                     let text = format!("handler raised {}\n", describe(py, &e));
                     self.errors.push(e);
                     CoreResponse::text(500, text)
-                }
-            }
+                })
         })
     }
 }
@@ -127,13 +131,21 @@ pub(crate) fn describe(py: Python<'_>, e: &PyErr) -> String {
     format!("{name}: {}", e.value(py))
 }
 
-/// The core stats callback that calls `callable(stats)`.
+/// The core stats callback: calls the callable in `slot` (if any) with the stats.
 pub(crate) fn stats_callback(
-    callable: Py<PyAny>,
+    slot: StatsSlot,
     errors: Arc<ErrorSink>,
 ) -> impl Fn(&CoreStats) + Send + Sync + 'static {
     move |stats| {
         Python::attach(|py| {
+            let callable = slot
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .as_ref()
+                .map(|c| c.clone_ref(py));
+            let Some(callable) = callable else {
+                return;
+            };
             let cb = callable.bind(py);
             if let Err(e) = cb.call1((Stats::from(stats),)) {
                 errors.push(e.clone_ref(py));

@@ -90,7 +90,11 @@ pub(crate) fn build(
             config = apply(py, config, &name, &value)?;
         }
     }
-    config.validate().map_err(|e| from_config_error(py, &e))?;
+    config.validate().map_err(|e| match e.field {
+        // The core's `bind` is `host` and `port` here.
+        "bind" => config_error(py, "host", e.to_string().replace("`bind`", "`host`")),
+        _ => from_config_error(py, &e),
+    })?;
     Ok(config)
 }
 

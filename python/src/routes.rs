@@ -16,6 +16,7 @@ use pierhead::{
 use pyo3::exceptions::PyAssertionError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString};
+use pyo3::{PyTraverseError, PyVisit};
 
 use crate::callbacks::{ErrorSink, PyHandler};
 use crate::errors::{config_error, from_config_error};
@@ -281,6 +282,16 @@ impl Route {
     fn __repr__(&self) -> String {
         format!("<Route {}>", self.matcher.get().description)
     }
+
+    /// Lets the garbage collector see the handler, so a handler that refers back
+    /// to its server does not keep both alive forever.
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        visit.call(&self.matcher)?;
+        if let Answer::Python(h) = &self.answer {
+            visit.call(h)?;
+        }
+        Ok(())
+    }
 }
 
 impl Route {
@@ -381,11 +392,23 @@ struct InOrder {
 
 impl Handler for InOrder {
     fn handle(&self, request: &CoreRequest) -> CoreResponse {
+        self.try_handle(request).unwrap_or_else(|failed| failed)
+    }
+
+    fn try_handle(&self, request: &CoreRequest) -> Result<CoreResponse, CoreResponse> {
         let refused = {
             let mut st = self.state.lock().unwrap_or_else(PoisonError::into_inner);
             if !st.failed && st.next == self.index {
                 st.next += 1;
                 None
+            } else if st.failed {
+                Some(format!(
+                    "ordered expectation #{} was requested by {} {} after the sequence had \
+                     already failed",
+                    self.index + 1,
+                    request.method,
+                    request.target
+                ))
             } else {
                 st.failed = true;
                 let wanted = st
@@ -406,10 +429,10 @@ impl Handler for InOrder {
         match (refused, &self.answer) {
             (Some(message), _) => {
                 self.errors.push(PyAssertionError::new_err(message.clone()));
-                CoreResponse::text(500, format!("{message}\n"))
+                Err(CoreResponse::text(500, format!("{message}\n")))
             }
-            (None, OrderedAnswer::Static(r)) => r.clone(),
-            (None, OrderedAnswer::Python(h)) => h.handle(request),
+            (None, OrderedAnswer::Static(r)) => Ok(r.clone()),
+            (None, OrderedAnswer::Python(h)) => h.try_handle(request),
         }
     }
 }

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use pierhead::{Config, RouteId, Server as CoreServer, State};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
+use pyo3::{PyTraverseError, PyVisit};
 
 use crate::callbacks::{stats_callback, ErrorSink};
 use crate::config::{self, DEFAULT_WORKERS};
@@ -40,6 +41,12 @@ pub(crate) struct Server {
     /// The running (or last) core server. Locked only to clone or swap the Arc.
     core: Mutex<Option<Arc<CoreServer>>>,
     errors: Arc<ErrorSink>,
+    /// The stats callback, and the slot the core's callback reads it from. The slot
+    /// is filled only while the server runs, so that a stopped server holds the
+    /// callable in one place the garbage collector can see (`__traverse__`): a
+    /// callback that refers back to its server then does not keep both alive.
+    on_stats: Option<Py<PyAny>>,
+    stats_slot: StatsSlot,
 }
 
 #[pymethods]
@@ -58,8 +65,9 @@ impl Server {
         limits: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<Server> {
         let errors = Arc::new(ErrorSink::default());
+        let stats_slot = StatsSlot::default();
         let mut config = config::build(py, protocol, host, port, workers, limits)?;
-        if let Some(cb) = on_stats {
+        if let Some(cb) = &on_stats {
             if !cb.bind(py).is_callable() {
                 return Err(crate::errors::config_error(
                     py,
@@ -67,13 +75,15 @@ impl Server {
                     "invalid config field `on_stats`: must be callable".to_owned(),
                 ));
             }
-            config = config.on_stats(stats_callback(cb, errors.clone()));
+            config = config.on_stats(stats_callback(stats_slot.clone(), errors.clone()));
         }
         Ok(Server {
             config,
             protocol: protocol.to_owned(),
             core: Mutex::new(None),
             errors,
+            on_stats,
+            stats_slot,
         })
     }
 
@@ -84,9 +94,11 @@ impl Server {
             return Err(state_error(py, "the server is already running"));
         }
         let config = self.config.clone();
-        let started = py
-            .detach(move || CoreServer::start(config))
-            .map_err(|e| from_start_error(py, &e))?;
+        self.arm_stats(py, true);
+        let started = py.detach(move || CoreServer::start(config)).map_err(|e| {
+            self.arm_stats(py, false);
+            from_start_error(py, &e)
+        })?;
         let core = Arc::new(started);
         register(&core);
         let old = self.lock().replace(core);
@@ -101,7 +113,9 @@ impl Server {
     fn stop(&self, py: Python<'_>, timeout: f64) -> PyResult<StopReport> {
         let grace = config::grace(py, "timeout", timeout)?;
         let core = self.running(py)?;
-        Ok(py.detach(move || core.stop(grace)).into())
+        let report = py.detach(move || core.stop(grace));
+        self.stopped(py, &report);
+        Ok(report.into())
     }
 
     /// Serves until `stop()` is called (from another thread, a handler or a stats
@@ -116,11 +130,14 @@ impl Server {
             let stopping = py.detach(move || wait_for_stop(&waiting, SERVE_POLL));
             if stopping {
                 let c = core.clone();
-                return Ok(py.detach(move || c.stop(grace)).into());
+                let report = py.detach(move || c.stop(grace));
+                self.stopped(py, &report);
+                return Ok(report.into());
             }
             if let Err(signal) = py.check_signals() {
                 let c = core.clone();
-                py.detach(move || c.stop(grace));
+                let report = py.detach(move || c.stop(grace));
+                self.stopped(py, &report);
                 return Err(signal);
             }
         }
@@ -247,11 +264,45 @@ impl Server {
     fn clear_errors(&self) {
         self.errors.clear();
     }
+
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        if let Some(cb) = &self.on_stats {
+            visit.call(cb)?;
+        }
+        Ok(())
+    }
 }
+
+/// Where the core's stats callback finds the Python callable (empty when stopped).
+pub(crate) type StatsSlot = Arc<Mutex<Option<Py<PyAny>>>>;
 
 impl Server {
     fn lock(&self) -> std::sync::MutexGuard<'_, Option<Arc<CoreServer>>> {
         self.core.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Fills (or empties) the slot the stats callback reads.
+    fn arm_stats(&self, py: Python<'_>, on: bool) {
+        let value = if on {
+            self.on_stats.as_ref().map(|cb| cb.clone_ref(py))
+        } else {
+            None
+        };
+        let old = std::mem::replace(
+            &mut *self
+                .stats_slot
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+            value,
+        );
+        drop(old);
+    }
+
+    /// After a complete stop no callback runs again: let go of the callable.
+    fn stopped(&self, py: Python<'_>, report: &pierhead::StopReport) {
+        if report.complete {
+            self.arm_stats(py, false);
+        }
     }
 
     fn current(&self) -> Option<Arc<CoreServer>> {

@@ -15,6 +15,14 @@ use super::response::Response;
 pub trait Handler: Send + Sync + 'static {
     /// Builds the response to `request`.
     fn handle(&self, request: &Request) -> Response;
+
+    /// Like [`Handler::handle`], but may report a failure: `Err(response)` is sent
+    /// all the same and counted in `Stats::handler_errors`. The default calls
+    /// `handle`. Bindings whose callbacks fail by raising (Python) or returning
+    /// false (C) implement this, so their failures count like panics do.
+    fn try_handle(&self, request: &Request) -> Result<Response, Response> {
+        Ok(self.handle(request))
+    }
 }
 
 impl<F> Handler for F

@@ -26,7 +26,7 @@ use mio::{Events, Interest, Poll};
 use slab::Slab;
 
 use crate::config::Protocol;
-use crate::handler_pool::{HandlerPool, Job};
+use crate::handler_pool::{HandlerPool, Job, Outcome};
 use crate::protocol::http::{self, response, DateCache, Hold};
 use crate::protocol::{Ctx, Limits, Next, Session};
 use crate::routing::table::RouteTable;
@@ -67,8 +67,8 @@ enum Fate {
 enum Release {
     /// Its deadline passed: a delay or drip step is due, or a handler timed out.
     Due,
-    /// Its handler returned this response (`None`: the handler panicked).
-    Handled(Option<Response>),
+    /// Its handler finished.
+    Handled(Outcome),
 }
 
 /// Why a connection is being closed; decides what a stop report counts it as.
@@ -401,7 +401,7 @@ impl Worker {
             }
             let io = &mut self.io;
             let fate = catch_unwind(AssertUnwindSafe(|| {
-                io.end_hold(conn, Release::Handled(done.response))
+                io.end_hold(conn, Release::Handled(done.outcome))
             }))
             .unwrap_or_else(|_| {
                 self.io.counters().internal_errors.incr();
@@ -717,10 +717,12 @@ impl Io {
         };
         let failure = match (&*hold, &why) {
             (Hold::AwaitHandler { .. }, Release::Due) => Some("handler timed out\n"),
-            (Hold::AwaitHandler { .. }, Release::Handled(None)) => Some("handler failed\n"),
+            (Hold::AwaitHandler { .. }, Release::Handled(Outcome::Panicked)) => {
+                Some("handler failed\n")
+            }
             _ => None,
         };
-        if failure.is_some() {
+        if failure.is_some() || matches!(why, Release::Handled(Outcome::Failed(_))) {
             self.counters().handler_errors.incr();
         }
         let mut ctx = self.protocol_ctx(conn.token);
@@ -737,7 +739,9 @@ impl Io {
             },
             Hold::AwaitHandler { fault, meta, .. } => {
                 let (response, fault) = match (failure, why) {
-                    (None, Release::Handled(Some(r))) => (r, *fault),
+                    (None, Release::Handled(Outcome::Answered(r) | Outcome::Failed(r))) => {
+                        (r, *fault)
+                    }
                     (text, _) => (Response::text(500, text.unwrap_or_default()), None),
                 };
                 http::deliver(Arc::new(Prepared::new(&response)), fault, *meta, &mut ctx)
