@@ -2,8 +2,10 @@
 # The whole test suite: formatting, lints, unit, property and integration tests
 # over loopback, interop with real clients (curl, wrk, Python http.client and
 # urllib3), and the C library's tests (scripts/test-c.sh: ASan/UBSan, static and
-# dynamic linking, valgrind, the header as C++). Installs what it needs: curl, wrk,
-# pkg-config and valgrind from Debian if missing, urllib3 into a local venv (.venv).
+# dynamic linking, valgrind, the header as C++) and the Python package's (a real
+# pip install, stubtest, pytest: scripts/test-python.sh). Installs what it needs:
+# curl, wrk, pkg-config and valgrind from Debian if missing; urllib3, pytest and
+# mypy into a local venv (.venv).
 # Run from anywhere.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -44,3 +46,6 @@ cargo test --workspace
 
 echo "== C library (scripts/test-c.sh)"
 scripts/test-c.sh
+
+echo "== Python package (scripts/test-python.sh)"
+scripts/test-python.sh

@@ -82,7 +82,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parser.parse_args(argv)
 
 
-    limits: dict = {"unmatched_status": args.unmatched_status, "fixed_response": not args.route}
+    limits: "dict[str, object]" = {"unmatched_status": args.unmatched_status, "fixed_response": not args.route}
     if args.max_connections is not None:
         limits["max_connections"] = args.max_connections
     if args.idle_timeout is not None:

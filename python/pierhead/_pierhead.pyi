@@ -2,6 +2,22 @@
 
 from typing import Any, Callable, Final, Iterable, Mapping, Optional, Union, final
 
+__all__ = [
+    "DEFAULT_REQUEST_LOG",
+    "DEFAULT_UNMATCHED_STATUS",
+    "DEFAULT_WORKERS",
+    "Fault",
+    "Matcher",
+    "Ordering",
+    "Request",
+    "Response",
+    "Route",
+    "Server",
+    "Stats",
+    "StopReport",
+    "__version__",
+    "stop_all",
+]
 __version__: Final[str]
 DEFAULT_WORKERS: Final[int]
 DEFAULT_REQUEST_LOG: Final[int]

@@ -16,7 +16,7 @@ use pyo3::types::PyDict;
 use pyo3::{PyTraverseError, PyVisit};
 
 use crate::callbacks::{stats_callback, ErrorSink};
-use crate::config::{self, DEFAULT_WORKERS};
+use crate::config;
 use crate::errors::{from_start_error, state_error};
 use crate::http::Request;
 use crate::routes::Route;
@@ -54,7 +54,8 @@ impl Server {
     /// Validates the config at once: a bad option raises `ConfigError` here, not at
     /// `start()`.
     #[new]
-    #[pyo3(signature = (protocol="http", host="127.0.0.1", port=0, workers=DEFAULT_WORKERS, on_stats=None, **limits))]
+    // `workers=1` is DEFAULT_WORKERS, written out so the signature shows it.
+    #[pyo3(signature = (protocol="http", host="127.0.0.1", port=0, workers=1, on_stats=None, **limits))]
     fn new(
         py: Python<'_>,
         protocol: &str,

@@ -164,3 +164,13 @@ def test_http_bad_input_gets_400_and_is_counted():
         assert reply.startswith(b"HTTP/1.1 400")
         assert server.stats().protocol_errors == 1
         assert server.log == []  # a rejected request never reaches the log
+
+
+def test_the_installed_package_is_under_test():
+    import pathlib
+
+    here = pathlib.Path(pierhead.__file__).parent
+    assert "site-packages" in here.parts, here
+    assert (here / "py.typed").exists() and (here / "_pierhead.pyi").exists()
+    assert pierhead.__version__ == pierhead._pierhead.__version__
+    assert pierhead._pierhead.__file__.endswith(".abi3.so")

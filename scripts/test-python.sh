@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The Python package's tests, against a real `pip install ./python` into .venv
+# (maturin comes through the build backend): the type stubs checked against the
+# built module (mypy stubtest) and the package type-checked (mypy --strict), then
+# the pytest suite in tests/python over loopback. Part of scripts/test.sh.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+[ -x .venv/bin/python ] || python3 -m venv .venv
+py="$PWD/.venv/bin/python"
+"$py" -m pip install -q --upgrade "pip>=23" >/dev/null
+"$py" -m pip install -q "pytest>=8" "pytest-xdist>=3" "mypy>=1.10" "urllib3>=2"
+
+echo "== pip install ./python"
+"$py" -m pip install -q --force-reinstall --no-deps ./python
+
+echo "== stubs: mypy stubtest, mypy --strict"
+# From another directory, so the installed package is what is checked.
+(cd /tmp && "$py" -m mypy.stubtest pierhead && "$py" -m mypy --strict --no-incremental -p pierhead)
+
+echo "== pytest tests/python"
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+"$py" -m pytest -q -p no:cacheprovider tests/python
