@@ -117,6 +117,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         raise KeyboardInterrupt("SIGTERM")
 
     signal.signal(signal.SIGTERM, on_term)
+    # Also when started in the background by a shell, which leaves SIGINT ignored.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         report = server.serve_forever(args.stop_timeout)
     except KeyboardInterrupt as e:

@@ -1,0 +1,33 @@
+"""The README's Python examples run as written."""
+
+from __future__ import annotations
+
+import pathlib
+import subprocess
+import sys
+
+EXAMPLES = pathlib.Path(__file__).resolve().parents[2] / "examples" / "python"
+
+
+def test_quickstart_runs_as_written():
+    done = subprocess.run(
+        [sys.executable, str(EXAMPLES / "quickstart.py")], capture_output=True, text=True, timeout=30
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("http://127.0.0.1:")
+    assert lines[1:4] == ["{'hi': 'there'}", "b'SHOUT' text/plain", "b'worth the wait'"]
+    assert lines[4].startswith('Stats(state="running", connections_accepted=3')
+    assert lines[5].startswith("StopReport(complete=True")
+
+
+def test_pytest_example_passes_with_the_installed_plugin():
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(EXAMPLES / "test_example.py")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=EXAMPLES,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "2 passed" in done.stdout
