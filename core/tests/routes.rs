@@ -530,6 +530,11 @@ fn when_conditions_see_the_request_and_the_log_names_the_route() {
                         .is_some_and(|v| v.eq_ignore_ascii_case(b"loud"))
                 })
                 .when(|r| r.body().windows(5).any(|w| w == b"hello"))
+                .when(|r| {
+                    r.headers()
+                        .iter()
+                        .any(|(n, v)| *n == "X-Mode" && v.len() == 4)
+                })
                 .respond(Reply::text(200, "LOUD\n")),
         )
         .unwrap();

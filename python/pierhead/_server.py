@@ -182,7 +182,7 @@ class Server:
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
-        where = self.url if self._core.state not in ("new",) else "not started"
+        where = self.url if self._core.state != "new" else "not started"
         return f"<pierhead.Server {self._core.protocol} {where} ({self._core.state})>"
 
     # -- lifecycle ---------------------------------------------------------------

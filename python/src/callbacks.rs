@@ -12,9 +12,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use pierhead::{Handler, Request as CoreRequest, Response as CoreResponse, Stats as CoreStats};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyString};
 
-use crate::http::{Request, Response};
+use crate::http::{body_of, Request, Response};
 use crate::server::StatsSlot;
 use crate::stats::Stats;
 
@@ -63,10 +62,7 @@ impl ErrorSink {
 
     /// Forgets every error.
     pub(crate) fn clear(&self) {
-        // Dropping PyErrs needs the interpreter; take them out under the lock and
-        // drop them after it is released.
-        let taken = std::mem::take(&mut *self.lock());
-        drop(taken);
+        *self.lock() = Kept::default();
     }
 }
 
@@ -92,7 +88,7 @@ impl Handler for PyHandler {
             self.callable
                 .bind(py)
                 .call1((arg,))
-                .and_then(|value| to_response(py, &value))
+                .and_then(|value| to_response(&value))
                 .map_err(|e| {
                     let text = format!("handler raised {}\n", describe(py, &e));
                     self.errors.push(e);
@@ -102,24 +98,24 @@ impl Handler for PyHandler {
     }
 }
 
-/// What a handler returned, as a response.
-fn to_response(py: Python<'_>, value: &Bound<'_, PyAny>) -> PyResult<CoreResponse> {
+/// What a handler returned, as a response: a `Response`, or a `str`/`bytes` body
+/// sent with status 200 and the content type `Response(body)` would give it.
+fn to_response(value: &Bound<'_, PyAny>) -> PyResult<CoreResponse> {
     if let Ok(r) = value.cast::<Response>() {
         return Ok(r.get().inner.clone());
     }
-    if let Ok(s) = value.cast::<PyString>() {
-        return Ok(CoreResponse::text(200, s.to_cow()?));
+    match body_of(value) {
+        Some(body) => {
+            let (bytes, kind) = body?;
+            Ok(CoreResponse::new(200)
+                .header("Content-Type", kind)
+                .body(bytes))
+        }
+        None => Err(PyTypeError::new_err(format!(
+            "a handler must return pierhead.Response, str or bytes, not {}",
+            value.get_type().name()?
+        ))),
     }
-    if let Ok(b) = value.cast::<PyBytes>() {
-        return Ok(CoreResponse::new(200)
-            .header("Content-Type", "application/octet-stream")
-            .body(b.as_bytes()));
-    }
-    let got = value.get_type().name()?.to_string();
-    let _ = py;
-    Err(PyTypeError::new_err(format!(
-        "a handler must return pierhead.Response, str or bytes, not {got}"
-    )))
 }
 
 /// `TypeName: message` of an exception.

@@ -6,7 +6,7 @@ use std::time::Duration;
 use pierhead::{Fault as CoreFault, Request as CoreRequest, Response as CoreResponse};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyBytes, PyDict, PyString};
+use pyo3::types::{PyByteArray, PyBytes, PyDict, PyString};
 
 use crate::config::seconds;
 use crate::errors::{config_error, from_config_error};
@@ -211,9 +211,7 @@ impl Response {
             config_error(
                 py,
                 "response.status",
-                format!(
-                    "invalid config field `response.status`: must be at most 999, got {status}"
-                ),
+                format!("invalid config field `response.status`: must be 100..=999, got {status}"),
             )
         })?;
         let mut r = CoreResponse::new(status);
@@ -222,7 +220,10 @@ impl Response {
         }
         let (bytes, default_type) = match body {
             None => (Vec::new(), None),
-            Some(b) => body_bytes(py, b, "response.body")?,
+            Some(b) => {
+                let (bytes, kind) = body_bytes(py, b, "response.body")?;
+                (bytes, Some(kind))
+            }
         };
         let has_type = r
             .headers
@@ -270,28 +271,34 @@ impl Response {
 }
 
 /// `str` as UTF-8 or `bytes`/`bytearray` as they are, with the content type a body
-/// of that kind gets by default.
+/// of that kind gets by default; `None` for any other type.
+pub(crate) fn body_of(body: &Bound<'_, PyAny>) -> Option<PyResult<(Vec<u8>, &'static str)>> {
+    if let Ok(s) = body.cast::<PyString>() {
+        let text = s.to_cow().map(|t| t.as_bytes().to_vec());
+        return Some(text.map(|t| (t, "text/plain; charset=utf-8")));
+    }
+    if let Ok(b) = body.cast::<PyBytes>() {
+        return Some(Ok((b.as_bytes().to_vec(), "application/octet-stream")));
+    }
+    if let Ok(b) = body.cast::<PyByteArray>() {
+        return Some(Ok((b.to_vec(), "application/octet-stream")));
+    }
+    None
+}
+
+/// [`body_of`], or `ConfigError` naming `field` for another type.
 pub(crate) fn body_bytes(
     py: Python<'_>,
     body: &Bound<'_, PyAny>,
     field: &str,
-) -> PyResult<(Vec<u8>, Option<&'static str>)> {
-    if let Ok(s) = body.cast::<PyString>() {
-        return Ok((
-            s.to_cow()?.as_bytes().to_vec(),
-            Some("text/plain; charset=utf-8"),
-        ));
-    }
-    match body.extract::<Vec<u8>>() {
-        Ok(b) if !body.is_instance_of::<pyo3::types::PyList>() => {
-            Ok((b, Some("application/octet-stream")))
-        }
-        _ => Err(config_error(
+) -> PyResult<(Vec<u8>, &'static str)> {
+    body_of(body).unwrap_or_else(|| {
+        Err(config_error(
             py,
             field,
             format!("invalid config field `{field}`: must be str or bytes"),
-        )),
-    }
+        ))
+    })
 }
 
 /// (name, value) pairs from a mapping or an iterable of pairs.

@@ -114,9 +114,7 @@ impl Server {
     fn stop(&self, py: Python<'_>, timeout: f64) -> PyResult<StopReport> {
         let grace = config::grace(py, "timeout", timeout)?;
         let core = self.running(py)?;
-        let report = py.detach(move || core.stop(grace));
-        self.stopped(py, &report);
-        Ok(report.into())
+        Ok(self.stop_released(py, core, grace).into())
     }
 
     /// Serves until `stop()` is called (from another thread, a handler or a stats
@@ -130,15 +128,10 @@ impl Server {
             let waiting = core.clone();
             let stopping = py.detach(move || wait_for_stop(&waiting, SERVE_POLL));
             if stopping {
-                let c = core.clone();
-                let report = py.detach(move || c.stop(grace));
-                self.stopped(py, &report);
-                return Ok(report.into());
+                return Ok(self.stop_released(py, core, grace).into());
             }
             if let Err(signal) = py.check_signals() {
-                let c = core.clone();
-                let report = py.detach(move || c.stop(grace));
-                self.stopped(py, &report);
+                self.stop_released(py, core, grace);
                 return Err(signal);
             }
         }
@@ -299,11 +292,19 @@ impl Server {
         drop(old);
     }
 
-    /// After a complete stop no callback runs again: let go of the callable.
-    fn stopped(&self, py: Python<'_>, report: &pierhead::StopReport) {
+    /// Stops `core` with the interpreter released; after a complete stop no
+    /// callback runs again, so the stats callable is let go.
+    fn stop_released(
+        &self,
+        py: Python<'_>,
+        core: Arc<CoreServer>,
+        grace: Duration,
+    ) -> pierhead::StopReport {
+        let report = py.detach(move || core.stop(grace));
         if report.complete {
             self.arm_stats(py, false);
         }
+        report
     }
 
     fn current(&self) -> Option<Arc<CoreServer>> {
@@ -327,13 +328,14 @@ impl Drop for Server {
             .unwrap_or_else(PoisonError::into_inner)
             .take();
         if let Some(core) = core {
-            stop_released(core, EXIT_STOP_GRACE);
+            stop_on_drop(core, EXIT_STOP_GRACE);
         }
     }
 }
 
-/// Stops `core`, releasing the interpreter if this thread holds it.
-fn stop_released(core: Arc<CoreServer>, grace: Duration) {
+/// Stops `core`, releasing the interpreter if this thread can hold it (not during
+/// interpreter shutdown).
+fn stop_on_drop(core: Arc<CoreServer>, grace: Duration) {
     Python::try_attach(|py| {
         let c = core.clone();
         py.detach(move || c.stop(grace));

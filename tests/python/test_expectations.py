@@ -52,14 +52,18 @@ def test_handler_may_return_str_or_bytes_and_its_errors_are_reported():
     with pierhead.Server() as s:
         s.expect_request("/str").respond_with_handler(lambda r: "text")
         s.expect_request("/bytes").respond_with_handler(lambda r: b"raw")
+        s.expect_request("/bytearray").respond_with_handler(lambda r: bytearray(b"ba"))
         s.expect_request("/bad").respond_with_handler(lambda r: 42)
 
         def boom(r):
             assert r.path == "/nope", "the handler's own assertion"
 
         s.expect_request("/boom").respond_with_handler(boom)
-        assert request(s, "GET", "/str")[2] == b"text"
-        assert request(s, "GET", "/bytes")[2] == b"raw"
+        status, headers, body = request(s, "GET", "/str")
+        assert (body, headers["content-type"]) == (b"text", "text/plain; charset=utf-8")
+        status, headers, body = request(s, "GET", "/bytes")
+        assert (body, headers["content-type"]) == (b"raw", "application/octet-stream")
+        assert request(s, "GET", "/bytearray")[2] == b"ba"
         status, _, body = request(s, "GET", "/bad")
         assert status == 500 and b"TypeError" in body
         status, _, body = request(s, "GET", "/boom")

@@ -115,6 +115,12 @@ def test_config_errors_name_the_field():
     with pytest.raises(pierhead.ConfigError) as info:
         pierhead.Response("x", headers={"X-Bad": "a\r\nInjected: 1"})
     assert info.value.field == "response.header"
+    for body in (["a list"], 42):
+        with pytest.raises(pierhead.ConfigError) as info:
+            pierhead.Response(body)  # type: ignore[arg-type]
+        assert info.value.field == "response.body"
+    with pytest.raises(pierhead.ConfigError, match="100..=999, got -1"):
+        pierhead.Response("x", status=-1)
     with pytest.raises(pierhead.ConfigError) as info:
         pierhead.Fault.drip(0, 0.1)
     assert info.value.field == "fault.drip.chunk_bytes"
