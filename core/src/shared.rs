@@ -53,11 +53,12 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    pub(crate) fn new(config: Config, wakers: Vec<Waker>) -> Shared {
+    pub(crate) fn new(mut config: Config, wakers: Vec<Waker>) -> Shared {
         let blocks = wakers.len() + 1;
         let workers = wakers.len();
         Shared {
-            routes: RouteStore::new(&config.routes),
+            // The routes move into the store: a large body is not kept twice.
+            routes: RouteStore::new(std::mem::take(&mut config.routes)),
             log: (config.request_log > 0)
                 .then(|| RequestLog::new(config.request_log, config.request_log_body_bytes)),
             handlers: HandlerPool::new(config.handler_threads),

@@ -114,6 +114,44 @@ fn half_close_after_a_request_still_gets_the_response() {
     assert_eq!(text.matches("HTTP/1.1 200 OK").count(), 2, "{text}");
 }
 
+/// Pipelined requests whose answers exceed the output limit are answered as the
+/// output drains; a client that half-closes after sending them still gets all of
+/// them (the kept-back requests are not dropped at its EOF).
+#[test]
+fn pipelined_answers_past_the_output_limit_survive_a_half_close() {
+    let body = vec![b'z'; 300 * 1024];
+    let server = start(Protocol::Http, |c| {
+        c.max_output_bytes(64 * 1024)
+            .route(
+                pierhead::Route::get("/slow")
+                    .respond(pierhead::Response::new(200).body(body.clone()))
+                    .fault(pierhead::Fault::Delay(Duration::from_millis(200))),
+            )
+            .route(
+                pierhead::Route::get("/big")
+                    .respond(pierhead::Response::new(200).body(body.clone())),
+            )
+    });
+    let mut s = connect(server.local_addr());
+    // The first answer is delayed: the rest, and the EOF, arrive while it is held.
+    s.write_all(b"GET /slow HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    s.write_all(&b"GET /big HTTP/1.1\r\nHost: t\r\n\r\n".repeat(29))
+        .unwrap();
+    s.write_all(b"GET /big HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    s.shutdown(Shutdown::Write).unwrap();
+
+    let mut r = BufReader::new(s);
+    for i in 0..31 {
+        let resp = read_response(&mut r, false).unwrap();
+        assert_eq!((i, resp.status, resp.body.len()), (i, 200, body.len()));
+    }
+    let mut rest = Vec::new();
+    r.read_to_end(&mut rest).unwrap();
+    assert!(rest.is_empty());
+}
+
 #[test]
 fn garbage_gets_400_and_close_and_later_requests_are_not_executed() {
     let server = start(Protocol::Http, |c| c);

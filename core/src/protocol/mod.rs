@@ -9,6 +9,7 @@
 mod discard;
 mod echo;
 pub(crate) mod http;
+pub(crate) mod out;
 
 use std::time::Instant;
 
@@ -17,6 +18,7 @@ use crate::routing::log::RequestLog;
 use crate::routing::table::RouteTable;
 use crate::routing::Prepared;
 use crate::stats::Counters;
+use out::Out;
 
 /// What happens to the connection after this input.
 pub(crate) enum Next {
@@ -26,6 +28,9 @@ pub(crate) enum Next {
     Close,
     /// Send what is already answered (best effort), then reset the connection (RST).
     Reset,
+    /// The output budget is spent: the rest of the input was not looked at. Read no
+    /// more; feed the unconsumed input again once the pending output has drained.
+    Pause,
     /// The last request's answer is not complete: feed no further input until the
     /// worker has finished it (a delay, a drip, a handler, or never).
     Hold(Box<http::Hold>),
@@ -65,7 +70,10 @@ impl Limits {
 /// Everything a session may use besides its own state.
 pub(crate) struct Ctx<'a> {
     /// Output to send, appended in order.
-    pub(crate) out: &'a mut Vec<u8>,
+    pub(crate) out: &'a mut Out,
+    /// Answer no further request once `out` holds this many bytes (the connection's
+    /// pending-output limit, less what it already has pending); see [`Next::Pause`].
+    pub(crate) out_budget: usize,
     /// The worker's counters.
     pub(crate) counters: &'a Counters,
     pub(crate) limits: &'a Limits,

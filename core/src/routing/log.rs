@@ -32,10 +32,20 @@ impl RequestLog {
         self.entries.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Appends a request (its body cut at the body limit), evicting the oldest
-    /// when full.
+    /// Appends a request (its body cut at the body limit, and the rest freed),
+    /// evicting the oldest when full.
     pub(crate) fn record(&self, mut request: Request) {
-        request.body.truncate(self.body_limit);
+        request.cut_body(self.body_limit);
+        self.push(request);
+    }
+
+    /// Appends a copy of a request that is still needed (by a handler): only the
+    /// part of the body the log keeps is copied.
+    pub(crate) fn record_copy(&self, request: &Request) {
+        self.push(request.with_body_cut(self.body_limit));
+    }
+
+    fn push(&self, request: Request) {
         let mut entries = self.lock();
         if entries.len() == self.capacity {
             entries.pop_front();
@@ -73,6 +83,7 @@ mod tests {
             headers: vec![],
             body: vec![b'x'; 10],
             body_len: 10,
+            body_digest: None,
             connection_id: n,
             received: Instant::now(),
             route: None,
@@ -90,8 +101,27 @@ mod tests {
         assert_eq!(targets, ["/2", "/3", "/4"]);
         assert_eq!(got[0].body, b"xxxx");
         assert_eq!(got[0].body_len, 10);
+        assert!(!got[0].body_is_whole());
         assert_eq!(log.evicted(), 2);
         log.clear();
         assert!(log.snapshot().is_empty());
+    }
+
+    /// A large logged body keeps only the allocation of what is kept, whether the
+    /// request is moved in or copied (a handler still needs the original).
+    #[test]
+    fn cut_bodies_free_the_rest() {
+        let log = RequestLog::new(10, 64 * 1024);
+        let mut big = req(1);
+        big.body = vec![b'b'; 5 << 20];
+        big.body_len = big.body.len() as u64;
+        log.record_copy(&big);
+        log.record(big);
+        let entries = log.lock();
+        for e in entries.iter() {
+            assert_eq!(e.body.len(), 64 * 1024);
+            assert!(e.body.capacity() <= 64 * 1024, "{}", e.body.capacity());
+            assert!(e.body_digest.is_some());
+        }
     }
 }

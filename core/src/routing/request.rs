@@ -22,6 +22,10 @@ pub struct Request {
     pub body: Vec<u8>,
     /// The full body length.
     pub body_len: u64,
+    /// When `body` was cut (in the request log), a 128-bit XXH3 digest of the full
+    /// body, so that [`Route::matches`](crate::Route::matches) still compares a
+    /// body condition exactly (length and digest); `None` when `body` is whole.
+    pub body_digest: Option<u128>,
     /// The connection the request came on, unique within the server: requests with
     /// the same id were sent on the same connection.
     pub connection_id: u64,
@@ -56,6 +60,37 @@ impl Request {
         self.header(name).and_then(|v| std::str::from_utf8(v).ok())
     }
 
+    /// Whether `body` is the whole body (not cut by the request log's body limit).
+    pub fn body_is_whole(&self) -> bool {
+        self.body.len() as u64 == self.body_len
+    }
+
+    /// A copy whose body is cut to at most `limit` bytes (allocating only what is
+    /// kept); a cut body is replaced by its digest ([`Request::body_digest`]).
+    pub(crate) fn with_body_cut(&self, limit: usize) -> Request {
+        let (body, body_digest) = cut_body(&self.body, limit);
+        Request {
+            method: self.method.clone(),
+            target: self.target.clone(),
+            version: self.version,
+            headers: self.headers.clone(),
+            body: body.unwrap_or_else(|| self.body.clone()),
+            body_len: self.body_len,
+            body_digest: body_digest.or(self.body_digest),
+            connection_id: self.connection_id,
+            received: self.received,
+            route: self.route,
+        }
+    }
+
+    /// Cuts the body to at most `limit` bytes in place, freeing the rest.
+    pub(crate) fn cut_body(&mut self, limit: usize) {
+        if let (Some(body), digest) = cut_body(&self.body, limit) {
+            self.body = body;
+            self.body_digest = digest;
+        }
+    }
+
     /// The borrowed view route conditions see.
     pub fn view(&self) -> RequestView<'_> {
         RequestView {
@@ -65,6 +100,20 @@ impl Request {
             body: &self.body,
         }
     }
+}
+
+/// A body longer than `limit`: its first `limit` bytes in an allocation of their
+/// own, and the digest of the whole.
+fn cut_body(body: &[u8], limit: usize) -> (Option<Vec<u8>>, Option<u128>) {
+    if body.len() <= limit {
+        return (None, None);
+    }
+    (Some(body[..limit].to_vec()), Some(body_digest(body)))
+}
+
+/// The digest kept for a cut body.
+pub(crate) fn body_digest(body: &[u8]) -> u128 {
+    xxhash_rust::xxh3::xxh3_128(body)
 }
 
 /// Splits a target into path and query.

@@ -1,5 +1,7 @@
 //! Responses a route or handler gives, and their wire form prepared ahead of time.
 
+use bytes::Bytes;
+
 use super::route::check_header;
 use crate::config::{ConfigError, ConfigProblem};
 
@@ -99,15 +101,44 @@ pub(crate) struct Prepared {
     /// Status line, `Server`, the user's headers and `Content-Length` (if any), each
     /// ending in CRLF.
     pub(crate) head: Vec<u8>,
-    pub(crate) body: Vec<u8>,
+    /// Shared, so that sending it to many connections (or queueing it for a slow
+    /// one) never copies it.
+    pub(crate) body: Bytes,
     /// False for 1xx, 204 and 304, which never carry a body.
     pub(crate) has_body: bool,
 }
 
 impl Prepared {
-    /// Prepares a response. A header with CR or LF (possible only for a handler's
-    /// unvalidated response) is left out rather than injected.
+    /// Prepares a copy of a response. A header with CR or LF (possible only for a
+    /// handler's unvalidated response) is left out rather than injected.
     pub(crate) fn new(r: &Response) -> Prepared {
+        let (head, has_body) = Prepared::head_of(r);
+        Prepared {
+            head,
+            body: if has_body {
+                Bytes::copy_from_slice(&r.body)
+            } else {
+                Bytes::new()
+            },
+            has_body,
+        }
+    }
+
+    /// Prepares a response, taking its body without copying it.
+    pub(crate) fn from_response(r: Response) -> Prepared {
+        let (head, has_body) = Prepared::head_of(&r);
+        Prepared {
+            head,
+            body: if has_body {
+                Bytes::from(r.body)
+            } else {
+                Bytes::new()
+            },
+            has_body,
+        }
+    }
+
+    fn head_of(r: &Response) -> (Vec<u8>, bool) {
         let mut head = Vec::with_capacity(128);
         let mut num = itoa::Buffer::new();
         head.extend_from_slice(b"HTTP/1.1 ");
@@ -132,11 +163,7 @@ impl Prepared {
             head.extend_from_slice(num.format(r.body.len()).as_bytes());
             head.extend_from_slice(b"\r\n");
         }
-        Prepared {
-            head,
-            body: if has_body { r.body.clone() } else { Vec::new() },
-            has_body,
-        }
+        (head, has_body)
     }
 }
 

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::handler::Handler;
-use super::request::{split_target, Request, RequestView};
+use super::request::{body_digest, split_target, Request, RequestView};
 use super::response::Response;
 use crate::config::{ConfigError, ConfigProblem};
 
@@ -228,12 +228,27 @@ impl Route {
 
     /// Whether `request` meets this route's conditions (method, path, query,
     /// headers, body), regardless of use limits. The same test the server applies
-    /// when it picks a route, so it serves assertions on the request log.
+    /// when it picks a route, so it serves assertions on the request log. A body
+    /// the log cut is compared by length and digest; [`Route::when`] conditions
+    /// see the cut body (check [`Request::body_is_whole`] where that matters).
     pub fn matches(&self, request: &Request) -> bool {
-        self.matches_view(&request.view())
+        let view = request.view();
+        match request.body_digest {
+            Some(digest) => self.matches_with(&view, |want| {
+                want.len() as u64 == request.body_len && body_digest(want) == digest
+            }),
+            None => self.matches_view(&view),
+        }
     }
 
+    #[inline]
     pub(crate) fn matches_view(&self, req: &RequestView<'_>) -> bool {
+        self.matches_with(req, |want| want == req.body)
+    }
+
+    /// The match, with `body_ok` deciding a body condition.
+    #[inline]
+    fn matches_with(&self, req: &RequestView<'_>, body_ok: impl FnOnce(&[u8]) -> bool) -> bool {
         if let Some(m) = &self.method {
             // A GET route answers HEAD too (RFC 9110 9.3.2).
             if m != req.method && !(m == "GET" && req.method == "HEAD") {
@@ -251,7 +266,7 @@ impl Route {
                 .headers
                 .iter()
                 .all(|(n, v)| req.headers.has(n, v.as_bytes()))
-            && self.body.as_deref().is_none_or(|b| b == req.body)
+            && self.body.as_deref().is_none_or(body_ok)
             && self.conditions.iter().all(|c| (c.0)(req))
     }
 
@@ -365,5 +380,32 @@ mod tests {
             "route.fault.drip.bytes"
         );
         assert!(Route::any("*").validate().is_ok());
+    }
+
+    /// A body the request log cut still matches (or not) exactly.
+    #[test]
+    fn cut_bodies_are_matched_by_length_and_digest() {
+        let body = vec![b'q'; 100_000];
+        let full = Request {
+            method: "POST".into(),
+            target: "/u".into(),
+            version: 1,
+            headers: vec![],
+            body: body.clone(),
+            body_len: body.len() as u64,
+            body_digest: None,
+            connection_id: 1,
+            received: std::time::Instant::now(),
+            route: None,
+        };
+        let logged = full.with_body_cut(1000);
+        assert_eq!(logged.body.len(), 1000);
+        assert!(!logged.body_is_whole());
+        assert!(Route::post("/u").body(body.clone()).matches(&logged));
+        let mut other = body.clone();
+        other[99_999] = b'x';
+        assert!(!Route::post("/u").body(other).matches(&logged));
+        assert!(!Route::post("/u").body(&body[..1000]).matches(&logged));
+        assert!(!Route::post("/v").body(body).matches(&logged));
     }
 }

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use super::request::RequestView;
-use super::response::Prepared;
+use super::response::{Prepared, Response};
 use super::route::{Action, Fault, Route, RouteId};
 use super::Handler;
 use crate::config::ConfigError;
@@ -35,9 +35,16 @@ pub(crate) struct RouteEntry {
 }
 
 impl RouteEntry {
-    fn new(id: RouteId, route: Route) -> RouteEntry {
-        let answer = match &route.action {
-            Action::Static(r) => Answer::Static(Arc::new(Prepared::new(r))),
+    /// The response body moves into the prepared answer (one copy of a large body,
+    /// not two): the entry's `route` keeps its matcher, fault and use limit, and an
+    /// empty response of the same status.
+    fn new(id: RouteId, mut route: Route) -> RouteEntry {
+        let answer = match &mut route.action {
+            Action::Static(r) => {
+                let status = r.status;
+                let response = std::mem::replace(r, Response::new(status));
+                Answer::Static(Arc::new(Prepared::from_response(response)))
+            }
             Action::Handler(h) => Answer::Handler(h.clone()),
         };
         RouteEntry {
@@ -103,15 +110,15 @@ pub(crate) struct RouteStore {
 
 impl RouteStore {
     /// A store holding `routes` (already validated).
-    pub(crate) fn new(routes: &[Route]) -> RouteStore {
+    pub(crate) fn new(routes: Vec<Route>) -> RouteStore {
         let store = RouteStore {
             version: AtomicU64::new(0),
             current: Mutex::new(Arc::new(RouteTable::default())),
             next_id: AtomicU64::new(1),
         };
         let entries = routes
-            .iter()
-            .map(|r| Arc::new(RouteEntry::new(store.fresh_id(), r.clone())))
+            .into_iter()
+            .map(|r| Arc::new(RouteEntry::new(store.fresh_id(), r)))
             .collect();
         *store.lock() = Arc::new(RouteTable::with(entries));
         store

@@ -4,6 +4,7 @@ use std::time::{Duration, Instant};
 
 use mio::net::TcpStream;
 
+use super::output::Output;
 use super::token::ConnToken;
 use crate::protocol::http::Hold;
 use crate::protocol::Session;
@@ -57,14 +58,16 @@ pub(crate) struct Connection {
     pub(crate) session: Session,
     /// Received bytes not yet consumed by the session (a partial request).
     pub(crate) input: Vec<u8>,
-    /// Bytes to send; `output[sent..]` is still pending.
-    pub(crate) output: Vec<u8>,
-    pub(crate) sent: usize,
+    /// Bytes not yet sent.
+    pub(crate) output: Output,
     pub(crate) phase: Phase,
     /// The client shut down its side (read returned 0).
     pub(crate) read_closed: bool,
     /// Reading paused: too much pending output (backpressure).
     pub(crate) read_suspended: bool,
+    /// `input` holds requests not answered yet because the answers before them
+    /// filled the output budget; they are answered once the output drains.
+    pub(crate) input_paused: bool,
     /// Registered for WRITABLE as well as READABLE.
     pub(crate) writable_interest: bool,
     /// Last read or write progress.
@@ -84,11 +87,11 @@ impl Connection {
             token,
             session,
             input: Vec::new(),
-            output: Vec::new(),
-            sent: 0,
+            output: Output::default(),
             phase: Phase::Open,
             read_closed: false,
             read_suspended: false,
+            input_paused: false,
             writable_interest: false,
             last_activity: now,
             started: None,
@@ -100,7 +103,7 @@ impl Connection {
     /// Bytes queued and not yet sent.
     #[inline]
     pub(crate) fn pending_output(&self) -> usize {
-        self.output.len() - self.sent
+        self.output.len()
     }
 
     /// Nothing received that still needs an answer, nothing left to send: a stop

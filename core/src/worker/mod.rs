@@ -10,6 +10,7 @@
 
 mod accept;
 mod connection;
+mod output;
 mod pool;
 mod timers;
 mod token;
@@ -28,6 +29,7 @@ use slab::Slab;
 use crate::config::Protocol;
 use crate::handler_pool::{HandlerPool, Job, Outcome};
 use crate::protocol::http::{self, response, DateCache, Hold};
+use crate::protocol::out::Out;
 use crate::protocol::{Ctx, Limits, Next, Session};
 use crate::routing::table::RouteTable;
 use crate::routing::{reason, Prepared, Response};
@@ -45,6 +47,8 @@ pub(crate) use token::{LISTENER, WAKER};
 const READ_BUFFER: usize = 64 * 1024;
 /// Full reads from one connection per event before others get a turn.
 const READS_PER_EVENT: usize = 16;
+/// Capacity the answer buffer keeps between batches; a burst beyond it is freed.
+const OUT_KEEP: usize = 256 * 1024;
 /// Readiness events taken per poll.
 const EVENTS: usize = 1024;
 
@@ -161,7 +165,8 @@ struct Io {
     timeouts: Timeouts,
     max_output: usize,
     read_buf: Vec<u8>,
-    write_buf: Vec<u8>,
+    /// What the session being driven answers; sent, or queued on its connection.
+    out: Out,
     pool: BufferPool,
     date: DateCache,
     now: Instant,
@@ -193,7 +198,7 @@ impl Worker {
             },
             max_output: c.max_output_bytes,
             read_buf: vec![0; READ_BUFFER],
-            write_buf: Vec::with_capacity(READ_BUFFER),
+            out: Out::with_capacity(READ_BUFFER),
             pool: BufferPool::default(),
             date: DateCache::new(),
             now: Instant::now(),
@@ -486,7 +491,7 @@ impl Worker {
             return;
         };
         self.io.pool.reclaim(&mut conn.input);
-        self.io.pool.reclaim(&mut conn.output);
+        conn.output.clear(&mut self.io.pool);
         // Count before closing: a client that sees the close finds it in the stats.
         self.io.shared.active.fetch_sub(1, Ordering::AcqRel);
         self.io.counters().connections_closed.incr();
@@ -516,17 +521,19 @@ impl Io {
         &self.shared.counters[self.index]
     }
 
-    /// What a session gets to work with; its output starts empty in `write_buf`.
+    /// What a session gets to work with; its output starts empty in `out`, and it
+    /// may answer until the connection's pending output reaches `max_output`.
     /// Takes the newest route table first if it changed (one atomic load otherwise).
-    fn protocol_ctx(&mut self, token: ConnToken) -> Ctx<'_> {
+    fn protocol_ctx(&mut self, token: ConnToken, pending: usize) -> Ctx<'_> {
         let version = self.shared.routes.version();
         if version != self.routes_version {
             self.routes = self.shared.routes.snapshot();
             self.routes_version = version;
         }
-        self.write_buf.clear();
+        self.out.clear(OUT_KEEP);
         Ctx {
-            out: &mut self.write_buf,
+            out: &mut self.out,
+            out_budget: self.max_output.saturating_sub(pending),
             counters: &self.shared.counters[self.index],
             limits: &self.limits,
             date: self.date.as_bytes(),
@@ -551,6 +558,13 @@ impl Io {
         if ready.writable && conn.pending_output() > 0 && self.flush(conn) == Fate::Close {
             return Fate::Close;
         }
+        if conn.input_paused
+            && conn.hold.is_none()
+            && conn.pending_output() <= self.max_output / 2
+            && self.resume_input(conn) == Fate::Close
+        {
+            return Fate::Close;
+        }
         if ready.readable && self.read(conn, ready.read_until_blocked) == Fate::Close {
             return Fate::Close;
         }
@@ -561,7 +575,11 @@ impl Io {
     /// pause; every chunk is handed to the protocol as it arrives.
     fn read(&mut self, conn: &mut Connection, until_blocked: bool) -> Fate {
         for _ in 0..READS_PER_EVENT {
-            if conn.read_closed || conn.read_suspended || conn.phase == Phase::Closing {
+            if conn.read_closed
+                || conn.read_suspended
+                || conn.input_paused
+                || conn.phase == Phase::Closing
+            {
                 return Fate::Keep;
             }
             if conn.hold.is_some() && conn.input.len() >= self.held_input_limit() {
@@ -614,7 +632,7 @@ impl Io {
             }
             return Fate::Keep;
         }
-        let mut ctx = self.protocol_ctx(conn.token);
+        let mut ctx = self.protocol_ctx(conn.token, conn.output.len());
         let next = if conn.input.is_empty() {
             let progress = conn.session.on_input(data, &mut ctx);
             let rest = &data[progress.consumed..];
@@ -640,10 +658,30 @@ impl Io {
         self.apply(conn, next)
     }
 
+    /// Answers the input kept back by [`Next::Pause`], batch by batch while the
+    /// socket takes the answers at once; stops when output is pending again.
+    fn resume_input(&mut self, conn: &mut Connection) -> Fate {
+        for _ in 0..READS_PER_EVENT {
+            conn.input_paused = false;
+            if self.consume(conn, &[]) == Fate::Close {
+                return Fate::Close;
+            }
+            if !conn.input_paused
+                || conn.hold.is_some()
+                || conn.pending_output() > self.max_output / 2
+            {
+                return Fate::Keep;
+            }
+        }
+        self.requeue.push(conn.token);
+        Fate::Keep
+    }
+
     /// Acts on what the session decided, then sends what it answered.
     fn apply(&mut self, conn: &mut Connection, next: Next) -> Fate {
         match next {
             Next::Continue => {}
+            Next::Pause => conn.input_paused = true,
             Next::Close => conn.phase = Phase::Closing,
             Next::Reset => {
                 // What was answered before goes out if the socket takes it now.
@@ -653,8 +691,12 @@ impl Io {
             }
             Next::Hold(hold) => self.hold(conn, hold),
         }
-        // The request timer runs while a request is incomplete, not while held.
-        conn.started = if conn.hold.is_some() || (conn.input.is_empty() && conn.session.is_idle()) {
+        // The request timer runs while a request is incomplete, not while held or
+        // paused for output.
+        conn.started = if conn.hold.is_some()
+            || conn.input_paused
+            || (conn.input.is_empty() && conn.session.is_idle())
+        {
             None
         } else {
             Some(conn.started.unwrap_or(self.now))
@@ -725,7 +767,7 @@ impl Io {
         if failure.is_some() || matches!(why, Release::Handled(Outcome::Failed(_))) {
             self.counters().handler_errors.incr();
         }
-        let mut ctx = self.protocol_ctx(conn.token);
+        let mut ctx = self.protocol_ctx(conn.token, conn.output.len());
         let next = match &mut *hold {
             Hold::Delay { response, meta, .. } => {
                 http::deliver(response.clone(), None, *meta, &mut ctx)
@@ -744,7 +786,12 @@ impl Io {
                     }
                     (text, _) => (Response::text(500, text.unwrap_or_default()), None),
                 };
-                http::deliver(Arc::new(Prepared::new(&response)), fault, *meta, &mut ctx)
+                http::deliver(
+                    Arc::new(Prepared::from_response(response)),
+                    fault,
+                    *meta,
+                    &mut ctx,
+                )
             }
             // Never is not due; RunHandler is never stored. Put them back.
             Hold::Never | Hold::RunHandler { .. } => {
@@ -767,47 +814,42 @@ impl Io {
         }
     }
 
-    /// Sends `write_buf` after whatever is already queued; keeps what the socket
-    /// does not take now in the connection's output queue.
+    /// Sends the session's answer (`out`) after whatever is already queued; keeps
+    /// what the socket does not take now in the connection's output queue (large
+    /// bodies by reference, the rest copied).
     fn send_answer(&mut self, conn: &mut Connection) -> Fate {
-        if self.write_buf.is_empty() {
+        if self.out.is_empty() {
             return Fate::Keep;
         }
-        if conn.pending_output() > 0 {
-            if conn.sent > 0 {
-                conn.output.drain(..conn.sent);
-                conn.sent = 0;
-            }
-            conn.output.extend_from_slice(&self.write_buf);
+        if conn.output.len() > 0 {
+            conn.output.push_rest(&self.out, 0, &mut self.pool);
             return self.flush(conn);
         }
-        let (n, result) = write_until_blocked(&mut conn.stream, &self.write_buf);
+        let Some(bytes) = self.out.as_contiguous() else {
+            // Shared bodies: queue by reference, then one vectored send.
+            conn.output.push_rest(&self.out, 0, &mut self.pool);
+            return self.flush(conn);
+        };
+        let (n, result) = write_until_blocked(&mut conn.stream, bytes);
         self.note_written(conn, n);
         if result.is_err() {
             return Fate::Close;
         }
-        if n < self.write_buf.len() {
-            if conn.output.capacity() == 0 {
-                conn.output = self.pool.take();
-            }
-            conn.output.extend_from_slice(&self.write_buf[n..]);
-            conn.sent = 0;
+        if n < self.out.len() {
+            conn.output.push_rest(&self.out, n, &mut self.pool);
         }
         Fate::Keep
     }
 
     /// Sends queued output until done or the socket is full.
     fn flush(&mut self, conn: &mut Connection) -> Fate {
-        let (n, result) = write_until_blocked(&mut conn.stream, &conn.output[conn.sent..]);
-        conn.sent += n;
+        let (n, result) = conn.output.send(&conn.stream, &mut self.pool);
         self.note_written(conn, n);
         if result.is_err() {
             return Fate::Close;
         }
-        if conn.pending_output() == 0 {
-            conn.sent = 0;
-            conn.output.clear();
-            self.pool.reclaim(&mut conn.output);
+        if conn.output.len() == 0 {
+            conn.output.clear(&mut self.pool);
         }
         Fate::Keep
     }
@@ -825,9 +867,10 @@ impl Io {
         let pending = conn.pending_output();
         if pending > self.max_output {
             conn.read_suspended = true;
-        } else if conn.read_suspended && pending <= self.max_output / 2 {
+        } else if (conn.read_suspended || conn.input_paused) && pending <= self.max_output / 2 {
             conn.read_suspended = false;
-            // Input may be waiting with no new edge to announce it.
+            // Input may be waiting (in the socket, or kept back in `input`) with no
+            // new edge to announce it.
             self.requeue.push(conn.token);
         }
         if pending == 0 {
@@ -845,7 +888,9 @@ impl Io {
                 Phase::Lingering if conn.read_closed => return Fate::Close,
                 // The client is gone; an answer still held for it is not, unless it
                 // would never come.
-                Phase::Open if conn.read_closed && conn.hold.is_none() => return Fate::Close,
+                Phase::Open if conn.read_closed && conn.hold.is_none() && !conn.input_paused => {
+                    return Fate::Close
+                }
                 Phase::Open
                     if conn.read_closed && matches!(conn.hold.as_deref(), Some(Hold::Never)) =>
                 {
@@ -887,7 +932,7 @@ impl Io {
             Wait::Request => {
                 self.counters().timeouts.incr();
                 conn.session
-                    .on_request_timeout(&mut self.protocol_ctx(conn.token));
+                    .on_request_timeout(&mut self.protocol_ctx(conn.token, conn.output.len()));
                 conn.input.clear();
                 self.pool.reclaim(&mut conn.input);
                 conn.phase = Phase::Closing;

@@ -9,9 +9,9 @@
 /// Capacity of a fresh pooled buffer.
 pub(crate) const BUFFER_SIZE: usize = 16 * 1024;
 /// Buffers that grew past this are freed instead of pooled, bounding pool memory.
-const MAX_POOLED_CAPACITY: usize = 256 * 1024;
+const MAX_POOLED_CAPACITY: usize = 64 * 1024;
 /// Most buffers kept in the pool.
-const MAX_POOLED: usize = 256;
+const MAX_POOLED: usize = 128;
 
 #[derive(Debug, Default)]
 pub(crate) struct BufferPool {

@@ -141,6 +141,7 @@ pub(crate) fn owned_request(
         headers: headers.to_owned(),
         body: Vec::new(),
         body_len: 0,
+        body_digest: None,
         connection_id: ctx.conn_id,
         received: ctx.now,
         route: None,
@@ -166,7 +167,7 @@ pub(crate) fn respond(source: Source<'_>, meta: Meta, ctx: &mut Ctx<'_>) -> Next
             let mut request = source.into_request(meta, ctx);
             request.route = Some(entry.id);
             if let Some(log) = ctx.log {
-                log.record(request.clone());
+                log.record_copy(&request);
             }
             Next::Hold(Box::new(Hold::RunHandler {
                 handler: handler.clone(),
@@ -201,7 +202,7 @@ fn record(source: Source<'_>, route: Option<RouteId>, meta: Meta, ctx: &Ctx<'_>)
 pub(super) fn hello(meta: Meta, ctx: &mut Ctx<'_>) -> Next {
     let meta = meta.at_send(ctx.stopping);
     response::write_text(
-        ctx.out,
+        ctx.out.bytes(),
         200,
         ctx.date,
         HELLO,
@@ -240,7 +241,7 @@ pub(crate) fn deliver(
         Some(Fault::Drip { bytes, interval })
             if p.has_body && !meta.head_only && !p.body.is_empty() =>
         {
-            write_head(ctx.out, &p, ctx.date, meta.connection);
+            write_head(ctx.out.bytes(), &p, ctx.date, meta.connection);
             ctx.counters.responses.incr();
             Next::Hold(Box::new(Hold::Drip {
                 response: p,
@@ -256,7 +257,7 @@ pub(crate) fn deliver(
             meta.next()
         }
         Some(Fault::CloseAfterHeaders) => {
-            write_head(ctx.out, &p, ctx.date, meta.connection);
+            write_head(ctx.out.bytes(), &p, ctx.date, meta.connection);
             ctx.counters.responses.incr();
             Next::Close
         }
@@ -291,9 +292,9 @@ pub(crate) fn drip(hold: &mut Hold, ctx: &mut Ctx<'_>) -> Option<Next> {
 }
 
 fn write_full(ctx: &mut Ctx<'_>, p: &Prepared, meta: Meta) {
-    write_head(ctx.out, p, ctx.date, meta.connection);
+    write_head(ctx.out.bytes(), p, ctx.date, meta.connection);
     if p.has_body && !meta.head_only {
-        ctx.out.extend_from_slice(&p.body);
+        ctx.out.push_shared(&p.body);
     }
     ctx.counters.responses.incr();
 }

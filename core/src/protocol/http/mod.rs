@@ -96,6 +96,14 @@ impl Session {
             if rest.is_empty() {
                 return continue_at(pos);
             }
+            if ctx.out.len() >= ctx.out_budget {
+                // Answer the rest once what is answered has drained (pipelined
+                // requests for a large body must not render it N times at once).
+                return Progress {
+                    consumed: pos,
+                    next: Next::Pause,
+                };
+            }
             let end = match head::find_end(rest, self.scanned) {
                 Ok(end) => end,
                 Err(resume) => {
@@ -220,7 +228,7 @@ fn write_error(status: u16, ctx: &mut Ctx<'_>) {
     body[..n].copy_from_slice(&text[..n]);
     body[n] = b'\n';
     response::write_text(
-        ctx.out,
+        ctx.out.bytes(),
         status,
         ctx.date,
         &body[..=n],
@@ -262,6 +270,7 @@ mod tests {
 
     struct Harness {
         out: Vec<u8>,
+        answer: crate::protocol::out::Out,
         counters: Counters,
         limits: Limits,
         routes: RouteStore,
@@ -276,12 +285,13 @@ mod tests {
         fn new() -> Harness {
             Harness {
                 out: Vec::new(),
+                answer: Default::default(),
                 counters: Counters::default(),
                 limits: Limits {
                     max_header_bytes: 1024,
                     max_body_bytes: 100,
                 },
-                routes: RouteStore::new(&[]),
+                routes: RouteStore::new(Vec::new()),
                 log: None,
                 unmatched: Prepared::new(&Response::text(404, "Not Found\n")),
                 session: Session::default(),
@@ -295,8 +305,10 @@ mod tests {
             assert!(!self.closed, "fed after close");
             self.buffered.extend_from_slice(bytes);
             let routes = self.routes.snapshot();
+            self.answer.clear(1 << 20);
             let mut ctx = Ctx {
-                out: &mut self.out,
+                out: &mut self.answer,
+                out_budget: usize::MAX,
                 counters: &self.counters,
                 limits: &self.limits,
                 date: b"Thu, 01 Jan 1970 00:00:00 GMT",
@@ -309,6 +321,7 @@ mod tests {
                 conn_id: 7,
             };
             let p = self.session.on_input(&self.buffered, &mut ctx);
+            self.out.extend_from_slice(&self.answer.to_vec());
             self.buffered.drain(..p.consumed);
             assert!(!matches!(p.next, Next::Hold(_)), "no faults here");
             self.closed = p.next.ends();

@@ -1,0 +1,200 @@
+//! A connection's pending output: what the socket did not take yet, as a queue of
+//! segments. Owned segments are pooled buffers holding copies of small answers;
+//! shared segments are reference-counted slices of large bodies (a static route's
+//! body is queued for a slow client without copying it).
+//!
+//! Sending takes up to [`MAX_IOV`] segments in one `sendmsg(MSG_NOSIGNAL)`: a closed
+//! peer gives EPIPE, never SIGPIPE in the host process.
+
+use std::collections::VecDeque;
+use std::io::{self, IoSlice};
+
+use bytes::{Buf, Bytes};
+use mio::net::TcpStream;
+
+use super::pool::BufferPool;
+use crate::protocol::out::{Out, Piece};
+
+/// Segments given to one `sendmsg`.
+const MAX_IOV: usize = 64;
+
+#[derive(Debug)]
+enum Segment {
+    /// A pooled buffer, of which the first `sent` bytes are sent.
+    Owned { buf: Vec<u8>, sent: usize },
+    /// A shared slice, advanced as it is sent.
+    Shared(Bytes),
+}
+
+/// Pending output of one connection. Empty, it holds no allocation.
+#[derive(Debug, Default)]
+pub(crate) struct Output {
+    segments: VecDeque<Segment>,
+    /// Bytes still to send.
+    len: usize,
+}
+
+impl Output {
+    /// Bytes queued and not yet sent.
+    #[inline]
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Queues a copy of `data` (appended to the last owned segment if there is one).
+    pub(crate) fn push_copy(&mut self, data: &[u8], pool: &mut BufferPool) {
+        if data.is_empty() {
+            return;
+        }
+        self.len += data.len();
+        if let Some(Segment::Owned { buf, .. }) = self.segments.back_mut() {
+            buf.extend_from_slice(data);
+            return;
+        }
+        let mut buf = pool.take();
+        buf.extend_from_slice(data);
+        self.segments.push_back(Segment::Owned { buf, sent: 0 });
+    }
+
+    /// Queues a shared slice without copying it.
+    pub(crate) fn push_shared(&mut self, data: Bytes) {
+        if data.is_empty() {
+            return;
+        }
+        self.len += data.len();
+        self.segments.push_back(Segment::Shared(data));
+    }
+
+    /// Queues what is left of `out` after its first `skip` bytes (already sent).
+    pub(crate) fn push_rest(&mut self, out: &Out, mut skip: usize, pool: &mut BufferPool) {
+        for piece in out.pieces() {
+            let data = piece.as_slice();
+            if skip >= data.len() {
+                skip -= data.len();
+                continue;
+            }
+            match piece {
+                Piece::Owned(b) => self.push_copy(&b[skip..], pool),
+                Piece::Shared(b) => self.push_shared(b.slice(skip..)),
+            }
+            skip = 0;
+        }
+    }
+
+    /// Sends until everything is sent or the socket would block. Returns the bytes
+    /// sent and the error, if one other than WouldBlock ended it.
+    pub(crate) fn send(
+        &mut self,
+        stream: &TcpStream,
+        pool: &mut BufferPool,
+    ) -> (usize, io::Result<()>) {
+        let mut total = 0;
+        while self.len > 0 {
+            let result = {
+                let mut slices: [IoSlice<'_>; MAX_IOV] = [IoSlice::new(&[]); MAX_IOV];
+                let mut n = 0;
+                for seg in self.segments.iter().take(MAX_IOV) {
+                    let data: &[u8] = match seg {
+                        Segment::Owned { buf, sent } => &buf[*sent..],
+                        Segment::Shared(b) => b,
+                    };
+                    slices[n] = IoSlice::new(data);
+                    n += 1;
+                }
+                send_vectored(stream, &slices[..n])
+            };
+            match result {
+                Ok(0) => return (total, Err(io::ErrorKind::WriteZero.into())),
+                Ok(n) => {
+                    total += n;
+                    self.consume(n, pool);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return (total, Err(e)),
+            }
+        }
+        (total, Ok(()))
+    }
+
+    /// Drops `n` sent bytes from the front; emptied owned buffers go back to the pool.
+    fn consume(&mut self, mut n: usize, pool: &mut BufferPool) {
+        self.len -= n;
+        while n > 0 {
+            let Some(front) = self.segments.front_mut() else {
+                return;
+            };
+            match front {
+                Segment::Owned { buf, sent } => {
+                    let left = buf.len() - *sent;
+                    if n < left {
+                        *sent += n;
+                        return;
+                    }
+                    n -= left;
+                    if let Some(Segment::Owned { buf, .. }) = self.segments.pop_front() {
+                        pool.give(buf);
+                    }
+                }
+                Segment::Shared(b) => {
+                    if n < b.len() {
+                        b.advance(n);
+                        return;
+                    }
+                    n -= b.len();
+                    self.segments.pop_front();
+                }
+            }
+        }
+    }
+
+    /// Drops everything queued; owned buffers go back to the pool and the queue's
+    /// own allocation is freed (an idle connection holds none).
+    pub(crate) fn clear(&mut self, pool: &mut BufferPool) {
+        for seg in self.segments.drain(..) {
+            if let Segment::Owned { buf, .. } = seg {
+                pool.give(buf);
+            }
+        }
+        self.segments = VecDeque::new();
+        self.len = 0;
+    }
+}
+
+/// `sendmsg(fd, bufs, MSG_NOSIGNAL)`, or `send` for a single slice.
+fn send_vectored(stream: &TcpStream, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+    let sock = socket2::SockRef::from(stream);
+    if let [one] = bufs {
+        return sock.send_with_flags(one, libc::MSG_NOSIGNAL);
+    }
+    sock.send_vectored_with_flags(bufs, libc::MSG_NOSIGNAL)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn consume_walks_owned_and_shared_segments() {
+        let mut pool = BufferPool::default();
+        let mut out = Output::default();
+        out.push_copy(b"abc", &mut pool);
+        out.push_shared(Bytes::from_static(b"defgh"));
+        out.push_copy(b"ij", &mut pool);
+        out.push_copy(b"k", &mut pool); // joins the last owned segment
+        assert_eq!(out.len(), 11);
+        assert_eq!(out.segments.len(), 3);
+        out.consume(2, &mut pool);
+        out.consume(3, &mut pool); // "c" and "de"
+        assert_eq!(out.len(), 6);
+        match out.segments.front() {
+            Some(Segment::Shared(b)) => assert_eq!(&b[..], b"fgh"),
+            other => panic!("{other:?}"),
+        }
+        out.consume(6, &mut pool);
+        assert_eq!(out.len(), 0);
+        assert!(out.segments.is_empty());
+        out.clear(&mut pool);
+        assert_eq!(out.segments.capacity(), 0);
+    }
+}
