@@ -33,4 +33,5 @@ pub use config::{Config, Protocol, StatsCallback, MAX_WORKERS};
 pub use error::{ConfigError, ConfigProblem, StartError};
 pub use routing::{Fault, Handler, PathMatch, Request, RequestView, Response, Route, RouteId};
 pub use server::{Server, StopReport, DROP_STOP_DEADLINE};
+pub use shared::{CallbackGuard, CallbackScope};
 pub use stats::{State, Stats};

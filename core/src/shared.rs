@@ -20,6 +20,49 @@ thread_local! {
     static OWNER: Cell<u64> = const { Cell::new(0) };
 }
 
+/// The server whose callback is running on a thread, carried to another thread.
+///
+/// A binding that runs a handler somewhere else than on the handler thread that
+/// called it (Python runs handlers on its own threads) takes the handler thread's
+/// scope with [`CallbackScope::current`] and enters it where the handler runs, so
+/// that `Server::stop` called inside the handler behaves as it does on the server's
+/// own threads: it starts the stop and returns at once (`complete: false`) instead
+/// of waiting for the handler that is calling it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CallbackScope(u64);
+
+impl CallbackScope {
+    /// The scope of the current thread, if it is one of a server's threads (a
+    /// worker, a handler thread, the stats thread) or inside an entered scope.
+    pub fn current() -> Option<CallbackScope> {
+        let id = OWNER.with(Cell::get);
+        (id != 0).then_some(CallbackScope(id))
+    }
+
+    /// Makes the current thread count as the server's own until the guard drops.
+    pub fn enter(self) -> CallbackGuard {
+        let previous = OWNER.with(|o| o.replace(self.0));
+        CallbackGuard {
+            previous,
+            _not_send: std::marker::PhantomData,
+        }
+    }
+}
+
+/// Restores the thread's previous scope when dropped; see [`CallbackScope::enter`].
+#[derive(Debug)]
+pub struct CallbackGuard {
+    previous: u64,
+    /// The scope is the thread's: the guard must be dropped where it was made.
+    _not_send: std::marker::PhantomData<*const ()>,
+}
+
+impl Drop for CallbackGuard {
+    fn drop(&mut self) {
+        OWNER.with(|o| o.set(self.previous));
+    }
+}
+
 /// When stop was first requested, and until when in-flight work may finish.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct StopRequest {

@@ -177,6 +177,46 @@ fn stop_from_inside_a_handler_does_not_deadlock() {
     assert_eq!(report.handlers_abandoned, 0);
 }
 
+/// A handler that hands its work to another thread (as the Python binding does)
+/// carries its callback scope there: stop called on that thread starts the stop and
+/// returns instead of waiting for the handler that waits for it.
+#[test]
+fn stop_inside_a_handler_run_on_another_thread_with_its_scope() {
+    let slot: Arc<Mutex<Option<Arc<Server>>>> = Arc::new(Mutex::new(None));
+    let inner = slot.clone();
+    let server = Arc::new(start(Protocol::Http, |c| c));
+    *slot.lock().unwrap() = Some(server.clone());
+    server
+        .add_route(Route::get("/stop").handler(move |_: &Request| {
+            let scope = pierhead::CallbackScope::current().expect("a handler thread has a scope");
+            let inner = inner.clone();
+            let (complete, elapsed) = thread::spawn(move || {
+                let _in_scope = scope.enter();
+                let server = inner.lock().unwrap().take().unwrap();
+                let t = std::time::Instant::now();
+                let report = server.stop(Duration::from_secs(5));
+                (report.complete, t.elapsed())
+            })
+            .join()
+            .unwrap();
+            assert!(pierhead::CallbackScope::current().is_some());
+            Reply::text(
+                200,
+                format!(
+                    "complete={complete} quick={}\n",
+                    elapsed < Duration::from_secs(1)
+                ),
+            )
+        }))
+        .unwrap();
+    assert_eq!(pierhead::CallbackScope::current(), None);
+    let resp = http_once(server.local_addr(), b"GET /stop HTTP/1.1\r\n\r\n");
+    assert_eq!(resp.body, b"complete=false quick=true\n");
+    let report = server.stop(Duration::from_secs(2));
+    assert!(report.complete);
+    assert_eq!(report.handlers_abandoned, 0);
+}
+
 #[test]
 fn stop_abandons_a_stuck_handler_at_the_deadline_instead_of_hanging() {
     let server = start(Protocol::Http, |c| c);

@@ -1,6 +1,7 @@
-//! Calling Python from the server's threads: route handlers (on `pierhead-h<N>`
-//! threads) and the stats callback (on `pierhead-stats`). Each call attaches to the
-//! interpreter for its duration only; the I/O threads never do.
+//! Calling Python for the server: route handlers (run on Python's own threads by
+//! [`crate::executor`] for the core's `pierhead-h<N>` threads) and the stats
+//! callback (on `pierhead-stats`, attached for the call's duration only). The I/O
+//! threads never touch the interpreter.
 //!
 //! Errors are never swallowed: an exception from a handler becomes a `500` and is
 //! kept in the server's [`ErrorSink`] (so `check_assertions()` raises it); one from
@@ -13,7 +14,8 @@ use pierhead::{Handler, Request as CoreRequest, Response as CoreResponse, Stats 
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 
-use crate::http::{body_of, Request, Response};
+use crate::executor;
+use crate::http::{body_of, Response};
 use crate::server::StatsSlot;
 use crate::stats::Stats;
 
@@ -67,8 +69,10 @@ impl ErrorSink {
 }
 
 /// A Python callable as a route handler: `handler(request) -> Response | str | bytes`.
+/// It runs on one of Python's own threads (see [`crate::executor`]); the core's
+/// handler thread only waits for it.
 pub(crate) struct PyHandler {
-    pub(crate) callable: Py<PyAny>,
+    pub(crate) callable: Arc<Py<PyAny>>,
     pub(crate) errors: Arc<ErrorSink>,
 }
 
@@ -81,26 +85,20 @@ impl Handler for PyHandler {
     /// a 500 naming it, counted in `handler_errors`, and kept for
     /// `check_assertions()`.
     fn try_handle(&self, request: &CoreRequest) -> Result<CoreResponse, CoreResponse> {
-        Python::attach(|py| {
-            let arg = Request {
-                inner: request.clone(),
-            };
-            self.callable
-                .bind(py)
-                .call1((arg,))
-                .and_then(|value| to_response(&value))
-                .map_err(|e| {
-                    let text = format!("handler raised {}\n", describe(py, &e));
-                    self.errors.push(e);
-                    CoreResponse::text(500, text)
-                })
-        })
+        executor::call(&self.callable, request, &self.errors)
     }
+}
+
+/// A handler's exception as its answer: a 500 naming it; the exception is kept.
+pub(crate) fn handler_failure(py: Python<'_>, e: PyErr, errors: &ErrorSink) -> CoreResponse {
+    let text = format!("handler raised {}\n", describe(py, &e));
+    errors.push(e);
+    CoreResponse::text(500, text)
 }
 
 /// What a handler returned, as a response: a `Response`, or a `str`/`bytes` body
 /// sent with status 200 and the content type `Response(body)` would give it.
-fn to_response(value: &Bound<'_, PyAny>) -> PyResult<CoreResponse> {
+pub(crate) fn to_response(value: &Bound<'_, PyAny>) -> PyResult<CoreResponse> {
     if let Ok(r) = value.cast::<Response>() {
         return Ok(r.get().inner.clone());
     }

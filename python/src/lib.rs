@@ -13,6 +13,7 @@ use pyo3::prelude::*;
 mod callbacks;
 mod config;
 mod errors;
+mod executor;
 mod http;
 mod routes;
 mod server;
@@ -20,6 +21,8 @@ mod stats;
 
 #[pymodule]
 mod _pierhead {
+    #[pymodule_export]
+    use super::executor::{_executor_fd, _executor_threads, _take_job, Job};
     #[pymodule_export]
     use super::http::{Fault, Request, Response};
     #[pymodule_export]

@@ -295,11 +295,15 @@ impl Route {
 }
 
 impl Route {
-    /// The core route; a Python handler reports its exceptions to `errors`.
-    pub(crate) fn to_core(&self, py: Python<'_>, errors: &Arc<ErrorSink>) -> CoreRoute {
+    /// The core route; a Python handler reports its exceptions to `errors`. For a
+    /// Python handler, a Python thread is made ready to run it.
+    pub(crate) fn to_core(&self, py: Python<'_>, errors: &Arc<ErrorSink>) -> PyResult<CoreRoute> {
+        if matches!(self.answer, Answer::Python(_)) {
+            crate::executor::ensure_thread(py)?;
+        }
         let mut route = self.matcher.get().route.clone();
         let python = |h: &Py<PyAny>| PyHandler {
-            callable: h.clone_ref(py),
+            callable: Arc::new(h.clone_ref(py)),
             errors: errors.clone(),
         };
         route = match (&self.answer, &self.ordered) {
@@ -318,10 +322,10 @@ impl Route {
         if let Some(n) = self.uses {
             route = route.uses(n);
         }
-        match self.fault {
+        Ok(match self.fault {
             Some(f) => route.fault(f),
             None => route,
-        }
+        })
     }
 }
 

@@ -187,7 +187,7 @@ impl Server {
     /// Adds a route after the existing ones; returns its id.
     fn add_route(&self, py: Python<'_>, route: &Bound<'_, Route>) -> PyResult<u64> {
         let core = self.running(py)?;
-        let r = route.get().to_core(py, &self.errors);
+        let r = route.get().to_core(py, &self.errors)?;
         core.add_route(r)
             .map(|id| id.0)
             .map_err(|e| crate::errors::from_config_error(py, &e))
@@ -202,7 +202,7 @@ impl Server {
         route: &Bound<'_, Route>,
     ) -> PyResult<bool> {
         let core = self.running(py)?;
-        let r = route.get().to_core(py, &self.errors);
+        let r = route.get().to_core(py, &self.errors)?;
         core.replace_route(RouteId(route_id), r)
             .map_err(|e| crate::errors::from_config_error(py, &e))
     }

@@ -28,7 +28,7 @@ def test_respond_with_data_json_response_and_handler(pierhead_http):
 
     def handler(req: pierhead.Request) -> pierhead.Response:
         with open(f"/proc/self/task/{threading.get_native_id()}/comm") as f:
-            thread = f.read().strip()
+            thread = (f.read().strip(), threading.current_thread().name)
         seen.append((req.method, req.path, req.query_string, req.args, req.header("x-who"), req.body, thread))
         return pierhead.Response(f"hello {req.header('X-Who')}", status=200)
 
@@ -45,7 +45,9 @@ def test_respond_with_data_json_response_and_handler(pierhead_http):
     status, _, body = request(s, "POST", "/h?x=1&x=2&y=a%20b", body=b"payload", headers={"X-Who": "me"})
     assert (status, body) == (200, b"hello me")
     assert seen[0][:6] == ("POST", "/h", "x=1&x=2&y=a%20b", {"x": "1", "y": "a b"}, "me", b"payload")
-    assert seen[0][6].startswith("pierhead-h")  # a handler thread, never an I/O thread
+    # A Python thread of the package's, never an I/O thread (pierhead-w<N>).
+    os_name, python_name = seen[0][6]
+    assert python_name == "pierhead-py-handler" and not os_name.startswith("pierhead-w")
 
 
 def test_handler_may_return_str_or_bytes_and_its_errors_are_reported():

@@ -165,6 +165,34 @@ def test_interpreter_exit_without_stop():
     assert time.monotonic() - t < 10
 
 
+@pytest.mark.parametrize("run", range(3))
+def test_abandoned_handler_returning_at_exit_does_not_abort(run):
+    """A handler that stop() abandoned returns while the interpreter exits: the
+    process must end normally (it aborted with SIGABRT, "FATAL: exception not
+    rethrown", when handlers ran on a Rust thread)."""
+    done = run_python(
+        """
+        import socket, threading, time, pierhead
+        ev = threading.Event()
+        s = pierhead.Server()
+        s.start()
+        entered = threading.Event()
+        def wait(req):
+            entered.set()
+            ev.wait()
+            return "late"
+        s.expect_request("/wait").respond_with_handler(wait)
+        c = socket.create_connection((s.host, s.port))
+        c.sendall(b"GET /wait HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n")
+        assert entered.wait(5)
+        report = s.stop(timeout=0.1)
+        print(report.handlers_abandoned, flush=True)
+        ev.set()
+        """
+    )
+    assert (done.returncode, done.stdout, done.stderr) == (0, "1\n", "")
+
+
 def test_garbage_collected_server_stops():
     gc.collect()
     fds = open_fds()
@@ -184,7 +212,13 @@ def test_ten_thousand_start_stop_cycles_leak_no_fds_or_threads():
         s.start()
         s.stop()
 
-    for _ in range(20):  # warm up lazily created state (imports, the error classes)
+    # Warm up lazily created state: the Python handler threads (kept for the
+    # process, one idle at least), imports, the error classes.
+    with pierhead.Server() as s:
+        s.expect_request("/").respond_with_handler(lambda r: "h")
+        assert request(s, "GET", "/")[2] == b"h"
+    del s
+    for _ in range(20):
         cycle()
     gc.collect()
     fds, threads = open_fds(), os_threads()
