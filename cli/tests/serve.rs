@@ -30,7 +30,7 @@ fn serve_prints_address_stats_and_stop_report_on_sigterm() {
 
     let mut s = std::net::TcpStream::connect(&addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    s.write_all(b"GET / HTTP/1.1\r\nConnection: close\r\n\r\n")
+    s.write_all(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
         .unwrap();
     let mut resp = String::new();
     s.read_to_string(&mut resp).unwrap();
@@ -100,14 +100,15 @@ fn serve_with_routes_answers_them_and_rejects_bad_ones() {
         s.read_to_string(&mut resp).unwrap();
         resp
     };
-    let r = ask("GET /health HTTP/1.1\r\nConnection: close\r\n\r\n");
+    let r = ask("GET /health HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
     assert!(
         r.starts_with("HTTP/1.1 200 OK") && r.ends_with("\r\n\r\nall good\n"),
         "{r}"
     );
-    let r = ask("POST /api/x HTTP/1.1\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+    let r =
+        ask("POST /api/x HTTP/1.1\r\nHost: t\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
     assert!(r.starts_with("HTTP/1.1 503 "), "{r}");
-    let r = ask("GET /other HTTP/1.1\r\nConnection: close\r\n\r\n");
+    let r = ask("GET /other HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
     assert!(r.starts_with("HTTP/1.1 410 Gone"), "{r}");
     // SAFETY: sending SIGTERM to our own child process.
     unsafe {

@@ -144,6 +144,7 @@ pub struct Config {
     pub(crate) header_timeout: Duration,
     pub(crate) write_timeout: Duration,
     pub(crate) max_header_bytes: usize,
+    pub(crate) max_headers: usize,
     pub(crate) max_body_bytes: u64,
     pub(crate) max_output_bytes: usize,
     pub(crate) stats_interval: Duration,
@@ -169,6 +170,7 @@ impl fmt::Debug for Config {
             .field("header_timeout", &self.header_timeout)
             .field("write_timeout", &self.write_timeout)
             .field("max_header_bytes", &self.max_header_bytes)
+            .field("max_headers", &self.max_headers)
             .field("max_body_bytes", &self.max_body_bytes)
             .field("max_output_bytes", &self.max_output_bytes)
             .field("stats_interval", &self.stats_interval)
@@ -193,7 +195,7 @@ impl Default for Config {
 impl Config {
     /// The defaults: HTTP on `127.0.0.1:0` (an ephemeral port), one worker per core,
     /// 10,000 connections, 60 s idle, 10 s to receive a request head, 30 s write stall,
-    /// 16 KiB heads, 1 MiB bodies and 1 MiB pending output per connection, stats every 1 s
+    /// 16 KiB heads of at most 100 header fields, 1 MiB bodies and 1 MiB pending output per connection, stats every 1 s
     /// (only used when a callback is set); no routes (the fixed `hello` response),
     /// 404 for unmatched requests once routes exist, no request log, up to 8 handler
     /// threads (started on demand) and 30 s per handler call.
@@ -208,6 +210,7 @@ impl Config {
             header_timeout: Duration::from_secs(10),
             write_timeout: Duration::from_secs(30),
             max_header_bytes: 16 * 1024,
+            max_headers: 100,
             max_body_bytes: 1024 * 1024,
             max_output_bytes: 1024 * 1024,
             stats_interval: Duration::from_secs(1),
@@ -272,9 +275,17 @@ impl Config {
         self
     }
 
-    /// Largest HTTP request head (request line and headers); larger gets 431.
+    /// Largest HTTP request head (request line and headers); larger gets 431, or
+    /// 414 when the request line alone is larger (a request-target too long).
     pub fn max_header_bytes(mut self, n: usize) -> Self {
         self.max_header_bytes = n;
+        self
+    }
+
+    /// Most header fields in an HTTP request head (1..=256, default 100); more gets
+    /// 431.
+    pub fn max_headers(mut self, n: usize) -> Self {
+        self.max_headers = n;
         self
     }
 
@@ -384,6 +395,12 @@ impl Config {
             self.max_header_bytes as u64,
             64,
             1 << 24,
+        )?;
+        range(
+            "max_headers",
+            self.max_headers as u64,
+            1,
+            crate::protocol::http::head::MAX_HEADERS as u64,
         )?;
         range("max_body_bytes", self.max_body_bytes, 0, 1 << 40)?;
         range(

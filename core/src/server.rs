@@ -230,6 +230,19 @@ impl Server {
         }
     }
 
+    /// How many requests no route matched (they got the unmatched status) since
+    /// start or [`Server::clear_unmatched`], counted whatever the request log keeps,
+    /// and the first of them (up to 100, bodies cut like the log's). A server
+    /// without routes that answers the fixed response matches everything.
+    pub fn unmatched_requests(&self) -> (u64, Vec<Request>) {
+        self.shared.misses.snapshot()
+    }
+
+    /// Forgets the unmatched requests.
+    pub fn clear_unmatched(&self) {
+        self.shared.misses.clear();
+    }
+
     /// Requests pushed out of the full request log since start.
     pub fn requests_evicted(&self) -> u64 {
         self.shared.log.as_ref().map_or(0, |l| l.evicted())

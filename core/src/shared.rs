@@ -9,7 +9,7 @@ use mio::Waker;
 
 use crate::config::Config;
 use crate::handler_pool::{Completion, HandlerPool};
-use crate::routing::log::RequestLog;
+use crate::routing::log::{Misses, RequestLog};
 use crate::routing::table::RouteStore;
 use crate::stats::{Counters, State, Stats};
 
@@ -88,6 +88,8 @@ pub(crate) struct Shared {
     pub(crate) routes: RouteStore,
     /// The request log, if the config turned it on.
     pub(crate) log: Option<RequestLog>,
+    /// Requests no route matched (whatever the log keeps).
+    pub(crate) misses: Misses,
     pub(crate) handlers: HandlerPool,
     /// Finished handler jobs, one queue per worker.
     completions: Box<[Mutex<Vec<Completion>>]>,
@@ -104,6 +106,7 @@ impl Shared {
             routes: RouteStore::new(std::mem::take(&mut config.routes)),
             log: (config.request_log > 0)
                 .then(|| RequestLog::new(config.request_log, config.request_log_body_bytes)),
+            misses: Misses::new(config.request_log_body_bytes),
             handlers: HandlerPool::new(config.handler_threads),
             completions: (0..workers).map(|_| Mutex::new(Vec::new())).collect(),
             workers_running: AtomicUsize::new(workers),

@@ -61,7 +61,7 @@ fn emfile_backs_off_then_recovers() {
     for c in clients {
         let mut s: std::net::TcpStream = c.into();
         s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        s.write_all(b"GET / HTTP/1.1\r\n\r\n").unwrap();
+        s.write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
         let mut line = String::new();
         BufReader::new(s).read_line(&mut line).unwrap();
         assert_eq!(line, "HTTP/1.1 200 OK\r\n");

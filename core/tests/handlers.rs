@@ -35,7 +35,7 @@ fn handler_builds_the_response_from_the_request_on_a_handler_thread() {
         .unwrap();
     let resp = http_once(
         server.local_addr(),
-        b"POST /who?q=1 HTTP/1.1\r\nX-Name: ann\r\nContent-Length: 4\r\n\r\nbody",
+        b"POST /who?q=1 HTTP/1.1\r\nHost: t\r\nX-Name: ann\r\nContent-Length: 4\r\n\r\nbody",
     );
     assert_eq!(resp.status, 201);
     assert_eq!(resp.header("x-handled"), Some("yes"));
@@ -62,16 +62,25 @@ fn slow_handler_stalls_neither_static_routes_nor_other_handlers() {
         .add_route(Route::get("/static").respond(Reply::text(200, "static\n")))
         .unwrap();
     let mut slow = connect(server.local_addr());
-    slow.write_all(b"GET /slow HTTP/1.1\r\n\r\n").unwrap();
+    slow.write_all(b"GET /slow HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
     thread::sleep(Duration::from_millis(50)); // the slow handler is running
     let t0 = Instant::now();
     for _ in 0..20 {
         assert_eq!(
-            http_once(server.local_addr(), b"GET /static HTTP/1.1\r\n\r\n").body,
+            http_once(
+                server.local_addr(),
+                b"GET /static HTTP/1.1\r\nHost: t\r\n\r\n"
+            )
+            .body,
             b"static\n"
         );
         assert_eq!(
-            http_once(server.local_addr(), b"GET /fast HTTP/1.1\r\n\r\n").body,
+            http_once(
+                server.local_addr(),
+                b"GET /fast HTTP/1.1\r\nHost: t\r\n\r\n"
+            )
+            .body,
             b"fast\n"
         );
     }
@@ -91,7 +100,7 @@ fn panicking_handler_gets_500_counted_and_the_connection_goes_on() {
         .add_route(Route::get("/boom").handler(|_: &Request| -> Reply { panic!("handler bug") }))
         .unwrap();
     let mut s = connect(server.local_addr());
-    s.write_all(b"GET /boom HTTP/1.1\r\n\r\nGET /boom HTTP/1.1\r\n\r\nGET /next HTTP/1.1\r\n\r\n")
+    s.write_all(b"GET /boom HTTP/1.1\r\nHost: t\r\n\r\nGET /boom HTTP/1.1\r\nHost: t\r\n\r\nGET /next HTTP/1.1\r\nHost: t\r\n\r\n")
         .unwrap();
     let mut r = BufReader::new(s);
     for _ in 0..2 {
@@ -123,7 +132,8 @@ fn handler_over_its_timeout_gets_500_and_its_late_answer_is_dropped() {
         }))
         .unwrap();
     let mut s = connect(server.local_addr());
-    s.write_all(b"GET /late HTTP/1.1\r\n\r\n").unwrap();
+    s.write_all(b"GET /late HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
     let mut r = BufReader::new(s.try_clone().unwrap());
     let resp = read_response(&mut r, false).unwrap();
     assert_eq!(
@@ -131,11 +141,13 @@ fn handler_over_its_timeout_gets_500_and_its_late_answer_is_dropped() {
         (500, b"handler timed out\n".as_slice())
     );
     // The next request on the same connection gets its own answer, not the late one.
-    s.write_all(b"GET /late HTTP/1.1\r\n\r\n").unwrap();
+    s.write_all(b"GET /late HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
     let resp = read_response(&mut r, false).unwrap();
     assert_eq!(resp.body, b"call 1\n");
     thread::sleep(Duration::from_millis(400)); // the late answer arrives and is dropped
-    s.write_all(b"GET /late HTTP/1.1\r\n\r\n").unwrap();
+    s.write_all(b"GET /late HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
     assert_eq!(read_response(&mut r, false).unwrap().body, b"call 2\n");
     assert_eq!(server.stats().handler_errors, 1);
 }
@@ -151,7 +163,10 @@ fn handler_with_a_fault_applies_it_to_its_response() {
         )
         .unwrap();
     let t0 = Instant::now();
-    let resp = http_once(server.local_addr(), b"GET /later HTTP/1.1\r\n\r\n");
+    let resp = http_once(
+        server.local_addr(),
+        b"GET /later HTTP/1.1\r\nHost: t\r\n\r\n",
+    );
     assert_eq!(resp.body, b"later\n");
     assert!(t0.elapsed() >= Duration::from_millis(150));
 }
@@ -169,7 +184,10 @@ fn stop_from_inside_a_handler_does_not_deadlock() {
             Reply::text(200, format!("complete={}\n", report.complete))
         }))
         .unwrap();
-    let resp = http_once(server.local_addr(), b"GET /stop HTTP/1.1\r\n\r\n");
+    let resp = http_once(
+        server.local_addr(),
+        b"GET /stop HTTP/1.1\r\nHost: t\r\n\r\n",
+    );
     assert_eq!(resp.body, b"complete=false\n");
     assert_eq!(resp.header("connection"), Some("close"), "stopping: close");
     let report = server.stop(Duration::from_secs(2));
@@ -210,7 +228,10 @@ fn stop_inside_a_handler_run_on_another_thread_with_its_scope() {
         }))
         .unwrap();
     assert_eq!(pierhead::CallbackScope::current(), None);
-    let resp = http_once(server.local_addr(), b"GET /stop HTTP/1.1\r\n\r\n");
+    let resp = http_once(
+        server.local_addr(),
+        b"GET /stop HTTP/1.1\r\nHost: t\r\n\r\n",
+    );
     assert_eq!(resp.body, b"complete=false quick=true\n");
     let report = server.stop(Duration::from_secs(2));
     assert!(report.complete);
@@ -227,7 +248,8 @@ fn stop_abandons_a_stuck_handler_at_the_deadline_instead_of_hanging() {
         }))
         .unwrap();
     let mut s = connect(server.local_addr());
-    s.write_all(b"GET /stuck HTTP/1.1\r\n\r\n").unwrap();
+    s.write_all(b"GET /stuck HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
     assert!(wait_until(Duration::from_secs(5), || server
         .stats()
         .requests
@@ -255,7 +277,9 @@ fn handler_threads_start_on_demand_up_to_the_limit_and_end_with_the_server() {
         .unwrap();
     let addr = server.local_addr();
     let clients: Vec<_> = (0..6)
-        .map(|_| thread::spawn(move || http_once(addr, b"GET /h HTTP/1.1\r\n\r\n").status))
+        .map(|_| {
+            thread::spawn(move || http_once(addr, b"GET /h HTTP/1.1\r\nHost: t\r\n\r\n").status)
+        })
         .collect();
     for c in clients {
         assert_eq!(c.join().unwrap(), 200);
@@ -299,7 +323,7 @@ fn a_reported_failure_is_sent_and_counted() {
         .add_route(Route::get("/").prefix().handler(Picky))
         .unwrap();
     let mut s = connect(server.local_addr());
-    s.write_all(b"GET /bad HTTP/1.1\r\n\r\nGET /ok HTTP/1.1\r\n\r\n")
+    s.write_all(b"GET /bad HTTP/1.1\r\nHost: t\r\n\r\nGET /ok HTTP/1.1\r\nHost: t\r\n\r\n")
         .unwrap();
     let mut r = BufReader::new(s);
     let bad = read_response(&mut r, false).unwrap();

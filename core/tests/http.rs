@@ -25,7 +25,8 @@ fn pipeline() -> (Vec<u8>, Vec<bool>) {
             1 => bytes
                 .extend_from_slice(format!("HEAD /r{i} HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes()),
             2 => bytes.extend_from_slice(
-                format!("POST /r{i} HTTP/1.1\r\nContent-Length: 11\r\n\r\nGET / HTTP/").as_bytes(),
+                format!("POST /r{i} HTTP/1.1\r\nHost: t\r\nContent-Length: 11\r\n\r\nGET / HTTP/")
+                    .as_bytes(),
             ),
             _ => bytes.extend_from_slice(
                 format!("GET /r{i} HTTP/1.0\r\nConnection: keep-alive\r\n\r\n").as_bytes(),
@@ -156,7 +157,7 @@ fn pipelined_answers_past_the_output_limit_survive_a_half_close() {
 fn garbage_gets_400_and_close_and_later_requests_are_not_executed() {
     let server = start(Protocol::Http, |c| c);
     let mut s = connect(server.local_addr());
-    s.write_all(b"\x16\x03\x01 not http\r\n\r\nGET / HTTP/1.1\r\n\r\n")
+    s.write_all(b"\x16\x03\x01 not http\r\n\r\nGET / HTTP/1.1\r\nHost: t\r\n\r\n")
         .unwrap();
     let mut r = BufReader::new(s.try_clone().unwrap());
     let resp = read_response(&mut r, false).unwrap();
@@ -171,7 +172,7 @@ fn garbage_gets_400_and_close_and_later_requests_are_not_executed() {
 fn head_over_the_limit_gets_431_even_when_split_across_reads() {
     let server = start(Protocol::Http, |c| c.max_header_bytes(1024));
     let mut s = connect(server.local_addr());
-    s.write_all(b"GET / HTTP/1.1\r\n").unwrap();
+    s.write_all(b"GET / HTTP/1.1\r\nHost: t\r\n").unwrap();
     let mut r = BufReader::new(s.try_clone().unwrap());
     let writer = thread::spawn(move || {
         for _ in 0..200 {
@@ -193,7 +194,7 @@ fn body_over_the_limit_gets_413() {
     let server = start(Protocol::Http, |c| c.max_body_bytes(10));
     let resp = http_once(
         server.local_addr(),
-        b"POST / HTTP/1.1\r\nContent-Length: 11\r\n\r\n",
+        b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 11\r\n\r\n",
     );
     assert_eq!(resp.status, 413);
 }
@@ -208,7 +209,7 @@ fn smuggling_vectors_get_400() {
         "Content-Length: 0x5",
         "Transfer-Encoding: gzip",
     ] {
-        let req = format!("POST / HTTP/1.1\r\n{headers}\r\n\r\nhello");
+        let req = format!("POST / HTTP/1.1\r\nHost: t\r\n{headers}\r\n\r\nhello");
         let resp = http_once(server.local_addr(), req.as_bytes());
         assert_eq!(resp.status, 400, "{headers}");
     }

@@ -28,9 +28,9 @@ fn echo_server(max_body: u64) -> Server {
 #[test]
 fn chunked_bodies_are_decoded_at_any_split() {
     let server = echo_server(1 << 20);
-    let request = b"POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n\
+    let request = b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n\
         5\r\nhello\r\n1;ext=1\r\n \r\n5\r\nworld\r\n0\r\nTrailer: x\r\n\r\n\
-        GET /after HTTP/1.1\r\n\r\n";
+        GET /after HTTP/1.1\r\nHost: t\r\n\r\n";
     for split in (1..request.len()).step_by(7).chain([request.len() - 1]) {
         let mut s = connect(server.local_addr());
         s.write_all(&request[..split]).unwrap();
@@ -53,7 +53,7 @@ fn large_chunked_body_streams_in_without_trouble() {
         let mut s = s.try_clone().unwrap();
         let body = body.clone();
         thread::spawn(move || {
-            s.write_all(b"POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n")
+            s.write_all(b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n")
                 .unwrap();
             for piece in body.chunks(65_000) {
                 s.write_all(format!("{:x}\r\n", piece.len()).as_bytes())
@@ -100,7 +100,7 @@ fn smuggling_vectors_get_400_and_the_smuggled_request_never_runs() {
     for (headers, body) in vectors {
         server.clear_requests();
         let req =
-            format!("POST /echo HTTP/1.1\r\n{headers}\r\n\r\n{body}GET /smuggled HTTP/1.1\r\n\r\n");
+            format!("POST /echo HTTP/1.1\r\nHost: t\r\n{headers}\r\n\r\n{body}GET /smuggled HTTP/1.1\r\nHost: t\r\n\r\n");
         let resp = answer_then_close(server.local_addr(), req.as_bytes());
         assert_eq!(resp.status, 400, "{headers:?} {body:?}");
         assert_eq!(resp.header("connection"), Some("close"));
@@ -118,9 +118,9 @@ fn smuggling_vectors_get_400_and_the_smuggled_request_never_runs() {
 #[test]
 fn pipelined_requests_after_a_bad_chunk_are_never_executed() {
     let server = echo_server(1 << 20);
-    let batch = b"GET /one HTTP/1.1\r\n\r\n\
-        POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\nZZ\r\n\r\n\
-        GET /three HTTP/1.1\r\n\r\nGET /four HTTP/1.1\r\n\r\n";
+    let batch = b"GET /one HTTP/1.1\r\nHost: t\r\n\r\n\
+        POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\nZZ\r\n\r\n\
+        GET /three HTTP/1.1\r\nHost: t\r\n\r\nGET /four HTTP/1.1\r\nHost: t\r\n\r\n";
     let mut s = connect(server.local_addr());
     s.write_all(batch).unwrap();
     let mut r = BufReader::new(s.try_clone().unwrap());
@@ -139,9 +139,12 @@ fn body_over_the_limit_gets_a_413_the_uploading_client_can_read() {
     for chunked in [false, true] {
         let s = connect(server.local_addr());
         let head = if chunked {
-            "POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n".to_owned()
+            "POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n".to_owned()
         } else {
-            format!("POST /echo HTTP/1.1\r\nContent-Length: {}\r\n\r\n", 8 << 20)
+            format!(
+                "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\n\r\n",
+                8 << 20
+            )
         };
         let uploader = {
             let mut s = s.try_clone().unwrap();
@@ -176,7 +179,7 @@ fn expect_100_continue_with_a_chunked_body() {
     let server = echo_server(1 << 20);
     let mut s = connect(server.local_addr());
     s.write_all(
-        b"POST /echo HTTP/1.1\r\nExpect: 100-continue\r\nTransfer-Encoding: chunked\r\n\r\n",
+        b"POST /echo HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nTransfer-Encoding: chunked\r\n\r\n",
     )
     .unwrap();
     let mut r = BufReader::new(s.try_clone().unwrap());
@@ -192,7 +195,7 @@ fn http10_closes_unless_keep_alive_and_connection_close_closes() {
     assert_eq!(resp.header("connection"), Some("close"));
     let resp = answer_then_close(
         server.local_addr(),
-        b"POST /echo HTTP/1.1\r\nConnection: close\r\nContent-Length: 2\r\n\r\nhi",
+        b"POST /echo HTTP/1.1\r\nHost: t\r\nConnection: close\r\nContent-Length: 2\r\n\r\nhi",
     );
     assert_eq!(resp.body, b"hi");
 }

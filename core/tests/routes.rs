@@ -82,7 +82,7 @@ fn routes_match_method_path_prefix_query_headers_and_body() {
     assert_eq!(get(&server, "/h").status, 404);
     let r = http_once(
         server.local_addr(),
-        b"GET /h HTTP/1.1\r\nx-key:   secret  \r\n\r\n",
+        b"GET /h HTTP/1.1\r\nHost: t\r\nx-key:   secret  \r\n\r\n",
     );
     assert_eq!(
         r.body, b"h\n",
@@ -91,7 +91,7 @@ fn routes_match_method_path_prefix_query_headers_and_body() {
 
     let post = |body: &str| {
         let req = format!(
-            "POST /b HTTP/1.1\r\nContent-Length: {}\r\n\r\n{body}",
+            "POST /b HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\n\r\n{body}",
             body.len()
         );
         http_once(server.local_addr(), req.as_bytes())
@@ -101,7 +101,7 @@ fn routes_match_method_path_prefix_query_headers_and_body() {
     // The same body, chunked.
     let r = http_once(
         server.local_addr(),
-        b"POST /b HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n2\r\npi\r\n2\r\nng\r\n0\r\n\r\n",
+        b"POST /b HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n2\r\npi\r\n2\r\nng\r\n0\r\n\r\n",
     );
     assert_eq!(r.body, b"pong\n");
 
@@ -139,7 +139,7 @@ fn head_request_on_a_route_gets_the_length_but_no_body() {
         .add_route(Route::get("/doc").respond(Reply::text(200, "0123456789")))
         .unwrap();
     let mut s = connect(server.local_addr());
-    s.write_all(b"HEAD /doc HTTP/1.1\r\n\r\nGET /doc HTTP/1.1\r\n\r\n")
+    s.write_all(b"HEAD /doc HTTP/1.1\r\nHost: t\r\n\r\nGET /doc HTTP/1.1\r\nHost: t\r\n\r\n")
         .unwrap();
     let mut r = BufReader::new(s);
     let head = read_response(&mut r, true).unwrap();
@@ -191,7 +191,9 @@ fn a_once_route_is_used_exactly_once_under_concurrency() {
         .unwrap();
     let addr = server.local_addr();
     let handles: Vec<_> = (0..32)
-        .map(|_| thread::spawn(move || http_once(addr, b"GET /prize HTTP/1.1\r\n\r\n").status))
+        .map(|_| {
+            thread::spawn(move || http_once(addr, b"GET /prize HTTP/1.1\r\nHost: t\r\n\r\n").status)
+        })
         .collect();
     let statuses: Vec<u16> = handles.into_iter().map(|h| h.join().unwrap()).collect();
     assert_eq!(statuses.iter().filter(|&&s| s == 200).count(), 1);
@@ -209,7 +211,7 @@ fn routes_change_while_running() {
     let mut s = connect(server.local_addr());
     let mut r = BufReader::new(s.try_clone().unwrap());
     let mut ask = |s: &mut std::net::TcpStream| {
-        s.write_all(b"GET /v HTTP/1.1\r\n\r\n").unwrap();
+        s.write_all(b"GET /v HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
         read_response(&mut r, false).unwrap()
     };
     assert_eq!(ask(&mut s).body, b"v1\n");
@@ -274,7 +276,7 @@ fn clearing_routes_under_load_never_serves_a_torn_response() {
                 let mut r = BufReader::new(s.try_clone().unwrap());
                 for i in 0..500 {
                     let path = if (i + k) % 2 == 0 { "/a" } else { "/b" };
-                    s.write_all(format!("GET {path} HTTP/1.1\r\n\r\n").as_bytes())
+                    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes())
                         .unwrap();
                     let resp = read_response(&mut r, false).unwrap();
                     let ok = match (resp.status, path) {
@@ -306,8 +308,8 @@ fn request_log_records_what_arrived() {
     let t0 = Instant::now();
     let mut s = connect(server.local_addr());
     s.write_all(
-        b"POST /up?x=1 HTTP/1.1\r\nX-Tag: one\r\nContent-Length: 10\r\n\r\n0123456789\
-          GET /two HTTP/1.1\r\n\r\n",
+        b"POST /up?x=1 HTTP/1.1\r\nHost: t\r\nX-Tag: one\r\nContent-Length: 10\r\n\r\n0123456789\
+          GET /two HTTP/1.1\r\nHost: t\r\n\r\n",
     )
     .unwrap();
     let mut r = BufReader::new(s);
@@ -353,9 +355,9 @@ fn delayed_route_in_a_pipeline_keeps_response_order() {
     let mut batch = String::new();
     for i in 0..100 {
         if i == 49 {
-            batch.push_str("GET /slow HTTP/1.1\r\n\r\n");
+            batch.push_str("GET /slow HTTP/1.1\r\nHost: t\r\n\r\n");
         } else {
-            batch.push_str(&format!("GET /n{i} HTTP/1.1\r\n\r\n"));
+            batch.push_str(&format!("GET /n{i} HTTP/1.1\r\nHost: t\r\n\r\n"));
         }
     }
     let t0 = Instant::now();
@@ -381,7 +383,8 @@ fn delayed_route_in_a_pipeline_keeps_response_order() {
     }
     // Other connections are not held up by the delay.
     let mut slow = connect(server.local_addr());
-    slow.write_all(b"GET /slow HTTP/1.1\r\n\r\n").unwrap();
+    slow.write_all(b"GET /slow HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
     let t1 = Instant::now();
     assert_eq!(get(&server, "/n1").status, 200);
     assert!(t1.elapsed() < Duration::from_millis(250));
@@ -404,7 +407,7 @@ fn drip_sends_the_body_piece_by_piece() {
         .unwrap();
     let mut s = connect(server.local_addr());
     let t0 = Instant::now();
-    s.write_all(b"GET /drip HTTP/1.1\r\n\r\nGET /drip HTTP/1.1\r\n\r\n")
+    s.write_all(b"GET /drip HTTP/1.1\r\nHost: t\r\n\r\nGET /drip HTTP/1.1\r\nHost: t\r\n\r\n")
         .unwrap();
     let mut r = BufReader::new(s);
     let first = read_response(&mut r, false).unwrap();
@@ -434,7 +437,8 @@ fn close_after_headers_announces_a_body_it_never_sends() {
         )
         .unwrap();
     let mut s = connect(server.local_addr());
-    s.write_all(b"GET /cut HTTP/1.1\r\n\r\n").unwrap();
+    s.write_all(b"GET /cut HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
     let mut all = Vec::new();
     s.read_to_end(&mut all).unwrap();
     let text = String::from_utf8(all).unwrap();
@@ -450,7 +454,8 @@ fn reset_fault_resets_the_connection() {
         .add_route(Route::get("/rst").fault(Fault::Reset))
         .unwrap();
     let mut s = connect(server.local_addr());
-    s.write_all(b"GET /rst HTTP/1.1\r\n\r\n").unwrap();
+    s.write_all(b"GET /rst HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
     let mut buf = [0u8; 64];
     let err = s
         .read(&mut buf)
@@ -471,7 +476,8 @@ fn no_response_fault_stays_silent_and_does_not_delay_stop() {
     let mut s = connect(server.local_addr());
     s.set_read_timeout(Some(Duration::from_millis(300)))
         .unwrap();
-    s.write_all(b"GET /void HTTP/1.1\r\n\r\n").unwrap();
+    s.write_all(b"GET /void HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
     let mut buf = [0u8; 64];
     let err = s.read(&mut buf).expect_err("expected silence");
     assert!(matches!(
@@ -500,7 +506,8 @@ fn graceful_stop_lets_a_delayed_response_finish_with_connection_close() {
         )
         .unwrap();
     let mut busy = connect(server.local_addr());
-    busy.write_all(b"GET /slow HTTP/1.1\r\n\r\n").unwrap();
+    busy.write_all(b"GET /slow HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
     let _idle = connect(server.local_addr());
     // Both connections accepted (the idle one too) and the request read.
     assert!(wait_until(Duration::from_secs(5), || {

@@ -51,14 +51,15 @@ fn in_flight_request_finishes_with_connection_close_and_stuck_one_is_forced() {
         .write_all(b"GET / HTTP/1.1\r\nHost: t\r\n")
         .unwrap();
     let mut stuck = connect(addr);
-    stuck.write_all(b"GET / HTTP/1.1\r\n").unwrap();
+    stuck.write_all(b"GET / HTTP/1.1\r\nHost: t\r\n").unwrap();
     let _idle = connect(addr);
     assert!(wait_until(Duration::from_secs(5), || server
         .stats()
         .connections_active
         == 3));
     // The partial heads must have been read, or the server rightly sees idle connections.
-    let sent = (b"GET / HTTP/1.1\r\nHost: t\r\n".len() + b"GET / HTTP/1.1\r\n".len()) as u64;
+    let sent =
+        (b"GET / HTTP/1.1\r\nHost: t\r\n".len() + b"GET / HTTP/1.1\r\nHost: t\r\n".len()) as u64;
     assert!(wait_until(Duration::from_secs(5), || server
         .stats()
         .bytes_read

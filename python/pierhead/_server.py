@@ -10,6 +10,7 @@ from __future__ import annotations
 import json as _json
 import threading
 import weakref
+from urllib.parse import quote as _quote
 from typing import Any, Callable, Iterable, Mapping, Optional, Union
 
 from . import _pierhead
@@ -44,9 +45,10 @@ def _matcher(
     data: Optional[Union[str, bytes]],
     json: Any,
     prefix: bool,
+    raw_path: bool,
 ) -> Matcher:
     json_text = None if json is UNSET else _json.dumps(json)
-    return Matcher(uri, method, query_string, headers, data, json_text, prefix)
+    return Matcher(uri, method, query_string, headers, data, json_text, prefix, raw_path)
 
 
 class RequestHandler:
@@ -246,10 +248,11 @@ class Server:
         return self._core.url
 
     def url_for(self, path: str) -> str:
-        """The URL of ``path`` on this server."""
+        """The URL of ``path`` on this server, percent-encoded where a URL needs it
+        (``/café`` gives ``.../caf%C3%A9``; ``%`` escapes already there are kept)."""
         if not path.startswith("/"):
             path = "/" + path
-        return self.url + path
+        return self.url + _quote(path, safe="/?&=%:@!$'()*+,;~#[]")
 
     @property
     def is_running(self) -> bool:
@@ -275,15 +278,19 @@ class Server:
         json: Any = UNSET,
         *,
         prefix: bool = False,
+        raw_path: bool = False,
         uses: Optional[int] = None,
     ) -> RequestHandler:
         """Expect requests for ``uri`` (exact path; with ``prefix=True`` any path
-        starting with it). ``method=None`` matches any method; ``query_string`` is
+        starting with it). Paths are compared with ``%XX`` escapes decoded on both
+        sides (``/café`` matches ``/caf%C3%A9``; ``raw_path=True`` compares them as
+        sent), and an absolute-form target (``http://host/path``) by its path.
+        ``method=None`` matches any method (case does not matter); ``query_string`` is
         text compared exactly, or a mapping compared as decoded parameters in any
         order; every header in ``headers`` must be present with that value;
         ``data`` is the exact body; ``json`` a value the body must equal when
         parsed. Expectations are tried in the order they were made."""
-        m = _matcher(uri, method, query_string, headers, data, json, prefix)
+        m = _matcher(uri, method, query_string, headers, data, json, prefix, raw_path)
         return self._expect(m, uses, None)
 
     def expect_oneshot_request(
@@ -296,10 +303,13 @@ class Server:
         json: Any = UNSET,
         *,
         prefix: bool = False,
+        raw_path: bool = False,
     ) -> RequestHandler:
         """Like ``expect_request``, answered once; later matching requests fall
         through to later expectations (or are unmatched)."""
-        return self.expect_request(uri, method, query_string, headers, data, json, prefix=prefix, uses=1)
+        return self.expect_request(
+            uri, method, query_string, headers, data, json, prefix=prefix, raw_path=raw_path, uses=1
+        )
 
     def expect_ordered_request(
         self,
@@ -311,11 +321,12 @@ class Server:
         json: Any = UNSET,
         *,
         prefix: bool = False,
+        raw_path: bool = False,
     ) -> RequestHandler:
         """A oneshot expectation that must be requested after every ordered
         expectation made before it. A request out of order gets a 500 and fails
         every later ordered request; ``check_assertions()`` reports it."""
-        m = _matcher(uri, method, query_string, headers, data, json, prefix)
+        m = _matcher(uri, method, query_string, headers, data, json, prefix, raw_path)
         place = self._ordering.reserve(str(m))
         return self._expect(m, 1, (self._ordering, place))
 
@@ -400,9 +411,12 @@ class Server:
         json: Any = UNSET,
         *,
         prefix: bool = False,
+        raw_path: bool = False,
     ) -> int:
-        """How many logged requests match, with the same rules as ``expect_request``."""
-        m = _matcher(uri, method, query_string, headers, data, json, prefix)
+        """How many logged requests match, with the same rules as ``expect_request``
+        (a body the log cut is compared exactly for ``data``; for ``json`` it cannot
+        be, and ``ExpectationError`` says so)."""
+        m = _matcher(uri, method, query_string, headers, data, json, prefix, raw_path)
         return sum(1 for r in self.log if m.matches(r))
 
     def assert_request_made(
@@ -415,10 +429,11 @@ class Server:
         json: Any = UNSET,
         *,
         prefix: bool = False,
+        raw_path: bool = False,
         count: int = 1,
     ) -> None:
         """Raises ``ExpectationError`` unless exactly ``count`` logged requests match."""
-        m = _matcher(uri, method, query_string, headers, data, json, prefix)
+        m = _matcher(uri, method, query_string, headers, data, json, prefix, raw_path)
         log = self.log
         got = sum(1 for r in log if m.matches(r))
         if got != count:
@@ -438,11 +453,13 @@ class Server:
         if dropped:
             problems.append(f"... and {dropped} more errors not kept")
         if self._core.protocol == "http" and not self._fixed_response and self._core.state != "new":
-            unmatched = [r for r in self.log if r.route_id is None]
-            for r in unmatched[:20]:
+            # Counted by the server, not found in the bounded log: an unexpected
+            # request is reported however many requests came after it.
+            count, first = self._core.unmatched()
+            for r in first[:20]:
                 problems.append(f"no expectation matched {r.method} {r.target}")
-            if len(unmatched) > 20:
-                problems.append(f"... and {len(unmatched) - 20} more unmatched requests")
+            if count > 20:
+                problems.append(f"... and {count - 20} more unmatched requests")
         if problems:
             raise ExpectationError("\n".join(problems)) from (errors[0] if errors else None)
 
@@ -462,8 +479,11 @@ class Server:
             self._core.clear_requests()
 
     def clear_assertions(self) -> None:
-        """Forgets recorded errors (handler exceptions, ordering failures)."""
+        """Forgets what ``check_assertions()`` would report: recorded errors
+        (handler exceptions, ordering failures) and unmatched requests."""
         self._core.clear_errors()
+        if self._core.state != "new":
+            self._core.clear_unmatched()
 
     def clear_all_handlers(self) -> None:
         """Removes every expectation."""

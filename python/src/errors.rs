@@ -16,6 +16,7 @@ static CONFIG_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static BIND_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static START_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static STATE_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static EXPECTATION_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 
 /// Builds an exception of the class `name`, or explains why it could not.
 fn raise<'py>(
@@ -67,5 +68,12 @@ pub(crate) fn from_start_error(py: Python<'_>, e: &StartError) -> PyErr {
 pub(crate) fn state_error(py: Python<'_>, message: &str) -> PyErr {
     raise(py, &STATE_ERROR, "ServerStateError", |class| {
         class.call1((message.to_owned(),))
+    })
+}
+
+/// `ExpectationError`: an assertion about the requests cannot hold or be checked.
+pub(crate) fn expectation_error(py: Python<'_>, message: String) -> PyErr {
+    raise(py, &EXPECTATION_ERROR, "ExpectationError", |class| {
+        class.call1((message,))
     })
 }

@@ -19,7 +19,7 @@ use pyo3::types::{PyBytes, PyString};
 use pyo3::{PyTraverseError, PyVisit};
 
 use crate::callbacks::{ErrorSink, PyHandler};
-use crate::errors::{config_error, from_config_error};
+use crate::errors::{config_error, expectation_error, from_config_error};
 use crate::http::{body_bytes, header_pairs, query_pairs, Fault, Request, Response};
 
 /// Which requests an expectation is about.
@@ -28,6 +28,9 @@ pub(crate) struct Matcher {
     /// A route with the conditions only (its answer is never used).
     route: CoreRoute,
     description: String,
+    /// With a `json` condition: the same route without it. A request the log cut
+    /// that meets every other condition cannot be decided (see `matches`).
+    without_json: Option<CoreRoute>,
 }
 
 #[pymethods]
@@ -37,9 +40,10 @@ impl Matcher {
     /// exactly) or a mapping (parameters compared decoded, in any order).
     /// `headers` must all be present with exactly these values (names in any case).
     /// `data` is the exact body; `json_text` a JSON document the body must equal as
-    /// a value.
+    /// a value. The method is compared in upper case (`get` is `GET`); the path is
+    /// compared with `%XX` escapes decoded unless `raw_path`.
     #[new]
-    #[pyo3(signature = (uri, method=None, query_string=None, headers=None, data=None, json_text=None, prefix=false))]
+    #[pyo3(signature = (uri, method=None, query_string=None, headers=None, data=None, json_text=None, prefix=false, raw_path=false))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -50,17 +54,24 @@ impl Matcher {
         data: Option<&Bound<'_, PyAny>>,
         json_text: Option<String>,
         prefix: bool,
+        raw_path: bool,
     ) -> PyResult<Matcher> {
+        let method = method
+            .filter(|m| !m.is_empty())
+            .map(|m| m.to_ascii_uppercase());
         let mut description = format!("{} {uri}", method.as_deref().unwrap_or("*"));
         if prefix {
             description.push('*');
         }
-        let mut route = match method.filter(|m| !m.is_empty()) {
+        let mut route = match method {
             Some(m) => CoreRoute::new(m, uri),
             None => CoreRoute::any(uri),
         };
         if prefix {
             route = route.prefix();
+        }
+        if raw_path {
+            route = route.raw_path();
         }
         if let Some(q) = query_string {
             route = with_query(py, route, q, &mut description)?;
@@ -74,6 +85,7 @@ impl Matcher {
             description.push_str(&format!(" data={}", preview(&bytes)));
             route = route.body(bytes);
         }
+        let without_json = json_text.is_some().then(|| route.clone());
         if let Some(text) = json_text {
             let expected: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
                 config_error(py, "json", format!("invalid config field `json`: {e}"))
@@ -84,12 +96,33 @@ impl Matcher {
             });
         }
         route.validate().map_err(|e| from_config_error(py, &e))?;
-        Ok(Matcher { route, description })
+        Ok(Matcher {
+            route,
+            description,
+            without_json,
+        })
     }
 
-    /// Whether `request` meets every condition (use limits aside).
-    fn matches(&self, request: &Request) -> bool {
-        self.route.matches(&request.inner)
+    /// Whether `request` meets every condition (use limits aside). A body the
+    /// request log cut is compared exactly for `data` (by length and digest); for
+    /// `json` it cannot be, and `ExpectationError` says so.
+    fn matches(&self, py: Python<'_>, request: &Request) -> PyResult<bool> {
+        let r = &request.inner;
+        let undecidable = |w: &CoreRoute| !r.body_is_whole() && w.matches(r);
+        if self.without_json.as_ref().is_some_and(undecidable) {
+            return Err(expectation_error(
+                py,
+                format!(
+                    "cannot compare `json` of {} {}: the request log kept {} of its {} body bytes \
+                     (raise request_log_body_bytes)",
+                    r.method,
+                    r.target,
+                    r.body.len(),
+                    r.body_len
+                ),
+            ));
+        }
+        Ok(self.route.matches(r))
     }
 
     fn __repr__(&self) -> String {

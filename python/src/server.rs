@@ -236,6 +236,23 @@ impl Server {
         Ok(())
     }
 
+    /// How many requests no expectation matched, and the first of them (up to
+    /// 100), whatever the request log kept.
+    fn unmatched(&self, py: Python<'_>) -> PyResult<(u64, Vec<Request>)> {
+        let core = self.running(py)?;
+        let (count, first) = py.detach(move || core.unmatched_requests());
+        Ok((
+            count,
+            first.into_iter().map(|inner| Request { inner }).collect(),
+        ))
+    }
+
+    /// Forgets the unmatched requests.
+    fn clear_unmatched(&self, py: Python<'_>) -> PyResult<()> {
+        self.running(py)?.clear_unmatched();
+        Ok(())
+    }
+
     /// Requests pushed out of the full log since start.
     #[getter]
     fn requests_evicted(&self, py: Python<'_>) -> PyResult<u64> {

@@ -310,11 +310,11 @@ static void test_http_routes_and_handler(void) {
     uint16_t port = 0;
     OK(pierhead_server_port(srv, &port));
     char out[4096];
-    http_exchange(port, "GET /static HTTP/1.1\r\nConnection: close\r\n\r\n", out, sizeof out);
+    http_exchange(port, "GET /static HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", out, sizeof out);
     CHECK(strncmp(out, "HTTP/1.1 200 OK\r\n", 17) == 0);
     CHECK(strstr(out, "\r\n\r\nstatic body\n") != NULL);
     http_exchange(port,
-                  "PUT /echo HTTP/1.1\r\nX-Tag: c-side\r\nConnection: close\r\n"
+                  "PUT /echo HTTP/1.1\r\nHost: t\r\nX-Tag: c-side\r\nConnection: close\r\n"
                   "Content-Length: 9\r\n\r\nfrom C!!!",
                   out, sizeof out);
     CHECK(strncmp(out, "HTTP/1.1 201 Created\r\n", 22) == 0);
@@ -322,7 +322,7 @@ static void test_http_routes_and_handler(void) {
     CHECK(strstr(out, "X-Tag: c-side\r\n") != NULL);
     CHECK(strstr(out, "Injected") == NULL);
     CHECK(strstr(out, "\r\n\r\nfrom C!!!") != NULL);
-    http_exchange(port, "GET /fail HTTP/1.1\r\nConnection: close\r\n\r\n", out, sizeof out);
+    http_exchange(port, "GET /fail HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", out, sizeof out);
     CHECK(strncmp(out, "HTTP/1.1 500 ", 13) == 0);
     CHECK(atomic_load(&calls) == 2);
     pierhead_stats st = {.struct_size = sizeof st};
@@ -356,10 +356,10 @@ static void test_route_builder_and_runtime_routes(void) {
     uint16_t port = 0;
     OK(pierhead_server_port(srv, &port));
     char out[2048];
-    http_exchange(port, "GET /api/v1 HTTP/1.1\r\nX-Key: k1\r\nConnection: close\r\n\r\n", out,
+    http_exchange(port, "GET /api/v1 HTTP/1.1\r\nHost: t\r\nX-Key: k1\r\nConnection: close\r\n\r\n", out,
                   sizeof out);
     CHECK(strstr(out, "\r\n\r\nkeyed\n") != NULL);
-    http_exchange(port, "GET /api/v1 HTTP/1.1\r\nConnection: close\r\n\r\n", out, sizeof out);
+    http_exchange(port, "GET /api/v1 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", out, sizeof out);
     CHECK(strncmp(out, "HTTP/1.1 404 ", 13) == 0);
 
     /* A once-only, delayed route added while running. */
@@ -370,10 +370,10 @@ static void test_route_builder_and_runtime_routes(void) {
     uint64_t id = 0;
     OK(pierhead_server_add_route(srv, route, &id));
     double t0 = now_ms();
-    http_exchange(port, "POST /once HTTP/1.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+    http_exchange(port, "POST /once HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
                   out, sizeof out);
     CHECK(strncmp(out, "HTTP/1.1 202 ", 13) == 0 && now_ms() - t0 >= 150);
-    http_exchange(port, "GET /once HTTP/1.1\r\nConnection: close\r\n\r\n", out, sizeof out);
+    http_exchange(port, "GET /once HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", out, sizeof out);
     CHECK(strncmp(out, "HTTP/1.1 404 ", 13) == 0); /* used up: falls through */
     uint64_t hits = 0;
     OK(pierhead_server_route_hits(srv, id, &hits));
@@ -386,7 +386,7 @@ static void test_route_builder_and_runtime_routes(void) {
     OK(pierhead_server_add_route(srv, route, &id2));
     int fd = connect_to(port);
     CHECK(fd >= 0);
-    const char *req = "GET /once HTTP/1.1\r\n\r\n";
+    const char *req = "GET /once HTTP/1.1\r\nHost: t\r\n\r\n";
     CHECK(write(fd, req, strlen(req)) == (ssize_t)strlen(req));
     char buf[16];
     CHECK(read(fd, buf, sizeof buf) < 0 && errno == ECONNRESET);
@@ -400,7 +400,7 @@ static void test_route_builder_and_runtime_routes(void) {
     CHECK(strstr(msg, "route.uses") != NULL);
     pierhead_route_free(route);
     OK(pierhead_server_clear_routes(srv));
-    http_exchange(port, "GET /api/v1 HTTP/1.1\r\nConnection: close\r\n\r\n", out, sizeof out);
+    http_exchange(port, "GET /api/v1 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", out, sizeof out);
     CHECK(strstr(out, "\r\n\r\nhello\n") != NULL); /* no routes: the fixed response */
     pierhead_server_free(srv);
 }
@@ -440,7 +440,7 @@ static void test_sigpipe_default_survives_disconnects(void) {
     for (int i = 0; i < 20; i++) {
         int fd = connect_to(port);
         CHECK(fd >= 0);
-        const char *req = "GET /big HTTP/1.1\r\n\r\n";
+        const char *req = "GET /big HTTP/1.1\r\nHost: t\r\n\r\n";
         CHECK(write(fd, req, strlen(req)) == (ssize_t)strlen(req));
         char buf[1024];
         CHECK(read(fd, buf, sizeof buf) > 0);
@@ -450,7 +450,7 @@ static void test_sigpipe_default_survives_disconnects(void) {
     }
     sleep_ms(50);
     char out[512];
-    http_exchange(port, "GET /missing HTTP/1.1\r\nConnection: close\r\n\r\n", out, sizeof out);
+    http_exchange(port, "GET /missing HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", out, sizeof out);
     CHECK(strncmp(out, "HTTP/1.1 404 ", 13) == 0);
     pierhead_server_free(srv);
 }

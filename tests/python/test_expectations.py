@@ -331,3 +331,71 @@ def test_body_limit_and_pipelining_over_raw_sockets():
         assert reply.count(b"HTTP/1.1 200") == 2
         assert reply.index(b"ABC") < reply.index(b"DE")
         assert b"HTTP/1.1 413" in reply
+
+
+# -- defects found by real clients (issue 10) --------------------------------------
+
+
+def test_absolute_form_targets_match_expectations_through_a_proxy_setting(pierhead_http):
+    """A client whose proxy setting points at the server sends absolute-form targets."""
+    import urllib.request
+
+    s = pierhead_http
+    s.expect_request("/health", method="GET").respond_with_data("ok")
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({"http": s.url}))
+    with opener.open("http://service.invalid/health", timeout=5) as resp:
+        assert resp.read() == b"ok"
+    assert s.log[0].target == "http://service.invalid/health"
+    assert s.log[0].path == "/health"
+    s.assert_request_made("/health")
+
+
+def test_escaped_and_unicode_paths_and_lowercase_methods(pierhead_http):
+    import urllib.request
+
+    s = pierhead_http
+    s.expect_request("/café", method="get").respond_with_data("café")
+    s.expect_request("/~user").respond_with_data("home")
+    s.expect_request("/%7Eraw", raw_path=True).respond_with_data("raw")
+    url = s.url_for("/café")
+    assert url.endswith("/caf%C3%A9")
+    assert urllib.request.urlopen(url, timeout=5).read() == "café".encode()
+    assert request(s, "GET", "/caf%c3%a9")[2] == "café".encode()
+    assert request(s, "GET", "/%7Euser")[2] == b"home"
+    assert request(s, "GET", "/%7Eraw")[2] == b"raw"
+    assert request(s, "GET", "/~raw")[0] == 500  # raw: compared as sent
+    s.clear_assertions()
+    s.assert_request_made("/café", method="get", count=2)
+    assert s.url_for("/a%20b?x=1") == s.url + "/a%20b?x=1"
+
+
+def test_an_unexpected_request_fails_check_however_many_follow():
+    with pierhead.Server(request_log=5) as s:
+        s.expect_request("/ok").respond_with_data("ok")
+        assert request(s, "GET", "/surprise")[0] == 500
+        for _ in range(20):
+            assert request(s, "GET", "/ok")[0] == 200
+        assert all(r.path == "/ok" for r in s.log)  # the surprise was evicted
+        with pytest.raises(pierhead.ExpectationError, match="no expectation matched GET /surprise"):
+            s.check_assertions()
+        s.clear_assertions()
+        s.check_assertions()
+
+
+def test_assertions_on_bodies_the_log_cut():
+    body = b"x" * 200_000
+    with pierhead.Server(request_log_body_bytes=1000) as s:
+        s.expect_request("/up", method="POST", data=body).respond_with_data("matched")
+        s.expect_request("/json", method="POST").respond_with_data("j")
+        assert request(s, "POST", "/up", body=body)[2] == b"matched"
+        assert s.log[0].body_len == 200_000 and len(s.log[0].body) == 1000
+        s.assert_request_made("/up", data=body)
+        assert s.get_matching_requests_count("/up", data=body) == 1
+        assert s.get_matching_requests_count("/up", data=body[:-1] + b"y") == 0
+        assert s.get_matching_requests_count("/up", data=body[:1000]) == 0
+        big_json = json.dumps({"k": "v" * 5000}).encode()
+        assert request(s, "POST", "/json", body=big_json)[2] == b"j"
+        with pytest.raises(pierhead.ExpectationError, match="request_log_body_bytes"):
+            s.assert_request_made("/json", json={"k": "v" * 5000})
+        # A request that fails another condition is simply not a match.
+        assert s.get_matching_requests_count("/other", json={"k": 1}) == 0

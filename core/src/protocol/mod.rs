@@ -14,7 +14,7 @@ pub(crate) mod out;
 use std::time::Instant;
 
 use crate::config::{Config, Protocol};
-use crate::routing::log::RequestLog;
+use crate::routing::log::{Misses, RequestLog};
 use crate::routing::table::RouteTable;
 use crate::routing::Prepared;
 use crate::stats::Counters;
@@ -55,6 +55,7 @@ pub(crate) struct Progress {
 #[derive(Debug, Clone)]
 pub(crate) struct Limits {
     pub(crate) max_header_bytes: usize,
+    pub(crate) max_headers: usize,
     pub(crate) max_body_bytes: u64,
 }
 
@@ -62,6 +63,7 @@ impl Limits {
     pub(crate) fn from_config(c: &Config) -> Limits {
         Limits {
             max_header_bytes: c.max_header_bytes,
+            max_headers: c.max_headers,
             max_body_bytes: c.max_body_bytes,
         }
     }
@@ -85,6 +87,8 @@ pub(crate) struct Ctx<'a> {
     pub(crate) routes: &'a RouteTable,
     /// Where to record requests, if the log is on.
     pub(crate) log: Option<&'a RequestLog>,
+    /// Where to count requests no route matched.
+    pub(crate) misses: &'a Misses,
     /// The response to a request no route matches.
     pub(crate) unmatched: &'a Prepared,
     /// With no routes at all, answer the fixed response instead of `unmatched`.

@@ -70,6 +70,59 @@ impl RequestLog {
     }
 }
 
+/// Requests that no route matched, counted whatever the request log keeps: an
+/// assertion that no unexpected request arrived must fail however many requests
+/// followed it. The first [`Misses::KEPT`] are kept for the report.
+pub(crate) struct Misses {
+    count: AtomicU64,
+    body_limit: usize,
+    first: Mutex<Vec<Request>>,
+}
+
+impl Misses {
+    /// Unmatched requests kept in full (the rest are only counted).
+    pub(crate) const KEPT: usize = 100;
+
+    pub(crate) fn new(body_limit: usize) -> Misses {
+        Misses {
+            count: AtomicU64::new(0),
+            body_limit,
+            first: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Request>> {
+        self.first.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Counts an unmatched request; `make(body_limit)` builds its copy (with the
+    /// body cut to the limit) if it is kept.
+    pub(crate) fn record(&self, make: impl FnOnce(usize) -> Request) {
+        let n = self.count.fetch_add(1, Ordering::Relaxed);
+        if n < Self::KEPT as u64 {
+            let mut request = make(self.body_limit);
+            request.cut_body(self.body_limit);
+            let mut first = self.lock();
+            if first.len() < Self::KEPT {
+                first.push(request);
+            }
+        }
+    }
+
+    /// How many requests no route matched, and the first of them.
+    pub(crate) fn snapshot(&self) -> (u64, Vec<Request>) {
+        let first = self.lock();
+        (self.count.load(Ordering::Relaxed), first.clone())
+    }
+
+    /// Forgets them.
+    pub(crate) fn clear(&self) {
+        let mut first = self.lock();
+        first.clear();
+        self.count.store(0, Ordering::Relaxed);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -123,5 +176,20 @@ mod tests {
             assert!(e.body.capacity() <= 64 * 1024, "{}", e.body.capacity());
             assert!(e.body_digest.is_some());
         }
+    }
+
+    #[test]
+    fn misses_count_everything_and_keep_the_first() {
+        let misses = Misses::new(4);
+        for n in 0..150 {
+            misses.record(|_| req(n));
+        }
+        let (count, first) = misses.snapshot();
+        assert_eq!(count, 150);
+        assert_eq!(first.len(), Misses::KEPT);
+        assert_eq!(first[0].target, "/0");
+        assert_eq!(first[0].body, b"xxxx");
+        misses.clear();
+        assert_eq!(misses.snapshot(), (0, vec![]));
     }
 }

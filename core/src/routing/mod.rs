@@ -19,3 +19,4 @@ pub use route::{Fault, PathMatch, Route, RouteId};
 
 pub(crate) use request::Headers;
 pub(crate) use response::{reason, Prepared};
+pub(crate) use route::is_token_byte;

@@ -116,12 +116,61 @@ pub(crate) fn body_digest(body: &[u8]) -> u128 {
     xxhash_rust::xxh3::xxh3_128(body)
 }
 
-/// Splits a target into path and query.
+/// Splits a target into path and query. An absolute-form target
+/// (`http://host/path?q`, RFC 9112 §3.2.2, as sent to a proxy) gives the path and
+/// query of its URI (an empty path is `/`); the origin form is split as it is.
 pub(crate) fn split_target(target: &str) -> (&str, Option<&str>) {
-    match target.split_once('?') {
+    let (path, query) = match target.split_once('?') {
         Some((path, query)) => (path, Some(query)),
         None => (target, None),
+    };
+    if path.starts_with('/') || path == "*" {
+        return (path, query);
     }
+    match absolute_path(path) {
+        Some(p) => (p, query),
+        None => (path, query),
+    }
+}
+
+/// The path of an absolute URI without its query: what follows `scheme://authority`.
+fn absolute_path(uri: &str) -> Option<&str> {
+    let colon = uri.find("://")?;
+    let scheme = &uri[..colon];
+    if scheme.is_empty()
+        || !scheme
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
+    {
+        return None;
+    }
+    let rest = &uri[colon + 3..];
+    Some(rest.find('/').map_or("/", |i| &rest[i..]))
+}
+
+/// A path with `%XX` escapes decoded (RFC 3986 §2.1), as bytes: `/caf%C3%A9` and
+/// `/café`, `/%7Euser` and `/~user` are the same path. A `%` not followed by two
+/// hex digits stays as it is. Allocates only when there is an escape.
+pub(crate) fn decode_path(path: &str) -> std::borrow::Cow<'_, [u8]> {
+    let bytes = path.as_bytes();
+    if !bytes.contains(&b'%') {
+        return std::borrow::Cow::Borrowed(bytes);
+    }
+    let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                out.push(h << 4 | l);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 /// The headers of a request, parsed in place or owned.

@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::handler::Handler;
-use super::request::{body_digest, split_target, Request, RequestView};
+use super::request::{body_digest, decode_path, split_target, Request, RequestView};
 use super::response::Response;
 use crate::config::{ConfigError, ConfigProblem};
 
@@ -12,8 +12,10 @@ use crate::config::{ConfigError, ConfigProblem};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RouteId(pub u64);
 
-/// How a route's path is compared with the request's path (the target before `?`,
-/// compared as received, without percent-decoding).
+/// How a route's path is compared with the request's path: the target before `?`
+/// (for an absolute-form target, `http://host/path`, the URI's path), with `%XX`
+/// escapes decoded on both sides, so `/café`, `/caf%C3%A9` and `/caf%c3%a9` are one
+/// path. [`Route::raw_path`] compares the path as sent instead.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PathMatch {
     /// The path equals this string.
@@ -89,6 +91,7 @@ impl std::fmt::Debug for Action {
 pub struct Route {
     pub(crate) method: Option<String>,
     pub(crate) path: PathMatch,
+    pub(crate) raw_path: bool,
     pub(crate) query: Option<String>,
     pub(crate) headers: Vec<(String, String)>,
     pub(crate) body: Option<Vec<u8>>,
@@ -134,6 +137,7 @@ impl Route {
         Route {
             method,
             path: PathMatch::Exact(path),
+            raw_path: false,
             query: None,
             headers: Vec::new(),
             body: None,
@@ -149,6 +153,13 @@ impl Route {
         if let PathMatch::Exact(p) = self.path {
             self.path = PathMatch::Prefix(p);
         }
+        self
+    }
+
+    /// Compare the path byte for byte as sent, without decoding `%XX` escapes (so
+    /// `/%7Euser` does not match a route for `/~user`).
+    pub fn raw_path(mut self) -> Route {
+        self.raw_path = true;
         self
     }
 
@@ -256,9 +267,14 @@ impl Route {
             }
         }
         let (path, query) = split_target(req.target);
+        let escaped = |p: &str| !self.raw_path && (p.contains('%') || path.contains('%'));
         let path_ok = match &self.path {
-            PathMatch::Exact(p) => p == path || (p == "*" && req.target == "*"),
-            PathMatch::Prefix(p) => path.starts_with(p.as_str()),
+            PathMatch::Exact(p) if p == "*" => req.target == "*",
+            PathMatch::Exact(p) => p == path || (escaped(p) && decode_path(p) == decode_path(path)),
+            PathMatch::Prefix(p) => {
+                path.starts_with(p.as_str())
+                    || (escaped(p) && decode_path(path).starts_with(&decode_path(p)))
+            }
         };
         path_ok
             && self.query.as_deref().is_none_or(|q| Some(q) == query)
@@ -280,7 +296,7 @@ impl Route {
         let path = match &self.path {
             PathMatch::Exact(p) | PathMatch::Prefix(p) => p,
         };
-        if !(path.starts_with('/') || path == "*") || path.bytes().any(|b| b <= b' ' || b == 0x7f) {
+        if !(path.starts_with('/') || path == "*") || path.bytes().any(|b| b < b' ' || b == 0x7f) {
             return Err(invalid(
                 "route.path",
                 path,
@@ -380,6 +396,47 @@ mod tests {
             "route.fault.drip.bytes"
         );
         assert!(Route::any("*").validate().is_ok());
+    }
+
+    fn view_of(target: &str) -> Request {
+        Request {
+            method: "GET".into(),
+            target: target.into(),
+            version: 1,
+            headers: vec![],
+            body: vec![],
+            body_len: 0,
+            body_digest: None,
+            connection_id: 1,
+            received: std::time::Instant::now(),
+            route: None,
+        }
+    }
+
+    #[test]
+    fn paths_match_decoded_and_from_absolute_form() {
+        let m = |route: Route, target: &str| route.matches(&view_of(target));
+        assert!(m(Route::get("/health"), "http://x/health"));
+        assert!(m(
+            Route::get("/health").query("a=1"),
+            "HTTP://x:80/health?a=1"
+        ));
+        assert!(m(Route::get("/"), "http://x"));
+        assert!(m(Route::get("/"), "http://x?q"));
+        assert!(!m(Route::get("/health"), "http://x/healthz"));
+        assert!(m(Route::get("/café"), "/caf%C3%A9"));
+        assert!(m(Route::get("/caf%C3%A9"), "/café"));
+        assert!(m(Route::get("/caf%c3%a9"), "/caf%C3%A9"));
+        assert!(m(Route::get("/~user"), "/%7Euser"));
+        assert!(m(Route::get("/a b"), "/a%20b"));
+        assert!(m(Route::get("/api/").prefix(), "/%61pi/x"));
+        assert!(m(Route::get("/100%"), "/100%"));
+        assert!(!m(Route::get("/~user").raw_path(), "/%7Euser"));
+        assert!(m(Route::get("/%7Euser").raw_path(), "/%7Euser"));
+        assert!(m(Route::any("*"), "*"));
+        assert!(!m(Route::any("*"), "/"));
+        assert_eq!(view_of("http://h/p/q?x=1").path(), "/p/q");
+        assert_eq!(view_of("http://h/p/q?x=1").query(), Some("x=1"));
     }
 
     /// A body the request log cut still matches (or not) exactly.

@@ -540,6 +540,7 @@ impl Io {
             stopping: self.stopping,
             routes: &self.routes,
             log: self.shared.log.as_ref(),
+            misses: &self.shared.misses,
             unmatched: &self.unmatched,
             fixed_response: self.fixed_response,
             now: self.now,

@@ -155,10 +155,15 @@ pub(crate) fn respond(source: Source<'_>, meta: Meta, ctx: &mut Ctx<'_>) -> Next
     }
     let routes = ctx.routes;
     let Some(entry) = routes.find(&source.view()) else {
-        record(source, None, meta, ctx);
         if routes.is_empty() && ctx.fixed_response {
+            record(source, None, meta, ctx);
             return hello(meta, ctx);
         }
+        ctx.misses.record(|limit| match &source {
+            Source::Owned(r) => r.with_body_cut(limit),
+            Source::Parsed(v) => owned_request(v.method, v.target, v.headers, meta, ctx),
+        });
+        record(source, None, meta, ctx);
         let unmatched = ctx.unmatched;
         return send_plain(unmatched, meta, ctx);
     };

@@ -9,8 +9,9 @@ use std::mem::MaybeUninit;
 
 use memchr::memchr;
 
-/// Most headers in one request; more is answered 431.
-pub(crate) const MAX_HEADERS: usize = 64;
+/// Upper bound of `Config::max_headers` (the header slots live on the stack,
+/// uninitialised).
+pub(crate) const MAX_HEADERS: usize = 256;
 
 /// Looks for the blank line that ends a head, starting at `from` (an offset returned
 /// by a previous incomplete search of the same head). `Ok(len)` is the head's length
@@ -61,13 +62,24 @@ pub(crate) struct RequestHead {
 pub(crate) enum HeadError {
     /// Not HTTP/1.x syntax.
     Malformed,
-    /// More than [`MAX_HEADERS`] headers.
+    /// More header fields than `Config::max_headers`.
     TooManyHeaders,
+    /// HTTP/1.1 without exactly one valid `Host` (RFC 9112 §3.2), or a repeated or
+    /// invalid one in HTTP/1.0.
+    BadHost,
+    /// A major version other than 1 (`HTTP/2.0`, `HTTP/9.9`): 505.
+    VersionNotSupported,
+    /// `HTTP/1.x` with x > 1: served as HTTP/1.1 (RFC 9110 §6.2); the session
+    /// parses a copy whose version says 1.1.
+    LaterMinorVersion,
+    /// A transfer coding other than chunked (`gzip, chunked`): 501.
+    UnknownCoding,
     /// Content-Length that is not plain decimal digits, or given twice.
     BadContentLength,
     /// Both Content-Length and Transfer-Encoding (a request smuggling vector).
     LengthAndEncoding,
-    /// A Transfer-Encoding other than exactly `chunked`.
+    /// A Transfer-Encoding whose last coding is not `chunked`, or `chunked` twice:
+    /// the body's length cannot be known (400).
     UnsupportedEncoding,
 }
 
@@ -76,7 +88,11 @@ impl HeadError {
     pub(crate) fn status(self) -> u16 {
         match self {
             HeadError::TooManyHeaders => 431,
+            HeadError::VersionNotSupported => 505,
+            HeadError::UnknownCoding => 501,
             HeadError::Malformed
+            | HeadError::BadHost
+            | HeadError::LaterMinorVersion
             | HeadError::BadContentLength
             | HeadError::LengthAndEncoding
             | HeadError::UnsupportedEncoding => 400,
@@ -101,38 +117,43 @@ pub(crate) struct Parsed<'b, 'h> {
     pub(crate) headers: &'h [httparse::Header<'b>],
 }
 
-/// Parses a complete head (as delimited by [`find_end`]).
+/// Parses a complete head (as delimited by [`find_end`]), with at most
+/// `max_headers` (1..=[`MAX_HEADERS`]) header fields.
 pub(crate) fn parse<'b, 'h>(
     head: &'b [u8],
     slots: &'h mut HeaderSlots<'b>,
+    max_headers: usize,
 ) -> Result<Parsed<'b, 'h>, HeadError> {
     let mut req = httparse::Request::new(&mut []);
+    let slots = &mut slots[..max_headers.clamp(1, MAX_HEADERS)];
     match req.parse_with_uninit_headers(head, slots) {
         Ok(httparse::Status::Complete(n)) if n == head.len() => {}
         Ok(_) => return Err(HeadError::Malformed),
         Err(httparse::Error::TooManyHeaders) => return Err(HeadError::TooManyHeaders),
+        Err(httparse::Error::Version) => return Err(version_error(head)),
         Err(_) => return Err(HeadError::Malformed),
     }
     let http10 = req.version == Some(0);
     let mut content_length: Option<u64> = None;
-    let mut chunked = false;
-    let mut saw_encoding = false;
+    let mut encoding = Codings::default();
+    let mut hosts = 0u32;
     let mut close = false;
     let mut keep_alive_token = false;
     let mut expect_continue = false;
     for h in req.headers.iter() {
         let name = h.name.as_bytes();
-        if name.eq_ignore_ascii_case(b"content-length") {
+        if name.len() == 4 && name.eq_ignore_ascii_case(b"host") {
+            hosts += 1;
+            if !valid_host(trim(h.value)) {
+                return Err(HeadError::BadHost);
+            }
+        } else if name.eq_ignore_ascii_case(b"content-length") {
             if content_length.is_some() {
                 return Err(HeadError::BadContentLength);
             }
             content_length = Some(parse_content_length(h.value)?);
         } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
-            if saw_encoding {
-                return Err(HeadError::UnsupportedEncoding);
-            }
-            saw_encoding = true;
-            chunked = trim(h.value).eq_ignore_ascii_case(b"chunked");
+            encoding.add(h.value)?;
         } else if name.eq_ignore_ascii_case(b"connection") {
             for token in h.value.split(|&b| b == b',') {
                 let token = trim(token);
@@ -143,10 +164,12 @@ pub(crate) fn parse<'b, 'h>(
             expect_continue = trim(h.value).eq_ignore_ascii_case(b"100-continue");
         }
     }
-    let body = match (content_length, saw_encoding) {
+    if hosts > 1 || (hosts == 0 && !http10) {
+        return Err(HeadError::BadHost);
+    }
+    let body = match (content_length, encoding.present) {
         (Some(_), true) => return Err(HeadError::LengthAndEncoding),
-        (None, true) if !chunked => return Err(HeadError::UnsupportedEncoding),
-        (None, true) => BodyFraming::Chunked,
+        (None, true) => encoding.framing()?,
         (Some(0), false) | (None, false) => BodyFraming::None,
         (Some(n), false) => BodyFraming::Length(n),
     };
@@ -156,13 +179,144 @@ pub(crate) fn parse<'b, 'h>(
             is_head: method == "HEAD",
             http10,
             keep_alive: !close && (!http10 || keep_alive_token),
-            expect_continue,
+            // An HTTP/1.0 client does not know 100 Continue: ignore it (RFC 9110 §10.1.1).
+            expect_continue: expect_continue && !http10,
             body,
         },
         method,
         target: req.path.unwrap_or_default(),
         headers: req.headers,
     })
+}
+
+/// The transfer codings of a request, over all its Transfer-Encoding fields.
+#[derive(Default)]
+struct Codings {
+    present: bool,
+    chunked: bool,
+    /// A coding came after `chunked`.
+    after_chunked: bool,
+    /// A coding other than chunked.
+    other: bool,
+}
+
+impl Codings {
+    /// Adds one field's list; empty elements are ignored (RFC 9110 §5.6.1).
+    fn add(&mut self, value: &[u8]) -> Result<(), HeadError> {
+        self.present = true;
+        for coding in value.split(|&b| b == b',').map(trim) {
+            if coding.is_empty() {
+                continue;
+            }
+            if self.chunked {
+                self.after_chunked = true;
+            }
+            if coding.eq_ignore_ascii_case(b"chunked") {
+                if self.chunked {
+                    return Err(HeadError::UnsupportedEncoding);
+                }
+                self.chunked = true;
+            } else {
+                self.other = true;
+            }
+        }
+        Ok(())
+    }
+
+    /// Chunked must be the last coding, or the length is unknown (RFC 9112 §6.3):
+    /// 400; another coding before it is one this server does not decode: 501.
+    fn framing(&self) -> Result<BodyFraming, HeadError> {
+        if !self.chunked || self.after_chunked {
+            return Err(HeadError::UnsupportedEncoding);
+        }
+        if self.other {
+            return Err(HeadError::UnknownCoding);
+        }
+        Ok(BodyFraming::Chunked)
+    }
+}
+
+/// A Host value: `uri-host [":" port]` (RFC 9110 §7.2); empty is allowed.
+fn valid_host(v: &[u8]) -> bool {
+    let (host, port) = match v.iter().rposition(|&b| b == b':') {
+        Some(i) if !v[i..].contains(&b']') => (&v[..i], Some(&v[i + 1..])),
+        _ => (v, None),
+    };
+    let host_ok = match host {
+        [b'[', inner @ .., b']'] => {
+            !inner.is_empty()
+                && inner
+                    .iter()
+                    .all(|&b| b.is_ascii_hexdigit() || b".:".contains(&b))
+        }
+        _ => host
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || b"-._~%!$&'()*+,;=".contains(&b)),
+    };
+    host_ok && port.is_none_or(|p| p.iter().all(u8::is_ascii_digit))
+}
+
+/// Why httparse refused a request line's version: `HTTP/1.x` with x > 1 is served
+/// as 1.1, another major version gets 505, anything else is malformed.
+fn version_error(head: &[u8]) -> HeadError {
+    let line = head.split(|&b| b == b'\n').next().unwrap_or_default();
+    let version = trim_cr(line)
+        .rsplit(|&b| b == b' ')
+        .next()
+        .unwrap_or_default();
+    match version {
+        [b'H', b'T', b'T', b'P', b'/', b'1', b'.', minor] if minor.is_ascii_digit() => {
+            HeadError::LaterMinorVersion
+        }
+        [b'H', b'T', b'T', b'P', b'/', major, b'.', minor]
+            if major.is_ascii_digit() && minor.is_ascii_digit() =>
+        {
+            HeadError::VersionNotSupported
+        }
+        _ => HeadError::Malformed,
+    }
+}
+
+fn trim_cr(line: &[u8]) -> &[u8] {
+    line.strip_suffix(b"\r").unwrap_or(line)
+}
+
+/// A copy of a head whose request line says `HTTP/1.1` (for [`HeadError::LaterMinorVersion`]).
+pub(crate) fn as_http11(head: &[u8]) -> Vec<u8> {
+    let mut copy = head.to_vec();
+    let line_end = memchr(b'\n', head).unwrap_or(head.len());
+    let line = trim_cr(&head[..line_end]);
+    if line.len() >= 8 {
+        copy[line.len() - 8..line.len()].copy_from_slice(b"HTTP/1.1");
+    }
+    copy
+}
+
+/// Whether the start of an incomplete head can still become a request line: the
+/// method (after any empty lines) is made of token characters. A TLS ClientHello
+/// (0x16 0x03 ...) or other binary input fails at once instead of waiting for the
+/// header timeout.
+pub(crate) fn plausible_start(partial: &[u8]) -> bool {
+    let start = partial
+        .iter()
+        .position(|&b| b != b'\r' && b != b'\n')
+        .unwrap_or(partial.len());
+    partial[start..]
+        .iter()
+        .take_while(|&&b| b != b' ')
+        .take(32)
+        .all(|&b| crate::routing::is_token_byte(b))
+}
+
+/// Whether a head over the size limit is so because of its request line (the
+/// request-target is too long: 414) rather than its header fields (431).
+pub(crate) fn request_line_too_long(head: &[u8], limit: usize) -> bool {
+    let start = head
+        .iter()
+        .position(|&b| b != b'\r' && b != b'\n')
+        .unwrap_or(head.len());
+    let window = &head[start..head.len().min(start + limit)];
+    memchr(b'\n', window).is_none()
 }
 
 /// Content-Length is 1*DIGIT: no sign, no hex prefix, no inner spaces, no overflow.
@@ -221,14 +375,14 @@ mod tests {
     }
 
     fn p(s: &str) -> Result<RequestHead, HeadError> {
-        parse(s.as_bytes(), &mut header_slots()).map(|p| p.head)
+        parse(s.as_bytes(), &mut header_slots(), 100).map(|p| p.head)
     }
 
     #[test]
     fn keep_alive_rules() {
-        assert!(p("GET / HTTP/1.1\r\n\r\n").unwrap().keep_alive);
+        assert!(p("GET / HTTP/1.1\r\nHost: a\r\n\r\n").unwrap().keep_alive);
         assert!(
-            !p("GET / HTTP/1.1\r\nConnection: close\r\n\r\n")
+            !p("GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
                 .unwrap()
                 .keep_alive
         );
@@ -238,26 +392,26 @@ mod tests {
                 .unwrap()
                 .keep_alive
         );
-        assert!(p("HEAD / HTTP/1.1\r\n\r\n").unwrap().is_head);
+        assert!(p("HEAD / HTTP/1.1\r\nHost: a\r\n\r\n").unwrap().is_head);
     }
 
     #[test]
     fn body_framing_and_smuggling_vectors() {
         use BodyFraming::*;
         assert_eq!(
-            p("POST / HTTP/1.1\r\nContent-Length: 5\r\n\r\n")
+            p("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\n")
                 .unwrap()
                 .body,
             Length(5)
         );
         assert_eq!(
-            p("POST / HTTP/1.1\r\nContent-Length: 0\r\n\r\n")
+            p("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n")
                 .unwrap()
                 .body,
             None
         );
         assert_eq!(
-            p("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n")
+            p("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n")
                 .unwrap()
                 .body,
             Chunked
@@ -288,11 +442,108 @@ mod tests {
                 "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked",
                 HeadError::UnsupportedEncoding,
             ),
+            (
+                "Transfer-Encoding: chunked, gzip",
+                HeadError::UnsupportedEncoding,
+            ),
+            ("Transfer-Encoding: ,", HeadError::UnsupportedEncoding),
+            ("Transfer-Encoding: gzip, chunked", HeadError::UnknownCoding),
+            (
+                "Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked",
+                HeadError::UnknownCoding,
+            ),
         ];
         for (headers, want) in bad {
-            let got = p(&format!("POST / HTTP/1.1\r\n{headers}\r\n\r\n"));
+            let got = p(&format!("POST / HTTP/1.1\r\nHost: a\r\n{headers}\r\n\r\n"));
             assert_eq!(got, Err(want), "{headers}");
         }
+        for ok in ["chunked,", " , chunked", "identity2, , "] {
+            let got = p(&format!(
+                "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: {ok}\r\n\r\n"
+            ));
+            if ok.contains("chunked") {
+                assert_eq!(got.map(|h| h.body), Ok(Chunked), "{ok}");
+            } else {
+                assert_eq!(got, Err(HeadError::UnsupportedEncoding), "{ok}");
+            }
+        }
+    }
+
+    #[test]
+    fn host_is_required_once_and_valid_in_http11() {
+        let head = |h: &str, v: &str| p(&format!("GET / HTTP/{v}\r\n{h}\r\n"));
+        assert!(head("Host: example.com:8080\r\n", "1.1").is_ok());
+        assert!(head("Host: [::1]:80\r\n", "1.1").is_ok());
+        assert!(head("Host: 127.0.0.1\r\n", "1.1").is_ok());
+        assert!(head("Host:\r\n", "1.1").is_ok());
+        assert!(head("", "1.0").is_ok());
+        for bad in [
+            "",
+            "Host: a\r\nHost: b\r\n",
+            "Host: a b\r\n",
+            "Host: a/b\r\n",
+            "Host: user@a\r\n",
+            "Host: a:80x\r\n",
+            "Host: [::1\r\n",
+        ] {
+            assert_eq!(head(bad, "1.1"), Err(HeadError::BadHost), "{bad:?}");
+        }
+        assert_eq!(
+            head("Host: a\r\nHost: a\r\n", "1.0"),
+            Err(HeadError::BadHost)
+        );
+    }
+
+    #[test]
+    fn versions() {
+        assert_eq!(
+            p("GET / HTTP/2.0\r\nHost: a\r\n\r\n"),
+            Err(HeadError::VersionNotSupported)
+        );
+        assert_eq!(
+            p("GET / HTTP/9.9\r\nHost: a\r\n\r\n"),
+            Err(HeadError::VersionNotSupported)
+        );
+        assert_eq!(
+            p("GET / HTTP/1.2\r\nHost: a\r\n\r\n"),
+            Err(HeadError::LaterMinorVersion)
+        );
+        assert_eq!(
+            p("GET / HTTX/1.1\r\nHost: a\r\n\r\n"),
+            Err(HeadError::Malformed)
+        );
+        let fixed = as_http11(b"GET /x HTTP/1.7\r\nHost: a\r\n\r\n");
+        assert_eq!(fixed, b"GET /x HTTP/1.1\r\nHost: a\r\n\r\n");
+        assert!(!p("GET / HTTP/1.1\r\nHost: a\r\n\r\n").unwrap().http10);
+    }
+
+    #[test]
+    fn expect_continue_is_ignored_in_http10() {
+        let h = "Expect: 100-continue\r\nContent-Length: 1\r\n\r\n";
+        assert!(
+            p(&format!("POST / HTTP/1.1\r\nHost: a\r\n{h}"))
+                .unwrap()
+                .expect_continue
+        );
+        assert!(
+            !p(&format!("POST / HTTP/1.0\r\n{h}"))
+                .unwrap()
+                .expect_continue
+        );
+    }
+
+    #[test]
+    fn implausible_starts_fail_early() {
+        assert!(plausible_start(b"GE"));
+        assert!(plausible_start(b"\r\nGET /x"));
+        assert!(plausible_start(b""));
+        assert!(!plausible_start(b"\x16\x03\x01\x02\x00\x01"));
+        assert!(!plausible_start(b"GET\x00"));
+        assert!(request_line_too_long(&[b'a'; 100], 50));
+        assert!(!request_line_too_long(
+            b"GET / HTTP/1.1\r\nX: aaaaaaaaaaaaaaaaaaa",
+            20
+        ));
     }
 
     #[test]
@@ -303,8 +554,8 @@ mod tests {
 
     #[test]
     fn too_many_headers() {
-        let mut s = String::from("GET / HTTP/1.1\r\n");
-        for i in 0..=MAX_HEADERS {
+        let mut s = String::from("GET / HTTP/1.1\r\nHost: a\r\n");
+        for i in 0..100 {
             s.push_str(&format!("X-{i}: v\r\n"));
         }
         s.push_str("\r\n");

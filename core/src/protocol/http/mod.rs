@@ -104,80 +104,99 @@ impl Session {
                     next: Next::Pause,
                 };
             }
+            let limit = ctx.limits.max_header_bytes;
             let end = match head::find_end(rest, self.scanned) {
                 Ok(end) => end,
                 Err(resume) => {
-                    if rest.len() > ctx.limits.max_header_bytes {
-                        return fail(431, input, ctx);
+                    if rest.len() > limit {
+                        return fail(too_large(rest, limit), input, ctx);
+                    }
+                    if !head::plausible_start(rest) {
+                        // Not HTTP (a TLS ClientHello, binary): answer now, not at
+                        // the header timeout.
+                        return fail(400, input, ctx);
                     }
                     self.scanned = resume;
                     return continue_at(pos);
                 }
             };
             self.scanned = 0;
-            if end > ctx.limits.max_header_bytes {
-                return fail(431, input, ctx);
+            if end > limit {
+                return fail(too_large(rest, limit), input, ctx);
             }
             let mut slots = head::header_slots();
-            let parsed = match head::parse(&rest[..end], &mut slots) {
-                Ok(parsed) => parsed,
-                Err(e) => return fail(e.status(), input, ctx),
-            };
-            pos += end;
-            ctx.counters.requests.incr();
-            let h = parsed.head;
-            let meta = Meta {
-                head_only: h.is_head,
-                connection: if !h.keep_alive || ctx.stopping {
-                    ConnectionHeader::Close
-                } else if h.http10 {
-                    ConnectionHeader::KeepAlive
-                } else {
-                    ConnectionHeader::Omit
-                },
-                version: if h.http10 { 0 } else { 1 },
-            };
-            let body = match h.body {
-                // The fixed response needs nothing of the request (the benchmark path).
-                BodyFraming::None if ctx.fixed_only() => match answer::hello(meta, ctx) {
-                    Next::Continue => continue,
-                    next => return stop_at(pos, next, input),
-                },
-                BodyFraming::None => {
-                    let view = RequestView {
-                        method: parsed.method,
-                        target: parsed.target,
-                        headers: Headers::Parsed(parsed.headers),
-                        body: &[],
-                    };
-                    match answer::respond(Source::Parsed(view), meta, ctx) {
-                        Next::Continue => continue,
-                        next => return stop_at(pos, next, input),
+            let step = match head::parse(&rest[..end], &mut slots, ctx.limits.max_headers) {
+                Ok(parsed) => self.begin(parsed, ctx),
+                Err(head::HeadError::LaterMinorVersion) => {
+                    // HTTP/1.x, x > 1: served as HTTP/1.1 (rare; parsed from a copy).
+                    let patched = head::as_http11(&rest[..end]);
+                    let mut slots = head::header_slots();
+                    match head::parse(&patched, &mut slots, ctx.limits.max_headers) {
+                        Ok(parsed) => self.begin(parsed, ctx),
+                        Err(e) => Err(e.status()),
                     }
                 }
-                BodyFraming::Length(n) if n > ctx.limits.max_body_bytes => {
-                    return fail(413, input, ctx);
-                }
-                BodyFraming::Length(n) => Body::Length(n),
-                BodyFraming::Chunked => Body::Chunked(Box::default()),
+                Err(e) => Err(e.status()),
             };
-            if h.expect_continue {
-                ctx.out.extend_from_slice(response::CONTINUE);
+            pos += end;
+            match step {
+                Ok(Next::Continue) => continue,
+                Ok(next) => return stop_at(pos, next, input),
+                Err(status) => return fail(status, input, ctx),
             }
-            // The fixed response needs nothing of the request: skip its body.
-            let capture = (!ctx.fixed_only()).then(|| {
-                let headers = Headers::Parsed(parsed.headers);
-                Box::new(answer::owned_request(
-                    parsed.method,
-                    parsed.target,
-                    headers,
-                    meta,
-                    ctx,
-                ))
-            });
-            self.body = body;
-            self.pending = Some(Pending { meta, capture });
         }
+    }
+
+    /// Starts on a parsed request: answers it at once when it has no body, or
+    /// prepares to receive its body. `Err` is the status to fail with.
+    #[inline]
+    fn begin(&mut self, parsed: head::Parsed<'_, '_>, ctx: &mut Ctx<'_>) -> Result<Next, u16> {
+        ctx.counters.requests.incr();
+        let h = parsed.head;
+        let meta = Meta {
+            head_only: h.is_head,
+            connection: if !h.keep_alive || ctx.stopping {
+                ConnectionHeader::Close
+            } else if h.http10 {
+                ConnectionHeader::KeepAlive
+            } else {
+                ConnectionHeader::Omit
+            },
+            version: if h.http10 { 0 } else { 1 },
+        };
+        let body = match h.body {
+            // The fixed response needs nothing of the request (the benchmark path).
+            BodyFraming::None if ctx.fixed_only() => return Ok(answer::hello(meta, ctx)),
+            BodyFraming::None => {
+                let view = RequestView {
+                    method: parsed.method,
+                    target: parsed.target,
+                    headers: Headers::Parsed(parsed.headers),
+                    body: &[],
+                };
+                return Ok(answer::respond(Source::Parsed(view), meta, ctx));
+            }
+            BodyFraming::Length(n) if n > ctx.limits.max_body_bytes => return Err(413),
+            BodyFraming::Length(n) => Body::Length(n),
+            BodyFraming::Chunked => Body::Chunked(Box::default()),
+        };
+        if h.expect_continue {
+            ctx.out.extend_from_slice(response::CONTINUE);
+        }
+        // The fixed response needs nothing of the request: skip its body.
+        let capture = (!ctx.fixed_only()).then(|| {
+            let headers = Headers::Parsed(parsed.headers);
+            Box::new(answer::owned_request(
+                parsed.method,
+                parsed.target,
+                headers,
+                meta,
+                ctx,
+            ))
+        });
+        self.body = body;
+        self.pending = Some(Pending { meta, capture });
+        Ok(Next::Continue)
     }
 
     /// Takes body bytes of the pending request from `input`: the bytes used and
@@ -218,6 +237,16 @@ impl Session {
         self.body = Body::None;
         self.scanned = 0;
         write_error(408, ctx);
+    }
+}
+
+/// The status for a head over the size limit: 414 when the request line alone is
+/// too long (the request-target), 431 otherwise.
+fn too_large(head: &[u8], limit: usize) -> u16 {
+    if head::request_line_too_long(head, limit) {
+        414
+    } else {
+        431
     }
 }
 
@@ -263,7 +292,7 @@ fn stop_at(pos: usize, next: Next, input: &[u8]) -> Progress {
 mod tests {
     use super::*;
     use crate::protocol::Limits;
-    use crate::routing::log::RequestLog;
+    use crate::routing::log::{Misses, RequestLog};
     use crate::routing::table::RouteStore;
     use crate::routing::{Prepared, Response};
     use crate::stats::Counters;
@@ -275,6 +304,7 @@ mod tests {
         limits: Limits,
         routes: RouteStore,
         log: Option<RequestLog>,
+        misses: Misses,
         unmatched: Prepared,
         session: Session,
         buffered: Vec<u8>,
@@ -289,10 +319,12 @@ mod tests {
                 counters: Counters::default(),
                 limits: Limits {
                     max_header_bytes: 1024,
+                    max_headers: 100,
                     max_body_bytes: 100,
                 },
                 routes: RouteStore::new(Vec::new()),
                 log: None,
+                misses: Misses::new(1024),
                 unmatched: Prepared::new(&Response::text(404, "Not Found\n")),
                 session: Session::default(),
                 buffered: Vec::new(),
@@ -315,6 +347,7 @@ mod tests {
                 stopping: false,
                 routes: &routes,
                 log: self.log.as_ref(),
+                misses: &self.misses,
                 unmatched: &self.unmatched,
                 fixed_response: true,
                 now: std::time::Instant::now(),
@@ -343,7 +376,7 @@ mod tests {
         for _ in 0..10 {
             batch.extend_from_slice(GET);
         }
-        batch.extend_from_slice(b"POST / HTTP/1.1\r\nContent-Length: 4\r\n\r\nbody");
+        batch.extend_from_slice(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\nbody");
         batch.extend_from_slice(GET);
         let mut whole = Harness::new();
         whole.feed(&batch);
@@ -376,7 +409,7 @@ mod tests {
     #[test]
     fn oversized_head_gets_431_even_when_split() {
         let mut h = Harness::new();
-        h.feed(b"GET / HTTP/1.1\r\n");
+        h.feed(b"GET / HTTP/1.1\r\nHost: x\r\n");
         for _ in 0..100 {
             if h.closed {
                 break;
@@ -390,10 +423,10 @@ mod tests {
     #[test]
     fn large_body_gets_413_and_expect_gets_100() {
         let mut h = Harness::new();
-        h.feed(b"POST / HTTP/1.1\r\nContent-Length: 101\r\n\r\n");
+        h.feed(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 101\r\n\r\n");
         assert_eq!(h.statuses(), vec![413]);
         let mut h = Harness::new();
-        h.feed(b"POST / HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n");
+        h.feed(b"POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n");
         assert_eq!(h.statuses(), vec![100]);
         assert!(!h.session.is_idle());
         h.feed(b"abc");
@@ -404,7 +437,7 @@ mod tests {
     #[test]
     fn head_has_no_body_and_close_closes() {
         let mut h = Harness::new();
-        h.feed(b"HEAD / HTTP/1.1\r\n\r\nGET / HTTP/1.1\r\nConnection: close\r\n\r\n");
+        h.feed(b"HEAD / HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
         let s = String::from_utf8(h.out.clone()).unwrap();
         assert_eq!(s.matches("hello\n").count(), 1);
         assert!(s.ends_with("Connection: close\r\n\r\nhello\n"));
@@ -464,15 +497,15 @@ mod tests {
         fn fragment() -> impl Strategy<Value = Vec<u8>> {
             prop_oneof![
                 Just(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n".to_vec()),
-                Just(b"HEAD /x HTTP/1.1\r\n\r\n".to_vec()),
+                Just(b"HEAD /x HTTP/1.1\r\nHost: b\r\n\r\n".to_vec()),
                 Just(b"GET /z HTTP/1.0\r\nConnection: keep-alive\r\n\r\n".to_vec()),
-                Just(b"POST /p HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc".to_vec()),
-                Just(b"POST /p HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec()),
+                Just(b"POST /p HTTP/1.1\r\nHost: c\r\nContent-Length: 3\r\n\r\nabc".to_vec()),
+                Just(b"POST /p HTTP/1.1\r\nHost: c\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec()),
                 Just(b"3\r\nabc\r\n".to_vec()),
                 Just(b"0\r\n\r\n".to_vec()),
                 Just(b"0\r\nX: y\r\n\r\n".to_vec()),
                 Just(
-                    b"POST / HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\nhi"
+                    b"POST / HTTP/1.1\r\nHost: d\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\nhi"
                         .to_vec()
                 ),
                 Just(b"Content-Length: 5\r\n".to_vec()),
