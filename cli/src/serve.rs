@@ -27,12 +27,31 @@ pub struct ServeArgs {
     /// Connections served at once; more are refused (HTTP: 503).
     #[arg(long, default_value_t = 10_000)]
     max_connections: usize,
+    /// Length of the kernel's accept queue [default: 1024].
+    #[arg(long)]
+    listen_backlog: Option<u32>,
     /// Close connections idle this long (e.g. 60s, 500ms).
     #[arg(long, default_value = "60s", value_parser = parse_duration)]
     idle_timeout: Duration,
     /// Answer 408 to a request not complete within this time.
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     header_timeout: Duration,
+    /// Close a connection whose pending output makes no progress this long [default: 30s].
+    #[arg(long, value_parser = parse_duration)]
+    write_timeout: Option<Duration>,
+    /// Largest HTTP request head; larger gets 431 (414 for a long request line)
+    /// [default: 16k]. Sizes: bytes, or with k, m, g (KiB, MiB, GiB).
+    #[arg(long, value_parser = parse_size)]
+    max_header_bytes: Option<u64>,
+    /// Most header fields in an HTTP request (1..=256); more gets 431 [default: 100].
+    #[arg(long)]
+    max_headers: Option<usize>,
+    /// Largest HTTP request body; larger gets 413 [default: 1m].
+    #[arg(long, value_parser = parse_size)]
+    max_body_bytes: Option<u64>,
+    /// Pending output per connection above which reading from it pauses [default: 1m].
+    #[arg(long, value_parser = parse_size)]
+    max_output_bytes: Option<u64>,
     /// Print a stats line this often; "off" prints none.
     #[arg(long, default_value = "5s", value_parser = parse_interval)]
     stats_interval: ::std::option::Option<Duration>,
@@ -56,6 +75,10 @@ fn parse_protocol(s: &str) -> Result<Protocol, String> {
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
     humantime::parse_duration(s).map_err(|e| e.to_string())
+}
+
+fn parse_size(s: &str) -> Result<u64, String> {
+    pierhead::parse_size(s).map_err(|e| e.to_string())
 }
 
 fn parse_interval(s: &str) -> Result<Option<Duration>, String> {
@@ -87,6 +110,24 @@ pub fn run(args: ServeArgs) -> ExitCode {
     }
     if let Some(workers) = args.workers {
         config = config.workers(workers);
+    }
+    if let Some(n) = args.listen_backlog {
+        config = config.listen_backlog(n);
+    }
+    if let Some(d) = args.write_timeout {
+        config = config.write_timeout(d);
+    }
+    if let Some(n) = args.max_header_bytes {
+        config = config.max_header_bytes(usize::try_from(n).unwrap_or(usize::MAX));
+    }
+    if let Some(n) = args.max_headers {
+        config = config.max_headers(n);
+    }
+    if let Some(n) = args.max_body_bytes {
+        config = config.max_body_bytes(n);
+    }
+    if let Some(n) = args.max_output_bytes {
+        config = config.max_output_bytes(usize::try_from(n).unwrap_or(usize::MAX));
     }
     if let Some(interval) = args.stats_interval {
         let last = Mutex::new((Instant::now(), 0u64, 0u64));

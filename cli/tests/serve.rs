@@ -124,3 +124,125 @@ fn serve_with_routes_answers_them_and_rejects_bad_ones() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("route.path"), "{err}");
 }
+
+/// Resident memory of a process, from /proc.
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+fn stop(child: &mut Child) {
+    // SAFETY: sending SIGTERM to our own child process.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGTERM);
+    }
+    assert!(child.wait().unwrap().success());
+}
+
+/// Every config limit has a flag; sizes take units. Uploads over the default 1 MiB
+/// body limit need `--max-body-bytes`, and the server's memory does not grow with
+/// the number of uploads.
+#[test]
+fn limit_flags_set_the_config() {
+    let (mut child, _out, addr) = spawn_serve(&[
+        "--stats-interval",
+        "off",
+        "--route",
+        "POST /up 201 stored",
+        "--max-body-bytes",
+        "8m",
+        "--max-header-bytes",
+        "2k",
+        "--max-headers",
+        "8",
+        "--max-output-bytes",
+        "64KiB",
+        "--write-timeout",
+        "5s",
+        "--listen-backlog",
+        "64",
+    ]);
+    let mut s = std::net::TcpStream::connect(&addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let upload = vec![b'u'; 5 << 20];
+    let mut r = BufReader::new(s.try_clone().unwrap());
+    let mut status = String::new();
+    let mut read_answer = |r: &mut BufReader<std::net::TcpStream>| {
+        status.clear();
+        r.read_line(&mut status).unwrap();
+        let mut line = String::new();
+        while line != "\r\n" {
+            line.clear();
+            r.read_line(&mut line).unwrap();
+        }
+        let mut body = [0u8; 7];
+        r.read_exact(&mut body).unwrap();
+        status.clone()
+    };
+    let mut rss_after_first = 0;
+    for i in 0..40 {
+        let head = format!(
+            "POST /up HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\n\r\n",
+            upload.len()
+        );
+        s.write_all(head.as_bytes()).unwrap();
+        s.write_all(&upload).unwrap();
+        assert!(
+            read_answer(&mut r).starts_with("HTTP/1.1 201 "),
+            "upload {i}"
+        );
+        if i == 0 {
+            rss_after_first = rss_kib(child.id());
+        }
+    }
+    let grew = rss_kib(child.id()) as i64 - rss_after_first as i64;
+    println!("40 uploads of 5 MiB: RSS grew {grew} KiB after the first");
+    assert!(grew < 32 * 1024, "RSS grew {grew} KiB over 39 uploads");
+    // The other limits are in force: 9 header fields, a 3 KiB head.
+    let mut head = String::from("GET / HTTP/1.1\r\nHost: t\r\n");
+    head.push_str(&"X-A: 1\r\n".repeat(8));
+    s.write_all(format!("{head}\r\n").as_bytes()).unwrap();
+    assert!(read_answer(&mut r).starts_with("HTTP/1.1 431 "));
+    stop(&mut child);
+
+    for (flag, value, field) in [
+        ("--max-headers", "0", "`max_headers`"),
+        ("--max-body-bytes", "lots", "--max-body-bytes"),
+        ("--max-output-bytes", "1", "`max_output_bytes`"),
+        ("--write-timeout", "0s", "`write_timeout`"),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_pierhead"))
+            .args(["serve", "--bind", "127.0.0.1:0", flag, value])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{flag} {value}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(field), "{flag} {value}: {err}");
+    }
+}
+
+/// A 64 MiB `@FILE` route costs one copy of the file (it cost three).
+#[test]
+fn a_file_route_is_held_once() {
+    let dir = std::env::temp_dir().join(format!("pierhead-file-route-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("big.bin");
+    std::fs::write(&file, vec![b'f'; 64 << 20]).unwrap();
+    let (mut child, _out, _addr) = spawn_serve(&[
+        "--stats-interval",
+        "off",
+        "--workers",
+        "1",
+        "--route",
+        &format!("GET /big 200 @{}", file.display()),
+    ]);
+    let rss = rss_kib(child.id());
+    println!("serving a 64 MiB file route: RSS {rss} KiB");
+    stop(&mut child);
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(rss < 100 * 1024, "RSS {rss} KiB for a 64 MiB route");
+}

@@ -29,7 +29,7 @@ mod shared;
 mod stats;
 mod worker;
 
-pub use config::{Config, Protocol, StatsCallback, MAX_WORKERS};
+pub use config::{parse_size, Config, Protocol, StatsCallback, MAX_WORKERS};
 pub use error::{ConfigError, ConfigProblem, StartError};
 pub use routing::{Fault, Handler, PathMatch, Request, RequestView, Response, Route, RouteId};
 pub use server::{Server, StopReport, DROP_STOP_DEADLINE};

@@ -13,7 +13,7 @@ import signal
 import sys
 from typing import Optional, Sequence
 
-from . import ConfigError, PierheadError, Response, Server, Stats
+from . import ConfigError, PierheadError, Response, Server, Stats, _pierhead
 
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 
@@ -27,6 +27,14 @@ def _duration(text: str) -> float:
         return float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"`{text}` is not a duration (e.g. 500ms, 5s)") from None
+
+
+def _size(text: str) -> int:
+    """``65536``, ``64k``, ``10MiB``: the binary's size syntax (one parser, in Rust)."""
+    try:
+        return _pierhead.parse_size(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def _split_bind(bind: str) -> "tuple[str, int]":
@@ -73,8 +81,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     serve.add_argument("--bind", default="127.0.0.1:8080", help="listen address (port 0: any free port)")
     serve.add_argument("--workers", type=int, default=None, help="worker threads (default: number of cores)")
     serve.add_argument("--max-connections", type=int, default=None)
+    serve.add_argument("--listen-backlog", type=int, default=None)
     serve.add_argument("--idle-timeout", type=_duration, default=None)
     serve.add_argument("--header-timeout", type=_duration, default=None)
+    serve.add_argument("--write-timeout", type=_duration, default=None)
+    serve.add_argument("--max-header-bytes", type=_size, default=None)
+    serve.add_argument("--max-headers", type=int, default=None)
+    serve.add_argument("--max-body-bytes", type=_size, default=None)
+    serve.add_argument("--max-output-bytes", type=_size, default=None)
     serve.add_argument("--stats-interval", default="5s", help='stats line interval; "off" for none')
     serve.add_argument("--stop-timeout", type=_duration, default=5.0)
     serve.add_argument("--route", action="append", default=[], help='"METHOD PATH [STATUS [BODY|@FILE]]"')
@@ -83,12 +97,19 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
     limits: "dict[str, object]" = {"unmatched_status": args.unmatched_status, "fixed_response": not args.route}
-    if args.max_connections is not None:
-        limits["max_connections"] = args.max_connections
-    if args.idle_timeout is not None:
-        limits["idle_timeout"] = args.idle_timeout
-    if args.header_timeout is not None:
-        limits["header_timeout"] = args.header_timeout
+    for name in (
+        "max_connections",
+        "listen_backlog",
+        "idle_timeout",
+        "header_timeout",
+        "write_timeout",
+        "max_header_bytes",
+        "max_headers",
+        "max_body_bytes",
+        "max_output_bytes",
+    ):
+        if getattr(args, name) is not None:
+            limits[name] = getattr(args, name)
     on_stats = None
     if args.stats_interval != "off":
         limits["stats_interval"] = _duration(args.stats_interval)

@@ -20,6 +20,7 @@ __all__ = [
     "_executor_fd",
     "_executor_threads",
     "_take_job",
+    "parse_size",
     "stop_all",
 ]
 __version__: Final[str]
@@ -245,6 +246,7 @@ class Server:
     def clear_errors(self) -> None: ...
 
 def stop_all(timeout: float = 1.0) -> int: ...
+def parse_size(text: str) -> int: ...
 
 # Python handlers' threads (pierhead._executor); internal.
 @final

@@ -157,7 +157,7 @@ class Server:
     **limits)`` validates every option at once (``ConfigError`` names the bad one).
     ``limits`` are the core's options: ``max_connections``, ``listen_backlog``,
     ``idle_timeout``, ``header_timeout``, ``write_timeout``, ``handler_timeout``,
-    ``stats_interval`` (seconds), ``max_header_bytes``, ``max_body_bytes``,
+    ``stats_interval`` (seconds), ``max_header_bytes``, ``max_headers``, ``max_body_bytes``,
     ``max_output_bytes``, ``unmatched_status`` (default 500), ``request_log``
     (default 10000 requests), ``request_log_body_bytes``, ``handler_threads`` and
     ``fixed_response`` (default False: with no expectation every request is

@@ -18,6 +18,7 @@ const COUNTS: &[&str] = &[
     "max_connections",
     "listen_backlog",
     "max_header_bytes",
+    "max_headers",
     "max_body_bytes",
     "max_output_bytes",
     "unmatched_status",
@@ -116,6 +117,7 @@ fn apply(py: Python<'_>, c: Config, name: &str, value: &Bound<'_, PyAny>) -> PyR
             "max_connections" => c.max_connections(n as usize),
             "listen_backlog" => c.listen_backlog(small(u32::MAX.into())? as u32),
             "max_header_bytes" => c.max_header_bytes(n as usize),
+            "max_headers" => c.max_headers(n as usize),
             "max_body_bytes" => c.max_body_bytes(n),
             "max_output_bytes" => c.max_output_bytes(n as usize),
             "unmatched_status" => c.unmatched_status(small(u16::MAX.into())? as u16),
@@ -203,4 +205,11 @@ fn wrong_type(py: Python<'_>, name: &str, value: &Bound<'_, PyAny>, expected: &s
         name,
         format!("invalid config field `{name}`: must be {expected}, got {got}"),
     )
+}
+
+/// A byte size as the command line takes it (`64k`, `10MiB`); the same parser as
+/// the `pierhead` binary's. `ValueError` says what is wrong.
+#[pyfunction]
+pub(crate) fn parse_size(text: &str) -> PyResult<u64> {
+    pierhead::parse_size(text).map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))
 }

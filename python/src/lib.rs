@@ -22,6 +22,8 @@ mod stats;
 #[pymodule]
 mod _pierhead {
     #[pymodule_export]
+    use super::config::parse_size;
+    #[pymodule_export]
     use super::executor::{_executor_fd, _executor_threads, _take_job, Job};
     #[pymodule_export]
     use super::http::{Fault, Request, Response};

@@ -65,6 +65,27 @@ def test_without_routes_it_answers_hello():
     assert "SIGTERM: stopping" in out and child.returncode == 0
 
 
+def test_limit_flags_reach_the_server():
+    """A POST over the default 1 MiB needs --max-body-bytes; sizes take units."""
+    child = subprocess.Popen(
+        [sys.executable, "-m", "pierhead", "serve", "--bind", "127.0.0.1:0", "--stats-interval", "off",
+         "--route", "POST /up 201 ok", "--max-body-bytes", "4m", "--max-headers", "4"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        port = int(child.stdout.readline().split()[3].rsplit(":", 1)[1])
+        where = Address("127.0.0.1", port)
+        assert request(where, "POST", "/up", body=b"x" * (3 << 20))[0] == 201
+        assert request(where, "POST", "/up", body=b"x" * (5 << 20))[0] == 413
+        assert request(where, "POST", "/up", headers={f"X-{i}": "v" for i in range(4)})[0] == 431
+        child.terminate()
+        child.communicate(timeout=10)
+    finally:
+        child.kill()
+    assert child.returncode == 0
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
@@ -72,6 +93,9 @@ def test_without_routes_it_answers_hello():
         (["--protocol", "smtp"], "protocol"),
         (["--bind", "nowhere"], "bind"),
         (["--route", "GET"], "route"),
+        (["--max-body-bytes", "lots"], "--max-body-bytes"),
+        (["--max-headers", "0"], "max_headers"),
+        (["--max-output-bytes", "1"], "max_output_bytes"),
     ],
 )
 def test_bad_arguments_are_rejected_naming_the_field(args, message):
