@@ -132,15 +132,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     address = server.url.split("://", 1)[1]
-    print(f"pierhead listening on {address} (protocol {args.protocol}, {workers} workers)", flush=True)
 
     def on_term(signum: int, frame: object) -> None:
         raise KeyboardInterrupt("SIGTERM")
 
+    # Before the address is printed: whoever reads it may signal at once.
     signal.signal(signal.SIGTERM, on_term)
     # Also when started in the background by a shell, which leaves SIGINT ignored.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
+        print(f"pierhead listening on {address} (protocol {args.protocol}, {workers} workers)", flush=True)
         report = server.serve_forever(args.stop_timeout)
     except KeyboardInterrupt as e:
         name = "SIGTERM" if str(e) == "SIGTERM" else "SIGINT"
