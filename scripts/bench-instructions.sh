@@ -8,7 +8,9 @@
 # per request, counted over the whole run (start-up cost spread over N requests).
 #
 # Usage: scripts/bench-instructions.sh [requests, default 50000]
-# Env: BASELINE=<git rev> (default a831065); VARIANTS="baseline fixed route6 route1k"
+# Env: BASELINE=<git rev> (default a831065; a built baseline is kept in bench/out,
+# delete bench/out/baseline-target to change it); VARIANTS="baseline fixed route6
+# route1k" (also baseline-route6, baseline-route1k: the routes on the baseline)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-50000}
@@ -18,7 +20,7 @@ VARIANTS=${VARIANTS:-baseline fixed route6 route1k}
 mkdir -p "$OUT"
 cargo build --release -q -p pierhead-cli
 head -c 1024 /dev/zero | tr '\0' 'x' >"$OUT/1k.txt"
-if [[ " $VARIANTS " == *" baseline "* && ! -x "$OUT/baseline-target/release/pierhead" ]]; then
+if [[ " $VARIANTS " == *" baseline"* && ! -x "$OUT/baseline-target/release/pierhead" ]]; then
   rm -rf "$OUT/baseline-src"; git worktree prune
   git worktree add -f --detach "$OUT/baseline-src" "$BASELINE" >/dev/null 2>&1
   cargo build --release -q -p pierhead-cli --manifest-path "$OUT/baseline-src/Cargo.toml" \
@@ -31,9 +33,10 @@ echo "| variant | requests | instructions | per request |"
 echo "|---|---|---|---|"
 for v in $VARIANTS; do
   bin=./target/release/pierhead extra=()
-  [ $v = baseline ] && bin=$OUT/baseline-target/release/pierhead
-  [ $v = route6 ] && extra=(--route "GET / 200 hello")
-  [ $v = route1k ] && extra=(--route "GET / 200 @$OUT/1k.txt")
+  # baseline, baseline-route6, baseline-route1k: the previous build.
+  [[ $v == baseline* ]] && bin=$OUT/baseline-target/release/pierhead
+  [[ $v == *route6 ]] && extra=(--route "GET / 200 hello")
+  [[ $v == *route1k ]] && extra=(--route "GET / 200 @$OUT/1k.txt")
   valgrind --tool=callgrind --callgrind-out-file="$OUT/callgrind-$v.out" \
     "$bin" serve --workers 1 --bind 127.0.0.1:$PORT --stats-interval off "${extra[@]}" \
     >"$OUT/callgrind-$v.log" 2>&1 &

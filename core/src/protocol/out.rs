@@ -43,13 +43,19 @@ impl Out {
     }
 
     /// Appends `data`: shared if it is large, copied otherwise.
+    #[inline(always)]
     pub(crate) fn push_shared(&mut self, data: &Bytes) {
         if data.len() < SHARE_MIN {
             self.bytes.extend_from_slice(data);
         } else {
-            self.shared_len += data.len();
-            self.shared.push((self.bytes.len(), data.clone()));
+            self.share(data);
         }
+    }
+
+    #[cold]
+    fn share(&mut self, data: &Bytes) {
+        self.shared_len += data.len();
+        self.shared.push((self.bytes.len(), data.clone()));
     }
 
     /// Total length of the answer, shared slices included.

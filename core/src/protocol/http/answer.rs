@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::response::{self, ConnectionHeader};
-use super::HELLO;
 use crate::protocol::{Ctx, Next};
 use crate::routing::table::Answer;
 use crate::routing::{Fault, Handler, Headers, Prepared, Request, RequestView, RouteId};
@@ -194,6 +193,7 @@ pub(crate) fn respond(source: Source<'_>, meta: Meta, ctx: &mut Ctx<'_>) -> Next
 
 /// Puts the request in the request log, if there is one, with the route that
 /// answered it.
+#[inline]
 fn record(source: Source<'_>, route: Option<RouteId>, meta: Meta, ctx: &Ctx<'_>) {
     if let Some(log) = ctx.log {
         let mut request = source.into_request(meta, ctx);
@@ -206,19 +206,13 @@ fn record(source: Source<'_>, route: Option<RouteId>, meta: Meta, ctx: &Ctx<'_>)
 #[inline]
 pub(super) fn hello(meta: Meta, ctx: &mut Ctx<'_>) -> Next {
     let meta = meta.at_send(ctx.stopping);
-    response::write_text(
-        ctx.out.bytes(),
-        200,
-        ctx.date,
-        HELLO,
-        meta.connection,
-        meta.head_only,
-    );
+    response::write_hello(ctx.out.bytes(), ctx.date, meta.connection, meta.head_only);
     ctx.counters.responses.incr();
     meta.next()
 }
 
 /// Sends a response as it is, with no fault.
+#[inline]
 fn send_plain(p: &Prepared, meta: Meta, ctx: &mut Ctx<'_>) -> Next {
     let meta = meta.at_send(ctx.stopping);
     write_full(ctx, p, meta);
@@ -296,6 +290,7 @@ pub(crate) fn drip(hold: &mut Hold, ctx: &mut Ctx<'_>) -> Option<Next> {
     None
 }
 
+#[inline(always)]
 fn write_full(ctx: &mut Ctx<'_>, p: &Prepared, meta: Meta) {
     write_head(ctx.out.bytes(), p, ctx.date, meta.connection);
     if p.has_body && !meta.head_only {
@@ -305,6 +300,7 @@ fn write_full(ctx: &mut Ctx<'_>, p: &Prepared, meta: Meta) {
 }
 
 /// The prepared head, then `Date`, `Connection` and the blank line.
+#[inline(always)]
 fn write_head(out: &mut Vec<u8>, p: &Prepared, date: &[u8], connection: ConnectionHeader) {
     out.extend_from_slice(&p.head);
     out.extend_from_slice(b"Date: ");

@@ -119,6 +119,7 @@ pub(crate) struct Parsed<'b, 'h> {
 
 /// Parses a complete head (as delimited by [`find_end`]), with at most
 /// `max_headers` (1..=[`MAX_HEADERS`]) header fields.
+#[inline(always)]
 pub(crate) fn parse<'b, 'h>(
     head: &'b [u8],
     slots: &'h mut HeaderSlots<'b>,
@@ -142,7 +143,7 @@ pub(crate) fn parse<'b, 'h>(
     let mut expect_continue = false;
     for h in req.headers.iter() {
         let name = h.name.as_bytes();
-        if name.len() == 4 && name.eq_ignore_ascii_case(b"host") {
+        if is_host(name) {
             hosts += 1;
             if !valid_host(trim(h.value)) {
                 return Err(HeadError::BadHost);
@@ -236,28 +237,92 @@ impl Codings {
     }
 }
 
-/// A Host value: `uri-host [":" port]` (RFC 9110 §7.2); empty is allowed.
-fn valid_host(v: &[u8]) -> bool {
-    let (host, port) = match v.iter().rposition(|&b| b == b':') {
-        Some(i) if !v[i..].contains(&b']') => (&v[..i], Some(&v[i + 1..])),
-        _ => (v, None),
-    };
-    let host_ok = match host {
-        [b'[', inner @ .., b']'] => {
-            !inner.is_empty()
-                && inner
-                    .iter()
-                    .all(|&b| b.is_ascii_hexdigit() || b".:".contains(&b))
+/// Whether a header name is `Host`, in any case: one 4-byte compare. Setting bit 5
+/// lower-cases a letter, and every byte of `host` has it set, so exactly `H`/`h`,
+/// `O`/`o`, ... match.
+#[inline(always)]
+fn is_host(name: &[u8]) -> bool {
+    match name {
+        &[a, b, c, d] => {
+            u32::from_le_bytes([a, b, c, d]) | 0x2020_2020 == u32::from_le_bytes(*b"host")
         }
-        _ => host
-            .iter()
-            .all(|&b| b.is_ascii_alphanumeric() || b"-._~%!$&'()*+,;=".contains(&b)),
+        _ => false,
+    }
+}
+
+/// How a byte may appear in a Host value: not at all, in a name, or as `:`, `[`/`]`.
+const HOST_NO: u8 = 0;
+const HOST_NAME: u8 = 1;
+const HOST_COLON: u8 = 2;
+const HOST_BRACKET: u8 = 3;
+
+/// [`HOST_NAME`] for unreserved, `%` and sub-delims (RFC 3986 reg-name).
+const HOST_BYTES: [u8; 256] = {
+    let mut t = [HOST_NO; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        if c.is_ascii_alphanumeric() {
+            t[b] = HOST_NAME;
+        }
+        b += 1;
+    }
+    let extra = b"-._~%!$&'()*+,;=";
+    let mut i = 0;
+    while i < extra.len() {
+        t[extra[i] as usize] = HOST_NAME;
+        i += 1;
+    }
+    t[b':' as usize] = HOST_COLON;
+    t[b'[' as usize] = HOST_BRACKET;
+    t[b']' as usize] = HOST_BRACKET;
+    t
+};
+
+/// A Host value: `uri-host [":" port]` (RFC 9110 §7.2); empty is allowed. One pass
+/// over a table for the usual name or IPv4 host; an IPv6 literal is checked apart.
+#[inline]
+fn valid_host(v: &[u8]) -> bool {
+    let mut colon = None;
+    for (i, &b) in v.iter().enumerate() {
+        match HOST_BYTES[b as usize] {
+            HOST_NAME => {}
+            HOST_COLON if colon.is_none() => colon = Some(i),
+            HOST_BRACKET => return valid_ip_literal_host(v),
+            _ => return false,
+        }
+    }
+    colon.is_none_or(|i| v[i + 1..].iter().all(u8::is_ascii_digit))
+}
+
+/// `[hex:...]` or `[hex:...]:port`.
+#[cold]
+fn valid_ip_literal_host(v: &[u8]) -> bool {
+    let Some(close) = v.iter().position(|&b| b == b']') else {
+        return false;
     };
-    host_ok && port.is_none_or(|p| p.iter().all(u8::is_ascii_digit))
+    let (literal, rest) = v.split_at(close + 1);
+    let Some(inner) = literal
+        .strip_prefix(b"[")
+        .and_then(|l| l.strip_suffix(b"]"))
+    else {
+        return false;
+    };
+    let port_ok = match rest {
+        [] => true,
+        [b':', port @ ..] => port.iter().all(u8::is_ascii_digit),
+        _ => false,
+    };
+    !inner.is_empty()
+        && inner
+            .iter()
+            .all(|&b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
+        && port_ok
 }
 
 /// Why httparse refused a request line's version: `HTTP/1.x` with x > 1 is served
 /// as 1.1, another major version gets 505, anything else is malformed.
+#[cold]
 fn version_error(head: &[u8]) -> HeadError {
     let line = head.split(|&b| b == b'\n').next().unwrap_or_default();
     let version = trim_cr(line)
@@ -474,6 +539,8 @@ mod tests {
         let head = |h: &str, v: &str| p(&format!("GET / HTTP/{v}\r\n{h}\r\n"));
         assert!(head("Host: example.com:8080\r\n", "1.1").is_ok());
         assert!(head("Host: [::1]:80\r\n", "1.1").is_ok());
+        assert!(head("Host: [fe80::1]\r\n", "1.1").is_ok());
+        assert!(head("Host: localhost:\r\n", "1.1").is_ok());
         assert!(head("Host: 127.0.0.1\r\n", "1.1").is_ok());
         assert!(head("Host:\r\n", "1.1").is_ok());
         assert!(head("", "1.0").is_ok());
@@ -485,6 +552,10 @@ mod tests {
             "Host: user@a\r\n",
             "Host: a:80x\r\n",
             "Host: [::1\r\n",
+            "Host: a:1:2\r\n",
+            "Host: ]a\r\n",
+            "Host: [::1]x\r\n",
+            "Host: []\r\n",
         ] {
             assert_eq!(head(bad, "1.1"), Err(HeadError::BadHost), "{bad:?}");
         }
@@ -492,6 +563,23 @@ mod tests {
             head("Host: a\r\nHost: a\r\n", "1.0"),
             Err(HeadError::BadHost)
         );
+    }
+
+    #[test]
+    fn host_name_in_any_case_and_nothing_else() {
+        for yes in ["host", "Host", "HOST", "hOsT"] {
+            assert!(is_host(yes.as_bytes()), "{yes}");
+        }
+        for no in [
+            "hos", "hosts", "h0st", "host\x00", "hOS\x14", "\x08ost", "post",
+        ] {
+            assert!(!is_host(no.as_bytes()), "{no:?}");
+        }
+        // Every 4-byte name that matches is a spelling of `host`.
+        for b in 0..=255u8 {
+            let name = [b, b'o', b's', b't'];
+            assert_eq!(is_host(&name), b == b'h' || b == b'H', "{b}");
+        }
     }
 
     #[test]
