@@ -482,12 +482,21 @@ pierhead_result pierhead_config_set_header_timeout_ms(pierhead_config *config, u
 pierhead_result pierhead_config_set_write_timeout_ms(pierhead_config *config, uint64_t value);
 
 /*
- Largest HTTP request head; larger gets 431.
+ Largest HTTP request head; larger gets 431, or 414 when the request line alone
+ is larger (a request-target too long).
 
  # Safety
  `config` must be NULL or a live config.
  */
 pierhead_result pierhead_config_set_max_header_bytes(pierhead_config *config, uint64_t value);
+
+/*
+ Most header fields in an HTTP request head (1..=256, default 100); more gets 431.
+
+ # Safety
+ `config` must be NULL or a live config.
+ */
+pierhead_result pierhead_config_set_max_headers(pierhead_config *config, uint32_t value);
 
 /*
  Largest HTTP request body; larger gets 413.

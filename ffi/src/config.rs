@@ -212,7 +212,8 @@ pub unsafe extern "C" fn pierhead_config_set_write_timeout_ms(
     unsafe { edit(config, |c| Ok(c.write_timeout(ms(value)))) }
 }
 
-/// Largest HTTP request head; larger gets 431.
+/// Largest HTTP request head; larger gets 431, or 414 when the request line alone
+/// is larger (a request-target too long).
 ///
 /// # Safety
 /// `config` must be NULL or a live config.
@@ -223,6 +224,19 @@ pub unsafe extern "C" fn pierhead_config_set_max_header_bytes(
 ) -> pierhead_result {
     // SAFETY: forwarded from the caller.
     unsafe { edit(config, |c| Ok(c.max_header_bytes(value as usize))) }
+}
+
+/// Most header fields in an HTTP request head (1..=256, default 100); more gets 431.
+///
+/// # Safety
+/// `config` must be NULL or a live config.
+#[no_mangle]
+pub unsafe extern "C" fn pierhead_config_set_max_headers(
+    config: *mut pierhead_config,
+    value: u32,
+) -> pierhead_result {
+    // SAFETY: forwarded from the caller.
+    unsafe { edit(config, |c| Ok(c.max_headers(value as usize))) }
 }
 
 /// Largest HTTP request body; larger gets 413.

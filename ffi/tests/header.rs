@@ -15,11 +15,15 @@ fn committed_header_matches_the_sources() {
         .expect("cbindgen generates the header");
     let mut generated = Vec::new();
     bindings.write(&mut generated);
-    let committed =
-        std::fs::read(crate_dir.join("../include/pierhead.h")).expect("include/pierhead.h");
+    let path = crate_dir.join("../include/pierhead.h");
+    if std::env::var_os("PIERHEAD_BLESS_HEADER").is_some() {
+        std::fs::write(&path, &generated).expect("writing include/pierhead.h");
+    }
+    let committed = std::fs::read(&path).expect("include/pierhead.h");
     assert!(
         generated == committed,
         "include/pierhead.h has drifted from ffi/src. Regenerate it with:\n  \
-         cbindgen --config ffi/cbindgen.toml --crate pierhead-ffi --output include/pierhead.h"
+         PIERHEAD_BLESS_HEADER=1 cargo test -p pierhead-ffi --test header\n  \
+         (or: cbindgen --config ffi/cbindgen.toml --crate pierhead-ffi --output include/pierhead.h)"
     );
 }

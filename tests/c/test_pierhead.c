@@ -123,6 +123,11 @@ static void test_invalid_config_names_the_field(void) {
           PIERHEAD_RESULT_INVALID_PARAMETER);
     OK(pierhead_last_error_message(msg, sizeof msg, NULL));
     CHECK(strstr(msg, "route.path") != NULL);
+    OK(pierhead_config_set_workers(cfg, 1));
+    OK(pierhead_config_set_max_headers(cfg, 0));
+    CHECK(pierhead_server_start(cfg, &srv) == PIERHEAD_RESULT_INVALID_CONFIG);
+    OK(pierhead_last_error_message(msg, sizeof msg, NULL));
+    CHECK(strstr(msg, "`max_headers`") != NULL);
     pierhead_config_free(cfg);
 }
 
