@@ -19,6 +19,8 @@ pub enum Protocol {
     Echo,
     /// HTTP/1.1 (and 1.0) with keep-alive and pipelining.
     Http,
+    /// Length-prefixed binary frames with rooms and broadcast.
+    Frame,
 }
 
 impl Protocol {
@@ -28,6 +30,7 @@ impl Protocol {
             Protocol::Discard => "discard",
             Protocol::Echo => "echo",
             Protocol::Http => "http",
+            Protocol::Frame => "frame",
         }
     }
 }
@@ -45,11 +48,56 @@ impl FromStr for Protocol {
             "discard" => Ok(Protocol::Discard),
             "echo" => Ok(Protocol::Echo),
             "http" => Ok(Protocol::Http),
+            "frame" => Ok(Protocol::Frame),
             _ => Err(ConfigError {
                 field: "protocol",
                 problem: ConfigProblem::UnknownName {
                     got: s.to_owned(),
-                    expected: "discard, echo, http",
+                    expected: "discard, echo, http, frame",
+                },
+            }),
+        }
+    }
+}
+
+/// What happens to a room member whose pending output is over `max_output_bytes`
+/// when a broadcast frame arrives for it (frame protocol). The publisher and the
+/// other members are never held back; every drop and disconnect is counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum SlowConsumer {
+    /// Send `ERROR "slow consumer"` (best effort) and close it.
+    #[default]
+    Disconnect,
+    /// Drop the frames that do not fit, for that member.
+    DropNewest,
+    /// Drop queued broadcast frames from the front to make room (a frame partly
+    /// sent is finished first, so the stream never breaks mid-frame).
+    DropOldest,
+}
+
+impl SlowConsumer {
+    /// The policy's name as used on the command line and in bindings.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SlowConsumer::Disconnect => "disconnect",
+            SlowConsumer::DropNewest => "drop_newest",
+            SlowConsumer::DropOldest => "drop_oldest",
+        }
+    }
+}
+
+impl FromStr for SlowConsumer {
+    type Err = ConfigError;
+    fn from_str(s: &str) -> Result<Self, ConfigError> {
+        match s.to_ascii_lowercase().replace('-', "_").as_str() {
+            "disconnect" => Ok(SlowConsumer::Disconnect),
+            "drop_newest" => Ok(SlowConsumer::DropNewest),
+            "drop_oldest" => Ok(SlowConsumer::DropOldest),
+            _ => Err(ConfigError {
+                field: "slow_consumer",
+                problem: ConfigProblem::UnknownName {
+                    got: s.to_owned(),
+                    expected: "disconnect, drop_newest, drop_oldest",
                 },
             }),
         }
@@ -147,6 +195,8 @@ pub struct Config {
     pub(crate) max_headers: usize,
     pub(crate) max_body_bytes: u64,
     pub(crate) max_output_bytes: usize,
+    pub(crate) max_frame_bytes: usize,
+    pub(crate) slow_consumer: SlowConsumer,
     pub(crate) stats_interval: Duration,
     pub(crate) on_stats: Option<StatsCallback>,
     pub(crate) routes: Vec<Route>,
@@ -173,6 +223,8 @@ impl fmt::Debug for Config {
             .field("max_headers", &self.max_headers)
             .field("max_body_bytes", &self.max_body_bytes)
             .field("max_output_bytes", &self.max_output_bytes)
+            .field("max_frame_bytes", &self.max_frame_bytes)
+            .field("slow_consumer", &self.slow_consumer)
             .field("stats_interval", &self.stats_interval)
             .field("on_stats", &self.on_stats.as_ref().map(|_| "<callback>"))
             .field("routes", &self.routes)
@@ -213,6 +265,8 @@ impl Config {
             max_headers: 100,
             max_body_bytes: 1024 * 1024,
             max_output_bytes: 1024 * 1024,
+            max_frame_bytes: 1024 * 1024,
+            slow_consumer: SlowConsumer::Disconnect,
             stats_interval: Duration::from_secs(1),
             on_stats: None,
             routes: Vec::new(),
@@ -299,6 +353,20 @@ impl Config {
     /// until half of it has drained.
     pub fn max_output_bytes(mut self, n: usize) -> Self {
         self.max_output_bytes = n;
+        self
+    }
+
+    /// Largest frame payload (frame protocol, default 1 MiB, up to 1 GiB); a longer
+    /// frame is refused with `ERROR` as soon as its header arrives, and the
+    /// connection closed.
+    pub fn max_frame_bytes(mut self, n: usize) -> Self {
+        self.max_frame_bytes = n;
+        self
+    }
+
+    /// What happens to a room member whose output is over `max_output_bytes`.
+    pub fn slow_consumer(mut self, policy: SlowConsumer) -> Self {
+        self.slow_consumer = policy;
         self
     }
 
@@ -409,6 +477,7 @@ impl Config {
             1024,
             1 << 32,
         )?;
+        range("max_frame_bytes", self.max_frame_bytes as u64, 1, 1 << 30)?;
         range("unmatched_status", self.unmatched_status.into(), 100, 999)?;
         range("request_log", self.request_log as u64, 0, 10_000_000)?;
         range("handler_threads", self.handler_threads as u64, 1, 1024)?;

@@ -23,15 +23,22 @@ mod handler_pool;
 mod net;
 mod protocol;
 mod reporter;
+mod rooms;
 mod routing;
 mod server;
 mod shared;
 mod stats;
 mod worker;
 
-pub use config::{parse_size, Config, Protocol, StatsCallback, MAX_WORKERS};
+pub use config::{parse_size, Config, Protocol, SlowConsumer, StatsCallback, MAX_WORKERS};
 pub use error::{ConfigError, ConfigProblem, StartError};
 pub use routing::{Fault, Handler, PathMatch, Request, RequestView, Response, Route, RouteId};
-pub use server::{Server, StopReport, DROP_STOP_DEADLINE};
+pub use server::{PublishError, PublishReport, Server, StopReport, DROP_STOP_DEADLINE};
 pub use shared::{CallbackGuard, CallbackScope};
+
+/// The frame protocol's wire format, for clients: encode frames and decode what
+/// the server sends (the server uses the same code).
+pub mod frame {
+    pub use crate::protocol::frame::codec::*;
+}
 pub use stats::{State, Stats};

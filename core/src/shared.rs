@@ -2,13 +2,14 @@
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
-use std::sync::{Condvar, Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use mio::Waker;
 
 use crate::config::Config;
 use crate::handler_pool::{Completion, HandlerPool};
+use crate::rooms::registry::Registry;
 use crate::routing::log::{Misses, RequestLog};
 use crate::routing::table::RouteStore;
 use crate::stats::{Counters, State, Stats};
@@ -90,6 +91,10 @@ pub(crate) struct Shared {
     pub(crate) log: Option<RequestLog>,
     /// Requests no route matched (whatever the log keeps).
     pub(crate) misses: Misses,
+    /// Rooms of the frame protocol, and the workers' inboxes.
+    pub(crate) rooms: Arc<Registry>,
+    /// Frames published by the host (`Server::publish`), counted as broadcasts.
+    pub(crate) host_publishes: AtomicU64,
     pub(crate) handlers: HandlerPool,
     /// Finished handler jobs, one queue per worker.
     completions: Box<[Mutex<Vec<Completion>>]>,
@@ -107,6 +112,8 @@ impl Shared {
             log: (config.request_log > 0)
                 .then(|| RequestLog::new(config.request_log, config.request_log_body_bytes)),
             misses: Misses::new(config.request_log_body_bytes),
+            rooms: Arc::new(Registry::new(workers)),
+            host_publishes: AtomicU64::new(0),
             handlers: HandlerPool::new(config.handler_threads),
             completions: (0..workers).map(|_| Mutex::new(Vec::new())).collect(),
             workers_running: AtomicUsize::new(workers),
@@ -137,7 +144,14 @@ impl Shared {
     }
 
     pub(crate) fn stats(&self) -> Stats {
-        Stats::sum(self.counters.iter(), self.state(), self.started.elapsed())
+        let mut s = Stats::sum(
+            self.counters.iter(),
+            self.state(),
+            self.started.elapsed(),
+            self.rooms.counts(),
+        );
+        s.broadcasts += self.host_publishes.load(Ordering::Relaxed);
+        s
     }
 
     /// The counters written by the stats thread.

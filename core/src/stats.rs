@@ -50,6 +50,9 @@ pub(crate) struct Counters {
     pub(crate) protocol_errors: Counter,
     pub(crate) timeouts: Counter,
     pub(crate) slow_consumer_disconnects: Counter,
+    pub(crate) broadcasts: Counter,
+    pub(crate) deliveries: Counter,
+    pub(crate) frames_dropped: Counter,
     pub(crate) accept_errors: Counter,
     pub(crate) handler_errors: Counter,
     pub(crate) internal_errors: Counter,
@@ -124,9 +127,10 @@ pub struct Stats {
     pub bytes_read: u64,
     /// Bytes sent to clients.
     pub bytes_written: u64,
-    /// Requests received: HTTP requests, or frames; for echo/discard, read calls.
+    /// Requests received: HTTP requests, or frames (frame protocol).
     pub requests: u64,
-    /// Responses sent (HTTP responses, including error responses).
+    /// Responses sent: HTTP responses (error responses included), or frames sent
+    /// (frame protocol: echoes, control answers and broadcast deliveries).
     pub responses: u64,
     /// Bad input from a client: malformed requests, oversized heads and bodies.
     pub protocol_errors: u64,
@@ -134,6 +138,16 @@ pub struct Stats {
     pub timeouts: u64,
     /// Connections closed because their pending output stayed over the limit.
     pub slow_consumer_disconnects: u64,
+    /// Data frames broadcast to a room (by members and by `Server::publish`).
+    pub broadcasts: u64,
+    /// Broadcast frames queued for a member (one per recipient).
+    pub deliveries: u64,
+    /// Broadcast frames a slow member did not get (`drop_newest`, `drop_oldest`).
+    pub frames_dropped: u64,
+    /// Rooms with at least one member, now.
+    pub rooms: u64,
+    /// Members over all rooms, now.
+    pub members: u64,
     /// Failed `accept()` calls (e.g. EMFILE), each followed by a back-off.
     pub accept_errors: u64,
     /// Failures of user handlers (a panic or an error result).
@@ -151,6 +165,7 @@ impl Stats {
         blocks: impl IntoIterator<Item = &'a Counters>,
         state: State,
         uptime: Duration,
+        (rooms, members): (u64, u64),
     ) -> Stats {
         let mut s = Stats {
             connections_accepted: 0,
@@ -164,6 +179,11 @@ impl Stats {
             protocol_errors: 0,
             timeouts: 0,
             slow_consumer_disconnects: 0,
+            broadcasts: 0,
+            deliveries: 0,
+            frames_dropped: 0,
+            rooms,
+            members,
             accept_errors: 0,
             handler_errors: 0,
             internal_errors: 0,
@@ -181,6 +201,9 @@ impl Stats {
             s.protocol_errors += c.protocol_errors.get();
             s.timeouts += c.timeouts.get();
             s.slow_consumer_disconnects += c.slow_consumer_disconnects.get();
+            s.broadcasts += c.broadcasts.get();
+            s.deliveries += c.deliveries.get();
+            s.frames_dropped += c.frames_dropped.get();
             s.accept_errors += c.accept_errors.get();
             s.handler_errors += c.handler_errors.get();
             s.internal_errors += c.internal_errors.get();

@@ -8,12 +8,14 @@
 
 mod discard;
 mod echo;
+pub(crate) mod frame;
 pub(crate) mod http;
 pub(crate) mod out;
 
 use std::time::Instant;
 
 use crate::config::{Config, Protocol};
+use crate::rooms::hub::Hub;
 use crate::routing::log::{Misses, RequestLog};
 use crate::routing::table::RouteTable;
 use crate::routing::Prepared;
@@ -57,6 +59,7 @@ pub(crate) struct Limits {
     pub(crate) max_header_bytes: usize,
     pub(crate) max_headers: usize,
     pub(crate) max_body_bytes: u64,
+    pub(crate) max_frame_bytes: usize,
 }
 
 impl Limits {
@@ -65,6 +68,7 @@ impl Limits {
             max_header_bytes: c.max_header_bytes,
             max_headers: c.max_headers,
             max_body_bytes: c.max_body_bytes,
+            max_frame_bytes: c.max_frame_bytes,
         }
     }
 }
@@ -97,6 +101,10 @@ pub(crate) struct Ctx<'a> {
     pub(crate) now: Instant,
     /// The connection's id, as request-log entries and handlers see it.
     pub(crate) conn_id: u64,
+    /// The connection's token (frame protocol: how the hub names a member).
+    pub(crate) token: mio::Token,
+    /// The worker's rooms (frame protocol only).
+    pub(crate) hub: Option<&'a mut Hub>,
 }
 
 impl Ctx<'_> {
@@ -114,6 +122,7 @@ pub(crate) enum Session {
     Discard,
     Echo,
     Http(http::Session),
+    Frame(frame::Session),
 }
 
 impl Session {
@@ -122,6 +131,7 @@ impl Session {
             Protocol::Discard => Session::Discard,
             Protocol::Echo => Session::Echo,
             Protocol::Http => Session::Http(http::Session::default()),
+            Protocol::Frame => Session::Frame(frame::Session::default()),
         }
     }
 
@@ -132,13 +142,14 @@ impl Session {
             Session::Discard => discard::on_input(input),
             Session::Echo => echo::on_input(input, ctx),
             Session::Http(s) => s.on_input(input, ctx),
+            Session::Frame(s) => s.on_input(input, ctx),
         }
     }
 
     /// True between requests: nothing received that still needs an answer.
     pub(crate) fn is_idle(&self) -> bool {
         match self {
-            Session::Discard | Session::Echo => true,
+            Session::Discard | Session::Echo | Session::Frame(_) => true,
             Session::Http(s) => s.is_idle(),
         }
     }

@@ -70,6 +70,8 @@ pub(crate) struct Connection {
     pub(crate) input_paused: bool,
     /// Registered for WRITABLE as well as READABLE.
     pub(crate) writable_interest: bool,
+    /// Broadcast frames were queued this turn: it is on the worker's list to flush.
+    pub(crate) queued: bool,
     /// Last read or write progress.
     pub(crate) last_activity: Instant,
     /// When the request in progress (or the lingering close) began.
@@ -93,6 +95,7 @@ impl Connection {
             read_suspended: false,
             input_paused: false,
             writable_interest: false,
+            queued: false,
             last_activity: now,
             started: None,
             timer_at: None,

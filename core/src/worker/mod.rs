@@ -10,6 +10,7 @@
 
 mod accept;
 mod connection;
+mod fanout;
 mod output;
 mod pool;
 mod timers;
@@ -26,11 +27,13 @@ use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll};
 use slab::Slab;
 
-use crate::config::Protocol;
+use crate::config::{Protocol, SlowConsumer};
 use crate::handler_pool::{HandlerPool, Job, Outcome};
 use crate::protocol::http::{self, response, DateCache, Hold};
 use crate::protocol::out::Out;
 use crate::protocol::{Ctx, Limits, Next, Session};
+use crate::rooms::hub::Hub;
+use crate::rooms::registry::Delivery;
 use crate::routing::table::RouteTable;
 use crate::routing::{reason, Prepared, Response};
 use crate::shared::Shared;
@@ -128,6 +131,7 @@ pub(crate) fn run(setup: WorkerSetup, shared: Arc<Shared>) -> WorkerReport {
     shared.adopt_current_thread();
     let mut worker = Worker::new(setup, shared.clone());
     let outcome = catch_unwind(AssertUnwindSafe(|| worker.run()));
+    let _ = catch_unwind(AssertUnwindSafe(|| worker.release_inbox()));
     let failed = !matches!(outcome, Ok(Ok(())));
     if failed {
         shared.set_state(State::Failed);
@@ -181,6 +185,15 @@ struct Io {
     fixed_response: bool,
     handler_timeout: Duration,
     next_job: u64,
+    /// Rooms (frame protocol only).
+    hub: Option<Hub>,
+    slow_consumer: SlowConsumer,
+    /// Deliveries taken from this worker's inbox (kept for its capacity).
+    incoming: Vec<Delivery>,
+    /// Connections with broadcast frames queued this turn, to flush.
+    flushing: Vec<ConnToken>,
+    /// Slow consumers to disconnect after this turn's deliveries.
+    doomed: Vec<ConnToken>,
 }
 
 impl Worker {
@@ -213,6 +226,12 @@ impl Worker {
             fixed_response: c.fixed_response,
             handler_timeout: c.handler_timeout,
             next_job: 0,
+            hub: (c.protocol == Protocol::Frame)
+                .then(|| Hub::new(setup.index, c.workers, shared.rooms.clone())),
+            slow_consumer: c.slow_consumer,
+            incoming: Vec::new(),
+            flushing: Vec::new(),
+            doomed: Vec::new(),
             shared,
         };
         Worker {
@@ -276,6 +295,7 @@ impl Worker {
             self.events = events;
             if woken {
                 self.finish_handled();
+                self.take_inbox();
             }
             if self.backoff.resume_if_due(self.io.now) {
                 self.accept_more = true;
@@ -285,6 +305,7 @@ impl Worker {
             }
             self.serve_requeued();
             self.fire_timers();
+            self.fan_out();
         }
     }
 
@@ -490,6 +511,11 @@ impl Worker {
         let Some(mut conn) = self.conns.try_remove(index) else {
             return;
         };
+        if let (Session::Frame(s), Some(hub)) = (&mut conn.session, self.io.hub.as_mut()) {
+            if let Some(m) = s.take_membership() {
+                hub.leave(m);
+            }
+        }
         self.io.pool.reclaim(&mut conn.input);
         conn.output.clear(&mut self.io.pool);
         // Count before closing: a client that sees the close finds it in the stats.
@@ -546,6 +572,8 @@ impl Io {
             now: self.now,
             // Unique per server: generations are unique per worker.
             conn_id: u64::from(token.generation) << 8 | self.index as u64,
+            token: token.to_token(),
+            hub: self.hub.as_mut(),
         }
     }
 

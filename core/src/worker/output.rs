@@ -9,7 +9,7 @@
 use std::collections::VecDeque;
 use std::io::{self, IoSlice};
 
-use bytes::{Buf, Bytes};
+use bytes::Bytes;
 use mio::net::TcpStream;
 
 use super::pool::BufferPool;
@@ -22,8 +22,9 @@ const MAX_IOV: usize = 64;
 enum Segment {
     /// A pooled buffer, of which the first `sent` bytes are sent.
     Owned { buf: Vec<u8>, sent: usize },
-    /// A shared slice, advanced as it is sent.
-    Shared(Bytes),
+    /// A shared slice (a broadcast frame, a large body), of which the first `sent`
+    /// bytes are sent.
+    Shared { data: Bytes, sent: usize },
 }
 
 /// Pending output of one connection. Empty, it holds no allocation.
@@ -62,7 +63,7 @@ impl Output {
             return;
         }
         self.len += data.len();
-        self.segments.push_back(Segment::Shared(data));
+        self.segments.push_back(Segment::Shared { data, sent: 0 });
     }
 
     /// Queues what is left of `out` after its first `skip` bytes (already sent).
@@ -96,7 +97,7 @@ impl Output {
                 for seg in self.segments.iter().take(MAX_IOV) {
                     let data: &[u8] = match seg {
                         Segment::Owned { buf, sent } => &buf[*sent..],
-                        Segment::Shared(b) => b,
+                        Segment::Shared { data, sent } => &data[*sent..],
                     };
                     slices[n] = IoSlice::new(data);
                     n += 1;
@@ -136,13 +137,52 @@ impl Output {
                         pool.give(buf);
                     }
                 }
-                Segment::Shared(b) => {
-                    if n < b.len() {
-                        b.advance(n);
+                Segment::Shared { data, sent } => {
+                    let left = data.len() - *sent;
+                    if n < left {
+                        *sent += n;
                         return;
                     }
-                    n -= b.len();
+                    n -= left;
                     self.segments.pop_front();
+                }
+            }
+        }
+    }
+
+    /// Drops whole shared segments not yet started (queued broadcast frames), oldest
+    /// first, until `need` bytes are freed or none is left; owned segments (the
+    /// connection's own answers) and a segment partly sent stay. Returns how many
+    /// were dropped.
+    pub(crate) fn drop_queued_shared(&mut self, need: usize) -> u64 {
+        let (mut freed, mut dropped, mut i) = (0, 0, 0);
+        while i < self.segments.len() && freed < need {
+            match &self.segments[i] {
+                Segment::Shared { data, sent: 0 } => {
+                    let len = data.len();
+                    self.segments.remove(i);
+                    self.len -= len;
+                    freed += len;
+                    dropped += 1;
+                }
+                _ => i += 1,
+            }
+        }
+        dropped
+    }
+
+    /// Drops everything queued except a segment partly sent (so the peer never sees
+    /// half a frame followed by something else).
+    pub(crate) fn truncate_to_started(&mut self, pool: &mut BufferPool) {
+        let keep = match self.segments.front() {
+            Some(Segment::Owned { sent, .. } | Segment::Shared { sent, .. }) if *sent > 0 => 1,
+            _ => 0,
+        };
+        while self.segments.len() > keep {
+            if let Some(seg) = self.segments.pop_back() {
+                self.len -= seg.pending();
+                if let Segment::Owned { buf, .. } = seg {
+                    pool.give(buf);
                 }
             }
         }
@@ -158,6 +198,16 @@ impl Output {
         }
         self.segments = VecDeque::new();
         self.len = 0;
+    }
+}
+
+impl Segment {
+    /// Bytes not yet sent.
+    fn pending(&self) -> usize {
+        match self {
+            Segment::Owned { buf, sent } => buf.len() - sent,
+            Segment::Shared { data, sent } => data.len() - sent,
+        }
     }
 }
 
@@ -188,7 +238,7 @@ mod tests {
         out.consume(3, &mut pool); // "c" and "de"
         assert_eq!(out.len(), 6);
         match out.segments.front() {
-            Some(Segment::Shared(b)) => assert_eq!(&b[..], b"fgh"),
+            Some(Segment::Shared { data, sent }) => assert_eq!(&data[*sent..], b"fgh"),
             other => panic!("{other:?}"),
         }
         out.consume(6, &mut pool);
@@ -196,5 +246,22 @@ mod tests {
         assert!(out.segments.is_empty());
         out.clear(&mut pool);
         assert_eq!(out.segments.capacity(), 0);
+    }
+
+    #[test]
+    fn drop_oldest_keeps_answers_and_the_frame_in_flight() {
+        let mut pool = BufferPool::default();
+        let mut out = Output::default();
+        out.push_shared(Bytes::from_static(b"frame1"));
+        out.push_copy(b"PONG", &mut pool);
+        out.push_shared(Bytes::from_static(b"frame2"));
+        out.push_shared(Bytes::from_static(b"frame3"));
+        out.consume(2, &mut pool); // frame1 is in flight
+        assert_eq!(out.drop_queued_shared(7), 2); // frame2 and frame3
+        assert_eq!(out.len(), 4 + 4);
+        assert_eq!(out.drop_queued_shared(100), 0);
+        out.push_shared(Bytes::from_static(b"frame4"));
+        out.truncate_to_started(&mut pool);
+        assert_eq!(out.len(), 4, "only the rest of frame1");
     }
 }

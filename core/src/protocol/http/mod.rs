@@ -320,6 +320,7 @@ mod tests {
                 limits: Limits {
                     max_header_bytes: 1024,
                     max_headers: 100,
+                    max_frame_bytes: 1 << 20,
                     max_body_bytes: 100,
                 },
                 routes: RouteStore::new(Vec::new()),
@@ -352,6 +353,8 @@ mod tests {
                 fixed_response: true,
                 now: std::time::Instant::now(),
                 conn_id: 7,
+                token: mio::Token(7),
+                hub: None,
             };
             let p = self.session.on_input(&self.buffered, &mut ctx);
             self.out.extend_from_slice(&self.answer.to_vec());

@@ -1,0 +1,202 @@
+//! A worker's side of the rooms: its local members of each room, the frames it
+//! owes its own members, and the frames it sends to other workers.
+//!
+//! Nothing here locks on the per-frame path: a broadcast appends to `local` (for
+//! this worker's members, delivered by the worker after the turn's events) and to
+//! one outbox per other worker that has members in the room (read from the room's
+//! atomic per-worker counts). The worker pushes each non-empty outbox into its
+//! target's inbox once per turn and wakes it once.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use slab::Slab;
+
+use super::registry::{Delivery, Registry, RoomShared, Tally};
+
+/// A connection's membership, held by its frame session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Membership {
+    /// The room's slot in [`Hub::rooms`].
+    room: usize,
+    /// The member's slot in the room.
+    key: usize,
+}
+
+/// This worker's members of one room.
+pub(crate) struct LocalRoom {
+    pub(crate) shared: Arc<RoomShared>,
+    /// Member connections (their mio tokens, generation included).
+    pub(crate) members: Slab<mio::Token>,
+}
+
+/// Frames for this worker's members of a room.
+pub(crate) struct LocalDelivery {
+    pub(crate) room: usize,
+    /// The room it is for: the slot may hold another room by the time it is
+    /// delivered (every local member left, and a new room took the slot).
+    pub(crate) shared: Arc<RoomShared>,
+    pub(crate) frame: Bytes,
+    /// The sender, who does not get its own frame.
+    pub(crate) except: Option<mio::Token>,
+    pub(crate) tally: Option<Arc<Tally>>,
+}
+
+/// One worker's room state.
+pub(crate) struct Hub {
+    worker: usize,
+    registry: Arc<Registry>,
+    pub(crate) rooms: Slab<LocalRoom>,
+    by_name: HashMap<Arc<str>, usize>,
+    /// Frames owed to this worker's members, in order.
+    pub(crate) local: Vec<LocalDelivery>,
+    /// Frames for each other worker, pushed once per turn.
+    outboxes: Box<[Vec<Delivery>]>,
+}
+
+impl Hub {
+    pub(crate) fn new(worker: usize, workers: usize, registry: Arc<Registry>) -> Hub {
+        Hub {
+            worker,
+            registry,
+            rooms: Slab::new(),
+            by_name: HashMap::new(),
+            local: Vec::new(),
+            outboxes: (0..workers).map(|_| Vec::new()).collect(),
+        }
+    }
+
+    /// Adds `member` to `room`; in force (for every worker) when this returns.
+    pub(crate) fn join(&mut self, room: &str, member: mio::Token) -> Membership {
+        let slot = match self.by_name.get(room) {
+            Some(&slot) => slot,
+            None => {
+                let shared = self.registry.join(room, self.worker);
+                let slot = self.rooms.insert(LocalRoom {
+                    shared: shared.clone(),
+                    members: Slab::new(),
+                });
+                self.by_name.insert(shared.name.clone(), slot);
+                let key = self.rooms[slot].members.insert(member);
+                return Membership { room: slot, key };
+            }
+        };
+        let local = &mut self.rooms[slot];
+        // The registry counts members per worker: count this one too.
+        let shared = self.registry.join(room, self.worker);
+        debug_assert!(Arc::ptr_eq(&shared, &local.shared));
+        let key = local.members.insert(member);
+        Membership { room: slot, key }
+    }
+
+    /// Removes a member; frees the local room (and the room, if it was the last
+    /// member anywhere).
+    pub(crate) fn leave(&mut self, m: Membership) {
+        let Some(local) = self.rooms.get_mut(m.room) else {
+            return;
+        };
+        if local.members.try_remove(m.key).is_none() {
+            return;
+        }
+        self.registry.leave(&local.shared, self.worker);
+        if local.members.is_empty() {
+            let local = self.rooms.remove(m.room);
+            self.by_name.remove(&local.shared.name);
+        }
+    }
+
+    /// Sends `frame` to every other member of the sender's room, on every worker.
+    pub(crate) fn broadcast(&mut self, m: Membership, frame: Bytes, sender: mio::Token) {
+        let Some(local) = self.rooms.get(m.room) else {
+            return;
+        };
+        for (w, outbox) in self.outboxes.iter_mut().enumerate() {
+            if w != self.worker && local.shared.members_on(w) > 0 {
+                outbox.push(Delivery {
+                    room: local.shared.name.clone(),
+                    frame: frame.clone(),
+                    tally: None,
+                });
+            }
+        }
+        if local.members.len() > 1 {
+            self.local.push(LocalDelivery {
+                room: m.room,
+                shared: local.shared.clone(),
+                frame,
+                except: Some(sender),
+                tally: None,
+            });
+        }
+    }
+
+    /// Turns deliveries that arrived from other workers (or a host publish) into
+    /// local ones; a delivery for a room this worker has no member of any more is
+    /// dropped (its tally is still told this worker is done).
+    pub(crate) fn accept(&mut self, incoming: &mut Vec<Delivery>) {
+        for d in incoming.drain(..) {
+            match self.by_name.get(&d.room) {
+                Some(&room) => self.local.push(LocalDelivery {
+                    room,
+                    shared: self.rooms[room].shared.clone(),
+                    frame: d.frame,
+                    except: None,
+                    tally: d.tally,
+                }),
+                None => {
+                    if let Some(t) = d.tally {
+                        t.worker_done();
+                    }
+                }
+            }
+        }
+    }
+
+    /// Pushes each non-empty outbox into its worker's inbox; returns the workers
+    /// to wake.
+    pub(crate) fn flush_outboxes(&mut self, mut wake: impl FnMut(usize)) {
+        for (w, outbox) in self.outboxes.iter_mut().enumerate() {
+            if !outbox.is_empty() {
+                self.registry.inboxes[w].push(outbox);
+                wake(w);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn join_broadcast_leave() {
+        let reg = Arc::new(Registry::new(2));
+        let mut a = Hub::new(0, 2, reg.clone());
+        let mut b = Hub::new(1, 2, reg.clone());
+        let (t1, t2, t3) = (mio::Token(1), mio::Token(2), mio::Token(3));
+        let m1 = a.join("r", t1);
+        let m2 = a.join("r", t2);
+        let m3 = b.join("r", t3);
+        assert_eq!(reg.list(), vec![("r".to_owned(), 3)]);
+        a.broadcast(m1, Bytes::from_static(b"frame"), t1);
+        assert_eq!(a.local.len(), 1);
+        assert_eq!(a.local[0].except, Some(t1));
+        let mut woken = vec![];
+        a.flush_outboxes(|w| woken.push(w));
+        assert_eq!(woken, [1]);
+        let mut inbox = Vec::new();
+        reg.inboxes[1].take(&mut inbox);
+        assert_eq!(inbox.len(), 1);
+        b.accept(&mut inbox);
+        assert_eq!(b.local.len(), 1);
+        assert_eq!(b.local[0].except, None);
+        a.leave(m1);
+        a.leave(m2);
+        a.leave(m2); // twice: nothing happens
+        assert!(a.rooms.is_empty());
+        assert_eq!(reg.list(), vec![("r".to_owned(), 1)]);
+        b.leave(m3);
+        assert!(reg.list().is_empty());
+    }
+}

@@ -1,0 +1,213 @@
+//! The server-wide room registry and the per-worker inboxes.
+//!
+//! The registry maps a room name to its [`RoomShared`]: how many members the room
+//! has on each worker. It is locked only to join or leave (rare); the per-frame
+//! path reads a room's per-worker counts with relaxed atomic loads to know which
+//! workers to send a frame to, and never locks.
+//!
+//! Frames for members on another worker travel through that worker's [`Inbox`]: the
+//! sending worker collects them during a turn of its loop and appends them in one
+//! locked push per target worker, then wakes it once.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
+
+use bytes::Bytes;
+
+/// One room as every worker sees it.
+#[derive(Debug)]
+pub(crate) struct RoomShared {
+    pub(crate) name: Arc<str>,
+    /// Members on each worker.
+    members: Box<[AtomicU32]>,
+}
+
+impl RoomShared {
+    /// Members of this room on `worker` (a relaxed read: a member joining at this
+    /// very moment may be missed, which is right: its JOINED is not sent yet).
+    #[inline]
+    pub(crate) fn members_on(&self, worker: usize) -> u32 {
+        self.members[worker].load(Ordering::Relaxed)
+    }
+
+    fn total(&self) -> u64 {
+        self.members
+            .iter()
+            .map(|m| u64::from(m.load(Ordering::Relaxed)))
+            .sum()
+    }
+}
+
+/// Counts of one host publish, filled in by every worker that has members.
+#[derive(Debug, Default)]
+pub(crate) struct Tally {
+    pub(crate) delivered: AtomicU64,
+    pub(crate) dropped: AtomicU64,
+    pub(crate) disconnected: AtomicU64,
+    /// Workers that have not handled the publish yet.
+    pending: Mutex<usize>,
+    done: Condvar,
+}
+
+impl Tally {
+    pub(crate) fn new(workers: usize) -> Tally {
+        Tally {
+            pending: Mutex::new(workers),
+            ..Tally::default()
+        }
+    }
+
+    /// One worker has handled it.
+    pub(crate) fn worker_done(&self) {
+        let mut left = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+        *left = left.saturating_sub(1);
+        if *left == 0 {
+            self.done.notify_all();
+        }
+    }
+
+    /// Waits until every worker has handled it or `deadline` passes; true if all did.
+    pub(crate) fn wait(&self, deadline: std::time::Instant) -> bool {
+        let mut left = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+        while *left > 0 {
+            let now = std::time::Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            left = self
+                .done
+                .wait_timeout(left, deadline - now)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+        true
+    }
+}
+
+/// A frame for the members of a room on one worker.
+pub(crate) struct Delivery {
+    pub(crate) room: Arc<str>,
+    /// The whole frame, header included, shared by every recipient.
+    pub(crate) frame: Bytes,
+    /// Set for a host publish: where the worker adds its counts.
+    pub(crate) tally: Option<Arc<Tally>>,
+}
+
+/// Deliveries waiting for one worker.
+#[derive(Default)]
+pub(crate) struct Inbox {
+    queue: Mutex<Vec<Delivery>>,
+}
+
+impl Inbox {
+    /// Appends a batch (in order).
+    pub(crate) fn push(&self, batch: &mut Vec<Delivery>) {
+        let mut q = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+        q.append(batch);
+    }
+
+    /// Takes everything queued, into `into` (which keeps its capacity).
+    pub(crate) fn take(&self, into: &mut Vec<Delivery>) {
+        let mut q = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+        std::mem::swap(&mut *q, into);
+    }
+}
+
+/// The rooms of a server.
+pub(crate) struct Registry {
+    workers: usize,
+    rooms: Mutex<HashMap<Arc<str>, Arc<RoomShared>>>,
+    /// Members over all rooms.
+    members: AtomicU64,
+    /// One inbox per worker.
+    pub(crate) inboxes: Box<[Inbox]>,
+}
+
+impl Registry {
+    pub(crate) fn new(workers: usize) -> Registry {
+        Registry {
+            workers,
+            rooms: Mutex::new(HashMap::new()),
+            members: AtomicU64::new(0),
+            inboxes: (0..workers).map(|_| Inbox::default()).collect(),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Arc<str>, Arc<RoomShared>>> {
+        self.rooms.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A member joins `room` on `worker`; the count is in force when this returns.
+    pub(crate) fn join(&self, room: &str, worker: usize) -> Arc<RoomShared> {
+        let mut rooms = self.lock();
+        let shared = match rooms.get(room) {
+            Some(r) => r.clone(),
+            None => {
+                let name: Arc<str> = Arc::from(room);
+                let r = Arc::new(RoomShared {
+                    name: name.clone(),
+                    members: (0..self.workers).map(|_| AtomicU32::new(0)).collect(),
+                });
+                rooms.insert(name, r.clone());
+                r
+            }
+        };
+        shared.members[worker].fetch_add(1, Ordering::Relaxed);
+        self.members.fetch_add(1, Ordering::Relaxed);
+        shared
+    }
+
+    /// A member of `room` on `worker` leaves; an empty room is freed.
+    pub(crate) fn leave(&self, room: &RoomShared, worker: usize) {
+        let mut rooms = self.lock();
+        room.members[worker].fetch_sub(1, Ordering::Relaxed);
+        self.members.fetch_sub(1, Ordering::Relaxed);
+        if room.total() == 0 {
+            rooms.remove(&room.name);
+        }
+    }
+
+    /// The room of this name, if it has members.
+    pub(crate) fn get(&self, room: &str) -> Option<Arc<RoomShared>> {
+        self.lock().get(room).cloned()
+    }
+
+    /// Every room with its member count, by name.
+    pub(crate) fn list(&self) -> Vec<(String, u64)> {
+        let mut out: Vec<(String, u64)> = self
+            .lock()
+            .values()
+            .map(|r| (r.name.to_string(), r.total()))
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// Rooms and members over all rooms (for stats).
+    pub(crate) fn counts(&self) -> (u64, u64) {
+        let rooms = self.lock().len() as u64;
+        (rooms, self.members.load(Ordering::Relaxed))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rooms_are_made_on_join_and_freed_when_empty() {
+        let reg = Registry::new(2);
+        let a = reg.join("lobby", 0);
+        let b = reg.join("lobby", 1);
+        assert!(Arc::ptr_eq(&a, &b));
+        assert_eq!((a.members_on(0), a.members_on(1)), (1, 1));
+        assert_eq!(reg.list(), vec![("lobby".to_owned(), 2)]);
+        assert_eq!(reg.counts(), (1, 2));
+        reg.leave(&a, 0);
+        assert!(reg.get("lobby").is_some());
+        reg.leave(&b, 1);
+        assert!(reg.get("lobby").is_none());
+        assert_eq!(reg.counts(), (0, 0));
+    }
+}

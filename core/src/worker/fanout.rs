@@ -1,0 +1,240 @@
+//! Delivering broadcast frames to this worker's room members (frame protocol).
+//!
+//! During a turn of the loop, sessions hand their data frames to the hub; frames
+//! from other workers and host publishes arrive through the inbox. After the turn's
+//! events, [`Worker::fan_out`] queues each frame on every recipient's output (a
+//! reference to the one shared allocation, never a copy), applies the slow-consumer
+//! policy to members already over `max_output_bytes`, flushes every recipient once
+//! (one vectored send for all the frames it got this turn), and pushes the frames
+//! for other workers into their inboxes with one wake each.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use super::connection::{Connection, Phase};
+use super::token::ConnToken;
+use super::{CloseCause, Fate, Worker};
+use crate::config::SlowConsumer;
+use crate::protocol::frame::codec::{self, op};
+use crate::rooms::hub::LocalDelivery;
+
+/// What offering a frame to a member did.
+#[derive(Debug, Default, Clone, Copy)]
+struct Offer {
+    queued: bool,
+    /// Frames dropped for it (the new one, or older queued ones).
+    dropped: u64,
+    disconnect: bool,
+}
+
+/// Queues `frame` for a member, or applies the slow-consumer policy when its
+/// pending output is already over `max_output`.
+fn offer(conn: &mut Connection, frame: &Bytes, max_output: usize, policy: SlowConsumer) -> Offer {
+    if conn.phase != Phase::Open {
+        // Closing (a slow consumer being disconnected this turn, or by its own
+        // course): it gets nothing more, and nothing more is counted for it.
+        return Offer::default();
+    }
+    let mut dropped = 0;
+    if conn.output.len() > max_output {
+        match policy {
+            SlowConsumer::Disconnect => {
+                conn.phase = Phase::Closing;
+                return Offer {
+                    disconnect: true,
+                    ..Offer::default()
+                };
+            }
+            SlowConsumer::DropNewest => {
+                return Offer {
+                    dropped: 1,
+                    ..Offer::default()
+                }
+            }
+            SlowConsumer::DropOldest => {
+                let need = conn.output.len() + frame.len() - max_output;
+                dropped = conn.output.drop_queued_shared(need);
+                if conn.output.len() > max_output {
+                    // Nothing left to drop but its own answers: drop the new one.
+                    return Offer {
+                        dropped: dropped + 1,
+                        ..Offer::default()
+                    };
+                }
+            }
+        }
+    }
+    conn.output.push_shared(frame.clone());
+    Offer {
+        queued: true,
+        dropped,
+        disconnect: false,
+    }
+}
+
+impl Worker {
+    /// At exit: host publishes still queued for this worker are told it is done, so
+    /// that `Server::publish` does not wait for a worker that is gone.
+    pub(super) fn release_inbox(&mut self) {
+        self.io.shared.rooms.inboxes[self.io.index].take(&mut self.io.incoming);
+        for d in self.io.incoming.drain(..) {
+            if let Some(t) = d.tally {
+                t.worker_done();
+            }
+        }
+    }
+
+    /// Takes what other workers and host publishes sent to this worker.
+    pub(super) fn take_inbox(&mut self) {
+        let Some(hub) = self.io.hub.as_mut() else {
+            return;
+        };
+        self.io.shared.rooms.inboxes[self.io.index].take(&mut self.io.incoming);
+        hub.accept(&mut self.io.incoming);
+    }
+
+    /// Delivers the turn's frames, flushes their recipients, and sends the frames
+    /// for other workers on their way.
+    pub(super) fn fan_out(&mut self) {
+        let Some(hub) = self.io.hub.as_mut() else {
+            return;
+        };
+        if !hub.local.is_empty() {
+            let mut batch = std::mem::take(&mut hub.local);
+            for d in batch.drain(..) {
+                self.deliver(d);
+            }
+            if let Some(hub) = self.io.hub.as_mut() {
+                if hub.local.is_empty() {
+                    hub.local = batch; // keep the capacity
+                }
+            }
+            self.disconnect_doomed();
+            self.flush_queued();
+        }
+        if let Some(hub) = self.io.hub.as_mut() {
+            let wakers = &self.io.shared.wakers;
+            hub.flush_outboxes(|w| {
+                // A failed wake only means that worker's loop is already gone.
+                let _ = wakers[w].wake();
+            });
+        }
+    }
+
+    /// Queues one frame for every local member of its room but the sender.
+    fn deliver(&mut self, d: LocalDelivery) {
+        let io = &mut self.io;
+        let (mut delivered, mut dropped, mut disconnected) = (0u64, 0u64, 0u64);
+        let mut written = 0u64;
+        let room = io
+            .hub
+            .as_ref()
+            .and_then(|hub| hub.rooms.get(d.room))
+            .filter(|r| Arc::ptr_eq(&r.shared, &d.shared));
+        if let Some(room) = room {
+            for (_, &token) in room.members.iter() {
+                if Some(token) == d.except {
+                    continue;
+                }
+                let Some(ct) = ConnToken::from_token(token) else {
+                    continue;
+                };
+                let Some(conn) = self.conns.get_mut(ct.index as usize) else {
+                    continue;
+                };
+                if conn.token != ct {
+                    continue;
+                }
+                if conn.output.len() > io.max_output {
+                    // Over the limit with what this turn queued: a member is slow
+                    // only if the kernel will not take it now. (An error shows in
+                    // the flush after the deliveries, which closes it.)
+                    let (n, _) = conn.output.send(&conn.stream, &mut io.pool);
+                    written += n as u64;
+                }
+                let o = offer(conn, &d.frame, io.max_output, io.slow_consumer);
+                dropped += o.dropped;
+                if o.queued {
+                    delivered += 1;
+                    if !conn.queued {
+                        conn.queued = true;
+                        io.flushing.push(ct);
+                    }
+                }
+                if o.disconnect {
+                    disconnected += 1;
+                    io.doomed.push(ct);
+                }
+            }
+        }
+        let counters = &io.shared.counters[io.index];
+        counters.bytes_written.add(written);
+        counters.deliveries.add(delivered);
+        counters.responses.add(delivered);
+        counters.frames_dropped.add(dropped);
+        counters.slow_consumer_disconnects.add(disconnected);
+        if let Some(t) = d.tally {
+            t.delivered.fetch_add(delivered, Ordering::Relaxed);
+            t.dropped.fetch_add(dropped, Ordering::Relaxed);
+            t.disconnected.fetch_add(disconnected, Ordering::Relaxed);
+            t.worker_done();
+        }
+    }
+
+    /// Closes the slow consumers found this turn: what is queued for them is
+    /// dropped (but a frame partly sent is finished), `ERROR slow consumer` is
+    /// handed to the kernel if it takes it, then the connection closes.
+    fn disconnect_doomed(&mut self) {
+        let doomed = std::mem::take(&mut self.io.doomed);
+        for ct in &doomed {
+            let index = ct.index as usize;
+            let Some(conn) = self.conns.get_mut(index) else {
+                continue;
+            };
+            if conn.token != *ct {
+                continue;
+            }
+            conn.output.truncate_to_started(&mut self.io.pool);
+            let mut error = Vec::new();
+            codec::encode_control(op::ERROR, b"slow consumer", &mut error);
+            conn.output.push_copy(&error, &mut self.io.pool);
+            let _ = self.io.flush(conn);
+            self.close(index, CloseCause::Natural);
+        }
+        self.io.doomed = doomed;
+        self.io.doomed.clear();
+    }
+
+    /// Sends what this turn queued on each recipient, once each.
+    fn flush_queued(&mut self) {
+        let list = std::mem::take(&mut self.io.flushing);
+        for ct in &list {
+            let index = ct.index as usize;
+            let Some(conn) = self.conns.get_mut(index) else {
+                continue;
+            };
+            if conn.token != *ct {
+                continue;
+            }
+            conn.queued = false;
+            let io = &mut self.io;
+            let fate = catch_unwind(AssertUnwindSafe(|| {
+                if io.flush(conn) == Fate::Close {
+                    Fate::Close
+                } else {
+                    io.settle(conn)
+                }
+            }))
+            .unwrap_or_else(|_| {
+                self.io.counters().internal_errors.incr();
+                Fate::Close
+            });
+            self.conclude(index, fate);
+        }
+        self.io.flushing = list;
+        self.io.flushing.clear();
+    }
+}
