@@ -6,7 +6,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use clap::Args;
-use pierhead::{Config, Protocol, Route, Server, Stats};
+use pierhead::{Config, Protocol, Route, Server, SlowConsumer, Stats};
 
 use crate::route_arg::parse_route;
 use signal_hook::consts::{SIGINT, SIGTERM};
@@ -15,7 +15,7 @@ use signal_hook::iterator::Signals;
 /// Options of `pierhead serve`.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// discard, echo or http.
+    /// discard, echo, http or frame.
     #[arg(long, default_value = "http", value_parser = parse_protocol)]
     protocol: Protocol,
     /// Listen address (port 0: any free port, printed on the first line).
@@ -49,9 +49,17 @@ pub struct ServeArgs {
     /// Largest HTTP request body; larger gets 413 [default: 1m].
     #[arg(long, value_parser = parse_size)]
     max_body_bytes: Option<u64>,
-    /// Pending output per connection above which reading from it pauses [default: 1m].
+    /// Pending output per connection above which reading from it pauses, and above
+    /// which a room member is a slow consumer [default: 1m].
     #[arg(long, value_parser = parse_size)]
     max_output_bytes: Option<u64>,
+    /// Largest frame payload (frame protocol); longer is refused with ERROR [default: 1m].
+    #[arg(long, value_parser = parse_size)]
+    max_frame_bytes: Option<u64>,
+    /// What happens to a room member over --max-output-bytes: disconnect,
+    /// drop_newest or drop_oldest (frame protocol) [default: disconnect].
+    #[arg(long, value_parser = parse_slow_consumer)]
+    slow_consumer: Option<SlowConsumer>,
     /// Print a stats line this often; "off" prints none.
     #[arg(long, default_value = "5s", value_parser = parse_interval)]
     stats_interval: ::std::option::Option<Duration>,
@@ -75,6 +83,11 @@ fn parse_protocol(s: &str) -> Result<Protocol, String> {
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
     humantime::parse_duration(s).map_err(|e| e.to_string())
+}
+
+fn parse_slow_consumer(s: &str) -> Result<SlowConsumer, String> {
+    s.parse()
+        .map_err(|e: pierhead::ConfigError| e.problem.to_string())
 }
 
 fn parse_size(s: &str) -> Result<u64, String> {
@@ -129,6 +142,12 @@ pub fn run(args: ServeArgs) -> ExitCode {
     if let Some(n) = args.max_output_bytes {
         config = config.max_output_bytes(usize::try_from(n).unwrap_or(usize::MAX));
     }
+    if let Some(n) = args.max_frame_bytes {
+        config = config.max_frame_bytes(usize::try_from(n).unwrap_or(usize::MAX));
+    }
+    if let Some(policy) = args.slow_consumer {
+        config = config.slow_consumer(policy);
+    }
     if let Some(interval) = args.stats_interval {
         let last = Mutex::new((Instant::now(), 0u64, 0u64));
         config = config
@@ -180,8 +199,21 @@ fn stats_line(s: &Stats, last: &Mutex<(Instant, u64, u64)>) -> String {
     let req_rate = (s.requests - last.1) as f64 / secs;
     let rx_rate = (s.bytes_read - last.2) as f64 / secs;
     *last = (now, s.requests, s.bytes_read);
+    let rooms = if s.rooms > 0 || s.broadcasts > 0 {
+        format!(
+            " | rooms {} members {} broadcasts {} deliveries {} dropped {} slow {}",
+            s.rooms,
+            s.members,
+            s.broadcasts,
+            s.deliveries,
+            s.frames_dropped,
+            s.slow_consumer_disconnects
+        )
+    } else {
+        String::new()
+    };
     format!(
-        "stats: up {:.0}s {} | conns active {} accepted {} refused {} | requests {} ({:.0}/s) responses {} | read {} B ({:.0} B/s) written {} B | errors protocol {} timeouts {} accept {} internal {}",
+        "stats: up {:.0}s {} | conns active {} accepted {} refused {} | requests {} ({:.0}/s) responses {} | read {} B ({:.0} B/s) written {} B{} | errors protocol {} timeouts {} accept {} internal {}",
         s.uptime.as_secs_f64(),
         s.state,
         s.connections_active,
@@ -193,6 +225,7 @@ fn stats_line(s: &Stats, last: &Mutex<(Instant, u64, u64)>) -> String {
         s.bytes_read,
         rx_rate,
         s.bytes_written,
+        rooms,
         s.protocol_errors,
         s.timeouts,
         s.accept_errors,

@@ -246,3 +246,55 @@ fn a_file_route_is_held_once() {
     std::fs::remove_dir_all(&dir).unwrap();
     assert!(rss < 100 * 1024, "RSS {rss} KiB for a 64 MiB route");
 }
+
+/// `--protocol frame`: two clients in a room, the stats line shows the room.
+#[test]
+fn serve_frame_protocol_with_rooms() {
+    use pierhead::frame::{self, op, FrameType};
+    let (mut child, mut out, addr) = spawn_serve(&[
+        "--protocol",
+        "frame",
+        "--stats-interval",
+        "100ms",
+        "--max-frame-bytes",
+        "64k",
+        "--slow-consumer",
+        "drop_oldest",
+    ]);
+    let join = |s: &mut std::net::TcpStream| {
+        let mut f = Vec::new();
+        frame::encode_control(op::JOIN, b"lobby", &mut f);
+        s.write_all(&f).unwrap();
+        let mut joined = [0u8; 16 + 6];
+        s.read_exact(&mut joined).unwrap();
+        assert_eq!(&joined[16..], b"\x06lobby");
+    };
+    let mut a = std::net::TcpStream::connect(&addr).unwrap();
+    let mut b = std::net::TcpStream::connect(&addr).unwrap();
+    b.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    a.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    join(&mut a);
+    join(&mut b);
+    let mut f = Vec::new();
+    frame::encode(FrameType::Data, b"hi there", &mut f);
+    a.write_all(&f).unwrap();
+    let mut got = vec![0u8; f.len()];
+    b.read_exact(&mut got).unwrap();
+    assert_eq!(got, f);
+    let mut line = String::new();
+    loop {
+        line.clear();
+        assert!(out.read_line(&mut line).unwrap() > 0, "no stats line");
+        if line.contains("rooms 1 members 2 broadcasts 1 deliveries 1") {
+            break;
+        }
+    }
+    // Over --max-frame-bytes: ERROR, then close.
+    let mut big = Vec::new();
+    frame::encode_header(FrameType::Data, 70_000, &mut big);
+    a.write_all(&big).unwrap();
+    let mut rest = Vec::new();
+    a.read_to_end(&mut rest).unwrap();
+    assert!(String::from_utf8_lossy(&rest).contains("over the limit of 65536"));
+    stop(&mut child);
+}
