@@ -20,11 +20,13 @@ from ._errors import (
     BindError,
     ConfigError,
     ExpectationError,
+    FrameError,
     PierheadError,
     ServerStateError,
     StartError,
 )
-from ._pierhead import Fault, Matcher, Request, Response, Stats, StopReport
+from ._frame import FrameClient
+from ._pierhead import Fault, Matcher, PublishReport, Request, Response, Stats, StopReport
 from ._server import RequestHandler, Server
 
 __version__: str = _pierhead.__version__
@@ -34,8 +36,11 @@ __all__ = [
     "ConfigError",
     "ExpectationError",
     "Fault",
+    "FrameClient",
+    "FrameError",
     "Matcher",
     "PierheadError",
+    "PublishReport",
     "Request",
     "RequestHandler",
     "Response",

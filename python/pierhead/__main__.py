@@ -77,7 +77,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pierhead", description="pierhead server")
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="serve until SIGINT or SIGTERM, then stop gracefully")
-    serve.add_argument("--protocol", default="http", help="discard, echo or http (default http)")
+    serve.add_argument("--protocol", default="http", help="discard, echo, http or frame (default http)")
     serve.add_argument("--bind", default="127.0.0.1:8080", help="listen address (port 0: any free port)")
     serve.add_argument("--workers", type=int, default=None, help="worker threads (default: number of cores)")
     serve.add_argument("--max-connections", type=int, default=None)
@@ -89,6 +89,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     serve.add_argument("--max-headers", type=int, default=None)
     serve.add_argument("--max-body-bytes", type=_size, default=None)
     serve.add_argument("--max-output-bytes", type=_size, default=None)
+    serve.add_argument("--max-frame-bytes", type=_size, default=None)
+    serve.add_argument("--slow-consumer", default=None, help="disconnect, drop_newest or drop_oldest")
     serve.add_argument("--stats-interval", default="5s", help='stats line interval; "off" for none')
     serve.add_argument("--stop-timeout", type=_duration, default=5.0)
     serve.add_argument("--route", action="append", default=[], help='"METHOD PATH [STATUS [BODY|@FILE]]"')
@@ -107,6 +109,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         "max_headers",
         "max_body_bytes",
         "max_output_bytes",
+        "max_frame_bytes",
+        "slow_consumer",
     ):
         if getattr(args, name) is not None:
             limits[name] = getattr(args, name)

@@ -43,3 +43,14 @@ class ExpectationError(PierheadError, AssertionError):
     """A request expectation was not met: raised by ``check_assertions()`` and
     ``assert_request_made()``. An ``AssertionError``, so pytest reports it as a
     test failure."""
+
+
+class FrameError(PierheadError, ConnectionError):
+    """The frame protocol went wrong: the server answered ``ERROR`` (its text is in
+    :attr:`text`), sent something that is not a frame, or closed the connection."""
+
+    text: str
+
+    def __init__(self, message: str, text: str = "") -> None:
+        super().__init__(message)
+        self.text = text

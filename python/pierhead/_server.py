@@ -15,7 +15,7 @@ from typing import Any, Callable, Iterable, Mapping, Optional, Union
 
 from . import _pierhead
 from ._errors import ConfigError, ExpectationError, ServerStateError
-from ._pierhead import Fault, Matcher, Ordering, Request, Response, Route, Stats, StopReport
+from ._pierhead import Fault, Matcher, Ordering, PublishReport, Request, Response, Route, Stats, StopReport
 
 __all__ = ["Server", "RequestHandler", "HandlerResult", "QueryString", "Headers"]
 
@@ -154,11 +154,12 @@ class Server:
     """A pierhead server: HTTP (with expectations), echo or discard.
 
     ``Server(protocol="http", host="127.0.0.1", port=0, workers=1, on_stats=None,
-    **limits)`` validates every option at once (``ConfigError`` names the bad one).
+    **limits)``; ``protocol`` is ``http``, ``echo``, ``discard`` or ``frame`` validates every option at once (``ConfigError`` names the bad one).
     ``limits`` are the core's options: ``max_connections``, ``listen_backlog``,
     ``idle_timeout``, ``header_timeout``, ``write_timeout``, ``handler_timeout``,
     ``stats_interval`` (seconds), ``max_header_bytes``, ``max_headers``, ``max_body_bytes``,
-    ``max_output_bytes``, ``unmatched_status`` (default 500), ``request_log``
+    ``max_output_bytes``, ``max_frame_bytes``, ``slow_consumer`` (``"disconnect"``,
+    ``"drop_newest"``, ``"drop_oldest"``), ``unmatched_status`` (default 500), ``request_log``
     (default 10000 requests), ``request_log_body_bytes``, ``handler_threads`` and
     ``fixed_response`` (default False: with no expectation every request is
     unmatched).
@@ -265,6 +266,18 @@ class Server:
 
     def stats(self) -> Stats:
         return self._core.stats()
+
+    # -- rooms (protocol="frame") ------------------------------------------------
+
+    def publish(self, room: str, payload: Union[bytes, str]) -> PublishReport:
+        """Sends a data frame to every member of ``room`` and returns once every
+        worker has queued it: how many got it, how many frames slow members lost,
+        how many were disconnected. A room with no members gives zeros."""
+        return self._core.publish(room, payload)
+
+    def rooms(self) -> "dict[str, int]":
+        """The rooms with members, with their member counts."""
+        return dict(self._core.rooms())
 
     # -- expectations ------------------------------------------------------------
 

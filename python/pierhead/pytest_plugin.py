@@ -99,3 +99,10 @@ def pierhead_http(request: pytest.FixtureRequest) -> Iterator[Server]:
 def pierhead_echo(request: pytest.FixtureRequest) -> Iterator[Server]:
     """A started echo server: every byte sent comes back."""
     yield from _serve(request, "echo", check_after=False)
+
+
+@pytest.fixture
+def pierhead_frame(request: pytest.FixtureRequest) -> Iterator[Server]:
+    """A started frame-protocol server (rooms, broadcast, ``publish``); connect
+    clients with ``pierhead.FrameClient(server.host, server.port)``."""
+    yield from _serve(request, "frame", check_after=False)

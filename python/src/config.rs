@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use pierhead::{Config, Protocol};
+use pierhead::{Config, Protocol, SlowConsumer};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt};
 
@@ -21,6 +21,7 @@ const COUNTS: &[&str] = &[
     "max_headers",
     "max_body_bytes",
     "max_output_bytes",
+    "max_frame_bytes",
     "unmatched_status",
     "request_log",
     "request_log_body_bytes",
@@ -34,6 +35,7 @@ const DURATIONS: &[&str] = &[
     "stats_interval",
 ];
 const FLAGS: &[&str] = &["fixed_response"];
+const NAMES: &[&str] = &["slow_consumer"];
 
 /// Defaults that differ from the core's because a Python server is a test peer:
 /// one worker (starts fastest, serves thousands of connections), a request log for
@@ -59,11 +61,12 @@ pub(crate) fn protocol(py: Python<'_>, name: &str) -> PyResult<Protocol> {
         "http" => Ok(Protocol::Http),
         "echo" => Ok(Protocol::Echo),
         "discard" => Ok(Protocol::Discard),
+        "frame" => Ok(Protocol::Frame),
         other => Err(config_error(
             py,
             "protocol",
             format!(
-                "invalid config field `protocol`: `{other}` is not one of: http, echo, discard"
+                "invalid config field `protocol`: `{other}` is not one of: http, echo, discard, frame"
             ),
         )),
     }
@@ -120,6 +123,7 @@ fn apply(py: Python<'_>, c: Config, name: &str, value: &Bound<'_, PyAny>) -> PyR
             "max_headers" => c.max_headers(n as usize),
             "max_body_bytes" => c.max_body_bytes(n),
             "max_output_bytes" => c.max_output_bytes(n as usize),
+            "max_frame_bytes" => c.max_frame_bytes(n as usize),
             "unmatched_status" => c.unmatched_status(small(u16::MAX.into())? as u16),
             "request_log" => c.request_log(n as usize),
             "request_log_body_bytes" => c.request_log_body_bytes(n as usize),
@@ -142,10 +146,18 @@ fn apply(py: Python<'_>, c: Config, name: &str, value: &Bound<'_, PyAny>) -> PyR
         }
         return Ok(c.fixed_response(value.is_truthy()?));
     }
+    if NAMES.contains(&name) {
+        let text: String = value
+            .extract()
+            .map_err(|_| wrong_type(py, name, value, "a str"))?;
+        let policy: SlowConsumer = text.parse().map_err(|e| from_config_error(py, &e))?;
+        return Ok(c.slow_consumer(policy));
+    }
     let known: Vec<&str> = COUNTS
         .iter()
         .chain(DURATIONS)
         .chain(FLAGS)
+        .chain(NAMES)
         .copied()
         .collect();
     Err(config_error(

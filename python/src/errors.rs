@@ -17,6 +17,7 @@ static BIND_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static START_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static STATE_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static EXPECTATION_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static FRAME_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 
 /// Builds an exception of the class `name`, or explains why it could not.
 fn raise<'py>(
@@ -76,4 +77,22 @@ pub(crate) fn expectation_error(py: Python<'_>, message: String) -> PyErr {
     raise(py, &EXPECTATION_ERROR, "ExpectationError", |class| {
         class.call1((message,))
     })
+}
+
+/// `FrameError(message, text)`: the frame protocol went wrong.
+pub(crate) fn frame_error(py: Python<'_>, message: String, text: &str) -> PyErr {
+    raise(py, &FRAME_ERROR, "FrameError", |class| {
+        class.call1((message, text.to_owned()))
+    })
+}
+
+/// A refused host publish: a wrong payload or room is a `ConfigError` naming it,
+/// the wrong protocol or a stopping server a `ServerStateError`.
+pub(crate) fn from_publish_error(py: Python<'_>, e: &pierhead::PublishError) -> PyErr {
+    use pierhead::PublishError as P;
+    match e {
+        P::TooLong { .. } => config_error(py, "payload", e.to_string()),
+        P::BadRoom(_) => config_error(py, "room", e.to_string()),
+        P::NotFrameProtocol(_) | P::Stopping => state_error(py, &e.to_string()),
+    }
 }

@@ -14,6 +14,7 @@ mod callbacks;
 mod config;
 mod errors;
 mod executor;
+mod frame;
 mod http;
 mod routes;
 mod server;
@@ -26,13 +27,15 @@ mod _pierhead {
     #[pymodule_export]
     use super::executor::{_executor_fd, _executor_threads, _take_job, Job};
     #[pymodule_export]
+    use super::frame::{frame_control, frame_data, frame_decode};
+    #[pymodule_export]
     use super::http::{Fault, Request, Response};
     #[pymodule_export]
     use super::routes::{Matcher, Ordering, Route};
     #[pymodule_export]
     use super::server::{stop_all, Server};
     #[pymodule_export]
-    use super::stats::{Stats, StopReport};
+    use super::stats::{PublishReport, Stats, StopReport};
 
     use pyo3::prelude::*;
 

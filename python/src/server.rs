@@ -20,7 +20,7 @@ use crate::config;
 use crate::errors::{from_start_error, state_error};
 use crate::http::Request;
 use crate::routes::Route;
-use crate::stats::{Stats, StopReport};
+use crate::stats::{PublishReport, Stats, StopReport};
 
 /// How often `serve_forever` looks for signals (Ctrl-C) and for a stop.
 const SERVE_POLL: Duration = Duration::from_millis(50);
@@ -251,6 +251,27 @@ impl Server {
     fn clear_unmatched(&self, py: Python<'_>) -> PyResult<()> {
         self.running(py)?.clear_unmatched();
         Ok(())
+    }
+
+    /// Sends a data frame with `payload` to every member of `room` (frame
+    /// protocol); returns once every worker has queued it. Releases the GIL.
+    fn publish(
+        &self,
+        py: Python<'_>,
+        room: &str,
+        payload: &Bound<'_, PyAny>,
+    ) -> PyResult<PublishReport> {
+        let core = self.running(py)?;
+        let (bytes, _) = crate::http::body_bytes(py, payload, "payload")?;
+        let room = room.to_owned();
+        py.detach(move || core.publish(&room, &bytes))
+            .map(PublishReport::from)
+            .map_err(|e| crate::errors::from_publish_error(py, &e))
+    }
+
+    /// The rooms with members, by name, with their member counts.
+    fn rooms(&self, py: Python<'_>) -> PyResult<Vec<(String, u64)>> {
+        Ok(self.running(py)?.rooms())
     }
 
     /// Requests pushed out of the full log since start.

@@ -18,6 +18,11 @@ pub(crate) struct Stats {
     pub protocol_errors: u64,
     pub timeouts: u64,
     pub slow_consumer_disconnects: u64,
+    pub broadcasts: u64,
+    pub deliveries: u64,
+    pub frames_dropped: u64,
+    pub rooms: u64,
+    pub members: u64,
     pub accept_errors: u64,
     pub handler_errors: u64,
     pub internal_errors: u64,
@@ -41,6 +46,11 @@ impl From<&CoreStats> for Stats {
             protocol_errors: s.protocol_errors,
             timeouts: s.timeouts,
             slow_consumer_disconnects: s.slow_consumer_disconnects,
+            broadcasts: s.broadcasts,
+            deliveries: s.deliveries,
+            frames_dropped: s.frames_dropped,
+            rooms: s.rooms,
+            members: s.members,
             accept_errors: s.accept_errors,
             handler_errors: s.handler_errors,
             internal_errors: s.internal_errors,
@@ -106,6 +116,38 @@ impl StopReport {
             self.force_closed,
             self.handlers_abandoned,
             self.elapsed
+        )
+    }
+}
+
+/// What a host publish did (`Server.publish`).
+#[pyclass(module = "pierhead._pierhead", name = "PublishReport", frozen, get_all)]
+#[derive(Clone, Copy)]
+pub(crate) struct PublishReport {
+    /// Members the frame was queued for.
+    pub delivered: u64,
+    /// Frames dropped for slow members (`drop_newest`, `drop_oldest`).
+    pub dropped: u64,
+    /// Members disconnected as slow consumers.
+    pub disconnected: u64,
+}
+
+impl From<pierhead::PublishReport> for PublishReport {
+    fn from(r: pierhead::PublishReport) -> PublishReport {
+        PublishReport {
+            delivered: r.delivered,
+            dropped: r.dropped,
+            disconnected: r.disconnected,
+        }
+    }
+}
+
+#[pymethods]
+impl PublishReport {
+    fn __repr__(&self) -> String {
+        format!(
+            "PublishReport(delivered={}, dropped={}, disconnected={})",
+            self.delivered, self.dropped, self.disconnected
         )
     }
 }
