@@ -127,7 +127,30 @@ typedef enum {
    HTTP/1.1 with keep-alive, pipelining, routes and handlers.
    */
   PIERHEAD_PROTOCOL_HTTP = 3,
+  /*
+   Length-prefixed binary frames with rooms and broadcast.
+   */
+  PIERHEAD_PROTOCOL_FRAME = 4,
 } pierhead_protocol;
+
+/*
+ What happens to a room member whose pending output is over `max_output_bytes`
+ when a broadcast frame arrives for it (frame protocol).
+ */
+typedef enum {
+  /*
+   Send ERROR "slow consumer" (best effort) and close it (the default).
+   */
+  PIERHEAD_SLOW_CONSUMER_DISCONNECT = 1,
+  /*
+   Drop the frames that do not fit, for that member.
+   */
+  PIERHEAD_SLOW_CONSUMER_DROP_NEWEST = 2,
+  /*
+   Drop queued frames from the front to make room (never one partly sent).
+   */
+  PIERHEAD_SLOW_CONSUMER_DROP_OLDEST = 3,
+} pierhead_slow_consumer;
 
 /*
  A misbehaviour a route shows on purpose.
@@ -279,6 +302,36 @@ typedef bool (*pierhead_http_handler)(void *user_data,
 typedef void (*pierhead_free_callback)(void *user_data);
 
 /*
+ What `pierhead_server_publish` did. The caller sets `struct_size` to
+ `sizeof(pierhead_publish_report)`; fields that do not fit are not written.
+ */
+typedef struct {
+  /*
+   Set by the caller: the size of this struct in its header.
+   */
+  uint32_t struct_size;
+  /*
+   Members the frame was queued for.
+   */
+  uint64_t delivered;
+  /*
+   Frames dropped for slow members (drop policies).
+   */
+  uint64_t dropped;
+  /*
+   Members disconnected as slow consumers.
+   */
+  uint64_t disconnected;
+} pierhead_publish_report;
+
+/*
+ Called once per room by `pierhead_server_rooms`, on the calling thread, before
+ that call returns: the room's NUL-terminated name (valid during the call) and
+ its member count.
+ */
+typedef void (*pierhead_room_callback)(void *user_data, const char *room, uint64_t members);
+
+/*
  A snapshot of a server's counters. The caller sets `struct_size` to
  `sizeof(pierhead_stats)` as its header knows it; the library fills only the
  fields that fit in that size, so a program built against an older, shorter
@@ -353,6 +406,26 @@ typedef struct {
    Panics caught inside the engine.
    */
   uint64_t internal_errors;
+  /*
+   Data frames broadcast to a room (by members and by `pierhead_server_publish`).
+   */
+  uint64_t broadcasts;
+  /*
+   Broadcast frames queued for a member (one per recipient).
+   */
+  uint64_t deliveries;
+  /*
+   Broadcast frames slow members did not get (drop policies).
+   */
+  uint64_t frames_dropped;
+  /*
+   Rooms with at least one member, now.
+   */
+  uint64_t rooms;
+  /*
+   Members over all rooms, now.
+   */
+  uint64_t members;
 } pierhead_stats;
 
 /*
@@ -499,6 +572,24 @@ pierhead_result pierhead_config_set_max_header_bytes(pierhead_config *config, ui
 pierhead_result pierhead_config_set_max_headers(pierhead_config *config, uint32_t value);
 
 /*
+ Largest frame payload (frame protocol, default 1 MiB); a longer frame is
+ refused with ERROR as soon as its header arrives.
+
+ # Safety
+ `config` must be NULL or a live config.
+ */
+pierhead_result pierhead_config_set_max_frame_bytes(pierhead_config *config, uint64_t value);
+
+/*
+ The slow-consumer policy (frame protocol).
+
+ # Safety
+ `config` must be NULL or a live config.
+ */
+pierhead_result pierhead_config_set_slow_consumer(pierhead_config *config,
+                                                  pierhead_slow_consumer policy);
+
+/*
  Largest HTTP request body; larger gets 413.
 
  # Safety
@@ -636,6 +727,36 @@ const char *pierhead_result_str(uint32_t result);
  `buf` must be valid for `len` bytes; `out_len` NULL or valid for one `size_t`.
  */
 pierhead_result pierhead_last_error_message(char *buf, size_t len, size_t *out_len);
+
+/*
+ Sends a data frame with `payload` (`len` bytes; `payload` may be NULL when `len`
+ is 0) to every member of `room` (a NUL-terminated UTF-8 name of 1 to 64 bytes)
+ on every worker, and returns once every worker has queued it; `*out` (may be
+ NULL) says how many got it. A room with no members is not an error (all zero).
+ `PIERHEAD_RESULT_INVALID_PARAMETER` for a server not speaking the frame
+ protocol, a payload over `max_frame_bytes` or a bad room name;
+ `PIERHEAD_RESULT_ALREADY_STOPPED` once stopping. Any thread.
+
+ # Safety
+ `server` NULL or live; `room` NULL or a NUL-terminated string; `payload` valid
+ for `len` bytes; `out` NULL or valid for its `struct_size`.
+ */
+pierhead_result pierhead_server_publish(const pierhead_server *server,
+                                        const char *room,
+                                        const uint8_t *payload,
+                                        size_t len,
+                                        pierhead_publish_report *out);
+
+/*
+ Lists the rooms that have members, in name order: calls `callback` for each on
+ the calling thread, then returns.
+
+ # Safety
+ `server` NULL or live; `callback` a valid function.
+ */
+pierhead_result pierhead_server_rooms(const pierhead_server *server,
+                                      pierhead_room_callback callback,
+                                      void *user_data);
 
 /*
  Starts a route for `method` (NULL: any method) and the exact `path`; it answers

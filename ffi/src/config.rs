@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use pierhead::{Config, Protocol};
+use pierhead::{Config, Protocol, SlowConsumer};
 
 use crate::result::{pierhead_result, set_last_error};
 use crate::{c_str, guard};
@@ -20,6 +20,21 @@ pub enum pierhead_protocol {
     PIERHEAD_PROTOCOL_ECHO = 2,
     /// HTTP/1.1 with keep-alive, pipelining, routes and handlers.
     PIERHEAD_PROTOCOL_HTTP = 3,
+    /// Length-prefixed binary frames with rooms and broadcast.
+    PIERHEAD_PROTOCOL_FRAME = 4,
+}
+
+/// What happens to a room member whose pending output is over `max_output_bytes`
+/// when a broadcast frame arrives for it (frame protocol).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum pierhead_slow_consumer {
+    /// Send ERROR "slow consumer" (best effort) and close it (the default).
+    PIERHEAD_SLOW_CONSUMER_DISCONNECT = 1,
+    /// Drop the frames that do not fit, for that member.
+    PIERHEAD_SLOW_CONSUMER_DROP_NEWEST = 2,
+    /// Drop queued frames from the front to make room (never one partly sent).
+    PIERHEAD_SLOW_CONSUMER_DROP_OLDEST = 3,
 }
 
 /// A server configuration being built. Create with `pierhead_config_new`, free
@@ -106,6 +121,7 @@ pub unsafe extern "C" fn pierhead_config_set_protocol(
         pierhead_protocol::PIERHEAD_PROTOCOL_DISCARD => Protocol::Discard,
         pierhead_protocol::PIERHEAD_PROTOCOL_ECHO => Protocol::Echo,
         pierhead_protocol::PIERHEAD_PROTOCOL_HTTP => Protocol::Http,
+        pierhead_protocol::PIERHEAD_PROTOCOL_FRAME => Protocol::Frame,
     };
     // SAFETY: forwarded from the caller.
     unsafe { edit(config, |c| Ok(c.protocol(p))) }
@@ -237,6 +253,38 @@ pub unsafe extern "C" fn pierhead_config_set_max_headers(
 ) -> pierhead_result {
     // SAFETY: forwarded from the caller.
     unsafe { edit(config, |c| Ok(c.max_headers(value as usize))) }
+}
+
+/// Largest frame payload (frame protocol, default 1 MiB); a longer frame is
+/// refused with ERROR as soon as its header arrives.
+///
+/// # Safety
+/// `config` must be NULL or a live config.
+#[no_mangle]
+pub unsafe extern "C" fn pierhead_config_set_max_frame_bytes(
+    config: *mut pierhead_config,
+    value: u64,
+) -> pierhead_result {
+    // SAFETY: forwarded from the caller.
+    unsafe { edit(config, |c| Ok(c.max_frame_bytes(value as usize))) }
+}
+
+/// The slow-consumer policy (frame protocol).
+///
+/// # Safety
+/// `config` must be NULL or a live config.
+#[no_mangle]
+pub unsafe extern "C" fn pierhead_config_set_slow_consumer(
+    config: *mut pierhead_config,
+    policy: pierhead_slow_consumer,
+) -> pierhead_result {
+    let p = match policy {
+        pierhead_slow_consumer::PIERHEAD_SLOW_CONSUMER_DISCONNECT => SlowConsumer::Disconnect,
+        pierhead_slow_consumer::PIERHEAD_SLOW_CONSUMER_DROP_NEWEST => SlowConsumer::DropNewest,
+        pierhead_slow_consumer::PIERHEAD_SLOW_CONSUMER_DROP_OLDEST => SlowConsumer::DropOldest,
+    };
+    // SAFETY: forwarded from the caller.
+    unsafe { edit(config, |c| Ok(c.slow_consumer(p))) }
 }
 
 /// Largest HTTP request body; larger gets 413.

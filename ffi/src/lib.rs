@@ -24,6 +24,7 @@
 mod config;
 mod http;
 mod result;
+mod rooms;
 mod route;
 mod server;
 mod stats;
@@ -32,6 +33,7 @@ mod version;
 pub use config::*;
 pub use http::*;
 pub use result::*;
+pub use rooms::*;
 pub use route::*;
 pub use server::*;
 pub use stats::*;

@@ -13,7 +13,7 @@ use crate::{guard, guard_try, non_null};
 /// A running (or stopped) server. Thread-safe: any thread may call
 /// `pierhead_server_port`, `_stats` and `_stop` on it at the same time.
 pub struct pierhead_server {
-    inner: Server,
+    pub(crate) inner: Server,
     stopped: std::sync::atomic::AtomicBool,
 }
 
@@ -66,7 +66,7 @@ pub unsafe extern "C" fn pierhead_server_start(
 ///
 /// # Safety
 /// `server` must be NULL or a live pointer from `pierhead_server_start`.
-unsafe fn server_ref<'a>(
+pub(crate) unsafe fn server_ref<'a>(
     server: *const pierhead_server,
 ) -> Result<&'a pierhead_server, pierhead_result> {
     if server.is_null() {

@@ -64,6 +64,16 @@ pub struct pierhead_stats {
     pub handler_errors: u64,
     /// Panics caught inside the engine.
     pub internal_errors: u64,
+    /// Data frames broadcast to a room (by members and by `pierhead_server_publish`).
+    pub broadcasts: u64,
+    /// Broadcast frames queued for a member (one per recipient).
+    pub deliveries: u64,
+    /// Broadcast frames slow members did not get (drop policies).
+    pub frames_dropped: u64,
+    /// Rooms with at least one member, now.
+    pub rooms: u64,
+    /// Members over all rooms, now.
+    pub members: u64,
 }
 
 impl pierhead_stats {
@@ -91,6 +101,11 @@ impl pierhead_stats {
             accept_errors: s.accept_errors,
             handler_errors: s.handler_errors,
             internal_errors: s.internal_errors,
+            broadcasts: s.broadcasts,
+            deliveries: s.deliveries,
+            frames_dropped: s.frames_dropped,
+            rooms: s.rooms,
+            members: s.members,
         }
     }
 
@@ -99,24 +114,37 @@ impl pierhead_stats {
     /// # Safety
     /// `out` must be valid for `out->struct_size` bytes.
     pub(crate) unsafe fn write_to(&self, out: *mut pierhead_stats) -> pierhead_result {
-        // SAFETY: the caller promised `out` is valid for at least its struct_size,
-        // which is at least the 4 bytes of struct_size itself (read here).
-        let wanted = unsafe { std::ptr::addr_of!((*out).struct_size).read_unaligned() } as usize;
-        let head = std::mem::size_of::<u32>();
-        if wanted < head {
-            set_last_error(format!("stats struct_size {wanted} is too small"));
-            return pierhead_result::PIERHEAD_RESULT_INVALID_PARAMETER;
-        }
-        let n = wanted.min(std::mem::size_of::<pierhead_stats>());
-        // SAFETY: copies n - 4 bytes after struct_size: within `self` (n is at most
-        // its size) and within `*out` (n is at most what the caller said it holds).
-        unsafe {
-            let src = (self as *const pierhead_stats).cast::<u8>().add(head);
-            let dst = out.cast::<u8>().add(head);
-            std::ptr::copy_nonoverlapping(src, dst, n - head);
-        }
-        pierhead_result::PIERHEAD_RESULT_OK
+        // SAFETY: forwarded from the caller.
+        unsafe { write_sized(self, out) }
     }
+}
+
+/// Copies the fields of a `#[repr(C)]` struct that starts with `uint32_t
+/// struct_size` into `*out`, as many as fit in the `struct_size` the caller set:
+/// a program built against an older, shorter struct keeps working with a newer
+/// library, and the other way round.
+///
+/// # Safety
+/// `T` must be `#[repr(C)]` with a `u32` first field; `out` must be valid for the
+/// `struct_size` it holds.
+pub(crate) unsafe fn write_sized<T>(src: &T, out: *mut T) -> pierhead_result {
+    let head = std::mem::size_of::<u32>();
+    // SAFETY: the caller promised `out` is valid for at least its struct_size,
+    // which is at least the 4 bytes of struct_size itself (read here).
+    let wanted = unsafe { out.cast::<u32>().read_unaligned() } as usize;
+    if wanted < head {
+        set_last_error(format!("struct_size {wanted} is too small"));
+        return pierhead_result::PIERHEAD_RESULT_INVALID_PARAMETER;
+    }
+    let n = wanted.min(std::mem::size_of::<T>());
+    // SAFETY: copies n - 4 bytes after struct_size: within `src` (n is at most its
+    // size) and within `*out` (n is at most what the caller said it holds).
+    unsafe {
+        let from = (src as *const T).cast::<u8>().add(head);
+        let to = out.cast::<u8>().add(head);
+        std::ptr::copy_nonoverlapping(from, to, n - head);
+    }
+    pierhead_result::PIERHEAD_RESULT_OK
 }
 
 /// What `pierhead_server_stop` did.

@@ -460,6 +460,96 @@ static void test_sigpipe_default_survives_disconnects(void) {
     pierhead_server_free(srv);
 }
 
+/* Reads exactly n bytes (or fails). */
+static int read_exact(int fd, unsigned char *buf, size_t n) {
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = read(fd, buf + got, n - got);
+        if (r <= 0) return -1;
+        got += (size_t)r;
+    }
+    return 0;
+}
+
+/* A frame: the 16-byte header (magic, version, type, length; big-endian), then
+   `len` bytes of payload. */
+static size_t frame(unsigned char *out, uint32_t type, const void *payload, uint32_t len) {
+    uint32_t h[4] = {htonl(0xDEADBEEFu), htonl(1), htonl(type), htonl(len)};
+    memcpy(out, h, sizeof h);
+    memcpy(out + 16, payload, len);
+    return 16 + len;
+}
+
+static void count_rooms(void *user_data, const char *room, uint64_t members) {
+    uint64_t *total = user_data;
+    if (strcmp(room, "lobby") == 0) *total += members;
+}
+
+static void test_frame_rooms_and_publish(void) {
+    pierhead_config *cfg = NULL;
+    OK(pierhead_config_new(&cfg));
+    OK(pierhead_config_set_protocol(cfg, PIERHEAD_PROTOCOL_FRAME));
+    OK(pierhead_config_set_workers(cfg, 2));
+    OK(pierhead_config_set_max_frame_bytes(cfg, 4096));
+    OK(pierhead_config_set_slow_consumer(cfg, PIERHEAD_SLOW_CONSUMER_DROP_OLDEST));
+    pierhead_server *srv = start(cfg);
+    pierhead_config_free(cfg);
+    CHECK(srv != NULL);
+    uint16_t port = 0;
+    OK(pierhead_server_port(srv, &port));
+    int fds[3];
+    unsigned char buf[256];
+    for (int i = 0; i < 3; i++) {
+        fds[i] = connect_to(port);
+        CHECK(fds[i] >= 0);
+        unsigned char join[] = {0x01, 'l', 'o', 'b', 'b', 'y'};
+        size_t n = frame(buf, 1, join, sizeof join);
+        CHECK(write(fds[i], buf, n) == (ssize_t)n);
+        CHECK(read_exact(fds[i], buf, 16 + 6) == 0); /* JOINED lobby */
+        CHECK(buf[16] == 0x06 && memcmp(buf + 17, "lobby", 5) == 0);
+    }
+    uint64_t members = 0;
+    OK(pierhead_server_rooms(srv, count_rooms, &members));
+    CHECK(members == 3);
+
+    pierhead_publish_report rep;
+    memset(&rep, 0, sizeof rep);
+    rep.struct_size = sizeof rep;
+    OK(pierhead_server_publish(srv, "lobby", (const uint8_t *)"from C", 6, &rep));
+    CHECK(rep.delivered == 3 && rep.dropped == 0 && rep.disconnected == 0);
+    for (int i = 0; i < 3; i++) {
+        CHECK(read_exact(fds[i], buf, 16 + 6) == 0);
+        CHECK(memcmp(buf + 16, "from C", 6) == 0);
+    }
+    /* A member's data frame reaches the others, not itself. */
+    size_t n = frame(buf, 2, "hey", 3);
+    CHECK(write(fds[0], buf, n) == (ssize_t)n);
+    CHECK(read_exact(fds[1], buf, 19) == 0 && memcmp(buf + 16, "hey", 3) == 0);
+    CHECK(read_exact(fds[2], buf, 19) == 0 && memcmp(buf + 16, "hey", 3) == 0);
+
+    /* Refused publishes say why. */
+    CHECK(pierhead_server_publish(srv, "", (const uint8_t *)"x", 1, NULL) ==
+          PIERHEAD_RESULT_INVALID_PARAMETER);
+    static uint8_t big[5000];
+    CHECK(pierhead_server_publish(srv, "lobby", big, sizeof big, NULL) ==
+          PIERHEAD_RESULT_INVALID_PARAMETER);
+    char msg[256];
+    OK(pierhead_last_error_message(msg, sizeof msg, NULL));
+    CHECK(strstr(msg, "max_frame_bytes") != NULL);
+    OK(pierhead_server_publish(srv, "nobody", NULL, 0, NULL));
+
+    pierhead_stats st;
+    memset(&st, 0, sizeof st);
+    st.struct_size = sizeof st;
+    OK(pierhead_server_stats(srv, &st));
+    CHECK(st.rooms == 1 && st.members == 3 && st.broadcasts == 2 && st.deliveries == 5);
+
+    for (int i = 0; i < 3; i++) close(fds[i]);
+    pierhead_stop_report r;
+    OK(pierhead_server_stop(srv, 1000, &r));
+    pierhead_server_free(srv);
+}
+
 int main(void) {
     test_version();
     test_null_arguments();
@@ -472,6 +562,7 @@ int main(void) {
     test_route_builder_and_runtime_routes();
     test_start_stop_cycles();
     test_sigpipe_default_survives_disconnects();
+    test_frame_rooms_and_publish();
     if (failures) {
         fprintf(stderr, "%d check(s) failed\n", failures);
         return 1;
