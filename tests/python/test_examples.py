@@ -31,3 +31,18 @@ def test_pytest_example_passes_with_the_installed_plugin():
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "2 passed" in done.stdout
+
+
+def test_rooms_example_runs_as_written():
+    done = subprocess.run(
+        [sys.executable, str(EXAMPLES / "rooms.py")], capture_output=True, text=True, timeout=30
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        "{'lobby': 2}",
+        "b'hi bob'",
+        "PublishReport(delivered=2, dropped=0, disconnected=0)",
+        "b'server says hello' b'server says hello'",
+        "FrameError: frame of 2097152 bytes is over the limit of 1048576",
+        "broadcasts=2 deliveries=3 protocol_errors=1",
+    ]
