@@ -140,9 +140,10 @@ pub(crate) enum Piece<'a> {
     Shared(&'a Bytes),
 }
 
-impl Piece<'_> {
-    pub(crate) fn as_slice(&self) -> &[u8] {
-        match self {
+impl<'a> Piece<'a> {
+    /// The piece's bytes, borrowed from the answer (not from the piece).
+    pub(crate) fn as_slice(&self) -> &'a [u8] {
+        match *self {
             Piece::Owned(b) => b,
             Piece::Shared(b) => b,
         }

@@ -855,9 +855,17 @@ impl Io {
             return self.flush(conn);
         }
         let Some(bytes) = self.out.as_contiguous() else {
-            // Shared bodies: queue by reference, then one vectored send.
-            conn.output.push_rest(&self.out, 0, &mut self.pool);
-            return self.flush(conn);
+            // Shared bodies: one vectored send straight from the answer; what the
+            // socket does not take is queued (bodies by reference).
+            let (n, result) = output::send_pieces(&conn.stream, &self.out);
+            self.note_written(conn, n);
+            if result.is_err() {
+                return Fate::Close;
+            }
+            if n < self.out.len() {
+                conn.output.push_rest(&self.out, n, &mut self.pool);
+            }
+            return Fate::Keep;
         };
         let (n, result) = write_until_blocked(&mut conn.stream, bytes);
         self.note_written(conn, n);

@@ -211,6 +211,47 @@ impl Segment {
     }
 }
 
+/// Sends an answer made of pieces (owned runs and shared bodies) straight from
+/// where they are, up to [`MAX_IOV`] pieces per `sendmsg`, until all is sent or the
+/// socket would block. Returns the bytes sent and the error, if one other than
+/// WouldBlock ended it; the caller queues the rest.
+pub(crate) fn send_pieces(stream: &TcpStream, out: &Out) -> (usize, io::Result<()>) {
+    let mut total = 0;
+    loop {
+        let mut slices: [IoSlice<'_>; MAX_IOV] = [IoSlice::new(&[]); MAX_IOV];
+        let (mut n, mut skip, mut want) = (0, total, 0);
+        for piece in out.pieces() {
+            let data = piece.as_slice();
+            if skip >= data.len() {
+                skip -= data.len();
+                continue;
+            }
+            slices[n] = IoSlice::new(&data[skip..]);
+            want += data.len() - skip;
+            skip = 0;
+            n += 1;
+            if n == MAX_IOV {
+                break;
+            }
+        }
+        if n == 0 {
+            return (total, Ok(()));
+        }
+        match send_vectored(stream, &slices[..n]) {
+            Ok(0) => return (total, Err(io::ErrorKind::WriteZero.into())),
+            Ok(k) => {
+                total += k;
+                if k < want {
+                    return (total, Ok(())); // the socket is full
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return (total, Ok(())),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return (total, Err(e)),
+        }
+    }
+}
+
 /// `sendmsg(fd, bufs, MSG_NOSIGNAL)`, or `send` for a single slice.
 fn send_vectored(stream: &TcpStream, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
     let sock = socket2::SockRef::from(stream);
