@@ -37,6 +37,7 @@ fn memory_stays_bounded() {
     burst_buffers_are_given_back();
     logged_bodies_keep_only_their_cut();
     a_frame_claiming_4_gib_allocates_nothing();
+    a_broadcast_is_stored_once_for_all_members();
 }
 
 /// A route's body is held once: not copied by the config, the route table and the
@@ -180,5 +181,35 @@ fn a_frame_claiming_4_gib_allocates_nothing() {
     });
     println!("a 4 GiB frame claim: heap grew {grew} B");
     assert!(grew < MIB as isize, "heap grew {grew} B");
+    server.stop(Duration::from_secs(1));
+}
+
+/// One 1 MiB frame published to 300 members that do not read: every member's
+/// output refers to the one allocation (300 copies would be 300 MiB).
+fn a_broadcast_is_stored_once_for_all_members() {
+    let server = common::start(Protocol::Frame, |c| c.workers(2).max_frame_bytes(2 << 20));
+    let mut members = Vec::new();
+    for _ in 0..300 {
+        let mut m = connect(server.local_addr());
+        // A small receive buffer: most of the frame stays queued in the server.
+        socket2::SockRef::from(&m)
+            .set_recv_buffer_size(4096)
+            .unwrap();
+        let mut join = Vec::new();
+        pierhead::frame::encode_control(pierhead::frame::op::JOIN, b"all", &mut join);
+        m.write_all(&join).unwrap();
+        let mut joined = [0u8; 16 + 4];
+        m.read_exact(&mut joined).unwrap();
+        members.push(m);
+    }
+    let payload = vec![b'b'; MIB];
+    let (report, grew) = growth_of(|| server.publish("all", &payload).unwrap());
+    println!(
+        "1 MiB published to 300 unread members: heap grew {} KiB",
+        grew / 1024
+    );
+    assert_eq!(report.delivered, 300);
+    assert!(grew < 8 * MIB as isize, "heap grew {grew} B");
+    drop(members);
     server.stop(Duration::from_secs(1));
 }

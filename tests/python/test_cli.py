@@ -96,6 +96,8 @@ def test_limit_flags_reach_the_server():
         (["--max-body-bytes", "lots"], "--max-body-bytes"),
         (["--max-headers", "0"], "max_headers"),
         (["--max-output-bytes", "1"], "max_output_bytes"),
+        (["--protocol", "frame", "--slow-consumer", "sometimes"], "slow_consumer"),
+        (["--protocol", "frame", "--max-frame-bytes", "0"], "max_frame_bytes"),
     ],
 )
 def test_bad_arguments_are_rejected_naming_the_field(args, message):
