@@ -32,8 +32,9 @@ mod worker;
 
 pub use config::{parse_size, Config, Protocol, SlowConsumer, StatsCallback, MAX_WORKERS};
 pub use error::{ConfigError, ConfigProblem, StartError};
+pub use rooms::publish::{PublishError, PublishReport};
 pub use routing::{Fault, Handler, PathMatch, Request, RequestView, Response, Route, RouteId};
-pub use server::{PublishError, PublishReport, Server, StopReport, DROP_STOP_DEADLINE};
+pub use server::{Server, StopReport, DROP_STOP_DEADLINE};
 pub use shared::{CallbackGuard, CallbackScope};
 
 /// The frame protocol's wire format, for clients: encode frames and decode what

@@ -9,6 +9,7 @@ use mio::{Interest, Poll, Waker};
 
 use crate::config::{Config, Protocol};
 use crate::error::{ConfigError, StartError};
+use crate::rooms::publish::{PublishError, PublishReport};
 use crate::routing::{Request, Route, RouteId};
 use crate::shared::Shared;
 use crate::stats::{State, Stats};
@@ -55,44 +56,6 @@ impl StopReport {
         }
     }
 }
-
-/// What a host publish ([`Server::publish`]) did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct PublishReport {
-    /// Members the frame was queued for.
-    pub delivered: u64,
-    /// Frames dropped for it: members over their output limit with the
-    /// `drop_newest` policy (or `drop_oldest` with nothing older to drop), plus
-    /// older frames `drop_oldest` dropped to make room.
-    pub dropped: u64,
-    /// Members disconnected as slow consumers (`disconnect` policy).
-    pub disconnected: u64,
-}
-
-/// Why a host publish was refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum PublishError {
-    /// The server does not speak the frame protocol.
-    #[error("publish needs the frame protocol; this server speaks {0}")]
-    NotFrameProtocol(Protocol),
-    /// The payload is longer than `max_frame_bytes`.
-    #[error("payload of {len} bytes is over max_frame_bytes ({max})")]
-    TooLong {
-        /// The payload length.
-        len: usize,
-        /// `max_frame_bytes`.
-        max: usize,
-    },
-    /// The room name is empty or longer than 64 bytes.
-    #[error("room name must be 1 to 64 bytes, got {0}")]
-    BadRoom(usize),
-    /// The server is stopping or stopped.
-    #[error("the server is stopping")]
-    Stopping,
-}
-
-/// How long `publish` waits for the workers to have queued the frame.
-const PUBLISH_WAIT: Duration = Duration::from_secs(2);
 
 /// A running server. Start it with [`Server::start`]; it stops on [`Server::stop`]
 /// or when dropped. `Server` is `Send + Sync`: any thread may read stats or stop it.
@@ -286,49 +249,7 @@ impl Server {
     /// the slow-consumer policy): how many members got it, how many did not, how
     /// many were disconnected. A room with no members gives an empty report.
     pub fn publish(&self, room: &str, payload: &[u8]) -> Result<PublishReport, PublishError> {
-        let config = &self.shared.config;
-        if config.protocol != Protocol::Frame {
-            return Err(PublishError::NotFrameProtocol(config.protocol));
-        }
-        if payload.len() > config.max_frame_bytes {
-            return Err(PublishError::TooLong {
-                len: payload.len(),
-                max: config.max_frame_bytes,
-            });
-        }
-        if room.is_empty() || room.len() > crate::frame::MAX_ROOM_BYTES {
-            return Err(PublishError::BadRoom(room.len()));
-        }
-        if self.shared.stop_requested() {
-            return Err(PublishError::Stopping);
-        }
-        let Some(shared_room) = self.shared.rooms.get(room) else {
-            return Ok(PublishReport::default());
-        };
-        let targets: Vec<usize> = (0..config.workers)
-            .filter(|&w| shared_room.members_on(w) > 0)
-            .collect();
-        let frame = bytes::Bytes::from(crate::frame::data_frame(payload));
-        let tally = Arc::new(crate::rooms::registry::Tally::new(targets.len()));
-        self.shared
-            .host_publishes
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        for &w in &targets {
-            self.shared.rooms.inboxes[w].push(&mut vec![crate::rooms::registry::Delivery {
-                room: shared_room.name.clone(),
-                frame: frame.clone(),
-                tally: Some(tally.clone()),
-            }]);
-            // A failed wake means the worker has exited; it released its inbox.
-            let _ = self.shared.wakers[w].wake();
-        }
-        tally.wait(Instant::now() + PUBLISH_WAIT);
-        let get = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
-        Ok(PublishReport {
-            delivered: get(&tally.delivered),
-            dropped: get(&tally.dropped),
-            disconnected: get(&tally.disconnected),
-        })
+        crate::rooms::publish::publish(&self.shared, room, payload)
     }
 
     /// The rooms with members (frame protocol), by name, with their member counts.

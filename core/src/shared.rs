@@ -93,8 +93,6 @@ pub(crate) struct Shared {
     pub(crate) misses: Misses,
     /// Rooms of the frame protocol, and the workers' inboxes.
     pub(crate) rooms: Arc<Registry>,
-    /// Frames published by the host (`Server::publish`), counted as broadcasts.
-    pub(crate) host_publishes: AtomicU64,
     pub(crate) handlers: HandlerPool,
     /// Finished handler jobs, one queue per worker.
     completions: Box<[Mutex<Vec<Completion>>]>,
@@ -113,7 +111,6 @@ impl Shared {
                 .then(|| RequestLog::new(config.request_log, config.request_log_body_bytes)),
             misses: Misses::new(config.request_log_body_bytes),
             rooms: Arc::new(Registry::new(workers)),
-            host_publishes: AtomicU64::new(0),
             handlers: HandlerPool::new(config.handler_threads),
             completions: (0..workers).map(|_| Mutex::new(Vec::new())).collect(),
             workers_running: AtomicUsize::new(workers),
@@ -144,14 +141,12 @@ impl Shared {
     }
 
     pub(crate) fn stats(&self) -> Stats {
-        let mut s = Stats::sum(
+        Stats::sum(
             self.counters.iter(),
             self.state(),
             self.started.elapsed(),
             self.rooms.counts(),
-        );
-        s.broadcasts += self.host_publishes.load(Ordering::Relaxed);
-        s
+        )
     }
 
     /// The counters written by the stats thread.

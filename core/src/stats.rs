@@ -6,6 +6,8 @@
 //! thread may read the blocks at any time; a [`Stats`] snapshot is their sum.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::rooms::registry::RoomCounts;
 use std::time::Duration;
 
 /// A monotonically increasing counter with exactly one writing thread.
@@ -165,7 +167,7 @@ impl Stats {
         blocks: impl IntoIterator<Item = &'a Counters>,
         state: State,
         uptime: Duration,
-        (rooms, members): (u64, u64),
+        rooms: RoomCounts,
     ) -> Stats {
         let mut s = Stats {
             connections_accepted: 0,
@@ -179,11 +181,11 @@ impl Stats {
             protocol_errors: 0,
             timeouts: 0,
             slow_consumer_disconnects: 0,
-            broadcasts: 0,
+            broadcasts: rooms.host_publishes,
             deliveries: 0,
             frames_dropped: 0,
-            rooms,
-            members,
+            rooms: rooms.rooms,
+            members: rooms.members,
             accept_errors: 0,
             handler_errors: 0,
             internal_errors: 0,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import socket
-import threading
 import time
 
 import pytest
@@ -99,17 +98,3 @@ def test_join_then_publish_has_no_race():
                 c.join(f"r{i}")
                 assert s.publish(f"r{i}", b"now").delivered == 1
                 assert c.recv() == b"now"
-
-
-def test_publish_releases_the_gil():
-    """publish waits for the workers with the GIL released: a thread holding a
-    Python-side reader keeps running."""
-    with pierhead.Server(protocol="frame") as s:
-        with client(s) as c:
-            c.join("r")
-            got = []
-            t = threading.Thread(target=lambda: got.append(c.recv()))
-            t.start()
-            s.publish("r", b"ok")
-            t.join(5)
-            assert got == [b"ok"]

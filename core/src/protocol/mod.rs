@@ -108,6 +108,12 @@ pub(crate) struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
+    /// The output budget is spent: answer no further request now ([`Next::Pause`]).
+    #[inline]
+    pub(crate) fn output_full(&self) -> bool {
+        self.out.len() >= self.out_budget
+    }
+
     /// Every HTTP request gets the fixed response and nothing of it is kept: no
     /// routes, no log. The benchmark path, which skips even the request's body.
     #[inline]

@@ -69,24 +69,20 @@ impl Hub {
 
     /// Adds `member` to `room`; in force (for every worker) when this returns.
     pub(crate) fn join(&mut self, room: &str, member: mio::Token) -> Membership {
+        // The registry counts members per worker: each one, not each room.
+        let shared = self.registry.join(room, self.worker);
         let slot = match self.by_name.get(room) {
             Some(&slot) => slot,
             None => {
-                let shared = self.registry.join(room, self.worker);
                 let slot = self.rooms.insert(LocalRoom {
                     shared: shared.clone(),
                     members: Slab::new(),
                 });
                 self.by_name.insert(shared.name.clone(), slot);
-                let key = self.rooms[slot].members.insert(member);
-                return Membership { room: slot, key };
+                slot
             }
         };
-        let local = &mut self.rooms[slot];
-        // The registry counts members per worker: count this one too.
-        let shared = self.registry.join(room, self.worker);
-        debug_assert!(Arc::ptr_eq(&shared, &local.shared));
-        let key = local.members.insert(member);
+        let key = self.rooms[slot].members.insert(member);
         Membership { room: slot, key }
     }
 

@@ -114,12 +114,22 @@ impl Inbox {
     }
 }
 
+/// Room figures for stats.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct RoomCounts {
+    pub(crate) rooms: u64,
+    pub(crate) members: u64,
+    pub(crate) host_publishes: u64,
+}
+
 /// The rooms of a server.
 pub(crate) struct Registry {
     workers: usize,
     rooms: Mutex<HashMap<Arc<str>, Arc<RoomShared>>>,
     /// Members over all rooms.
     members: AtomicU64,
+    /// Frames published by the host (counted as broadcasts).
+    host_publishes: AtomicU64,
     /// One inbox per worker.
     pub(crate) inboxes: Box<[Inbox]>,
 }
@@ -130,6 +140,7 @@ impl Registry {
             workers,
             rooms: Mutex::new(HashMap::new()),
             members: AtomicU64::new(0),
+            host_publishes: AtomicU64::new(0),
             inboxes: (0..workers).map(|_| Inbox::default()).collect(),
         }
     }
@@ -184,10 +195,18 @@ impl Registry {
         out
     }
 
-    /// Rooms and members over all rooms (for stats).
-    pub(crate) fn counts(&self) -> (u64, u64) {
-        let rooms = self.lock().len() as u64;
-        (rooms, self.members.load(Ordering::Relaxed))
+    /// A host publish (any thread).
+    pub(crate) fn count_host_publish(&self) {
+        self.host_publishes.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// For stats: rooms, members over all rooms, host publishes.
+    pub(crate) fn counts(&self) -> RoomCounts {
+        RoomCounts {
+            rooms: self.lock().len() as u64,
+            members: self.members.load(Ordering::Relaxed),
+            host_publishes: self.host_publishes.load(Ordering::Relaxed),
+        }
     }
 }
 
@@ -203,11 +222,11 @@ mod tests {
         assert!(Arc::ptr_eq(&a, &b));
         assert_eq!((a.members_on(0), a.members_on(1)), (1, 1));
         assert_eq!(reg.list(), vec![("lobby".to_owned(), 2)]);
-        assert_eq!(reg.counts(), (1, 2));
+        assert_eq!((reg.counts().rooms, reg.counts().members), (1, 2));
         reg.leave(&a, 0);
         assert!(reg.get("lobby").is_some());
         reg.leave(&b, 1);
         assert!(reg.get("lobby").is_none());
-        assert_eq!(reg.counts(), (0, 0));
+        assert_eq!((reg.counts().rooms, reg.counts().members), (0, 0));
     }
 }

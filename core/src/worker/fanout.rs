@@ -8,7 +8,6 @@
 //! (one vectored send for all the frames it got this turn), and pushes the frames
 //! for other workers into their inboxes with one wake each.
 
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -16,7 +15,7 @@ use bytes::Bytes;
 
 use super::connection::{Connection, Phase};
 use super::token::ConnToken;
-use super::{CloseCause, Fate, Worker};
+use super::{live, CloseCause, Fate, Worker};
 use crate::config::SlowConsumer;
 use crate::protocol::frame::codec::{self, op};
 use crate::rooms::hub::LocalDelivery;
@@ -142,12 +141,9 @@ impl Worker {
                 let Some(ct) = ConnToken::from_token(token) else {
                     continue;
                 };
-                let Some(conn) = self.conns.get_mut(ct.index as usize) else {
+                let Some(conn) = live(&mut self.conns, ct) else {
                     continue;
                 };
-                if conn.token != ct {
-                    continue;
-                }
                 if conn.output.len() > io.max_output {
                     // Over the limit with what this turn queued: a member is slow
                     // only if the kernel will not take it now. (An error shows in
@@ -189,20 +185,16 @@ impl Worker {
     /// handed to the kernel if it takes it, then the connection closes.
     fn disconnect_doomed(&mut self) {
         let doomed = std::mem::take(&mut self.io.doomed);
-        for ct in &doomed {
-            let index = ct.index as usize;
-            let Some(conn) = self.conns.get_mut(index) else {
+        let mut error = Vec::new();
+        codec::encode_control(op::ERROR, b"slow consumer", &mut error);
+        for &ct in &doomed {
+            let Some(conn) = live(&mut self.conns, ct) else {
                 continue;
             };
-            if conn.token != *ct {
-                continue;
-            }
             conn.output.truncate_to_started(&mut self.io.pool);
-            let mut error = Vec::new();
-            codec::encode_control(op::ERROR, b"slow consumer", &mut error);
             conn.output.push_copy(&error, &mut self.io.pool);
             let _ = self.io.flush(conn);
-            self.close(index, CloseCause::Natural);
+            self.close(ct.index as usize, CloseCause::Natural);
         }
         self.io.doomed = doomed;
         self.io.doomed.clear();
@@ -211,28 +203,15 @@ impl Worker {
     /// Sends what this turn queued on each recipient, once each.
     fn flush_queued(&mut self) {
         let list = std::mem::take(&mut self.io.flushing);
-        for ct in &list {
-            let index = ct.index as usize;
-            let Some(conn) = self.conns.get_mut(index) else {
-                continue;
-            };
-            if conn.token != *ct {
-                continue;
-            }
-            conn.queued = false;
-            let io = &mut self.io;
-            let fate = catch_unwind(AssertUnwindSafe(|| {
+        for &ct in &list {
+            self.step(ct, |io, conn| {
+                conn.queued = false;
                 if io.flush(conn) == Fate::Close {
                     Fate::Close
                 } else {
                     io.settle(conn)
                 }
-            }))
-            .unwrap_or_else(|_| {
-                self.io.counters().internal_errors.incr();
-                Fate::Close
             });
-            self.conclude(index, fate);
         }
         self.io.flushing = list;
         self.io.flushing.clear();

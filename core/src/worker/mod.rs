@@ -394,21 +394,24 @@ impl Worker {
         arm_timer(&mut self.timers, conn, &self.io.timeouts);
     }
 
-    /// Drives one connection for a readiness event.
-    fn serve(&mut self, ct: ConnToken, ready: Readiness) {
-        let Some(conn) = self.conns.get_mut(ct.index as usize) else {
+    /// Runs `step` on connection `ct` if it still exists (a stale token is
+    /// ignored), with panics caught: a panic closes that connection and is counted
+    /// as an internal error. Then closes the connection or re-arms its timer.
+    fn step(&mut self, ct: ConnToken, step: impl FnOnce(&mut Io, &mut Connection) -> Fate) {
+        let Some(conn) = live(&mut self.conns, ct) else {
             return;
         };
-        if conn.token != ct {
-            return; // A stale event for a connection that no longer exists.
-        }
         let io = &mut self.io;
-        let fate = catch_unwind(AssertUnwindSafe(|| io.drive(conn, ready)));
-        let fate = fate.unwrap_or_else(|_| {
+        let fate = catch_unwind(AssertUnwindSafe(|| step(io, conn))).unwrap_or_else(|_| {
             self.io.counters().internal_errors.incr();
             Fate::Close
         });
         self.conclude(ct.index as usize, fate);
+    }
+
+    /// Drives one connection for a readiness event.
+    fn serve(&mut self, ct: ConnToken, ready: Readiness) {
+        self.step(ct, |io, conn| io.drive(conn, ready));
     }
 
     /// Answers the requests whose handlers have returned.
@@ -417,23 +420,15 @@ impl Worker {
             let Some(ct) = ConnToken::from_token(done.token) else {
                 continue;
             };
-            let Some(conn) = self.conns.get_mut(ct.index as usize) else {
-                continue;
-            };
-            let awaited = matches!(conn.hold.as_deref(),
-                Some(Hold::AwaitHandler { job, .. }) if *job == done.id);
-            if conn.token != ct || !awaited {
+            let awaited = live(&mut self.conns, ct).is_some_and(|conn| {
+                matches!(conn.hold.as_deref(),
+                    Some(Hold::AwaitHandler { job, .. }) if *job == done.id)
+            });
+            if !awaited {
                 continue; // closed meanwhile, or already answered 500 for a timeout
             }
-            let io = &mut self.io;
-            let fate = catch_unwind(AssertUnwindSafe(|| {
-                io.end_hold(conn, Release::Handled(done.outcome))
-            }))
-            .unwrap_or_else(|_| {
-                self.io.counters().internal_errors.incr();
-                Fate::Close
-            });
-            self.conclude(ct.index as usize, fate);
+            let outcome = done.outcome;
+            self.step(ct, |io, conn| io.end_hold(conn, Release::Handled(outcome)));
         }
     }
 
@@ -460,10 +455,10 @@ impl Worker {
     fn fire_timers(&mut self) {
         let now = self.io.now;
         while let Some((at, ct)) = self.timers.pop_due(now) {
-            let Some(conn) = self.conns.get_mut(ct.index as usize) else {
+            let Some(conn) = live(&mut self.conns, ct) else {
                 continue;
             };
-            if conn.token != ct || conn.timer_at != Some(at) {
+            if conn.timer_at != Some(at) {
                 continue; // stale entry
             }
             conn.timer_at = None;
@@ -472,10 +467,7 @@ impl Worker {
                 arm_timer(&mut self.timers, conn, &self.io.timeouts);
                 continue;
             }
-            let io = &mut self.io;
-            let fate =
-                catch_unwind(AssertUnwindSafe(|| io.expire(conn, wait))).unwrap_or(Fate::Close);
-            self.conclude(ct.index as usize, fate);
+            self.step(ct, |io, conn| io.expire(conn, wait));
         }
     }
 
@@ -530,6 +522,14 @@ impl Worker {
             }
         }
     }
+}
+
+/// The connection `ct` names, if it is still the one in its slot (a closed
+/// connection's slot may hold a newer one: the generation tells them apart).
+fn live(conns: &mut Slab<Connection>, ct: ConnToken) -> Option<&mut Connection> {
+    conns
+        .get_mut(ct.index as usize)
+        .filter(|conn| conn.token == ct)
 }
 
 /// Makes sure the timer heap holds an entry no later than the connection's deadline.
@@ -867,7 +867,7 @@ impl Io {
             }
             return Fate::Keep;
         };
-        let (n, result) = write_until_blocked(&mut conn.stream, bytes);
+        let (n, result) = output::send_all(&conn.stream, bytes);
         self.note_written(conn, n);
         if result.is_err() {
             return Fate::Close;
@@ -990,25 +990,4 @@ fn read_retrying(stream: &mut TcpStream, buf: &mut [u8]) -> io::Result<usize> {
             other => return other,
         }
     }
-}
-
-/// Writes until everything is sent or the socket would block. Returns the bytes
-/// written and the error, if one other than WouldBlock ended it. (`write` on a
-/// `TcpStream` is `send(..., MSG_NOSIGNAL)`: a closed peer is EPIPE, never SIGPIPE.
-/// Vectored writes are not used because `writev` has no such flag.)
-fn write_until_blocked(stream: &mut TcpStream, mut data: &[u8]) -> (usize, io::Result<()>) {
-    let mut written = 0;
-    while !data.is_empty() {
-        match stream.write(data) {
-            Ok(0) => return (written, Err(io::ErrorKind::WriteZero.into())),
-            Ok(n) => {
-                written += n;
-                data = &data[n..];
-            }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return (written, Err(e)),
-        }
-    }
-    (written, Ok(()))
 }

@@ -3,8 +3,10 @@
 //! shared segments are reference-counted slices of large bodies (a static route's
 //! body is queued for a slow client without copying it).
 //!
-//! Sending takes up to [`MAX_IOV`] segments in one `sendmsg(MSG_NOSIGNAL)`: a closed
-//! peer gives EPIPE, never SIGPIPE in the host process.
+//! Every send in the worker goes through here: an answer as it was built
+//! ([`send_all`], [`send_pieces`]) and the queue ([`Output::send`]). Up to
+//! [`MAX_IOV`] segments go in one `sendmsg(MSG_NOSIGNAL)` (`send` for one): a closed
+//! peer gives EPIPE, never SIGPIPE in the host process (`writev` has no such flag).
 
 use std::collections::VecDeque;
 use std::io::{self, IoSlice};
@@ -211,15 +213,21 @@ impl Segment {
     }
 }
 
+/// Sends `data` until all is sent or the socket would block. Returns the bytes sent
+/// and the error, if one other than WouldBlock ended it.
+pub(crate) fn send_all(stream: &TcpStream, data: &[u8]) -> (usize, io::Result<()>) {
+    send_slices::<1>(stream, |sent, slices| {
+        slices[0] = IoSlice::new(&data[sent..]);
+        (usize::from(sent < data.len()), data.len() - sent)
+    })
+}
+
 /// Sends an answer made of pieces (owned runs and shared bodies) straight from
 /// where they are, up to [`MAX_IOV`] pieces per `sendmsg`, until all is sent or the
-/// socket would block. Returns the bytes sent and the error, if one other than
-/// WouldBlock ended it; the caller queues the rest.
+/// socket would block. Returns like [`send_all`]; the caller queues the rest.
 pub(crate) fn send_pieces(stream: &TcpStream, out: &Out) -> (usize, io::Result<()>) {
-    let mut total = 0;
-    loop {
-        let mut slices: [IoSlice<'_>; MAX_IOV] = [IoSlice::new(&[]); MAX_IOV];
-        let (mut n, mut skip, mut want) = (0, total, 0);
+    send_slices::<MAX_IOV>(stream, |sent, slices| {
+        let (mut n, mut skip, mut want) = (0, sent, 0);
         for piece in out.pieces() {
             let data = piece.as_slice();
             if skip >= data.len() {
@@ -234,6 +242,22 @@ pub(crate) fn send_pieces(stream: &TcpStream, out: &Out) -> (usize, io::Result<(
                 break;
             }
         }
+        (n, want)
+    })
+}
+
+/// The send loop: `fill(sent, slices)` puts what follows the first `sent` bytes
+/// into `slices` and says how many slices it used and how many bytes they hold;
+/// they go out in one send, until nothing is left, the socket takes less than
+/// offered (it is full), or it fails.
+fn send_slices<'a, const N: usize>(
+    stream: &TcpStream,
+    mut fill: impl FnMut(usize, &mut [IoSlice<'a>; N]) -> (usize, usize),
+) -> (usize, io::Result<()>) {
+    let mut total = 0;
+    loop {
+        let mut slices = [IoSlice::new(&[]); N];
+        let (n, want) = fill(total, &mut slices);
         if n == 0 {
             return (total, Ok(()));
         }
@@ -242,7 +266,7 @@ pub(crate) fn send_pieces(stream: &TcpStream, out: &Out) -> (usize, io::Result<(
             Ok(k) => {
                 total += k;
                 if k < want {
-                    return (total, Ok(())); // the socket is full
+                    return (total, Ok(()));
                 }
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return (total, Ok(())),

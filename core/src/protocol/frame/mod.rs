@@ -37,7 +37,7 @@ impl Session {
             if rest.is_empty() {
                 break;
             }
-            if ctx.out.len() >= ctx.out_budget {
+            if ctx.output_full() {
                 return Progress {
                     consumed: pos,
                     next: Next::Pause,

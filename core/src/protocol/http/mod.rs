@@ -96,7 +96,7 @@ impl Session {
             if rest.is_empty() {
                 return continue_at(pos);
             }
-            if ctx.out.len() >= ctx.out_budget {
+            if ctx.output_full() {
                 // Answer the rest once what is answered has drained (pipelined
                 // requests for a large body must not render it N times at once).
                 return Progress {

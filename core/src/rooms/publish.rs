@@ -1,0 +1,102 @@
+//! A frame published by the host program (`Server::publish`): sent to every
+//! worker that has members of the room through its inbox, and waited for until
+//! each has queued it, so that the report counts every member.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+use super::registry::{Delivery, Tally};
+use crate::config::Protocol;
+use crate::frame::{data_frame, MAX_ROOM_BYTES};
+use crate::shared::Shared;
+
+/// How long `publish` waits for the workers to have queued the frame (they do it
+/// within a loop turn; the bound only matters when a stop races with it).
+const PUBLISH_WAIT: Duration = Duration::from_secs(2);
+
+/// What a host publish ([`Server::publish`]) did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PublishReport {
+    /// Members the frame was queued for.
+    pub delivered: u64,
+    /// Frames dropped for it: members over their output limit with the
+    /// `drop_newest` policy (or `drop_oldest` with nothing older to drop), plus
+    /// older frames `drop_oldest` dropped to make room.
+    pub dropped: u64,
+    /// Members disconnected as slow consumers (`disconnect` policy).
+    pub disconnected: u64,
+}
+
+/// Why a host publish was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PublishError {
+    /// The server does not speak the frame protocol.
+    #[error("publish needs the frame protocol; this server speaks {0}")]
+    NotFrameProtocol(Protocol),
+    /// The payload is longer than `max_frame_bytes`.
+    #[error("payload of {len} bytes is over max_frame_bytes ({max})")]
+    TooLong {
+        /// The payload length.
+        len: usize,
+        /// `max_frame_bytes`.
+        max: usize,
+    },
+    /// The room name is empty or longer than 64 bytes.
+    #[error("room name must be 1 to 64 bytes, got {0}")]
+    BadRoom(usize),
+    /// The server is stopping or stopped.
+    #[error("the server is stopping")]
+    Stopping,
+}
+
+/// Publishes `payload` to `room` (see `Server::publish`).
+pub(crate) fn publish(
+    shared: &Shared,
+    room: &str,
+    payload: &[u8],
+) -> Result<PublishReport, PublishError> {
+    let config = &shared.config;
+    if config.protocol != Protocol::Frame {
+        return Err(PublishError::NotFrameProtocol(config.protocol));
+    }
+    if payload.len() > config.max_frame_bytes {
+        return Err(PublishError::TooLong {
+            len: payload.len(),
+            max: config.max_frame_bytes,
+        });
+    }
+    if room.is_empty() || room.len() > MAX_ROOM_BYTES {
+        return Err(PublishError::BadRoom(room.len()));
+    }
+    if shared.stop_requested() {
+        return Err(PublishError::Stopping);
+    }
+    let registry = &shared.rooms;
+    let Some(target) = registry.get(room) else {
+        return Ok(PublishReport::default()); // no member anywhere: nothing broadcast
+    };
+    registry.count_host_publish();
+    let workers: Vec<usize> = (0..config.workers)
+        .filter(|&w| target.members_on(w) > 0)
+        .collect();
+    let frame = Bytes::from(data_frame(payload));
+    let tally = Arc::new(Tally::new(workers.len()));
+    for &w in &workers {
+        registry.inboxes[w].push(&mut vec![Delivery {
+            room: target.name.clone(),
+            frame: frame.clone(),
+            tally: Some(tally.clone()),
+        }]);
+        // A failed wake means the worker has exited; it released its inbox.
+        let _ = shared.wakers[w].wake();
+    }
+    tally.wait(Instant::now() + PUBLISH_WAIT);
+    Ok(PublishReport {
+        delivered: tally.delivered.load(Ordering::Relaxed),
+        dropped: tally.dropped.load(Ordering::Relaxed),
+        disconnected: tally.disconnected.load(Ordering::Relaxed),
+    })
+}
