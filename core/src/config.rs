@@ -7,6 +7,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::backplane::BackplaneUrl;
 use crate::routing::Route;
 use crate::stats::Stats;
 
@@ -142,6 +143,12 @@ pub enum ConfigProblem {
         /// What was expected.
         expected: &'static str,
     },
+    /// A value that does not go with the rest of the config.
+    #[error("needs {needs}")]
+    Requires {
+        /// What it needs.
+        needs: &'static str,
+    },
     /// A name that is not one of the accepted ones.
     #[error("`{got}` is not one of: {expected}")]
     UnknownName {
@@ -206,6 +213,7 @@ pub struct Config {
     pub(crate) request_log_body_bytes: usize,
     pub(crate) handler_threads: usize,
     pub(crate) handler_timeout: Duration,
+    pub(crate) backplane: Option<String>,
 }
 
 impl fmt::Debug for Config {
@@ -234,6 +242,13 @@ impl fmt::Debug for Config {
             .field("request_log_body_bytes", &self.request_log_body_bytes)
             .field("handler_threads", &self.handler_threads)
             .field("handler_timeout", &self.handler_timeout)
+            .field(
+                "backplane",
+                &self.backplane.as_deref().map(|u| {
+                    BackplaneUrl::parse(u)
+                        .map_or_else(|_| "<invalid>".to_owned(), |u| u.to_string())
+                }),
+            )
             .finish()
     }
 }
@@ -276,6 +291,7 @@ impl Config {
             request_log_body_bytes: 64 * 1024,
             handler_threads: 8,
             handler_timeout: Duration::from_secs(30),
+            backplane: None,
         }
     }
 
@@ -433,6 +449,17 @@ impl Config {
         self
     }
 
+    /// Shares this server's rooms with every other server given the same broker
+    /// (frame protocol): `redis://[[user]:password@]host[:port][/db]`. A room's
+    /// frames reach its members on all of them. The broker is reached off the I/O
+    /// threads; start does not wait for it (an unreachable broker is retried, and
+    /// [`Stats::backplane`](crate::Stats::backplane) says how the link stands). A
+    /// malformed URL is rejected by `validate` (field `backplane`).
+    pub fn backplane(mut self, url: impl Into<String>) -> Self {
+        self.backplane = Some(url.into());
+        self
+    }
+
     /// The configured protocol.
     pub fn get_protocol(&self) -> Protocol {
         self.protocol
@@ -485,7 +512,25 @@ impl Config {
         for route in &self.routes {
             route.validate()?;
         }
+        self.backplane_url()?;
         Ok(())
+    }
+
+    /// The backplane's URL, parsed, if one is set; it needs the frame protocol.
+    pub(crate) fn backplane_url(&self) -> Result<Option<BackplaneUrl>, ConfigError> {
+        let Some(text) = &self.backplane else {
+            return Ok(None);
+        };
+        let url = BackplaneUrl::parse(text)?;
+        if self.protocol != Protocol::Frame {
+            return Err(ConfigError {
+                field: "backplane",
+                problem: ConfigProblem::Requires {
+                    needs: "the frame protocol (rooms are what it shares)",
+                },
+            });
+        }
+        Ok(Some(url))
     }
 
     /// The listen address, parsed, or resolved when it names a host.
@@ -587,6 +632,23 @@ mod tests {
         assert_eq!(e.field, "idle_timeout");
         let e = Config::new().max_connections(0).validate().unwrap_err();
         assert_eq!(e.field, "max_connections");
+        let e = Config::new()
+            .protocol(Protocol::Frame)
+            .backplane("localhost:6379")
+            .validate()
+            .unwrap_err();
+        assert_eq!(e.field, "backplane");
+        let e = Config::new()
+            .backplane("redis://localhost:6379")
+            .validate()
+            .unwrap_err();
+        assert_eq!(e.field, "backplane");
+        assert!(e.to_string().contains("frame protocol"), "{e}");
+        Config::new()
+            .protocol(Protocol::Frame)
+            .backplane("redis://localhost:6379/1")
+            .validate()
+            .unwrap();
         let e = "gopher".parse::<Protocol>().unwrap_err();
         assert_eq!(e.field, "protocol");
         assert!(e.to_string().contains("gopher"));

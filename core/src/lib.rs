@@ -13,10 +13,12 @@
 //! free of I/O), `routing` (routes, responses, handlers, the request log),
 //! `handler_pool` (threads running handlers), `stats` (counters), `reporter` (the
 //! stats-callback thread), `net` (listening sockets), `shared` (state between the
-//! handle and its threads).
+//! handle and its threads), `rooms` (the frame protocol's rooms), `backplane`
+//! (rooms shared with other servers through Redis pub/sub).
 
 #![warn(missing_docs)]
 
+mod backplane;
 mod config;
 mod error;
 mod handler_pool;
@@ -30,6 +32,7 @@ mod shared;
 mod stats;
 mod worker;
 
+pub use backplane::{BackplaneState, BackplaneStats, BackplaneUrl, DEFAULT_REDIS_PORT};
 pub use config::{parse_size, Config, Protocol, SlowConsumer, StatsCallback, MAX_WORKERS};
 pub use error::{ConfigError, ConfigProblem, StartError};
 pub use rooms::publish::{PublishError, PublishReport};

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use mio::{Interest, Poll, Waker};
 
+use crate::backplane::{self, Backplane, BackplaneStats};
 use crate::config::{Config, Protocol};
 use crate::error::{ConfigError, StartError};
 use crate::rooms::publish::{PublishError, PublishReport};
@@ -19,11 +20,14 @@ use crate::{net, reporter};
 /// Least time stop waits for busy handler threads, even after the deadline.
 const HANDLER_JOIN_MIN: Duration = Duration::from_millis(50);
 
+/// Least time stop waits for the backplane's thread to close its connections.
+const BACKPLANE_JOIN_MIN: Duration = Duration::from_millis(100);
+
 /// The grace period `Drop` gives in-flight work.
 pub const DROP_STOP_DEADLINE: Duration = Duration::from_secs(2);
 
 /// What a stop did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StopReport {
     /// Connections with nothing in flight, closed at once.
     pub idle_closed: u64,
@@ -42,6 +46,9 @@ pub struct StopReport {
     /// (at the deadline). They are left to finish on their own; no new handler call
     /// starts after stop returns.
     pub handlers_abandoned: u64,
+    /// The backplane's final figures (outages, frames not published, ...), when one
+    /// is configured and the stop is complete.
+    pub backplane: Option<BackplaneStats>,
 }
 
 impl StopReport {
@@ -53,6 +60,7 @@ impl StopReport {
             elapsed: Duration::ZERO,
             complete,
             handlers_abandoned: 0,
+            backplane: None,
         }
     }
 }
@@ -84,6 +92,7 @@ pub struct Server {
 struct Threads {
     workers: Vec<JoinHandle<WorkerReport>>,
     reporter: Option<JoinHandle<()>>,
+    backplane: Option<JoinHandle<()>>,
     report: Option<StopReport>,
 }
 
@@ -104,6 +113,17 @@ impl Server {
     pub fn start(config: Config) -> Result<Server, StartError> {
         config.validate()?;
         let addr = config.resolve_bind()?;
+        // The link's own loop: made here so that start fails cleanly if it cannot be.
+        let link = match config.backplane_url()? {
+            Some(url) => {
+                let poll = Poll::new().map_err(StartError::EventLoop)?;
+                let waker =
+                    Waker::new(poll.registry(), backplane::WAKE).map_err(StartError::EventLoop)?;
+                let bp = Arc::new(Backplane::new(url, config.max_frame_bytes, waker));
+                Some((poll, bp))
+            }
+            None => None,
+        };
         let socket = net::listen(addr, config.listen_backlog)?;
         let local_addr = socket
             .local_addr()
@@ -130,7 +150,11 @@ impl Server {
         // Each worker holds its own duplicate now.
         drop(socket);
 
-        let shared = Arc::new(Shared::new(config, wakers));
+        let shared = Arc::new(Shared::new(
+            config,
+            wakers,
+            link.as_ref().map(|(_, bp)| bp.clone()),
+        ));
         let server = Server {
             shared: shared.clone(),
             local_addr,
@@ -145,6 +169,14 @@ impl Server {
                     .spawn(move || worker::run(setup, shared))
                     .map_err(StartError::Spawn)?; // dropping `server` stops the rest
                 threads.workers.push(handle);
+            }
+            if let Some((poll, bp)) = link {
+                let shared = shared.clone();
+                let handle = thread::Builder::new()
+                    .name("pierhead-backplane".to_owned())
+                    .spawn(move || backplane::run(poll, bp, shared))
+                    .map_err(StartError::Spawn)?;
+                threads.backplane = Some(handle);
             }
             if let Some(callback) = shared.config.on_stats.clone() {
                 let shared = shared.clone();
@@ -277,8 +309,8 @@ impl Server {
             return StopReport::empty(false);
         }
         let mut threads = self.lock_threads();
-        if let Some(report) = threads.report {
-            return report;
+        if let Some(report) = &threads.report {
+            return report.clone();
         }
         let mut report = StopReport::empty(true);
         for handle in threads.workers.drain(..) {
@@ -302,13 +334,31 @@ impl Server {
         if let Some(handle) = threads.reporter.take() {
             let _ = handle.join();
         }
+        if let Some(handle) = threads.backplane.take() {
+            report.backplane = self.join_backplane(handle, handler_deadline);
+        }
         self.shared.set_state(State::Stopped);
         report.elapsed = self
             .shared
             .stop_request()
             .map_or(Duration::ZERO, |r| r.at.elapsed());
-        threads.report = Some(report);
+        threads.report = Some(report.clone());
         report
+    }
+
+    /// Waits for the link thread (told to stop by the last worker) until
+    /// `deadline`, at least a moment; never longer: a broker never holds up stop.
+    fn join_backplane(&self, handle: JoinHandle<()>, deadline: Instant) -> Option<BackplaneStats> {
+        let bp = self.shared.rooms.backplane.as_ref()?;
+        bp.request_stop();
+        let deadline = deadline.max(Instant::now() + BACKPLANE_JOIN_MIN);
+        while !handle.is_finished() && Instant::now() < deadline {
+            thread::sleep(Duration::from_micros(200));
+        }
+        if handle.is_finished() {
+            let _ = handle.join();
+        }
+        Some(bp.stats())
     }
 
     fn lock_threads(&self) -> std::sync::MutexGuard<'_, Threads> {

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use mio::Waker;
 
+use crate::backplane::Backplane;
 use crate::config::Config;
 use crate::handler_pool::{Completion, HandlerPool};
 use crate::rooms::registry::Registry;
@@ -101,7 +102,11 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    pub(crate) fn new(mut config: Config, wakers: Vec<Waker>) -> Shared {
+    pub(crate) fn new(
+        mut config: Config,
+        wakers: Vec<Waker>,
+        backplane: Option<Arc<Backplane>>,
+    ) -> Shared {
         let blocks = wakers.len() + 1;
         let workers = wakers.len();
         Shared {
@@ -110,7 +115,7 @@ impl Shared {
             log: (config.request_log > 0)
                 .then(|| RequestLog::new(config.request_log, config.request_log_body_bytes)),
             misses: Misses::new(config.request_log_body_bytes),
-            rooms: Arc::new(Registry::new(workers)),
+            rooms: Arc::new(Registry::new(workers, backplane)),
             handlers: HandlerPool::new(config.handler_threads),
             completions: (0..workers).map(|_| Mutex::new(Vec::new())).collect(),
             workers_running: AtomicUsize::new(workers),
@@ -146,6 +151,7 @@ impl Shared {
             self.state(),
             self.started.elapsed(),
             self.rooms.counts(),
+            self.rooms.backplane.as_ref().map(|b| b.stats()),
         )
     }
 
@@ -228,12 +234,15 @@ impl Shared {
         })
     }
 
-    /// Called by each worker as it exits; the last one closes the handler pool, so
-    /// that its threads end even if nobody joins them (a stop begun from inside a
-    /// callback).
+    /// Called by each worker as it exits; the last one closes the handler pool and
+    /// stops the backplane's link, so that their threads end even if nobody joins
+    /// them (a stop begun from inside a callback).
     pub(crate) fn worker_exited(&self) {
         if self.workers_running.fetch_sub(1, Ordering::AcqRel) == 1 {
             self.handlers.close();
+            if let Some(bp) = &self.rooms.backplane {
+                bp.request_stop();
+            }
         }
     }
 

@@ -7,6 +7,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::backplane::BackplaneStats;
 use crate::rooms::registry::RoomCounts;
 use std::time::Duration;
 
@@ -160,6 +161,8 @@ pub struct Stats {
     pub state: State,
     /// Time since the server started.
     pub uptime: Duration,
+    /// The Redis backplane's link and counts, when one is configured.
+    pub backplane: Option<BackplaneStats>,
 }
 
 impl Stats {
@@ -168,6 +171,7 @@ impl Stats {
         state: State,
         uptime: Duration,
         rooms: RoomCounts,
+        backplane: Option<BackplaneStats>,
     ) -> Stats {
         let mut s = Stats {
             connections_accepted: 0,
@@ -191,6 +195,7 @@ impl Stats {
             internal_errors: 0,
             state,
             uptime,
+            backplane,
         };
         for c in blocks {
             s.connections_accepted += c.connections_accepted.get();

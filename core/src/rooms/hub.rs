@@ -5,7 +5,11 @@
 //! this worker's members, delivered by the worker after the turn's events) and to
 //! one outbox per other worker that has members in the room (read from the room's
 //! atomic per-worker counts). The worker pushes each non-empty outbox into its
-//! target's inbox once per turn and wakes it once.
+//! target's inbox once per turn and wakes it once. With a backplane, the turn's
+//! frames also go to the broker for the other servers, in one hand-over per turn.
+//!
+//! A member of a room that is not ready yet (its subscription is not confirmed)
+//! waits for its `JOINED` and gets no frame until then.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -13,7 +17,8 @@ use std::sync::Arc;
 use bytes::Bytes;
 use slab::Slab;
 
-use super::registry::{Delivery, Registry, RoomShared, Tally};
+use super::registry::{Delivery, Incoming, Registry, RoomShared, Tally};
+use crate::backplane::Outgoing;
 
 /// A connection's membership, held by its frame session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,6 +34,9 @@ pub(crate) struct LocalRoom {
     pub(crate) shared: Arc<RoomShared>,
     /// Member connections (their mio tokens, generation included).
     pub(crate) members: Slab<mio::Token>,
+    /// Members still waiting for `JOINED` (the room is not ready): they get no
+    /// frame until then.
+    pub(crate) waiting: Vec<mio::Token>,
 }
 
 /// Frames for this worker's members of a room.
@@ -52,38 +60,51 @@ pub(crate) struct Hub {
     /// Frames owed to this worker's members, in order.
     pub(crate) local: Vec<LocalDelivery>,
     /// Frames for each other worker, pushed once per turn.
-    outboxes: Box<[Vec<Delivery>]>,
+    outboxes: Box<[Vec<Incoming>]>,
+    /// Frames for the other servers (with a backplane), handed over once per turn.
+    remote: Option<Vec<Outgoing>>,
+    /// Members whose room became ready: the worker sends them `JOINED <room>`.
+    pub(crate) joined: Vec<(mio::Token, Arc<str>)>,
 }
 
 impl Hub {
     pub(crate) fn new(worker: usize, workers: usize, registry: Arc<Registry>) -> Hub {
         Hub {
             worker,
-            registry,
             rooms: Slab::new(),
             by_name: HashMap::new(),
             local: Vec::new(),
             outboxes: (0..workers).map(|_| Vec::new()).collect(),
+            remote: registry.backplane.as_ref().map(|_| Vec::new()),
+            joined: Vec::new(),
+            registry,
         }
     }
 
     /// Adds `member` to `room`; in force (for every worker) when this returns.
-    pub(crate) fn join(&mut self, room: &str, member: mio::Token) -> Membership {
+    /// True if the member may be told `JOINED` now; otherwise it waits until the
+    /// room is ready and the worker tells it then (see [`Hub::joined`]).
+    pub(crate) fn join(&mut self, room: &str, member: mio::Token) -> (Membership, bool) {
         // The registry counts members per worker: each one, not each room.
-        let shared = self.registry.join(room, self.worker);
+        let (shared, ready) = self.registry.join(room, self.worker);
         let slot = match self.by_name.get(room) {
             Some(&slot) => slot,
             None => {
                 let slot = self.rooms.insert(LocalRoom {
                     shared: shared.clone(),
                     members: Slab::new(),
+                    waiting: Vec::new(),
                 });
                 self.by_name.insert(shared.name.clone(), slot);
                 slot
             }
         };
-        let key = self.rooms[slot].members.insert(member);
-        Membership { room: slot, key }
+        let local = &mut self.rooms[slot];
+        let key = local.members.insert(member);
+        if !ready {
+            local.waiting.push(member);
+        }
+        (Membership { room: slot, key }, ready)
     }
 
     /// Removes a member; frees the local room (and the room, if it was the last
@@ -92,9 +113,10 @@ impl Hub {
         let Some(local) = self.rooms.get_mut(m.room) else {
             return;
         };
-        if local.members.try_remove(m.key).is_none() {
+        let Some(token) = local.members.try_remove(m.key) else {
             return;
-        }
+        };
+        local.waiting.retain(|&t| t != token);
         self.registry.leave(&local.shared, self.worker);
         if local.members.is_empty() {
             let local = self.rooms.remove(m.room);
@@ -109,12 +131,18 @@ impl Hub {
         };
         for (w, outbox) in self.outboxes.iter_mut().enumerate() {
             if w != self.worker && local.shared.members_on(w) > 0 {
-                outbox.push(Delivery {
+                outbox.push(Incoming::Frame(Delivery {
                     room: local.shared.name.clone(),
                     frame: frame.clone(),
                     tally: None,
-                });
+                }));
             }
+        }
+        if let Some(remote) = &mut self.remote {
+            remote.push(Outgoing {
+                room: local.shared.name.clone(),
+                frame: frame.clone(),
+            });
         }
         if local.members.len() > 1 {
             self.local.push(LocalDelivery {
@@ -127,11 +155,28 @@ impl Hub {
         }
     }
 
-    /// Turns deliveries that arrived from other workers (or a host publish) into
-    /// local ones; a delivery for a room this worker has no member of any more is
-    /// dropped (its tally is still told this worker is done).
-    pub(crate) fn accept(&mut self, incoming: &mut Vec<Delivery>) {
-        for d in incoming.drain(..) {
+    /// Turns deliveries that arrived from other workers, the backplane or a host
+    /// publish into local ones; a delivery for a room this worker has no member of
+    /// any more is dropped (its tally is still told this worker is done). A room
+    /// that became ready moves its waiting members to [`Hub::joined`].
+    pub(crate) fn accept(&mut self, incoming: &mut Vec<Incoming>) {
+        for item in incoming.drain(..) {
+            let d = match item {
+                Incoming::Frame(d) => d,
+                Incoming::Ready(room) => {
+                    let local = self
+                        .by_name
+                        .get(&room.name)
+                        .and_then(|&slot| self.rooms.get_mut(slot))
+                        .filter(|local| Arc::ptr_eq(&local.shared, &room));
+                    if let Some(local) = local {
+                        for token in local.waiting.drain(..) {
+                            self.joined.push((token, room.name.clone()));
+                        }
+                    }
+                    continue;
+                }
+            };
             match self.by_name.get(&d.room) {
                 Some(&room) => self.local.push(LocalDelivery {
                     room,
@@ -149,14 +194,18 @@ impl Hub {
         }
     }
 
-    /// Pushes each non-empty outbox into its worker's inbox; returns the workers
-    /// to wake.
+    /// Pushes each non-empty outbox into its worker's inbox (calling `wake` for
+    /// each such worker) and hands the turn's frames for other servers to the
+    /// backplane.
     pub(crate) fn flush_outboxes(&mut self, mut wake: impl FnMut(usize)) {
         for (w, outbox) in self.outboxes.iter_mut().enumerate() {
             if !outbox.is_empty() {
                 self.registry.inboxes[w].push(outbox);
                 wake(w);
             }
+        }
+        if let (Some(remote), Some(bp)) = (&mut self.remote, &self.registry.backplane) {
+            bp.offer(remote);
         }
     }
 }
@@ -167,13 +216,14 @@ mod tests {
 
     #[test]
     fn join_broadcast_leave() {
-        let reg = Arc::new(Registry::new(2));
+        let reg = Arc::new(Registry::new(2, None));
         let mut a = Hub::new(0, 2, reg.clone());
         let mut b = Hub::new(1, 2, reg.clone());
         let (t1, t2, t3) = (mio::Token(1), mio::Token(2), mio::Token(3));
-        let m1 = a.join("r", t1);
-        let m2 = a.join("r", t2);
-        let m3 = b.join("r", t3);
+        let (m1, _) = a.join("r", t1);
+        let (m2, _) = a.join("r", t2);
+        let (m3, ready) = b.join("r", t3);
+        assert!(ready);
         assert_eq!(reg.list(), vec![("r".to_owned(), 3)]);
         a.broadcast(m1, Bytes::from_static(b"frame"), t1);
         assert_eq!(a.local.len(), 1);

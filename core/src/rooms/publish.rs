@@ -1,6 +1,7 @@
 //! A frame published by the host program (`Server::publish`): sent to every
 //! worker that has members of the room through its inbox, and waited for until
-//! each has queued it, so that the report counts every member.
+//! each has queued it, so that the report counts every member; with a backplane,
+//! also handed to it once for the members on other servers.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -8,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
-use super::registry::{Delivery, Tally};
+use super::registry::{Delivery, Incoming, Tally};
+use crate::backplane::{BackplaneState, Outgoing};
 use crate::config::Protocol;
 use crate::frame::{data_frame, MAX_ROOM_BYTES};
 use crate::shared::Shared;
@@ -28,6 +30,9 @@ pub struct PublishReport {
     pub dropped: u64,
     /// Members disconnected as slow consumers (`disconnect` policy).
     pub disconnected: u64,
+    /// Handed to the backplane for the members on other servers (false without
+    /// one, and while the broker is down: then it counts as unpublished).
+    pub forwarded: bool,
 }
 
 /// Why a host publish was refused.
@@ -75,21 +80,36 @@ pub(crate) fn publish(
         return Err(PublishError::Stopping);
     }
     let registry = &shared.rooms;
+    let frame = Bytes::from(data_frame(payload));
+    let forwarded = match &registry.backplane {
+        Some(bp) => {
+            let up = bp.state() == BackplaneState::Connected;
+            bp.offer(&mut vec![Outgoing {
+                room: Arc::from(room),
+                frame: frame.clone(),
+            }]);
+            up
+        }
+        None => false,
+    };
     let Some(target) = registry.get(room) else {
-        return Ok(PublishReport::default()); // no member anywhere: nothing broadcast
+        // No member here: nothing broadcast locally.
+        return Ok(PublishReport {
+            forwarded,
+            ..PublishReport::default()
+        });
     };
     registry.count_host_publish();
     let workers: Vec<usize> = (0..config.workers)
         .filter(|&w| target.members_on(w) > 0)
         .collect();
-    let frame = Bytes::from(data_frame(payload));
     let tally = Arc::new(Tally::new(workers.len()));
     for &w in &workers {
-        registry.inboxes[w].push(&mut vec![Delivery {
+        registry.inboxes[w].push(&mut vec![Incoming::Frame(Delivery {
             room: target.name.clone(),
             frame: frame.clone(),
             tally: Some(tally.clone()),
-        }]);
+        })]);
         // A failed wake means the worker has exited; it released its inbox.
         let _ = shared.wakers[w].wake();
     }
@@ -98,5 +118,6 @@ pub(crate) fn publish(
         delivered: tally.delivered.load(Ordering::Relaxed),
         dropped: tally.dropped.load(Ordering::Relaxed),
         disconnected: tally.disconnected.load(Ordering::Relaxed),
+        forwarded,
     })
 }

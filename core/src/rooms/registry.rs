@@ -7,13 +7,22 @@
 //!
 //! Frames for members on another worker travel through that worker's [`Inbox`]: the
 //! sending worker collects them during a turn of its loop and appends them in one
-//! locked push per target worker, then wakes it once.
+//! locked push per target worker, then wakes it once. The backplane's link thread
+//! uses the same inboxes for frames from other servers, and to say that a new
+//! room's subscription is confirmed ([`Incoming::Ready`]).
+//!
+//! With a backplane, a room new on this server starts not *ready*: its members
+//! get their `JOINED` once the broker has confirmed the subscription. The
+//! registry asks the backplane to subscribe and unsubscribe under its lock, so
+//! the requests reach it in the order rooms were made and freed.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 
 use bytes::Bytes;
+
+use crate::backplane::Backplane;
 
 /// One room as every worker sees it.
 #[derive(Debug)]
@@ -21,6 +30,9 @@ pub(crate) struct RoomShared {
     pub(crate) name: Arc<str>,
     /// Members on each worker.
     members: Box<[AtomicU32]>,
+    /// Members may be told `JOINED`: always without a backplane; with one, once
+    /// the broker confirmed the subscription (or could not be reached).
+    ready: AtomicBool,
 }
 
 impl RoomShared {
@@ -29,6 +41,17 @@ impl RoomShared {
     #[inline]
     pub(crate) fn members_on(&self, worker: usize) -> u32 {
         self.members[worker].load(Ordering::Relaxed)
+    }
+
+    /// Whether a member joining now is told `JOINED` at once.
+    pub(crate) fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Acquire)
+    }
+
+    /// Marks the room ready; true if it was not (the caller then tells the
+    /// workers, whose waiting members get their `JOINED`).
+    pub(crate) fn make_ready(&self) -> bool {
+        !self.ready.swap(true, Ordering::AcqRel)
     }
 
     fn total(&self) -> u64 {
@@ -94,21 +117,29 @@ pub(crate) struct Delivery {
     pub(crate) tally: Option<Arc<Tally>>,
 }
 
-/// Deliveries waiting for one worker.
+/// What a worker's inbox carries, in order.
+pub(crate) enum Incoming {
+    /// A frame for its members of a room.
+    Frame(Delivery),
+    /// The room's subscription is confirmed: its waiting members get `JOINED`.
+    Ready(Arc<RoomShared>),
+}
+
+/// What waits for one worker.
 #[derive(Default)]
 pub(crate) struct Inbox {
-    queue: Mutex<Vec<Delivery>>,
+    queue: Mutex<Vec<Incoming>>,
 }
 
 impl Inbox {
     /// Appends a batch (in order).
-    pub(crate) fn push(&self, batch: &mut Vec<Delivery>) {
+    pub(crate) fn push(&self, batch: &mut Vec<Incoming>) {
         let mut q = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
         q.append(batch);
     }
 
     /// Takes everything queued, into `into` (which keeps its capacity).
-    pub(crate) fn take(&self, into: &mut Vec<Delivery>) {
+    pub(crate) fn take(&self, into: &mut Vec<Incoming>) {
         let mut q = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
         std::mem::swap(&mut *q, into);
     }
@@ -132,11 +163,14 @@ pub(crate) struct Registry {
     host_publishes: AtomicU64,
     /// One inbox per worker.
     pub(crate) inboxes: Box<[Inbox]>,
+    /// Rooms shared with other servers through the broker, if configured.
+    pub(crate) backplane: Option<Arc<Backplane>>,
 }
 
 impl Registry {
-    pub(crate) fn new(workers: usize) -> Registry {
+    pub(crate) fn new(workers: usize, backplane: Option<Arc<Backplane>>) -> Registry {
         Registry {
+            backplane,
             workers,
             rooms: Mutex::new(HashMap::new()),
             members: AtomicU64::new(0),
@@ -150,7 +184,9 @@ impl Registry {
     }
 
     /// A member joins `room` on `worker`; the count is in force when this returns.
-    pub(crate) fn join(&self, room: &str, worker: usize) -> Arc<RoomShared> {
+    /// Also says whether the member may be told `JOINED` now (see
+    /// [`RoomShared::is_ready`]); a room new on this server is subscribed to.
+    pub(crate) fn join(&self, room: &str, worker: usize) -> (Arc<RoomShared>, bool) {
         let mut rooms = self.lock();
         let shared = match rooms.get(room) {
             Some(r) => r.clone(),
@@ -159,24 +195,37 @@ impl Registry {
                 let r = Arc::new(RoomShared {
                     name: name.clone(),
                     members: (0..self.workers).map(|_| AtomicU32::new(0)).collect(),
+                    ready: AtomicBool::new(self.backplane.is_none()),
                 });
                 rooms.insert(name, r.clone());
+                if let Some(bp) = &self.backplane {
+                    bp.subscribe(r.clone());
+                }
                 r
             }
         };
         shared.members[worker].fetch_add(1, Ordering::Relaxed);
         self.members.fetch_add(1, Ordering::Relaxed);
-        shared
+        let ready = shared.is_ready();
+        (shared, ready)
     }
 
-    /// A member of `room` on `worker` leaves; an empty room is freed.
+    /// A member of `room` on `worker` leaves; an empty room is freed (and
+    /// unsubscribed from).
     pub(crate) fn leave(&self, room: &RoomShared, worker: usize) {
         let mut rooms = self.lock();
         room.members[worker].fetch_sub(1, Ordering::Relaxed);
         self.members.fetch_sub(1, Ordering::Relaxed);
-        if room.total() == 0 {
-            rooms.remove(&room.name);
+        if room.total() == 0 && rooms.remove(&room.name).is_some() {
+            if let Some(bp) = &self.backplane {
+                bp.unsubscribe(room.name.clone());
+            }
         }
+    }
+
+    /// The number of workers.
+    pub(crate) fn workers(&self) -> usize {
+        self.workers
     }
 
     /// The room of this name, if it has members.
@@ -216,9 +265,10 @@ mod tests {
 
     #[test]
     fn rooms_are_made_on_join_and_freed_when_empty() {
-        let reg = Registry::new(2);
-        let a = reg.join("lobby", 0);
-        let b = reg.join("lobby", 1);
+        let reg = Registry::new(2, None);
+        let (a, ready) = reg.join("lobby", 0);
+        assert!(ready, "without a backplane every room is ready");
+        let (b, _) = reg.join("lobby", 1);
         assert!(Arc::ptr_eq(&a, &b));
         assert_eq!((a.members_on(0), a.members_on(1)), (1, 1));
         assert_eq!(reg.list(), vec![("lobby".to_owned(), 2)]);

@@ -19,6 +19,7 @@ use super::{live, CloseCause, Fate, Worker};
 use crate::config::SlowConsumer;
 use crate::protocol::frame::codec::{self, op};
 use crate::rooms::hub::LocalDelivery;
+use crate::rooms::registry::{Delivery, Incoming};
 
 /// What offering a frame to a member did.
 #[derive(Debug, Default, Clone, Copy)]
@@ -79,8 +80,8 @@ impl Worker {
     /// that `Server::publish` does not wait for a worker that is gone.
     pub(super) fn release_inbox(&mut self) {
         self.io.shared.rooms.inboxes[self.io.index].take(&mut self.io.incoming);
-        for d in self.io.incoming.drain(..) {
-            if let Some(t) = d.tally {
+        for item in self.io.incoming.drain(..) {
+            if let Incoming::Frame(Delivery { tally: Some(t), .. }) = item {
                 t.worker_done();
             }
         }
@@ -98,6 +99,12 @@ impl Worker {
     /// Delivers the turn's frames, flushes their recipients, and sends the frames
     /// for other workers on their way.
     pub(super) fn fan_out(&mut self) {
+        let Some(hub) = self.io.hub.as_mut() else {
+            return;
+        };
+        if !hub.joined.is_empty() {
+            self.send_joined();
+        }
         let Some(hub) = self.io.hub.as_mut() else {
             return;
         };
@@ -134,8 +141,11 @@ impl Worker {
             .and_then(|hub| hub.rooms.get(d.room))
             .filter(|r| Arc::ptr_eq(&r.shared, &d.shared));
         if let Some(room) = room {
+            // Members waiting for JOINED get nothing yet (rare: a new room with a
+            // backplane, for a round trip to the broker).
+            let waiting = !room.waiting.is_empty();
             for (_, &token) in room.members.iter() {
-                if Some(token) == d.except {
+                if Some(token) == d.except || (waiting && room.waiting.contains(&token)) {
                     continue;
                 }
                 let Some(ct) = ConnToken::from_token(token) else {
@@ -177,6 +187,42 @@ impl Worker {
             t.dropped.fetch_add(dropped, Ordering::Relaxed);
             t.disconnected.fetch_add(disconnected, Ordering::Relaxed);
             t.worker_done();
+        }
+    }
+
+    /// Tells the members whose room became ready that they are in (`JOINED
+    /// <room>`), before any frame for them this turn.
+    fn send_joined(&mut self) {
+        let Some(hub) = self.io.hub.as_mut() else {
+            return;
+        };
+        let joined = std::mem::take(&mut hub.joined);
+        let mut answer = Vec::new();
+        for (token, room) in &joined {
+            let Some(ct) = ConnToken::from_token(*token) else {
+                continue;
+            };
+            let Some(conn) = live(&mut self.conns, ct) else {
+                continue;
+            };
+            if conn.phase != Phase::Open {
+                continue;
+            }
+            answer.clear();
+            codec::encode_control(op::JOINED, room.as_bytes(), &mut answer);
+            conn.output.push_copy(&answer, &mut self.io.pool);
+            self.io.counters().responses.incr();
+            if !conn.queued {
+                conn.queued = true;
+                self.io.flushing.push(ct);
+            }
+        }
+        if let Some(hub) = self.io.hub.as_mut() {
+            hub.joined = joined;
+            hub.joined.clear();
+        }
+        if self.io.hub.as_ref().is_some_and(|h| h.local.is_empty()) {
+            self.flush_queued();
         }
     }
 

@@ -33,7 +33,7 @@ use crate::protocol::http::{self, response, DateCache, Hold};
 use crate::protocol::out::Out;
 use crate::protocol::{Ctx, Limits, Next, Session};
 use crate::rooms::hub::Hub;
-use crate::rooms::registry::Delivery;
+use crate::rooms::registry::Incoming;
 use crate::routing::table::RouteTable;
 use crate::routing::{reason, Prepared, Response};
 use crate::shared::Shared;
@@ -189,7 +189,7 @@ struct Io {
     hub: Option<Hub>,
     slow_consumer: SlowConsumer,
     /// Deliveries taken from this worker's inbox (kept for its capacity).
-    incoming: Vec<Delivery>,
+    incoming: Vec<Incoming>,
     /// Connections with broadcast frames queued this turn, to flush.
     flushing: Vec<ConnToken>,
     /// Slow consumers to disconnect after this turn's deliveries.

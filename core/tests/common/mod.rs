@@ -8,6 +8,9 @@ use std::time::{Duration, Instant};
 
 use pierhead::{Config, Protocol, Server};
 
+pub mod frame_client;
+pub mod redis;
+
 pub const IO_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub fn start(protocol: Protocol, tweak: impl FnOnce(Config) -> Config) -> Server {

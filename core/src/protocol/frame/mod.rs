@@ -7,7 +7,9 @@
 //! member of the room: the session hands the frame, copied once into a shared
 //! allocation, to the worker's hub, which queues it for local members and for the
 //! workers that have other members. `LEAVE` is answered `LEFT`, `PING` `PONG`. Bad
-//! input is answered `ERROR <text>`, then the connection closes.
+//! input is answered `ERROR <text>`, then the connection closes. With a backplane,
+//! `JOINED` for a room new on this server comes once the broker confirmed the
+//! subscription (answers to later control frames may come before it).
 
 pub(crate) mod codec;
 
@@ -93,8 +95,13 @@ impl Session {
                 if let Some(m) = self.membership.take() {
                     hub.leave(m);
                 }
-                self.membership = Some(hub.join(room, ctx.token));
-                answer(op::JOINED, room.as_bytes(), ctx);
+                let (m, ready) = hub.join(room, ctx.token);
+                self.membership = Some(m);
+                // Otherwise the room waits for its subscription to the broker; the
+                // worker answers JOINED once it is confirmed.
+                if ready {
+                    answer(op::JOINED, room.as_bytes(), ctx);
+                }
             }
             Control::Leave => {
                 if let (Some(m), Some(hub)) = (self.membership.take(), ctx.hub.as_deref_mut()) {

@@ -1,0 +1,893 @@
+//! The link thread: two connections to Redis on one mio loop, off the I/O
+//! threads.
+//!
+//! - The **subscriber** connection sends `SUBSCRIBE` / `UNSUBSCRIBE` (runs of
+//!   changes batched into one command, up to [`SUBSCRIBE_BATCH`] channels) and
+//!   receives messages and confirmations. Confirmations come back in the order the
+//!   channels were asked for, so one queue of expectations matches them; a
+//!   confirmed subscription makes its room ready ([`Incoming::Ready`]).
+//! - The **publisher** connection writes the workers' frames as pipelined
+//!   `PUBLISH` commands (as many as the socket takes per write; no round trip per
+//!   frame) and counts the broker's answers as confirmations.
+//!
+//! Losing either connection (an error, EOF, a reply out of step, no answer
+//! within [`REPLY_TIMEOUT`]) takes both down: the outage is counted, frames not
+//! confirmed are counted as unpublished, rooms waiting for a subscription are
+//! released (served locally), and the link reconnects with back-off (50 ms
+//! doubling to 2 s), then resubscribes every live room in batches. A connection
+//! that idles is pinged every second, so that a broker that vanished without a
+//! FIN is noticed.
+
+use std::collections::{HashMap, VecDeque};
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use mio::net::TcpStream;
+use mio::{Events, Interest, Poll, Token};
+
+use super::resp::{self, Item, Reply, Text};
+use super::{Backplane, BackplaneState, Command, Outgoing};
+use crate::frame::{self as codec, FrameType};
+use crate::rooms::registry::{Delivery, Incoming, RoomShared};
+use crate::shared::Shared;
+
+/// The waker's token on the link's poll.
+pub(crate) const WAKE: Token = Token(0);
+const SUB: Token = Token(1);
+const PUB: Token = Token(2);
+
+const BACKOFF_MIN: Duration = Duration::from_millis(50);
+const BACKOFF_MAX: Duration = Duration::from_secs(2);
+/// Connecting (and authenticating) longer than this fails the attempt.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// Replies owed for longer than this (with none arriving) mean the broker is gone.
+const REPLY_TIMEOUT: Duration = Duration::from_secs(3);
+/// An idle publisher connection is pinged this often.
+const PING_EVERY: Duration = Duration::from_secs(1);
+/// Channels per `SUBSCRIBE` / `UNSUBSCRIBE` command.
+const SUBSCRIBE_BATCH: usize = 512;
+/// Encoded but unwritten publishes beyond which no more frames are taken from the
+/// queue (which then fills up to its bound, and further frames are dropped).
+const PUB_WRITE_LIMIT: usize = 1 << 20;
+/// Bytes read per `read` call.
+const READ_CHUNK: usize = 64 * 1024;
+/// A write buffer larger than this is given back once drained.
+const WBUF_KEEP: usize = 256 * 1024;
+
+/// Why the link went down.
+#[derive(Debug, thiserror::Error)]
+enum LinkError {
+    #[error("cannot resolve {0}: {1}")]
+    Resolve(String, String),
+    #[error("cannot connect to {0}: {1}")]
+    Connect(SocketAddr, io::Error),
+    #[error("connecting to the broker timed out")]
+    ConnectTimeout,
+    #[error("the broker did not answer for {0:?}")]
+    ReplyTimeout(Duration),
+    #[error("broker connection failed: {0}")]
+    Io(#[from] io::Error),
+    #[error("the broker closed the connection")]
+    Closed,
+    #[error("the broker refused AUTH: {0}")]
+    Auth(String),
+    #[error("unexpected reply from the broker: {0}")]
+    Unexpected(String),
+    #[error("broker protocol error: {0}")]
+    Resp(#[from] resp::RespError),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Connecting,
+    Authenticating,
+    Ready,
+}
+
+/// A reply the subscriber connection is owed, in order.
+enum Expect {
+    Auth,
+    Subscribe(Arc<RoomShared>),
+    Unsubscribe,
+}
+
+/// A reply the publisher connection is owed, in order (runs of publishes counted).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Owed {
+    Auth,
+    Publish(u64),
+    Ping,
+}
+
+/// One connection to the broker.
+struct Conn {
+    stream: TcpStream,
+    phase: Phase,
+    rbuf: Vec<u8>,
+    wbuf: Vec<u8>,
+    wpos: usize,
+    /// Since when replies are owed without one arriving (None: none owed).
+    waiting_since: Option<Instant>,
+}
+
+impl Conn {
+    fn open(poll: &Poll, addr: SocketAddr, token: Token) -> Result<Conn, LinkError> {
+        let mut stream = TcpStream::connect(addr).map_err(|e| LinkError::Connect(addr, e))?;
+        poll.registry()
+            .register(&mut stream, token, Interest::READABLE | Interest::WRITABLE)?;
+        Ok(Conn {
+            stream,
+            phase: Phase::Connecting,
+            rbuf: Vec::new(),
+            wbuf: Vec::new(),
+            wpos: 0,
+            waiting_since: None,
+        })
+    }
+
+    /// After a writable event while connecting: true once connected.
+    fn connected(&mut self, addr: SocketAddr) -> Result<bool, LinkError> {
+        if let Some(e) = self.stream.take_error()? {
+            return Err(LinkError::Connect(addr, e));
+        }
+        match self.stream.peer_addr() {
+            Ok(_) => {
+                let _ = self.stream.set_nodelay(true);
+                Ok(true)
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(false),
+            Err(e) => Err(LinkError::Connect(addr, e)),
+        }
+    }
+
+    /// Writes what is buffered until done or the socket is full.
+    fn write(&mut self) -> Result<(), LinkError> {
+        while self.wpos < self.wbuf.len() {
+            match self.stream.write(&self.wbuf[self.wpos..]) {
+                Ok(0) => return Err(LinkError::Closed),
+                Ok(n) => self.wpos += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        self.wbuf.clear();
+        self.wpos = 0;
+        if self.wbuf.capacity() > WBUF_KEEP {
+            self.wbuf.shrink_to(WBUF_KEEP);
+        }
+        Ok(())
+    }
+
+    fn unwritten(&self) -> usize {
+        self.wbuf.len() - self.wpos
+    }
+
+    /// Reads what the socket has (one chunk); false when it is drained.
+    fn read_chunk(&mut self) -> Result<bool, LinkError> {
+        let start = self.rbuf.len();
+        self.rbuf.resize(start + READ_CHUNK, 0);
+        loop {
+            match self.stream.read(&mut self.rbuf[start..]) {
+                Ok(0) => {
+                    self.rbuf.truncate(start);
+                    return Err(LinkError::Closed);
+                }
+                Ok(n) => {
+                    self.rbuf.truncate(start + n);
+                    return Ok(true);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.rbuf.truncate(start);
+                    return Ok(false);
+                }
+                Err(e) => {
+                    self.rbuf.truncate(start);
+                    return Err(e.into());
+                }
+            }
+        }
+    }
+
+    fn owe(&mut self, now: Instant) {
+        self.waiting_since.get_or_insert(now);
+    }
+
+    fn close(self) {
+        let _ = self.stream.shutdown(Shutdown::Both);
+    }
+}
+
+/// Runs the link until the server stops (thread `pierhead-backplane`).
+pub(crate) fn run(poll: Poll, bp: Arc<Backplane>, shared: Arc<Shared>) {
+    let workers = shared.rooms.workers();
+    let mut link = Link {
+        poll,
+        events: Events::with_capacity(64),
+        sub: None,
+        pubc: None,
+        addr: None,
+        expect: VecDeque::new(),
+        owed: VecDeque::new(),
+        rooms: HashMap::new(),
+        commands: Vec::new(),
+        outgoing: Vec::new(),
+        out_pos: 0,
+        batches: (0..workers).map(|_| Vec::new()).collect(),
+        backoff: BACKOFF_MIN,
+        retry_at: Some(Instant::now()),
+        connect_started: Instant::now(),
+        last_ping: Instant::now(),
+        ever_up: false,
+        bp,
+        shared,
+    };
+    // A panic in the link must not take the server down: the rooms go local.
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| link.run()));
+    if outcome.is_err() {
+        link.bp
+            .set_error("the backplane thread panicked; rooms are local only".to_owned());
+        link.release_waiting();
+        link.flush_batches();
+    }
+    link.finish();
+}
+
+struct Link {
+    bp: Arc<Backplane>,
+    shared: Arc<Shared>,
+    poll: Poll,
+    events: Events,
+    sub: Option<Conn>,
+    pubc: Option<Conn>,
+    /// The broker's address for the attempt under way.
+    addr: Option<SocketAddr>,
+    /// Replies owed on the subscriber connection.
+    expect: VecDeque<Expect>,
+    /// Replies owed on the publisher connection.
+    owed: VecDeque<Owed>,
+    /// Rooms with members on this server, by name: what is (or is to be)
+    /// subscribed, and where messages go.
+    rooms: HashMap<Arc<str>, Arc<RoomShared>>,
+    commands: Vec<Command>,
+    /// Frames taken from the queue; those before `out_pos` are encoded.
+    outgoing: Vec<Outgoing>,
+    out_pos: usize,
+    /// What to push into each worker's inbox after this turn.
+    batches: Box<[Vec<Incoming>]>,
+    backoff: Duration,
+    /// When to try connecting next (None: connected or trying).
+    retry_at: Option<Instant>,
+    connect_started: Instant,
+    last_ping: Instant,
+    ever_up: bool,
+}
+
+impl Link {
+    fn run(&mut self) {
+        loop {
+            if self.bp.stop_requested() {
+                return;
+            }
+            let timeout = self.poll_timeout();
+            match self.poll.poll(&mut self.events, timeout) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    self.lose(LinkError::Io(e));
+                    // The poll itself failed: rooms stay local; nothing more to do.
+                    return;
+                }
+            }
+            let mut sub_ready = false;
+            let mut pub_ready = false;
+            for event in self.events.iter() {
+                match event.token() {
+                    SUB => sub_ready = true,
+                    PUB => pub_ready = true,
+                    _ => {}
+                }
+            }
+            let now = Instant::now();
+            if sub_ready {
+                if let Err(e) = self.serve_sub(now) {
+                    self.lose(e);
+                }
+            }
+            if pub_ready {
+                if let Err(e) = self.serve_pub(now) {
+                    self.lose(e);
+                }
+            }
+            self.apply_commands(now);
+            if let Err(e) = self.publish(now) {
+                self.lose(e);
+            }
+            if let Err(e) = self.check_timers(now) {
+                self.lose(e);
+            }
+            self.flush_batches();
+        }
+    }
+
+    fn connected(&self) -> bool {
+        self.bp.state() == BackplaneState::Connected
+    }
+
+    fn poll_timeout(&self) -> Option<Duration> {
+        let now = Instant::now();
+        let mut next: Option<Instant> = self.retry_at;
+        let mut consider = |t: Instant| next = Some(next.map_or(t, |n| n.min(t)));
+        if self.sub.is_some() && !self.connected() {
+            consider(self.connect_started + CONNECT_TIMEOUT);
+        }
+        for c in [&self.sub, &self.pubc].into_iter().flatten() {
+            if let Some(t) = c.waiting_since {
+                consider(t + REPLY_TIMEOUT);
+            }
+        }
+        if self.connected() {
+            consider(self.last_ping + PING_EVERY);
+        }
+        next.map(|t| t.saturating_duration_since(now) + Duration::from_millis(1))
+    }
+
+    /// Starts connecting both connections.
+    fn connect(&mut self, now: Instant) -> Result<(), LinkError> {
+        self.retry_at = None;
+        self.connect_started = now;
+        let authority = self.bp.url.authority();
+        let addr = authority
+            .to_socket_addrs()
+            .map_err(|e| LinkError::Resolve(authority.clone(), e.to_string()))?
+            .next()
+            .ok_or_else(|| LinkError::Resolve(authority.clone(), "no address".to_owned()))?;
+        self.addr = Some(addr);
+        self.sub = Some(Conn::open(&self.poll, addr, SUB)?);
+        self.pubc = Some(Conn::open(&self.poll, addr, PUB)?);
+        Ok(())
+    }
+
+    /// Moves a connection on from connecting; sends AUTH when there is a password.
+    fn advance(&mut self, which: Token, now: Instant) -> Result<(), LinkError> {
+        let addr = self.addr.ok_or(LinkError::Closed)?;
+        let url = &self.bp.url;
+        let conn = if which == SUB {
+            self.sub.as_mut()
+        } else {
+            self.pubc.as_mut()
+        };
+        let Some(conn) = conn else {
+            return Ok(());
+        };
+        if conn.phase != Phase::Connecting || !conn.connected(addr)? {
+            return Ok(());
+        }
+        match &url.password {
+            Some(pw) => {
+                let mut args: Vec<&[u8]> = vec![b"AUTH"];
+                if let Some(user) = &url.user {
+                    args.push(user.as_bytes());
+                }
+                args.push(pw.as_bytes());
+                resp::command(&args, &mut conn.wbuf);
+                conn.phase = Phase::Authenticating;
+                conn.owe(now);
+                if which == SUB {
+                    self.expect.push_back(Expect::Auth);
+                } else {
+                    self.owed.push_back(Owed::Auth);
+                }
+                conn.write()?;
+            }
+            None => conn.phase = Phase::Ready,
+        }
+        self.maybe_up(now)
+    }
+
+    /// Both connections ready: the link is up; resubscribe every live room.
+    fn maybe_up(&mut self, now: Instant) -> Result<(), LinkError> {
+        let ready = |c: &Option<Conn>| c.as_ref().is_some_and(|c| c.phase == Phase::Ready);
+        if self.connected() || !ready(&self.sub) || !ready(&self.pubc) {
+            return Ok(());
+        }
+        self.bp.set_state(BackplaneState::Connected);
+        if self.ever_up {
+            self.bp
+                .counters
+                .reconnects
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        self.ever_up = true;
+        self.backoff = BACKOFF_MIN;
+        self.last_ping = now;
+        let rooms: Vec<Arc<RoomShared>> = self.rooms.values().cloned().collect();
+        for chunk in rooms.chunks(SUBSCRIBE_BATCH) {
+            self.send_subscriptions(true, chunk.iter().map(|r| r.name.clone()), now);
+            for r in chunk {
+                self.expect.push_back(Expect::Subscribe(r.clone()));
+            }
+        }
+        if let Some(sub) = self.sub.as_mut() {
+            sub.write()?;
+        }
+        Ok(())
+    }
+
+    /// Encodes one `SUBSCRIBE` or `UNSUBSCRIBE` for `names` on the subscriber
+    /// connection (the caller queues the expectations).
+    fn send_subscriptions(
+        &mut self,
+        subscribe: bool,
+        names: impl ExactSizeIterator<Item = Arc<str>>,
+        now: Instant,
+    ) {
+        let Some(sub) = self.sub.as_mut() else {
+            return;
+        };
+        if names.len() == 0 {
+            return;
+        }
+        resp::array_head(names.len() + 1, &mut sub.wbuf);
+        let verb: &[u8] = if subscribe {
+            b"SUBSCRIBE"
+        } else {
+            b"UNSUBSCRIBE"
+        };
+        resp::bulk(&[verb], &mut sub.wbuf);
+        for name in names {
+            resp::bulk(&[&self.bp.prefix, name.as_bytes()], &mut sub.wbuf);
+        }
+        sub.owe(now);
+    }
+
+    /// Subscription changes from the registry, in order; consecutive ones of a
+    /// kind go out as one command.
+    fn apply_commands(&mut self, now: Instant) {
+        let mut commands = std::mem::take(&mut self.commands);
+        self.bp.take_commands(&mut commands);
+        if commands.is_empty() {
+            self.commands = commands;
+            return;
+        }
+        let up = self.connected();
+        let down = self.bp.state() == BackplaneState::Down;
+        let mut run: Vec<Arc<RoomShared>> = Vec::new();
+        let mut run_unsub: Vec<Arc<str>> = Vec::new();
+        for c in commands.drain(..) {
+            match c {
+                Command::Subscribe(room) => {
+                    if !run_unsub.is_empty() {
+                        self.flush_unsubscribes(&mut run_unsub, now);
+                    }
+                    self.rooms.insert(room.name.clone(), room.clone());
+                    if up {
+                        run.push(room);
+                        if run.len() == SUBSCRIBE_BATCH {
+                            self.flush_subscribes(&mut run, now);
+                        }
+                    } else if down {
+                        // No broker to wait for: the room is local until it is back.
+                        self.make_ready(&room);
+                    }
+                    // While the first connection is being made, the room waits:
+                    // it is subscribed once the link is up, or released if it fails.
+                }
+                Command::Unsubscribe(name) => {
+                    if !run.is_empty() {
+                        self.flush_subscribes(&mut run, now);
+                    }
+                    self.rooms.remove(&name);
+                    if up {
+                        run_unsub.push(name);
+                        if run_unsub.len() == SUBSCRIBE_BATCH {
+                            self.flush_unsubscribes(&mut run_unsub, now);
+                        }
+                    }
+                }
+            }
+        }
+        self.flush_subscribes(&mut run, now);
+        self.flush_unsubscribes(&mut run_unsub, now);
+        self.commands = commands;
+        if let Some(sub) = self.sub.as_mut() {
+            if let Err(e) = sub.write() {
+                self.lose(e);
+            }
+        }
+    }
+
+    fn flush_subscribes(&mut self, run: &mut Vec<Arc<RoomShared>>, now: Instant) {
+        self.send_subscriptions(true, run.iter().map(|r| r.name.clone()), now);
+        for r in run.drain(..) {
+            self.expect.push_back(Expect::Subscribe(r));
+        }
+    }
+
+    fn flush_unsubscribes(&mut self, run: &mut Vec<Arc<str>>, now: Instant) {
+        let n = run.len();
+        self.send_subscriptions(false, run.drain(..), now);
+        for _ in 0..n {
+            self.expect.push_back(Expect::Unsubscribe);
+        }
+    }
+
+    /// Marks a room ready and tells every worker (its waiting members get JOINED).
+    fn make_ready(&mut self, room: &Arc<RoomShared>) {
+        if room.make_ready() {
+            for batch in self.batches.iter_mut() {
+                batch.push(Incoming::Ready(room.clone()));
+            }
+        }
+    }
+
+    fn release_waiting(&mut self) {
+        let rooms: Vec<Arc<RoomShared>> = self.rooms.values().cloned().collect();
+        for r in &rooms {
+            self.make_ready(r);
+        }
+    }
+
+    /// Readiness on the subscriber connection.
+    fn serve_sub(&mut self, now: Instant) -> Result<(), LinkError> {
+        let Some(phase) = self.sub.as_ref().map(|c| c.phase) else {
+            return Ok(());
+        };
+        if phase == Phase::Connecting {
+            self.advance(SUB, now)?;
+        }
+        if let Some(sub) = self.sub.as_mut() {
+            if sub.phase != Phase::Connecting {
+                sub.write()?;
+            }
+        }
+        loop {
+            let Some(sub) = self.sub.as_mut() else {
+                return Ok(());
+            };
+            if sub.phase == Phase::Connecting || !sub.read_chunk()? {
+                return Ok(());
+            }
+            let mut buf = std::mem::take(&mut sub.rbuf);
+            let result = self.sub_replies(&buf, now);
+            let used = match result {
+                Ok(used) => used,
+                Err(e) => {
+                    return Err(e);
+                }
+            };
+            buf.drain(..used);
+            if let Some(sub) = self.sub.as_mut() {
+                sub.rbuf = buf;
+            }
+        }
+    }
+
+    /// Handles the complete replies at the front of `buf`; returns the bytes used.
+    fn sub_replies(&mut self, buf: &[u8], now: Instant) -> Result<usize, LinkError> {
+        let max = self.bp.max_frame_bytes + codec::HEADER_LEN + 8;
+        let mut pos = 0;
+        while let Some((reply, used)) = resp::decode(&buf[pos..], max)? {
+            pos += used;
+            self.sub_reply(reply, now)?;
+        }
+        Ok(pos)
+    }
+
+    fn sub_reply(&mut self, reply: Reply<'_>, now: Instant) -> Result<(), LinkError> {
+        let items = reply.items();
+        match (reply, items) {
+            (_, [Item::Bulk(Some(kind)), Item::Bulk(Some(ch)), Item::Bulk(Some(payload))])
+                if *kind == b"message" =>
+            {
+                self.on_message(ch, payload);
+                return Ok(());
+            }
+            (_, [Item::Bulk(Some(kind)), Item::Bulk(Some(_)), Item::Int(count)])
+                if *kind == b"subscribe" || *kind == b"unsubscribe" =>
+            {
+                self.bp
+                    .counters
+                    .subscriptions
+                    .store(*count as u64, std::sync::atomic::Ordering::Relaxed);
+                match (self.expect.pop_front(), *kind == b"subscribe") {
+                    (Some(Expect::Subscribe(room)), true) => self.make_ready(&room),
+                    (Some(Expect::Unsubscribe), false) => {}
+                    _ => {
+                        return Err(LinkError::Unexpected(format!(
+                            "{} confirmation out of order",
+                            Text(kind)
+                        )))
+                    }
+                }
+            }
+            (Reply::One(Item::Simple(_)), _)
+                if matches!(self.expect.front(), Some(Expect::Auth)) =>
+            {
+                self.expect.pop_front();
+                if let Some(sub) = self.sub.as_mut() {
+                    sub.phase = Phase::Ready;
+                }
+                self.maybe_up(now)?;
+            }
+            (Reply::One(Item::Error(e)), _)
+                if matches!(self.expect.front(), Some(Expect::Auth)) =>
+            {
+                return Err(LinkError::Auth(Text(e).to_string()));
+            }
+            (Reply::One(Item::Error(e)), _) => {
+                return Err(LinkError::Unexpected(Text(e).to_string()));
+            }
+            (other, _) => return Err(LinkError::Unexpected(format!("{other:?}"))),
+        }
+        if let Some(sub) = self.sub.as_mut() {
+            sub.waiting_since = (!self.expect.is_empty()).then_some(now);
+        }
+        Ok(())
+    }
+
+    /// A message on a room channel: another server's frame for local members.
+    fn on_message(&mut self, channel: &[u8], payload: &[u8]) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let c = &self.bp.counters;
+        let room = channel
+            .strip_prefix(&*self.bp.prefix)
+            .and_then(|r| std::str::from_utf8(r).ok())
+            .and_then(|r| self.rooms.get(r));
+        let Some(room) = room else {
+            return; // a room just unsubscribed from: its last member left
+        };
+        let Some((origin, frame)) = payload.split_first_chunk::<8>() else {
+            c.bad_messages.fetch_add(1, Relaxed);
+            return;
+        };
+        if u64::from_be_bytes(*origin) == self.bp.id {
+            c.echoes_dropped.fetch_add(1, Relaxed);
+            return;
+        }
+        let valid = matches!(
+            codec::decode(frame, self.bp.max_frame_bytes),
+            Ok(Some((h, _))) if h.kind == FrameType::Data && h.frame_len() == frame.len()
+        );
+        if !valid {
+            c.bad_messages.fetch_add(1, Relaxed);
+            return;
+        }
+        c.received.fetch_add(1, Relaxed);
+        let frame = Bytes::copy_from_slice(frame);
+        for (w, batch) in self.batches.iter_mut().enumerate() {
+            if room.members_on(w) > 0 {
+                batch.push(Incoming::Frame(Delivery {
+                    room: room.name.clone(),
+                    frame: frame.clone(),
+                    tally: None,
+                }));
+            }
+        }
+    }
+
+    /// Readiness on the publisher connection.
+    fn serve_pub(&mut self, now: Instant) -> Result<(), LinkError> {
+        let Some(phase) = self.pubc.as_ref().map(|c| c.phase) else {
+            return Ok(());
+        };
+        if phase == Phase::Connecting {
+            self.advance(PUB, now)?;
+        }
+        loop {
+            let Some(pc) = self.pubc.as_mut() else {
+                return Ok(());
+            };
+            if pc.phase == Phase::Connecting {
+                return Ok(());
+            }
+            pc.write()?;
+            if !pc.read_chunk()? {
+                return Ok(());
+            }
+            let mut buf = std::mem::take(&mut pc.rbuf);
+            let used = self.pub_replies(&buf, now)?;
+            buf.drain(..used);
+            if let Some(pc) = self.pubc.as_mut() {
+                pc.rbuf = buf;
+            }
+        }
+    }
+
+    fn pub_replies(&mut self, buf: &[u8], now: Instant) -> Result<usize, LinkError> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let mut pos = 0;
+        let mut published = 0u64;
+        let mut refused = 0u64;
+        while let Some((reply, used)) = resp::decode(&buf[pos..], 1 << 20)? {
+            pos += used;
+            let Some(front) = self.owed.front_mut() else {
+                return Err(LinkError::Unexpected(format!(
+                    "{reply:?} with nothing asked"
+                )));
+            };
+            match (*front, reply) {
+                (Owed::Auth, Reply::One(Item::Simple(_))) => {
+                    self.owed.pop_front();
+                    if let Some(pc) = self.pubc.as_mut() {
+                        pc.phase = Phase::Ready;
+                    }
+                    self.maybe_up(now)?;
+                }
+                (Owed::Auth, Reply::One(Item::Error(e))) => {
+                    return Err(LinkError::Auth(Text(e).to_string()))
+                }
+                (Owed::Publish(n), Reply::One(item)) => {
+                    match item {
+                        Item::Int(_) => published += 1,
+                        Item::Error(e) => {
+                            refused += 1;
+                            self.bp.set_error(format!("PUBLISH refused: {}", Text(e)));
+                        }
+                        other => {
+                            return Err(LinkError::Unexpected(format!("{other:?} to PUBLISH")))
+                        }
+                    }
+                    if n <= 1 {
+                        self.owed.pop_front();
+                    } else {
+                        *front = Owed::Publish(n - 1);
+                    }
+                }
+                (Owed::Ping, Reply::One(Item::Simple(_))) => {
+                    self.owed.pop_front();
+                }
+                (_, other) => return Err(LinkError::Unexpected(format!("{other:?}"))),
+            }
+        }
+        self.bp.counters.published.fetch_add(published, Relaxed);
+        self.bp.count_unpublished(refused);
+        if let Some(pc) = self.pubc.as_mut() {
+            pc.waiting_since = (!self.owed.is_empty()).then_some(now);
+        }
+        Ok(pos)
+    }
+
+    /// Encodes queued frames as pipelined PUBLISH commands and writes them.
+    fn publish(&mut self, now: Instant) -> Result<(), LinkError> {
+        if !self.connected() {
+            return Ok(());
+        }
+        let Some(pc) = self.pubc.as_mut() else {
+            return Ok(());
+        };
+        let tag = self.bp.id.to_be_bytes();
+        let mut encoded = 0u64;
+        while pc.unwritten() < PUB_WRITE_LIMIT {
+            if self.out_pos == self.outgoing.len() {
+                self.outgoing.clear();
+                self.out_pos = 0;
+                self.bp.take_outbound(&mut self.outgoing);
+                if self.outgoing.is_empty() {
+                    break;
+                }
+            }
+            let f = &self.outgoing[self.out_pos];
+            resp::publish(
+                &[&self.bp.prefix, f.room.as_bytes()],
+                &[&tag, &f.frame],
+                &mut pc.wbuf,
+            );
+            self.out_pos += 1;
+            encoded += 1;
+        }
+        if encoded > 0 {
+            match self.owed.back_mut() {
+                Some(Owed::Publish(n)) => *n += encoded,
+                _ => self.owed.push_back(Owed::Publish(encoded)),
+            }
+            pc.owe(now);
+            // Drop the frames' references now: their memory goes back sooner.
+            if self.out_pos == self.outgoing.len() {
+                self.outgoing.clear();
+                self.out_pos = 0;
+            }
+        }
+        pc.write()
+    }
+
+    fn check_timers(&mut self, now: Instant) -> Result<(), LinkError> {
+        if self.retry_at.is_some_and(|t| now >= t) {
+            return self.connect(now);
+        }
+        if self.sub.is_some() && !self.connected() && now >= self.connect_started + CONNECT_TIMEOUT
+        {
+            return Err(LinkError::ConnectTimeout);
+        }
+        for c in [&self.sub, &self.pubc].into_iter().flatten() {
+            if c.waiting_since.is_some_and(|t| now >= t + REPLY_TIMEOUT) {
+                return Err(LinkError::ReplyTimeout(REPLY_TIMEOUT));
+            }
+        }
+        if self.connected() && now >= self.last_ping + PING_EVERY {
+            self.last_ping = now;
+            if let Some(pc) = self.pubc.as_mut() {
+                if self.owed.is_empty() {
+                    resp::command(&[b"PING"], &mut pc.wbuf);
+                    self.owed.push_back(Owed::Ping);
+                    pc.owe(now);
+                    pc.write()?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The link is lost (or could not be made): count it, release waiting rooms,
+    /// and retry after the back-off.
+    fn lose(&mut self, e: LinkError) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.bp.set_error(e.to_string());
+        let unconfirmed: u64 = self
+            .owed
+            .iter()
+            .map(|o| match o {
+                Owed::Publish(n) => *n,
+                _ => 0,
+            })
+            .sum();
+        let never_sent = (self.outgoing.len() - self.out_pos) as u64;
+        self.outgoing.clear();
+        self.out_pos = 0;
+        self.bp.take_outbound(&mut self.outgoing);
+        let queued = self.outgoing.len() as u64;
+        self.outgoing.clear();
+        self.bp.count_unpublished(unconfirmed + never_sent + queued);
+        for c in [self.sub.take(), self.pubc.take()].into_iter().flatten() {
+            c.close();
+        }
+        self.expect.clear();
+        self.owed.clear();
+        self.bp.counters.subscriptions.store(0, Relaxed);
+        if self.bp.state() != BackplaneState::Down {
+            self.bp.counters.outages.fetch_add(1, Relaxed);
+            self.bp.set_state(BackplaneState::Down);
+        }
+        self.release_waiting();
+        self.retry_at = Some(Instant::now() + self.backoff);
+        self.backoff = (self.backoff * 2).min(BACKOFF_MAX);
+    }
+
+    /// Pushes what this turn produced into the workers' inboxes, one wake each.
+    fn flush_batches(&mut self) {
+        for (w, batch) in self.batches.iter_mut().enumerate() {
+            if !batch.is_empty() {
+                self.shared.rooms.inboxes[w].push(batch);
+                // A failed wake only means that worker's loop is already gone.
+                let _ = self.shared.wakers[w].wake();
+            }
+        }
+    }
+
+    /// At stop: a last write of what is encoded, frames never sent counted, the
+    /// connections closed (the broker drops their subscriptions).
+    fn finish(&mut self) {
+        if let Some(pc) = self.pubc.as_mut() {
+            let _ = pc.write();
+        }
+        let never_sent = (self.outgoing.len() - self.out_pos) as u64;
+        self.outgoing.clear();
+        self.out_pos = 0;
+        self.bp.take_outbound(&mut self.outgoing);
+        let queued = self.outgoing.len() as u64;
+        self.outgoing.clear();
+        self.bp.count_unpublished(never_sent + queued);
+        for c in [self.sub.take(), self.pubc.take()].into_iter().flatten() {
+            c.close();
+        }
+        self.bp
+            .counters
+            .subscriptions
+            .store(0, std::sync::atomic::Ordering::Relaxed);
+        self.bp.set_state(BackplaneState::Stopped);
+    }
+}

@@ -1,0 +1,385 @@
+//! The Redis backplane: rooms shared by several servers (processes or machines)
+//! through Redis pub/sub.
+//!
+//! One thread per server (`pierhead-backplane`, [`link`]) holds two connections to
+//! the broker on its own mio loop: a subscriber and a publisher. The I/O threads
+//! never touch them:
+//!
+//! - **Publishing**: a worker collects the data frames its members broadcast
+//!   during a loop turn and hands them over with one locked push ([`Backplane::offer`]),
+//!   waking the link only when the queue was empty. The link writes them as
+//!   pipelined `PUBLISH` commands, many per write. The queue is bounded: while the
+//!   broker is down or too slow, frames are dropped and counted
+//!   (`BackplaneStats::unpublished`), never waited for.
+//! - **Subscribing** follows interest: the registry asks for `SUBSCRIBE` when a
+//!   room gets its first member on this server and `UNSUBSCRIBE` when its last one
+//!   leaves. A new room's `JOINED` answers wait until the broker confirms the
+//!   subscription (so a member that has its `JOINED` gets every frame published
+//!   anywhere afterwards), except while the broker is unreachable: then rooms are
+//!   local-only at once, and resubscribed when it is back.
+//! - **Receiving**: each message is tagged with the origin server's id; the
+//!   origin drops its own echo, the others copy the frame once into a shared
+//!   allocation and hand it to every worker with members of the room through the
+//!   same inboxes that carry frames between workers. Order is kept per (origin
+//!   server, room); delivery across servers is at most once.
+//!
+//! Channels are named `pierhead/<db>/<room>`: pub/sub is not scoped by Redis
+//! database numbers, so the URL's `/db` scopes the channel names instead.
+
+mod link;
+mod resp;
+mod url;
+
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+use crate::rooms::registry::RoomShared;
+
+pub(crate) use link::{run, WAKE};
+pub use url::{BackplaneUrl, DEFAULT_REDIS_PORT};
+
+/// Frames waiting for the link, in bytes, beyond which new frames are dropped
+/// (and counted) rather than queued.
+const OUTBOUND_LIMIT: usize = 32 << 20;
+
+/// Where the link to the broker stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BackplaneState {
+    /// The first connection is being made.
+    Connecting,
+    /// Both connections are up: frames are published and received.
+    Connected,
+    /// The broker is unreachable or was lost: rooms are served locally, frames for
+    /// other servers are dropped (counted), and the link retries with back-off.
+    Down,
+    /// The server stopped; the connections are closed.
+    Stopped,
+}
+
+impl BackplaneState {
+    fn to_u8(self) -> u8 {
+        match self {
+            BackplaneState::Connecting => 0,
+            BackplaneState::Connected => 1,
+            BackplaneState::Down => 2,
+            BackplaneState::Stopped => 3,
+        }
+    }
+
+    fn from_u8(v: u8) -> BackplaneState {
+        match v {
+            0 => BackplaneState::Connecting,
+            1 => BackplaneState::Connected,
+            2 => BackplaneState::Down,
+            _ => BackplaneState::Stopped,
+        }
+    }
+
+    /// Lower-case name, as the CLI and the bindings print it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BackplaneState::Connecting => "connecting",
+            BackplaneState::Connected => "connected",
+            BackplaneState::Down => "down",
+            BackplaneState::Stopped => "stopped",
+        }
+    }
+}
+
+impl std::fmt::Display for BackplaneState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What the backplane did, in [`Stats::backplane`](crate::Stats::backplane) and the
+/// stop report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackplaneStats {
+    /// The link now.
+    pub state: BackplaneState,
+    /// This server's id: the tag its published frames carry.
+    pub server_id: u64,
+    /// Frames published to the broker and confirmed by it.
+    pub published: u64,
+    /// Frames that could not be published: dropped while the broker was down or
+    /// too slow (the queue was full), refused by it, or still unconfirmed when the
+    /// link was lost. Members on other servers missed them.
+    pub unpublished: u64,
+    /// Frames from other servers handed to this server's members.
+    pub received: u64,
+    /// This server's own frames coming back from the broker, dropped.
+    pub echoes_dropped: u64,
+    /// Messages on a room channel that were not a valid frame, dropped.
+    pub bad_messages: u64,
+    /// Times the link went down (including an unreachable broker at start).
+    pub outages: u64,
+    /// Times the link came back up after an outage.
+    pub reconnects: u64,
+    /// Total time the link was not up (connecting or down).
+    pub down_time: Duration,
+    /// Room channels this server is subscribed to now.
+    pub subscriptions: u64,
+    /// The last error on the link (connect, authentication, protocol), if any.
+    pub last_error: Option<String>,
+}
+
+/// A frame on its way to the broker.
+pub(crate) struct Outgoing {
+    pub(crate) room: Arc<str>,
+    /// The whole frame, header included (shared with local recipients).
+    pub(crate) frame: Bytes,
+}
+
+/// A subscription change, in the order the registry made it.
+pub(crate) enum Command {
+    Subscribe(Arc<RoomShared>),
+    Unsubscribe(Arc<str>),
+}
+
+#[derive(Default)]
+struct Outbound {
+    frames: Vec<Outgoing>,
+    bytes: usize,
+}
+
+#[derive(Default)]
+struct Counters {
+    published: AtomicU64,
+    unpublished: AtomicU64,
+    received: AtomicU64,
+    echoes_dropped: AtomicU64,
+    bad_messages: AtomicU64,
+    outages: AtomicU64,
+    reconnects: AtomicU64,
+    subscriptions: AtomicU64,
+    /// Microseconds down, up to the last change of state.
+    down_us: AtomicU64,
+}
+
+/// The backplane as the workers, the registry and the handle see it; the link
+/// thread does the I/O.
+pub(crate) struct Backplane {
+    pub(crate) url: BackplaneUrl,
+    /// The origin tag of this server's frames.
+    pub(crate) id: u64,
+    /// `pierhead/<db>/`: every room channel starts with it.
+    pub(crate) prefix: Box<[u8]>,
+    /// Largest frame payload, to check frames from the broker.
+    pub(crate) max_frame_bytes: usize,
+    waker: mio::Waker,
+    outbound: Mutex<Outbound>,
+    commands: Mutex<Vec<Command>>,
+    state: AtomicU8,
+    /// Since when the link is not up (while connecting or down).
+    down_since: Mutex<Option<Instant>>,
+    stop: AtomicBool,
+    counters: Counters,
+    last_error: Mutex<Option<String>>,
+}
+
+impl Backplane {
+    pub(crate) fn new(url: BackplaneUrl, max_frame_bytes: usize, waker: mio::Waker) -> Backplane {
+        let prefix = format!("pierhead/{}/", url.db)
+            .into_bytes()
+            .into_boxed_slice();
+        Backplane {
+            url,
+            id: server_id(),
+            prefix,
+            max_frame_bytes,
+            waker,
+            outbound: Mutex::default(),
+            commands: Mutex::default(),
+            state: AtomicU8::new(BackplaneState::Connecting.to_u8()),
+            down_since: Mutex::new(Some(Instant::now())),
+            stop: AtomicBool::new(false),
+            counters: Counters::default(),
+            last_error: Mutex::new(None),
+        }
+    }
+
+    /// The link's state now.
+    pub(crate) fn state(&self) -> BackplaneState {
+        BackplaneState::from_u8(self.state.load(Ordering::Acquire))
+    }
+
+    /// Frames a worker broadcast this turn, for the other servers (one lock). While
+    /// the link is not up, or beyond the queue's bound, they are dropped and
+    /// counted; the link is woken only when the queue was empty.
+    pub(crate) fn offer(&self, batch: &mut Vec<Outgoing>) {
+        if batch.is_empty() {
+            return;
+        }
+        if self.state() != BackplaneState::Connected {
+            self.count_unpublished(batch.len() as u64);
+            batch.clear();
+            return;
+        }
+        let mut q = self.outbound.lock().unwrap_or_else(PoisonError::into_inner);
+        let was_empty = q.frames.is_empty();
+        let mut dropped = 0;
+        for f in batch.drain(..) {
+            if q.bytes + f.frame.len() > OUTBOUND_LIMIT {
+                dropped += 1;
+                continue;
+            }
+            q.bytes += f.frame.len();
+            q.frames.push(f);
+        }
+        drop(q);
+        self.count_unpublished(dropped);
+        if was_empty {
+            self.wake();
+        }
+    }
+
+    /// A room got its first member on this server (called under the registry's
+    /// lock, so that changes reach the link in the order they were made).
+    pub(crate) fn subscribe(&self, room: Arc<RoomShared>) {
+        self.command(Command::Subscribe(room));
+    }
+
+    /// A room's last member on this server left (under the registry's lock).
+    pub(crate) fn unsubscribe(&self, room: Arc<str>) {
+        self.command(Command::Unsubscribe(room));
+    }
+
+    fn command(&self, c: Command) {
+        self.commands
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(c);
+        self.wake();
+    }
+
+    /// Asks the link thread to close its connections and exit.
+    pub(crate) fn request_stop(&self) {
+        self.stop.store(true, Ordering::Release);
+        self.wake();
+    }
+
+    fn wake(&self) {
+        // A failed wake only means the link thread is already gone.
+        let _ = self.waker.wake();
+    }
+
+    fn count_unpublished(&self, n: u64) {
+        if n > 0 {
+            self.counters.unpublished.fetch_add(n, Ordering::Relaxed);
+        }
+    }
+
+    /// A snapshot for `Stats` and the stop report.
+    pub(crate) fn stats(&self) -> BackplaneStats {
+        let c = &self.counters;
+        let mut down = Duration::from_micros(c.down_us.load(Ordering::Relaxed));
+        if let Some(since) = *self
+            .down_since
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+        {
+            down += since.elapsed();
+        }
+        BackplaneStats {
+            state: self.state(),
+            server_id: self.id,
+            published: c.published.load(Ordering::Relaxed),
+            unpublished: c.unpublished.load(Ordering::Relaxed),
+            received: c.received.load(Ordering::Relaxed),
+            echoes_dropped: c.echoes_dropped.load(Ordering::Relaxed),
+            bad_messages: c.bad_messages.load(Ordering::Relaxed),
+            outages: c.outages.load(Ordering::Relaxed),
+            reconnects: c.reconnects.load(Ordering::Relaxed),
+            down_time: down,
+            subscriptions: c.subscriptions.load(Ordering::Relaxed),
+            last_error: self
+                .last_error
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone(),
+        }
+    }
+
+    /// The link's new state (link thread only); keeps the down-time account.
+    fn set_state(&self, to: BackplaneState) {
+        let from = BackplaneState::from_u8(self.state.swap(to.to_u8(), Ordering::AcqRel));
+        if from == to {
+            return;
+        }
+        let mut since = self
+            .down_since
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let up = to == BackplaneState::Connected;
+        match (*since, up) {
+            (Some(t), true) => {
+                let us = t.elapsed().as_micros() as u64;
+                self.counters.down_us.fetch_add(us, Ordering::Relaxed);
+                *since = None;
+            }
+            (None, false) => *since = Some(Instant::now()),
+            _ => {}
+        }
+        if to == BackplaneState::Stopped {
+            if let Some(t) = since.take() {
+                let us = t.elapsed().as_micros() as u64;
+                self.counters.down_us.fetch_add(us, Ordering::Relaxed);
+            }
+        }
+    }
+
+    fn set_error(&self, e: String) {
+        *self
+            .last_error
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(e);
+    }
+
+    fn take_commands(&self, into: &mut Vec<Command>) {
+        let mut q = self.commands.lock().unwrap_or_else(PoisonError::into_inner);
+        std::mem::swap(&mut *q, into);
+    }
+
+    fn take_outbound(&self, into: &mut Vec<Outgoing>) {
+        let mut q = self.outbound.lock().unwrap_or_else(PoisonError::into_inner);
+        std::mem::swap(&mut q.frames, into);
+        q.bytes = 0;
+    }
+
+    fn stop_requested(&self) -> bool {
+        self.stop.load(Ordering::Acquire)
+    }
+}
+
+/// A server id that differs between servers and processes (and machines): the
+/// standard library's randomly keyed hasher over the time, the process id and a
+/// per-process counter.
+fn server_id() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    static SEQ: AtomicU64 = AtomicU64::new(0);
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    h.write_u32(std::process::id());
+    h.write_u64(SEQ.fetch_add(1, Ordering::Relaxed));
+    h.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_ids_differ() {
+        let a = server_id();
+        let b = server_id();
+        assert_ne!(a, b);
+    }
+}
