@@ -4,8 +4,9 @@
 # urllib3), and the C library's tests (scripts/test-c.sh: ASan/UBSan, static and
 # dynamic linking, valgrind, the header as C++) and the Python package's (a real
 # pip install, stubtest, pytest: scripts/test-python.sh). Installs what it needs:
-# curl, wrk, pkg-config, valgrind and redis-server (the backplane tests start their
-# own on free loopback ports) from Debian if missing; urllib3, pytest and mypy
+# curl, wrk, pkg-config, valgrind, redis-server (the backplane tests start their
+# own on free loopback ports) and iproute2 (as root, a backplane test puts each
+# server on a host of its own: network namespaces) from Debian if missing; urllib3, pytest and mypy
 # into a local venv (.venv).
 # Run from anywhere.
 set -euo pipefail
@@ -18,6 +19,7 @@ command -v pkg-config >/dev/null || need_debian+=(pkg-config)
 command -v valgrind >/dev/null || need_debian+=(valgrind)
 command -v g++ >/dev/null || need_debian+=(g++)
 command -v redis-server >/dev/null || need_debian+=(redis-server)
+command -v ip >/dev/null || need_debian+=(iproute2)
 if ((${#need_debian[@]})); then
     echo "== installing ${need_debian[*]} (Debian packages)"
     sudo=""

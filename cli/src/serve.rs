@@ -74,6 +74,10 @@ pub struct ServeArgs {
     /// Status for requests no route matches (when routes are given).
     #[arg(long, default_value_t = 404)]
     unmatched_status: u16,
+    /// Share rooms with every server using this Redis (frame protocol):
+    /// redis://[[user]:password@]host[:port][/db]. Start does not wait for it.
+    #[arg(long, value_name = "URL")]
+    backplane: Option<String>,
 }
 
 fn parse_protocol(s: &str) -> Result<Protocol, String> {
@@ -148,6 +152,9 @@ pub fn run(args: ServeArgs) -> ExitCode {
     if let Some(policy) = args.slow_consumer {
         config = config.slow_consumer(policy);
     }
+    if let Some(url) = &args.backplane {
+        config = config.backplane(url.as_str());
+    }
     if let Some(interval) = args.stats_interval {
         let last = Mutex::new((Instant::now(), 0u64, 0u64));
         config = config
@@ -162,8 +169,18 @@ pub fn run(args: ServeArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let backplane = server
+        .stats()
+        .backplane
+        .map(|_| {
+            let url = args.backplane.as_deref().unwrap_or_default();
+            let shown = pierhead::BackplaneUrl::parse(url)
+                .map_or_else(|_| url.to_owned(), |u| u.to_string());
+            format!(", backplane {shown}")
+        })
+        .unwrap_or_default();
     println!(
-        "pierhead listening on {} (protocol {}, {} workers)",
+        "pierhead listening on {} (protocol {}, {} workers{backplane})",
         server.local_addr(),
         server.protocol(),
         workers
@@ -188,6 +205,20 @@ pub fn run(args: ServeArgs) -> ExitCode {
         s.responses,
         s.protocol_errors,
     );
+    if let Some(b) = &report.backplane {
+        println!(
+            "backplane: {} published, {} unpublished, {} received from other servers, {} outages ({:.1} s down){}",
+            b.published,
+            b.unpublished,
+            b.received,
+            b.outages,
+            b.down_time.as_secs_f64(),
+            b.last_error
+                .as_deref()
+                .map(|e| format!("; last error: {e}"))
+                .unwrap_or_default(),
+        );
+    }
     ExitCode::SUCCESS
 }
 
@@ -212,8 +243,18 @@ fn stats_line(s: &Stats, last: &Mutex<(Instant, u64, u64)>) -> String {
     } else {
         String::new()
     };
+    let backplane = s
+        .backplane
+        .as_ref()
+        .map(|b| {
+            format!(
+                " | backplane {} subscribed {} published {} unpublished {} received {} outages {}",
+                b.state, b.subscriptions, b.published, b.unpublished, b.received, b.outages
+            )
+        })
+        .unwrap_or_default();
     format!(
-        "stats: up {:.0}s {} | conns active {} accepted {} refused {} | requests {} ({:.0}/s) responses {} | read {} B ({:.0} B/s) written {} B{} | errors protocol {} timeouts {} accept {} internal {}",
+        "stats: up {:.0}s {} | conns active {} accepted {} refused {} | requests {} ({:.0}/s) responses {} | read {} B ({:.0} B/s) written {} B{}{} | errors protocol {} timeouts {} accept {} internal {}",
         s.uptime.as_secs_f64(),
         s.state,
         s.connections_active,
@@ -226,6 +267,7 @@ fn stats_line(s: &Stats, last: &Mutex<(Instant, u64, u64)>) -> String {
         rx_rate,
         s.bytes_written,
         rooms,
+        backplane,
         s.protocol_errors,
         s.timeouts,
         s.accept_errors,

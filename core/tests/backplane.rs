@@ -6,13 +6,13 @@
 
 mod common;
 
-use std::collections::HashMap;
-use std::sync::{Arc, Barrier};
+use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use common::frame_client::{Client, Got};
 use common::redis::{free_port, Redis};
+use common::rooms_check::every_member_gets_every_frame_once;
 use common::*;
 use pierhead::frame::{self, op, FrameType};
 use pierhead::{BackplaneState, Config, Protocol, Server, SlowConsumer};
@@ -36,78 +36,18 @@ fn wait_connected(servers: &[&Server]) {
     }
 }
 
-/// A payload naming its sender and sequence number.
-fn tagged(sender: usize, seq: u32) -> Vec<u8> {
-    format!("{sender}:{seq}:{}", "x".repeat(seq as usize % 40)).into_bytes()
-}
-
-fn parse_tag(p: &[u8]) -> (usize, u32) {
-    let t = std::str::from_utf8(p).unwrap();
-    let mut it = t.split(':');
-    (
-        it.next().unwrap().parse().unwrap(),
-        it.next().unwrap().parse().unwrap(),
-    )
-}
-
 #[test]
 fn three_servers_every_member_gets_every_frame_once_in_order() {
     let redis = Redis::start();
     let servers: Vec<Server> = (0..3).map(|_| server(&redis.url(), |c| c)).collect();
     wait_connected(&servers.iter().collect::<Vec<_>>());
+    let addrs: Vec<_> = servers.iter().map(|s| s.local_addr()).collect();
     const PER_SERVER: usize = 4;
     const FRAMES: u32 = 300;
-    let members = servers.len() * PER_SERVER;
-    let barrier = Arc::new(Barrier::new(members));
-    let addrs: Vec<_> = servers.iter().map(|s| s.local_addr()).collect();
-    let threads: Vec<_> = (0..members)
-        .map(|id| {
-            let addr = addrs[id % addrs.len()];
-            let barrier = barrier.clone();
-            thread::spawn(move || {
-                let mut c = Client::connect(addr);
-                c.join("chat");
-                barrier.wait(); // every member is in before anyone sends
-                let mut wire = Vec::new();
-                for seq in 0..FRAMES {
-                    frame::encode(FrameType::Data, &tagged(id, seq), &mut wire);
-                }
-                c.send_raw(&wire);
-                let mut next: HashMap<usize, u32> = HashMap::new();
-                let expected = (members - 1) * FRAMES as usize;
-                for _ in 0..expected {
-                    let Some(Got::Data(p)) = c.recv() else {
-                        panic!("member {id}: connection ended early");
-                    };
-                    let (from, seq) = parse_tag(&p);
-                    assert_ne!(from, id, "member {id} got its own frame back");
-                    let want = next.entry(from).or_insert(0);
-                    assert_eq!(
-                        seq, *want,
-                        "member {id}: frame from {from} out of order or twice"
-                    );
-                    *want += 1;
-                }
-                assert!(next.values().all(|&n| n == FRAMES));
-                assert_eq!(next.len(), members - 1);
-                c
-            })
-        })
-        .collect();
-    let clients: Vec<Client> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    every_member_gets_every_frame_once(&addrs, PER_SERVER, FRAMES);
 
-    // Nothing more arrives (no duplicates after the expected count).
-    thread::sleep(Duration::from_millis(200));
-    for mut c in clients {
-        c.s.set_nonblocking(true).unwrap();
-        let mut b = [0u8; 1];
-        assert!(
-            matches!(std::io::Read::read(&mut c.s, &mut b), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
-            "a member got more than it should"
-        );
-    }
-
-    let total_sent = members as u64 * FRAMES as u64;
+    let members = (servers.len() * PER_SERVER) as u64;
+    let total_sent = members * FRAMES as u64;
     let mut published = 0;
     let mut received = 0;
     for s in &servers {

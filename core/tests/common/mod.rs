@@ -10,6 +10,7 @@ use pierhead::{Config, Protocol, Server};
 
 pub mod frame_client;
 pub mod redis;
+pub mod rooms_check;
 
 pub const IO_TIMEOUT: Duration = Duration::from_secs(10);
 

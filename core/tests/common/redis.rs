@@ -63,7 +63,18 @@ impl Redis {
     /// Starts it on `host:port` (as after a crash, on the same port).
     pub fn start_on(host: &str, port: u16) -> Redis {
         let mut r = Redis {
-            child: Some(spawn(host, port, None)),
+            child: Some(spawn(None, host, port, None)),
+            port,
+        };
+        r.wait_ready(host);
+        r
+    }
+
+    /// Starts it inside network namespace `netns`, listening on `host:port` there
+    /// (reachable from here through the test's own network).
+    pub fn start_in_netns(netns: &str, host: &str, port: u16) -> Redis {
+        let mut r = Redis {
+            child: Some(spawn(Some(netns), host, port, None)),
             port,
         };
         r.wait_ready(host);
@@ -74,7 +85,7 @@ impl Redis {
     pub fn start_with_password(password: &str) -> Redis {
         let port = free_port();
         let mut r = Redis {
-            child: Some(spawn("127.0.0.1", port, Some(password))),
+            child: Some(spawn(None, "127.0.0.1", port, Some(password))),
             port,
         };
         r.wait_ready("127.0.0.1");
@@ -110,7 +121,7 @@ impl Redis {
     /// Starts it again on the same port after [`Redis::kill`].
     pub fn restart(&mut self) {
         assert!(self.child.is_none(), "kill it first");
-        self.child = Some(spawn("127.0.0.1", self.port, None));
+        self.child = Some(spawn(None, "127.0.0.1", self.port, None));
         self.wait_ready("127.0.0.1");
     }
 
@@ -150,8 +161,15 @@ impl Drop for Redis {
     }
 }
 
-fn spawn(host: &str, port: u16, password: Option<&str>) -> Child {
-    let mut cmd = Command::new("redis-server");
+fn spawn(netns: Option<&str>, host: &str, port: u16, password: Option<&str>) -> Child {
+    let mut cmd = match netns {
+        Some(ns) => {
+            let mut c = Command::new("ip");
+            c.args(["netns", "exec", ns, "redis-server"]);
+            c
+        }
+        None => Command::new("redis-server"),
+    };
     cmd.args(["--port", &port.to_string(), "--bind", host])
         .args(["--save", "", "--appendonly", "no", "--protected-mode", "no"])
         .args(["--loglevel", "warning", "--maxclients", "1000"])
