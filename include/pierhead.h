@@ -1,5 +1,6 @@
 /*
- * pierhead: an embeddable, high-performance TCP server (discard, echo, HTTP/1.1).
+ * pierhead: an embeddable, high-performance TCP server (discard, echo, HTTP/1.1,
+ * frame with rooms, shared across servers through a Redis backplane).
  *
  * Rules for every function:
  *  - Returns a pierhead_result; PIERHEAD_RESULT_OK (7700) on success. The values
@@ -205,6 +206,33 @@ typedef enum {
 } pierhead_state;
 
 /*
+ Where a server's link to its Redis backplane stands (`pierhead_stats.backplane_state`).
+ */
+typedef enum {
+  /*
+   No backplane is configured.
+   */
+  PIERHEAD_BACKPLANE_NONE = 0,
+  /*
+   The first connection is being made.
+   */
+  PIERHEAD_BACKPLANE_CONNECTING = 1,
+  /*
+   Connected: frames are published to and received from other servers.
+   */
+  PIERHEAD_BACKPLANE_CONNECTED = 2,
+  /*
+   Unreachable or lost: rooms are served locally, frames for other servers are
+   dropped (counted in `backplane_unpublished`), the link retries with back-off.
+   */
+  PIERHEAD_BACKPLANE_DOWN = 3,
+  /*
+   The server stopped; the connections are closed.
+   */
+  PIERHEAD_BACKPLANE_STOPPED = 4,
+} pierhead_backplane_state;
+
+/*
  A server configuration being built. Create with `pierhead_config_new`, free
  with `pierhead_config_free` (a started server keeps its own copy).
  */
@@ -322,6 +350,11 @@ typedef struct {
    Members disconnected as slow consumers.
    */
   uint64_t disconnected;
+  /*
+   1 if the frame was handed to the backplane for members on other servers
+   (0 without one, or while the broker is down).
+   */
+  uint8_t forwarded;
 } pierhead_publish_report;
 
 /*
@@ -426,6 +459,43 @@ typedef struct {
    Members over all rooms, now.
    */
   uint64_t members;
+  /*
+   A `pierhead_backplane_state` value (`PIERHEAD_BACKPLANE_NONE` without one).
+   */
+  uint64_t backplane_state;
+  /*
+   Frames published to the backplane and confirmed by the broker.
+   */
+  uint64_t backplane_published;
+  /*
+   Frames that could not be published (broker down or too slow, refused, or
+   unconfirmed when the link was lost): members on other servers missed them.
+   */
+  uint64_t backplane_unpublished;
+  /*
+   Frames from other servers handed to this server's members.
+   */
+  uint64_t backplane_received;
+  /*
+   Times the link went down (an unreachable broker at start included).
+   */
+  uint64_t backplane_outages;
+  /*
+   Times the link came back after an outage.
+   */
+  uint64_t backplane_reconnects;
+  /*
+   Milliseconds the link was not up, in all.
+   */
+  uint64_t backplane_down_ms;
+  /*
+   Room channels subscribed to now.
+   */
+  uint64_t backplane_subscriptions;
+  /*
+   Messages on room channels that were not valid frames, dropped.
+   */
+  uint64_t backplane_bad_messages;
 } pierhead_stats;
 
 /*
@@ -471,6 +541,35 @@ typedef void (*pierhead_stats_callback)(void *user_data, const pierhead_stats *s
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
+
+/*
+ Shares the server's rooms with every server using the same Redis (frame
+ protocol): `url` is `redis://[[user]:password@]host[:port][/db]` (NUL-terminated).
+ It is checked by `pierhead_server_start` (field `backplane`), which does not
+ wait for the broker: an unreachable one is retried, and `pierhead_stats` says
+ how the link stands.
+
+ # Safety
+ `config` must be NULL or a live config; `url` NULL or a NUL-terminated string.
+ */
+pierhead_result pierhead_config_set_backplane(pierhead_config *config, const char *url);
+
+/*
+ Copies the last error of the server's backplane link (connect, authentication,
+ protocol; e.g. "cannot connect to 127.0.0.1:6379: Connection refused (os error
+ 111)") into `buf` as a NUL-terminated string, its length into `*out_len` (if
+ not NULL); an empty string when there was none or no backplane is configured.
+ `PIERHEAD_RESULT_BUFFER_TOO_SMALL` (writing nothing) if it does not fit. Any
+ thread.
+
+ # Safety
+ `server` NULL or live; `buf` valid for `len` bytes; `out_len` NULL or valid for
+ one `size_t`.
+ */
+pierhead_result pierhead_server_backplane_error(const pierhead_server *server,
+                                                char *buf,
+                                                size_t len,
+                                                size_t *out_len);
 
 /*
  Creates a config with the defaults (HTTP on 127.0.0.1:0, one worker per core;

@@ -3,7 +3,8 @@
 # as C++, then compiles tests/c/test_pierhead.c and examples/c/*.c with
 # -Wall -Wextra -Wpedantic -Werror against the committed header and runs the tests:
 # linked dynamically under AddressSanitizer + UBSan, statically under the same,
-# and once under valgrind (--error-exitcode=1 --leak-check=full).
+# and once under valgrind (--error-exitcode=1 --leak-check=full). Starts a
+# redis-server on a free loopback port for the backplane test, and stops it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 prefix=$(scripts/build-c.sh | tail -1)
@@ -13,6 +14,18 @@ mkdir -p "$out"
 CFLAGS=(-std=c11 -Wall -Wextra -Wpedantic -Werror -g)
 SAN=(-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all)
 cflags=$(pkg-config --cflags pierhead)
+
+# The backplane test needs a Redis: one on a free loopback port for this run.
+redis_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no \
+    --loglevel warning >/dev/null &
+redis_pid=$!
+trap 'kill $redis_pid 2>/dev/null || true' EXIT
+for _ in $(seq 200); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$redis_port") 2>/dev/null && break
+    sleep 0.05
+done
+export PIERHEAD_TEST_REDIS_PORT=$redis_port
 libs=$(pkg-config --libs pierhead)
 
 echo "== header compiles as C++"

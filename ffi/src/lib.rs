@@ -14,13 +14,16 @@
 //! Modules: `result` (the result enum and last-error text), `config` (the builder),
 //! `server` (start, port, stats, stop, free, routes at run time), `stats` (the
 //! stats struct and callback), `http` (static and handler routes, the HTTP handler
-//! callback), `route` (the full route builder: matchers, uses, faults), `version`.
+//! callback), `route` (the full route builder: matchers, uses, faults), `rooms`
+//! (publish, list), `backplane` (the Redis backplane's setter, state and error),
+//! `version`.
 //!
 //! All `unsafe` of the project's C surface lives in this crate; each block says why
 //! it is sound.
 
 #![allow(non_camel_case_types)]
 
+mod backplane;
 mod config;
 mod http;
 mod result;
@@ -30,6 +33,7 @@ mod server;
 mod stats;
 mod version;
 
+pub use backplane::*;
 pub use config::*;
 pub use http::*;
 pub use result::*;

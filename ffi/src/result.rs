@@ -89,23 +89,37 @@ pub unsafe extern "C" fn pierhead_last_error_message(
     out_len: *mut usize,
 ) -> pierhead_result {
     crate::guard(|| {
-        if buf.is_null() {
-            return pierhead_result::PIERHEAD_RESULT_NULL_PARAMETER;
-        }
-        LAST_ERROR.with(|e| {
-            let text = e.borrow();
-            if text.len() + 1 > len {
-                return pierhead_result::PIERHEAD_RESULT_BUFFER_TOO_SMALL;
-            }
-            // SAFETY: `buf` holds `len` >= text.len() + 1 bytes, as checked.
-            unsafe {
-                std::ptr::copy_nonoverlapping(text.as_ptr(), buf.cast::<u8>(), text.len());
-                *buf.add(text.len()) = 0;
-                if !out_len.is_null() {
-                    *out_len = text.len();
-                }
-            }
-            pierhead_result::PIERHEAD_RESULT_OK
-        })
+        // SAFETY: `buf` and `out_len` as the caller promised.
+        LAST_ERROR.with(|e| unsafe { copy_text(&e.borrow(), buf, len, out_len) })
     })
+}
+
+/// Copies `text` into `buf` (`len` bytes) as a NUL-terminated string and its
+/// length into `*out_len` (if not NULL); `PIERHEAD_RESULT_BUFFER_TOO_SMALL`
+/// (writing nothing) if it does not fit.
+///
+/// # Safety
+/// `buf` NULL or valid for `len` bytes; `out_len` NULL or valid for one `size_t`.
+pub(crate) unsafe fn copy_text(
+    text: &str,
+    buf: *mut libc::c_char,
+    len: usize,
+    out_len: *mut usize,
+) -> pierhead_result {
+    if buf.is_null() {
+        return pierhead_result::PIERHEAD_RESULT_NULL_PARAMETER;
+    }
+    if text.len() + 1 > len {
+        return pierhead_result::PIERHEAD_RESULT_BUFFER_TOO_SMALL;
+    }
+    // SAFETY: `buf` holds `len` >= text.len() + 1 bytes, as checked; `out_len`
+    // is NULL or valid, as the caller promised.
+    unsafe {
+        std::ptr::copy_nonoverlapping(text.as_ptr(), buf.cast::<u8>(), text.len());
+        *buf.add(text.len()) = 0;
+        if !out_len.is_null() {
+            *out_len = text.len();
+        }
+    }
+    pierhead_result::PIERHEAD_RESULT_OK
 }

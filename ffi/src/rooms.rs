@@ -20,6 +20,9 @@ pub struct pierhead_publish_report {
     pub dropped: u64,
     /// Members disconnected as slow consumers.
     pub disconnected: u64,
+    /// 1 if the frame was handed to the backplane for members on other servers
+    /// (0 without one, or while the broker is down).
+    pub forwarded: u8,
 }
 
 /// Sends a data frame with `payload` (`len` bytes; `payload` may be NULL when `len`
@@ -68,6 +71,7 @@ pub unsafe extern "C" fn pierhead_server_publish(
             delivered: report.delivered,
             dropped: report.dropped,
             disconnected: report.disconnected,
+            forwarded: u8::from(report.forwarded),
         };
         // SAFETY: valid for its struct_size, as promised.
         Ok(unsafe { write_sized(&c, out) })

@@ -74,6 +74,25 @@ pub struct pierhead_stats {
     pub rooms: u64,
     /// Members over all rooms, now.
     pub members: u64,
+    /// A `pierhead_backplane_state` value (`PIERHEAD_BACKPLANE_NONE` without one).
+    pub backplane_state: u64,
+    /// Frames published to the backplane and confirmed by the broker.
+    pub backplane_published: u64,
+    /// Frames that could not be published (broker down or too slow, refused, or
+    /// unconfirmed when the link was lost): members on other servers missed them.
+    pub backplane_unpublished: u64,
+    /// Frames from other servers handed to this server's members.
+    pub backplane_received: u64,
+    /// Times the link went down (an unreachable broker at start included).
+    pub backplane_outages: u64,
+    /// Times the link came back after an outage.
+    pub backplane_reconnects: u64,
+    /// Milliseconds the link was not up, in all.
+    pub backplane_down_ms: u64,
+    /// Room channels subscribed to now.
+    pub backplane_subscriptions: u64,
+    /// Messages on room channels that were not valid frames, dropped.
+    pub backplane_bad_messages: u64,
 }
 
 impl pierhead_stats {
@@ -106,6 +125,17 @@ impl pierhead_stats {
             frames_dropped: s.frames_dropped,
             rooms: s.rooms,
             members: s.members,
+            backplane_state: crate::backplane::pierhead_backplane_state::of(
+                s.backplane.as_ref().map(|b| b.state),
+            ) as u64,
+            backplane_published: bp(s, |b| b.published),
+            backplane_unpublished: bp(s, |b| b.unpublished),
+            backplane_received: bp(s, |b| b.received),
+            backplane_outages: bp(s, |b| b.outages),
+            backplane_reconnects: bp(s, |b| b.reconnects),
+            backplane_down_ms: bp(s, |b| b.down_time.as_millis() as u64),
+            backplane_subscriptions: bp(s, |b| b.subscriptions),
+            backplane_bad_messages: bp(s, |b| b.bad_messages),
         }
     }
 
@@ -117,6 +147,11 @@ impl pierhead_stats {
         // SAFETY: forwarded from the caller.
         unsafe { write_sized(self, out) }
     }
+}
+
+/// A backplane figure, 0 without a backplane.
+fn bp(s: &Stats, f: impl Fn(&pierhead::BackplaneStats) -> u64) -> u64 {
+    s.backplane.as_ref().map_or(0, f)
 }
 
 /// Copies the fields of a `#[repr(C)]` struct that starts with `uint32_t

@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -550,6 +551,106 @@ static void test_frame_rooms_and_publish(void) {
     pierhead_server_free(srv);
 }
 
+static pierhead_server *start_frame_server(const char *backplane) {
+    pierhead_config *cfg = NULL;
+    if (pierhead_config_new(&cfg) != PIERHEAD_RESULT_OK) return NULL;
+    pierhead_server *srv = NULL;
+    if (pierhead_config_set_protocol(cfg, PIERHEAD_PROTOCOL_FRAME) == PIERHEAD_RESULT_OK &&
+        pierhead_config_set_workers(cfg, 2) == PIERHEAD_RESULT_OK &&
+        pierhead_config_set_backplane(cfg, backplane) == PIERHEAD_RESULT_OK)
+        srv = start(cfg);
+    pierhead_config_free(cfg);
+    return srv;
+}
+
+static pierhead_stats stats_of(pierhead_server *srv) {
+    pierhead_stats st;
+    memset(&st, 0, sizeof st);
+    st.struct_size = sizeof st;
+    pierhead_server_stats(srv, &st);
+    return st;
+}
+
+/* Waits up to 10 s for the backplane link to reach `state`. */
+static bool wait_backplane(pierhead_server *srv, pierhead_backplane_state state) {
+    for (int i = 0; i < 1000; i++) {
+        if (stats_of(srv).backplane_state == (uint64_t)state) return true;
+        sleep_ms(10);
+    }
+    return false;
+}
+
+/* Two servers share a room through the Redis that scripts/test-c.sh started (its
+   port in PIERHEAD_TEST_REDIS_PORT): a publish on one reaches a member on the
+   other; an unreachable broker is reported, with its error text. */
+static void test_backplane(void) {
+    const char *port = getenv("PIERHEAD_TEST_REDIS_PORT");
+    if (port == NULL) {
+        printf("test_backplane: SKIPPED (PIERHEAD_TEST_REDIS_PORT is not set; "
+               "scripts/test-c.sh starts a redis-server and sets it)\n");
+        return;
+    }
+    char url[64];
+    snprintf(url, sizeof url, "redis://127.0.0.1:%s", port);
+
+    /* A malformed URL is refused at start, naming the field. */
+    CHECK(start_frame_server("localhost:6379") == NULL);
+    char msg[256];
+    OK(pierhead_last_error_message(msg, sizeof msg, NULL));
+    CHECK(strstr(msg, "`backplane`") != NULL);
+
+    pierhead_server *a = start_frame_server(url);
+    pierhead_server *b = start_frame_server(url);
+    CHECK(a != NULL && b != NULL);
+    CHECK(wait_backplane(a, PIERHEAD_BACKPLANE_CONNECTED));
+    CHECK(wait_backplane(b, PIERHEAD_BACKPLANE_CONNECTED));
+    uint16_t bport = 0;
+    OK(pierhead_server_port(b, &bport));
+    int fd = connect_to(bport);
+    CHECK(fd >= 0);
+    unsigned char buf[256];
+    unsigned char join[] = {0x01, 'l', 'o', 'b', 'b', 'y'};
+    size_t n = frame(buf, 1, join, sizeof join);
+    CHECK(write(fd, buf, n) == (ssize_t)n);
+    CHECK(read_exact(fd, buf, 16 + 6) == 0); /* JOINED: B is subscribed */
+    CHECK(buf[16] == 0x06);
+
+    pierhead_publish_report rep;
+    memset(&rep, 0, sizeof rep);
+    rep.struct_size = sizeof rep;
+    OK(pierhead_server_publish(a, "lobby", (const uint8_t *)"across", 6, &rep));
+    CHECK(rep.delivered == 0 && rep.forwarded == 1); /* no member on A; sent on */
+    CHECK(read_exact(fd, buf, 16 + 6) == 0);
+    CHECK(memcmp(buf + 16, "across", 6) == 0);
+    pierhead_stats sb = stats_of(b);
+    CHECK(sb.backplane_received == 1 && sb.backplane_subscriptions == 1);
+    CHECK(sb.backplane_outages == 0 && sb.backplane_unpublished == 0);
+    size_t len = 99;
+    OK(pierhead_server_backplane_error(a, msg, sizeof msg, &len));
+    CHECK(len == 0 && msg[0] == 0);
+    close(fd);
+
+    /* Nothing listens on port 1: the link is down, start did not wait, and the
+       error says why. A server without a backplane says NONE. */
+    pierhead_server *c = start_frame_server("redis://127.0.0.1:1");
+    CHECK(c != NULL);
+    CHECK(wait_backplane(c, PIERHEAD_BACKPLANE_DOWN));
+    CHECK(stats_of(c).backplane_outages == 1);
+    OK(pierhead_server_backplane_error(c, msg, sizeof msg, &len));
+    CHECK(strstr(msg, "connect") != NULL && len == strlen(msg));
+    CHECK(pierhead_server_backplane_error(c, msg, 4, NULL) == PIERHEAD_RESULT_BUFFER_TOO_SMALL);
+    CHECK(stats_of(a).backplane_published >= 1);
+
+    pierhead_stop_report r;
+    OK(pierhead_server_stop(a, 1000, &r));
+    CHECK(stats_of(a).backplane_state == PIERHEAD_BACKPLANE_STOPPED);
+    OK(pierhead_server_stop(b, 1000, &r));
+    OK(pierhead_server_stop(c, 1000, &r));
+    pierhead_server_free(a);
+    pierhead_server_free(b);
+    pierhead_server_free(c);
+}
+
 int main(void) {
     test_version();
     test_null_arguments();
@@ -563,6 +664,7 @@ int main(void) {
     test_start_stop_cycles();
     test_sigpipe_default_survives_disconnects();
     test_frame_rooms_and_publish();
+    test_backplane();
     if (failures) {
         fprintf(stderr, "%d check(s) failed\n", failures);
         return 1;
