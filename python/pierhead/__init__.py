@@ -26,12 +26,13 @@ from ._errors import (
     StartError,
 )
 from ._frame import FrameClient
-from ._pierhead import Fault, Matcher, PublishReport, Request, Response, Stats, StopReport
+from ._pierhead import BackplaneStats, Fault, Matcher, PublishReport, Request, Response, Stats, StopReport
 from ._server import RequestHandler, Server
 
 __version__: str = _pierhead.__version__
 
 __all__ = [
+    "BackplaneStats",
     "BindError",
     "ConfigError",
     "ExpectationError",

@@ -63,11 +63,18 @@ def _add_route(server: Server, spec: str) -> None:
 
 
 def _print_stats(s: Stats) -> None:
+    b = s.backplane
+    backplane = (
+        ""
+        if b is None
+        else f" | backplane {b.state} subscribed {b.subscriptions} published {b.published} "
+        f"unpublished {b.unpublished} received {b.received} outages {b.outages}"
+    )
     print(
         f"stats: up {s.uptime:.0f}s {s.state} | conns active {s.connections_active} "
         f"accepted {s.connections_accepted} refused {s.connections_refused} | requests "
         f"{s.requests} responses {s.responses} | read {s.bytes_read} B written "
-        f"{s.bytes_written} B | errors protocol {s.protocol_errors} timeouts {s.timeouts} "
+        f"{s.bytes_written} B{backplane} | errors protocol {s.protocol_errors} timeouts {s.timeouts} "
         f"accept {s.accept_errors} internal {s.internal_errors}",
         flush=True,
     )
@@ -91,6 +98,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     serve.add_argument("--max-output-bytes", type=_size, default=None)
     serve.add_argument("--max-frame-bytes", type=_size, default=None)
     serve.add_argument("--slow-consumer", default=None, help="disconnect, drop_newest or drop_oldest")
+    serve.add_argument(
+        "--backplane", default=None, metavar="URL", help="share rooms through Redis: redis://host:port[/db]"
+    )
     serve.add_argument("--stats-interval", default="5s", help='stats line interval; "off" for none')
     serve.add_argument("--stop-timeout", type=_duration, default=5.0)
     serve.add_argument("--route", action="append", default=[], help='"METHOD PATH [STATUS [BODY|@FILE]]"')
@@ -111,6 +121,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         "max_output_bytes",
         "max_frame_bytes",
         "slow_consumer",
+        "backplane",
     ):
         if getattr(args, name) is not None:
             limits[name] = getattr(args, name)
@@ -159,6 +170,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         f"{s.protocol_errors} protocol errors",
         flush=True,
     )
+    if report.backplane is not None:
+        b = report.backplane
+        print(
+            f"backplane: {b.published} published, {b.unpublished} unpublished, {b.received} received "
+            f"from other servers, {b.outages} outages ({b.down_time:.1f} s down)",
+            flush=True,
+        )
     return 0
 
 

@@ -159,7 +159,10 @@ class Server:
     ``idle_timeout``, ``header_timeout``, ``write_timeout``, ``handler_timeout``,
     ``stats_interval`` (seconds), ``max_header_bytes``, ``max_headers``, ``max_body_bytes``,
     ``max_output_bytes``, ``max_frame_bytes``, ``slow_consumer`` (``"disconnect"``,
-    ``"drop_newest"``, ``"drop_oldest"``), ``unmatched_status`` (default 500), ``request_log``
+    ``"drop_newest"``, ``"drop_oldest"``), ``backplane`` (frame protocol: a
+    ``redis://[[user]:password@]host[:port][/db]`` URL; every server given the same
+    broker shares its rooms; ``stats().backplane`` says how the link stands),
+    ``unmatched_status`` (default 500), ``request_log``
     (default 10000 requests), ``request_log_body_bytes``, ``handler_threads`` and
     ``fixed_response`` (default False: with no expectation every request is
     unmatched).
@@ -272,7 +275,8 @@ class Server:
     def publish(self, room: str, payload: Union[bytes, str]) -> PublishReport:
         """Sends a data frame to every member of ``room`` and returns once every
         worker has queued it: how many got it, how many frames slow members lost,
-        how many were disconnected. A room with no members gives zeros."""
+        how many were disconnected. A room with no members gives zeros. With a
+        backplane it also goes to the members on other servers (``forwarded``)."""
         return self._core.publish(room, payload)
 
     def rooms(self) -> "dict[str, int]":

@@ -35,7 +35,7 @@ mod _pierhead {
     #[pymodule_export]
     use super::server::{stop_all, Server};
     #[pymodule_export]
-    use super::stats::{PublishReport, Stats, StopReport};
+    use super::stats::{BackplaneStats, PublishReport, Stats, StopReport};
 
     use pyo3::prelude::*;
 

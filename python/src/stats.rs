@@ -1,6 +1,8 @@
 //! `Stats` and `StopReport`: immutable snapshots handed to Python.
 
-use pierhead::{Stats as CoreStats, StopReport as CoreStopReport};
+use pierhead::{
+    BackplaneStats as CoreBackplaneStats, Stats as CoreStats, StopReport as CoreStopReport,
+};
 use pyo3::prelude::*;
 
 /// A snapshot of a server's counters, summed over its workers.
@@ -30,6 +32,73 @@ pub(crate) struct Stats {
     pub state: &'static str,
     /// Seconds since the server started.
     pub uptime: f64,
+    /// The Redis backplane's link and counts (None without one).
+    pub backplane: Option<BackplaneStats>,
+}
+
+/// The Redis backplane's link and counts.
+#[pyclass(
+    module = "pierhead._pierhead",
+    name = "BackplaneStats",
+    frozen,
+    get_all
+)]
+#[derive(Clone)]
+pub(crate) struct BackplaneStats {
+    /// `connecting`, `connected`, `down` or `stopped`.
+    pub state: &'static str,
+    pub server_id: u64,
+    pub published: u64,
+    pub unpublished: u64,
+    pub received: u64,
+    pub echoes_dropped: u64,
+    pub bad_messages: u64,
+    pub outages: u64,
+    pub reconnects: u64,
+    /// Seconds the link was not up, in all.
+    pub down_time: f64,
+    pub subscriptions: u64,
+    pub last_error: Option<String>,
+}
+
+impl From<&CoreBackplaneStats> for BackplaneStats {
+    fn from(b: &CoreBackplaneStats) -> BackplaneStats {
+        BackplaneStats {
+            state: b.state.as_str(),
+            server_id: b.server_id,
+            published: b.published,
+            unpublished: b.unpublished,
+            received: b.received,
+            echoes_dropped: b.echoes_dropped,
+            bad_messages: b.bad_messages,
+            outages: b.outages,
+            reconnects: b.reconnects,
+            down_time: b.down_time.as_secs_f64(),
+            subscriptions: b.subscriptions,
+            last_error: b.last_error.clone(),
+        }
+    }
+}
+
+#[pymethods]
+impl BackplaneStats {
+    fn __repr__(&self) -> String {
+        format!(
+            "BackplaneStats(state={:?}, subscriptions={}, published={}, unpublished={}, \
+             received={}, outages={}, reconnects={}, down_time={:.3}, last_error={})",
+            self.state,
+            self.subscriptions,
+            self.published,
+            self.unpublished,
+            self.received,
+            self.outages,
+            self.reconnects,
+            self.down_time,
+            self.last_error
+                .as_deref()
+                .map_or_else(|| "None".to_owned(), |e| format!("{e:?}"))
+        )
+    }
 }
 
 impl From<&CoreStats> for Stats {
@@ -56,6 +125,7 @@ impl From<&CoreStats> for Stats {
             internal_errors: s.internal_errors,
             state: s.state.as_str(),
             uptime: s.uptime.as_secs_f64(),
+            backplane: s.backplane.as_ref().map(BackplaneStats::from),
         }
     }
 }
@@ -79,7 +149,7 @@ impl Stats {
 
 /// What a stop did.
 #[pyclass(module = "pierhead._pierhead", name = "StopReport", frozen, get_all)]
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 pub(crate) struct StopReport {
     /// False when stop was called inside a callback: started, not waited for.
     pub complete: bool,
@@ -89,6 +159,8 @@ pub(crate) struct StopReport {
     pub handlers_abandoned: u64,
     /// Seconds from the stop request until every thread had exited.
     pub elapsed: f64,
+    /// The backplane's final figures (None without one).
+    pub backplane: Option<BackplaneStats>,
 }
 
 impl From<CoreStopReport> for StopReport {
@@ -100,6 +172,7 @@ impl From<CoreStopReport> for StopReport {
             force_closed: r.force_closed,
             handlers_abandoned: r.handlers_abandoned,
             elapsed: r.elapsed.as_secs_f64(),
+            backplane: r.backplane.as_ref().map(BackplaneStats::from),
         }
     }
 }
@@ -130,6 +203,8 @@ pub(crate) struct PublishReport {
     pub dropped: u64,
     /// Members disconnected as slow consumers.
     pub disconnected: u64,
+    /// Handed to the backplane for members on other servers.
+    pub forwarded: bool,
 }
 
 impl From<pierhead::PublishReport> for PublishReport {
@@ -138,6 +213,7 @@ impl From<pierhead::PublishReport> for PublishReport {
             delivered: r.delivered,
             dropped: r.dropped,
             disconnected: r.disconnected,
+            forwarded: r.forwarded,
         }
     }
 }
@@ -146,8 +222,11 @@ impl From<pierhead::PublishReport> for PublishReport {
 impl PublishReport {
     fn __repr__(&self) -> String {
         format!(
-            "PublishReport(delivered={}, dropped={}, disconnected={})",
-            self.delivered, self.dropped, self.disconnected
+            "PublishReport(delivered={}, dropped={}, disconnected={}, forwarded={})",
+            self.delivered,
+            self.dropped,
+            self.disconnected,
+            if self.forwarded { "True" } else { "False" }
         )
     }
 }

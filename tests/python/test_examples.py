@@ -41,7 +41,7 @@ def test_rooms_example_runs_as_written():
     assert done.stdout.splitlines() == [
         "{'lobby': 2}",
         "b'hi bob'",
-        "PublishReport(delivered=2, dropped=0, disconnected=0)",
+        "PublishReport(delivered=2, dropped=0, disconnected=0, forwarded=False)",
         "b'server says hello' b'server says hello'",
         "FrameError: frame of 2097152 bytes is over the limit of 1048576",
         "broadcasts=2 deliveries=3 protocol_errors=1",

@@ -46,7 +46,7 @@ def test_publish_reaches_every_member_and_reports(pierhead_frame):
             m.join("news")
         report = s.publish("news", b"breaking")
         assert (report.delivered, report.dropped, report.disconnected) == (20, 0, 0)
-        assert repr(report) == "PublishReport(delivered=20, dropped=0, disconnected=0)"
+        assert repr(report) == "PublishReport(delivered=20, dropped=0, disconnected=0, forwarded=False)"
         assert all(m.recv() == b"breaking" for m in members)
         assert s.publish("empty", "x").delivered == 0
     finally:
