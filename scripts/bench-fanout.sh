@@ -49,7 +49,7 @@ for n in $SIZES; do
         start_server $target
         line=$(FANOUT_SERVER_PID=$pid taskset -c 1 $client $target 127.0.0.1:$port "$n" "$PUBLISHES" 4 50 "$SECONDS_TP")
         kill $pid; wait $pid 2>/dev/null || true
-        read -r members p50 p99 dps before idle <<<"$line"
+        read -r members p50 p99 dps before idle _cpu <<<"$line"
         awk -v t=$target -v m=$members -v a=$p50 -v b=$p99 -v d=$dps -v r0=$before -v r1=$idle \
             'BEGIN { printf "| %s | %d | %.3f | %.3f | %.0f | %.1f | %.1f | %.0f |\n", t, m, a, b, d, r0/1024, r1/1024, (r1-r0)*1024/m }'
     done

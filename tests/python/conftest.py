@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import http.client
 import os
+import shutil
 import socket
-from typing import Optional
+import subprocess
+import time
+from typing import Iterator, Optional
 
 import pytest
 
@@ -67,3 +70,63 @@ def ipv6_available() -> bool:
 
 
 needs_ipv6 = pytest.mark.skipif(not ipv6_available(), reason="no IPv6 loopback")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Redis:
+    def __init__(self) -> None:
+        if shutil.which("redis-server") is None:
+            pytest.fail("redis-server is missing: scripts/test.sh installs it (apt-get install redis-server)")
+        self.port = _free_port()
+        self.proc: "subprocess.Popen[bytes] | None" = None
+        self.start()
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return
+            except OSError:
+                time.sleep(0.01)
+        raise RuntimeError("redis-server did not start")
+
+    def kill(self) -> None:
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait()
+            self.proc = None
+
+    def channels(self) -> "list[str]":
+        with socket.create_connection(("127.0.0.1", self.port), timeout=5) as s:
+            s.sendall(b"PUBSUB CHANNELS pierhead/*\r\n")
+            data = b""
+            while not data.endswith(b"\r\n") or data.count(b"\r\n") < 1 + 2 * int(data[1 : data.index(b"\r\n")]):
+                data += s.recv(65536)
+        return sorted(line.decode() for line in data.split(b"\r\n")[2::2] if line)
+
+
+@pytest.fixture
+def redis() -> Iterator[Redis]:
+    """A redis-server of the test's own, on a free loopback port."""
+    r = Redis()
+    yield r
+    r.kill()
+
+
+@pytest.fixture
+def redis_url(redis: Redis) -> str:
+    return redis.url

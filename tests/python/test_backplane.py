@@ -1,74 +1,21 @@
 """Rooms across servers from Python: ``Server(protocol="frame", backplane=...)``
 against a real ``redis-server`` (Debian's; scripts/test.sh installs it), started by
-the fixture on a free loopback port and stopped after the test."""
+the ``redis`` fixture (conftest.py) on a free loopback port and stopped after the
+test."""
 
 from __future__ import annotations
 
-import shutil
-import socket
 import subprocess
 import sys
 import time
-from typing import Callable, Iterator
+from typing import Callable
 
 import pytest
 
 import pierhead
 from pierhead import FrameClient
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Redis:
-    def __init__(self) -> None:
-        if shutil.which("redis-server") is None:
-            pytest.fail("redis-server is missing: scripts/test.sh installs it (apt-get install redis-server)")
-        self.port = _free_port()
-        self.proc: "subprocess.Popen[bytes] | None" = None
-        self.start()
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-            stdout=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
-                return
-            except OSError:
-                time.sleep(0.01)
-        raise RuntimeError("redis-server did not start")
-
-    def kill(self) -> None:
-        if self.proc is not None:
-            self.proc.kill()
-            self.proc.wait()
-            self.proc = None
-
-    def channels(self) -> "list[str]":
-        with socket.create_connection(("127.0.0.1", self.port), timeout=5) as s:
-            s.sendall(b"PUBSUB CHANNELS pierhead/*\r\n")
-            data = b""
-            while not data.endswith(b"\r\n") or data.count(b"\r\n") < 1 + 2 * int(data[1 : data.index(b"\r\n")]):
-                data += s.recv(65536)
-        return sorted(line.decode() for line in data.split(b"\r\n")[2::2] if line)
-
-
-@pytest.fixture
-def redis() -> Iterator[Redis]:
-    r = Redis()
-    yield r
-    r.kill()
+from conftest import Redis
 
 
 def wait_for(cond: Callable[[], bool], timeout: float = 10.0) -> bool:

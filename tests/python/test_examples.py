@@ -46,3 +46,17 @@ def test_rooms_example_runs_as_written():
         "FrameError: frame of 2097152 bytes is over the limit of 1048576",
         "broadcasts=2 deliveries=3 protocol_errors=1",
     ]
+
+
+def test_backplane_example_runs_as_written(redis_url: str) -> None:
+    done = subprocess.run(
+        [sys.executable, str(EXAMPLES / "backplane.py"), redis_url], capture_output=True, text=True, timeout=30
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        "b'hi from east'",
+        "PublishReport(delivered=1, dropped=0, disconnected=0, forwarded=True)",
+        "b'west says hello' b'west says hello'",
+        "connected subscriptions: 1 received: 1",
+        "stopped",
+    ]

@@ -106,7 +106,10 @@ enum Owed {
 struct Conn {
     stream: TcpStream,
     phase: Phase,
+    /// Bytes read and not yet decoded are `rbuf[..rlen]`; the rest is room to
+    /// read into (zeroed once, when it grows).
     rbuf: Vec<u8>,
+    rlen: usize,
     wbuf: Vec<u8>,
     wpos: usize,
     /// Since when replies are owed without one arriving (None: none owed).
@@ -122,6 +125,7 @@ impl Conn {
             stream,
             phase: Phase::Connecting,
             rbuf: Vec::new(),
+            rlen: 0,
             wbuf: Vec::new(),
             wpos: 0,
             waiting_since: None,
@@ -166,30 +170,33 @@ impl Conn {
         self.wbuf.len() - self.wpos
     }
 
-    /// Reads what the socket has (one chunk); false when it is drained.
+    /// Reads what the socket has (one chunk) after the bytes kept; false when it
+    /// is drained.
     fn read_chunk(&mut self) -> Result<bool, LinkError> {
-        let start = self.rbuf.len();
-        self.rbuf.resize(start + READ_CHUNK, 0);
+        if self.rbuf.len() - self.rlen < READ_CHUNK / 2 {
+            self.rbuf.resize(self.rlen + READ_CHUNK, 0);
+        }
         loop {
-            match self.stream.read(&mut self.rbuf[start..]) {
-                Ok(0) => {
-                    self.rbuf.truncate(start);
-                    return Err(LinkError::Closed);
-                }
+            match self.stream.read(&mut self.rbuf[self.rlen..]) {
+                Ok(0) => return Err(LinkError::Closed),
                 Ok(n) => {
-                    self.rbuf.truncate(start + n);
+                    self.rlen += n;
                     return Ok(true);
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    self.rbuf.truncate(start);
-                    return Ok(false);
-                }
-                Err(e) => {
-                    self.rbuf.truncate(start);
-                    return Err(e.into());
-                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                Err(e) => return Err(e.into()),
             }
+        }
+    }
+
+    /// Drops the first `used` bytes read (decoded); gives back a buffer grown
+    /// for one large message.
+    fn consume(&mut self, used: usize) {
+        self.rbuf.copy_within(used..self.rlen, 0);
+        self.rlen -= used;
+        if self.rlen == 0 && self.rbuf.len() > 4 * READ_CHUNK {
+            self.rbuf = Vec::new();
         }
     }
 
@@ -552,17 +559,12 @@ impl Link {
             if sub.phase == Phase::Connecting || !sub.read_chunk()? {
                 return Ok(());
             }
-            let mut buf = std::mem::take(&mut sub.rbuf);
-            let result = self.sub_replies(&buf, now);
-            let used = match result {
-                Ok(used) => used,
-                Err(e) => {
-                    return Err(e);
-                }
-            };
-            buf.drain(..used);
+            let buf = std::mem::take(&mut sub.rbuf);
+            let len = sub.rlen;
+            let used = self.sub_replies(&buf[..len], now)?;
             if let Some(sub) = self.sub.as_mut() {
                 sub.rbuf = buf;
+                sub.consume(used);
             }
         }
     }
@@ -689,11 +691,12 @@ impl Link {
             if !pc.read_chunk()? {
                 return Ok(());
             }
-            let mut buf = std::mem::take(&mut pc.rbuf);
-            let used = self.pub_replies(&buf, now)?;
-            buf.drain(..used);
+            let buf = std::mem::take(&mut pc.rbuf);
+            let len = pc.rlen;
+            let used = self.pub_replies(&buf[..len], now)?;
             if let Some(pc) = self.pubc.as_mut() {
                 pc.rbuf = buf;
+                pc.consume(used);
             }
         }
     }
