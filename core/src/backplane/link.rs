@@ -14,7 +14,9 @@
 //! within [`REPLY_TIMEOUT`]) takes both down: the outage is counted, frames not
 //! confirmed are counted as unpublished, rooms waiting for a subscription are
 //! released (served locally), and the link reconnects with back-off (50 ms
-//! doubling to 2 s), then resubscribes every live room in batches. A connection
+//! doubling to 2 s, back to 50 ms once a link stayed up for a second), then
+//! resubscribes every live room in batches. While the very first connection is
+//! being made (at most [`CONNECT_TIMEOUT`]), new rooms wait for it. A connection
 //! that idles is pinged every second, so that a broker that vanished without a
 //! FIN is noticed.
 
@@ -49,6 +51,9 @@ const REPLY_TIMEOUT: Duration = Duration::from_secs(3);
 const PING_EVERY: Duration = Duration::from_secs(1);
 /// Channels per `SUBSCRIBE` / `UNSUBSCRIBE` command.
 const SUBSCRIBE_BATCH: usize = 512;
+/// A link up this long counts as stable: losing it retries after the shortest
+/// back-off again (a broker that accepts and drops at once backs off as failing).
+const STABLE: Duration = Duration::from_secs(1);
 /// Encoded but unwritten publishes beyond which no more frames are taken from the
 /// queue (which then fills up to its bound, and further frames are dropped).
 const PUB_WRITE_LIMIT: usize = 1 << 20;
@@ -230,6 +235,7 @@ pub(crate) fn run(poll: Poll, bp: Arc<Backplane>, shared: Arc<Shared>) {
         connect_started: Instant::now(),
         last_ping: Instant::now(),
         ever_up: false,
+        up_since: None,
         bp,
         shared,
     };
@@ -272,6 +278,8 @@ struct Link {
     connect_started: Instant,
     last_ping: Instant,
     ever_up: bool,
+    /// Since when the link is up.
+    up_since: Option<Instant>,
 }
 
 impl Link {
@@ -410,7 +418,7 @@ impl Link {
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
         self.ever_up = true;
-        self.backoff = BACKOFF_MIN;
+        self.up_since = Some(now);
         self.last_ping = now;
         let rooms: Vec<Arc<RoomShared>> = self.rooms.values().cloned().collect();
         for chunk in rooms.chunks(SUBSCRIBE_BATCH) {
@@ -456,7 +464,7 @@ impl Link {
     /// kind go out as one command.
     fn apply_commands(&mut self, now: Instant) {
         let mut commands = std::mem::take(&mut self.commands);
-        self.bp.take_commands(&mut commands);
+        self.bp.take_commands(&mut commands, false);
         if commands.is_empty() {
             self.commands = commands;
             return;
@@ -856,6 +864,9 @@ impl Link {
             self.bp.set_state(BackplaneState::Down);
         }
         self.release_waiting();
+        if self.up_since.take().is_some_and(|t| t.elapsed() >= STABLE) {
+            self.backoff = BACKOFF_MIN;
+        }
         self.retry_at = Some(Instant::now() + self.backoff);
         self.backoff = (self.backoff * 2).min(BACKOFF_MAX);
     }
@@ -871,9 +882,19 @@ impl Link {
         }
     }
 
-    /// At stop: a last write of what is encoded, frames never sent counted, the
-    /// connections closed (the broker drops their subscriptions).
+    /// At stop (or after a panic): a last write of what is encoded, frames never
+    /// sent counted, the connections closed (the broker drops their
+    /// subscriptions), and no room left waiting for a link that is gone.
     fn finish(&mut self) {
+        let mut commands = std::mem::take(&mut self.commands);
+        self.bp.take_commands(&mut commands, true);
+        for c in commands.drain(..) {
+            if let Command::Subscribe(room) = c {
+                self.rooms.insert(room.name.clone(), room);
+            }
+        }
+        self.release_waiting();
+        self.flush_batches();
         if let Some(pc) = self.pubc.as_mut() {
             let _ = pc.write();
         }

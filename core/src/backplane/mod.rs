@@ -140,6 +140,14 @@ pub(crate) enum Command {
     Unsubscribe(Arc<str>),
 }
 
+/// Subscription changes waiting for the link.
+#[derive(Default)]
+struct Commands {
+    list: Vec<Command>,
+    /// The link thread has exited: nothing will wait for the broker any more.
+    gone: bool,
+}
+
 #[derive(Default)]
 struct Outbound {
     frames: Vec<Outgoing>,
@@ -172,7 +180,7 @@ pub(crate) struct Backplane {
     pub(crate) max_frame_bytes: usize,
     waker: mio::Waker,
     outbound: Mutex<Outbound>,
-    commands: Mutex<Vec<Command>>,
+    commands: Mutex<Commands>,
     state: AtomicU8,
     /// Since when the link is not up (while connecting or down).
     down_since: Mutex<Option<Instant>>,
@@ -249,10 +257,17 @@ impl Backplane {
     }
 
     fn command(&self, c: Command) {
-        self.commands
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(c);
+        let mut q = self.commands.lock().unwrap_or_else(PoisonError::into_inner);
+        if q.gone {
+            // No link to subscribe for it: the room is local (its first member,
+            // joining now, is told JOINED at once).
+            if let Command::Subscribe(room) = c {
+                room.make_ready();
+            }
+            return;
+        }
+        q.list.push(c);
+        drop(q);
         self.wake();
     }
 
@@ -339,9 +354,12 @@ impl Backplane {
             .unwrap_or_else(PoisonError::into_inner) = Some(e);
     }
 
-    fn take_commands(&self, into: &mut Vec<Command>) {
+    /// Takes the queued changes; with `last`, marks the link gone (later rooms
+    /// do not wait for it).
+    fn take_commands(&self, into: &mut Vec<Command>, last: bool) {
         let mut q = self.commands.lock().unwrap_or_else(PoisonError::into_inner);
-        std::mem::swap(&mut *q, into);
+        std::mem::swap(&mut q.list, into);
+        q.gone |= last;
     }
 
     fn take_outbound(&self, into: &mut Vec<Outgoing>) {
@@ -375,6 +393,46 @@ fn server_id() -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn backplane() -> (mio::Poll, Arc<Backplane>) {
+        let poll = mio::Poll::new().unwrap();
+        let waker = mio::Waker::new(poll.registry(), link::WAKE).unwrap();
+        let url = BackplaneUrl::parse("redis://127.0.0.1:1").unwrap();
+        (poll, Arc::new(Backplane::new(url, 1024, waker)))
+    }
+
+    #[test]
+    fn rooms_wait_for_the_link_and_not_once_it_is_gone() {
+        use crate::rooms::registry::Registry;
+        let (_poll, bp) = backplane();
+        let reg = Registry::new(1, Some(bp.clone()));
+        let (_, ready) = reg.join("early", 0);
+        assert!(!ready, "a new room waits for its subscription");
+        let mut queued = Vec::new();
+        bp.take_commands(&mut queued, true); // the link thread exits
+        assert!(matches!(&queued[..], [Command::Subscribe(r)] if &*r.name == "early"));
+        let (_, ready) = reg.join("late", 0);
+        assert!(ready, "no link: nothing to wait for");
+    }
+
+    #[test]
+    fn frames_offered_while_the_link_is_not_up_are_counted_not_queued() {
+        let (_poll, bp) = backplane();
+        let frame = Bytes::from_static(b"frame");
+        let mut batch: Vec<Outgoing> = (0..3)
+            .map(|_| Outgoing {
+                room: Arc::from("r"),
+                frame: frame.clone(),
+            })
+            .collect();
+        bp.offer(&mut batch);
+        assert!(batch.is_empty());
+        assert_eq!(bp.stats().unpublished, 3);
+        let mut taken = Vec::new();
+        bp.take_outbound(&mut taken);
+        assert!(taken.is_empty());
+        assert_eq!(bp.stats().state, BackplaneState::Connecting);
+    }
 
     #[test]
     fn server_ids_differ() {
