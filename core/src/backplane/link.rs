@@ -21,15 +21,15 @@
 //! FIN is noticed.
 
 use std::collections::{HashMap, VecDeque};
-use std::io::{self, Read, Write};
-use std::net::{Shutdown, SocketAddr, ToSocketAddrs};
+use std::io;
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use mio::net::TcpStream;
-use mio::{Events, Interest, Poll, Token};
+use mio::{Events, Poll, Token};
 
+use super::conn::{Conn, LinkError, Phase};
 use super::resp::{self, Item, Reply, Text};
 use super::{Backplane, BackplaneState, Command, Outgoing};
 use crate::frame::{self as codec, FrameType};
@@ -57,40 +57,6 @@ const STABLE: Duration = Duration::from_secs(1);
 /// Encoded but unwritten publishes beyond which no more frames are taken from the
 /// queue (which then fills up to its bound, and further frames are dropped).
 const PUB_WRITE_LIMIT: usize = 1 << 20;
-/// Bytes read per `read` call.
-const READ_CHUNK: usize = 64 * 1024;
-/// A write buffer larger than this is given back once drained.
-const WBUF_KEEP: usize = 256 * 1024;
-
-/// Why the link went down.
-#[derive(Debug, thiserror::Error)]
-enum LinkError {
-    #[error("cannot resolve {0}: {1}")]
-    Resolve(String, String),
-    #[error("cannot connect to {0}: {1}")]
-    Connect(SocketAddr, io::Error),
-    #[error("connecting to the broker timed out")]
-    ConnectTimeout,
-    #[error("the broker did not answer for {0:?}")]
-    ReplyTimeout(Duration),
-    #[error("broker connection failed: {0}")]
-    Io(#[from] io::Error),
-    #[error("the broker closed the connection")]
-    Closed,
-    #[error("the broker refused AUTH: {0}")]
-    Auth(String),
-    #[error("unexpected reply from the broker: {0}")]
-    Unexpected(String),
-    #[error("broker protocol error: {0}")]
-    Resp(#[from] resp::RespError),
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Phase {
-    Connecting,
-    Authenticating,
-    Ready,
-}
 
 /// A reply the subscriber connection is owed, in order.
 enum Expect {
@@ -105,113 +71,6 @@ enum Owed {
     Auth,
     Publish(u64),
     Ping,
-}
-
-/// One connection to the broker.
-struct Conn {
-    stream: TcpStream,
-    phase: Phase,
-    /// Bytes read and not yet decoded are `rbuf[..rlen]`; the rest is room to
-    /// read into (zeroed once, when it grows).
-    rbuf: Vec<u8>,
-    rlen: usize,
-    wbuf: Vec<u8>,
-    wpos: usize,
-    /// Since when replies are owed without one arriving (None: none owed).
-    waiting_since: Option<Instant>,
-}
-
-impl Conn {
-    fn open(poll: &Poll, addr: SocketAddr, token: Token) -> Result<Conn, LinkError> {
-        let mut stream = TcpStream::connect(addr).map_err(|e| LinkError::Connect(addr, e))?;
-        poll.registry()
-            .register(&mut stream, token, Interest::READABLE | Interest::WRITABLE)?;
-        Ok(Conn {
-            stream,
-            phase: Phase::Connecting,
-            rbuf: Vec::new(),
-            rlen: 0,
-            wbuf: Vec::new(),
-            wpos: 0,
-            waiting_since: None,
-        })
-    }
-
-    /// After a writable event while connecting: true once connected.
-    fn connected(&mut self, addr: SocketAddr) -> Result<bool, LinkError> {
-        if let Some(e) = self.stream.take_error()? {
-            return Err(LinkError::Connect(addr, e));
-        }
-        match self.stream.peer_addr() {
-            Ok(_) => {
-                let _ = self.stream.set_nodelay(true);
-                Ok(true)
-            }
-            Err(e) if e.kind() == io::ErrorKind::NotConnected => Ok(false),
-            Err(e) => Err(LinkError::Connect(addr, e)),
-        }
-    }
-
-    /// Writes what is buffered until done or the socket is full.
-    fn write(&mut self) -> Result<(), LinkError> {
-        while self.wpos < self.wbuf.len() {
-            match self.stream.write(&self.wbuf[self.wpos..]) {
-                Ok(0) => return Err(LinkError::Closed),
-                Ok(n) => self.wpos += n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e.into()),
-            }
-        }
-        self.wbuf.clear();
-        self.wpos = 0;
-        if self.wbuf.capacity() > WBUF_KEEP {
-            self.wbuf.shrink_to(WBUF_KEEP);
-        }
-        Ok(())
-    }
-
-    fn unwritten(&self) -> usize {
-        self.wbuf.len() - self.wpos
-    }
-
-    /// Reads what the socket has (one chunk) after the bytes kept; false when it
-    /// is drained.
-    fn read_chunk(&mut self) -> Result<bool, LinkError> {
-        if self.rbuf.len() - self.rlen < READ_CHUNK / 2 {
-            self.rbuf.resize(self.rlen + READ_CHUNK, 0);
-        }
-        loop {
-            match self.stream.read(&mut self.rbuf[self.rlen..]) {
-                Ok(0) => return Err(LinkError::Closed),
-                Ok(n) => {
-                    self.rlen += n;
-                    return Ok(true);
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
-                Err(e) => return Err(e.into()),
-            }
-        }
-    }
-
-    /// Drops the first `used` bytes read (decoded); gives back a buffer grown
-    /// for one large message.
-    fn consume(&mut self, used: usize) {
-        self.rbuf.copy_within(used..self.rlen, 0);
-        self.rlen -= used;
-        if self.rlen == 0 && self.rbuf.len() > 4 * READ_CHUNK {
-            self.rbuf = Vec::new();
-        }
-    }
-
-    fn owe(&mut self, now: Instant) {
-        self.waiting_since.get_or_insert(now);
-    }
-
-    fn close(self) {
-        let _ = self.stream.shutdown(Shutdown::Both);
-    }
 }
 
 /// Runs the link until the server stops (thread `pierhead-backplane`).

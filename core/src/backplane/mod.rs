@@ -2,7 +2,8 @@
 //! through Redis pub/sub.
 //!
 //! One thread per server (`pierhead-backplane`, [`link`]) holds two connections to
-//! the broker on its own mio loop: a subscriber and a publisher. The I/O threads
+//! the broker ([`conn`]) on its own mio loop: a subscriber and a publisher,
+//! speaking RESP ([`resp`]) to the address of the URL ([`url`]). The I/O threads
 //! never touch them:
 //!
 //! - **Publishing**: a worker collects the data frames its members broadcast
@@ -26,6 +27,7 @@
 //! Channels are named `pierhead/<db>/<room>`: pub/sub is not scoped by Redis
 //! database numbers, so the URL's `/db` scopes the channel names instead.
 
+mod conn;
 mod link;
 mod resp;
 mod url;

@@ -19,7 +19,7 @@ use crate::shared::Shared;
 /// within a loop turn; the bound only matters when a stop races with it).
 const PUBLISH_WAIT: Duration = Duration::from_secs(2);
 
-/// What a host publish ([`Server::publish`]) did.
+/// What a host publish ([`Server::publish`](crate::Server::publish)) did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct PublishReport {
     /// Members the frame was queued for.
