@@ -167,14 +167,11 @@ impl Link {
                 }
             }
             let now = Instant::now();
-            if sub_ready {
-                if let Err(e) = self.serve_sub(now) {
-                    self.lose(e);
-                }
-            }
-            if pub_ready {
-                if let Err(e) = self.serve_pub(now) {
-                    self.lose(e);
+            for (ready, which) in [(sub_ready, SUB), (pub_ready, PUB)] {
+                if ready {
+                    if let Err(e) = self.serve(which, now) {
+                        self.lose(e);
+                    }
                 }
             }
             self.apply_commands(now);
@@ -406,32 +403,41 @@ impl Link {
         }
     }
 
-    /// Readiness on the subscriber connection.
-    fn serve_sub(&mut self, now: Instant) -> Result<(), LinkError> {
-        let Some(phase) = self.sub.as_ref().map(|c| c.phase) else {
-            return Ok(());
-        };
-        if phase == Phase::Connecting {
-            self.advance(SUB, now)?;
+    fn conn_mut(&mut self, which: Token) -> Option<&mut Conn> {
+        if which == SUB {
+            self.sub.as_mut()
+        } else {
+            self.pubc.as_mut()
         }
-        if let Some(sub) = self.sub.as_mut() {
-            if sub.phase != Phase::Connecting {
-                sub.write()?;
-            }
+    }
+
+    /// Readiness on a connection: finish connecting, write what is pending, then
+    /// read and handle every complete reply until the socket is drained.
+    fn serve(&mut self, which: Token, now: Instant) -> Result<(), LinkError> {
+        if self.conn_mut(which).map(|c| c.phase) == Some(Phase::Connecting) {
+            self.advance(which, now)?;
         }
         loop {
-            let Some(sub) = self.sub.as_mut() else {
+            let Some(c) = self.conn_mut(which) else {
                 return Ok(());
             };
-            if sub.phase == Phase::Connecting || !sub.read_chunk()? {
+            if c.phase == Phase::Connecting {
                 return Ok(());
             }
-            let buf = std::mem::take(&mut sub.rbuf);
-            let len = sub.rlen;
-            let used = self.sub_replies(&buf[..len], now)?;
-            if let Some(sub) = self.sub.as_mut() {
-                sub.rbuf = buf;
-                sub.consume(used);
+            c.write()?;
+            if !c.read_chunk()? {
+                return Ok(());
+            }
+            let buf = std::mem::take(&mut c.rbuf);
+            let len = c.rlen;
+            let used = if which == SUB {
+                self.sub_replies(&buf[..len], now)?
+            } else {
+                self.pub_replies(&buf[..len], now)?
+            };
+            if let Some(c) = self.conn_mut(which) {
+                c.rbuf = buf;
+                c.consume(used);
             }
         }
     }
@@ -535,35 +541,6 @@ impl Link {
                     frame: frame.clone(),
                     tally: None,
                 }));
-            }
-        }
-    }
-
-    /// Readiness on the publisher connection.
-    fn serve_pub(&mut self, now: Instant) -> Result<(), LinkError> {
-        let Some(phase) = self.pubc.as_ref().map(|c| c.phase) else {
-            return Ok(());
-        };
-        if phase == Phase::Connecting {
-            self.advance(PUB, now)?;
-        }
-        loop {
-            let Some(pc) = self.pubc.as_mut() else {
-                return Ok(());
-            };
-            if pc.phase == Phase::Connecting {
-                return Ok(());
-            }
-            pc.write()?;
-            if !pc.read_chunk()? {
-                return Ok(());
-            }
-            let buf = std::mem::take(&mut pc.rbuf);
-            let len = pc.rlen;
-            let used = self.pub_replies(&buf[..len], now)?;
-            if let Some(pc) = self.pubc.as_mut() {
-                pc.rbuf = buf;
-                pc.consume(used);
             }
         }
     }
@@ -705,19 +682,7 @@ impl Link {
                 _ => 0,
             })
             .sum();
-        let never_sent = (self.outgoing.len() - self.out_pos) as u64;
-        self.outgoing.clear();
-        self.out_pos = 0;
-        self.bp.take_outbound(&mut self.outgoing);
-        let queued = self.outgoing.len() as u64;
-        self.outgoing.clear();
-        self.bp.count_unpublished(unconfirmed + never_sent + queued);
-        for c in [self.sub.take(), self.pubc.take()].into_iter().flatten() {
-            c.close();
-        }
-        self.expect.clear();
-        self.owed.clear();
-        self.bp.counters.subscriptions.store(0, Relaxed);
+        self.close_connections(unconfirmed);
         if self.bp.state() != BackplaneState::Down {
             self.bp.counters.outages.fetch_add(1, Relaxed);
             self.bp.set_state(BackplaneState::Down);
@@ -757,20 +722,28 @@ impl Link {
         if let Some(pc) = self.pubc.as_mut() {
             let _ = pc.write();
         }
+        self.close_connections(0);
+        self.bp.set_state(BackplaneState::Stopped);
+    }
+
+    /// Closes both connections: the frames never sent (taken or still queued) and
+    /// `unconfirmed` more are counted as unpublished; nothing is owed any more.
+    fn close_connections(&mut self, unconfirmed: u64) {
         let never_sent = (self.outgoing.len() - self.out_pos) as u64;
         self.outgoing.clear();
         self.out_pos = 0;
         self.bp.take_outbound(&mut self.outgoing);
         let queued = self.outgoing.len() as u64;
         self.outgoing.clear();
-        self.bp.count_unpublished(never_sent + queued);
+        self.bp.count_unpublished(unconfirmed + never_sent + queued);
         for c in [self.sub.take(), self.pubc.take()].into_iter().flatten() {
             c.close();
         }
+        self.expect.clear();
+        self.owed.clear();
         self.bp
             .counters
             .subscriptions
             .store(0, std::sync::atomic::Ordering::Relaxed);
-        self.bp.set_state(BackplaneState::Stopped);
     }
 }
