@@ -225,6 +225,12 @@ fn servers_on_separate_hosts_share_rooms() {
     }
     let net = match TestNet::new(4) {
         Ok(net) => net,
+        // Root without CAP_NET_ADMIN / CAP_SYS_ADMIN (a restricted container) is
+        // not root for this purpose.
+        Err(e) if e.contains("Operation not permitted") => {
+            eprintln!("SKIPPED servers_on_separate_hosts_share_rooms: {e}");
+            return;
+        }
         Err(e) => panic!("cannot make the test's hosts (network namespaces): {e}"),
     };
     // Host 0 runs Redis; hosts 1..=3 a server each; the clients are here.

@@ -115,7 +115,8 @@ pub struct BackplaneStats {
     pub received: u64,
     /// This server's own frames coming back from the broker, dropped.
     pub echoes_dropped: u64,
-    /// Messages on a room channel that were not a valid frame, dropped.
+    /// Messages on a room channel that were not a valid data frame (or were over
+    /// this server's `max_frame_bytes`), dropped.
     pub bad_messages: u64,
     /// Times the link went down (including an unreachable broker at start).
     pub outages: u64,
