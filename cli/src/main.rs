@@ -1,5 +1,8 @@
-//! `pierhead`: the command line. `serve` runs a server until SIGINT/SIGTERM.
+//! `pierhead`: the command line. `serve` runs a server until SIGINT/SIGTERM;
+//! `bench` is the load generator.
 
+mod args;
+mod bench;
 mod route_arg;
 mod serve;
 
@@ -7,7 +10,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-/// An embeddable, high-performance TCP server: discard, echo and HTTP/1.1.
+/// An embeddable, high-performance TCP server (discard, echo, HTTP/1.1, frame)
+/// and its load generator.
 #[derive(Debug, Parser)]
 #[command(name = "pierhead", version, about)]
 struct Cli {
@@ -19,11 +23,15 @@ struct Cli {
 enum Command {
     /// Serve until SIGINT or SIGTERM, then stop gracefully and print the stop report.
     Serve(serve::ServeArgs),
+    /// Load a target (HTTP, echo or frame), closed or open loop, and report
+    /// throughput, latency percentiles and errors; `bench merge` adds JSON results.
+    Bench(bench::BenchArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => serve::run(args),
+        Command::Bench(args) => bench::run(args),
     }
 }

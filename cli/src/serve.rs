@@ -8,6 +8,9 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use pierhead::{Config, Protocol, Route, Server, SlowConsumer, Stats};
 
+use crate::args::{
+    parse_duration, parse_interval, parse_protocol, parse_size, parse_slow_consumer,
+};
 use crate::route_arg::parse_route;
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
@@ -78,32 +81,6 @@ pub struct ServeArgs {
     /// redis://[[user]:password@]host[:port][/db]. Start does not wait for it.
     #[arg(long, value_name = "URL")]
     backplane: Option<String>,
-}
-
-fn parse_protocol(s: &str) -> Result<Protocol, String> {
-    s.parse()
-        .map_err(|e: pierhead::ConfigError| e.problem.to_string())
-}
-
-fn parse_duration(s: &str) -> Result<Duration, String> {
-    humantime::parse_duration(s).map_err(|e| e.to_string())
-}
-
-fn parse_slow_consumer(s: &str) -> Result<SlowConsumer, String> {
-    s.parse()
-        .map_err(|e: pierhead::ConfigError| e.problem.to_string())
-}
-
-fn parse_size(s: &str) -> Result<u64, String> {
-    pierhead::parse_size(s).map_err(|e| e.to_string())
-}
-
-fn parse_interval(s: &str) -> Result<Option<Duration>, String> {
-    if s == "off" {
-        Ok(None)
-    } else {
-        parse_duration(s).map(Some)
-    }
 }
 
 pub fn run(args: ServeArgs) -> ExitCode {

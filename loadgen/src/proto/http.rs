@@ -1,0 +1,415 @@
+//! HTTP/1.1: the request, built once, and a streaming reader that checks every
+//! response (status line and headers by httparse, the body by Content-Length or
+//! chunked coding) without buffering bodies.
+
+use memchr::memmem;
+
+use super::{Answers, Framing};
+use crate::config::{BenchConfig, Target};
+
+/// Longest response head accepted.
+const MAX_HEAD: usize = 64 * 1024;
+/// Most header fields in a response.
+const MAX_HEADERS: usize = 64;
+
+/// The request's bytes (one request; a batch is it repeated).
+pub(crate) fn request(config: &BenchConfig, target: &Target) -> Vec<u8> {
+    let mut r = Vec::with_capacity(128 + config.body.len());
+    r.extend_from_slice(config.method.as_bytes());
+    r.push(b' ');
+    r.extend_from_slice(target.path.as_bytes());
+    r.extend_from_slice(b" HTTP/1.1\r\n");
+    let has = |name: &str| {
+        config
+            .headers
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case(name))
+    };
+    if !has("host") {
+        r.extend_from_slice(b"Host: ");
+        r.extend_from_slice(target.authority.as_bytes());
+        r.extend_from_slice(b"\r\n");
+    }
+    for (name, value) in &config.headers {
+        r.extend_from_slice(name.as_bytes());
+        r.extend_from_slice(b": ");
+        r.extend_from_slice(value.as_bytes());
+        r.extend_from_slice(b"\r\n");
+    }
+    if !config.body.is_empty() && !has("content-length") {
+        r.extend_from_slice(b"Content-Length: ");
+        r.extend_from_slice(config.body.len().to_string().as_bytes());
+        r.extend_from_slice(b"\r\n");
+    }
+    r.extend_from_slice(b"\r\n");
+    r.extend_from_slice(&config.body);
+    r
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Chunk {
+    /// Reading the size line (hex digits, then extensions up to CRLF).
+    Size {
+        value: u64,
+        digits: u8,
+        in_ext: bool,
+        cr: bool,
+    },
+    /// Chunk data left.
+    Data(u64),
+    /// The CRLF after chunk data.
+    DataEnd { cr: bool },
+    /// Trailer lines after the last chunk, until an empty one.
+    Trailer { line_len: usize, cr: bool },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Head,
+    Body(u64),
+    Chunked(Chunk),
+    /// No length: the body runs to the end of the connection.
+    UntilClose,
+}
+
+/// Reads the responses of one connection.
+#[derive(Debug)]
+pub(crate) struct Reader {
+    state: State,
+    /// A response head split across reads.
+    partial: Vec<u8>,
+    head_request: bool,
+}
+
+impl Reader {
+    pub(crate) fn new(head_request: bool) -> Reader {
+        Reader {
+            state: State::Head,
+            partial: Vec::new(),
+            head_request,
+        }
+    }
+
+    /// Reads `data`, counting the responses it completes.
+    pub(crate) fn feed(&mut self, data: &[u8], out: &mut Answers) -> Result<(), Framing> {
+        let mut pos = 0;
+        while pos < data.len() {
+            match self.state {
+                State::Head => {
+                    if self.partial.is_empty() {
+                        let rest = &data[pos..];
+                        match memmem::find(rest, b"\r\n\r\n") {
+                            Some(i) => {
+                                let head_len = i + 4;
+                                self.head(&rest[..head_len], out)?;
+                                pos += head_len;
+                            }
+                            None => {
+                                if rest.len() > MAX_HEAD {
+                                    return Err(Framing::Http("response head too long"));
+                                }
+                                self.partial.extend_from_slice(rest);
+                                return Ok(());
+                            }
+                        }
+                    } else {
+                        let before = self.partial.len();
+                        self.partial.extend_from_slice(&data[pos..]);
+                        // The end may straddle the boundary: search from 3 bytes back.
+                        let from = before.saturating_sub(3);
+                        match memmem::find(&self.partial[from..], b"\r\n\r\n") {
+                            Some(i) => {
+                                let head_len = from + i + 4;
+                                let head = std::mem::take(&mut self.partial);
+                                self.head(&head[..head_len], out)?;
+                                pos += head_len - before;
+                                let mut head = head;
+                                head.clear();
+                                self.partial = head; // keeps its capacity
+                            }
+                            None => {
+                                if self.partial.len() > MAX_HEAD {
+                                    return Err(Framing::Http("response head too long"));
+                                }
+                                return Ok(());
+                            }
+                        }
+                    }
+                }
+                State::Body(left) => {
+                    let take = left.min((data.len() - pos) as u64);
+                    pos += take as usize;
+                    if take == left {
+                        self.complete(out);
+                    } else {
+                        self.state = State::Body(left - take);
+                    }
+                }
+                State::Chunked(c) => {
+                    pos += self.chunked(c, &data[pos..], out)?;
+                }
+                State::UntilClose => return Ok(()),
+            }
+        }
+        Ok(())
+    }
+
+    /// The connection ended: a body that runs to the close is complete; anything
+    /// else mid-response is a framing error.
+    pub(crate) fn eof(&mut self, out: &mut Answers) -> Result<(), Framing> {
+        match self.state {
+            State::UntilClose => {
+                self.complete(out);
+                Ok(())
+            }
+            State::Head if self.partial.is_empty() => Ok(()),
+            _ => Err(Framing::Http(
+                "connection closed in the middle of a response",
+            )),
+        }
+    }
+
+    fn complete(&mut self, out: &mut Answers) {
+        out.complete += 1;
+        self.state = State::Head;
+    }
+
+    /// A complete head: check it and decide how the body is framed.
+    fn head(&mut self, head: &[u8], out: &mut Answers) -> Result<(), Framing> {
+        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let mut resp = httparse::Response::new(&mut headers);
+        match resp.parse(head) {
+            Ok(httparse::Status::Complete(_)) => {}
+            Ok(httparse::Status::Partial) | Err(_) => {
+                return Err(Framing::Http("malformed response head"))
+            }
+        }
+        let status = resp.code.unwrap_or(0);
+        if (100..200).contains(&status) && status != 101 {
+            return Ok(()); // 100 Continue and the like: the real response follows
+        }
+        let mut length: Option<u64> = None;
+        let mut chunked = false;
+        let mut close = resp.version == Some(0);
+        for h in resp.headers.iter() {
+            if h.name.eq_ignore_ascii_case("content-length") {
+                let n = std::str::from_utf8(h.value)
+                    .ok()
+                    .filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
+                    .and_then(|v| v.parse::<u64>().ok())
+                    .ok_or(Framing::Http("bad Content-Length"))?;
+                if length.is_some_and(|l| l != n) {
+                    return Err(Framing::Http("two different Content-Lengths"));
+                }
+                length = Some(n);
+            } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
+                let last = h.value.rsplit(|&b| b == b',').next().unwrap_or_default();
+                chunked = last.trim_ascii().eq_ignore_ascii_case(b"chunked");
+            } else if h.name.eq_ignore_ascii_case("connection") {
+                let v = h.value;
+                if v.split(|&b| b == b',')
+                    .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"close"))
+                {
+                    close = true;
+                } else if v
+                    .split(|&b| b == b',')
+                    .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"keep-alive"))
+                {
+                    close = false;
+                }
+            }
+        }
+        if !(200..400).contains(&status) {
+            out.bad_status += 1;
+        }
+        out.close |= close;
+        let no_body = self.head_request || status == 204 || status == 304;
+        self.state = if no_body {
+            State::Body(0)
+        } else if chunked {
+            if length.is_some() {
+                return Err(Framing::Http("Content-Length with chunked coding"));
+            }
+            State::Chunked(Chunk::Size {
+                value: 0,
+                digits: 0,
+                in_ext: false,
+                cr: false,
+            })
+        } else {
+            match length {
+                Some(n) => State::Body(n),
+                None if close => State::UntilClose,
+                None => return Err(Framing::Http("keep-alive response without a length")),
+            }
+        };
+        if self.state == State::Body(0) {
+            self.complete(out);
+        }
+        Ok(())
+    }
+
+    /// Steps the chunked decoder over `data`; returns the bytes used.
+    fn chunked(&mut self, mut c: Chunk, data: &[u8], out: &mut Answers) -> Result<usize, Framing> {
+        let mut pos = 0;
+        let bad = Framing::Http("malformed chunked body");
+        while pos < data.len() {
+            if let Chunk::Data(left) = &mut c {
+                let take = (*left).min((data.len() - pos) as u64);
+                pos += take as usize;
+                *left -= take;
+                if *left == 0 {
+                    c = Chunk::DataEnd { cr: false };
+                }
+                continue;
+            }
+            let b = data[pos];
+            pos += 1;
+            match &mut c {
+                Chunk::Size {
+                    value,
+                    digits,
+                    in_ext,
+                    cr,
+                } => {
+                    if *cr {
+                        if b != b'\n' || *digits == 0 {
+                            return Err(bad);
+                        }
+                        c = if *value == 0 {
+                            Chunk::Trailer {
+                                line_len: 0,
+                                cr: false,
+                            }
+                        } else {
+                            Chunk::Data(*value)
+                        };
+                    } else if b == b'\r' {
+                        *cr = true;
+                    } else if *in_ext {
+                    } else if b == b';' {
+                        *in_ext = true;
+                    } else if let Some(d) = (b as char).to_digit(16) {
+                        if *digits >= 16 {
+                            return Err(bad);
+                        }
+                        *value = *value * 16 + u64::from(d);
+                        *digits += 1;
+                    } else if b != b' ' && b != b'\t' {
+                        return Err(bad);
+                    }
+                }
+                Chunk::DataEnd { cr } => {
+                    if !*cr && b == b'\r' {
+                        *cr = true;
+                    } else if *cr && b == b'\n' {
+                        c = Chunk::Size {
+                            value: 0,
+                            digits: 0,
+                            in_ext: false,
+                            cr: false,
+                        };
+                    } else {
+                        return Err(bad);
+                    }
+                }
+                Chunk::Trailer { line_len, cr } => {
+                    if *cr {
+                        if b != b'\n' {
+                            return Err(bad);
+                        }
+                        if *line_len == 0 {
+                            self.complete(out);
+                            return Ok(pos);
+                        }
+                        *line_len = 0;
+                        *cr = false;
+                    } else if b == b'\r' {
+                        *cr = true;
+                    } else {
+                        *line_len += 1;
+                        if *line_len > MAX_HEAD {
+                            return Err(bad);
+                        }
+                    }
+                }
+                Chunk::Data(_) => unreachable!("handled above"),
+            }
+        }
+        self.state = State::Chunked(c);
+        Ok(pos)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn feed_all(parts: &[&[u8]], head: bool) -> Result<Answers, Framing> {
+        let mut r = Reader::new(head);
+        let mut a = Answers::default();
+        for p in parts {
+            r.feed(p, &mut a)?;
+        }
+        Ok(a)
+    }
+
+    #[test]
+    fn responses_at_every_split() {
+        let wire: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello\
+HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n\
+HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5;x=1\r\nhello\r\n0\r\nT: v\r\n\r\n\
+HTTP/1.1 204 No Content\r\n\r\n";
+        let whole = feed_all(&[wire], false).unwrap();
+        assert_eq!((whole.complete, whole.bad_status), (4, 1));
+        for cut in 1..wire.len() {
+            let a = feed_all(&[&wire[..cut], &wire[cut..]], false).unwrap();
+            assert_eq!((a.complete, a.bad_status), (4, 1), "cut at {cut}");
+        }
+        let bytewise: Vec<&[u8]> = wire.chunks(1).collect();
+        assert_eq!(feed_all(&bytewise, false).unwrap().complete, 4);
+    }
+
+    #[test]
+    fn head_requests_have_no_body_and_close_is_seen() {
+        let a = feed_all(&[b"HTTP/1.1 200 OK\r\nContent-Length: 99\r\n\r\n"], true).unwrap();
+        assert_eq!(a.complete, 1);
+        let a = feed_all(
+            &[b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 1\r\n\r\nx"],
+            false,
+        )
+        .unwrap();
+        assert!(a.close && a.complete == 1);
+        let mut r = Reader::new(false);
+        let mut a = Answers::default();
+        r.feed(b"HTTP/1.0 200 OK\r\n\r\nbody until close", &mut a)
+            .unwrap();
+        assert_eq!(a.complete, 0);
+        r.eof(&mut a).unwrap();
+        assert_eq!(a.complete, 1);
+    }
+
+    #[test]
+    fn garbage_is_a_framing_error() {
+        for bad in [
+            &b"garbage\r\n\r\n"[..],
+            b"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nab\r\n",
+        ] {
+            assert!(
+                feed_all(&[bad], false).is_err(),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+        let mut r = Reader::new(false);
+        let mut a = Answers::default();
+        r.feed(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc", &mut a)
+            .unwrap();
+        assert!(r.eof(&mut a).is_err(), "a cut body");
+        assert!(feed_all(&[&vec![b'x'; MAX_HEAD + 1]], false).is_err());
+    }
+}

@@ -1,0 +1,268 @@
+//! A run: the config split into per-thread plans, the threads started, progress
+//! sampled once a second on the calling thread, and the threads' results merged
+//! (histograms added losslessly) into one [`BenchResult`].
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::config::{BenchConfig, BenchProtocol, ConfigError, Progress};
+use crate::proto::http;
+use crate::result::{histogram, BenchResult, ErrorCounts};
+use crate::worker::{self, Clock, Live, Plan, Shared, ThreadResult};
+
+/// Default echo and frame payload, in bytes.
+pub const DEFAULT_PAYLOAD: usize = 64;
+
+/// Why a run could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum BenchError {
+    /// A config value was rejected (the field is named).
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// A thread or its event loop could not be created.
+    #[error("cannot start a load thread: {0}")]
+    Thread(std::io::Error),
+    /// A load thread panicked (a bug: please report it).
+    #[error("a load thread panicked")]
+    Panicked,
+}
+
+/// Runs `config` to its end (duration or request count).
+pub fn run(config: &BenchConfig) -> Result<BenchResult, BenchError> {
+    run_until(config, &Arc::new(AtomicBool::new(false)))
+}
+
+/// Runs `config` until its end or until `stop` is set (from any thread); a run
+/// stopped early still returns what it measured, marked `interrupted`.
+pub fn run_until(config: &BenchConfig, stop: &Arc<AtomicBool>) -> Result<BenchResult, BenchError> {
+    let resolved = config.resolve()?;
+    let target = resolved.target;
+    let protocol = target.protocol;
+    let threads = config.threads;
+    let split = |total: usize, k: usize| total / threads + usize::from(k < total % threads);
+    let publishers = match protocol {
+        BenchProtocol::Frame => config.publishers,
+        _ => config.connections,
+    };
+    let payload_len = if config.body.is_empty() {
+        DEFAULT_PAYLOAD
+    } else {
+        config.body.len()
+    };
+    let request: Arc<[u8]> = match protocol {
+        BenchProtocol::Http => Arc::from(http::request(config, &target)),
+        _ => Arc::from(Vec::new()),
+    };
+    let interval = config
+        .rate
+        .map(|r| Duration::from_secs_f64(publishers as f64 / r).max(Duration::from_nanos(1)));
+    let start = Instant::now();
+    let measure_start = start + config.warmup;
+    let clock = Clock {
+        start,
+        measure_start,
+        end: config
+            .requests
+            .is_none()
+            .then(|| measure_start + config.duration),
+    };
+    let shared = Arc::new(Shared {
+        stop: stop.clone(),
+        live: (0..threads).map(|_| Live::default()).collect(),
+        joined: AtomicUsize::new(0),
+        connections: config.connections,
+    });
+    let mut plans = Vec::with_capacity(threads);
+    let (mut first_conn, mut first_sender) = (0, 0);
+    for k in 0..threads {
+        let conns = split(config.connections, k);
+        let senders = split(publishers, k).min(conns);
+        let quota = config.requests.map(|n| {
+            let share = n / threads as u64 + u64::from((k as u64) < n % threads as u64);
+            share.max(u64::from(senders > 0))
+        });
+        plans.push(Plan {
+            index: k,
+            target: target.clone(),
+            conns,
+            first_conn,
+            publishers: (first_sender..first_sender + senders)
+                .map(|p| p as u32)
+                .collect(),
+            pipeline: config.pipeline,
+            interval,
+            first_sender,
+            total_senders: publishers.max(1),
+            timeout: config.timeout,
+            quota,
+            request: request.clone(),
+            payload_len,
+            head_request: config.method.eq_ignore_ascii_case("HEAD"),
+            room: config.room.clone(),
+            clock,
+        });
+        first_conn += conns;
+        first_sender += senders;
+    }
+    let mut handles = Vec::with_capacity(threads);
+    for plan in plans {
+        let shared = shared.clone();
+        let h = thread::Builder::new()
+            .name(format!("pierhead-bench-{}", plan.index))
+            .spawn(move || worker::run(plan, shared));
+        match h {
+            Ok(h) => handles.push(h),
+            Err(e) => {
+                stop.store(true, Ordering::Relaxed);
+                for h in handles {
+                    let _ = h.join();
+                }
+                return Err(BenchError::Thread(e));
+            }
+        }
+    }
+    watch(config, &shared, &handles, start, measure_start);
+    let mut results = Vec::with_capacity(threads);
+    let mut failure = None;
+    for h in handles {
+        match h.join() {
+            Ok(Ok(r)) => results.push(r),
+            Ok(Err(e)) => failure = Some(BenchError::Thread(e)),
+            Err(_) => failure = Some(BenchError::Panicked),
+        }
+    }
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    let finished = Instant::now();
+    let measured_until = clock.end.map_or(finished, |end| end.min(finished));
+    Ok(merge(
+        config,
+        protocol,
+        results,
+        measured_until.saturating_duration_since(measure_start),
+        stop.load(Ordering::Relaxed),
+    ))
+}
+
+/// Samples progress once a second (calling the callback) until every thread ended.
+fn watch(
+    config: &BenchConfig,
+    shared: &Shared,
+    handles: &[thread::JoinHandle<std::io::Result<ThreadResult>>],
+    start: Instant,
+    measure_start: Instant,
+) {
+    let mut last = (0u64, 0u64);
+    let mut next = start + Duration::from_secs(1);
+    loop {
+        if handles.iter().all(|h| h.is_finished()) {
+            return;
+        }
+        let now = Instant::now();
+        if now < next {
+            thread::sleep((next - now).min(Duration::from_millis(5)));
+            continue;
+        }
+        next += Duration::from_secs(1);
+        let answers: u64 = shared
+            .live
+            .iter()
+            .map(|l| l.answers.load(Ordering::Relaxed))
+            .sum();
+        let errors: u64 = shared
+            .live
+            .iter()
+            .map(|l| l.errors.load(Ordering::Relaxed))
+            .sum();
+        let open: u64 = shared
+            .live
+            .iter()
+            .map(|l| l.open.load(Ordering::Relaxed))
+            .sum();
+        if let Some(cb) = &config.progress {
+            cb(&Progress {
+                elapsed: now - start,
+                warming_up: now < measure_start,
+                requests: answers - last.0,
+                errors: errors - last.1,
+                connections: open,
+            });
+        }
+        last = (answers, errors);
+    }
+}
+
+fn merge(
+    config: &BenchConfig,
+    protocol: BenchProtocol,
+    results: Vec<ThreadResult>,
+    duration: Duration,
+    interrupted: bool,
+) -> BenchResult {
+    let open_loop = config.rate.is_some();
+    let mut r = BenchResult {
+        target: config.target.clone(),
+        protocol,
+        connections: config.connections as u64,
+        threads: config.threads as u64,
+        pipeline: config.pipeline as u64,
+        rate: config.rate,
+        duration,
+        requests: 0,
+        sent: 0,
+        bytes_sent: 0,
+        bytes_received: 0,
+        errors: ErrorCounts::default(),
+        latency: histogram(),
+        uncorrected: open_loop.then(histogram),
+        send_lag: open_loop.then(histogram),
+        fanout: (protocol == BenchProtocol::Frame).then(histogram),
+        timeline: Vec::new(),
+        runs: 1,
+        interrupted,
+    };
+    let mut fanout: HashMap<(u32, u64), u64> = HashMap::new();
+    for t in results {
+        r.requests += t.requests;
+        r.sent += t.sent;
+        r.bytes_sent += t.bytes_sent;
+        r.bytes_received += t.bytes_received;
+        let e = &t.errors;
+        r.errors.connect += e.connect;
+        r.errors.read += e.read;
+        r.errors.write += e.write;
+        r.errors.timeout += e.timeout;
+        r.errors.status += e.status;
+        r.errors.framing += e.framing;
+        let _ = r.latency.add(&t.latency);
+        if let (Some(a), Some(b)) = (r.uncorrected.as_mut(), t.uncorrected.as_ref()) {
+            let _ = a.add(b);
+        }
+        if let (Some(a), Some(b)) = (r.send_lag.as_mut(), t.send_lag.as_ref()) {
+            let _ = a.add(b);
+        }
+        if r.timeline.len() < t.timeline.len() {
+            r.timeline.resize(t.timeline.len(), Default::default());
+        }
+        for (a, b) in r.timeline.iter_mut().zip(&t.timeline) {
+            a.requests += b.requests;
+            a.errors += b.errors;
+        }
+        for (k, v) in t.fanout {
+            let e = fanout.entry(k).or_insert(0);
+            *e = (*e).max(v);
+        }
+    }
+    // A second the run did not reach in full (the stop, or the last answers of a
+    // requests run) stays: it is part of the measured time.
+    if let Some(h) = r.fanout.as_mut() {
+        for v in fanout.into_values() {
+            h.saturating_record(v);
+        }
+    }
+    r
+}
