@@ -585,3 +585,41 @@ fn without_the_fixed_response_a_routeless_server_answers_unmatched() {
     let bare = start(Protocol::Http, |c| c.fixed_response(false));
     assert_eq!(get(&bare, "/").status, 404);
 }
+
+#[test]
+fn a_fault_every_nth_answer_hits_exactly_those() {
+    let server = http();
+    server
+        .add_route(
+            Route::get("/sometimes")
+                .respond(Reply::text(200, "ok"))
+                .fault(Fault::Reset)
+                .fault_every(3),
+        )
+        .unwrap();
+    let reset = |i: u32| {
+        let mut s = connect(server.local_addr());
+        s.write_all(b"GET /sometimes HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        let mut buf = Vec::new();
+        match s.read_to_end(&mut buf) {
+            Err(e) if e.kind() == ErrorKind::ConnectionReset => true,
+            Ok(_) if buf.is_empty() => true,
+            Ok(_) => {
+                assert!(buf.starts_with(b"HTTP/1.1 200"), "answer {i}");
+                false
+            }
+            Err(e) => panic!("answer {i}: {e}"),
+        }
+    };
+    let pattern: Vec<bool> = (1..=9).map(reset).collect();
+    assert_eq!(
+        pattern,
+        [false, false, true, false, false, true, false, false, true]
+    );
+    let e = Server::start(
+        pierhead::Config::new().route(Route::get("/x").fault(Fault::Reset).fault_every(0)),
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("route.fault_every"), "{e}");
+}

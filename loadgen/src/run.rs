@@ -74,15 +74,18 @@ pub fn run_until(config: &BenchConfig, stop: &Arc<AtomicBool>) -> Result<BenchRe
         live: (0..threads).map(|_| Live::default()).collect(),
         joined: AtomicUsize::new(0),
         connections: config.connections,
+        sending: AtomicUsize::new(threads),
     });
     let mut plans = Vec::with_capacity(threads);
     let (mut first_conn, mut first_sender) = (0, 0);
     for k in 0..threads {
         let conns = split(config.connections, k);
         let senders = split(publishers, k).min(conns);
+        // Requests mode: each thread sends its senders' share of the requests.
         let quota = config.requests.map(|n| {
-            let share = n / threads as u64 + u64::from((k as u64) < n % threads as u64);
-            share.max(u64::from(senders > 0))
+            let before = (n as u128 * first_sender as u128 / publishers as u128) as u64;
+            let after = (n as u128 * (first_sender + senders) as u128 / publishers as u128) as u64;
+            after - before
         });
         plans.push(Plan {
             index: k,

@@ -40,6 +40,9 @@ const RECONNECT_DELAY: Duration = Duration::from_millis(10);
 const MAX_UNSENT: usize = 4 << 20;
 /// How long publishers wait for every connection to have joined the room.
 const JOIN_WAIT: Duration = Duration::from_secs(5);
+/// Requests mode, frame protocol: once every publisher is done, members read on
+/// until the room has been quiet this long.
+const DRAIN_IDLE: Duration = Duration::from_millis(100);
 /// Most frames per thread whose last-member latency is tracked.
 const MAX_FANOUT_TRACKED: usize = 4_000_000;
 
@@ -69,6 +72,8 @@ pub(crate) struct Shared {
     /// Frame protocol: connections that have joined the room (once each).
     pub(crate) joined: AtomicUsize,
     pub(crate) connections: usize,
+    /// Requests mode: threads still sending their share.
+    pub(crate) sending: AtomicUsize,
 }
 
 /// What one thread does.
@@ -183,6 +188,10 @@ struct Worker {
     rec: ThreadResult,
     measured_sent: u64,
     publishing: bool,
+    /// Requests mode: this thread's share is sent and settled (told `Shared`).
+    sent_all: bool,
+    /// The last frame delivered to one of this thread's members.
+    last_delivery: Instant,
 }
 
 /// Runs one thread's share of the load until the end, the quota, or a stop.
@@ -232,6 +241,8 @@ pub(crate) fn run(plan: Plan, shared: Arc<Shared>) -> io::Result<ThreadResult> {
         rec,
         measured_sent: 0,
         publishing: false,
+        sent_all: false,
+        last_delivery: start,
         timer,
         poll,
         shared,
@@ -300,7 +311,7 @@ impl Worker {
             if self.plan.clock.end.is_some_and(|end| now >= end) {
                 return;
             }
-            if self.quota_done() {
+            if self.finished(now) {
                 return;
             }
             if now >= next_check {
@@ -347,12 +358,25 @@ impl Worker {
         }
     }
 
-    /// Requests mode: every measured request is sent and settled.
-    fn quota_done(&self) -> bool {
-        match self.plan.quota {
-            Some(q) => self.measured_sent >= q && self.conns.iter().all(|c| c.inflight.is_empty()),
-            None => false,
+    /// Requests mode: every measured request is sent and settled; for frames,
+    /// also every other thread's, and the room has gone quiet (the last
+    /// deliveries are in).
+    fn finished(&mut self, now: Instant) -> bool {
+        let Some(q) = self.plan.quota else {
+            return false;
+        };
+        if !self.sent_all {
+            if self.measured_sent < q || self.conns.iter().any(|c| !c.inflight.is_empty()) {
+                return false;
+            }
+            self.sent_all = true;
+            self.shared.sending.fetch_sub(1, Ordering::AcqRel);
         }
+        if self.plan.target.protocol != BenchProtocol::Frame {
+            return true;
+        }
+        self.shared.sending.load(Ordering::Acquire) == 0
+            && now.saturating_duration_since(self.last_delivery) >= DRAIN_IDLE
     }
 
     fn may_send(&self) -> bool {
@@ -871,6 +895,7 @@ impl Worker {
                 self.after_progress(i, now);
             }
             Event::Data(stamp) => {
+                self.last_delivery = now;
                 let live = &self.shared.live[self.plan.index].answers;
                 live.store(live.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
                 if !self.measuring(now) {

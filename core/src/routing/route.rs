@@ -99,6 +99,8 @@ pub struct Route {
     pub(crate) action: Action,
     pub(crate) uses: Option<u64>,
     pub(crate) fault: Option<Fault>,
+    /// The fault applies to every `fault_every`-th answer only (1: all).
+    pub(crate) fault_every: u64,
 }
 
 impl Route {
@@ -145,6 +147,7 @@ impl Route {
             action: Action::Static(Response::new(200)),
             uses: None,
             fault: None,
+            fault_every: 1,
         }
     }
 
@@ -218,6 +221,15 @@ impl Route {
     /// Misbehave on purpose when answering.
     pub fn fault(mut self, fault: Fault) -> Route {
         self.fault = Some(fault);
+        self
+    }
+
+    /// Apply the fault to every `n`-th answer of this route only (the `n`-th, the
+    /// `2n`-th, ...), counted over all workers; the others are answered normally.
+    /// `1` (the default) applies it to every answer. E.g. a route where every
+    /// 100th request waits 100 ms, to see a stall that closed-loop load hides.
+    pub fn fault_every(mut self, n: u64) -> Route {
+        self.fault_every = n;
         self
     }
 
@@ -313,6 +325,12 @@ impl Route {
         }
         if let Action::Static(r) = &self.action {
             r.validate()?;
+        }
+        if self.fault_every == 0 {
+            return Err(ConfigError {
+                field: "route.fault_every",
+                problem: ConfigProblem::TooSmall { min: 1, got: 0 },
+            });
         }
         if self.uses == Some(0) {
             return Err(ConfigError {

@@ -56,23 +56,23 @@ impl RouteEntry {
         }
     }
 
-    pub(crate) fn fault(&self) -> Option<Fault> {
-        self.route.fault
+    /// The fault for the `nth` answer of this route (1-based), if it has one.
+    pub(crate) fn fault(&self, nth: u64) -> Option<Fault> {
+        let every = self.route.fault_every;
+        self.route.fault.filter(|_| every <= 1 || nth.is_multiple_of(every))
     }
 
-    /// Takes one use; false when the route is used up (another worker may have
-    /// taken the last one at the same moment: exactly one of them gets it).
-    fn claim(&self) -> bool {
+    /// Takes one use; `None` when the route is used up (another worker may have
+    /// taken the last one at the same moment: exactly one of them gets it), else
+    /// which answer of the route this is (1-based).
+    fn claim(&self) -> Option<u64> {
         let ok = match &self.remaining {
             None => true,
             Some(left) => left
                 .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
                 .is_ok(),
         };
-        if ok {
-            self.hits.fetch_add(1, Ordering::Relaxed);
-        }
-        ok
+        ok.then(|| self.hits.fetch_add(1, Ordering::Relaxed) + 1)
     }
 }
 
@@ -89,11 +89,13 @@ impl RouteTable {
         self.entries.is_empty()
     }
 
-    /// The first route that matches and still has uses left; that use is taken.
-    pub(crate) fn find(&self, req: &RequestView<'_>) -> Option<&Arc<RouteEntry>> {
+    /// The first route that matches and still has uses left; that use is taken,
+    /// and its number (1-based) returned with the route.
+    pub(crate) fn find(&self, req: &RequestView<'_>) -> Option<(&Arc<RouteEntry>, u64)> {
         self.entries
             .iter()
-            .find(|e| e.route.matches_view(req) && e.claim())
+            .filter(|e| e.route.matches_view(req))
+            .find_map(|e| e.claim().map(|nth| (e, nth)))
     }
 
     fn with(entries: Vec<Arc<RouteEntry>>) -> RouteTable {

@@ -153,7 +153,7 @@ pub(crate) fn respond(source: Source<'_>, meta: Meta, ctx: &mut Ctx<'_>) -> Next
         return hello(meta, ctx);
     }
     let routes = ctx.routes;
-    let Some(entry) = routes.find(&source.view()) else {
+    let Some((entry, nth)) = routes.find(&source.view()) else {
         if routes.is_empty() && ctx.fixed_response {
             record(source, None, meta, ctx);
             return hello(meta, ctx);
@@ -176,13 +176,13 @@ pub(crate) fn respond(source: Source<'_>, meta: Meta, ctx: &mut Ctx<'_>) -> Next
             Next::Hold(Box::new(Hold::RunHandler {
                 handler: handler.clone(),
                 request,
-                fault: entry.fault(),
+                fault: entry.fault(nth),
                 meta,
             }))
         }
         Answer::Static(prepared) => {
             record(source, Some(entry.id), meta, ctx);
-            match entry.fault() {
+            match entry.fault(nth) {
                 // Written straight from the route table.
                 None => send_plain(prepared, meta, ctx),
                 fault => deliver(prepared.clone(), fault, meta, ctx),
