@@ -233,6 +233,28 @@ typedef enum {
 } pierhead_backplane_state;
 
 /*
+ The protocol of a bench run (`pierhead_bench_options.protocol`).
+ */
+typedef enum {
+  /*
+   From the target: an `http://` URL is HTTP.
+   */
+  PIERHEAD_BENCH_FROM_TARGET = 0,
+  /*
+   HTTP/1.1, every response checked.
+   */
+  PIERHEAD_BENCH_HTTP = 1,
+  /*
+   A payload per request that must come back byte for byte.
+   */
+  PIERHEAD_BENCH_ECHO = 2,
+  /*
+   Frame protocol: members of a room and publishers.
+   */
+  PIERHEAD_BENCH_FRAME = 3,
+} pierhead_bench_protocol;
+
+/*
  A server configuration being built. Create with `pierhead_config_new`, free
  with `pierhead_config_free` (a started server keeps its own copy).
  */
@@ -254,6 +276,197 @@ typedef struct pierhead_route pierhead_route;
  `pierhead_server_port`, `_stats` and `_stop` on it at the same time.
  */
 typedef struct pierhead_server pierhead_server;
+
+/*
+ What to run. Set `struct_size` to `sizeof(pierhead_bench_options)` and zero
+ every field you do not set (`= {0}` or memset): zero means the default.
+ */
+typedef struct {
+  /*
+   Set by the caller: the size of this struct in its header.
+   */
+  uint32_t struct_size;
+  /*
+   A `pierhead_bench_protocol` value (0: from the target).
+   */
+  uint32_t protocol;
+  /*
+   Required: `http://host:port/path`, or `host:port` for echo and frame.
+   */
+  const char *target;
+  /*
+   Connections (0: 64).
+   */
+  uint32_t connections;
+  /*
+   Threads (0: 1).
+   */
+  uint32_t threads;
+  /*
+   Requests in flight per connection (0: 1).
+   */
+  uint32_t pipeline;
+  /*
+   Frame protocol: publishing connections (0: 1).
+   */
+  uint32_t publishers;
+  /*
+   Length of the measured phase in milliseconds (0: 10 s).
+   */
+  uint64_t duration_ms;
+  /*
+   Stop after this many answers instead (0: run for `duration_ms`).
+   */
+  uint64_t requests;
+  /*
+   Load this long before measuring (0: none).
+   */
+  uint64_t warmup_ms;
+  /*
+   An answer later than this is a timeout error (0: 2 s).
+   */
+  uint64_t timeout_ms;
+  /*
+   Open loop: requests per second over all connections (0: closed loop).
+   */
+  double rate;
+  /*
+   HTTP method (NULL: GET).
+   */
+  const char *method;
+  /*
+   `header_count` strings "Name: value" (may be NULL when the count is 0).
+   */
+  const char *const *headers;
+  /*
+   How many strings `headers` has.
+   */
+  size_t header_count;
+  /*
+   Request body or echo/frame payload, `body_len` bytes (may be NULL when 0).
+   */
+  const uint8_t *body;
+  /*
+   Bytes of `body`.
+   */
+  size_t body_len;
+  /*
+   Frame protocol: the room (NULL: "bench").
+   */
+  const char *room;
+} pierhead_bench_options;
+
+/*
+ What a run measured. Set `struct_size` to `sizeof(pierhead_bench_result)`;
+ the library fills the fields that fit. Latencies are in microseconds (open
+ loop: from each request's intended send time).
+ */
+typedef struct {
+  /*
+   Set by the caller: the size of this struct in its header.
+   */
+  uint32_t struct_size;
+  /*
+   1 if the run was stopped early.
+   */
+  uint32_t interrupted;
+  /*
+   Microseconds measured.
+   */
+  uint64_t duration_us;
+  /*
+   Right answers (HTTP 2xx/3xx, echoes, frame deliveries).
+   */
+  uint64_t requests;
+  /*
+   Requests sent (frames published).
+   */
+  uint64_t sent;
+  /*
+   Bytes written.
+   */
+  uint64_t bytes_sent;
+  /*
+   Bytes read.
+   */
+  uint64_t bytes_received;
+  /*
+   Right answers per second.
+   */
+  double requests_per_sec;
+  /*
+   Connections that could not be made.
+   */
+  uint64_t errors_connect;
+  /*
+   Failed reads, or requests unanswered when a connection closed.
+   */
+  uint64_t errors_read;
+  /*
+   Failed writes.
+   */
+  uint64_t errors_write;
+  /*
+   Answers later than the timeout.
+   */
+  uint64_t errors_timeout;
+  /*
+   HTTP responses outside 200..=399.
+   */
+  uint64_t errors_status;
+  /*
+   Answers that were not valid (HTTP, echo bytes, frames).
+   */
+  uint64_t errors_framing;
+  /*
+   Latency: smallest.
+   */
+  uint64_t latency_min_us;
+  /*
+   Latency: mean.
+   */
+  uint64_t latency_mean_us;
+  /*
+   Latency: median.
+   */
+  uint64_t latency_p50_us;
+  /*
+   Latency: 90th percentile.
+   */
+  uint64_t latency_p90_us;
+  /*
+   Latency: 99th percentile.
+   */
+  uint64_t latency_p99_us;
+  /*
+   Latency: 99.9th percentile.
+   */
+  uint64_t latency_p999_us;
+  /*
+   Latency: largest.
+   */
+  uint64_t latency_max_us;
+  /*
+   Open loop: median latency from the actual sends (0 in closed loop).
+   */
+  uint64_t uncorrected_p50_us;
+  /*
+   Open loop: 99th percentile from the actual sends.
+   */
+  uint64_t uncorrected_p99_us;
+  /*
+   Open loop: 99th percentile of how far sends lagged their schedule.
+   */
+  uint64_t send_lag_p99_us;
+  /*
+   Frame protocol: median time from a publish to its last member.
+   */
+  uint64_t fanout_p50_us;
+  /*
+   Frame protocol: 99th percentile of the same.
+   */
+  uint64_t fanout_p99_us;
+} pierhead_bench_result;
 
 /*
  One request header: name and value with their lengths (not NUL-terminated).
@@ -570,6 +783,19 @@ pierhead_result pierhead_server_backplane_error(const pierhead_server *server,
                                                 char *buf,
                                                 size_t len,
                                                 size_t *out_len);
+
+/*
+ Runs the load generator as `opts` says, on threads of its own, and returns
+ when it is done (blocking the calling thread; no callback is called). On
+ success `*out` gets what was measured (the fields its `struct_size` holds). A
+ bad option is `PIERHEAD_RESULT_INVALID_CONFIG` with the field named by
+ `pierhead_last_error_message`. Any thread.
+
+ # Safety
+ `opts` NULL or valid for its `struct_size`, its pointers valid as documented;
+ `out` NULL or valid for its `struct_size`.
+ */
+pierhead_result pierhead_bench_run(const pierhead_bench_options *opts, pierhead_bench_result *out);
 
 /*
  Creates a config with the defaults (HTTP on 127.0.0.1:0, one worker per core;

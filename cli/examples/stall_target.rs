@@ -26,7 +26,10 @@ fn main() {
             ),
     )
     .expect("server starts");
-    println!("stall target on {} (every {every}th answer waits {delay} ms)", server.local_addr());
+    println!(
+        "stall target on {} (every {every}th answer waits {delay} ms)",
+        server.local_addr()
+    );
     loop {
         std::thread::park();
     }

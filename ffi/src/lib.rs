@@ -16,7 +16,7 @@
 //! stats struct and callback), `http` (static and handler routes, the HTTP handler
 //! callback), `route` (the full route builder: matchers, uses, faults), `rooms`
 //! (publish, list), `backplane` (the Redis backplane's setter, state and error),
-//! `version`.
+//! `bench` (the load generator: options and result structs), `version`.
 //!
 //! All `unsafe` of the project's C surface lives in this crate; each block says why
 //! it is sound.
@@ -24,6 +24,7 @@
 #![allow(non_camel_case_types)]
 
 mod backplane;
+mod bench;
 mod config;
 mod http;
 mod result;
@@ -34,6 +35,7 @@ mod stats;
 mod version;
 
 pub use backplane::*;
+pub use bench::*;
 pub use config::*;
 pub use http::*;
 pub use result::*;

@@ -83,7 +83,10 @@ fn routes_methods_headers_and_bodies_are_sent_as_asked() {
     assert_eq!((r.requests, r.errors.total()), (10, 0), "{}", r.summary());
     let log = s.requests();
     assert_eq!(log.len(), 10);
-    assert_eq!((log[0].method.as_str(), log[0].target.as_str()), ("POST", "/upload?x=1"));
+    assert_eq!(
+        (log[0].method.as_str(), log[0].target.as_str()),
+        ("POST", "/upload?x=1")
+    );
     assert_eq!(log[0].header("x-test"), Some(&b"yes"[..]));
     assert_eq!(log[0].body, b"payload");
 }

@@ -26,19 +26,33 @@ from ._errors import (
     StartError,
 )
 from ._frame import FrameClient
-from ._pierhead import BackplaneStats, Fault, Matcher, PublishReport, Request, Response, Stats, StopReport
+from ._pierhead import (
+    BackplaneStats,
+    BenchResult,
+    Fault,
+    LatencySummary,
+    Matcher,
+    PublishReport,
+    Request,
+    Response,
+    Stats,
+    StopReport,
+    bench,
+)
 from ._server import RequestHandler, Server
 
 __version__: str = _pierhead.__version__
 
 __all__ = [
     "BackplaneStats",
+    "BenchResult",
     "BindError",
     "ConfigError",
     "ExpectationError",
     "Fault",
     "FrameClient",
     "FrameError",
+    "LatencySummary",
     "Matcher",
     "PierheadError",
     "PublishReport",
@@ -51,6 +65,7 @@ __all__ = [
     "Stats",
     "StopReport",
     "__version__",
+    "bench",
 ]
 
 # Servers still running at exit are stopped while the interpreter is fully alive,

@@ -1,8 +1,10 @@
-"""``python -m pierhead serve ...``: the command line, from Python.
+"""``python -m pierhead serve|bench ...``: the command line, from Python.
 
-Mirrors the ``pierhead serve`` binary: same flags and defaults, same output (the
-listening address on the first line, a stats line every ``--stats-interval``, the
-stop report on Ctrl-C or SIGTERM).
+``serve`` mirrors the ``pierhead serve`` binary: same flags and defaults, same
+output (the listening address on the first line, a stats line every
+``--stats-interval``, the stop report on Ctrl-C or SIGTERM). ``bench`` runs the
+load generator (:func:`pierhead.bench`) with the binary's main flags and prints its
+summary (``--json FILE`` also writes the JSON result).
 """
 
 from __future__ import annotations
@@ -105,7 +107,24 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     serve.add_argument("--stop-timeout", type=_duration, default=5.0)
     serve.add_argument("--route", action="append", default=[], help='"METHOD PATH [STATUS [BODY|@FILE]]"')
     serve.add_argument("--unmatched-status", type=int, default=404)
+    bench = sub.add_parser("bench", help="load a target and report throughput and latency")
+    bench.add_argument("target", help="http://host:port/path, or host:port with --protocol echo|frame")
+    bench.add_argument("--protocol", default=None, help="http, echo or frame")
+    bench.add_argument("-c", "--connections", type=int, default=64)
+    bench.add_argument("-t", "--threads", type=int, default=1)
+    bench.add_argument("-d", "--duration", type=_duration, default=10.0)
+    bench.add_argument("-n", "--requests", type=int, default=None)
+    bench.add_argument("--warmup", type=_duration, default=0.0)
+    bench.add_argument("--pipeline", type=int, default=1)
+    bench.add_argument("--rate", type=float, default=None, help="open loop: requests per second")
+    bench.add_argument("-m", "--method", default="GET")
+    bench.add_argument("-H", "--header", action="append", default=[], help='"Name: value"')
+    bench.add_argument("--body-size", type=_size, default=None)
+    bench.add_argument("--timeout", type=_duration, default=2.0)
+    bench.add_argument("--json", default=None, metavar="FILE", help="also write the JSON result here")
     args = parser.parse_args(argv)
+    if args.command == "bench":
+        return _bench(args)
 
 
     limits: "dict[str, object]" = {"unmatched_status": args.unmatched_status, "fixed_response": not args.route}
@@ -177,6 +196,40 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             f"from other servers, {b.outages} outages ({b.down_time:.1f} s down)",
             flush=True,
         )
+    return 0
+
+
+def _bench(args: argparse.Namespace) -> int:
+    headers = []
+    for h in args.header:
+        name, sep, value = h.partition(":")
+        if not sep:
+            print(f"error: invalid config field `header`: `{h}` is not `Name: value`", file=sys.stderr)
+            return 2
+        headers.append((name.strip(), value.strip()))
+    try:
+        result = _pierhead.bench(
+            args.target,
+            protocol=args.protocol,
+            connections=args.connections,
+            threads=args.threads,
+            duration=args.duration,
+            requests=args.requests,
+            warmup=args.warmup,
+            pipeline=args.pipeline,
+            rate=args.rate,
+            method=args.method,
+            headers=headers,
+            body_size=args.body_size,
+            timeout=args.timeout,
+        )
+    except PierheadError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(result.summary(), flush=True)
+    if args.json:
+        with open(args.json, "w") as f:
+            f.write(result.to_json())
     return 0
 
 

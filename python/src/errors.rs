@@ -64,6 +64,13 @@ pub(crate) fn from_start_error(py: Python<'_>, e: &StartError) -> PyErr {
     }
 }
 
+/// `StartError(message)`: something could not be started (threads, event loops).
+pub(crate) fn start_error(py: Python<'_>, message: String) -> PyErr {
+    raise(py, &START_ERROR, "StartError", |class| {
+        class.call1((message,))
+    })
+}
+
 /// `ServerStateError`: the call does not fit the server's state (not started yet,
 /// already running).
 pub(crate) fn state_error(py: Python<'_>, message: &str) -> PyErr {

@@ -4,12 +4,13 @@
 //! its lifecycle, releasing the interpreter whenever it waits), `config` (keyword
 //! arguments to a core config), `routes` (expectations as core routes), `http`
 //! (Request, Response, Fault), `callbacks` (running Python handlers and the stats
-//! callback on the server's threads), `stats` (snapshots), `errors` (raising the
-//! package's exception classes). The Python package adds the expectations API, the
+//! callback on the server's threads), `stats` (snapshots), `bench` (the load
+//! generator and its result), `errors` (raising the package's exception classes). The Python package adds the expectations API, the
 //! pytest plugin and `python -m pierhead`.
 
 use pyo3::prelude::*;
 
+mod bench;
 mod callbacks;
 mod config;
 mod errors;
@@ -22,6 +23,8 @@ mod stats;
 
 #[pymodule]
 mod _pierhead {
+    #[pymodule_export]
+    use super::bench::{bench, BenchResult, LatencySummary};
     #[pymodule_export]
     use super::config::parse_size;
     #[pymodule_export]

@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -651,6 +652,75 @@ static void test_backplane(void) {
     pierhead_server_free(c);
 }
 
+/* The load generator from C, against a server of this process. */
+static void test_bench(void) {
+    pierhead_config *cfg = NULL;
+    OK(pierhead_config_new(&cfg));
+    OK(pierhead_config_set_workers(cfg, 1));
+    pierhead_server *srv = start(cfg);
+    pierhead_config_free(cfg);
+    CHECK(srv != NULL);
+    uint16_t port = 0;
+    OK(pierhead_server_port(srv, &port));
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%u/", port);
+    const char *headers[] = {"X-From: C"};
+
+    pierhead_bench_options o;
+    memset(&o, 0, sizeof o);
+    o.struct_size = sizeof o;
+    o.target = url;
+    o.connections = 4;
+    o.requests = 300;
+    o.headers = headers;
+    o.header_count = 1;
+    pierhead_bench_result r;
+    memset(&r, 0, sizeof r);
+    r.struct_size = sizeof r;
+    OK(pierhead_bench_run(&o, &r));
+    CHECK(r.requests == 300 && r.sent == 300);
+    CHECK(r.errors_connect + r.errors_read + r.errors_write + r.errors_timeout + r.errors_status +
+              r.errors_framing == 0);
+    CHECK(r.latency_p50_us > 0 && r.latency_p50_us <= r.latency_p99_us && r.latency_p99_us <= r.latency_max_us);
+    CHECK(r.requests_per_sec > 0 && r.uncorrected_p99_us == 0);
+
+    /* Open loop. */
+    o.requests = 0;
+    o.duration_ms = 500;
+    o.rate = 1000;
+    OK(pierhead_bench_run(&o, &r));
+    CHECK(r.requests >= 490 && r.requests <= 510 && r.uncorrected_p99_us > 0);
+
+    /* A bad option names its field; out is left alone. */
+    o.threads = 8; /* more threads than the 4 connections */
+    r.requests = 12345;
+    CHECK(pierhead_bench_run(&o, &r) == PIERHEAD_RESULT_INVALID_CONFIG);
+    char msg[256];
+    OK(pierhead_last_error_message(msg, sizeof msg, NULL));
+    CHECK(strstr(msg, "`threads`") != NULL);
+    CHECK(r.requests == 12345);
+    o.threads = 0;
+    o.target = "not a target";
+    CHECK(pierhead_bench_run(&o, &r) == PIERHEAD_RESULT_INVALID_CONFIG);
+    CHECK(pierhead_bench_run(NULL, &r) == PIERHEAD_RESULT_NULL_PARAMETER);
+
+    /* An older caller's shorter result struct gets only what fits. */
+    o.target = url;
+    o.rate = 0;
+    o.requests = 10;
+    pierhead_bench_result small;
+    memset(&small, 0xAB, sizeof small);
+    small.struct_size = (uint32_t)offsetof(pierhead_bench_result, bytes_sent);
+    OK(pierhead_bench_run(&o, &small));
+    CHECK(small.requests == 10);
+    unsigned char *raw = (unsigned char *)&small;
+    CHECK(raw[offsetof(pierhead_bench_result, bytes_sent)] == 0xAB);
+
+    pierhead_stop_report rep;
+    OK(pierhead_server_stop(srv, 1000, &rep));
+    pierhead_server_free(srv);
+}
+
 int main(void) {
     test_version();
     test_null_arguments();
@@ -665,6 +735,7 @@ int main(void) {
     test_sigpipe_default_survives_disconnects();
     test_frame_rooms_and_publish();
     test_backplane();
+    test_bench();
     if (failures) {
         fprintf(stderr, "%d check(s) failed\n", failures);
         return 1;

@@ -59,7 +59,9 @@ impl RouteEntry {
     /// The fault for the `nth` answer of this route (1-based), if it has one.
     pub(crate) fn fault(&self, nth: u64) -> Option<Fault> {
         let every = self.route.fault_every;
-        self.route.fault.filter(|_| every <= 1 || nth.is_multiple_of(every))
+        self.route
+            .fault
+            .filter(|_| every <= 1 || nth.is_multiple_of(every))
     }
 
     /// Takes one use; `None` when the route is used up (another worker may have
