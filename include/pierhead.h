@@ -42,6 +42,12 @@
 #include <stdint.h>
 
 /*
+ The Prometheus text is never longer than this, NUL included: a buffer of this
+ size always fits it.
+ */
+#define PIERHEAD_METRICS_TEXT_MAX 16384
+
+/*
  The grace period `pierhead_server_free` gives in-flight work of a server not
  stopped before.
  */
@@ -1034,6 +1040,41 @@ pierhead_result pierhead_http_response_add_header(pierhead_http_response *respon
 pierhead_result pierhead_http_response_set_body(pierhead_http_response *response,
                                                 const uint8_t *body,
                                                 size_t len);
+
+/*
+ Serve the stats as Prometheus text at `http://ADDR/metrics` (`addr` is
+ `host:port`, NUL-terminated; port 0 picks a free one, see
+ `pierhead_server_metrics_port`). The endpoint has its own thread; a scrape never
+ runs on the I/O threads. Checked by `pierhead_server_start` (field `metrics`).
+
+ # Safety
+ `config` must be NULL or a live config; `addr` NULL or a NUL-terminated string.
+ */
+pierhead_result pierhead_config_set_metrics(pierhead_config *config, const char *addr);
+
+/*
+ The port the Prometheus endpoint listens on. `PIERHEAD_RESULT_INVALID_PARAMETER`
+ when the config did not turn it on.
+
+ # Safety
+ `server` NULL or live; `out` NULL or valid for one `uint16_t`.
+ */
+pierhead_result pierhead_server_metrics_port(const pierhead_server *server, uint16_t *out);
+
+/*
+ Copies the stats as Prometheus text (what the endpoint serves, whether or not it
+ is on) into `buf` as a NUL-terminated string, its length into `*out_len` (if
+ not NULL). `PIERHEAD_RESULT_BUFFER_TOO_SMALL` (writing nothing) if it does not
+ fit; `PIERHEAD_METRICS_TEXT_MAX` bytes always do. Any thread.
+
+ # Safety
+ `server` NULL or live; `buf` valid for `len` bytes; `out_len` NULL or valid
+ for one `size_t`.
+ */
+pierhead_result pierhead_server_metrics_text(const pierhead_server *server,
+                                             char *buf,
+                                             size_t len,
+                                             size_t *out_len);
 
 /*
  A static, NUL-terminated description of `result` (never NULL; unknown values

@@ -81,6 +81,10 @@ pub struct ServeArgs {
     /// redis://[[user]:password@]host[:port][/db]. Start does not wait for it.
     #[arg(long, value_name = "URL")]
     backplane: Option<String>,
+    /// Serve the stats as Prometheus text at http://ADDR/metrics (e.g.
+    /// 127.0.0.1:9100; port 0: any free port, printed at start).
+    #[arg(long, value_name = "ADDR")]
+    metrics: Option<String>,
 }
 
 pub fn run(args: ServeArgs) -> ExitCode {
@@ -132,6 +136,9 @@ pub fn run(args: ServeArgs) -> ExitCode {
     if let Some(url) = &args.backplane {
         config = config.backplane(url.as_str());
     }
+    if let Some(addr) = &args.metrics {
+        config = config.metrics(addr.as_str());
+    }
     if let Some(interval) = args.stats_interval {
         let last = Mutex::new((Instant::now(), 0u64, 0u64));
         config = config
@@ -162,6 +169,9 @@ pub fn run(args: ServeArgs) -> ExitCode {
         server.protocol(),
         workers
     );
+    if let Some(addr) = server.metrics_addr() {
+        println!("metrics on http://{addr}/metrics");
+    }
     let signal = signals.forever().next().unwrap_or(SIGTERM);
     let name = if signal == SIGINT {
         "SIGINT"

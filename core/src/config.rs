@@ -214,6 +214,7 @@ pub struct Config {
     pub(crate) handler_threads: usize,
     pub(crate) handler_timeout: Duration,
     pub(crate) backplane: Option<String>,
+    pub(crate) metrics: Option<String>,
 }
 
 impl fmt::Debug for Config {
@@ -249,6 +250,7 @@ impl fmt::Debug for Config {
                         .map_or_else(|_| "<invalid>".to_owned(), |u| u.to_string())
                 }),
             )
+            .field("metrics", &self.metrics)
             .finish()
     }
 }
@@ -292,6 +294,7 @@ impl Config {
             handler_threads: 8,
             handler_timeout: Duration::from_secs(30),
             backplane: None,
+            metrics: None,
         }
     }
 
@@ -460,6 +463,14 @@ impl Config {
         self
     }
 
+    /// Serve the stats as Prometheus text at `http://ADDR/metrics`, from a small
+    /// HTTP endpoint of the server's own on this address (`host:port`; port 0 picks
+    /// a free one: `Server::metrics_addr`). A scrape never runs on the I/O threads.
+    pub fn metrics(mut self, addr: impl Into<String>) -> Self {
+        self.metrics = Some(addr.into());
+        self
+    }
+
     /// The configured protocol.
     pub fn get_protocol(&self) -> Protocol {
         self.protocol
@@ -513,6 +524,9 @@ impl Config {
             route.validate()?;
         }
         self.backplane_url()?;
+        if let Some(addr) = &self.metrics {
+            resolve("metrics", addr)?;
+        }
         Ok(())
     }
 
@@ -535,24 +549,27 @@ impl Config {
 
     /// The listen address, parsed, or resolved when it names a host.
     pub(crate) fn resolve_bind(&self) -> Result<SocketAddr, ConfigError> {
-        let bad = |reason: String| ConfigError {
-            field: "bind",
-            problem: ConfigProblem::BadAddress {
-                got: self.bind.clone(),
-                reason,
-            },
-        };
-        if let Ok(addr) = self.bind.parse::<SocketAddr>() {
-            return Ok(addr);
-        }
-        let mut addrs = self
-            .bind
-            .to_socket_addrs()
-            .map_err(|e| bad(e.to_string()))?;
-        addrs
-            .next()
-            .ok_or_else(|| bad("resolves to no address".to_owned()))
+        resolve("bind", &self.bind)
     }
+}
+
+/// A socket address, parsed, or resolved when it names a host; a bad one is an
+/// error for `field`.
+fn resolve(field: &'static str, text: &str) -> Result<SocketAddr, ConfigError> {
+    let bad = |reason: String| ConfigError {
+        field,
+        problem: ConfigProblem::BadAddress {
+            got: text.to_owned(),
+            reason,
+        },
+    };
+    if let Ok(addr) = text.parse::<SocketAddr>() {
+        return Ok(addr);
+    }
+    let mut addrs = text.to_socket_addrs().map_err(|e| bad(e.to_string()))?;
+    addrs
+        .next()
+        .ok_or_else(|| bad("resolves to no address".to_owned()))
 }
 
 /// Parses a byte size as the command lines take it: a number of bytes, or one with

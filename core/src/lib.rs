@@ -14,7 +14,8 @@
 //! `handler_pool` (threads running handlers), `stats` (counters), `reporter` (the
 //! stats-callback thread), `net` (listening sockets), `shared` (state between the
 //! handle and its threads), `rooms` (the frame protocol's rooms), `backplane`
-//! (rooms shared with other servers through Redis pub/sub).
+//! (rooms shared with other servers through Redis pub/sub), `metrics` (stats as
+//! Prometheus text, and the endpoint serving them).
 
 #![warn(missing_docs)]
 
@@ -22,6 +23,7 @@ mod backplane;
 mod config;
 mod error;
 mod handler_pool;
+mod metrics;
 mod net;
 mod protocol;
 mod reporter;
@@ -35,6 +37,7 @@ mod worker;
 pub use backplane::{BackplaneState, BackplaneStats, BackplaneUrl, DEFAULT_REDIS_PORT};
 pub use config::{parse_size, Config, Protocol, SlowConsumer, StatsCallback, MAX_WORKERS};
 pub use error::{ConfigError, ConfigProblem, StartError};
+pub use metrics::{prometheus_text, PROMETHEUS_CONTENT_TYPE};
 pub use rooms::publish::{PublishError, PublishReport};
 pub use routing::{Fault, Handler, PathMatch, Request, RequestView, Response, Route, RouteId};
 pub use server::{Server, StopReport, DROP_STOP_DEADLINE};

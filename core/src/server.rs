@@ -15,7 +15,7 @@ use crate::routing::{Request, Route, RouteId};
 use crate::shared::Shared;
 use crate::stats::{State, Stats};
 use crate::worker::{self, WorkerReport, WorkerSetup, LISTENER, WAKER};
-use crate::{net, reporter};
+use crate::{metrics, net, reporter};
 
 /// Least time stop waits for busy handler threads, even after the deadline.
 const HANDLER_JOIN_MIN: Duration = Duration::from_millis(50);
@@ -86,6 +86,8 @@ pub struct Server {
     shared: Arc<Shared>,
     local_addr: SocketAddr,
     threads: Mutex<Threads>,
+    /// The Prometheus endpoint (`Config::metrics`): a server of its own.
+    metrics: Option<Box<Server>>,
 }
 
 #[derive(Default)]
@@ -155,10 +157,11 @@ impl Server {
             wakers,
             link.as_ref().map(|(_, bp)| bp.clone()),
         ));
-        let server = Server {
+        let mut server = Server {
             shared: shared.clone(),
             local_addr,
             threads: Mutex::new(Threads::default()),
+            metrics: None,
         };
         {
             let mut threads = server.lock_threads();
@@ -187,7 +190,23 @@ impl Server {
                 threads.reporter = Some(handle);
             }
         }
+        if let Some(addr) = shared.config.metrics.clone() {
+            // A failure drops `server`, which stops what was started.
+            server.metrics = Some(Box::new(metrics::start_endpoint(&addr, shared.clone())?));
+        }
         Ok(server)
+    }
+
+    /// Where the Prometheus endpoint listens (`Config::metrics`), if it is on:
+    /// `http://ADDR/metrics`.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().map(|m| m.local_addr())
+    }
+
+    /// The stats as Prometheus text (what the endpoint serves), whether or not
+    /// the endpoint is on.
+    pub fn prometheus(&self) -> String {
+        metrics::prometheus_text(&self.stats(), self.shared.config.protocol)
     }
 
     /// The bound address (with the real port when the config asked for port 0).
@@ -343,6 +362,10 @@ impl Server {
             .stop_request()
             .map_or(Duration::ZERO, |r| r.at.elapsed());
         threads.report = Some(report.clone());
+        drop(threads);
+        if let Some(m) = &self.metrics {
+            m.stop(metrics::METRICS_STOP);
+        }
         report
     }
 

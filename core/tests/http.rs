@@ -293,3 +293,35 @@ fn slow_request_head_gets_408() {
     assert_eq!(resp.status, 408);
     assert_eq!(server.stats().timeouts, 1);
 }
+
+#[test]
+fn stats_are_served_as_prometheus_text_on_their_own_address() {
+    let server = start(Protocol::Http, |c| c.metrics("127.0.0.1:0"));
+    let metrics = server.metrics_addr().expect("the endpoint is on");
+    assert_ne!(metrics, server.local_addr());
+    for _ in 0..3 {
+        http_once(server.local_addr(), b"GET / HTTP/1.1\r\nHost: t\r\n\r\n");
+    }
+    let resp = http_once(metrics, b"GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_eq!(resp.status, 200);
+    assert_eq!(
+        resp.header("content-type"),
+        Some(pierhead::PROMETHEUS_CONTENT_TYPE)
+    );
+    let body = String::from_utf8(resp.body.clone()).unwrap();
+    assert!(body.contains("pierhead_requests_total 3\n"), "{body}");
+    assert!(body.contains("pierhead_info{version=\""), "{body}");
+    // Scrapes are not counted as the server's own requests.
+    assert_eq!(server.stats().requests, 3);
+    assert!(server.prometheus().contains("pierhead_requests_total 3\n"));
+    let other = http_once(metrics, b"GET /other HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_eq!(other.status, 404);
+    let report = server.stop(Duration::from_secs(1));
+    assert!(report.complete);
+    assert!(
+        std::net::TcpStream::connect(metrics).is_err(),
+        "the endpoint stops with the server"
+    );
+    let e = pierhead::Server::start(pierhead::Config::new().metrics("nowhere")).unwrap_err();
+    assert!(e.to_string().contains("`metrics`"), "{e}");
+}

@@ -16,7 +16,8 @@
 //! stats struct and callback), `http` (static and handler routes, the HTTP handler
 //! callback), `route` (the full route builder: matchers, uses, faults), `rooms`
 //! (publish, list), `backplane` (the Redis backplane's setter, state and error),
-//! `bench` (the load generator: options and result structs), `version`.
+//! `bench` (the load generator: options and result structs), `metrics` (stats as
+//! Prometheus text), `version`.
 //!
 //! All `unsafe` of the project's C surface lives in this crate; each block says why
 //! it is sound.
@@ -27,6 +28,7 @@ mod backplane;
 mod bench;
 mod config;
 mod http;
+mod metrics;
 mod result;
 mod rooms;
 mod route;
@@ -38,6 +40,7 @@ pub use backplane::*;
 pub use bench::*;
 pub use config::*;
 pub use http::*;
+pub use metrics::*;
 pub use result::*;
 pub use rooms::*;
 pub use route::*;

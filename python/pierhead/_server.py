@@ -162,6 +162,7 @@ class Server:
     ``"drop_newest"``, ``"drop_oldest"``), ``backplane`` (frame protocol: a
     ``redis://[[user]:password@]host[:port][/db]`` URL; every server given the same
     broker shares its rooms; ``stats().backplane`` says how the link stands),
+    ``metrics`` (``"host:port"``: the stats as Prometheus text at ``metrics_url``),
     ``unmatched_status`` (default 500), ``request_log``
     (default 10000 requests), ``request_log_body_bytes``, ``handler_threads`` and
     ``fixed_response`` (default False: with no expectation every request is
@@ -269,6 +270,16 @@ class Server:
 
     def stats(self) -> Stats:
         return self._core.stats()
+
+    @property
+    def metrics_url(self) -> Optional[str]:
+        """``http://HOST:PORT/metrics`` of the Prometheus endpoint (the ``metrics=``
+        option, e.g. ``"127.0.0.1:0"``), or None when it is off."""
+        return self._core.metrics_url
+
+    def metrics_text(self) -> str:
+        """The stats as Prometheus text, as the endpoint serves them."""
+        return self._core.metrics_text()
 
     # -- rooms (protocol="frame") ------------------------------------------------
 

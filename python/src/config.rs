@@ -35,7 +35,7 @@ const DURATIONS: &[&str] = &[
     "stats_interval",
 ];
 const FLAGS: &[&str] = &["fixed_response"];
-const NAMES: &[&str] = &["slow_consumer", "backplane"];
+const NAMES: &[&str] = &["slow_consumer", "backplane", "metrics"];
 
 /// Defaults that differ from the core's because a Python server is a test peer:
 /// one worker (starts fastest, serves thousands of connections), a request log for
@@ -150,8 +150,10 @@ fn apply(py: Python<'_>, c: Config, name: &str, value: &Bound<'_, PyAny>) -> PyR
         let text: String = value
             .extract()
             .map_err(|_| wrong_type(py, name, value, "a str"))?;
-        if name == "backplane" {
-            return Ok(c.backplane(text));
+        match name {
+            "backplane" => return Ok(c.backplane(text)),
+            "metrics" => return Ok(c.metrics(text)),
+            _ => {}
         }
         let policy: SlowConsumer = text.parse().map_err(|e| from_config_error(py, &e))?;
         return Ok(c.slow_consumer(policy));

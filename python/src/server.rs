@@ -161,6 +161,20 @@ impl Server {
         Ok(format!("{scheme}://{}", host_port(addr)))
     }
 
+    /// `http://host:port/metrics` of the Prometheus endpoint (`metrics=`), or None.
+    #[getter]
+    fn metrics_url(&self, py: Python<'_>) -> PyResult<Option<String>> {
+        Ok(self
+            .running(py)?
+            .metrics_addr()
+            .map(|a| format!("http://{}/metrics", host_port(a))))
+    }
+
+    /// The stats as Prometheus text (what the endpoint serves).
+    fn metrics_text(&self, py: Python<'_>) -> PyResult<String> {
+        Ok(self.running(py)?.prometheus())
+    }
+
     /// The protocol spoken.
     #[getter]
     fn protocol(&self) -> &str {

@@ -721,6 +721,46 @@ static void test_bench(void) {
     pierhead_server_free(srv);
 }
 
+/* Stats as Prometheus text, from the endpoint and from the call. */
+static void test_metrics(void) {
+    pierhead_config *cfg = NULL;
+    OK(pierhead_config_new(&cfg));
+    OK(pierhead_config_set_metrics(cfg, "127.0.0.1:0"));
+    pierhead_server *srv = start(cfg);
+    pierhead_config_free(cfg);
+    CHECK(srv != NULL);
+    uint16_t port = 0, mport = 0;
+    OK(pierhead_server_port(srv, &port));
+    OK(pierhead_server_metrics_port(srv, &mport));
+    CHECK(mport != 0 && mport != port);
+    char resp[8192];
+    CHECK(http_exchange(port, "GET / HTTP/1.1\r\nHost: c\r\nConnection: close\r\n\r\n", resp, sizeof resp) > 0);
+    CHECK(http_exchange(mport, "GET /metrics HTTP/1.1\r\nHost: c\r\nConnection: close\r\n\r\n", resp,
+                        sizeof resp) > 0);
+    CHECK(strncmp(resp, "HTTP/1.1 200", 12) == 0);
+    CHECK(strstr(resp, "pierhead_requests_total 1\n") != NULL);
+    size_t len = 12345;
+    char tiny[8];
+    CHECK(pierhead_server_metrics_text(srv, tiny, sizeof tiny, &len) == PIERHEAD_RESULT_BUFFER_TOO_SMALL);
+    CHECK(len == 12345); /* nothing written on failure */
+    char *text = malloc(PIERHEAD_METRICS_TEXT_MAX);
+    CHECK(text != NULL);
+    OK(pierhead_server_metrics_text(srv, text, PIERHEAD_METRICS_TEXT_MAX, &len));
+    CHECK(len == strlen(text) && strstr(text, "# TYPE pierhead_connections_active gauge") != NULL);
+    free(text);
+    pierhead_stop_report rep;
+    OK(pierhead_server_stop(srv, 1000, &rep));
+    pierhead_server_free(srv);
+
+    /* Off: the port call says so. */
+    OK(pierhead_config_new(&cfg));
+    srv = start(cfg);
+    pierhead_config_free(cfg);
+    CHECK(srv != NULL);
+    CHECK(pierhead_server_metrics_port(srv, &mport) == PIERHEAD_RESULT_INVALID_PARAMETER);
+    pierhead_server_free(srv);
+}
+
 int main(void) {
     test_version();
     test_null_arguments();
@@ -736,6 +776,7 @@ int main(void) {
     test_frame_rooms_and_publish();
     test_backplane();
     test_bench();
+    test_metrics();
     if (failures) {
         fprintf(stderr, "%d check(s) failed\n", failures);
         return 1;
