@@ -5,9 +5,10 @@
 # dynamic linking, valgrind, the header as C++) and the Python package's (a real
 # pip install, stubtest, pytest: scripts/test-python.sh). Installs what it needs:
 # curl, wrk, pkg-config, valgrind, redis-server (the backplane tests start their
-# own on free loopback ports) and iproute2 (as root, a backplane test puts each
-# server on a host of its own: network namespaces) from Debian if missing; urllib3, pytest and mypy
-# into a local venv (.venv).
+# own on free loopback ports), iproute2 (as root, a backplane test puts each
+# server on a host of its own: network namespaces) and chromium (the load
+# generator's HTML report is opened in it) from Debian if missing; urllib3,
+# pytest, mypy, prometheus_client and pillow into a local venv (.venv).
 # Run from anywhere.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,6 +21,7 @@ command -v valgrind >/dev/null || need_debian+=(valgrind)
 command -v g++ >/dev/null || need_debian+=(g++)
 command -v redis-server >/dev/null || need_debian+=(redis-server)
 command -v ip >/dev/null || need_debian+=(iproute2)
+command -v chromium >/dev/null || need_debian+=(chromium)
 if ((${#need_debian[@]})); then
     echo "== installing ${need_debian[*]} (Debian packages)"
     sudo=""
