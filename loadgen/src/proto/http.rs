@@ -72,6 +72,22 @@ enum State {
     UntilClose,
 }
 
+/// What a response head says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Parsed {
+    /// A 1xx answer: the real response follows.
+    interim: bool,
+    bad_status: bool,
+    close: bool,
+    /// How the body is framed.
+    body: State,
+}
+
+/// Heads up to this long are remembered: the next one, byte for byte the same
+/// (a server's answers usually are, but for the Date header once a second), is
+/// not parsed again.
+const CACHED_HEAD: usize = 1024;
+
 /// Reads the responses of one connection.
 #[derive(Debug)]
 pub(crate) struct Reader {
@@ -79,6 +95,9 @@ pub(crate) struct Reader {
     /// A response head split across reads.
     partial: Vec<u8>,
     head_request: bool,
+    /// The last head checked, and what it said.
+    last: Vec<u8>,
+    last_parsed: Option<Parsed>,
 }
 
 impl Reader {
@@ -87,6 +106,8 @@ impl Reader {
             state: State::Head,
             partial: Vec::new(),
             head_request,
+            last: Vec::new(),
+            last_parsed: None,
         }
     }
 
@@ -98,6 +119,13 @@ impl Reader {
                 State::Head => {
                     if self.partial.is_empty() {
                         let rest = &data[pos..];
+                        if let Some(p) = self.last_parsed {
+                            if rest.starts_with(&self.last) {
+                                pos += self.last.len();
+                                self.apply(p, out);
+                                continue;
+                            }
+                        }
                         match memmem::find(rest, b"\r\n\r\n") {
                             Some(i) => {
                                 let head_len = i + 4;
@@ -174,79 +202,28 @@ impl Reader {
         self.state = State::Head;
     }
 
-    /// A complete head: check it and decide how the body is framed.
+    /// A complete head: check it, decide how the body is framed, remember it.
     fn head(&mut self, head: &[u8], out: &mut Answers) -> Result<(), Framing> {
-        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-        let mut resp = httparse::Response::new(&mut headers);
-        match resp.parse(head) {
-            Ok(httparse::Status::Complete(_)) => {}
-            Ok(httparse::Status::Partial) | Err(_) => {
-                return Err(Framing::Http("malformed response head"))
-            }
+        let p = parse(head, self.head_request)?;
+        if head.len() <= CACHED_HEAD {
+            self.last.clear();
+            self.last.extend_from_slice(head);
+            self.last_parsed = Some(p);
         }
-        let status = resp.code.unwrap_or(0);
-        if (100..200).contains(&status) && status != 101 {
-            return Ok(()); // 100 Continue and the like: the real response follows
+        self.apply(p, out);
+        Ok(())
+    }
+
+    fn apply(&mut self, p: Parsed, out: &mut Answers) {
+        if p.interim {
+            return;
         }
-        let mut length: Option<u64> = None;
-        let mut chunked = false;
-        let mut close = resp.version == Some(0);
-        for h in resp.headers.iter() {
-            if h.name.eq_ignore_ascii_case("content-length") {
-                let n = std::str::from_utf8(h.value)
-                    .ok()
-                    .filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
-                    .and_then(|v| v.parse::<u64>().ok())
-                    .ok_or(Framing::Http("bad Content-Length"))?;
-                if length.is_some_and(|l| l != n) {
-                    return Err(Framing::Http("two different Content-Lengths"));
-                }
-                length = Some(n);
-            } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
-                let last = h.value.rsplit(|&b| b == b',').next().unwrap_or_default();
-                chunked = last.trim_ascii().eq_ignore_ascii_case(b"chunked");
-            } else if h.name.eq_ignore_ascii_case("connection") {
-                let v = h.value;
-                if v.split(|&b| b == b',')
-                    .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"close"))
-                {
-                    close = true;
-                } else if v
-                    .split(|&b| b == b',')
-                    .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"keep-alive"))
-                {
-                    close = false;
-                }
-            }
-        }
-        if !(200..400).contains(&status) {
-            out.bad_status += 1;
-        }
-        out.close |= close;
-        let no_body = self.head_request || status == 204 || status == 304;
-        self.state = if no_body {
-            State::Body(0)
-        } else if chunked {
-            if length.is_some() {
-                return Err(Framing::Http("Content-Length with chunked coding"));
-            }
-            State::Chunked(Chunk::Size {
-                value: 0,
-                digits: 0,
-                in_ext: false,
-                cr: false,
-            })
-        } else {
-            match length {
-                Some(n) => State::Body(n),
-                None if close => State::UntilClose,
-                None => return Err(Framing::Http("keep-alive response without a length")),
-            }
-        };
+        out.bad_status += u32::from(p.bad_status);
+        out.close |= p.close;
+        self.state = p.body;
         if self.state == State::Body(0) {
             self.complete(out);
         }
-        Ok(())
     }
 
     /// Steps the chunked decoder over `data`; returns the bytes used.
@@ -341,6 +318,84 @@ impl Reader {
     }
 }
 
+/// What a complete response head says, or why it is not a valid one.
+fn parse(head: &[u8], head_request: bool) -> Result<Parsed, Framing> {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut resp = httparse::Response::new(&mut headers);
+    match resp.parse(head) {
+        Ok(httparse::Status::Complete(_)) => {}
+        Ok(httparse::Status::Partial) | Err(_) => {
+            return Err(Framing::Http("malformed response head"))
+        }
+    }
+    let status = resp.code.unwrap_or(0);
+    if (100..200).contains(&status) && status != 101 {
+        // 100 Continue and the like: the real response follows.
+        return Ok(Parsed {
+            interim: true,
+            bad_status: false,
+            close: false,
+            body: State::Head,
+        });
+    }
+    let mut length: Option<u64> = None;
+    let mut chunked = false;
+    let mut close = resp.version == Some(0);
+    for h in resp.headers.iter() {
+        if h.name.eq_ignore_ascii_case("content-length") {
+            let n = std::str::from_utf8(h.value)
+                .ok()
+                .filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
+                .and_then(|v| v.parse::<u64>().ok())
+                .ok_or(Framing::Http("bad Content-Length"))?;
+            if length.is_some_and(|l| l != n) {
+                return Err(Framing::Http("two different Content-Lengths"));
+            }
+            length = Some(n);
+        } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
+            let last = h.value.rsplit(|&b| b == b',').next().unwrap_or_default();
+            chunked = last.trim_ascii().eq_ignore_ascii_case(b"chunked");
+        } else if h.name.eq_ignore_ascii_case("connection") {
+            let has = |word: &[u8]| {
+                h.value
+                    .split(|&b| b == b',')
+                    .any(|t| t.trim_ascii().eq_ignore_ascii_case(word))
+            };
+            if has(b"close") {
+                close = true;
+            } else if has(b"keep-alive") {
+                close = false;
+            }
+        }
+    }
+    let no_body = head_request || status == 204 || status == 304;
+    let body = if no_body {
+        State::Body(0)
+    } else if chunked {
+        if length.is_some() {
+            return Err(Framing::Http("Content-Length with chunked coding"));
+        }
+        State::Chunked(Chunk::Size {
+            value: 0,
+            digits: 0,
+            in_ext: false,
+            cr: false,
+        })
+    } else {
+        match length {
+            Some(n) => State::Body(n),
+            None if close => State::UntilClose,
+            None => return Err(Framing::Http("keep-alive response without a length")),
+        }
+    };
+    Ok(Parsed {
+        interim: false,
+        bad_status: !(200..400).contains(&status),
+        close,
+        body,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -368,6 +423,21 @@ HTTP/1.1 204 No Content\r\n\r\n";
         }
         let bytewise: Vec<&[u8]> = wire.chunks(1).collect();
         assert_eq!(feed_all(&bytewise, false).unwrap().complete, 4);
+    }
+
+    #[test]
+    fn a_remembered_head_is_reused_only_when_byte_for_byte_the_same() {
+        let mut r = Reader::new(false);
+        let mut a = Answers::default();
+        let five = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello";
+        r.feed(&five.repeat(3), &mut a).unwrap();
+        assert_eq!(a.complete, 3);
+        // One byte differs: parsed again (a 6-byte body, then a 404).
+        r.feed(b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nhello!", &mut a).unwrap();
+        r.feed(b"HTTP/1.1 404 OK\r\nContent-Length: 6\r\n\r\nhello!", &mut a).unwrap();
+        assert_eq!((a.complete, a.bad_status), (5, 1));
+        r.feed(five, &mut a).unwrap();
+        assert_eq!((a.complete, a.bad_status, r.state), (6, 1, State::Head));
     }
 
     #[test]
