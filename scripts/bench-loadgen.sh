@@ -87,7 +87,7 @@ CONF
 }
 stop_target() { kill "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; }
 
-# One wrk run: prints "req_per_s p50 p99 requests cpu_seconds".
+# One wrk run: prints "req_per_s mean p50 p99 requests cpu_seconds".
 run_wrk() { # url [extra wrk args...]
     local url=$1
     shift
@@ -95,9 +95,9 @@ run_wrk() { # url [extra wrk args...]
     out=$(taskset -c 1 python3 bench/cpu_of.py wrk --latency -d"${DUR}s" "$@" "$url")
     awk '
         function us(v) { if (v ~ /us$/) return v + 0; if (v ~ /ms$/) return v * 1000; if (v ~ /s$/) return v * 1e6; return v }
-        /^ +50%/ { p50 = us($2) } /^ +99%/ { p99 = us($2) }
+        /^ +50%/ { p50 = us($2) } /^ +99%/ { p99 = us($2) } /^ +Latency +[0-9]/ { mean = us($2) }
         /requests in/ { n = $1 } /^Requests\/sec/ { rps = $2 } /^cpu_seconds/ { cpu = $2 }
-        END { printf "%.0f %.0f %.0f %d %.3f\n", rps, p50, p99, n, cpu }' <<<"$out"
+        END { printf "%.0f %.0f %.0f %.0f %d %.3f\n", rps, mean, p50, p99, n, cpu }' <<<"$out"
 }
 
 # One pierhead bench run: the same fields, from its JSON.
@@ -111,19 +111,19 @@ run_ph() { # url [extra args...]
     python3 - "$OUT/loadgen.json" "$cpu" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))
-print(f"{r['requests_per_s']:.0f} {r['latency']['p50_us']} {r['latency']['p99_us']} {r['requests']} {sys.argv[2]}")
+print(f"{r['requests_per_s']:.0f} {r['latency']['mean_us']:.0f} {r['latency']['p50_us']} {r['latency']['p99_us']} {r['requests']} {sys.argv[2]}")
 PY
 }
 
 row() { # label target line
-    read -r rps p50 p99 n cpu <<<"$3"
-    awk -v l="$1" -v t="$2" -v r="$rps" -v a="$p50" -v b="$p99" -v n="$n" -v c="$cpu" \
-        'BEGIN { printf "| %s | %s | %.0f | %.0f | %.0f | %.0f |\n", l, t, r, a, b, n / c }'
+    read -r rps mean p50 p99 n cpu <<<"$3"
+    awk -v l="$1" -v t="$2" -v r="$rps" -v m="$mean" -v a="$p50" -v b="$p99" -v n="$n" -v c="$cpu" \
+        'BEGIN { printf "| %s | %s | %.0f | %.0f | %.0f | %.0f | %.0f |\n", l, t, r, m, a, b, n / c }'
 }
 
 header() {
-    echo "| generator | target | answers/s | p50 µs | p99 µs | answers per generator CPU-second |"
-    echo "|---|---|---|---|---|---|"
+    echo "| generator | target | answers/s | mean µs | p50 µs | p99 µs | answers per generator CPU-second |"
+    echo "|---|---|---|---|---|---|---|"
 }
 
 if [[ " $PARTS " == *" 1 "* ]]; then
@@ -199,7 +199,7 @@ PY
     awk '
         function us(v) { if (v ~ /us$/) return v + 0; if (v ~ /ms$/) return v * 1000; if (v ~ /s$/) return v * 1e6; return v }
         /^ +50%/ { p50 = us($2) } /^ +90%/ { p90 = us($2) } /^ +99%/ { p99 = us($2) }
-        /^ +Latency/ { mean = us($2); max = us($4) } /^Requests\/sec/ { rps = $2 }
+        /^ +Latency +[0-9]/ { mean = us($2); max = us($4) } /^Requests\/sec/ { rps = $2 }
         END { printf "| wrk -t1 -c16 | closed | %.0f | %.0f | %.0f | %.0f | %.0f | (not reported) | %.0f |\n", rps, mean, p50, p90, p99, max }' <<<"$out"
     stop_target
 fi
