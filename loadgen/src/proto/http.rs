@@ -433,8 +433,16 @@ HTTP/1.1 204 No Content\r\n\r\n";
         r.feed(&five.repeat(3), &mut a).unwrap();
         assert_eq!(a.complete, 3);
         // One byte differs: parsed again (a 6-byte body, then a 404).
-        r.feed(b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nhello!", &mut a).unwrap();
-        r.feed(b"HTTP/1.1 404 OK\r\nContent-Length: 6\r\n\r\nhello!", &mut a).unwrap();
+        r.feed(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nhello!",
+            &mut a,
+        )
+        .unwrap();
+        r.feed(
+            b"HTTP/1.1 404 OK\r\nContent-Length: 6\r\n\r\nhello!",
+            &mut a,
+        )
+        .unwrap();
         assert_eq!((a.complete, a.bad_status), (5, 1));
         r.feed(five, &mut a).unwrap();
         assert_eq!((a.complete, a.bad_status, r.state), (6, 1, State::Head));
