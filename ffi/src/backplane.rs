@@ -4,10 +4,10 @@
 
 use pierhead::BackplaneState;
 
-use crate::config::{edit, pierhead_config};
+use crate::config::{pierhead_config, set_text};
+use crate::guard_try;
 use crate::result::{copy_text, pierhead_result};
 use crate::server::{pierhead_server, server_ref};
-use crate::{c_str, guard_try};
 
 /// Where a server's link to its Redis backplane stands (`pierhead_stats.backplane_state`).
 #[repr(C)]
@@ -56,13 +56,7 @@ pub unsafe extern "C" fn pierhead_config_set_backplane(
     url: *const libc::c_char,
 ) -> pierhead_result {
     // SAFETY: forwarded from the caller.
-    unsafe {
-        edit(config, |c| {
-            // SAFETY: forwarded from the caller.
-            let url = c_str(url, "url")?;
-            Ok(c.backplane(url))
-        })
-    }
+    unsafe { set_text(config, url, "url", |c, v| c.backplane(v)) }
 }
 
 /// Copies the last error of the server's backplane link (connect, authentication,

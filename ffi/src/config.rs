@@ -108,6 +108,27 @@ pub(crate) unsafe fn edit(
     })
 }
 
+/// Sets a text field: `value` is read as a NUL-terminated UTF-8 string named
+/// `name` in errors, then given to `apply`.
+///
+/// # Safety
+/// `config` must be NULL or a live config; `value` NULL or a NUL-terminated string.
+pub(crate) unsafe fn set_text(
+    config: *mut pierhead_config,
+    value: *const libc::c_char,
+    name: &str,
+    apply: impl FnOnce(Config, &str) -> Config,
+) -> pierhead_result {
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        edit(config, |c| {
+            // SAFETY: forwarded from the caller.
+            let v = c_str(value, name)?;
+            Ok(apply(c, v))
+        })
+    }
+}
+
 /// Sets the protocol.
 ///
 /// # Safety
@@ -138,12 +159,7 @@ pub unsafe extern "C" fn pierhead_config_set_bind(
     addr: *const libc::c_char,
 ) -> pierhead_result {
     // SAFETY: forwarded from the caller.
-    unsafe {
-        edit(config, |c| {
-            let addr = c_str(addr, "addr")?;
-            Ok(c.bind(addr))
-        })
-    }
+    unsafe { set_text(config, addr, "addr", |c, v| c.bind(v)) }
 }
 
 fn ms(v: u64) -> Duration {

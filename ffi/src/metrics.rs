@@ -1,10 +1,10 @@
 //! Stats as Prometheus text from C: the endpoint's address (a config setter and
 //! the bound port) and the text itself.
 
-use crate::config::{edit, pierhead_config};
+use crate::config::{pierhead_config, set_text};
 use crate::result::{copy_text, pierhead_result, set_last_error};
 use crate::server::{pierhead_server, server_ref};
-use crate::{c_str, guard_try, non_null};
+use crate::{guard_try, non_null};
 
 /// Serve the stats as Prometheus text at `http://ADDR/metrics` (`addr` is
 /// `host:port`, NUL-terminated; port 0 picks a free one, see
@@ -19,13 +19,7 @@ pub unsafe extern "C" fn pierhead_config_set_metrics(
     addr: *const libc::c_char,
 ) -> pierhead_result {
     // SAFETY: forwarded from the caller.
-    unsafe {
-        edit(config, |c| {
-            // SAFETY: forwarded from the caller.
-            let addr = c_str(addr, "addr")?;
-            Ok(c.metrics(addr))
-        })
-    }
+    unsafe { set_text(config, addr, "addr", |c, v| c.metrics(v)) }
 }
 
 /// The port the Prometheus endpoint listens on. `PIERHEAD_RESULT_INVALID_PARAMETER`

@@ -110,10 +110,7 @@ svg {{ background: #fff; border: 1px solid #d0d7de; }} .legend span {{ margin-ri
 }
 
 fn config_line(r: &BenchResult) -> String {
-    let mode = match r.rate {
-        Some(rate) => format!("open loop at {rate:.0}/s"),
-        None => "closed loop".to_owned(),
-    };
+    let mode = r.mode();
     format!(
         "{} · {:.2} s measured · {} connections on {} thread(s) · pipeline {} · {mode}{}",
         r.protocol.as_str(),

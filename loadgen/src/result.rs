@@ -391,6 +391,14 @@ impl BenchResult {
         })
     }
 
+    /// `closed loop`, or `open loop at R/s`.
+    pub(crate) fn mode(&self) -> String {
+        match self.rate {
+            Some(r) => format!("open loop at {r:.0}/s"),
+            None => "closed loop".to_owned(),
+        }
+    }
+
     /// The human summary, as `pierhead bench` prints it.
     pub fn summary(&self) -> String {
         let mut s = String::new();
@@ -398,10 +406,7 @@ impl BenchResult {
             BenchProtocol::Frame => "deliveries",
             _ => "requests",
         };
-        let mode = match self.rate {
-            Some(r) => format!("open loop at {r:.0}/s"),
-            None => "closed loop".to_owned(),
-        };
+        let mode = self.mode();
         let _ = writeln!(
             s,
             "{} {} for {:.2}s: {} connections on {} thread(s), pipeline {}, {mode}{}",
