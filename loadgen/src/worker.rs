@@ -178,10 +178,11 @@ struct Worker {
     timer: Option<Timer>,
     conns: Vec<Conn>,
     heap: BinaryHeap<Reverse<(Instant, usize)>>,
-    /// Closed loop: `pipeline` requests back to back (echo: this connection's
-    /// payload is built per connection).
+    /// Closed loop: `pipeline` HTTP requests back to back.
     batch: Arc<[u8]>,
+    /// Echo: each connection's payload, and `pipeline` of them back to back.
     payloads: Vec<Arc<[u8]>>,
+    echo_batches: Vec<Arc<[u8]>>,
     buf: Vec<u8>,
     events: Vec<Event>,
     frame_out: Vec<u8>,
@@ -225,6 +226,10 @@ pub(crate) fn run(plan: Plan, shared: Arc<Shared>) -> io::Result<ThreadResult> {
             .collect(),
         _ => Vec::new(),
     };
+    let echo_batches: Vec<Arc<[u8]>> = payloads
+        .iter()
+        .map(|p| Arc::from(p.repeat(plan.pipeline)))
+        .collect();
     let batch: Arc<[u8]> = match plan.target.protocol {
         BenchProtocol::Http => Arc::from(plan.request.repeat(plan.pipeline)),
         _ => Arc::from(Vec::new()),
@@ -235,6 +240,7 @@ pub(crate) fn run(plan: Plan, shared: Arc<Shared>) -> io::Result<ThreadResult> {
         heap: BinaryHeap::new(),
         batch,
         payloads,
+        echo_batches,
         buf: vec![0; READ_BUF],
         events: Vec::new(),
         frame_out: Vec::new(),
@@ -599,9 +605,9 @@ impl Worker {
                 }
             }
             Role::Request(Reader::Echo(_)) => {
-                let p = self.payloads[i].clone();
-                let wire = p.repeat(n);
-                if !self.write(i, &wire, now) {
+                let batch = self.echo_batches[i].clone();
+                let len = self.plan.payload_len * n;
+                if !self.write(i, &batch[..len], now) {
                     return;
                 }
             }
