@@ -2,7 +2,7 @@
 //! bad value is a [`ConfigError`] naming its field, as the server's are), and the
 //! target it names.
 
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -122,6 +122,9 @@ impl std::fmt::Debug for BenchConfig {
             .finish()
     }
 }
+
+/// How long choosing among a name's addresses waits for each.
+const PROBE_TIMEOUT: Duration = Duration::from_millis(300);
 
 /// Most connections per run.
 pub const MAX_CONNECTIONS: usize = 1_000_000;
@@ -437,7 +440,7 @@ impl Target {
         } else {
             return Err(bad("host:port"));
         };
-        let addr = with_port
+        let addrs: Vec<SocketAddr> = with_port
             .to_socket_addrs()
             .map_err(|e| {
                 problem(
@@ -448,16 +451,25 @@ impl Target {
                     },
                 )
             })?
-            .next()
-            .ok_or_else(|| {
-                problem(
+            .collect();
+        // A name with several addresses (`localhost`: ::1 and 127.0.0.1): the
+        // first that accepts a connection, as a client library would.
+        let addr = match addrs.as_slice() {
+            [] => {
+                return Err(problem(
                     "target",
                     ConfigProblem::BadAddress {
                         got: with_port.clone(),
                         reason: "resolves to no address".to_owned(),
                     },
-                )
-            })?;
+                ))
+            }
+            [one] => *one,
+            many => *many
+                .iter()
+                .find(|a| TcpStream::connect_timeout(a, PROBE_TIMEOUT).is_ok())
+                .unwrap_or(&many[0]),
+        };
         Ok(Target {
             protocol,
             addr,
