@@ -190,6 +190,54 @@ typedef enum {
 } pierhead_fault;
 
 /*
+ A leaf certificate that misbehaves on purpose (`pierhead_config_set_tls_bad_cert`).
+ */
+typedef enum {
+  /*
+   Valid until yesterday.
+   */
+  PIERHEAD_TLS_EXPIRED = 1,
+  /*
+   Valid from tomorrow.
+   */
+  PIERHEAD_TLS_NOT_YET_VALID = 2,
+  /*
+   For `wrong-host.invalid`, not for localhost or the loopback addresses.
+   */
+  PIERHEAD_TLS_WRONG_HOST = 3,
+  /*
+   Signed by its own key, not by the CA.
+   */
+  PIERHEAD_TLS_SELF_SIGNED = 4,
+  /*
+   Signed by a CA that is not the exported one.
+   */
+  PIERHEAD_TLS_UNTRUSTED_CA = 5,
+} pierhead_tls_bad_cert;
+
+/*
+ A handshake that misbehaves on purpose (`pierhead_config_set_tls_fault`).
+ */
+typedef enum {
+  /*
+   Never answer the ClientHello (until the header timeout closes the connection).
+   */
+  PIERHEAD_TLS_STALL_HANDSHAKE = 1,
+  /*
+   Read the ClientHello, then reset the connection (RST).
+   */
+  PIERHEAD_TLS_RESET_HANDSHAKE = 2,
+  /*
+   Serve, but close without close_notify (a truncated stream).
+   */
+  PIERHEAD_TLS_NO_CLOSE_NOTIFY = 3,
+  /*
+   Answer the ClientHello with bytes that are not TLS, then close.
+   */
+  PIERHEAD_TLS_GARBAGE_HELLO = 4,
+} pierhead_tls_fault;
+
+/*
  Lifecycle state of a server.
  */
 typedef enum {
@@ -1335,6 +1383,69 @@ pierhead_result pierhead_config_set_stats_callback(pierhead_config *config,
                                                    pierhead_stats_callback callback,
                                                    void *user_data,
                                                    pierhead_free_callback finalizer);
+
+/*
+ Speak TLS with a certificate chain and its private key (PEM files, read at
+ `pierhead_server_start`, which names a bad one: field `tls_cert` or `tls_key`).
+
+ # Safety
+ `config` NULL or live; `cert` and `key` NULL or NUL-terminated strings.
+ */
+pierhead_result pierhead_config_set_tls_files(pierhead_config *config,
+                                              const char *cert,
+                                              const char *key);
+
+/*
+ Speak TLS with a throwaway CA and a certificate for localhost, 127.0.0.1 and
+ ::1 made at start; `ca_out` (may be NULL) is a file the CA is written to, and
+ `pierhead_server_tls_ca_pem` gives it too.
+
+ # Safety
+ `config` NULL or live; `ca_out` NULL or a NUL-terminated string.
+ */
+pierhead_result pierhead_config_set_tls_auto(pierhead_config *config, const char *ca_out);
+
+/*
+ With generated certificates: a leaf that misbehaves on purpose.
+
+ # Safety
+ `config` NULL or live.
+ */
+pierhead_result pierhead_config_set_tls_bad_cert(pierhead_config *config,
+                                                 pierhead_tls_bad_cert bad);
+
+/*
+ Require client certificates signed by the CA in this PEM file (mutual TLS).
+
+ # Safety
+ `config` NULL or live; `ca` NULL or a NUL-terminated string.
+ */
+pierhead_result pierhead_config_set_tls_client_ca(pierhead_config *config, const char *ca);
+
+/*
+ A handshake that misbehaves on purpose.
+
+ # Safety
+ `config` NULL or live.
+ */
+pierhead_result pierhead_config_set_tls_fault(pierhead_config *config, pierhead_tls_fault fault);
+
+/*
+ Copies the PEM of the CA that signed the generated certificate into `buf`
+ (NUL-terminated), its length into `*out_len` (if not NULL), for a client to
+ trust (e.g. OpenSSL's `PEM_read_bio_X509` on a memory BIO). A 4096-byte buffer
+ always fits it. `PIERHEAD_RESULT_INVALID_PARAMETER` when the server has no
+ generated CA; `PIERHEAD_RESULT_BUFFER_TOO_SMALL` (writing nothing) if it does
+ not fit.
+
+ # Safety
+ `server` NULL or live; `buf` valid for `len` bytes; `out_len` NULL or valid
+ for one `size_t`.
+ */
+pierhead_result pierhead_server_tls_ca_pem(const pierhead_server *server,
+                                           char *buf,
+                                           size_t len,
+                                           size_t *out_len);
 
 /*
  The version of the library loaded at run time, packed like

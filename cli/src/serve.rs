@@ -85,6 +85,42 @@ pub struct ServeArgs {
     /// 127.0.0.1:9100; port 0: any free port, printed at start).
     #[arg(long, value_name = "ADDR")]
     metrics: Option<String>,
+    /// TLS with this certificate chain (PEM; needs --tls-key).
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "tls_key",
+        conflicts_with = "tls_auto"
+    )]
+    tls_cert: Option<std::path::PathBuf>,
+    /// The private key of --tls-cert (PEM).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<std::path::PathBuf>,
+    /// TLS with a throwaway CA and a certificate for localhost, 127.0.0.1 and ::1
+    /// made at start; the CA is written to this file for clients to trust.
+    #[arg(long, value_name = "CA_OUT")]
+    tls_auto: Option<std::path::PathBuf>,
+    /// With --tls-auto: a certificate that misbehaves on purpose: expired,
+    /// not_yet_valid, wrong_host, self_signed or untrusted_ca.
+    #[arg(long, value_parser = parse_bad_cert, requires = "tls_auto")]
+    tls_bad_cert: Option<pierhead::BadCert>,
+    /// Require client certificates signed by this CA (PEM): mutual TLS.
+    #[arg(long, value_name = "FILE")]
+    tls_client_ca: Option<std::path::PathBuf>,
+    /// A handshake that misbehaves on purpose: stall_handshake, reset_handshake,
+    /// no_close_notify or garbage_hello.
+    #[arg(long, value_parser = parse_tls_fault)]
+    tls_fault: Option<pierhead::TlsFault>,
+}
+
+fn parse_bad_cert(s: &str) -> Result<pierhead::BadCert, String> {
+    s.parse()
+        .map_err(|e: pierhead::ConfigError| e.problem.to_string())
+}
+
+fn parse_tls_fault(s: &str) -> Result<pierhead::TlsFault, String> {
+    s.parse()
+        .map_err(|e: pierhead::ConfigError| e.problem.to_string())
 }
 
 pub fn run(args: ServeArgs) -> ExitCode {
@@ -139,6 +175,21 @@ pub fn run(args: ServeArgs) -> ExitCode {
     if let Some(addr) = &args.metrics {
         config = config.metrics(addr.as_str());
     }
+    if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
+        config = config.tls_files(cert, key);
+    }
+    if let Some(ca_out) = &args.tls_auto {
+        config = config.tls_auto_ca_out(ca_out);
+    }
+    if let Some(bad) = args.tls_bad_cert {
+        config = config.tls_bad_cert(bad);
+    }
+    if let Some(ca) = &args.tls_client_ca {
+        config = config.tls_client_ca(ca);
+    }
+    if let Some(f) = args.tls_fault {
+        config = config.tls_fault(f);
+    }
     if let Some(interval) = args.stats_interval {
         let last = Mutex::new((Instant::now(), 0u64, 0u64));
         config = config
@@ -163,8 +214,9 @@ pub fn run(args: ServeArgs) -> ExitCode {
             format!(", backplane {shown}")
         })
         .unwrap_or_default();
+    let tls = if server.is_tls() { ", tls" } else { "" };
     println!(
-        "pierhead listening on {} (protocol {}, {} workers{backplane})",
+        "pierhead listening on {} (protocol {}{tls}, {} workers{backplane})",
         server.local_addr(),
         server.protocol(),
         workers

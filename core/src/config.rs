@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,6 +11,7 @@ use std::time::Duration;
 use crate::backplane::BackplaneUrl;
 use crate::routing::Route;
 use crate::stats::Stats;
+use crate::tls::{BadCert, TlsCert, TlsFault, TlsOptions};
 
 /// The protocol a server speaks on every connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -215,6 +217,7 @@ pub struct Config {
     pub(crate) handler_timeout: Duration,
     pub(crate) backplane: Option<String>,
     pub(crate) metrics: Option<String>,
+    pub(crate) tls: Option<TlsOptions>,
 }
 
 impl fmt::Debug for Config {
@@ -251,6 +254,7 @@ impl fmt::Debug for Config {
                 }),
             )
             .field("metrics", &self.metrics)
+            .field("tls", &self.tls)
             .finish()
     }
 }
@@ -295,6 +299,7 @@ impl Config {
             handler_timeout: Duration::from_secs(30),
             backplane: None,
             metrics: None,
+            tls: None,
         }
     }
 
@@ -471,6 +476,64 @@ impl Config {
         self
     }
 
+    fn tls_options(&mut self) -> &mut TlsOptions {
+        self.tls.get_or_insert(TlsOptions {
+            cert: TlsCert::Auto,
+            bad_cert: None,
+            ca_out: None,
+            client_ca: None,
+            fault: None,
+        })
+    }
+
+    /// Speak TLS with this certificate chain and private key (PEM files), for
+    /// every protocol. The files are read at start (a bad one is a
+    /// `StartError::Tls` naming it).
+    pub fn tls_files(mut self, cert: impl Into<PathBuf>, key: impl Into<PathBuf>) -> Self {
+        self.tls_options().cert = TlsCert::Files {
+            cert: cert.into(),
+            key: key.into(),
+        };
+        self
+    }
+
+    /// Speak TLS with a throwaway CA and a leaf for `localhost`, `127.0.0.1` and
+    /// `::1` made at start (ECDSA P-256); `Server::tls_ca_pem` gives the CA.
+    pub fn tls_auto(mut self) -> Self {
+        self.tls_options().cert = TlsCert::Auto;
+        self
+    }
+
+    /// With `tls_auto`: also write the CA (PEM) to this file at start, for
+    /// clients to trust.
+    pub fn tls_auto_ca_out(mut self, path: impl Into<PathBuf>) -> Self {
+        let o = self.tls_options();
+        o.cert = TlsCert::Auto;
+        o.ca_out = Some(path.into());
+        self
+    }
+
+    /// With `tls_auto`: a leaf certificate that misbehaves on purpose (expired, not
+    /// yet valid, for the wrong host, self-signed, or from a CA that is not the
+    /// exported one), for testing how clients refuse it.
+    pub fn tls_bad_cert(mut self, bad: BadCert) -> Self {
+        self.tls_options().bad_cert = Some(bad);
+        self
+    }
+
+    /// Require client certificates signed by this CA (PEM file): mutual TLS.
+    pub fn tls_client_ca(mut self, path: impl Into<PathBuf>) -> Self {
+        self.tls_options().client_ca = Some(path.into());
+        self
+    }
+
+    /// A handshake that misbehaves on purpose (stall, reset, garbage, no
+    /// close_notify), for testing clients' failure paths.
+    pub fn tls_fault(mut self, fault: TlsFault) -> Self {
+        self.tls_options().fault = Some(fault);
+        self
+    }
+
     /// The configured protocol.
     pub fn get_protocol(&self) -> Protocol {
         self.protocol
@@ -526,6 +589,16 @@ impl Config {
         self.backplane_url()?;
         if let Some(addr) = &self.metrics {
             resolve("metrics", addr)?;
+        }
+        if let Some(t) = &self.tls {
+            if t.bad_cert.is_some() && t.cert != TlsCert::Auto {
+                return Err(ConfigError {
+                    field: "tls_bad_cert",
+                    problem: ConfigProblem::Requires {
+                        needs: "generated certificates (tls_auto), not certificate files",
+                    },
+                });
+            }
         }
         Ok(())
     }

@@ -25,13 +25,16 @@ pub enum StartError {
     /// A worker or stats thread could not be spawned.
     #[error("cannot spawn a thread: {0}")]
     Spawn(io::Error),
+    /// TLS could not be set up (a certificate or key file, generation, rustls).
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
 }
 
 impl StartError {
     /// The OS error code underneath, if any (e.g. `EADDRINUSE`).
     pub fn raw_os_error(&self) -> Option<i32> {
         match self {
-            StartError::Config(_) => None,
+            StartError::Config(_) | StartError::Tls(_) => None,
             StartError::Bind { source, .. } => source.raw_os_error(),
             StartError::EventLoop(e) | StartError::Spawn(e) => e.raw_os_error(),
         }

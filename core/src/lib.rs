@@ -15,7 +15,8 @@
 //! stats-callback thread), `net` (listening sockets), `shared` (state between the
 //! handle and its threads), `rooms` (the frame protocol's rooms), `backplane`
 //! (rooms shared with other servers through Redis pub/sub), `metrics` (stats as
-//! Prometheus text, and the endpoint serving them).
+//! Prometheus text, and the endpoint serving them), `tls` (rustls on the engine's
+//! connections, generated certificates, misbehaving certificates and handshakes).
 
 #![warn(missing_docs)]
 
@@ -32,6 +33,7 @@ mod routing;
 mod server;
 mod shared;
 mod stats;
+mod tls;
 mod worker;
 
 pub use backplane::{BackplaneState, BackplaneStats, BackplaneUrl, DEFAULT_REDIS_PORT};
@@ -49,3 +51,4 @@ pub mod frame {
     pub use crate::protocol::frame::codec::*;
 }
 pub use stats::{State, Stats};
+pub use tls::{BadCert, TlsCert, TlsError, TlsFault, LEAF_NAMES};

@@ -14,6 +14,7 @@ use crate::rooms::publish::{PublishError, PublishReport};
 use crate::routing::{Request, Route, RouteId};
 use crate::shared::Shared;
 use crate::stats::{State, Stats};
+use crate::tls::Tls;
 use crate::worker::{self, WorkerReport, WorkerSetup, LISTENER, WAKER};
 use crate::{metrics, net, reporter};
 
@@ -115,6 +116,10 @@ impl Server {
     pub fn start(config: Config) -> Result<Server, StartError> {
         config.validate()?;
         let addr = config.resolve_bind()?;
+        let tls = match &config.tls {
+            Some(o) => Some(Tls::build(o, config.protocol)?),
+            None => None,
+        };
         // The link's own loop: made here so that start fails cleanly if it cannot be.
         let link = match config.backplane_url()? {
             Some(url) => {
@@ -156,6 +161,7 @@ impl Server {
             config,
             wakers,
             link.as_ref().map(|(_, bp)| bp.clone()),
+            tls,
         ));
         let mut server = Server {
             shared: shared.clone(),
@@ -212,6 +218,17 @@ impl Server {
     /// The bound address (with the real port when the config asked for port 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// Whether connections speak TLS (`Config::tls_*`).
+    pub fn is_tls(&self) -> bool {
+        self.shared.tls.is_some()
+    }
+
+    /// The CA that signed the generated certificate, as PEM (for clients to
+    /// trust), when TLS is on with `Config::tls_auto`.
+    pub fn tls_ca_pem(&self) -> Option<&str> {
+        self.shared.tls.as_ref()?.ca_pem.as_deref()
     }
 
     /// The bound port.

@@ -14,6 +14,7 @@ use crate::rooms::registry::Registry;
 use crate::routing::log::{Misses, RequestLog};
 use crate::routing::table::RouteStore;
 use crate::stats::{Counters, State, Stats};
+use crate::tls::Tls;
 
 static NEXT_SERVER_ID: AtomicU64 = AtomicU64::new(1);
 
@@ -94,6 +95,8 @@ pub(crate) struct Shared {
     pub(crate) misses: Misses,
     /// Rooms of the frame protocol, and the workers' inboxes.
     pub(crate) rooms: Arc<Registry>,
+    /// TLS, when the server speaks it.
+    pub(crate) tls: Option<Tls>,
     pub(crate) handlers: HandlerPool,
     /// Finished handler jobs, one queue per worker.
     completions: Box<[Mutex<Vec<Completion>>]>,
@@ -106,6 +109,7 @@ impl Shared {
         mut config: Config,
         wakers: Vec<Waker>,
         backplane: Option<Arc<Backplane>>,
+        tls: Option<Tls>,
     ) -> Shared {
         let blocks = wakers.len() + 1;
         let workers = wakers.len();
@@ -116,6 +120,7 @@ impl Shared {
                 .then(|| RequestLog::new(config.request_log, config.request_log_body_bytes)),
             misses: Misses::new(config.request_log_body_bytes),
             rooms: Arc::new(Registry::new(workers, backplane)),
+            tls,
             handlers: HandlerPool::new(config.handler_threads),
             completions: (0..workers).map(|_| Mutex::new(Vec::new())).collect(),
             workers_running: AtomicUsize::new(workers),

@@ -17,7 +17,8 @@
 //! callback), `route` (the full route builder: matchers, uses, faults), `rooms`
 //! (publish, list), `backplane` (the Redis backplane's setter, state and error),
 //! `bench` (the load generator: options and result structs), `metrics` (stats as
-//! Prometheus text), `version`.
+//! Prometheus text), `tls` (certificates, misbehaving ones, faults, the CA),
+//! `version`.
 //!
 //! All `unsafe` of the project's C surface lives in this crate; each block says why
 //! it is sound.
@@ -34,6 +35,7 @@ mod rooms;
 mod route;
 mod server;
 mod stats;
+mod tls;
 mod version;
 
 pub use backplane::*;
@@ -46,6 +48,7 @@ pub use rooms::*;
 pub use route::*;
 pub use server::*;
 pub use stats::*;
+pub use tls::*;
 pub use version::*;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};

@@ -53,7 +53,9 @@ pub unsafe extern "C" fn pierhead_server_start(
             Err(e) => {
                 set_last_error(e.to_string());
                 match e {
-                    StartError::Config(_) => pierhead_result::PIERHEAD_RESULT_INVALID_CONFIG,
+                    StartError::Config(_) | StartError::Tls(pierhead::TlsError::File { .. }) => {
+                        pierhead_result::PIERHEAD_RESULT_INVALID_CONFIG
+                    }
                     StartError::Bind { .. } => pierhead_result::PIERHEAD_RESULT_BIND_FAILED,
                     _ => pierhead_result::PIERHEAD_RESULT_START_FAILED,
                 }

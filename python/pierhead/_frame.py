@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import collections
 import socket
+import ssl
 import time
 from typing import Optional, Union
 
@@ -29,16 +30,26 @@ class FrameClient:
     wait for their answer are kept for it. The server's ``ERROR`` (and a closed
     connection) raises :class:`pierhead.FrameError`, its text in ``.text``; a
     timeout raises ``TimeoutError``. ``timeout`` (seconds, ``None`` for none) is the
-    default of every wait.
+    default of every wait. ``ssl_context`` speaks TLS to a server started with
+    ``tls=...`` (``server.ssl_context()`` trusts its generated CA).
     """
 
     def __init__(
-        self, host: str, port: int, timeout: Optional[float] = 5.0, max_frame_bytes: int = 1 << 30
+        self,
+        host: str,
+        port: int,
+        timeout: Optional[float] = 5.0,
+        max_frame_bytes: int = 1 << 30,
+        ssl_context: Optional[ssl.SSLContext] = None,
     ) -> None:
         self.timeout = timeout
         self.max_frame_bytes = max_frame_bytes
         self.room: Optional[str] = None
-        self._sock = socket.create_connection((host, port), timeout=timeout)
+        sock = socket.create_connection((host, port), timeout=timeout)
+        if ssl_context is not None:
+            # Over TLS (a server with tls=...): server.ssl_context() trusts its CA.
+            sock = ssl_context.wrap_socket(sock, server_hostname=host)
+        self._sock = sock
         self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._buf = bytearray()
         self._data: "collections.deque[bytes]" = collections.deque()
@@ -142,6 +153,8 @@ class FrameClient:
                 raise TimeoutError("no frame from the server in time") from None
             except ConnectionResetError as e:
                 raise FrameError("the server reset the connection") from e
+            except ssl.SSLEOFError as e:
+                raise FrameError("the server closed the connection") from e
             if not chunk:
                 raise FrameError("the server closed the connection")
             self._buf += chunk

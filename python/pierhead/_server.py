@@ -8,6 +8,9 @@ before ``start()`` and survive a restart) and turns the log into assertions.
 from __future__ import annotations
 
 import json as _json
+import os
+import ssl
+import tempfile
 import threading
 import weakref
 from urllib.parse import quote as _quote
@@ -25,6 +28,13 @@ HandlerResult = Union[Response, str, bytes]
 QueryString = Union[str, bytes, Mapping[str, Union[str, Iterable[str]]]]
 #: Header conditions or response headers.
 Headers = Union[Mapping[str, str], Iterable["tuple[str, str]"]]
+
+
+def _remove(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
 
 
 class _Unset:
@@ -163,6 +173,13 @@ class Server:
     ``redis://[[user]:password@]host[:port][/db]`` URL; every server given the same
     broker shares its rooms; ``stats().backplane`` says how the link stands),
     ``metrics`` (``"host:port"``: the stats as Prometheus text at ``metrics_url``),
+    ``tls`` (``True``: a throwaway CA and a certificate for localhost, 127.0.0.1 and
+    ::1, trusted by ``ssl_context()`` and ``ca_path``; ``(cert, key)`` PEM paths;
+    or a certificate that misbehaves: ``"expired"``, ``"not_yet_valid"``,
+    ``"wrong_host"``, ``"self_signed"``, ``"untrusted_ca"``), ``tls_client_ca``
+    (a CA file: client certificates are required), ``tls_fault``
+    (``"stall_handshake"``, ``"reset_handshake"``, ``"no_close_notify"``,
+    ``"garbage_hello"``),
     ``unmatched_status`` (default 500), ``request_log``
     (default 10000 requests), ``request_log_body_bytes``, ``handler_threads`` and
     ``fixed_response`` (default False: with no expectation every request is
@@ -183,6 +200,7 @@ class Server:
         **limits: Any,
     ) -> None:
         self._core = _pierhead.Server(protocol, host, port, workers, on_stats, **limits)
+        self._ca_file: "Optional[tuple[str, str]]" = None
         self._fixed_response = bool(limits.get("fixed_response", False))
         self._handlers: list[RequestHandler] = []
         self._ordering = Ordering()
@@ -270,6 +288,33 @@ class Server:
 
     def stats(self) -> Stats:
         return self._core.stats()
+
+    # -- TLS -----------------------------------------------------------------------
+
+    @property
+    def ca_path(self) -> str:
+        """A PEM file holding the CA that signed this server's generated certificate
+        (``tls=True`` or a certificate kind), for clients that take a file
+        (``requests``: ``verify=server.ca_path``; curl: ``--cacert``). Removed when
+        the server object goes away."""
+        pem = self._core.tls_ca_pem
+        if pem is None:
+            raise ServerStateError("no generated CA: the server was not started with tls=True")
+        if self._ca_file is None or self._ca_file[1] != pem:
+            fd, path = tempfile.mkstemp(prefix="pierhead-ca-", suffix=".pem")
+            with os.fdopen(fd, "w") as f:
+                f.write(pem)
+            weakref.finalize(self, _remove, path)
+            self._ca_file = (path, pem)
+        return self._ca_file[0]
+
+    def ssl_context(self) -> ssl.SSLContext:
+        """A client context that trusts this server's generated CA (and checks host
+        names: ``localhost``, ``127.0.0.1`` and ``::1`` are in the certificate)."""
+        pem = self._core.tls_ca_pem
+        if pem is None:
+            raise ServerStateError("no generated CA: the server was not started with tls=True")
+        return ssl.create_default_context(cadata=pem)
 
     @property
     def metrics_url(self) -> Optional[str]:

@@ -6,6 +6,9 @@
   ``check_assertions()`` runs, so an unexpected request or a failing handler fails
   the test (``@pytest.mark.pierhead(check=False)`` turns that off).
 - ``pierhead_echo``: an echo server.
+- ``pierhead_https``: ``pierhead_http`` over TLS with a throwaway CA
+  (``server.url`` is ``https://``; trust it with ``server.ssl_context()`` or
+  ``verify=server.ca_path``).
 
 Each test gets a fresh server (starting one takes well under a millisecond), so
 tests cannot leak expectations or log entries into each other. Any keyword of
@@ -64,10 +67,12 @@ def _worker_id(request: pytest.FixtureRequest) -> str:
     return workerinput["workerid"] if workerinput else "master"
 
 
-def _serve(request: pytest.FixtureRequest, protocol: str, check_after: bool) -> Iterator[Server]:
+def _serve(
+    request: pytest.FixtureRequest, protocol: str, check_after: bool, **defaults: Any
+) -> Iterator[Server]:
     """A started server for one test; with `check_after`, check_assertions() runs
     after it unless the marker says check=False."""
-    options = _options(request)
+    options = {**defaults, **_options(request)}
     check = options.pop("check", True) and check_after
     options.setdefault("protocol", protocol)
     host, port = listen_address(_worker_id(request))
@@ -106,3 +111,11 @@ def pierhead_frame(request: pytest.FixtureRequest) -> Iterator[Server]:
     """A started frame-protocol server (rooms, broadcast, ``publish``); connect
     clients with ``pierhead.FrameClient(server.host, server.port)``."""
     yield from _serve(request, "frame", check_after=False)
+
+
+@pytest.fixture
+def pierhead_https(request: pytest.FixtureRequest) -> Iterator[Server]:
+    """``pierhead_http`` over TLS (``tls=True``): a throwaway CA and a certificate
+    for localhost, 127.0.0.1 and ::1. ``server.ssl_context()`` trusts it;
+    ``server.ca_path`` is the CA as a PEM file (for ``requests``' ``verify=``)."""
+    yield from _serve(request, "http", check_after=True, tls=True)

@@ -35,7 +35,15 @@ const DURATIONS: &[&str] = &[
     "stats_interval",
 ];
 const FLAGS: &[&str] = &["fixed_response"];
-const NAMES: &[&str] = &["slow_consumer", "backplane", "metrics"];
+const NAMES: &[&str] = &[
+    "slow_consumer",
+    "backplane",
+    "metrics",
+    "tls_client_ca",
+    "tls_fault",
+];
+/// `tls`: True, a (cert, key) pair of paths, or the name of a bad certificate.
+const TLS: &str = "tls";
 
 /// Defaults that differ from the core's because a Python server is a test peer:
 /// one worker (starts fastest, serves thousands of connections), a request log for
@@ -146,6 +154,9 @@ fn apply(py: Python<'_>, c: Config, name: &str, value: &Bound<'_, PyAny>) -> PyR
         }
         return Ok(c.fixed_response(value.is_truthy()?));
     }
+    if name == TLS {
+        return tls(py, c, value);
+    }
     if NAMES.contains(&name) {
         let text: String = value
             .extract()
@@ -153,6 +164,11 @@ fn apply(py: Python<'_>, c: Config, name: &str, value: &Bound<'_, PyAny>) -> PyR
         match name {
             "backplane" => return Ok(c.backplane(text)),
             "metrics" => return Ok(c.metrics(text)),
+            "tls_client_ca" => return Ok(c.tls_client_ca(text)),
+            "tls_fault" => {
+                let f: pierhead::TlsFault = text.parse().map_err(|e| from_config_error(py, &e))?;
+                return Ok(c.tls_fault(f));
+            }
             _ => {}
         }
         let policy: SlowConsumer = text.parse().map_err(|e| from_config_error(py, &e))?;
@@ -163,6 +179,7 @@ fn apply(py: Python<'_>, c: Config, name: &str, value: &Bound<'_, PyAny>) -> PyR
         .chain(DURATIONS)
         .chain(FLAGS)
         .chain(NAMES)
+        .chain(&[TLS])
         .copied()
         .collect();
     Err(config_error(
@@ -172,6 +189,40 @@ fn apply(py: Python<'_>, c: Config, name: &str, value: &Bound<'_, PyAny>) -> PyR
             "unknown option `{name}`; the options are: workers, on_stats, {}",
             known.join(", ")
         ),
+    ))
+}
+
+/// `tls=`: True (generated certificates), False or None (plain), a
+/// `(cert, key)` pair of PEM paths, or the name of a misbehaving certificate
+/// (`"expired"`, `"not_yet_valid"`, `"wrong_host"`, `"self_signed"`, `"untrusted_ca"`).
+fn tls(py: Python<'_>, c: Config, value: &Bound<'_, PyAny>) -> PyResult<Config> {
+    if value.is_none() {
+        return Ok(c);
+    }
+    if value.is_instance_of::<PyBool>() {
+        return Ok(if value.is_truthy()? { c.tls_auto() } else { c });
+    }
+    if let Ok(name) = value.extract::<String>() {
+        let bad: pierhead::BadCert = name.parse().map_err(|_| {
+            config_error(
+                py,
+                TLS,
+                format!(
+                    "invalid config field `tls`: `{name}` is not a certificate kind: \
+                     expired, not_yet_valid, wrong_host, self_signed, untrusted_ca"
+                ),
+            )
+        })?;
+        return Ok(c.tls_auto().tls_bad_cert(bad));
+    }
+    if let Ok((cert, key)) = value.extract::<(std::path::PathBuf, std::path::PathBuf)>() {
+        return Ok(c.tls_files(cert, key));
+    }
+    Err(wrong_type(
+        py,
+        TLS,
+        value,
+        "True, a (cert, key) pair of paths, or a certificate kind",
     ))
 }
 

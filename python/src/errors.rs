@@ -56,7 +56,11 @@ pub(crate) fn from_start_error(py: Python<'_>, e: &StartError) -> PyErr {
             err.setattr("address", addr.to_string())?;
             Ok(err)
         }),
-        StartError::EventLoop(_) | StartError::Spawn(_) => {
+        // A certificate, key or CA file that cannot be used: a config error naming it.
+        StartError::Tls(pierhead::TlsError::File { field, .. }) => {
+            config_error(py, field, e.to_string())
+        }
+        StartError::EventLoop(_) | StartError::Spawn(_) | StartError::Tls(_) => {
             raise(py, &START_ERROR, "StartError", |class| {
                 class.call1((e.to_string(),))
             })

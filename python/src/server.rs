@@ -149,16 +149,31 @@ impl Server {
         Ok(self.running(py)?.local_addr().ip().to_string())
     }
 
-    /// `http://host:port` (IPv6 in brackets); `tcp://...` for echo and discard.
+    /// `http://host:port` (IPv6 in brackets), `https://` over TLS; `tcp://...`
+    /// (`tls://...`) for the other protocols.
     #[getter]
     fn url(&self, py: Python<'_>) -> PyResult<String> {
-        let addr = self.running(py)?.local_addr();
-        let scheme = if self.protocol == "http" {
-            "http"
-        } else {
-            "tcp"
+        let core = self.running(py)?;
+        let scheme = match (self.protocol == "http", core.is_tls()) {
+            (true, false) => "http",
+            (true, true) => "https",
+            (false, false) => "tcp",
+            (false, true) => "tls",
         };
-        Ok(format!("{scheme}://{}", host_port(addr)))
+        Ok(format!("{scheme}://{}", host_port(core.local_addr())))
+    }
+
+    /// The PEM of the CA that signed the generated certificate (`tls=True`, or a
+    /// certificate kind), None without TLS or with certificate files.
+    #[getter]
+    fn tls_ca_pem(&self, py: Python<'_>) -> PyResult<Option<String>> {
+        Ok(self.running(py)?.tls_ca_pem().map(str::to_owned))
+    }
+
+    /// Whether the server speaks TLS.
+    #[getter]
+    fn is_tls(&self, py: Python<'_>) -> PyResult<bool> {
+        Ok(self.running(py)?.is_tls())
     }
 
     /// `http://host:port/metrics` of the Prometheus endpoint (`metrics=`), or None.

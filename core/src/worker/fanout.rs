@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use super::connection::{Connection, Phase};
+use super::connection::{sink, Connection, Phase};
 use super::token::ConnToken;
 use super::{live, CloseCause, Fate, Worker};
 use crate::config::SlowConsumer;
@@ -158,7 +158,8 @@ impl Worker {
                     // Over the limit with what this turn queued: a member is slow
                     // only if the kernel will not take it now. (An error shows in
                     // the flush after the deliveries, which closes it.)
-                    let (n, _) = conn.output.send(&conn.stream, &mut io.pool);
+                    let mut sink = sink(&conn.stream, &mut conn.tls);
+                    let (n, _) = conn.output.send(&mut sink, &mut io.pool);
                     written += n as u64;
                 }
                 let o = offer(conn, &d.frame, io.max_output, io.slow_consumer);

@@ -38,8 +38,9 @@ use crate::routing::table::RouteTable;
 use crate::routing::{reason, Prepared, Response};
 use crate::shared::Shared;
 use crate::stats::{Counters, State};
+use crate::tls::session::{TlsRead, TlsSession};
 use accept::{AcceptBackoff, AcceptErrorKind, ACCEPT_BATCH};
-use connection::{Connection, Phase, Timeouts, Wait};
+use connection::{sink, Connection, Phase, Timeouts, Wait};
 use pool::BufferPool;
 use timers::Timers;
 use token::ConnToken;
@@ -360,7 +361,8 @@ impl Worker {
         if shared.active.fetch_add(1, Ordering::AcqRel) >= shared.config.max_connections {
             shared.active.fetch_sub(1, Ordering::AcqRel);
             self.io.counters().connections_refused.incr();
-            if self.io.protocol == Protocol::Http {
+            // (Over TLS the 503 would need a handshake first: the refusal is the close.)
+            if self.io.protocol == Protocol::Http && shared.tls.is_none() {
                 // Best effort: a fresh socket's send buffer is empty, so this fits.
                 if let Ok(n) = stream.write(response::SERVICE_UNAVAILABLE) {
                     self.io.counters().bytes_written.add(n as u64);
@@ -388,8 +390,24 @@ impl Worker {
             self.io.counters().accept_errors.incr();
             return;
         }
+        let tls = match &self.io.shared.tls {
+            None => None,
+            Some(t) => match TlsSession::new(&t.config, t.fault) {
+                Ok(s) => Some(Box::new(s)),
+                Err(_) => {
+                    self.io.shared.active.fetch_sub(1, Ordering::AcqRel);
+                    self.io.counters().accept_errors.incr();
+                    return;
+                }
+            },
+        };
         let session = Session::new(self.io.protocol);
         let conn = entry.insert(Connection::new(stream, token, session, self.io.now));
+        if tls.is_some() {
+            // The handshake runs against the header timeout, as a request would.
+            conn.started = Some(self.io.now);
+            conn.tls = tls;
+        }
         self.io.counters().connections_accepted.incr();
         arm_timer(&mut self.timers, conn, &self.io.timeouts);
     }
@@ -615,7 +633,28 @@ impl Io {
                 return Fate::Keep; // resumed when the hold ends
             }
             let mut buf = std::mem::take(&mut self.read_buf);
-            let result = read_retrying(&mut conn.stream, &mut buf);
+            let result = match conn.tls.as_deref_mut() {
+                None => read_retrying(&mut conn.stream, &mut buf),
+                Some(tls) => {
+                    let r = tls.read(&conn.stream, &mut buf);
+                    if tls.take_established() && conn.input.is_empty() && conn.session.is_idle() {
+                        conn.started = None; // handshake done: the connection is idle
+                    }
+                    match r {
+                        TlsRead::Data(n) => Ok(n),
+                        TlsRead::Blocked => Err(io::ErrorKind::WouldBlock.into()),
+                        TlsRead::Reset => {
+                            let _ = socket2::SockRef::from(&conn.stream)
+                                .set_linger(Some(Duration::ZERO));
+                            Err(io::ErrorKind::ConnectionReset.into())
+                        }
+                        TlsRead::Close => {
+                            self.counters().protocol_errors.incr();
+                            Err(io::ErrorKind::InvalidData.into())
+                        }
+                    }
+                }
+            };
             let fate = match result {
                 Ok(0) => {
                     conn.read_closed = true;
@@ -629,7 +668,8 @@ impl Io {
                     } else {
                         Fate::Keep // lingering: drop the input
                     };
-                    let drained = n < buf.len() && !until_blocked;
+                    // (A short TLS read says nothing about the socket: read on.)
+                    let drained = n < buf.len() && !until_blocked && conn.tls.is_none();
                     self.read_buf = buf;
                     if fate == Fate::Close || drained {
                         // A short read emptied the socket and the next byte brings a new
@@ -857,7 +897,8 @@ impl Io {
         let Some(bytes) = self.out.as_contiguous() else {
             // Shared bodies: one vectored send straight from the answer; what the
             // socket does not take is queued (bodies by reference).
-            let (n, result) = output::send_pieces(&conn.stream, &self.out);
+            let (n, result) =
+                output::send_pieces(&mut sink(&conn.stream, &mut conn.tls), &self.out);
             self.note_written(conn, n);
             if result.is_err() {
                 return Fate::Close;
@@ -867,7 +908,7 @@ impl Io {
             }
             return Fate::Keep;
         };
-        let (n, result) = output::send_all(&conn.stream, bytes);
+        let (n, result) = output::send_all(&mut sink(&conn.stream, &mut conn.tls), bytes);
         self.note_written(conn, n);
         if result.is_err() {
             return Fate::Close;
@@ -880,7 +921,9 @@ impl Io {
 
     /// Sends queued output until done or the socket is full.
     fn flush(&mut self, conn: &mut Connection) -> Fate {
-        let (n, result) = conn.output.send(&conn.stream, &mut self.pool);
+        let (n, result) = conn
+            .output
+            .send(&mut sink(&conn.stream, &mut conn.tls), &mut self.pool);
         self.note_written(conn, n);
         if result.is_err() {
             return Fate::Close;
@@ -912,8 +955,17 @@ impl Io {
         }
         if pending == 0 {
             match conn.phase {
-                Phase::Closing if conn.read_closed => return Fate::Close,
+                Phase::Closing if conn.read_closed && conn.tls.is_none() => return Fate::Close,
                 Phase::Closing => {
+                    if let Some(tls) = conn.tls.as_deref_mut() {
+                        match tls.close(&conn.stream) {
+                            Ok(true) if conn.read_closed => return Fate::Close,
+                            Ok(true) => {}
+                            // close_notify waits for the socket: WRITABLE is wanted.
+                            Ok(false) => return self.settle_interest(conn, true),
+                            Err(_) => return Fate::Close,
+                        }
+                    }
                     if conn.stream.shutdown(Shutdown::Write).is_err() {
                         return Fate::Close;
                     }
@@ -936,7 +988,11 @@ impl Io {
                 _ => {}
             }
         }
-        let want_writable = pending > 0;
+        self.settle_interest(conn, pending > 0)
+    }
+
+    /// Keeps WRITABLE interest registered exactly while `want_writable`.
+    fn settle_interest(&mut self, conn: &mut Connection, want_writable: bool) -> Fate {
         if want_writable != conn.writable_interest {
             let interest = if want_writable {
                 Interest::READABLE | Interest::WRITABLE
@@ -963,6 +1019,11 @@ impl Io {
             Wait::Linger => Fate::Close,
             Wait::Hold => self.end_hold(conn, Release::Due),
             Wait::Idle | Wait::Write => {
+                self.counters().timeouts.incr();
+                Fate::Close
+            }
+            Wait::Request if conn.tls.as_deref().is_some_and(TlsSession::handshaking) => {
+                // A handshake not finished in time: nothing to answer over.
                 self.counters().timeouts.incr();
                 Fate::Close
             }

@@ -4,18 +4,19 @@
 //! body is queued for a slow client without copying it).
 //!
 //! Every send in the worker goes through here: an answer as it was built
-//! ([`send_all`], [`send_pieces`]) and the queue ([`Output::send`]). Up to
-//! [`MAX_IOV`] segments go in one `sendmsg(MSG_NOSIGNAL)` (`send` for one): a closed
-//! peer gives EPIPE, never SIGPIPE in the host process (`writev` has no such flag).
+//! ([`send_all`], [`send_pieces`]) and the queue ([`Output::send`]), to a [`Sink`]:
+//! the socket, or the socket through TLS. Up to [`MAX_IOV`] segments go in one
+//! `sendmsg(MSG_NOSIGNAL)` (`send` for one): a closed peer gives EPIPE, never
+//! SIGPIPE in the host process (`writev` has no such flag).
 
 use std::collections::VecDeque;
 use std::io::{self, IoSlice};
 
 use bytes::Bytes;
-use mio::net::TcpStream;
 
 use super::pool::BufferPool;
 use crate::protocol::out::{Out, Piece};
+pub(crate) use crate::tls::session::Sink;
 
 /// Segments given to one `sendmsg`.
 const MAX_IOV: usize = 64;
@@ -84,13 +85,19 @@ impl Output {
         }
     }
 
-    /// Sends until everything is sent or the socket would block. Returns the bytes
-    /// sent and the error, if one other than WouldBlock ended it.
+    /// Sends until everything is sent or the socket would block (what TLS still
+    /// holds goes first). Returns the bytes sent and the error, if one other than
+    /// WouldBlock ended it.
     pub(crate) fn send(
         &mut self,
-        stream: &TcpStream,
+        sink: &mut Sink<'_>,
         pool: &mut BufferPool,
     ) -> (usize, io::Result<()>) {
+        match sink.flush() {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return (0, Ok(())),
+            Err(e) => return (0, Err(e)),
+        }
         let mut total = 0;
         while self.len > 0 {
             let result = {
@@ -104,7 +111,7 @@ impl Output {
                     slices[n] = IoSlice::new(data);
                     n += 1;
                 }
-                send_vectored(stream, &slices[..n])
+                sink.send_vectored(&slices[..n])
             };
             match result {
                 Ok(0) => return (total, Err(io::ErrorKind::WriteZero.into())),
@@ -215,8 +222,8 @@ impl Segment {
 
 /// Sends `data` until all is sent or the socket would block. Returns the bytes sent
 /// and the error, if one other than WouldBlock ended it.
-pub(crate) fn send_all(stream: &TcpStream, data: &[u8]) -> (usize, io::Result<()>) {
-    send_slices::<1>(stream, |sent, slices| {
+pub(crate) fn send_all(sink: &mut Sink<'_>, data: &[u8]) -> (usize, io::Result<()>) {
+    send_slices::<1>(sink, |sent, slices| {
         slices[0] = IoSlice::new(&data[sent..]);
         (usize::from(sent < data.len()), data.len() - sent)
     })
@@ -225,8 +232,8 @@ pub(crate) fn send_all(stream: &TcpStream, data: &[u8]) -> (usize, io::Result<()
 /// Sends an answer made of pieces (owned runs and shared bodies) straight from
 /// where they are, up to [`MAX_IOV`] pieces per `sendmsg`, until all is sent or the
 /// socket would block. Returns like [`send_all`]; the caller queues the rest.
-pub(crate) fn send_pieces(stream: &TcpStream, out: &Out) -> (usize, io::Result<()>) {
-    send_slices::<MAX_IOV>(stream, |sent, slices| {
+pub(crate) fn send_pieces(sink: &mut Sink<'_>, out: &Out) -> (usize, io::Result<()>) {
+    send_slices::<MAX_IOV>(sink, |sent, slices| {
         let (mut n, mut skip, mut want) = (0, sent, 0);
         for piece in out.pieces() {
             let data = piece.as_slice();
@@ -251,7 +258,7 @@ pub(crate) fn send_pieces(stream: &TcpStream, out: &Out) -> (usize, io::Result<(
 /// they go out in one send, until nothing is left, the socket takes less than
 /// offered (it is full), or it fails.
 fn send_slices<'a, const N: usize>(
-    stream: &TcpStream,
+    sink: &mut Sink<'_>,
     mut fill: impl FnMut(usize, &mut [IoSlice<'a>; N]) -> (usize, usize),
 ) -> (usize, io::Result<()>) {
     let mut total = 0;
@@ -261,7 +268,7 @@ fn send_slices<'a, const N: usize>(
         if n == 0 {
             return (total, Ok(()));
         }
-        match send_vectored(stream, &slices[..n]) {
+        match sink.send_vectored(&slices[..n]) {
             Ok(0) => return (total, Err(io::ErrorKind::WriteZero.into())),
             Ok(k) => {
                 total += k;
@@ -274,15 +281,6 @@ fn send_slices<'a, const N: usize>(
             Err(e) => return (total, Err(e)),
         }
     }
-}
-
-/// `sendmsg(fd, bufs, MSG_NOSIGNAL)`, or `send` for a single slice.
-fn send_vectored(stream: &TcpStream, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-    let sock = socket2::SockRef::from(stream);
-    if let [one] = bufs {
-        return sock.send_with_flags(one, libc::MSG_NOSIGNAL);
-    }
-    sock.send_vectored_with_flags(bufs, libc::MSG_NOSIGNAL)
 }
 
 #[cfg(test)]
