@@ -3,7 +3,8 @@
 # as C++, then compiles tests/c/test_pierhead.c and examples/c/*.c with
 # -Wall -Wextra -Wpedantic -Werror against the committed header and runs the tests:
 # linked dynamically under AddressSanitizer + UBSan, statically under the same,
-# and once under valgrind (--error-exitcode=1 --leak-check=full). Starts a
+# and once under valgrind (--error-exitcode=1 --leak-check=full); tests/c/test_tls.c
+# (an OpenSSL client of a TLS server) under ASan + UBSan. Starts a
 # redis-server on a free loopback port for the backplane test, and stops it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -49,6 +50,10 @@ echo "== tests: static, ASan + UBSan"
 gcc "${CFLAGS[@]}" "${SAN[@]}" $cflags tests/c/test_pierhead.c "$prefix/lib/libpierhead.a" \
     -lpthread -ldl -lm -o "$out/test_static"
 ASAN_OPTIONS=detect_leaks=0 "$out/test_static"
+
+echo "== TLS test: an OpenSSL client (libssl-dev), dynamic, ASan + UBSan"
+gcc "${CFLAGS[@]}" "${SAN[@]}" $cflags tests/c/test_tls.c $libs -lssl -lcrypto -o "$out/test_tls"
+ASAN_OPTIONS=detect_leaks=0 LD_LIBRARY_PATH=$prefix/lib "$out/test_tls"
 
 echo "== tests: valgrind"
 gcc "${CFLAGS[@]}" $cflags tests/c/test_pierhead.c $libs -o "$out/test_plain"

@@ -6,8 +6,9 @@
 # pip install, stubtest, pytest: scripts/test-python.sh). Installs what it needs:
 # curl, wrk, pkg-config, valgrind, redis-server (the backplane tests start their
 # own on free loopback ports), iproute2 (as root, a backplane test puts each
-# server on a host of its own: network namespaces) and chromium (the load
-# generator's HTML report is opened in it) from Debian if missing; urllib3,
+# server on a host of its own: network namespaces), chromium (the load
+# generator's HTML report is opened in it), openssl and libssl-dev (TLS tests'
+# client certificates and C client) from Debian if missing; urllib3,
 # pytest, mypy, prometheus_client and pillow into a local venv (.venv).
 # Run from anywhere.
 set -euo pipefail
@@ -22,6 +23,8 @@ command -v g++ >/dev/null || need_debian+=(g++)
 command -v redis-server >/dev/null || need_debian+=(redis-server)
 command -v ip >/dev/null || need_debian+=(iproute2)
 command -v chromium >/dev/null || need_debian+=(chromium)
+command -v openssl >/dev/null || need_debian+=(openssl)
+[ -f /usr/include/openssl/ssl.h ] || need_debian+=(libssl-dev)
 if ((${#need_debian[@]})); then
     echo "== installing ${need_debian[*]} (Debian packages)"
     sudo=""

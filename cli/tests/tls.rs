@@ -1,0 +1,288 @@
+//! `pierhead serve` over TLS, as curl sees it: the generated CA trusted with
+//! `--cacert`, keep-alive, chunked uploads, each bad certificate refused with
+//! curl's certificate error, each handshake fault as the error a user would see,
+//! and mutual TLS with a client certificate made by the openssl command line.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+
+struct Serve {
+    child: Child,
+    port: u16,
+}
+
+impl Serve {
+    fn start(args: &[&str]) -> Serve {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_pierhead"))
+            .args([
+                "serve",
+                "--bind",
+                "127.0.0.1:0",
+                "--workers",
+                "1",
+                "--stats-interval",
+                "off",
+            ])
+            .args(args)
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut first = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut first)
+            .unwrap();
+        assert!(first.contains(", tls,"), "{first}");
+        let addr = first.split_whitespace().nth(3).unwrap();
+        let port = addr.rsplit(':').next().unwrap().parse().unwrap();
+        Serve { child, port }
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("pierhead-cli-tls-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn curl(args: &[&str]) -> Output {
+    Command::new("curl")
+        .args(["-sS", "--max-time", "5"])
+        .args(args)
+        .output()
+        .expect("curl is installed (scripts/test.sh installs it)")
+}
+
+#[test]
+fn curl_trusts_the_generated_ca_keeps_alive_and_uploads_chunked() {
+    let d = dir("ok");
+    let ca = d.join("ca.pem");
+    let s = Serve::start(&[
+        "--tls-auto",
+        ca.to_str().unwrap(),
+        "--route",
+        "* /up 201 stored",
+    ]);
+    let url = format!("https://localhost:{}/", s.port);
+    let out = curl(&[
+        "--cacert",
+        ca.to_str().unwrap(),
+        "-w",
+        " %{http_code} %{num_connects} %{ssl_verify_result}\n",
+        &url,
+        &url,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    // Two requests, one connection (the second reuses it), verified.
+    assert!(text.contains("Not Found\n 404 1 0"), "{text}");
+    assert!(text.contains("Not Found\n 404 0 0"), "{text}");
+    let up = format!("https://127.0.0.1:{}/up", s.port);
+    let out = Command::new("curl")
+        .args([
+            "-sS",
+            "--max-time",
+            "5",
+            "--cacert",
+            ca.to_str().unwrap(),
+            "-T",
+            "-",
+            "-H",
+            "Transfer-Encoding: chunked",
+        ])
+        .arg(&up)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            use std::io::Write;
+            c.stdin.take().unwrap().write_all(&vec![b'x'; 100_000])?;
+            c.wait_with_output()
+        })
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "stored\n",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Without the CA curl refuses.
+    let out = curl(&[&url]);
+    assert_eq!(
+        out.status.code(),
+        Some(60),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+#[test]
+fn curl_refuses_each_bad_certificate() {
+    for (kind, words) in [
+        ("expired", "expired"),
+        ("not_yet_valid", "not yet valid"),
+        (
+            "wrong_host",
+            "no alternative certificate subject name matches",
+        ),
+        ("self_signed", "self-signed"),
+        ("untrusted_ca", "unable to get local issuer"),
+    ] {
+        let d = dir(kind);
+        let ca = d.join("ca.pem");
+        let s = Serve::start(&["--tls-auto", ca.to_str().unwrap(), "--tls-bad-cert", kind]);
+        let out = curl(&[
+            "--cacert",
+            ca.to_str().unwrap(),
+            &format!("https://localhost:{}/", s.port),
+        ]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            matches!(out.status.code(), Some(60) | Some(51)),
+            "{kind}: {:?} {err}",
+            out.status.code()
+        );
+        assert!(err.contains(words), "{kind}: {err}");
+        let _ = std::fs::remove_dir_all(&d);
+    }
+}
+
+#[test]
+fn curl_sees_each_handshake_fault() {
+    for (fault, code, words) in [
+        ("stall_handshake", 28, "timed out"),
+        ("reset_handshake", 35, "reset"),
+        ("garbage_hello", 35, ""),
+    ] {
+        let d = dir(fault);
+        let ca = d.join("ca.pem");
+        let s = Serve::start(&["--tls-auto", ca.to_str().unwrap(), "--tls-fault", fault]);
+        let out = curl(&[
+            "--max-time",
+            "1",
+            "--cacert",
+            ca.to_str().unwrap(),
+            &format!("https://localhost:{}/", s.port),
+        ]);
+        let err = String::from_utf8_lossy(&out.stderr).to_lowercase();
+        assert_eq!(out.status.code(), Some(code), "{fault}: {err}");
+        assert!(err.contains(words), "{fault}: {err}");
+        let _ = std::fs::remove_dir_all(&d);
+    }
+}
+
+fn openssl(args: &[&str], cwd: &Path) {
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .expect("openssl");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn mutual_tls_with_a_client_certificate_from_openssl() {
+    let d = dir("mtls");
+    openssl(
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            "cca.key",
+            "-out",
+            "cca.pem",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=client CA",
+        ],
+        &d,
+    );
+    openssl(
+        &[
+            "req",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            "client.key",
+            "-out",
+            "client.csr",
+            "-subj",
+            "/CN=client",
+        ],
+        &d,
+    );
+    std::fs::write(d.join("ext"), "extendedKeyUsage=clientAuth\n").unwrap();
+    openssl(
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "client.csr",
+            "-CA",
+            "cca.pem",
+            "-CAkey",
+            "cca.key",
+            "-CAcreateserial",
+            "-out",
+            "client.pem",
+            "-days",
+            "2",
+            "-extfile",
+            "ext",
+        ],
+        &d,
+    );
+    let ca = d.join("ca.pem");
+    let s = Serve::start(&[
+        "--tls-auto",
+        ca.to_str().unwrap(),
+        "--tls-client-ca",
+        d.join("cca.pem").to_str().unwrap(),
+    ]);
+    let url = format!("https://localhost:{}/", s.port);
+    let cacert = ca.to_str().unwrap();
+    let out = curl(&[
+        "--cacert",
+        cacert,
+        "--cert",
+        d.join("client.pem").to_str().unwrap(),
+        "--key",
+        d.join("client.key").to_str().unwrap(),
+        &url,
+    ]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "hello\n",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = curl(&["--cacert", cacert, &url]);
+    assert!(!out.status.success(), "served without a client certificate");
+    let _ = std::fs::remove_dir_all(&d);
+}
