@@ -1,27 +1,40 @@
 //! One connection's TLS: rustls' record layer between the socket and the
 //! protocol, driven by the worker's edge-triggered reads and writes.
 //!
+//! It uses rustls' unbuffered API, so that the buffers are the engine's and exist
+//! only while bytes are in flight: ciphertext read and not yet processed
+//! (`incoming`, at most a partial record once a read returns), ciphertext not yet
+//! taken by the socket (`outgoing`), and plaintext decrypted beyond what the
+//! caller's buffer held (`stash`). Each is freed when it empties, so an idle TLS
+//! connection holds only rustls' state (keys, the record layer), no buffer.
+//!
 //! - Reading ([`TlsSession::read`]) takes ciphertext from the socket until it is
-//!   drained, processes it (the handshake, alerts, records) and hands plaintext to
-//!   the caller; what the handshake answers is written at once.
+//!   drained or plaintext fills the caller's buffer; what the handshake answers is
+//!   queued and written at once.
 //! - Writing goes through [`Sink`]: the one place the worker's output reaches a
-//!   socket. Plain connections `sendmsg` directly; TLS ones give plaintext to
-//!   rustls (bounded by its buffer limit, so the engine's own output queue keeps
-//!   the rest and its limits and slow-consumer policies work unchanged) and write
-//!   the records out.
+//!   socket. Plain connections `sendmsg` directly; TLS ones encrypt as much
+//!   plaintext as [`TLS_BUFFER`] allows into `outgoing` and write it out, so the
+//!   engine's own output queue keeps the rest and its limits and slow-consumer
+//!   policies work unchanged.
 //! - The faults ([`TlsFault`]) act here, on the first bytes of the ClientHello.
 
-use std::io::{self, IoSlice, Read, Write};
+use std::io::{self, IoSlice, Read};
 use std::sync::Arc;
 
 use mio::net::TcpStream;
-use rustls::{ServerConfig, ServerConnection};
+use rustls::server::UnbufferedServerConnection;
+use rustls::unbuffered::{ConnectionState, EncodeError, EncryptError, InsufficientSizeError};
+use rustls::ServerConfig;
 
 use super::TlsFault;
 
-/// Plaintext rustls may hold for sending beyond what the socket took; past it,
-/// the rest waits in the connection's output queue.
+/// Ciphertext the session may hold unsent; past it, plaintext waits in the
+/// connection's output queue.
 const TLS_BUFFER: usize = 64 * 1024;
+/// Room made in `incoming` for each socket read: a whole record and its header.
+const READ_ROOM: usize = 16 * 1024 + 512;
+/// Plaintext encrypted per record.
+const RECORD: usize = 16 * 1024;
 
 /// What a TLS read did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,11 +51,24 @@ pub(crate) enum TlsRead {
 
 /// A connection's TLS state.
 pub(crate) struct TlsSession {
-    conn: ServerConnection,
+    conn: UnbufferedServerConnection,
     fault: Option<TlsFault>,
+    /// Ciphertext read, `incoming[..in_len]`, not yet processed.
+    incoming: Vec<u8>,
+    in_len: usize,
+    /// Ciphertext not yet sent, `outgoing[out_pos..out_len]`.
+    outgoing: Vec<u8>,
+    out_pos: usize,
+    out_len: usize,
+    /// Plaintext decrypted that did not fit the caller's buffer.
+    stash: Vec<u8>,
+    /// The peer sent close_notify (or closed TCP).
+    peer_closed: bool,
     /// The handshake finished and the worker was told.
     established: bool,
     close_notify_sent: bool,
+    /// rustls failed: nothing more is read or written but the alert.
+    failed: bool,
 }
 
 impl std::fmt::Debug for TlsSession {
@@ -50,31 +76,9 @@ impl std::fmt::Debug for TlsSession {
         f.debug_struct("TlsSession")
             .field("handshaking", &self.conn.is_handshaking())
             .field("fault", &self.fault)
+            .field("in_len", &self.in_len)
+            .field("unsent", &(self.out_len - self.out_pos))
             .finish()
-    }
-}
-
-/// The socket, as rustls reads and writes it (writes never raise SIGPIPE).
-struct Sock<'a>(&'a TcpStream);
-
-impl Read for Sock<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let mut s = self.0;
-        s.read(buf)
-    }
-}
-
-impl Write for Sock<'_> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        plain_send(self.0, &[IoSlice::new(buf)])
-    }
-
-    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        plain_send(self.0, bufs)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
     }
 }
 
@@ -87,18 +91,32 @@ pub(crate) fn plain_send(stream: &TcpStream, bufs: &[IoSlice<'_>]) -> io::Result
     sock.send_vectored_with_flags(bufs, libc::MSG_NOSIGNAL)
 }
 
+/// What processing the received records came to.
+enum Step {
+    /// More ciphertext is needed (or the handshake is done and nothing is left).
+    NeedData,
+    /// The peer closed.
+    Closed,
+}
+
 impl TlsSession {
     pub(crate) fn new(
         config: &Arc<ServerConfig>,
         fault: Option<TlsFault>,
     ) -> Result<TlsSession, rustls::Error> {
-        let mut conn = ServerConnection::new(config.clone())?;
-        conn.set_buffer_limit(Some(TLS_BUFFER));
         Ok(TlsSession {
-            conn,
+            conn: UnbufferedServerConnection::new(config.clone())?,
             fault,
+            incoming: Vec::new(),
+            in_len: 0,
+            outgoing: Vec::new(),
+            out_pos: 0,
+            out_len: 0,
+            stash: Vec::new(),
+            peer_closed: false,
             established: false,
             close_notify_sent: false,
+            failed: false,
         })
     }
 
@@ -116,10 +134,10 @@ impl TlsSession {
         self.conn.is_handshaking()
     }
 
-    /// rustls holds records not yet written to the socket.
+    /// Ciphertext is waiting for the socket.
     #[inline]
     pub(crate) fn wants_write(&self) -> bool {
-        self.conn.wants_write()
+        self.out_pos < self.out_len
     }
 
     /// Reads plaintext into `buf`: what is decrypted already, else ciphertext from
@@ -131,60 +149,169 @@ impl TlsSession {
         if let Some(f) = handshake_fault {
             return self.faulty_read(f, stream, buf);
         }
+        if self.failed {
+            return TlsRead::Close;
+        }
+        let mut got = self.take_stash(buf);
         loop {
-            match self.conn.reader().read(buf) {
-                Ok(n) => return TlsRead::Data(n),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                // The peer closed TCP without close_notify: its end of the stream.
-                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return TlsRead::Data(0),
-                Err(_) => return TlsRead::Close,
+            if got == buf.len() || !self.stash.is_empty() {
+                return TlsRead::Data(got);
             }
-            match self.conn.read_tls(&mut Sock(stream)) {
+            match self.process(buf, &mut got) {
+                Ok(Step::Closed) => {
+                    let _ = self.flush(stream);
+                    return TlsRead::Data(got);
+                }
+                Ok(Step::NeedData) => {}
+                Err(()) => {
+                    // The alert explaining it goes out, best effort.
+                    self.failed = true;
+                    let _ = self.encode_pending();
+                    let _ = self.flush(stream);
+                    return TlsRead::Close;
+                }
+            }
+            if self.peer_closed {
+                return TlsRead::Data(got);
+            }
+            match self.read_socket(stream) {
+                Ok(0) => {
+                    // TCP closed (without close_notify if none came): the end.
+                    self.peer_closed = true;
+                    return TlsRead::Data(got);
+                }
                 Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    // What the handshake answers goes out now.
-                    return match self.flush(stream) {
-                        Ok(()) => TlsRead::Blocked,
-                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => TlsRead::Blocked,
-                        Err(_) => TlsRead::Close,
+                    if self.in_len == 0 {
+                        self.incoming = Vec::new();
+                    }
+                    // What the handshake answered goes out now.
+                    match self.flush(stream) {
+                        Ok(()) => {}
+                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                        Err(_) => return TlsRead::Close,
+                    }
+                    return if got > 0 {
+                        TlsRead::Data(got)
+                    } else {
+                        TlsRead::Blocked
                     };
                 }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(_) => return TlsRead::Close,
             }
-            if self.conn.process_new_packets().is_err() {
-                // The alert explaining it goes out, best effort.
-                let _ = self.flush(stream);
-                return TlsRead::Close;
-            }
-            if self.conn.wants_write() {
-                match self.flush(stream) {
-                    Ok(()) => {}
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                    Err(_) => return TlsRead::Close,
+        }
+    }
+
+    /// Plaintext kept from an earlier read, first.
+    fn take_stash(&mut self, buf: &mut [u8]) -> usize {
+        if self.stash.is_empty() {
+            return 0;
+        }
+        let n = self.stash.len().min(buf.len());
+        buf[..n].copy_from_slice(&self.stash[..n]);
+        self.stash.drain(..n);
+        if self.stash.is_empty() {
+            self.stash = Vec::new();
+        }
+        n
+    }
+
+    /// One socket read into `incoming` (made room for here).
+    fn read_socket(&mut self, stream: &TcpStream) -> io::Result<usize> {
+        if self.incoming.len() < self.in_len + READ_ROOM {
+            self.incoming.resize(self.in_len + READ_ROOM, 0);
+        }
+        let mut s = stream;
+        loop {
+            match s.read(&mut self.incoming[self.in_len..]) {
+                Ok(n) => {
+                    self.in_len += n;
+                    return Ok(n);
                 }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
             }
         }
+    }
+
+    /// Runs rustls over what was received: handshake messages are answered into
+    /// `outgoing`, application data goes into `buf` (the rest into the stash once
+    /// it is full, so that no record is left unread in `incoming`).
+    fn process(&mut self, buf: &mut [u8], got: &mut usize) -> Result<Step, ()> {
+        loop {
+            let status = self
+                .conn
+                .process_tls_records(&mut self.incoming[..self.in_len]);
+            let mut discard = status.discard;
+            let step = match status.state {
+                Err(_) => {
+                    consume(&mut self.incoming, &mut self.in_len, discard);
+                    return Err(());
+                }
+                Ok(ConnectionState::ReadTraffic(mut rt)) => {
+                    while let Some(rec) = rt.next_record() {
+                        let rec = rec.map_err(|_| ())?;
+                        discard += rec.discard;
+                        let room = buf.len() - *got;
+                        let n = rec.payload.len().min(room);
+                        buf[*got..*got + n].copy_from_slice(&rec.payload[..n]);
+                        *got += n;
+                        self.stash.extend_from_slice(&rec.payload[n..]);
+                    }
+                    None
+                }
+                Ok(ConnectionState::EncodeTlsData(mut e)) => {
+                    encode(&mut self.outgoing, &mut self.out_len, |out| e.encode(out))?;
+                    None
+                }
+                Ok(ConnectionState::TransmitTlsData(t)) => {
+                    // Queued in `outgoing`: sent by the next flush.
+                    t.done();
+                    None
+                }
+                Ok(ConnectionState::BlockedHandshake) | Ok(ConnectionState::WriteTraffic(_)) => {
+                    Some(Step::NeedData)
+                }
+                Ok(ConnectionState::PeerClosed) | Ok(ConnectionState::Closed) => {
+                    self.peer_closed = true;
+                    Some(Step::Closed)
+                }
+                // Early data is not enabled; nothing else exists today.
+                Ok(_) => Some(Step::NeedData),
+            };
+            consume(&mut self.incoming, &mut self.in_len, discard);
+            // Every complete record is read out (into the stash past `buf`), so
+            // that none waits in `incoming` when the caller next wants to write.
+            if let Some(s) = step {
+                return Ok(s);
+            }
+        }
+    }
+
+    /// After a failure: the alert rustls wants to send, into `outgoing`.
+    fn encode_pending(&mut self) -> Result<(), ()> {
+        let status = self.conn.process_tls_records(&mut []);
+        if let Ok(ConnectionState::EncodeTlsData(mut e)) = status.state {
+            encode(&mut self.outgoing, &mut self.out_len, |out| e.encode(out))?;
+        }
+        Ok(())
     }
 
     /// A handshake that misbehaves: what to do with the client's first bytes.
     fn faulty_read(&mut self, f: TlsFault, stream: &TcpStream, buf: &mut [u8]) -> TlsRead {
         let mut s = stream;
-        let got = loop {
+        loop {
             match s.read(buf) {
                 Ok(0) => return TlsRead::Data(0),
-                Ok(n) => break n,
+                Ok(_) => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return TlsRead::Blocked,
                 Err(_) => return TlsRead::Close,
             }
-        };
+        }
         match f {
             // Dropped: the client waits for a ServerHello that never comes.
-            TlsFault::StallHandshake => {
-                let _ = got;
-                TlsRead::Blocked
-            }
+            TlsFault::StallHandshake => TlsRead::Blocked,
             TlsFault::ResetHandshake => TlsRead::Reset,
             TlsFault::GarbageHello => {
                 let garbage = b"HTTP/1.1 400 Bad Request\r\nthis is not a ServerHello\r\n\r\n";
@@ -196,52 +323,193 @@ impl TlsSession {
         }
     }
 
-    /// Writes the records rustls holds until done or the socket is full
-    /// (`WouldBlock`).
+    /// Writes the queued ciphertext until done or the socket is full
+    /// (`WouldBlock`); the buffer is freed once it is all sent.
     pub(crate) fn flush(&mut self, stream: &TcpStream) -> io::Result<()> {
-        while self.conn.wants_write() {
-            match self.conn.write_tls(&mut Sock(stream)) {
+        while self.out_pos < self.out_len {
+            match plain_send(
+                stream,
+                &[IoSlice::new(&self.outgoing[self.out_pos..self.out_len])],
+            ) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(_) => {}
+                Ok(n) => self.out_pos += n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
             }
         }
+        self.outgoing = Vec::new();
+        self.out_pos = 0;
+        self.out_len = 0;
         Ok(())
     }
 
-    /// Sends plaintext: rustls takes what its buffer allows and the records go
-    /// out as far as the socket takes them. Returns the plaintext bytes taken;
+    /// Sends plaintext: encrypts what [`TLS_BUFFER`] allows and writes it out as
+    /// far as the socket takes it. Returns the plaintext bytes taken;
     /// `WouldBlock` when none could be.
     fn send(&mut self, stream: &TcpStream, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        if self.failed {
+            return Err(io::ErrorKind::BrokenPipe.into());
+        }
         match self.flush(stream) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
             Err(e) => return Err(e),
         }
-        let n = self.conn.writer().write_vectored(bufs)?;
+        let mut taken = 0;
+        'bufs: for b in bufs {
+            let mut rest: &[u8] = b;
+            while !rest.is_empty() {
+                if self.out_len - self.out_pos >= TLS_BUFFER {
+                    break 'bufs;
+                }
+                let chunk = &rest[..rest.len().min(RECORD)];
+                if !self.encrypt(chunk)? {
+                    break 'bufs;
+                }
+                taken += chunk.len();
+                rest = &rest[chunk.len()..];
+            }
+        }
         match self.flush(stream) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
             Err(e) => return Err(e),
         }
-        if n == 0 && bufs.iter().any(|b| !b.is_empty()) {
+        if taken == 0 && bufs.iter().any(|b| !b.is_empty()) {
             return Err(io::ErrorKind::WouldBlock.into());
         }
-        Ok(n)
+        Ok(taken)
+    }
+
+    /// Encrypts one record of application data into `outgoing`; false when rustls
+    /// cannot take application data yet (mid-handshake).
+    fn encrypt(&mut self, data: &[u8]) -> io::Result<bool> {
+        let bad = |_| io::Error::from(io::ErrorKind::InvalidData);
+        loop {
+            let status = self
+                .conn
+                .process_tls_records(&mut self.incoming[..self.in_len]);
+            let discard = status.discard;
+            let done = match status.state {
+                Ok(ConnectionState::WriteTraffic(mut w)) => {
+                    encrypt_into(&mut self.outgoing, &mut self.out_len, |out| {
+                        w.encrypt(data, out)
+                    })
+                    .map_err(bad)?;
+                    Some(true)
+                }
+                Ok(ConnectionState::TransmitTlsData(mut t)) => match t.may_encrypt_app_data() {
+                    Some(mut w) => {
+                        encrypt_into(&mut self.outgoing, &mut self.out_len, |out| {
+                            w.encrypt(data, out)
+                        })
+                        .map_err(bad)?;
+                        t.done();
+                        Some(true)
+                    }
+                    None => {
+                        t.done();
+                        None
+                    }
+                },
+                Ok(ConnectionState::EncodeTlsData(mut e)) => {
+                    encode(&mut self.outgoing, &mut self.out_len, |out| e.encode(out))
+                        .map_err(bad)?;
+                    None
+                }
+                // Records received and not read (cannot happen after `read`, which
+                // stashes them) or a handshake under way: not now.
+                Ok(_) => Some(false),
+                Err(_) => return Err(io::ErrorKind::InvalidData.into()),
+            };
+            consume(&mut self.incoming, &mut self.in_len, discard);
+            if let Some(d) = done {
+                return Ok(d);
+            }
+        }
     }
 
     /// Before the write side is shut down: `close_notify` (unless the fault says
-    /// not to), flushed. False while records are still waiting for the socket.
+    /// not to), flushed. False while ciphertext is still waiting for the socket.
     pub(crate) fn close(&mut self, stream: &TcpStream) -> io::Result<bool> {
-        if !self.close_notify_sent && self.fault != Some(TlsFault::NoCloseNotify) {
-            self.conn.send_close_notify();
+        if !self.close_notify_sent && !self.failed && self.fault != Some(TlsFault::NoCloseNotify) {
             self.close_notify_sent = true;
+            let status = self
+                .conn
+                .process_tls_records(&mut self.incoming[..self.in_len]);
+            let discard = status.discard;
+            if let Ok(ConnectionState::WriteTraffic(mut w)) = status.state {
+                let _ = encrypt_into(&mut self.outgoing, &mut self.out_len, |out| {
+                    w.queue_close_notify(out)
+                });
+            }
+            consume(&mut self.incoming, &mut self.in_len, discard);
         }
         match self.flush(stream) {
             Ok(()) => Ok(true),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(false),
             Err(e) => Err(e),
+        }
+    }
+}
+
+/// Drops the first `n` processed bytes of `buf[..len]`; frees it when empty.
+fn consume(buf: &mut Vec<u8>, len: &mut usize, n: usize) {
+    if n == 0 {
+        return;
+    }
+    buf.copy_within(n..*len, 0);
+    *len -= n;
+    if *len == 0 {
+        *buf = Vec::new();
+    }
+}
+
+/// Runs `write` on the free part of `buf` (grown until it fits) and counts what
+/// it wrote.
+fn encode(
+    buf: &mut Vec<u8>,
+    len: &mut usize,
+    mut write: impl FnMut(&mut [u8]) -> Result<usize, EncodeError>,
+) -> Result<(), ()> {
+    let mut need = 512;
+    loop {
+        if buf.len() < *len + need {
+            buf.resize(*len + need, 0);
+        }
+        match write(&mut buf[*len..]) {
+            Ok(n) => {
+                *len += n;
+                return Ok(());
+            }
+            Err(EncodeError::InsufficientSize(InsufficientSizeError { required_size })) => {
+                need = required_size;
+            }
+            Err(EncodeError::AlreadyEncoded) => return Err(()),
+        }
+    }
+}
+
+/// Like [`encode`], for encryption.
+fn encrypt_into(
+    buf: &mut Vec<u8>,
+    len: &mut usize,
+    mut write: impl FnMut(&mut [u8]) -> Result<usize, EncryptError>,
+) -> Result<(), ()> {
+    let mut need = RECORD + 256;
+    loop {
+        if buf.len() < *len + need {
+            buf.resize(*len + need, 0);
+        }
+        match write(&mut buf[*len..]) {
+            Ok(n) => {
+                *len += n;
+                return Ok(());
+            }
+            Err(EncryptError::InsufficientSize(InsufficientSizeError { required_size })) => {
+                need = required_size;
+            }
+            Err(_) => return Err(()),
         }
     }
 }
