@@ -37,7 +37,9 @@ LD_LIBRARY_PATH=$prefix/lib "$out/cxx"
 
 echo "== examples compile"
 for ex in examples/c/*.c; do
-    gcc "${CFLAGS[@]}" $cflags "$ex" $libs -o "$out/$(basename "$ex" .c)"
+    extra=()
+    [ "$(basename "$ex")" = https.c ] && extra=(-lssl -lcrypto)
+    gcc "${CFLAGS[@]}" $cflags "$ex" $libs "${extra[@]}" -o "$out/$(basename "$ex" .c)"
 done
 
 echo "== tests: dynamic, ASan + UBSan"
