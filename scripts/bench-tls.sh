@@ -64,6 +64,8 @@ http {
   client_body_temp_path $PWD/$OUT;
   ssl_session_cache off;
   ssl_session_tickets off;
+  # nginx before 1.23.4 offers TLS 1.2 at most by default: both speak 1.3 here.
+  ssl_protocols TLSv1.2 TLSv1.3;
   server {
     listen 127.0.0.1:$PORT ssl reuseport;
     ssl_certificate $PWD/$OUT/cert.pem;
@@ -108,8 +110,12 @@ echo "### Server CPU per request (wrk, server on CPU 0, wrk on CPU 1, ${DUR}s)"
 echo
 echo "| server | mode | req/s | server CPU µs/request | wrk errors |"
 echo "|---|---|---|---|---|"
+negotiated=()
 for name in nginx-tls pierhead-tls; do
     start_server $name
+    # What an OpenSSL client gets from it (the same for wrk, on the same library).
+    negotiated+=("$name: $(openssl s_client -connect 127.0.0.1:$PORT </dev/null 2>/dev/null |
+        awk '/^New,/ {sub(/^New, /, ""); v = $0} /Server Temp Key/ {sub(/^Server Temp Key: /, ""); k = $0} END {printf "%s, key exchange %s", v, k}')")
     run_wrk $name keep-alive https
     run_wrk $name "new handshake" https
     stop_server
@@ -117,6 +123,9 @@ done
 start_server pierhead-plain
 run_wrk pierhead-plain keep-alive http
 stop_server
+echo
+echo "Negotiated (openssl s_client):"
+printf -- '- %s\n' "${negotiated[@]}"
 echo
 echo "### Server RSS per idle keep-alive connection ($IDLE connections, one request each)"
 echo

@@ -406,3 +406,57 @@ fn bad_certificate_files_are_errors_naming_the_field() {
     assert!(e.to_string().contains("`tls_key`"), "{e}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_plain_http_request_on_the_tls_port_gets_a_plain_400_and_others_are_unharmed() {
+    let s = tls_server(Protocol::Http, |c| c);
+    // A TLS client, mid keep-alive, while a plain one is refused.
+    let mut t = handshake(s.local_addr(), client_config(&ca(&s)), "localhost").unwrap();
+    t.write_all(b"GET / HTTP/1.1\r\nHost: l\r\n\r\n").unwrap();
+    let mut plain = connect(s.local_addr());
+    plain
+        .write_all(b"GET / HTTP/1.1\r\nHost: l\r\n\r\n")
+        .unwrap();
+    let mut answer = String::new();
+    plain.read_to_string(&mut answer).unwrap();
+    assert!(
+        answer.starts_with("HTTP/1.1 400 Bad Request\r\n"),
+        "{answer:?}"
+    );
+    assert!(answer.contains("Connection: close\r\n"), "{answer:?}");
+    assert!(answer.ends_with("\r\n\r\nplain HTTP request sent to a TLS port: use https://\n"));
+    let body = answer.split("\r\n\r\n").nth(1).unwrap();
+    assert!(answer.contains(&format!("Content-Length: {}\r\n", body.len())));
+    assert!(wait_until(Duration::from_secs(5), || s
+        .stats()
+        .protocol_errors
+        >= 1));
+    // Binary garbage is not HTTP: a TLS alert, not the plain answer.
+    let mut junk = connect(s.local_addr());
+    junk.write_all(&[0x00; 64]).unwrap();
+    let mut back = Vec::new();
+    let _ = junk.read_to_end(&mut back);
+    assert!(!back.starts_with(b"HTTP/"), "{back:?}");
+    // The TLS connection never noticed.
+    t.write_all(b"GET / HTTP/1.1\r\nHost: l\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut got = String::new();
+    let _ = t.read_to_string(&mut got);
+    assert_eq!(got.matches("HTTP/1.1 200 OK").count(), 2, "{got}");
+}
+
+#[test]
+fn a_frame_server_over_tls_answers_plain_bytes_with_an_alert_not_http() {
+    let s = tls_server(Protocol::Frame, |c| c);
+    let mut plain = connect(s.local_addr());
+    plain
+        .write_all(b"GET / HTTP/1.1\r\nHost: l\r\n\r\n")
+        .unwrap();
+    let mut back = Vec::new();
+    let _ = plain.read_to_end(&mut back);
+    assert!(!back.starts_with(b"HTTP/"), "{back:?}");
+    assert!(wait_until(Duration::from_secs(5), || s
+        .stats()
+        .protocol_errors
+        >= 1));
+}

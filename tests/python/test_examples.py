@@ -9,12 +9,17 @@ import sys
 EXAMPLES = pathlib.Path(__file__).resolve().parents[2] / "examples" / "python"
 
 
-def test_quickstart_runs_as_written():
+def run_example(name: str, *args: str) -> list[str]:
+    """Runs examples/python/<name> as the README does; its output lines."""
     done = subprocess.run(
-        [sys.executable, str(EXAMPLES / "quickstart.py")], capture_output=True, text=True, timeout=30
+        [sys.executable, str(EXAMPLES / name), *args], capture_output=True, text=True, timeout=30
     )
     assert done.returncode == 0, done.stderr
-    lines = done.stdout.splitlines()
+    return done.stdout.splitlines()
+
+
+def test_quickstart_runs_as_written():
+    lines = run_example("quickstart.py")
     assert lines[0].startswith("http://127.0.0.1:")
     assert lines[1:4] == ["{'hi': 'there'}", "b'SHOUT' text/plain", "b'worth the wait'"]
     assert lines[4].startswith('Stats(state="running", connections_accepted=3')
@@ -34,11 +39,7 @@ def test_pytest_example_passes_with_the_installed_plugin():
 
 
 def test_rooms_example_runs_as_written():
-    done = subprocess.run(
-        [sys.executable, str(EXAMPLES / "rooms.py")], capture_output=True, text=True, timeout=30
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines() == [
+    assert run_example("rooms.py") == [
         "{'lobby': 2}",
         "b'hi bob'",
         "PublishReport(delivered=2, dropped=0, disconnected=0, forwarded=False)",
@@ -49,14 +50,24 @@ def test_rooms_example_runs_as_written():
 
 
 def test_backplane_example_runs_as_written(redis_url: str) -> None:
-    done = subprocess.run(
-        [sys.executable, str(EXAMPLES / "backplane.py"), redis_url], capture_output=True, text=True, timeout=30
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines() == [
+    assert run_example("backplane.py", redis_url) == [
         "b'hi from east'",
         "PublishReport(delivered=1, dropped=0, disconnected=0, forwarded=True)",
         "b'west says hello' b'west says hello'",
         "connected subscriptions: 1 received: 1",
         "stopped",
+    ]
+
+
+def test_https_example_runs_as_written():
+    lines = run_example("https.py")
+    assert lines[0].startswith("https://127.0.0.1:")
+    assert lines[1:] == [
+        "200 b'{\"hi\": \"over tls\"}'",
+        "{'hi': 'over tls'}",
+        "default trust store: SSLCertVerificationError unable to get local issuer certificate",
+        "expired: certificate has expired",
+        "wrong_host: IP address mismatch, certificate is not valid for '127.0.0.1'.",
+        "untrusted_ca: unable to get local issuer certificate",
+        "PublishReport(delivered=1, dropped=0, disconnected=0, forwarded=False) b'encrypted hello'",
     ]

@@ -177,6 +177,8 @@ pub(crate) struct Tls {
     /// The CA clients should trust (generated certificates only).
     pub(crate) ca_pem: Option<String>,
     pub(crate) fault: Option<TlsFault>,
+    /// The protocol is HTTP (a plain HTTP request gets a plain 400).
+    pub(crate) http: bool,
 }
 
 fn file_error(field: &'static str, path: &Path, problem: impl ToString) -> TlsError {
@@ -247,6 +249,7 @@ impl Tls {
             config: Arc::new(config),
             ca_pem,
             fault: o.fault,
+            http: protocol == Protocol::Http,
         })
     }
 }

@@ -35,6 +35,12 @@ const TLS_BUFFER: usize = 64 * 1024;
 const READ_ROOM: usize = 16 * 1024 + 512;
 /// Plaintext encrypted per record.
 const RECORD: usize = 16 * 1024;
+/// What an HTTP server over TLS answers, in plain text, to a plain HTTP request
+/// (a client given `http://` for an `https://` server), as nginx does: a TLS alert
+/// would leave that client with "connection reset" or "empty reply" and no reason.
+const PLAIN_HTTP_ANSWER: &[u8] = b"HTTP/1.1 400 Bad Request\r\nServer: pierhead\r\n\
+Content-Type: text/plain\r\nContent-Length: 52\r\nConnection: close\r\n\r\n\
+plain HTTP request sent to a TLS port: use https://\n";
 
 /// What a TLS read did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,6 +59,8 @@ pub(crate) enum TlsRead {
 pub(crate) struct TlsSession {
     conn: UnbufferedServerConnection,
     fault: Option<TlsFault>,
+    /// HTTP over TLS: a plain HTTP request gets `PLAIN_HTTP_ANSWER`.
+    http: bool,
     /// Ciphertext read, `incoming[..in_len]`, not yet processed.
     incoming: Vec<u8>,
     in_len: usize,
@@ -91,6 +99,14 @@ pub(crate) fn plain_send(stream: &TcpStream, bufs: &[IoSlice<'_>]) -> io::Result
     sock.send_vectored_with_flags(bufs, libc::MSG_NOSIGNAL)
 }
 
+/// Why processing the received records failed.
+enum Failed {
+    /// rustls refused them: its alert says why.
+    Tls,
+    /// They were a plain HTTP request.
+    PlainHttp,
+}
+
 /// What processing the received records came to.
 enum Step {
     /// More ciphertext is needed (or the handshake is done and nothing is left).
@@ -103,10 +119,12 @@ impl TlsSession {
     pub(crate) fn new(
         config: &Arc<ServerConfig>,
         fault: Option<TlsFault>,
+        http: bool,
     ) -> Result<TlsSession, rustls::Error> {
         Ok(TlsSession {
             conn: UnbufferedServerConnection::new(config.clone())?,
             fault,
+            http,
             incoming: Vec::new(),
             in_len: 0,
             outgoing: Vec::new(),
@@ -163,7 +181,15 @@ impl TlsSession {
                     return TlsRead::Data(got);
                 }
                 Ok(Step::NeedData) => {}
-                Err(()) => {
+                Err(Failed::PlainHttp) => {
+                    self.failed = true;
+                    self.outgoing.truncate(self.out_len);
+                    self.outgoing.extend_from_slice(PLAIN_HTTP_ANSWER);
+                    self.out_len = self.outgoing.len();
+                    let _ = self.flush(stream);
+                    return TlsRead::Close;
+                }
+                Err(Failed::Tls) => {
                     // The alert explaining it goes out, best effort.
                     self.failed = true;
                     let _ = self.encode_pending();
@@ -237,7 +263,7 @@ impl TlsSession {
     /// Runs rustls over what was received: handshake messages are answered into
     /// `outgoing`, application data goes into `buf` (the rest into the stash once
     /// it is full, so that no record is left unread in `incoming`).
-    fn process(&mut self, buf: &mut [u8], got: &mut usize) -> Result<Step, ()> {
+    fn process(&mut self, buf: &mut [u8], got: &mut usize) -> Result<Step, Failed> {
         loop {
             let status = self
                 .conn
@@ -245,12 +271,23 @@ impl TlsSession {
             let mut discard = status.discard;
             let step = match status.state {
                 Err(_) => {
+                    // No TLS record starts with a letter (content types are 20 to
+                    // 24): a plain request, on a port that serves HTTP over TLS.
+                    let plain = self.http
+                        && !self.established
+                        && self.incoming[..self.in_len]
+                            .first()
+                            .is_some_and(u8::is_ascii_uppercase);
                     consume(&mut self.incoming, &mut self.in_len, discard);
-                    return Err(());
+                    return Err(if plain {
+                        Failed::PlainHttp
+                    } else {
+                        Failed::Tls
+                    });
                 }
                 Ok(ConnectionState::ReadTraffic(mut rt)) => {
                     while let Some(rec) = rt.next_record() {
-                        let rec = rec.map_err(|_| ())?;
+                        let rec = rec.map_err(|_| Failed::Tls)?;
                         discard += rec.discard;
                         let room = buf.len() - *got;
                         let n = rec.payload.len().min(room);
@@ -261,7 +298,8 @@ impl TlsSession {
                     None
                 }
                 Ok(ConnectionState::EncodeTlsData(mut e)) => {
-                    encode(&mut self.outgoing, &mut self.out_len, |out| e.encode(out))?;
+                    encode(&mut self.outgoing, &mut self.out_len, |out| e.encode(out))
+                        .map_err(|()| Failed::Tls)?;
                     None
                 }
                 Ok(ConnectionState::TransmitTlsData(t)) => {
@@ -531,10 +569,11 @@ impl Sink<'_> {
     }
 
     /// Writes what TLS still holds (nothing to do for a plain socket).
+    #[inline]
     pub(crate) fn flush(&mut self) -> io::Result<()> {
         match self {
-            Sink::Plain(_) => Ok(()),
-            Sink::Tls(s, t) => t.flush(s),
+            Sink::Tls(s, t) if t.wants_write() => t.flush(s),
+            _ => Ok(()),
         }
     }
 }

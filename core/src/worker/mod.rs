@@ -392,7 +392,7 @@ impl Worker {
         }
         let tls = match &self.io.shared.tls {
             None => None,
-            Some(t) => match TlsSession::new(&t.config, t.fault) {
+            Some(t) => match TlsSession::new(&t.config, t.fault, t.http) {
                 Ok(s) => Some(Box::new(s)),
                 Err(_) => {
                     self.io.shared.active.fetch_sub(1, Ordering::AcqRel);
@@ -992,6 +992,7 @@ impl Io {
     }
 
     /// Keeps WRITABLE interest registered exactly while `want_writable`.
+    #[inline]
     fn settle_interest(&mut self, conn: &mut Connection, want_writable: bool) -> Fate {
         if want_writable != conn.writable_interest {
             let interest = if want_writable {
