@@ -29,7 +29,7 @@
 # Env: SIZES1 (default "10 1000 10000"), SIZES2 (default "1000 10000"),
 #      MEMBERS3 (default 50000), ROUNDS3 (default 100), PUBLISHES (default 200),
 #      SECONDS_TP (default 3), BASELINE (git rev of the previous build, default
-#      2529141; built once into bench/out/backplane-baseline).
+#      2529141; built into bench/out/backplane-baseline, again when it changes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PARTS=${*:-1 2 3 4 5}
@@ -53,7 +53,9 @@ bin=./target/release/pierhead
 client=./target/release/examples/fanout_bench
 OUT=bench/out
 base=$OUT/backplane-baseline/release/pierhead
-if [[ " $PARTS " == *" 1 "* || " $PARTS " == *" 5 "* ]] && [ ! -x "$base" ]; then
+# Rebuilt when BASELINE names another revision than the one built.
+if [[ " $PARTS " == *" 1 "* || " $PARTS " == *" 5 "* ]] &&
+    { [ ! -x "$base" ] || [ "$(cat "$OUT/backplane-baseline/REV" 2>/dev/null)" != "$BASELINE" ]; }; then
     mkdir -p "$OUT"
     rm -rf "$OUT/backplane-baseline-src"
     git worktree prune
@@ -61,6 +63,7 @@ if [[ " $PARTS " == *" 1 "* || " $PARTS " == *" 5 "* ]] && [ ! -x "$base" ]; the
     cargo build --release -q -p pierhead-cli --manifest-path "$OUT/backplane-baseline-src/Cargo.toml" \
         --target-dir "$OUT/backplane-baseline"
     git worktree remove --force "$OUT/backplane-baseline-src"
+    echo "$BASELINE" >"$OUT/backplane-baseline/REV"
 fi
 
 port=18900

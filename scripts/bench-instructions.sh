@@ -8,8 +8,8 @@
 # per request, counted over the whole run (start-up cost spread over N requests).
 #
 # Usage: scripts/bench-instructions.sh [requests, default 50000]
-# Env: BASELINE=<git rev> (default a831065; a built baseline is kept in bench/out,
-# delete bench/out/baseline-target to change it); VARIANTS="baseline fixed route6
+# Env: BASELINE=<git rev> (default a831065; the built baseline is kept in
+# bench/out/baseline-target and rebuilt when BASELINE changes); VARIANTS="baseline fixed route6
 # route1k" (also baseline-route6, baseline-route1k: the routes on the baseline)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,12 +20,14 @@ VARIANTS=${VARIANTS:-baseline fixed route6 route1k}
 mkdir -p "$OUT"
 cargo build --release -q -p pierhead-cli
 head -c 1024 /dev/zero | tr '\0' 'x' >"$OUT/1k.txt"
-if [[ " $VARIANTS " == *" baseline"* && ! -x "$OUT/baseline-target/release/pierhead" ]]; then
+if [[ " $VARIANTS " == *" baseline"* ]] && { [ ! -x "$OUT/baseline-target/release/pierhead" ] ||
+    [ "$(cat "$OUT/baseline-target/REV" 2>/dev/null)" != "$BASELINE" ]; }; then
   rm -rf "$OUT/baseline-src"; git worktree prune
   git worktree add -f --detach "$OUT/baseline-src" "$BASELINE" >/dev/null 2>&1
   cargo build --release -q -p pierhead-cli --manifest-path "$OUT/baseline-src/Cargo.toml" \
     --target-dir "$OUT/baseline-target"
   git worktree remove --force "$OUT/baseline-src"
+  echo "$BASELINE" >"$OUT/baseline-target/REV"
 fi
 
 PORT=18400
