@@ -40,12 +40,8 @@ ROUNDS3=${ROUNDS3:-100}
 PUBLISHES=${PUBLISHES:-200}
 SECONDS_TP=${SECONDS_TP:-3}
 BASELINE=${BASELINE:-2529141}
-if ! command -v redis-server >/dev/null; then
-    sudo=""
-    [ "$(id -u)" -eq 0 ] || sudo="sudo"
-    $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq redis-server >/dev/null
-fi
+. scripts/bench-lib.sh
+install_missing redis-server:redis-server
 ulimit -n "$(ulimit -Hn)"
 cargo build --release -q -p pierhead-cli --bin pierhead --example fanout_bench \
     --example redis_client_bench
@@ -53,31 +49,15 @@ bin=./target/release/pierhead
 client=./target/release/examples/fanout_bench
 OUT=bench/out
 base=$OUT/backplane-baseline/release/pierhead
-# Rebuilt when BASELINE names another revision than the one built.
-if [[ " $PARTS " == *" 1 "* || " $PARTS " == *" 5 "* ]] &&
-    { [ ! -x "$base" ] || [ "$(cat "$OUT/backplane-baseline/REV" 2>/dev/null)" != "$BASELINE" ]; }; then
+if [[ " $PARTS " == *" 1 "* || " $PARTS " == *" 5 "* ]]; then
     mkdir -p "$OUT"
-    rm -rf "$OUT/backplane-baseline-src"
-    git worktree prune
-    git worktree add -f --detach "$OUT/backplane-baseline-src" "$BASELINE" >/dev/null 2>&1
-    cargo build --release -q -p pierhead-cli --manifest-path "$OUT/backplane-baseline-src/Cargo.toml" \
-        --target-dir "$OUT/backplane-baseline"
-    git worktree remove --force "$OUT/backplane-baseline-src"
-    echo "$BASELINE" >"$OUT/backplane-baseline/REV"
+    build_baseline "$BASELINE" "$OUT/backplane-baseline"
 fi
 
 port=18900
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT
-wait_port() {
-    for _ in $(seq 200); do
-        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return
-        sleep 0.05
-    done
-    echo "nothing listens on $1" >&2
-    exit 1
-}
 start_redis() { # cpu -> sets rport, rpid
     port=$((port + 1))
     rport=$port

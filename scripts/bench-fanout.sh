@@ -14,12 +14,8 @@ cd "$(dirname "$0")/.."
 SIZES=${*:-100 1000 10000 19000}
 PUBLISHES=${PUBLISHES:-200}
 SECONDS_TP=${SECONDS_TP:-3}
-if ! command -v redis-server >/dev/null; then
-    sudo=""
-    [ "$(id -u)" -eq 0 ] || sudo="sudo"
-    $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq redis-server >/dev/null
-fi
+. scripts/bench-lib.sh
+install_missing redis-server:redis-server
 ulimit -n "$(ulimit -Hn)"
 cargo build --release -q -p pierhead-cli --bin pierhead --example fanout_bench
 client=./target/release/examples/fanout_bench

@@ -21,12 +21,8 @@ IDLE=${2:-10000}
 OUT=bench/out
 mkdir -p "$OUT"
 
-need() { command -v "$1" >/dev/null 2>&1; }
-if ! need wrk || ! need nginx; then
-  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq wrk nginx-light >/dev/null
-fi
+. scripts/bench-lib.sh
+install_missing wrk:wrk nginx:nginx-light
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 ulimit -n "$(ulimit -Hn)"
 
@@ -36,18 +32,8 @@ cargo build --release -q -p pierhead-cli
 gcc -O2 -o "$OUT/floor" bench/floor.c
 head -c 1024 /dev/zero | tr '\0' 'x' >"$OUT/1k.txt"
 if [[ " $SERVERS " == *" baseline "* ]]; then
-  rm -rf "$OUT/baseline-src"
-  git worktree prune
-  git worktree add -f --detach "$OUT/baseline-src" "$BASELINE" >/dev/null 2>&1
-  cargo build --release -q -p pierhead-cli --manifest-path "$OUT/baseline-src/Cargo.toml" \
-    --target-dir "$OUT/baseline-target"
-  git worktree remove --force "$OUT/baseline-src"
+  build_baseline "$BASELINE" "$OUT/baseline-target"
 fi
-
-TICK=$(getconf CLK_TCK)
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
-wait_port() { for _ in $(seq 100); do (exec 3<>/dev/tcp/127.0.0.1/$1) 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 not up" >&2; return 1; }
 
 PORT=18090
 start_server() { # name -> sets PID
@@ -60,25 +46,7 @@ start_server() { # name -> sets PID
               taskset -c 0 "$bin" serve --protocol http --workers 1 "${extra[@]}" \
                 --bind 127.0.0.1:$PORT --stats-interval off --max-connections 100000 >"$OUT/$1.log" 2>&1 &
               PID=$! ;;
-    nginx)    cat >"$OUT/nginx.conf" <<CONF
-worker_processes 1;
-daemon off;
-master_process off;
-pid $PWD/$OUT/nginx.pid;
-error_log $PWD/$OUT/nginx-error.log;
-worker_rlimit_nofile 65536;
-events { worker_connections 65536; }
-http {
-  access_log off;
-  keepalive_requests 100000000;
-  keepalive_timeout 300s;
-  client_body_temp_path $PWD/$OUT;
-  server {
-    listen 127.0.0.1:$PORT reuseport;
-    location / { default_type text/plain; return 200 "hello\n"; }
-  }
-}
-CONF
+    nginx)    nginx_conf "$OUT/nginx.conf" $PORT
               taskset -c 0 "$NGINX" -c "$PWD/$OUT/nginx.conf" -p "$PWD/$OUT" &
               PID=$! ;;
     floor)    taskset -c 0 "$OUT/floor" $PORT & PID=$! ;;

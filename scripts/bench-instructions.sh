@@ -20,14 +20,9 @@ VARIANTS=${VARIANTS:-baseline fixed route6 route1k}
 mkdir -p "$OUT"
 cargo build --release -q -p pierhead-cli
 head -c 1024 /dev/zero | tr '\0' 'x' >"$OUT/1k.txt"
-if [[ " $VARIANTS " == *" baseline"* ]] && { [ ! -x "$OUT/baseline-target/release/pierhead" ] ||
-    [ "$(cat "$OUT/baseline-target/REV" 2>/dev/null)" != "$BASELINE" ]; }; then
-  rm -rf "$OUT/baseline-src"; git worktree prune
-  git worktree add -f --detach "$OUT/baseline-src" "$BASELINE" >/dev/null 2>&1
-  cargo build --release -q -p pierhead-cli --manifest-path "$OUT/baseline-src/Cargo.toml" \
-    --target-dir "$OUT/baseline-target"
-  git worktree remove --force "$OUT/baseline-src"
-  echo "$BASELINE" >"$OUT/baseline-target/REV"
+. scripts/bench-lib.sh
+if [[ " $VARIANTS " == *" baseline"* ]]; then
+  build_baseline "$BASELINE" "$OUT/baseline-target"
 fi
 
 PORT=18400

@@ -24,13 +24,8 @@ RATES=${RATES:-10000 50000}
 PARTS=${PARTS:-1 2 3 4}
 OUT=bench/out
 mkdir -p "$OUT"
-need() { command -v "$1" >/dev/null 2>&1; }
-if ! need wrk || ! need nginx; then
-    SUDO=""
-    [ "$(id -u)" -ne 0 ] && SUDO=sudo
-    $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq wrk nginx-light >/dev/null
-fi
+. scripts/bench-lib.sh
+install_missing wrk:wrk nginx:nginx-light
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 ulimit -n "$(ulimit -Hn)"
 cargo build --release -q -p pierhead-cli --bin pierhead --example stall_target
@@ -41,37 +36,11 @@ PORT=18700
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT
-wait_port() {
-    for _ in $(seq 200); do
-        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-        sleep 0.05
-    done
-    echo "port $1 not up" >&2
-    return 1
-}
 start_target() { # name -> sets PID, PORT
     PORT=$((PORT + 1))
     case $1 in
         nginx)
-            cat >"$OUT/loadgen-nginx.conf" <<CONF
-worker_processes 1;
-daemon off;
-master_process off;
-pid $PWD/$OUT/loadgen-nginx.pid;
-error_log $PWD/$OUT/loadgen-nginx-error.log;
-worker_rlimit_nofile 65536;
-events { worker_connections 65536; }
-http {
-  access_log off;
-  keepalive_requests 100000000;
-  keepalive_timeout 300s;
-  client_body_temp_path $PWD/$OUT;
-  server {
-    listen 127.0.0.1:$PORT reuseport;
-    location / { default_type text/plain; return 200 "hello\n"; }
-  }
-}
-CONF
+            nginx_conf "$OUT/loadgen-nginx.conf" $PORT
             taskset -c 0 "$NGINX" -c "$PWD/$OUT/loadgen-nginx.conf" -p "$PWD/$OUT" >/dev/null 2>&1 &
             ;;
         floor) taskset -c 0 "$OUT/floor" $PORT >/dev/null 2>&1 & ;;

@@ -19,13 +19,8 @@ DUR=${1:-10}
 IDLE=${2:-5000}
 OUT=bench/out/tls
 mkdir -p "$OUT"
-need() { command -v "$1" >/dev/null 2>&1; }
-if ! need wrk || ! need nginx || ! need openssl; then
-    SUDO=""
-    [ "$(id -u)" -ne 0 ] && SUDO=sudo
-    $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq wrk nginx-light openssl >/dev/null
-fi
+. scripts/bench-lib.sh
+install_missing wrk:wrk nginx:nginx-light openssl:openssl
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 ulimit -n "$(ulimit -Hn)"
 cargo build --release -q -p pierhead-cli
@@ -33,47 +28,15 @@ bin=./target/release/pierhead
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$OUT/key.pem" \
     -out "$OUT/cert.pem" -days 2 -subj /CN=localhost \
     -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" 2>/dev/null
-TICK=$(getconf CLK_TCK)
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
-wait_port() {
-    for _ in $(seq 200); do
-        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-        sleep 0.05
-    done
-    echo "port $1 not up" >&2
-    return 1
-}
 PORT=18940
 start_server() { # name -> PID, PORT
     PORT=$((PORT + 1))
     case $1 in
         nginx-tls)
-            cat >"$OUT/nginx.conf" <<CONF
-worker_processes 1;
-daemon off;
-master_process off;
-pid $PWD/$OUT/nginx.pid;
-error_log $PWD/$OUT/nginx-error.log;
-worker_rlimit_nofile 65536;
-events { worker_connections 65536; }
-http {
-  access_log off;
-  keepalive_requests 100000000;
-  keepalive_timeout 300s;
-  client_body_temp_path $PWD/$OUT;
-  ssl_session_cache off;
-  ssl_session_tickets off;
-  # nginx before 1.23.4 offers TLS 1.2 at most by default: both speak 1.3 here.
-  ssl_protocols TLSv1.2 TLSv1.3;
-  server {
-    listen 127.0.0.1:$PORT ssl reuseport;
-    ssl_certificate $PWD/$OUT/cert.pem;
-    ssl_certificate_key $PWD/$OUT/key.pem;
-    location / { default_type text/plain; return 200 "hello\n"; }
-  }
-}
-CONF
+            # nginx before 1.23.4 offers TLS 1.2 at most by default: both speak 1.3 here.
+            nginx_conf "$OUT/nginx.conf" $PORT ssl \
+                "ssl_session_cache off; ssl_session_tickets off; ssl_protocols TLSv1.2 TLSv1.3;" \
+                "ssl_certificate $PWD/$OUT/cert.pem; ssl_certificate_key $PWD/$OUT/key.pem;"
             taskset -c 0 "$NGINX" -c "$PWD/$OUT/nginx.conf" -p "$PWD/$OUT" >/dev/null 2>&1 &
             ;;
         pierhead-tls)

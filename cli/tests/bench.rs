@@ -1,53 +1,17 @@
 //! `pierhead bench` as users run it: against a `pierhead serve` of the test's own,
 //! the summary, `--json`, `bench merge`, `--report`, `--find-rate`, bad flags.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Output, Stdio};
+mod common;
+
+use common::Serve;
+use std::process::{Command, Output};
 
 fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_pierhead")
 }
 
-/// A `pierhead serve` on a free port, killed when dropped.
-struct Target {
-    child: Child,
-    addr: String,
-}
-
-impl Target {
-    fn start(args: &[&str]) -> Target {
-        let mut child = Command::new(bin())
-            .args([
-                "serve",
-                "--bind",
-                "127.0.0.1:0",
-                "--workers",
-                "1",
-                "--stats-interval",
-                "off",
-            ])
-            .args(args)
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut first = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut first)
-            .unwrap();
-        let addr = first.split_whitespace().nth(3).unwrap().to_owned();
-        Target { child, addr }
-    }
-
-    fn url(&self) -> String {
-        format!("http://{}/", self.addr)
-    }
-}
-
-impl Drop for Target {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+fn url(t: &Serve) -> String {
+    format!("http://{}/", t.addr)
 }
 
 fn bench(args: &[&str]) -> Output {
@@ -64,7 +28,7 @@ fn json(path: &std::path::Path) -> serde_json::Value {
 
 #[test]
 fn summary_json_merge_and_report() {
-    let t = Target::start(&[]);
+    let t = Serve::start(&[]);
     let dir = std::env::temp_dir().join(format!("pierhead-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let (a, b) = (dir.join("a.json"), dir.join("b.json"));
@@ -75,7 +39,7 @@ fn summary_json_merge_and_report() {
         "1000",
         "--json",
         a.to_str().unwrap(),
-        &t.url(),
+        &url(&t),
     ]);
     assert!(
         out.status.success(),
@@ -98,13 +62,13 @@ fn summary_json_merge_and_report() {
         "8",
         "--json",
         b.to_str().unwrap(),
-        &t.url(),
+        &url(&t),
     ]);
     assert!(out.status.success());
     assert_eq!(json(&a)["requests"], 1000);
     assert_eq!(json(&b)["pipeline"], 8);
     // JSON on standard output, the summary on standard error.
-    let out = bench(&["-c", "1", "-n", "10", "--json", "-", &t.url()]);
+    let out = bench(&["-c", "1", "-n", "10", "--json", "-", &url(&t)]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["schema"], "pierhead-bench/1");
     assert!(String::from_utf8_lossy(&out.stderr).contains("10 requests"));
@@ -161,8 +125,8 @@ fn summary_json_merge_and_report() {
 
 #[test]
 fn open_loop_and_find_rate() {
-    let t = Target::start(&[]);
-    let out = bench(&["-c", "8", "-d", "1s", "--rate", "500", &t.url()]);
+    let t = Serve::start(&[]);
+    let out = bench(&["-c", "8", "-d", "1s", "--rate", "500", &url(&t)]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("open loop at 500/s"), "{text}");
     assert!(
@@ -177,7 +141,7 @@ fn open_loop_and_find_rate() {
         "--find-rate",
         "--p99",
         "50ms",
-        &t.url(),
+        &url(&t),
     ]);
     assert!(
         out.status.success(),
@@ -191,7 +155,7 @@ fn open_loop_and_find_rate() {
 
 #[test]
 fn echo_and_frame_targets() {
-    let echo = Target::start(&["--protocol", "echo"]);
+    let echo = Serve::start(&["--protocol", "echo"]);
     let out = bench(&[
         "--protocol",
         "echo",
@@ -208,7 +172,7 @@ fn echo_and_frame_targets() {
         text.contains("200 requests") && text.contains("errors 0:"),
         "{text}"
     );
-    let frame = Target::start(&["--protocol", "frame"]);
+    let frame = Serve::start(&["--protocol", "frame"]);
     let out = bench(&[
         "--protocol",
         "frame",

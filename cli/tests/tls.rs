@@ -3,47 +3,17 @@
 //! curl's certificate error, each handshake fault as the error a user would see,
 //! and mutual TLS with a client certificate made by the openssl command line.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+mod common;
 
-struct Serve {
-    child: Child,
-    port: u16,
-}
+use common::Serve;
+use std::process::{Command, Output, Stdio};
 
-impl Serve {
-    fn start(args: &[&str]) -> Serve {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_pierhead"))
-            .args([
-                "serve",
-                "--bind",
-                "127.0.0.1:0",
-                "--workers",
-                "1",
-                "--stats-interval",
-                "off",
-            ])
-            .args(args)
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut first = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut first)
-            .unwrap();
-        assert!(first.contains(", tls,"), "{first}");
-        let addr = first.split_whitespace().nth(3).unwrap();
-        let port = addr.rsplit(':').next().unwrap().parse().unwrap();
-        Serve { child, port }
-    }
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// A `pierhead serve` speaking TLS.
+fn serve_tls(args: &[&str]) -> Serve {
+    let s = Serve::start(args);
+    assert!(s.first_line.contains(", tls,"), "{}", s.first_line);
+    s
 }
 
 fn dir(name: &str) -> PathBuf {
@@ -64,7 +34,7 @@ fn curl(args: &[&str]) -> Output {
 fn curl_trusts_the_generated_ca_keeps_alive_and_uploads_chunked() {
     let d = dir("ok");
     let ca = d.join("ca.pem");
-    let s = Serve::start(&[
+    let s = serve_tls(&[
         "--tls-auto",
         ca.to_str().unwrap(),
         "--route",
@@ -143,7 +113,7 @@ fn curl_refuses_each_bad_certificate() {
     ] {
         let d = dir(kind);
         let ca = d.join("ca.pem");
-        let s = Serve::start(&["--tls-auto", ca.to_str().unwrap(), "--tls-bad-cert", kind]);
+        let s = serve_tls(&["--tls-auto", ca.to_str().unwrap(), "--tls-bad-cert", kind]);
         let out = curl(&[
             "--cacert",
             ca.to_str().unwrap(),
@@ -169,7 +139,7 @@ fn curl_sees_each_handshake_fault() {
     ] {
         let d = dir(fault);
         let ca = d.join("ca.pem");
-        let s = Serve::start(&["--tls-auto", ca.to_str().unwrap(), "--tls-fault", fault]);
+        let s = serve_tls(&["--tls-auto", ca.to_str().unwrap(), "--tls-fault", fault]);
         let out = curl(&[
             "--max-time",
             "1",
@@ -259,7 +229,7 @@ fn mutual_tls_with_a_client_certificate_from_openssl() {
         &d,
     );
     let ca = d.join("ca.pem");
-    let s = Serve::start(&[
+    let s = serve_tls(&[
         "--tls-auto",
         ca.to_str().unwrap(),
         "--tls-client-ca",

@@ -1,4 +1,4 @@
-//! Listening sockets.
+//! Sockets: the listening one, and sends that never raise SIGPIPE.
 //!
 //! One listening socket is created per server and every worker registers its own
 //! duplicate of it (`dup`, close-on-exec) in its own poll: all workers are woken for
@@ -6,6 +6,7 @@
 //! not used: with it, a second server binding the same port in the same process would
 //! silently share the port instead of failing with "address in use".
 
+use std::io::{self, IoSlice};
 use std::net::SocketAddr;
 
 use socket2::{Domain, Socket, Type};
@@ -35,4 +36,18 @@ pub(crate) fn worker_listener(
         .try_clone()
         .map_err(|source| StartError::Bind { addr, source })?;
     Ok(mio::net::TcpListener::from_std(dup.into()))
+}
+
+/// `sendmsg(fd, bufs, MSG_NOSIGNAL)`, or `send` for a single slice: a closed peer
+/// gives EPIPE, never SIGPIPE in the host process (`writev` has no such flag).
+#[inline]
+pub(crate) fn send_nosignal(
+    stream: &mio::net::TcpStream,
+    bufs: &[IoSlice<'_>],
+) -> io::Result<usize> {
+    let sock = socket2::SockRef::from(stream);
+    if let [one] = bufs {
+        return sock.send_with_flags(one, libc::MSG_NOSIGNAL);
+    }
+    sock.send_vectored_with_flags(bufs, libc::MSG_NOSIGNAL)
 }

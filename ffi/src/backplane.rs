@@ -5,9 +5,8 @@
 use pierhead::BackplaneState;
 
 use crate::config::{pierhead_config, set_text};
-use crate::guard_try;
-use crate::result::{copy_text, pierhead_result};
-use crate::server::{pierhead_server, server_ref};
+use crate::result::pierhead_result;
+use crate::server::{copy_server_text, pierhead_server};
 
 /// Where a server's link to its Redis backplane stands (`pierhead_stats.backplane_state`).
 #[repr(C)]
@@ -76,16 +75,11 @@ pub unsafe extern "C" fn pierhead_server_backplane_error(
     len: usize,
     out_len: *mut usize,
 ) -> pierhead_result {
-    guard_try(|| {
-        // SAFETY: forwarded from the caller.
-        let server = unsafe { server_ref(server) }?;
-        let text = server
-            .inner
-            .stats()
-            .backplane
-            .and_then(|b| b.last_error)
-            .unwrap_or_default();
-        // SAFETY: forwarded from the caller.
-        Ok(unsafe { copy_text(&text, buf, len, out_len) })
-    })
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        copy_server_text(server, buf, len, out_len, |s| {
+            let error = s.stats().backplane.and_then(|b| b.last_error);
+            Ok(error.unwrap_or_default().into())
+        })
+    }
 }

@@ -2,8 +2,8 @@
 //! the bound port) and the text itself.
 
 use crate::config::{pierhead_config, set_text};
-use crate::result::{copy_text, pierhead_result, set_last_error};
-use crate::server::{pierhead_server, server_ref};
+use crate::result::{pierhead_result, set_last_error};
+use crate::server::{copy_server_text, pierhead_server, server_ref};
 use crate::{guard_try, non_null};
 
 /// Serve the stats as Prometheus text at `http://ADDR/metrics` (`addr` is
@@ -65,12 +65,12 @@ pub unsafe extern "C" fn pierhead_server_metrics_text(
     len: usize,
     out_len: *mut usize,
 ) -> pierhead_result {
-    guard_try(|| {
-        // SAFETY: forwarded from the caller.
-        let server = unsafe { server_ref(server) }?;
-        let text = server.inner.prometheus();
-        debug_assert!(text.len() < PIERHEAD_METRICS_TEXT_MAX);
-        // SAFETY: forwarded from the caller.
-        Ok(unsafe { copy_text(&text, buf, len, out_len) })
-    })
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        copy_server_text(server, buf, len, out_len, |s| {
+            let text = s.prometheus();
+            debug_assert!(text.len() < PIERHEAD_METRICS_TEXT_MAX);
+            Ok(text.into())
+        })
+    }
 }

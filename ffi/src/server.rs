@@ -5,7 +5,7 @@ use std::time::Duration;
 use pierhead::{RouteId, Server, StartError};
 
 use crate::config::pierhead_config;
-use crate::result::{pierhead_result, set_last_error};
+use crate::result::{copy_text, pierhead_result, set_last_error};
 use crate::route::{pierhead_route, validated};
 use crate::stats::{pierhead_stats, pierhead_stop_report};
 use crate::{guard, guard_try, non_null};
@@ -77,6 +77,29 @@ pub(crate) unsafe fn server_ref<'a>(
     }
     // SAFETY: live, as the caller promised.
     Ok(unsafe { &*server })
+}
+
+/// The body of the exports that copy a text out of a server (the generated CA,
+/// the Prometheus text, the backplane's last error): `text` picks it, or refuses
+/// with a result; `copy_text` writes it.
+///
+/// # Safety
+/// As those exports: `server` NULL or live; `buf` valid for `len` bytes; `out_len`
+/// NULL or valid for one `size_t`.
+pub(crate) unsafe fn copy_server_text(
+    server: *const pierhead_server,
+    buf: *mut libc::c_char,
+    len: usize,
+    out_len: *mut usize,
+    text: impl FnOnce(&Server) -> Result<std::borrow::Cow<'_, str>, pierhead_result>,
+) -> pierhead_result {
+    guard_try(|| {
+        // SAFETY: forwarded from the caller.
+        let server = unsafe { server_ref(server) }?;
+        let text = text(&server.inner)?;
+        // SAFETY: forwarded from the caller.
+        Ok(unsafe { copy_text(&text, buf, len, out_len) })
+    })
 }
 
 /// The bound port (the real one when the config asked for port 0).

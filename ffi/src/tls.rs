@@ -3,10 +3,10 @@
 
 use pierhead::{BadCert, TlsFault};
 
+use crate::c_str;
 use crate::config::{edit, pierhead_config, set_text};
-use crate::result::{copy_text, pierhead_result, set_last_error};
-use crate::server::{pierhead_server, server_ref};
-use crate::{c_str, guard_try};
+use crate::result::{pierhead_result, set_last_error};
+use crate::server::{copy_server_text, pierhead_server};
 
 /// A leaf certificate that misbehaves on purpose (`pierhead_config_set_tls_bad_cert`).
 #[repr(C)]
@@ -147,16 +147,16 @@ pub unsafe extern "C" fn pierhead_server_tls_ca_pem(
     len: usize,
     out_len: *mut usize,
 ) -> pierhead_result {
-    guard_try(|| {
-        // SAFETY: forwarded from the caller.
-        let server = unsafe { server_ref(server) }?;
-        let Some(pem) = server.inner.tls_ca_pem() else {
-            set_last_error(
-                "the server has no generated CA (pierhead_config_set_tls_auto)".to_owned(),
-            );
-            return Err(pierhead_result::PIERHEAD_RESULT_INVALID_PARAMETER);
-        };
-        // SAFETY: forwarded from the caller.
-        Ok(unsafe { copy_text(pem, buf, len, out_len) })
-    })
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        copy_server_text(server, buf, len, out_len, |s| {
+            let Some(pem) = s.tls_ca_pem() else {
+                set_last_error(
+                    "the server has no generated CA (pierhead_config_set_tls_auto)".to_owned(),
+                );
+                return Err(pierhead_result::PIERHEAD_RESULT_INVALID_PARAMETER);
+            };
+            Ok(pem.into())
+        })
+    }
 }

@@ -19,19 +19,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "check.h"
 #include "pierhead.h"
 
-static int failures = 0;
-#define CHECK(cond)                                                            \
-    do {                                                                       \
-        if (!(cond)) {                                                         \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__,   \
-                    #cond);                                                    \
-            failures++;                                                        \
-            return;                                                            \
-        }                                                                      \
-    } while (0)
-#define OK(call) CHECK((call) == PIERHEAD_RESULT_OK)
 
 static void sleep_ms(long ms) {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
@@ -777,10 +767,5 @@ int main(void) {
     test_backplane();
     test_bench();
     test_metrics();
-    if (failures) {
-        fprintf(stderr, "%d check(s) failed\n", failures);
-        return 1;
-    }
-    printf("all C tests passed\n");
-    return 0;
+    return checks_done("C tests");
 }

@@ -17,18 +17,9 @@
 #include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>
 
+#include "check.h"
 #include "pierhead.h"
 
-static int failures = 0;
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);               \
-            failures++;                                                                            \
-            return;                                                                                \
-        }                                                                                          \
-    } while (0)
-#define OK(call) CHECK((call) == PIERHEAD_RESULT_OK)
 
 static pierhead_server *tls_server(pierhead_tls_bad_cert bad) {
     pierhead_config *cfg = NULL;
@@ -169,10 +160,5 @@ int main(void) {
     test_https_keep_alive();
     test_expired_certificate_is_refused();
     test_bad_files_and_no_ca();
-    if (failures) {
-        fprintf(stderr, "%d check(s) failed\n", failures);
-        return 1;
-    }
-    printf("all C TLS tests passed\n");
-    return 0;
+    return checks_done("C TLS tests");
 }

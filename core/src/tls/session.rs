@@ -11,8 +11,8 @@
 //! - Reading ([`TlsSession::read`]) takes ciphertext from the socket until it is
 //!   drained or plaintext fills the caller's buffer; what the handshake answers is
 //!   queued and written at once.
-//! - Writing goes through [`Sink`]: the one place the worker's output reaches a
-//!   socket. Plain connections `sendmsg` directly; TLS ones encrypt as much
+//! - Writing ([`TlsSession::send`], reached through the worker's `Sink`, the one
+//!   place its output meets a socket): TLS connections encrypt as much
 //!   plaintext as [`TLS_BUFFER`] allows into `outgoing` and write it out, so the
 //!   engine's own output queue keeps the rest and its limits and slow-consumer
 //!   policies work unchanged.
@@ -27,6 +27,7 @@ use rustls::unbuffered::{ConnectionState, EncodeError, EncryptError, Insufficien
 use rustls::ServerConfig;
 
 use super::TlsFault;
+use crate::net::send_nosignal;
 
 /// Ciphertext the session may hold unsent; past it, plaintext waits in the
 /// connection's output queue.
@@ -88,15 +89,6 @@ impl std::fmt::Debug for TlsSession {
             .field("unsent", &(self.out_len - self.out_pos))
             .finish()
     }
-}
-
-/// `sendmsg(fd, bufs, MSG_NOSIGNAL)`, or `send` for a single slice.
-pub(crate) fn plain_send(stream: &TcpStream, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-    let sock = socket2::SockRef::from(stream);
-    if let [one] = bufs {
-        return sock.send_with_flags(one, libc::MSG_NOSIGNAL);
-    }
-    sock.send_vectored_with_flags(bufs, libc::MSG_NOSIGNAL)
 }
 
 /// Why processing the received records failed.
@@ -353,7 +345,7 @@ impl TlsSession {
             TlsFault::ResetHandshake => TlsRead::Reset,
             TlsFault::GarbageHello => {
                 let garbage = b"HTTP/1.1 400 Bad Request\r\nthis is not a ServerHello\r\n\r\n";
-                let _ = plain_send(stream, &[IoSlice::new(garbage)]);
+                let _ = send_nosignal(stream, &[IoSlice::new(garbage)]);
                 TlsRead::Close
             }
             // Not a handshake fault (see `read`).
@@ -365,7 +357,7 @@ impl TlsSession {
     /// (`WouldBlock`); the buffer is freed once it is all sent.
     pub(crate) fn flush(&mut self, stream: &TcpStream) -> io::Result<()> {
         while self.out_pos < self.out_len {
-            match plain_send(
+            match send_nosignal(
                 stream,
                 &[IoSlice::new(&self.outgoing[self.out_pos..self.out_len])],
             ) {
@@ -384,7 +376,7 @@ impl TlsSession {
     /// Sends plaintext: encrypts what [`TLS_BUFFER`] allows and writes it out as
     /// far as the socket takes it. Returns the plaintext bytes taken;
     /// `WouldBlock` when none could be.
-    fn send(&mut self, stream: &TcpStream, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+    pub(crate) fn send(&mut self, stream: &TcpStream, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
         if self.failed {
             return Err(io::ErrorKind::BrokenPipe.into());
         }
@@ -503,77 +495,57 @@ fn consume(buf: &mut Vec<u8>, len: &mut usize, n: usize) {
     }
 }
 
-/// Runs `write` on the free part of `buf` (grown until it fits) and counts what
-/// it wrote.
+/// Runs `write` on the free part of `buf` (grown until it fits: `write` says how
+/// much room it needs) and counts what it wrote.
+fn write_into(
+    buf: &mut Vec<u8>,
+    len: &mut usize,
+    mut need: usize,
+    mut write: impl FnMut(&mut [u8]) -> Result<usize, Option<usize>>,
+) -> Result<(), ()> {
+    loop {
+        if buf.len() < *len + need {
+            buf.resize(*len + need, 0);
+        }
+        match write(&mut buf[*len..]) {
+            Ok(n) => {
+                *len += n;
+                return Ok(());
+            }
+            Err(Some(required_size)) => need = required_size,
+            Err(None) => return Err(()),
+        }
+    }
+}
+
+/// A handshake or alert message, into `buf` (see [`write_into`]).
 fn encode(
     buf: &mut Vec<u8>,
     len: &mut usize,
     mut write: impl FnMut(&mut [u8]) -> Result<usize, EncodeError>,
 ) -> Result<(), ()> {
-    let mut need = 512;
-    loop {
-        if buf.len() < *len + need {
-            buf.resize(*len + need, 0);
-        }
-        match write(&mut buf[*len..]) {
-            Ok(n) => {
-                *len += n;
-                return Ok(());
+    write_into(buf, len, 512, |out| {
+        write(out).map_err(|e| match e {
+            EncodeError::InsufficientSize(InsufficientSizeError { required_size }) => {
+                Some(required_size)
             }
-            Err(EncodeError::InsufficientSize(InsufficientSizeError { required_size })) => {
-                need = required_size;
-            }
-            Err(EncodeError::AlreadyEncoded) => return Err(()),
-        }
-    }
+            EncodeError::AlreadyEncoded => None,
+        })
+    })
 }
 
-/// Like [`encode`], for encryption.
+/// A record of application data, into `buf` (see [`write_into`]).
 fn encrypt_into(
     buf: &mut Vec<u8>,
     len: &mut usize,
     mut write: impl FnMut(&mut [u8]) -> Result<usize, EncryptError>,
 ) -> Result<(), ()> {
-    let mut need = RECORD + 256;
-    loop {
-        if buf.len() < *len + need {
-            buf.resize(*len + need, 0);
-        }
-        match write(&mut buf[*len..]) {
-            Ok(n) => {
-                *len += n;
-                return Ok(());
+    write_into(buf, len, RECORD + 256, |out| {
+        write(out).map_err(|e| match e {
+            EncryptError::InsufficientSize(InsufficientSizeError { required_size }) => {
+                Some(required_size)
             }
-            Err(EncryptError::InsufficientSize(InsufficientSizeError { required_size })) => {
-                need = required_size;
-            }
-            Err(_) => return Err(()),
-        }
-    }
-}
-
-/// Where a connection's output goes: the socket, or the socket through TLS.
-pub(crate) enum Sink<'a> {
-    Plain(&'a TcpStream),
-    Tls(&'a TcpStream, &'a mut TlsSession),
-}
-
-impl Sink<'_> {
-    /// Sends `bufs` (as far as the socket, or TLS, takes them now).
-    #[inline]
-    pub(crate) fn send_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
-        match self {
-            Sink::Plain(s) => plain_send(s, bufs),
-            Sink::Tls(s, t) => t.send(s, bufs),
-        }
-    }
-
-    /// Writes what TLS still holds (nothing to do for a plain socket).
-    #[inline]
-    pub(crate) fn flush(&mut self) -> io::Result<()> {
-        match self {
-            Sink::Tls(s, t) if t.wants_write() => t.flush(s),
-            _ => Ok(()),
-        }
-    }
+            _ => None,
+        })
+    })
 }

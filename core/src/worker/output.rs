@@ -13,10 +13,12 @@ use std::collections::VecDeque;
 use std::io::{self, IoSlice};
 
 use bytes::Bytes;
+use mio::net::TcpStream;
 
 use super::pool::BufferPool;
+use crate::net::send_nosignal;
 use crate::protocol::out::{Out, Piece};
-pub(crate) use crate::tls::session::Sink;
+use crate::tls::session::TlsSession;
 
 /// Segments given to one `sendmsg`.
 const MAX_IOV: usize = 64;
@@ -279,6 +281,32 @@ fn send_slices<'a, const N: usize>(
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return (total, Ok(())),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return (total, Err(e)),
+        }
+    }
+}
+
+/// Where a connection's output goes: the socket, or the socket through TLS.
+pub(crate) enum Sink<'a> {
+    Plain(&'a TcpStream),
+    Tls(&'a TcpStream, &'a mut TlsSession),
+}
+
+impl Sink<'_> {
+    /// Sends `bufs` (as far as the socket, or TLS, takes them now).
+    #[inline]
+    pub(crate) fn send_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        match self {
+            Sink::Plain(s) => send_nosignal(s, bufs),
+            Sink::Tls(s, t) => t.send(s, bufs),
+        }
+    }
+
+    /// Writes what TLS still holds (nothing to do for a plain socket).
+    #[inline]
+    pub(crate) fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Sink::Tls(s, t) if t.wants_write() => t.flush(s),
+            _ => Ok(()),
         }
     }
 }
