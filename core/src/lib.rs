@@ -41,7 +41,10 @@ pub use config::{parse_size, Config, Protocol, SlowConsumer, StatsCallback, MAX_
 pub use error::{ConfigError, ConfigProblem, StartError};
 pub use metrics::{prometheus_text, PROMETHEUS_CONTENT_TYPE};
 pub use rooms::publish::{PublishError, PublishReport};
-pub use routing::{Fault, Handler, PathMatch, Request, RequestView, Response, Route, RouteId};
+pub use routing::{
+    Fault, Handler, PathMatch, Request, RequestView, Response, Route, RouteId, Sse, SseEvent, Step,
+    Steps,
+};
 pub use server::{Server, StopReport, DROP_STOP_DEADLINE};
 pub use shared::{CallbackGuard, CallbackScope};
 

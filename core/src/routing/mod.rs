@@ -10,12 +10,14 @@ pub(crate) mod log;
 mod request;
 mod response;
 mod route;
+mod stream;
 pub(crate) mod table;
 
 pub use handler::Handler;
 pub use request::{Request, RequestView};
 pub use response::Response;
 pub use route::{Fault, PathMatch, Route, RouteId};
+pub use stream::{Sse, SseEvent, Step, Steps};
 
 pub(crate) use request::Headers;
 pub(crate) use response::{reason, Prepared};

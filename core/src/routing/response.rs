@@ -3,6 +3,7 @@
 use bytes::Bytes;
 
 use super::route::check_header;
+use super::stream::{Step, Steps};
 use crate::config::{ConfigError, ConfigProblem};
 
 /// An HTTP response: status, headers and body. The server adds `Server`, `Date`,
@@ -22,6 +23,8 @@ pub struct Response {
     pub headers: Vec<(String, String)>,
     /// The body (left out for HEAD requests and for 1xx, 204 and 304).
     pub body: Vec<u8>,
+    /// A streamed body instead of `body`: see [`Response::stream`].
+    pub stream: Option<Steps>,
 }
 
 impl Response {
@@ -31,7 +34,17 @@ impl Response {
             status,
             headers: Vec::new(),
             body: Vec::new(),
+            stream: None,
         }
+    }
+
+    /// A response whose body is streamed as these steps: pieces sent as chunks,
+    /// pauses between them, and faults (cut, reset) inside the stream. See
+    /// [`Step`](crate::Step) and [`Sse`](crate::Sse).
+    pub fn stream(status: u16, steps: impl IntoIterator<Item = Step>) -> Response {
+        let mut r = Response::new(status);
+        r.stream = Some(steps.into_iter().collect());
+        r
     }
 
     /// `Content-Type: text/plain; charset=utf-8` with `body`.
@@ -106,6 +119,8 @@ pub(crate) struct Prepared {
     pub(crate) body: Bytes,
     /// False for 1xx, 204 and 304, which never carry a body.
     pub(crate) has_body: bool,
+    /// A streamed body (the head then has no `Content-Length`).
+    pub(crate) stream: Option<Steps>,
 }
 
 impl Prepared {
@@ -121,6 +136,7 @@ impl Prepared {
                 Bytes::new()
             },
             has_body,
+            stream: r.stream.clone(),
         }
     }
 
@@ -135,6 +151,7 @@ impl Prepared {
                 Bytes::new()
             },
             has_body,
+            stream: r.stream,
         }
     }
 
@@ -158,7 +175,7 @@ impl Prepared {
             head.extend_from_slice(b"\r\n");
         }
         let has_body = !(r.status < 200 || r.status == 204 || r.status == 304);
-        if has_body {
+        if has_body && r.stream.is_none() {
             head.extend_from_slice(b"Content-Length: ");
             head.extend_from_slice(num.format(r.body.len()).as_bytes());
             head.extend_from_slice(b"\r\n");

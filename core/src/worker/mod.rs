@@ -841,7 +841,7 @@ impl Io {
             Hold::Delay { response, meta, .. } => {
                 http::deliver(response.clone(), None, *meta, &mut ctx)
             }
-            Hold::Drip { .. } => match http::drip(&mut hold, &mut ctx) {
+            Hold::Drip { .. } | Hold::Stream { .. } => match http::resume(&mut hold, &mut ctx) {
                 Some(next) => next,
                 None => {
                     conn.hold = Some(hold);

@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 use super::response::{self, ConnectionHeader};
 use crate::protocol::{Ctx, Next};
 use crate::routing::table::Answer;
-use crate::routing::{Fault, Handler, Headers, Prepared, Request, RequestView, RouteId};
+use crate::routing::{
+    Fault, Handler, Headers, Prepared, Request, RequestView, RouteId, Step, Steps,
+};
 
 /// How the response to one request must be framed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,6 +58,16 @@ pub(crate) enum Hold {
         next: Instant,
         meta: Meta,
     },
+    /// The head is sent; steps `next_step..` of a streamed body remain, the next
+    /// one due at `next`.
+    Stream {
+        steps: Steps,
+        next_step: usize,
+        /// Chunked framing (HTTP/1.1); else the body ends with the connection.
+        chunked: bool,
+        next: Instant,
+        meta: Meta,
+    },
     /// Run `handler` for `request` on the handler pool (the worker submits it and
     /// holds [`Hold::AwaitHandler`] instead).
     RunHandler {
@@ -80,6 +92,7 @@ impl std::fmt::Debug for Hold {
         f.write_str(match self {
             Hold::Delay { .. } => "Hold::Delay",
             Hold::Drip { .. } => "Hold::Drip",
+            Hold::Stream { .. } => "Hold::Stream",
             Hold::RunHandler { .. } => "Hold::RunHandler",
             Hold::AwaitHandler { .. } => "Hold::AwaitHandler",
             Hold::Never => "Hold::Never",
@@ -93,7 +106,7 @@ impl Hold {
     pub(crate) fn deadline(&self) -> Option<Instant> {
         match self {
             Hold::Delay { until, .. } => Some(*until),
-            Hold::Drip { next, .. } => Some(*next),
+            Hold::Drip { next, .. } | Hold::Stream { next, .. } => Some(*next),
             Hold::AwaitHandler { deadline, .. } => Some(*deadline),
             // Not left in place by the worker; act at once if it ever is.
             Hold::RunHandler { .. } => Some(Instant::now()),
@@ -184,7 +197,7 @@ pub(crate) fn respond(source: Source<'_>, meta: Meta, ctx: &mut Ctx<'_>) -> Next
             record(source, Some(entry.id), meta, ctx);
             match entry.fault(nth) {
                 // Written straight from the route table.
-                None => send_plain(prepared, meta, ctx),
+                None if prepared.stream.is_none() => send_plain(prepared, meta, ctx),
                 fault => deliver(prepared.clone(), fault, meta, ctx),
             }
         }
@@ -228,6 +241,9 @@ pub(crate) fn deliver(
 ) -> Next {
     let meta = meta.at_send(ctx.stopping);
     match fault {
+        None | Some(Fault::Drip { .. }) if p.stream.is_some() && p.has_body && !meta.head_only => {
+            start_stream(&p, meta, ctx)
+        }
         None => {
             write_full(ctx, &p, meta);
             meta.next()
@@ -265,9 +281,99 @@ pub(crate) fn deliver(
     }
 }
 
+/// Sends the head of a streamed response and its steps up to the first pause.
+fn start_stream(p: &Prepared, mut meta: Meta, ctx: &mut Ctx<'_>) -> Next {
+    let Some(steps) = p.stream.clone() else {
+        return Next::Close;
+    };
+    let chunked = meta.version >= 1;
+    if !chunked {
+        // HTTP/1.0 has no chunks: the end of the body is the end of the connection.
+        meta.connection = ConnectionHeader::Close;
+    }
+    let out = ctx.out.bytes();
+    out.extend_from_slice(&p.head);
+    if chunked {
+        out.extend_from_slice(b"Transfer-Encoding: chunked\r\n");
+    }
+    out.extend_from_slice(b"Date: ");
+    out.extend_from_slice(ctx.date);
+    out.extend_from_slice(response::connection_tail(meta.connection));
+    ctx.counters.responses.incr();
+    let mut hold = Hold::Stream {
+        steps,
+        next_step: 0,
+        chunked,
+        next: ctx.now,
+        meta,
+    };
+    match resume(&mut hold, ctx) {
+        Some(next) => next,
+        None => Next::Hold(Box::new(hold)),
+    }
+}
+
+/// Sends what is due of a dripping or streamed body: the next piece of a drip, or
+/// a stream's steps up to its next pause. Returns what follows once the body is
+/// complete (or cut), or `None` (with `next` moved on) while more is to come.
+pub(crate) fn resume(hold: &mut Hold, ctx: &mut Ctx<'_>) -> Option<Next> {
+    let Hold::Stream {
+        steps,
+        next_step,
+        chunked,
+        next,
+        meta,
+    } = hold
+    else {
+        return drip(hold, ctx);
+    };
+    while let Some(step) = steps.get(*next_step) {
+        *next_step += 1;
+        match step {
+            Step::Send(data) if data.is_empty() => {}
+            Step::Send(data) => {
+                if *chunked {
+                    let out = ctx.out.bytes();
+                    let mut hex = [0u8; 16];
+                    let len = hex_len(data.len(), &mut hex);
+                    out.extend_from_slice(len);
+                    out.extend_from_slice(b"\r\n");
+                    ctx.out.push_shared(data);
+                    ctx.out.extend_from_slice(b"\r\n");
+                } else {
+                    ctx.out.push_shared(data);
+                }
+            }
+            Step::Pause(d) => {
+                *next = ctx.now + *d;
+                return None;
+            }
+            Step::Cut => return Some(Next::Close),
+            Step::Reset => return Some(Next::Reset),
+        }
+    }
+    if *chunked {
+        ctx.out.extend_from_slice(b"0\r\n\r\n");
+    }
+    Some(meta.next())
+}
+
+/// `n` in lower-case hex, written at the end of `buf`.
+fn hex_len(mut n: usize, buf: &mut [u8; 16]) -> &[u8] {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b"0123456789abcdef"[n & 15];
+        n >>= 4;
+        if n == 0 {
+            return &buf[i..];
+        }
+    }
+}
+
 /// Sends the next piece of a dripping body. Returns what follows once the body is
 /// complete, or `None` (with `next` moved on) while pieces remain.
-pub(crate) fn drip(hold: &mut Hold, ctx: &mut Ctx<'_>) -> Option<Next> {
+fn drip(hold: &mut Hold, ctx: &mut Ctx<'_>) -> Option<Next> {
     let Hold::Drip {
         response,
         sent,
