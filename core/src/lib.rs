@@ -22,6 +22,7 @@
 
 mod backplane;
 mod config;
+mod connect_fault;
 mod error;
 mod handler_pool;
 mod metrics;
@@ -38,6 +39,7 @@ mod worker;
 
 pub use backplane::{BackplaneState, BackplaneStats, BackplaneUrl, DEFAULT_REDIS_PORT};
 pub use config::{parse_size, Config, Protocol, SlowConsumer, StatsCallback, MAX_WORKERS};
+pub use connect_fault::{ConnectFault, ConnectFaultError};
 pub use error::{ConfigError, ConfigProblem, StartError};
 pub use metrics::{prometheus_text, PROMETHEUS_CONTENT_TYPE};
 pub use rooms::publish::{PublishError, PublishReport};

@@ -9,6 +9,7 @@ use mio::{Interest, Poll, Waker};
 
 use crate::backplane::{self, Backplane, BackplaneStats};
 use crate::config::{Config, Protocol};
+use crate::connect_fault::{ConnectFault, ConnectFaultError};
 use crate::error::{ConfigError, StartError};
 use crate::rooms::publish::{PublishError, PublishReport};
 use crate::routing::{Request, Route, RouteId};
@@ -244,6 +245,39 @@ impl Server {
     /// The lifecycle state.
     pub fn state(&self) -> State {
         self.shared.state()
+    }
+
+    /// Switches the connect-phase fault (`None`: back to normal) while running; see
+    /// [`ConnectFault`]. Returns once every worker applied it. Ending
+    /// [`ConnectFault::Refuse`] binds the address again, which fails (and the server
+    /// keeps refusing) if another socket took the port meanwhile.
+    pub fn set_connect_fault(&self, fault: Option<ConnectFault>) -> Result<(), ConnectFaultError> {
+        if self.shared.stop_requested() || self.shared.state() != State::Running {
+            return Err(ConnectFaultError::NotRunning);
+        }
+        let addr = self.local_addr;
+        let config = &self.shared.config;
+        let version = self.shared.gate.set(fault, || {
+            let rebind = |e: StartError| match e {
+                StartError::Bind { source, .. } => ConnectFaultError::Rebind { addr, source },
+                other => ConnectFaultError::Rebind {
+                    addr,
+                    source: std::io::Error::other(other.to_string()),
+                },
+            };
+            let socket = net::listen(addr, config.listen_backlog).map_err(rebind)?;
+            (0..config.workers)
+                .map(|_| net::worker_listener(&socket, addr).map_err(rebind))
+                .collect()
+        })?;
+        self.shared.wake_all();
+        self.shared.gate.wait_applied(version);
+        Ok(())
+    }
+
+    /// The connect-phase fault in force (`None`: normal).
+    pub fn connect_fault(&self) -> Option<ConnectFault> {
+        self.shared.gate.fault()
     }
 
     /// A snapshot of the counters, summed over the workers; never blocks serving.

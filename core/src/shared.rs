@@ -9,6 +9,7 @@ use mio::Waker;
 
 use crate::backplane::Backplane;
 use crate::config::Config;
+use crate::connect_fault::ConnectGate;
 use crate::handler_pool::{Completion, HandlerPool};
 use crate::rooms::registry::Registry;
 use crate::routing::log::{Misses, RequestLog};
@@ -102,6 +103,8 @@ pub(crate) struct Shared {
     completions: Box<[Mutex<Vec<Completion>>]>,
     /// Worker threads not yet exited; the last one closes the handler pool.
     workers_running: AtomicUsize,
+    /// The connect-phase fault, switched at run time.
+    pub(crate) gate: ConnectGate,
 }
 
 impl Shared {
@@ -124,6 +127,7 @@ impl Shared {
             handlers: HandlerPool::new(config.handler_threads),
             completions: (0..workers).map(|_| Mutex::new(Vec::new())).collect(),
             workers_running: AtomicUsize::new(workers),
+            gate: ConnectGate::new(workers),
             id: NEXT_SERVER_ID.fetch_add(1, Ordering::Relaxed),
             config,
             counters: (0..blocks).map(|_| Counters::default()).collect(),
@@ -189,10 +193,7 @@ impl Shared {
         }
         self.set_state(State::Stopping);
         self.stopping.store(true, Ordering::Release);
-        for waker in &self.wakers {
-            // A failed wake only means that worker's loop is already gone.
-            let _ = waker.wake();
-        }
+        self.wake_all();
         let (lock, cvar) = &self.reporter_wake;
         let _guard = lock.lock().unwrap_or_else(PoisonError::into_inner);
         cvar.notify_all();
@@ -214,6 +215,13 @@ impl Shared {
                 .wait_timeout(guard, until - now)
                 .unwrap_or_else(PoisonError::into_inner)
                 .0;
+        }
+    }
+
+    /// Wakes every worker (a failed wake only means that worker's loop is gone).
+    pub(crate) fn wake_all(&self) {
+        for waker in &self.wakers {
+            let _ = waker.wake();
         }
     }
 

@@ -11,6 +11,7 @@
 mod accept;
 mod connection;
 mod fanout;
+mod gate;
 mod output;
 mod pool;
 mod timers;
@@ -28,6 +29,7 @@ use mio::{Events, Interest, Poll};
 use slab::Slab;
 
 use crate::config::{Protocol, SlowConsumer};
+use crate::connect_fault::ConnectFault;
 use crate::handler_pool::{HandlerPool, Job, Outcome};
 use crate::protocol::http::{self, response, DateCache, Hold};
 use crate::protocol::out::Out;
@@ -141,6 +143,7 @@ pub(crate) fn run(setup: WorkerSetup, shared: Arc<Shared>) -> WorkerReport {
             worker.close_all(CloseCause::StopForced)
         }));
     }
+    shared.gate.applied(worker.io.index, u64::MAX);
     shared.worker_exited();
     worker.report
 }
@@ -152,6 +155,8 @@ struct Worker {
     listener: Option<TcpListener>,
     timers: Timers,
     backoff: AcceptBackoff,
+    /// The connect fault in force here, and connections it parked.
+    gate: gate::LocalGate,
     /// The accept queue may hold more connections (a batch ended early).
     accept_more: bool,
     next_generation: u32,
@@ -242,6 +247,7 @@ impl Worker {
             listener: Some(setup.listener),
             timers: Timers::default(),
             backoff: AcceptBackoff::default(),
+            gate: gate::LocalGate::default(),
             accept_more: false,
             next_generation: 0,
             stop_deadline: None,
@@ -295,6 +301,7 @@ impl Worker {
             }
             self.events = events;
             if woken {
+                self.apply_gate();
                 self.finish_handled();
                 self.take_inbox();
             }
@@ -305,6 +312,9 @@ impl Worker {
                 self.accept_batch();
             }
             self.serve_requeued();
+            if self.gate.next_due().is_some() {
+                self.admit_parked();
+            }
             self.fire_timers();
             self.fan_out();
         }
@@ -317,6 +327,7 @@ impl Worker {
         let next = [
             self.timers.next(),
             self.backoff.paused_until(),
+            self.gate.next_due(),
             self.stop_deadline,
         ]
         .into_iter()
@@ -329,7 +340,13 @@ impl Worker {
     fn accept_batch(&mut self) {
         self.accept_more = false;
         // A stop requested while this batch of events was collected: accept nothing more.
-        if self.backoff.paused_until().is_some() || self.io.shared.stop_requested() {
+        if self.backoff.paused_until().is_some()
+            || self.io.shared.stop_requested()
+            || matches!(
+                self.gate.fault,
+                Some(ConnectFault::Hold | ConnectFault::Refuse)
+            )
+        {
             return;
         }
         for _ in 0..ACCEPT_BATCH {
@@ -339,7 +356,11 @@ impl Worker {
             match listener.accept() {
                 Ok((stream, _peer)) => {
                     self.backoff.reset();
-                    self.admit(stream);
+                    if self.gate.fault.is_none() {
+                        self.admit(stream);
+                    } else {
+                        self.admit_faulted(stream);
+                    }
                 }
                 Err(e) => match accept::classify(&e) {
                     AcceptErrorKind::Drained => return,
@@ -498,6 +519,7 @@ impl Worker {
             let _ = self.io.poll.registry().deregister(&mut listener);
         }
         self.accept_more = false;
+        self.gate.clear();
         let idle: Vec<usize> = self
             .conns
             .iter()
