@@ -44,8 +44,8 @@ pub use error::{ConfigError, ConfigProblem, StartError};
 pub use metrics::{prometheus_text, PROMETHEUS_CONTENT_TYPE};
 pub use rooms::publish::{PublishError, PublishReport};
 pub use routing::{
-    Fault, Handler, PathMatch, Request, RequestView, Response, Route, RouteId, Sse, SseEvent, Step,
-    Steps,
+    Chaos, ChaosDecision, ClosedBy, ConnectionRecord, Fault, Handler, PathMatch, Request,
+    RequestView, Response, Route, RouteId, Sse, SseEvent, Step, Steps,
 };
 pub use server::{Server, StopReport, DROP_STOP_DEADLINE};
 pub use shared::{CallbackGuard, CallbackScope};

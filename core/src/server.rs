@@ -12,7 +12,7 @@ use crate::config::{Config, Protocol};
 use crate::connect_fault::{ConnectFault, ConnectFaultError};
 use crate::error::{ConfigError, StartError};
 use crate::rooms::publish::{PublishError, PublishReport};
-use crate::routing::{Request, Route, RouteId};
+use crate::routing::{ConnectionRecord, Request, Route, RouteId};
 use crate::shared::Shared;
 use crate::stats::{State, Stats};
 use crate::tls::Tls;
@@ -326,11 +326,25 @@ impl Server {
             .map_or_else(Vec::new, |l| l.snapshot())
     }
 
-    /// Empties the request log.
+    /// Empties the request log (and the connection log).
     pub fn clear_requests(&self) {
         if let Some(log) = &self.shared.log {
             log.clear();
         }
+        if let Some(log) = &self.shared.connections {
+            log.clear();
+        }
+    }
+
+    /// The connections closed so far (the last `request_log` of them; kept when
+    /// the request log is on), oldest first: who closed each one first. With
+    /// [`Request::connection_id`] in the request log, this shows whether a client
+    /// reuses connections and who ends them.
+    pub fn connections(&self) -> Vec<ConnectionRecord> {
+        self.shared
+            .connections
+            .as_ref()
+            .map_or_else(Vec::new, |l| l.snapshot())
     }
 
     /// How many requests no route matched (they got the unmatched status) since

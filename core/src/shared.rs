@@ -12,7 +12,7 @@ use crate::config::Config;
 use crate::connect_fault::ConnectGate;
 use crate::handler_pool::{Completion, HandlerPool};
 use crate::rooms::registry::Registry;
-use crate::routing::log::{Misses, RequestLog};
+use crate::routing::log::{ConnectionRecord, Misses, RequestLog, Ring};
 use crate::routing::table::RouteStore;
 use crate::stats::{Counters, State, Stats};
 use crate::tls::Tls;
@@ -92,6 +92,8 @@ pub(crate) struct Shared {
     pub(crate) routes: RouteStore,
     /// The request log, if the config turned it on.
     pub(crate) log: Option<RequestLog>,
+    /// Closed connections, kept when the request log is on.
+    pub(crate) connections: Option<Ring<ConnectionRecord>>,
     /// Requests no route matched (whatever the log keeps).
     pub(crate) misses: Misses,
     /// Rooms of the frame protocol, and the workers' inboxes.
@@ -121,6 +123,7 @@ impl Shared {
             routes: RouteStore::new(std::mem::take(&mut config.routes)),
             log: (config.request_log > 0)
                 .then(|| RequestLog::new(config.request_log, config.request_log_body_bytes)),
+            connections: (config.request_log > 0).then(|| Ring::new(config.request_log)),
             misses: Misses::new(config.request_log_body_bytes),
             rooms: Arc::new(Registry::new(workers, backplane)),
             tls,

@@ -9,65 +9,113 @@ use std::sync::{Mutex, PoisonError};
 
 use super::request::Request;
 
-/// A bounded log of received requests, oldest first.
-pub(crate) struct RequestLog {
+/// A bounded ring, oldest first, shared by the threads that record into it.
+pub(crate) struct Ring<T> {
     capacity: usize,
-    body_limit: usize,
-    entries: Mutex<VecDeque<Request>>,
-    /// Entries pushed out of the ring because it was full.
+    entries: Mutex<VecDeque<T>>,
+    /// Entries pushed out because it was full.
     evicted: AtomicU64,
 }
 
-impl RequestLog {
-    pub(crate) fn new(capacity: usize, body_limit: usize) -> RequestLog {
-        RequestLog {
+impl<T: Clone> Ring<T> {
+    pub(crate) fn new(capacity: usize) -> Ring<T> {
+        Ring {
             capacity,
-            body_limit,
             entries: Mutex::new(VecDeque::with_capacity(capacity.min(1024))),
             evicted: AtomicU64::new(0),
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<Request>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<T>> {
         self.entries.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Appends, evicting the oldest when full.
+    pub(crate) fn push(&self, entry: T) {
+        let mut entries = self.lock();
+        if entries.len() == self.capacity {
+            entries.pop_front();
+            self.evicted.fetch_add(1, Ordering::Relaxed);
+        }
+        entries.push_back(entry);
+    }
+
+    /// A copy of the entries, oldest first.
+    pub(crate) fn snapshot(&self) -> Vec<T> {
+        self.lock().iter().cloned().collect()
+    }
+
+    /// Empties it.
+    pub(crate) fn clear(&self) {
+        self.lock().clear();
+    }
+
+    /// Entries evicted since the server started.
+    pub(crate) fn evicted(&self) -> u64 {
+        self.evicted.load(Ordering::Relaxed)
+    }
+}
+
+/// A bounded log of received requests, oldest first.
+pub(crate) struct RequestLog {
+    body_limit: usize,
+    ring: Ring<Request>,
+}
+
+impl RequestLog {
+    pub(crate) fn new(capacity: usize, body_limit: usize) -> RequestLog {
+        RequestLog {
+            body_limit,
+            ring: Ring::new(capacity),
+        }
     }
 
     /// Appends a request (its body cut at the body limit, and the rest freed),
     /// evicting the oldest when full.
     pub(crate) fn record(&self, mut request: Request) {
         request.cut_body(self.body_limit);
-        self.push(request);
+        self.ring.push(request);
     }
 
     /// Appends a copy of a request that is still needed (by a handler): only the
     /// part of the body the log keeps is copied.
     pub(crate) fn record_copy(&self, request: &Request) {
-        self.push(request.with_body_cut(self.body_limit));
-    }
-
-    fn push(&self, request: Request) {
-        let mut entries = self.lock();
-        if entries.len() == self.capacity {
-            entries.pop_front();
-            self.evicted.fetch_add(1, Ordering::Relaxed);
-        }
-        entries.push_back(request);
+        self.ring.push(request.with_body_cut(self.body_limit));
     }
 
     /// A copy of the entries, oldest first.
     pub(crate) fn snapshot(&self) -> Vec<Request> {
-        self.lock().iter().cloned().collect()
+        self.ring.snapshot()
     }
 
     /// Empties the log.
     pub(crate) fn clear(&self) {
-        self.lock().clear();
+        self.ring.clear();
     }
 
     /// Requests evicted since the server started.
     pub(crate) fn evicted(&self) -> u64 {
-        self.evicted.load(Ordering::Relaxed)
+        self.ring.evicted()
     }
+}
+
+/// Who ended a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClosedBy {
+    /// The client closed (or reset) it first.
+    Client,
+    /// The server closed it first: after `Connection: close`, a timeout, a fault,
+    /// a protocol error, or a stop.
+    Server,
+}
+
+/// A closed connection, as the connection log keeps it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionRecord {
+    /// The id its requests carry ([`Request::connection_id`]).
+    pub id: u64,
+    /// Who closed first.
+    pub closed_by: ClosedBy,
 }
 
 /// Requests that no route matched, counted whatever the request log keeps: an
@@ -137,6 +185,8 @@ mod tests {
             body: vec![b'x'; 10],
             body_len: 10,
             body_digest: None,
+            fault: None,
+            chaos: None,
             connection_id: n,
             received: Instant::now(),
             route: None,
@@ -170,7 +220,7 @@ mod tests {
         big.body_len = big.body.len() as u64;
         log.record_copy(&big);
         log.record(big);
-        let entries = log.lock();
+        let entries = log.ring.lock();
         for e in entries.iter() {
             assert_eq!(e.body.len(), 64 * 1024);
             assert!(e.body.capacity() <= 64 * 1024, "{}", e.body.capacity());

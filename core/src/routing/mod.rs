@@ -5,6 +5,7 @@
 //! shared, lock-free-to-read route table the workers consult (`table`). The wire
 //! protocol itself lives in `protocol::http`.
 
+mod chaos;
 mod handler;
 pub(crate) mod log;
 mod request;
@@ -13,7 +14,9 @@ mod route;
 mod stream;
 pub(crate) mod table;
 
+pub use chaos::{Chaos, ChaosDecision};
 pub use handler::Handler;
+pub use log::{ClosedBy, ConnectionRecord};
 pub use request::{Request, RequestView};
 pub use response::Response;
 pub use route::{Fault, PathMatch, Route, RouteId};

@@ -3,7 +3,8 @@
 
 use std::time::Instant;
 
-use super::route::RouteId;
+use super::chaos::ChaosDecision;
+use super::route::{Fault, RouteId};
 use crate::protocol::http::head::trim;
 
 /// A received HTTP request, owned: given to handlers and kept in the request log.
@@ -34,6 +35,11 @@ pub struct Request {
     /// The route that answered it; `None` when no route matched (the request got
     /// the unmatched status, or the fixed response on a server without routes).
     pub route: Option<RouteId>,
+    /// The fault its answer got on purpose ([`Route::fault`](crate::Route::fault) or
+    /// [`Route::chaos`](crate::Route::chaos)); `None` when answered normally.
+    pub fault: Option<Fault>,
+    /// For a route with chaos: the seed and answer number that decided `fault`.
+    pub chaos: Option<ChaosDecision>,
 }
 
 impl Request {
@@ -80,6 +86,8 @@ impl Request {
             connection_id: self.connection_id,
             received: self.received,
             route: self.route,
+            fault: self.fault,
+            chaos: self.chaos,
         }
     }
 

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::chaos::Chaos;
 use super::handler::Handler;
 use super::request::{body_digest, decode_path, split_target, Request, RequestView};
 use super::response::Response;
@@ -101,6 +102,8 @@ pub struct Route {
     pub(crate) fault: Option<Fault>,
     /// The fault applies to every `fault_every`-th answer only (1: all).
     pub(crate) fault_every: u64,
+    /// Faults chosen per answer by probability, instead of `fault`.
+    pub(crate) chaos: Option<Arc<Chaos>>,
 }
 
 impl Route {
@@ -148,6 +151,7 @@ impl Route {
             uses: None,
             fault: None,
             fault_every: 1,
+            chaos: None,
         }
     }
 
@@ -233,9 +237,18 @@ impl Route {
         self
     }
 
-    /// Behave again: removes the fault.
+    /// Misbehave by chance: each answer gets one of `chaos`'s faults with its
+    /// probability, decided by its seed and the answer's number, and logged (see
+    /// [`Chaos`]). Replaces [`Route::fault`].
+    pub fn chaos(mut self, chaos: Chaos) -> Route {
+        self.chaos = Some(Arc::new(chaos));
+        self
+    }
+
+    /// Behave again: removes the fault (and the chaos).
     pub fn without_fault(mut self) -> Route {
         self.fault = None;
+        self.chaos = None;
         self
     }
 
@@ -325,6 +338,9 @@ impl Route {
         }
         if let Action::Static(r) = &self.action {
             r.validate()?;
+        }
+        if let Some(c) = &self.chaos {
+            c.validate()?;
         }
         if self.fault_every == 0 {
             return Err(ConfigError {
@@ -425,6 +441,8 @@ mod tests {
             body: vec![],
             body_len: 0,
             body_digest: None,
+            fault: None,
+            chaos: None,
             connection_id: 1,
             received: std::time::Instant::now(),
             route: None,
@@ -469,6 +487,8 @@ mod tests {
             body: body.clone(),
             body_len: body.len() as u64,
             body_digest: None,
+            fault: None,
+            chaos: None,
             connection_id: 1,
             received: std::time::Instant::now(),
             route: None,

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use super::request::RequestView;
 use super::response::{Prepared, Response};
 use super::route::{Action, Fault, Route, RouteId};
-use super::Handler;
+use super::{ChaosDecision, Handler};
 use crate::config::ConfigError;
 
 /// What a matched route answers with, ready to serve.
@@ -56,8 +56,24 @@ impl RouteEntry {
         }
     }
 
-    /// The fault for the `nth` answer of this route (1-based), if it has one.
-    pub(crate) fn fault(&self, nth: u64) -> Option<Fault> {
+    /// The fault for the `nth` answer of this route (1-based), if it has one, and
+    /// the chaos decision that chose it.
+    #[inline]
+    pub(crate) fn decide(&self, nth: u64) -> (Option<Fault>, Option<ChaosDecision>) {
+        match &self.route.chaos {
+            None => (self.fault(nth), None),
+            Some(c) => (
+                c.decide(nth),
+                Some(ChaosDecision {
+                    seed: c.seed(),
+                    nth,
+                }),
+            ),
+        }
+    }
+
+    /// The fixed fault for the `nth` answer of this route (1-based), if it has one.
+    fn fault(&self, nth: u64) -> Option<Fault> {
         let every = self.route.fault_every;
         self.route
             .fault

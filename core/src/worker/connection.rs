@@ -8,6 +8,7 @@ use super::output::{Output, Sink};
 use super::token::ConnToken;
 use crate::protocol::http::Hold;
 use crate::protocol::Session;
+use crate::routing::ClosedBy;
 use crate::tls::session::TlsSession;
 
 /// How long a closing connection keeps reading (and dropping) input after its last
@@ -64,6 +65,8 @@ pub(crate) struct Connection {
     pub(crate) phase: Phase,
     /// The client shut down its side (read returned 0).
     pub(crate) read_closed: bool,
+    /// The client reset the connection.
+    pub(crate) peer_reset: bool,
     /// Reading paused: too much pending output (backpressure).
     pub(crate) read_suspended: bool,
     /// `input` holds requests not answered yet because the answers before them
@@ -104,6 +107,7 @@ impl Connection {
             output: Output::default(),
             phase: Phase::Open,
             read_closed: false,
+            peer_reset: false,
             read_suspended: false,
             input_paused: false,
             writable_interest: false,
@@ -113,6 +117,15 @@ impl Connection {
             timer_at: None,
             hold: None,
             tls: None,
+        }
+    }
+
+    /// Who closed first, for a connection being closed now.
+    pub(crate) fn closed_by(&self) -> ClosedBy {
+        if self.phase == Phase::Open && (self.read_closed || self.peer_reset) {
+            ClosedBy::Client
+        } else {
+            ClosedBy::Server
         }
     }
 

@@ -37,7 +37,7 @@ use crate::protocol::{Ctx, Limits, Next, Session};
 use crate::rooms::hub::Hub;
 use crate::rooms::registry::Incoming;
 use crate::routing::table::RouteTable;
-use crate::routing::{reason, Prepared, Response};
+use crate::routing::{reason, ConnectionRecord, Prepared, Response};
 use crate::shared::Shared;
 use crate::stats::{Counters, State};
 use crate::tls::session::{TlsRead, TlsSession};
@@ -553,6 +553,12 @@ impl Worker {
         // Count before closing: a client that sees the close finds it in the stats.
         self.io.shared.active.fetch_sub(1, Ordering::AcqRel);
         self.io.counters().connections_closed.incr();
+        if let Some(log) = &self.io.shared.connections {
+            log.push(ConnectionRecord {
+                id: conn_id(conn.token, self.io.index),
+                closed_by: conn.closed_by(),
+            });
+        }
         drop(conn); // closes the socket, which also removes it from the poll
         if self.stop_deadline.is_some() {
             match cause {
@@ -562,6 +568,12 @@ impl Worker {
             }
         }
     }
+}
+
+/// The id a connection's requests carry: unique within the server.
+#[inline]
+fn conn_id(token: ConnToken, worker: usize) -> u64 {
+    u64::from(token.generation) << 8 | worker as u64
 }
 
 /// The connection `ct` names, if it is still the one in its slot (a closed
@@ -611,7 +623,7 @@ impl Io {
             fixed_response: self.fixed_response,
             now: self.now,
             // Unique per server: generations are unique per worker.
-            conn_id: u64::from(token.generation) << 8 | self.index as u64,
+            conn_id: conn_id(token, self.index),
             token: token.to_token(),
             hub: self.hub.as_mut(),
         }
@@ -701,7 +713,10 @@ impl Io {
                     continue;
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => Fate::Keep,
-                Err(_) => Fate::Close,
+                Err(e) => {
+                    conn.peer_reset = e.kind() == io::ErrorKind::ConnectionReset;
+                    Fate::Close
+                }
             };
             self.read_buf = buf;
             return fate;

@@ -9,7 +9,7 @@ use super::response::{self, ConnectionHeader};
 use crate::protocol::{Ctx, Next};
 use crate::routing::table::Answer;
 use crate::routing::{
-    Fault, Handler, Headers, Prepared, Request, RequestView, RouteId, Step, Steps,
+    ChaosDecision, Fault, Handler, Headers, Prepared, Request, RequestView, RouteId, Step, Steps,
 };
 
 /// How the response to one request must be framed.
@@ -42,6 +42,9 @@ impl Meta {
 
 /// An answer that is not complete yet; the connection reads no further request
 /// until it is (responses stay in request order).
+// Always boxed (`Box<Hold>`), one per held answer: the size of the handler's
+// request in it costs no more than boxing that request separately.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Hold {
     /// Send `response` at `until`.
     Delay {
@@ -154,6 +157,8 @@ pub(crate) fn owned_request(
         body: Vec::new(),
         body_len: 0,
         body_digest: None,
+        fault: None,
+        chaos: None,
         connection_id: ctx.conn_id,
         received: ctx.now,
         route: None,
@@ -168,34 +173,36 @@ pub(crate) fn respond(source: Source<'_>, meta: Meta, ctx: &mut Ctx<'_>) -> Next
     let routes = ctx.routes;
     let Some((entry, nth)) = routes.find(&source.view()) else {
         if routes.is_empty() && ctx.fixed_response {
-            record(source, None, meta, ctx);
+            record(source, None, (None, None), meta, ctx);
             return hello(meta, ctx);
         }
         ctx.misses.record(|limit| match &source {
             Source::Owned(r) => r.with_body_cut(limit),
             Source::Parsed(v) => owned_request(v.method, v.target, v.headers, meta, ctx),
         });
-        record(source, None, meta, ctx);
+        record(source, None, (None, None), meta, ctx);
         let unmatched = ctx.unmatched;
         return send_plain(unmatched, meta, ctx);
     };
+    let decision = entry.decide(nth);
     match &entry.answer {
         Answer::Handler(handler) => {
             let mut request = source.into_request(meta, ctx);
             request.route = Some(entry.id);
+            (request.fault, request.chaos) = decision;
             if let Some(log) = ctx.log {
                 log.record_copy(&request);
             }
             Next::Hold(Box::new(Hold::RunHandler {
                 handler: handler.clone(),
                 request,
-                fault: entry.fault(nth),
+                fault: decision.0,
                 meta,
             }))
         }
         Answer::Static(prepared) => {
-            record(source, Some(entry.id), meta, ctx);
-            match entry.fault(nth) {
+            record(source, Some(entry.id), decision, meta, ctx);
+            match decision.0 {
                 // Written straight from the route table.
                 None if prepared.stream.is_none() => send_plain(prepared, meta, ctx),
                 fault => deliver(prepared.clone(), fault, meta, ctx),
@@ -205,12 +212,19 @@ pub(crate) fn respond(source: Source<'_>, meta: Meta, ctx: &mut Ctx<'_>) -> Next
 }
 
 /// Puts the request in the request log, if there is one, with the route that
-/// answered it.
+/// answered it and the fault it decided on.
 #[inline]
-fn record(source: Source<'_>, route: Option<RouteId>, meta: Meta, ctx: &Ctx<'_>) {
+fn record(
+    source: Source<'_>,
+    route: Option<RouteId>,
+    decision: (Option<Fault>, Option<ChaosDecision>),
+    meta: Meta,
+    ctx: &Ctx<'_>,
+) {
     if let Some(log) = ctx.log {
         let mut request = source.into_request(meta, ctx);
         request.route = route;
+        (request.fault, request.chaos) = decision;
         log.record(request);
     }
 }
