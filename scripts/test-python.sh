@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 [ -x .venv/bin/python ] || python3 -m venv .venv
 py="$PWD/.venv/bin/python"
 "$py" -m pip install -q --upgrade "pip>=23" >/dev/null
-"$py" -m pip install -q "pytest>=8" "pytest-xdist>=3" "mypy>=1.10" "urllib3>=2" "prometheus_client>=0.20" "pillow>=10" "requests>=2.31"
+"$py" -m pip install -q "pytest>=8" "pytest-xdist>=3" "mypy>=1.10" "urllib3>=2" "prometheus_client>=0.20" "pillow>=10" "requests>=2.31" "httpx>=0.27" "httpx-sse>=0.4" "werkzeug>=2.0"
 
 echo "== pip install ./python"
 "$py" -m pip install -q --force-reinstall --no-deps ./python

@@ -5,6 +5,7 @@ from typing import Any, Callable, Final, Iterable, Mapping, Optional, Union, fin
 __all__ = [
     "BackplaneStats",
     "BenchResult",
+    "Chaos",
     "LatencySummary",
     "DEFAULT_REQUEST_LOG",
     "DEFAULT_UNMATCHED_STATUS",
@@ -17,7 +18,9 @@ __all__ = [
     "Response",
     "Route",
     "Server",
+    "SseEvent",
     "Stats",
+    "Step",
     "StopReport",
     "__version__",
     "_Job",
@@ -182,6 +185,10 @@ class Request:
     def connection_id(self) -> int: ...
     @property
     def route_id(self) -> Optional[int]: ...
+    @property
+    def fault(self) -> Optional[Fault]: ...
+    @property
+    def chaos(self) -> Optional[tuple[int, int]]: ...
 
 @final
 class Response:
@@ -194,12 +201,64 @@ class Response:
         headers: Optional[_Headers] = None,
         content_type: Optional[str] = None,
     ) -> "Response": ...
+    @staticmethod
+    def stream(
+        steps: Iterable[Union[str, bytes, Step]],
+        status: int = 200,
+        headers: Optional[_Headers] = None,
+        content_type: Optional[str] = None,
+    ) -> "Response": ...
+    @staticmethod
+    def sse(
+        events: Iterable[Union[SseEvent, Step]],
+        retry: Optional[float] = None,
+        headers: Optional[_Headers] = None,
+    ) -> "Response": ...
+    @property
+    def is_stream(self) -> bool: ...
     @property
     def status(self) -> int: ...
     @property
     def headers(self) -> list[tuple[str, str]]: ...
     @property
     def body(self) -> bytes: ...
+
+@final
+class Step:
+    """One step of a streamed body."""
+
+    @staticmethod
+    def send(data: Union[str, bytes]) -> "Step": ...
+    @staticmethod
+    def pause(seconds_: float) -> "Step": ...
+    @staticmethod
+    def cut() -> "Step": ...
+    @staticmethod
+    def reset() -> "Step": ...
+
+@final
+class SseEvent:
+    """A server-sent event, or a comment line."""
+
+    def __new__(
+        cls,
+        data: str,
+        id: Optional[str] = None,
+        event: Optional[str] = None,
+        delay: Optional[float] = None,
+    ) -> "SseEvent": ...
+    @staticmethod
+    def comment(text: str) -> "SseEvent": ...
+    def encode(self) -> bytes: ...
+
+@final
+class Chaos:
+    """Faults chosen by chance from a seed."""
+
+    def __new__(cls, seed: int, faults: list[tuple[float, Fault]]) -> "Chaos": ...
+    @property
+    def seed(self) -> int: ...
+    def decide(self, n: int) -> Optional[Fault]: ...
 
 @final
 class Fault:
@@ -215,6 +274,8 @@ class Fault:
     def reset() -> "Fault": ...
     @staticmethod
     def no_response() -> "Fault": ...
+    def __eq__(self, value: object, /) -> bool: ...
+    def __hash__(self) -> int: ...
 
 @final
 class Matcher:
@@ -255,7 +316,7 @@ class Route:
         response: Optional[Response] = None,
         handler: Optional[Callable[[Request], Union[Response, str, bytes]]] = None,
         uses: Optional[int] = None,
-        fault: Optional[Fault] = None,
+        fault: Optional[Union[Fault, Chaos]] = None,
         ordering: Optional[tuple[Ordering, int]] = None,
     ) -> "Route": ...
     def with_uses(self, uses: Optional[int]) -> "Route": ...
@@ -307,6 +368,9 @@ class Server:
     def route_hits(self, route_id: int) -> Optional[int]: ...
     def requests(self) -> list[Request]: ...
     def clear_requests(self) -> None: ...
+    def set_connect_fault(self, fault: Optional[str], seconds: Optional[float] = None) -> None: ...
+    def connect_fault(self) -> Optional[Union[str, tuple[str, float]]]: ...
+    def connections(self) -> list[tuple[int, str]]: ...
     def unmatched(self) -> tuple[int, list[Request]]: ...
     def publish(self, room: str, payload: Union[bytes, str]) -> PublishReport: ...
     def rooms(self) -> list[tuple[str, int]]: ...

@@ -7,6 +7,7 @@ before ``start()`` and survive a restart) and turns the log into assertions.
 
 from __future__ import annotations
 
+import contextlib
 import json as _json
 import os
 import ssl
@@ -14,11 +15,11 @@ import tempfile
 import threading
 import weakref
 from urllib.parse import quote as _quote
-from typing import Any, Callable, Iterable, Mapping, Optional, Union
+from typing import Any, Callable, Iterable, Iterator, Mapping, Optional, Union
 
 from . import _pierhead
 from ._errors import ConfigError, ExpectationError, ServerStateError
-from ._pierhead import Fault, Matcher, Ordering, PublishReport, Request, Response, Route, Stats, StopReport
+from ._pierhead import Chaos, Fault, Matcher, Ordering, PublishReport, Request, Response, Route, Stats, StopReport
 
 __all__ = ["Server", "RequestHandler", "HandlerResult", "QueryString", "Headers"]
 
@@ -115,7 +116,7 @@ class RequestHandler:
         headers: Optional[Headers] = None,
         content_type: Optional[str] = None,
         *,
-        fault: Optional[Fault] = None,
+        fault: Optional[Union[Fault, Chaos]] = None,
     ) -> None:
         """Answer with this body (``str`` is sent as UTF-8 ``text/plain``)."""
         self.respond_with_response(Response(response_data, status, headers, content_type), fault=fault)
@@ -127,13 +128,13 @@ class RequestHandler:
         headers: Optional[Headers] = None,
         content_type: str = "application/json",
         *,
-        fault: Optional[Fault] = None,
+        fault: Optional[Union[Fault, Chaos]] = None,
     ) -> None:
         """Answer with ``json.dumps(response_json)``."""
         body = _json.dumps(response_json)
         self.respond_with_response(Response(body, status, headers, content_type), fault=fault)
 
-    def respond_with_response(self, response: Response, *, fault: Optional[Fault] = None) -> None:
+    def respond_with_response(self, response: Response, *, fault: Optional[Union[Fault, Chaos]] = None) -> None:
         """Answer with this :class:`Response` (served from Rust, without the GIL)."""
         if not isinstance(response, Response):
             raise ConfigError(
@@ -143,7 +144,7 @@ class RequestHandler:
         self._install(Route(self.matcher, response=response, uses=self.uses, fault=fault, ordering=self._ordering))
 
     def respond_with_handler(
-        self, func: Callable[[Request], HandlerResult], *, fault: Optional[Fault] = None
+        self, func: Callable[[Request], HandlerResult], *, fault: Optional[Union[Fault, Chaos]] = None
     ) -> None:
         """Answer with whatever ``func(request)`` returns: a :class:`Response`, ``str``
         or ``bytes``. It runs on one of the server's handler threads, holding the GIL
@@ -325,6 +326,67 @@ class Server:
     def metrics_text(self) -> str:
         """The stats as Prometheus text, as the endpoint serves them."""
         return self._core.metrics_text()
+
+    # -- connect-phase faults -----------------------------------------------------
+
+    def set_connect_fault(self, fault: Optional[str], seconds: Optional[float] = None) -> None:
+        """Misbehave before any byte is read, from now on: ``"refuse"`` (clients get
+        "connection refused"), ``"hold"`` (they connect, nothing is ever read:
+        a read timeout), ``"close"`` (accepted and closed at once), ``"delay"``
+        (served after ``seconds``); ``None`` is normal again. Returns once every
+        I/O thread applied it. Ending ``"refuse"`` listens on the port again
+        (``BindError`` if another socket took it meanwhile)."""
+        self._core.set_connect_fault(fault, seconds)
+
+    @property
+    def connect_fault(self) -> "Optional[Union[str, tuple[str, float]]]":
+        """The connect-phase fault in force (``None``, ``"refuse"``, ``"hold"``,
+        ``"close"``, ``("delay", seconds)``)."""
+        return self._core.connect_fault()
+
+    @contextlib.contextmanager
+    def connect_fault_while(self, fault: str, seconds: Optional[float] = None) -> Iterator[None]:
+        """``with server.connect_fault_while("refuse"): ...``: the fault inside the
+        block, normal after it (also when the block raises)."""
+        self.set_connect_fault(fault, seconds)
+        try:
+            yield
+        finally:
+            if self.is_running:
+                self.set_connect_fault(None)
+
+    # -- connections -----------------------------------------------------------------
+
+    def connections(self) -> "list[tuple[int, str]]":
+        """Closed connections, oldest first: ``(connection_id, closed_by)`` with
+        ``closed_by`` ``"client"`` or ``"server"`` (who closed first). Kept with
+        the request log."""
+        return self._core.connections()
+
+    def requests_per_connection(self) -> "dict[int, int]":
+        """How many logged requests came on each connection (by ``connection_id``,
+        in the order the connections first sent one)."""
+        counts: "dict[int, int]" = {}
+        for r in self.log:
+            counts[r.connection_id] = counts.get(r.connection_id, 0) + 1
+        return counts
+
+    def assert_connection_reused(self, min_requests: int = 2) -> None:
+        """Raises ``ExpectationError`` unless some connection carried at least
+        ``min_requests`` logged requests: proves a client pools connections."""
+        counts = self.requests_per_connection()
+        if not any(n >= min_requests for n in counts.values()):
+            raise ExpectationError(
+                f"no connection carried {min_requests} requests: {len(self.log)} request(s) "
+                f"came on {len(counts)} connection(s) {sorted(counts.values(), reverse=True)[:10]}"
+            )
+
+    def assert_connections(self, count: int) -> None:
+        """Raises ``ExpectationError`` unless the logged requests came on exactly
+        ``count`` connections."""
+        got = len(self.requests_per_connection())
+        if got != count:
+            raise ExpectationError(f"expected requests on {count} connection(s), got {got}")
 
     # -- rooms (protocol="frame") ------------------------------------------------
 
@@ -547,7 +609,7 @@ class Server:
             raise ExpectationError("expectations not used up:\n  " + "\n  ".join(lines))
 
     def clear_log(self) -> None:
-        """Empties the request log."""
+        """Empties the request log (and the connection log)."""
         if self._core.state != "new":
             self._core.clear_requests()
 

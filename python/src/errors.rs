@@ -68,6 +68,22 @@ pub(crate) fn from_start_error(py: Python<'_>, e: &StartError) -> PyErr {
     }
 }
 
+/// A connect fault that could not be switched: `BindError` when ending a refusal
+/// could not listen again, `ServerStateError` when the server is not running.
+pub(crate) fn from_connect_fault_error(py: Python<'_>, e: &pierhead::ConnectFaultError) -> PyErr {
+    match e {
+        pierhead::ConnectFaultError::NotRunning => state_error(py, &e.to_string()),
+        pierhead::ConnectFaultError::Rebind { addr, source } => {
+            raise(py, &BIND_ERROR, "BindError", |class| {
+                let errno = source.raw_os_error().unwrap_or(0);
+                let err = class.call1((errno, e.to_string()))?;
+                err.setattr("address", addr.to_string())?;
+                Ok(err)
+            })
+        }
+    }
+}
+
 /// `StartError(message)`: something could not be started (threads, event loops).
 pub(crate) fn start_error(py: Python<'_>, message: String) -> PyErr {
     raise(py, &START_ERROR, "StartError", |class| {

@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
-use pierhead::{Fault as CoreFault, Request as CoreRequest, Response as CoreResponse};
+use pierhead::{
+    Chaos as CoreChaos, Fault as CoreFault, Request as CoreRequest, Response as CoreResponse,
+};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyByteArray, PyBytes, PyDict, PyString};
@@ -126,6 +128,19 @@ impl Request {
         self.inner.connection_id
     }
 
+    /// The fault its answer got on purpose (a route's `fault=` or chaos), or None.
+    #[getter]
+    fn fault(&self) -> Option<Fault> {
+        self.inner.fault.map(|inner| Fault { inner })
+    }
+
+    /// For a route with chaos: `(seed, n)`, the seed and which answer of the route
+    /// this was, which decided `fault` (`Chaos.decide(n)` gives it again).
+    #[getter]
+    fn chaos(&self) -> Option<(u64, u64)> {
+        self.inner.chaos.map(|c| (c.seed, c.nth))
+    }
+
     /// The id of the route that answered, `None` if none matched.
     #[getter]
     fn route_id(&self) -> Option<u64> {
@@ -241,6 +256,49 @@ impl Response {
         r = r.body(bytes);
         r.validate().map_err(|e| from_config_error(py, &e))?;
         Ok(Response { inner: r })
+    }
+
+    /// A streamed response: `steps` are `str`/`bytes` pieces (each sent as one
+    /// chunk) and `Step`s (`Step.pause(seconds)`, `Step.cut()`, `Step.reset()`),
+    /// played in order with `Transfer-Encoding: chunked`. Served from Rust: the
+    /// pauses are the I/O thread's timers.
+    #[staticmethod]
+    #[pyo3(signature = (steps, status=200, headers=None, content_type=None))]
+    fn stream(
+        py: Python<'_>,
+        steps: &Bound<'_, PyAny>,
+        status: i64,
+        headers: Option<&Bound<'_, PyAny>>,
+        content_type: Option<String>,
+    ) -> PyResult<Response> {
+        let mut r = Response::new(py, None, status, headers, content_type)?;
+        r.inner.stream = Some(crate::stream::steps(py, steps)?.into());
+        Ok(r)
+    }
+
+    /// A server-sent-events response (`text/event-stream`): `events` are
+    /// `SseEvent`s (each with its own delay) and `Step`s (pauses, cut, reset);
+    /// `retry` (seconds) is sent first as the client's reconnection delay.
+    #[staticmethod]
+    #[pyo3(signature = (events, retry=None, headers=None))]
+    fn sse(
+        py: Python<'_>,
+        events: &Bound<'_, PyAny>,
+        retry: Option<&Bound<'_, PyAny>>,
+        headers: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Response> {
+        let mut r = crate::stream::sse(py, events, retry)?.response();
+        for (name, value) in header_pairs(headers)? {
+            r = r.header(name, value);
+        }
+        r.validate().map_err(|e| from_config_error(py, &e))?;
+        Ok(Response { inner: r })
+    }
+
+    /// True for a streamed response.
+    #[getter]
+    fn is_stream(&self) -> bool {
+        self.inner.stream.is_some()
     }
 
     /// The status code.
@@ -387,6 +445,17 @@ impl Fault {
         }
     }
 
+    fn __eq__(&self, other: &Fault) -> bool {
+        self.inner == other.inner
+    }
+
+    fn __hash__(&self) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        self.__repr__().hash(&mut h);
+        h.finish()
+    }
+
     fn __repr__(&self) -> String {
         match self.inner {
             CoreFault::Delay(d) => format!("Fault.delay({})", d.as_secs_f64()),
@@ -397,5 +466,50 @@ impl Fault {
             CoreFault::Reset => "Fault.reset()".to_owned(),
             CoreFault::NoResponse => "Fault.no_response()".to_owned(),
         }
+    }
+}
+
+/// Faults chosen by chance from a seed: `Chaos(seed, [(0.1, Fault.reset()),
+/// (0.05, Fault.delay(0.2))])`. Give it as `fault=`: each answer of the route gets
+/// one of the faults with its probability, decided by the seed and the answer's
+/// number, and the request log says which (`Request.fault`, `Request.chaos`).
+#[pyclass(module = "pierhead._pierhead", name = "Chaos", frozen)]
+pub(crate) struct Chaos {
+    pub(crate) inner: CoreChaos,
+}
+
+#[pymethods]
+impl Chaos {
+    #[new]
+    fn new(py: Python<'_>, seed: u64, faults: Vec<(f64, PyRef<'_, Fault>)>) -> PyResult<Chaos> {
+        let mut c = CoreChaos::new(seed);
+        for (p, f) in faults {
+            c = c.with(p, f.inner);
+        }
+        // Checked here too, so that the error comes where the chaos is made.
+        pierhead::Route::any("/")
+            .chaos(c.clone())
+            .validate()
+            .map_err(|e| from_config_error(py, &e))?;
+        Ok(Chaos { inner: c })
+    }
+
+    /// The seed.
+    #[getter]
+    fn seed(&self) -> u64 {
+        self.inner.seed()
+    }
+
+    /// The fault the `n`-th answer (1-based) gets, or None.
+    fn decide(&self, n: u64) -> Option<Fault> {
+        self.inner.decide(n).map(|inner| Fault { inner })
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "Chaos(seed={}, {} faults)",
+            self.inner.seed(),
+            self.inner.choices().len()
+        )
     }
 }

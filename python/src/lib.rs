@@ -20,6 +20,7 @@ mod http;
 mod routes;
 mod server;
 mod stats;
+mod stream;
 
 #[pymodule]
 mod _pierhead {
@@ -32,13 +33,15 @@ mod _pierhead {
     #[pymodule_export]
     use super::frame::{frame_control, frame_data, frame_decode};
     #[pymodule_export]
-    use super::http::{Fault, Request, Response};
+    use super::http::{Chaos, Fault, Request, Response};
     #[pymodule_export]
     use super::routes::{Matcher, Ordering, Route};
     #[pymodule_export]
     use super::server::{stop_all, Server};
     #[pymodule_export]
     use super::stats::{BackplaneStats, PublishReport, Stats, StopReport};
+    #[pymodule_export]
+    use super::stream::{SseEvent, Step};
 
     use pyo3::prelude::*;
 

@@ -20,7 +20,7 @@ use pyo3::{PyTraverseError, PyVisit};
 
 use crate::callbacks::{ErrorSink, PyHandler};
 use crate::errors::{config_error, expectation_error, from_config_error};
-use crate::http::{body_bytes, header_pairs, query_pairs, Fault, Request, Response};
+use crate::http::{body_bytes, header_pairs, query_pairs, Chaos, Fault, Request, Response};
 
 /// Which requests an expectation is about.
 #[pyclass(module = "pierhead._pierhead", name = "Matcher", frozen)]
@@ -212,6 +212,7 @@ pub(crate) struct Route {
     answer: Answer,
     uses: Option<u64>,
     fault: Option<CoreFault>,
+    chaos: Option<pierhead::Chaos>,
     ordered: Option<(Arc<Mutex<OrderState>>, usize)>,
 }
 
@@ -228,9 +229,28 @@ impl Route {
         response: Option<&Bound<'_, Response>>,
         handler: Option<Py<PyAny>>,
         uses: Option<u64>,
-        fault: Option<&Bound<'_, Fault>>,
+        fault: Option<&Bound<'_, PyAny>>,
         ordering: Option<(Py<Ordering>, usize)>,
     ) -> PyResult<Route> {
+        let (fault, chaos) = match fault {
+            None => (None, None),
+            Some(f) => {
+                if let Ok(f) = f.cast::<Fault>() {
+                    (Some(f.get().inner), None)
+                } else if let Ok(c) = f.cast::<Chaos>() {
+                    (None, Some(c.get().inner.clone()))
+                } else {
+                    return Err(config_error(
+                        py,
+                        "fault",
+                        format!(
+                            "invalid config field `fault`: must be pierhead.Fault or pierhead.Chaos, not {}",
+                            f.get_type().name()?
+                        ),
+                    ));
+                }
+            }
+        };
         let answer = match (response, handler) {
             (Some(r), None) => Answer::Static(r.get().inner.clone()),
             (None, Some(h)) if h.bind(py).is_callable() => Answer::Python(h),
@@ -280,7 +300,8 @@ impl Route {
             matcher,
             answer,
             uses,
-            fault: fault.map(|f| f.get().inner),
+            fault,
+            chaos,
             ordered,
         })
     }
@@ -296,6 +317,7 @@ impl Route {
             },
             uses,
             fault: self.fault,
+            chaos: self.chaos.clone(),
             ordered: self.ordered.clone(),
         }
     }
@@ -354,6 +376,9 @@ impl Route {
         };
         if let Some(n) = self.uses {
             route = route.uses(n);
+        }
+        if let Some(c) = &self.chaos {
+            route = route.chaos(c.clone());
         }
         Ok(match self.fault {
             Some(f) => route.fault(f),

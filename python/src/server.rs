@@ -259,6 +259,53 @@ impl Server {
         Ok(log.into_iter().map(|inner| Request { inner }).collect())
     }
 
+    /// Switches the connect-phase fault: `None` (normal), `"refuse"`, `"hold"`,
+    /// `"close"` or `"delay"` (with `seconds`). Returns once every I/O thread
+    /// applied it; releases the GIL meanwhile.
+    #[pyo3(signature = (fault, seconds=None))]
+    fn set_connect_fault(
+        &self,
+        py: Python<'_>,
+        fault: Option<&str>,
+        seconds: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        let core = self.running(py)?;
+        let fault = connect_fault(py, fault, seconds)?;
+        py.detach(move || core.set_connect_fault(fault))
+            .map_err(|e| crate::errors::from_connect_fault_error(py, &e))
+    }
+
+    /// The connect-phase fault in force: None, `"refuse"`, `"hold"`, `"close"` or
+    /// `("delay", seconds)`.
+    fn connect_fault<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+        use pierhead::ConnectFault as F;
+        let f = self.running(py)?.connect_fault();
+        Ok(match f {
+            None => None,
+            Some(F::Refuse) => Some("refuse".into_pyobject(py)?.into_any()),
+            Some(F::Hold) => Some("hold".into_pyobject(py)?.into_any()),
+            Some(F::Close) => Some("close".into_pyobject(py)?.into_any()),
+            Some(F::Delay(d)) => Some(("delay", d.as_secs_f64()).into_pyobject(py)?.into_any()),
+        })
+    }
+
+    /// Closed connections, oldest first: (connection id, `"client"` or `"server"`:
+    /// who closed it first).
+    fn connections(&self, py: Python<'_>) -> PyResult<Vec<(u64, &'static str)>> {
+        let core = self.running(py)?;
+        let log = py.detach(move || core.connections());
+        Ok(log
+            .into_iter()
+            .map(|c| {
+                let by = match c.closed_by {
+                    pierhead::ClosedBy::Client => "client",
+                    pierhead::ClosedBy::Server => "server",
+                };
+                (c.id, by)
+            })
+            .collect())
+    }
+
     /// Empties the request log.
     fn clear_requests(&self, py: Python<'_>) -> PyResult<()> {
         self.running(py)?.clear_requests();
@@ -413,6 +460,38 @@ fn stop_on_drop(core: Arc<CoreServer>, grace: Duration) {
 }
 
 /// `host:port`, with an IPv6 host in brackets.
+/// A connect fault from its Python name.
+fn connect_fault(
+    py: Python<'_>,
+    fault: Option<&str>,
+    seconds: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Option<pierhead::ConnectFault>> {
+    use pierhead::ConnectFault as F;
+    let bad = |msg: String| crate::errors::config_error(py, "connect_fault", msg);
+    Ok(match (fault, seconds) {
+        (None, None) => None,
+        (Some("refuse"), None) => Some(F::Refuse),
+        (Some("hold"), None) => Some(F::Hold),
+        (Some("close"), None) => Some(F::Close),
+        (Some("delay"), Some(s)) => Some(F::Delay(config::seconds(py, "connect_fault.seconds", s)?)),
+        (Some("delay"), None) => {
+            return Err(bad(
+                "invalid config field `connect_fault`: \"delay\" needs seconds=".to_owned(),
+            ))
+        }
+        (Some(other), None) => {
+            return Err(bad(format!(
+                "invalid config field `connect_fault`: must be None, \"refuse\", \"hold\", \"close\" or \"delay\", got {other:?}"
+            )))
+        }
+        (_, Some(_)) => {
+            return Err(bad(
+                "invalid config field `connect_fault`: seconds= goes with \"delay\" only".to_owned(),
+            ))
+        }
+    })
+}
+
 fn host_port(addr: SocketAddr) -> String {
     match addr {
         SocketAddr::V4(a) => a.to_string(),
