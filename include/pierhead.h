@@ -190,6 +190,46 @@ typedef enum {
 } pierhead_fault;
 
 /*
+ A connect-phase fault: what happens to new connections before any byte is read.
+ */
+typedef enum {
+  /*
+   Accept and serve (the default).
+   */
+  PIERHEAD_CONNECT_NORMAL = 0,
+  /*
+   Refuse (RST): `connect()` fails with ECONNREFUSED.
+   */
+  PIERHEAD_CONNECT_REFUSE = 1,
+  /*
+   Leave connections in the accept queue, never served.
+   */
+  PIERHEAD_CONNECT_HOLD = 2,
+  /*
+   Accept and close at once.
+   */
+  PIERHEAD_CONNECT_CLOSE = 3,
+  /*
+   Accept, then serve only after `delay_ms`.
+   */
+  PIERHEAD_CONNECT_DELAY = 4,
+} pierhead_connect_fault;
+
+/*
+ How a streamed body ends early (`pierhead_route_stream_end`).
+ */
+typedef enum {
+  /*
+   Close the connection here, the body incomplete.
+   */
+  PIERHEAD_STREAM_CUT = 1,
+  /*
+   Reset the connection (RST) here.
+   */
+  PIERHEAD_STREAM_RESET = 2,
+} pierhead_stream_end;
+
+/*
  A leaf certificate that misbehaves on purpose (`pierhead_config_set_tls_bad_cert`).
  */
 typedef enum {
@@ -521,6 +561,37 @@ typedef struct {
    */
   uint64_t fanout_p99_us;
 } pierhead_bench_result;
+
+/*
+ How the server's connections were used, from its request and connection logs
+ (kept when `pierhead_config_set_request_log` is on).
+ */
+typedef struct {
+  /*
+   Set by the caller to `sizeof(pierhead_connections)`; the struct may grow.
+   */
+  size_t struct_size;
+  /*
+   Requests in the request log.
+   */
+  uint64_t requests;
+  /*
+   Distinct connections those requests came on.
+   */
+  uint64_t connections;
+  /*
+   The most requests one connection carried (2 or more: a client reused it).
+   */
+  uint64_t max_requests_per_connection;
+  /*
+   Closed connections that the client closed first.
+   */
+  uint64_t closed_by_client;
+  /*
+   Closed connections that the server closed first.
+   */
+  uint64_t closed_by_server;
+} pierhead_connections;
 
 /*
  One request header: name and value with their lengths (not NUL-terminated).
@@ -1025,6 +1096,54 @@ pierhead_result pierhead_config_set_handler_timeout_ms(pierhead_config *config, 
 pierhead_result pierhead_config_set_request_log_body_bytes(pierhead_config *config, uint64_t value);
 
 /*
+ Adds a chance fault to the route: each answer gets `fault` (with `ms` and
+ `bytes` as for `pierhead_route_set_fault`) with `probability` (0 to 1),
+ decided by `seed` and the answer's number, so that the same seed replays the
+ same faults. Calls add up (the probabilities to at most 1; the seed of the
+ first call holds). Replaces the route's fixed fault.
+
+ # Safety
+ `route` NULL or live.
+ */
+pierhead_result pierhead_route_add_chaos(pierhead_route *route,
+                                         uint64_t seed,
+                                         double probability,
+                                         pierhead_fault fault,
+                                         uint64_t ms,
+                                         uint64_t bytes);
+
+/*
+ Which fault the route's chaos gives its `n`-th answer (1-based): to know in
+ advance what a seed does. `PIERHEAD_FAULT_NONE` for a route without chaos.
+
+ # Safety
+ `route` NULL or live; `out` NULL or valid.
+ */
+pierhead_result pierhead_route_chaos_decide(pierhead_route *route, uint64_t n, pierhead_fault *out);
+
+/*
+ Switches the connect-phase fault of a running server; returns once every I/O
+ thread applied it. Ending REFUSE listens on the port again:
+ `PIERHEAD_RESULT_BIND_FAILED` if another socket took it meanwhile (the server
+ goes on refusing). `PIERHEAD_RESULT_ALREADY_STOPPED` once stopping.
+
+ # Safety
+ `server` NULL or live.
+ */
+pierhead_result pierhead_server_set_connect_fault(const pierhead_server *server,
+                                                  pierhead_connect_fault fault,
+                                                  uint64_t delay_ms);
+
+/*
+ Fills `out` (its `struct_size` set by the caller) with how connections were used.
+
+ # Safety
+ `server` NULL or live; `out` NULL or valid, with `struct_size` set.
+ */
+pierhead_result pierhead_server_connections(const pierhead_server *server,
+                                            pierhead_connections *out);
+
+/*
  Route requests for `method` (NULL: any method) and `path` (`prefix`: every path
  starting with it) to a fixed response: `status`, `content_type` (NULL: none) and
  `body_len` bytes of `body` (copied). Routes are tried in the order added.
@@ -1383,6 +1502,56 @@ pierhead_result pierhead_config_set_stats_callback(pierhead_config *config,
                                                    pierhead_stats_callback callback,
                                                    void *user_data,
                                                    pierhead_free_callback finalizer);
+
+/*
+ Makes the route answer with a streamed body (chunked), empty so far: add
+ pieces, pauses and events with the `pierhead_route_stream_*` calls. Each
+ request gets the whole timeline, served from the I/O threads' timers.
+
+ # Safety
+ `route` NULL or live; `content_type` NULL or NUL-terminated.
+ */
+pierhead_result pierhead_route_stream_begin(pierhead_route *route,
+                                            uint16_t status,
+                                            const char *content_type);
+
+/*
+ Adds a piece: a copy of `len` bytes at `data`, sent as one chunk.
+
+ # Safety
+ `route` NULL or live; `data` valid for `len` bytes (NULL if 0).
+ */
+pierhead_result pierhead_route_stream_send(pierhead_route *route, const uint8_t *data, size_t len);
+
+/*
+ Adds a pause of `ms` milliseconds.
+
+ # Safety
+ `route` NULL or live.
+ */
+pierhead_result pierhead_route_stream_pause(pierhead_route *route, uint64_t ms);
+
+/*
+ Adds a server-sent event (`id` and `event` may be NULL), sent after
+ `delay_ms` milliseconds.
+
+ # Safety
+ `route` NULL or live; `id`, `event` NULL or NUL-terminated; `data`
+ NUL-terminated.
+ */
+pierhead_result pierhead_route_stream_sse(pierhead_route *route,
+                                          const char *id,
+                                          const char *event,
+                                          const char *data,
+                                          uint64_t delay_ms);
+
+/*
+ Ends the stream early: cut or reset the connection at this point.
+
+ # Safety
+ `route` NULL or live.
+ */
+pierhead_result pierhead_route_stream_end(pierhead_route *route, pierhead_stream_end how);
 
 /*
  Speak TLS with a certificate chain and its private key (PEM files, read at

@@ -28,6 +28,7 @@
 mod backplane;
 mod bench;
 mod config;
+mod faults;
 mod http;
 mod metrics;
 mod result;
@@ -35,12 +36,14 @@ mod rooms;
 mod route;
 mod server;
 mod stats;
+mod stream;
 mod tls;
 mod version;
 
 pub use backplane::*;
 pub use bench::*;
 pub use config::*;
+pub use faults::*;
 pub use http::*;
 pub use metrics::*;
 pub use result::*;
@@ -48,6 +51,7 @@ pub use rooms::*;
 pub use route::*;
 pub use server::*;
 pub use stats::*;
+pub use stream::*;
 pub use tls::*;
 pub use version::*;
 

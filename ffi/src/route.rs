@@ -16,6 +16,10 @@ use crate::{c_str, guard, guard_try, non_null, UserData};
 /// `pierhead_route_free`; adding it copies it, so it can be reused or freed after.
 pub struct pierhead_route {
     pub(crate) inner: Route,
+    /// The streamed response being built (`pierhead_route_stream_*`).
+    pub(crate) stream: Option<Response>,
+    /// The chaos being built (`pierhead_route_add_chaos`).
+    pub(crate) chaos: Option<pierhead::Chaos>,
 }
 
 /// A misbehaviour a route shows on purpose.
@@ -52,7 +56,13 @@ pub unsafe extern "C" fn pierhead_route_new(
         // SAFETY: as the caller promised.
         let inner = unsafe { route_for(method, path, false) }?;
         // SAFETY: `out` is non-NULL and valid.
-        unsafe { *out = Box::into_raw(Box::new(pierhead_route { inner })) };
+        unsafe {
+            *out = Box::into_raw(Box::new(pierhead_route {
+                inner,
+                stream: None,
+                chaos: None,
+            }))
+        };
         Ok(pierhead_result::PIERHEAD_RESULT_OK)
     })
 }
@@ -80,11 +90,27 @@ unsafe fn with_route(
     route: *mut pierhead_route,
     f: impl FnOnce(Route) -> Result<Route, pierhead_result>,
 ) -> pierhead_result {
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        with_c_route(route, |r| {
+            r.inner = f(r.inner.clone())?;
+            Ok(())
+        })
+    }
+}
+
+/// Applies `f` to the whole `pierhead_route` behind `route`.
+///
+/// # Safety
+/// `route` NULL or a live route used by one thread at a time.
+pub(crate) unsafe fn with_c_route(
+    route: *mut pierhead_route,
+    f: impl FnOnce(&mut pierhead_route) -> Result<(), pierhead_result>,
+) -> pierhead_result {
     guard_try(|| {
         let route = non_null(route, "route")?;
         // SAFETY: live and not shared during the call, as promised.
-        let route = unsafe { &mut *route };
-        route.inner = f(route.inner.clone())?;
+        f(unsafe { &mut *route })?;
         Ok(pierhead_result::PIERHEAD_RESULT_OK)
     })
 }
@@ -153,7 +179,7 @@ pub unsafe extern "C" fn pierhead_route_match_body(
 ///
 /// # Safety
 /// `ptr` valid for `len` bytes when `len` > 0.
-unsafe fn bytes(ptr: *const u8, len: usize) -> Result<Vec<u8>, pierhead_result> {
+pub(crate) unsafe fn bytes(ptr: *const u8, len: usize) -> Result<Vec<u8>, pierhead_result> {
     if len == 0 {
         return Ok(Vec::new());
     }
@@ -276,22 +302,41 @@ pub unsafe extern "C" fn pierhead_route_set_fault(
     bytes: u64,
 ) -> pierhead_result {
     let apply = |r: Route| {
-        let ms = Duration::from_millis(ms);
-        let f = match fault {
-            pierhead_fault::PIERHEAD_FAULT_NONE => return Ok(r.without_fault()),
-            pierhead_fault::PIERHEAD_FAULT_DELAY => Fault::Delay(ms),
-            pierhead_fault::PIERHEAD_FAULT_DRIP => Fault::Drip {
-                bytes: bytes as usize,
-                interval: ms,
-            },
-            pierhead_fault::PIERHEAD_FAULT_CLOSE_AFTER_HEADERS => Fault::CloseAfterHeaders,
-            pierhead_fault::PIERHEAD_FAULT_RESET => Fault::Reset,
-            pierhead_fault::PIERHEAD_FAULT_NO_RESPONSE => Fault::NoResponse,
-        };
-        Ok(r.fault(f))
+        Ok(match fault_from(fault, ms, bytes) {
+            None => r.without_fault(),
+            Some(f) => r.fault(f),
+        })
     };
     // SAFETY: forwarded from the caller.
     unsafe { with_route(route, apply) }
+}
+
+/// The core fault of a C fault and its arguments (`NONE`: none).
+pub(crate) fn fault_from(fault: pierhead_fault, ms: u64, bytes: u64) -> Option<Fault> {
+    let ms = Duration::from_millis(ms);
+    Some(match fault {
+        pierhead_fault::PIERHEAD_FAULT_NONE => return None,
+        pierhead_fault::PIERHEAD_FAULT_DELAY => Fault::Delay(ms),
+        pierhead_fault::PIERHEAD_FAULT_DRIP => Fault::Drip {
+            bytes: bytes as usize,
+            interval: ms,
+        },
+        pierhead_fault::PIERHEAD_FAULT_CLOSE_AFTER_HEADERS => Fault::CloseAfterHeaders,
+        pierhead_fault::PIERHEAD_FAULT_RESET => Fault::Reset,
+        pierhead_fault::PIERHEAD_FAULT_NO_RESPONSE => Fault::NoResponse,
+    })
+}
+
+/// The C fault of a core fault.
+pub(crate) fn fault_to_c(fault: Option<Fault>) -> pierhead_fault {
+    match fault {
+        None => pierhead_fault::PIERHEAD_FAULT_NONE,
+        Some(Fault::Delay(_)) => pierhead_fault::PIERHEAD_FAULT_DELAY,
+        Some(Fault::Drip { .. }) => pierhead_fault::PIERHEAD_FAULT_DRIP,
+        Some(Fault::CloseAfterHeaders) => pierhead_fault::PIERHEAD_FAULT_CLOSE_AFTER_HEADERS,
+        Some(Fault::Reset) => pierhead_fault::PIERHEAD_FAULT_RESET,
+        Some(Fault::NoResponse) => pierhead_fault::PIERHEAD_FAULT_NO_RESPONSE,
+    }
 }
 
 /// Checks a route; an error names the field (see `pierhead_last_error_message`).

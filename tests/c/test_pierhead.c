@@ -751,6 +751,102 @@ static void test_metrics(void) {
     pierhead_server_free(srv);
 }
 
+
+/* Streamed answers (pieces, pauses, server-sent events, a cut), seeded chaos
+ * predicted by its seed, connect-phase faults switched live, and connection reuse. */
+static void test_streaming_chaos_and_connect_faults(void) {
+    pierhead_config *cfg = NULL;
+    OK(pierhead_config_new(&cfg));
+    OK(pierhead_config_set_request_log(cfg, 1000));
+    pierhead_route *route = NULL;
+    OK(pierhead_route_new("GET", "/events", &route));
+    CHECK(pierhead_route_stream_pause(route, 10) == PIERHEAD_RESULT_INVALID_PARAMETER); /* no begin */
+    OK(pierhead_route_stream_begin(route, 200, "text/event-stream"));
+    OK(pierhead_route_stream_sse(route, "1", NULL, "hello", 0));
+    OK(pierhead_route_stream_sse(route, "2", "update", "later", 150));
+    OK(pierhead_route_stream_send(route, (const uint8_t *)": tail\n\n", 8));
+    OK(pierhead_config_add_route(cfg, route));
+    pierhead_route_free(route);
+    OK(pierhead_route_new("GET", "/cut", &route));
+    OK(pierhead_route_stream_begin(route, 200, NULL));
+    OK(pierhead_route_stream_send(route, (const uint8_t *)"part", 4));
+    OK(pierhead_route_stream_end(route, PIERHEAD_STREAM_CUT));
+    OK(pierhead_config_add_route(cfg, route));
+    pierhead_route_free(route);
+    pierhead_route *flaky = NULL;
+    OK(pierhead_route_new("GET", "/flaky", &flaky));
+    OK(pierhead_route_respond(flaky, 200, NULL, (const uint8_t *)"ok", 2));
+    OK(pierhead_route_add_chaos(flaky, 77, 0.4, PIERHEAD_FAULT_RESET, 0, 0));
+    CHECK(pierhead_route_add_chaos(flaky, 77, 0.7, PIERHEAD_FAULT_RESET, 0, 0) ==
+          PIERHEAD_RESULT_INVALID_PARAMETER); /* 1.1 in all */
+    OK(pierhead_config_add_route(cfg, flaky));
+    pierhead_server *srv = start(cfg);
+    pierhead_config_free(cfg);
+    CHECK(srv != NULL);
+    uint16_t port = 0;
+    OK(pierhead_server_port(srv, &port));
+
+    char out[4096];
+    double t0 = now_ms();
+    http_exchange(port, "GET /events HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", out, sizeof out);
+    CHECK(now_ms() - t0 >= 150);
+    CHECK(strstr(out, "Transfer-Encoding: chunked\r\n") != NULL);
+    CHECK(strstr(out, "Content-Type: text/event-stream\r\n") != NULL);
+    CHECK(strstr(out, "id: 1\ndata: hello\n\n") != NULL);
+    CHECK(strstr(out, "id: 2\nevent: update\ndata: later\n\n") != NULL);
+    CHECK(strstr(out, "\r\n0\r\n\r\n") != NULL); /* the body ended properly */
+    http_exchange(port, "GET /cut HTTP/1.1\r\nHost: t\r\n\r\n", out, sizeof out);
+    CHECK(strstr(out, "4\r\npart\r\n") != NULL && strstr(out, "0\r\n\r\n") == NULL);
+
+    /* Chaos: each answer is what the seed says. */
+    for (uint64_t n = 1; n <= 20; n++) {
+        pierhead_fault want = PIERHEAD_FAULT_NONE;
+        OK(pierhead_route_chaos_decide(flaky, n, &want));
+        size_t got = http_exchange(port, "GET /flaky HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", out,
+                                   sizeof out);
+        CHECK((want == PIERHEAD_FAULT_RESET) == (got == 0));
+    }
+    pierhead_route_free(flaky);
+
+    /* Connect-phase faults. */
+    OK(pierhead_server_set_connect_fault(srv, PIERHEAD_CONNECT_REFUSE, 0));
+    CHECK(connect_to(port) < 0 && errno == ECONNREFUSED);
+    OK(pierhead_server_set_connect_fault(srv, PIERHEAD_CONNECT_DELAY, 200));
+    t0 = now_ms();
+    http_exchange(port, "GET /cut HTTP/1.1\r\nHost: t\r\n\r\n", out, sizeof out);
+    CHECK(now_ms() - t0 >= 200 && strstr(out, "part") != NULL);
+    OK(pierhead_server_set_connect_fault(srv, PIERHEAD_CONNECT_CLOSE, 0));
+    CHECK(http_exchange(port, "GET /cut HTTP/1.1\r\nHost: t\r\n\r\n", out, sizeof out) == 0);
+    OK(pierhead_server_set_connect_fault(srv, PIERHEAD_CONNECT_NORMAL, 0));
+
+    /* Three requests on one connection: reused. */
+    int fd = connect_to(port);
+    CHECK(fd >= 0);
+    const char *req = "GET /events HTTP/1.1\r\nHost: t\r\n\r\n";
+    for (int i = 0; i < 3; i++) {
+        CHECK(write(fd, req, strlen(req)) == (ssize_t)strlen(req));
+        size_t got = 0;
+        while (got + 1 < sizeof out) { /* up to the end of this chunked body */
+            ssize_t n = read(fd, out + got, sizeof out - 1 - got);
+            if (n <= 0) break;
+            got += (size_t)n;
+            out[got] = 0;
+            if (strstr(out, "\r\n0\r\n\r\n") != NULL) break;
+        }
+        CHECK(strstr(out, "\r\n0\r\n\r\n") != NULL);
+    }
+    close(fd);
+    pierhead_connections c;
+    memset(&c, 0, sizeof c);
+    CHECK(pierhead_server_connections(srv, &c) == PIERHEAD_RESULT_INVALID_PARAMETER); /* no size */
+    c.struct_size = sizeof c;
+    OK(pierhead_server_connections(srv, &c));
+    CHECK(c.max_requests_per_connection == 3);
+    CHECK(c.requests >= 25 && c.connections >= 20);
+    CHECK(c.closed_by_server >= 1);
+    pierhead_server_free(srv);
+}
+
 int main(void) {
     test_version();
     test_null_arguments();
@@ -767,5 +863,6 @@ int main(void) {
     test_backplane();
     test_bench();
     test_metrics();
+    test_streaming_chaos_and_connect_faults();
     return checks_done("C tests");
 }
