@@ -71,3 +71,21 @@ def test_https_example_runs_as_written():
         "untrusted_ca: unable to get local issuer certificate",
         "PublishReport(delivered=1, dropped=0, disconnected=0, forwarded=False) b'encrypted hello'",
     ]
+
+
+def test_streaming_example_runs_as_written():
+    lines = run_example("streaming.py")
+    assert [l.split(" ", 1)[1] for l in lines[:3]] == ["'Hel'", "'lo'", "'!'"]
+    assert [l.split(" ", 1)[0] for l in lines[:3]] == ["0.0s", "0.1s", "0.2s"]
+    assert lines[3:9] == [
+        "event line: retry: 2000",
+        "event line: id: 1",
+        "event line: data: ready",
+        "event line: id: 2",
+        "event line: data: tick",
+        "stream cut: RemoteProtocolError",
+    ]
+    # Seed 7 decides the same answers on every run and machine.
+    assert lines[9] == "chaos, seed 7: ok RST ok ok ok RST ok ok RST ok"
+    assert lines[10] == "replayable: [(7, 2), (7, 6), (7, 9)]"
+    assert lines[11:] == ["refuse: connection refused", "hold: read timeout"]
