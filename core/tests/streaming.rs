@@ -80,22 +80,10 @@ fn chunks_arrive_on_the_timeline_and_the_next_request_follows() {
     }
     let texts: Vec<&[u8]> = got.iter().map(|(d, _)| d.as_slice()).collect();
     assert_eq!(texts, [&b"Hel"[..], b"lo", b"!"]);
-    assert!(got[0].1 < 90 * MS, "first chunk at once: {:?}", got[0].1);
-    assert!(
-        got[1].1 >= 100 * MS,
-        "second after its pause: {:?}",
-        got[1].1
-    );
-    assert!(
-        got[2].1 >= 250 * MS,
-        "third after both pauses: {:?}",
-        got[2].1
-    );
-    assert!(
-        got[1].1 < 240 * MS,
-        "second not held to the third: {:?}",
-        got[1].1
-    );
+    // Each piece comes when its pause is over, not held to the end (lower bounds
+    // on the gaps only: the machine may be loaded).
+    assert!(got[1].1 - got[0].1 >= 100 * MS, "{got:?}");
+    assert!(got[2].1 - got[1].1 >= 150 * MS, "{got:?}");
     // The pipelined second request is answered after the first stream ends.
     read_head(&mut r);
     let mut n = 0;
@@ -193,7 +181,7 @@ fn server_sent_events_have_the_wire_form_and_timing() {
             "id: 2\nevent: update\ndata: two\ndata: lines\n\n"
         ]
     );
-    assert!(chunks[3].1 >= 120 * MS && chunks[2].1 < 100 * MS);
+    assert!(chunks[3].1 - chunks[2].1 >= 120 * MS, "{chunks:?}");
 }
 
 #[test]

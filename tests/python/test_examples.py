@@ -76,7 +76,9 @@ def test_https_example_runs_as_written():
 def test_streaming_example_runs_as_written():
     lines = run_example("streaming.py")
     assert [l.split(" ", 1)[1] for l in lines[:3]] == ["'Hel'", "'lo'", "'!'"]
-    assert [l.split(" ", 1)[0] for l in lines[:3]] == ["0.0s", "0.1s", "0.2s"]
+    # (On a loaded machine the first piece may come late; the pauses between hold.)
+    t = [float(l.split("s ", 1)[0]) for l in lines[:3]]
+    assert t[1] - t[0] >= 0.1 - 1e-9 and t[2] - t[1] >= 0.1 - 1e-9, t
     assert lines[3:9] == [
         "event line: retry: 2000",
         "event line: id: 1",

@@ -43,9 +43,10 @@ def test_httpx_streaming_gets_each_chunk_on_its_timeline(server):
         for line in r.iter_lines():
             arrivals.append((line, time.monotonic() - t0))
     assert [a[0] for a in arrivals] == ['{"t":"Hel"}', '{"t":"lo"}', '{"t":"!"}']
-    assert arrivals[0][1] < 0.12
-    assert 0.15 <= arrivals[1][1] < 0.29
-    assert arrivals[2][1] >= 0.30
+    # Each piece comes when its pause is over, not held to the end (only lower
+    # bounds on the gaps: the machine may be loaded).
+    assert arrivals[1][1] - arrivals[0][1] >= 0.15
+    assert arrivals[2][1] - arrivals[1][1] >= 0.15
     server.check_assertions()
 
 
@@ -55,7 +56,7 @@ def test_requests_stream_true_reads_chunks_as_they_come(server):
     with requests.get(server.url_for("/v1/chat"), stream=True, timeout=5) as r:
         times = [time.monotonic() - t0 for _ in r.iter_content(chunk_size=None)]
     assert len(times) == 3
-    assert times[0] < 0.12 and times[1] >= 0.15 and times[2] >= 0.30
+    assert times[1] - times[0] >= 0.15 and times[2] - times[1] >= 0.15
 
 
 def test_sse_client_library_sees_events_ids_retry_and_delays(server):
@@ -83,9 +84,8 @@ def test_sse_client_library_sees_events_ids_retry_and_delays(server):
         ("update", '{"n": 2}', "2"),
         ("message", "line one\nline two", "3"),
     ]
-    assert got[0][4] < 0.15
-    assert 0.2 <= got[1][4] < 0.3
-    assert got[2][4] >= 0.3
+    assert got[1][4] - got[0][4] >= 0.2
+    assert got[2][4] - got[1][4] >= 0.1
 
 
 def test_curl_no_buffer_prints_events_as_they_arrive(server):
@@ -104,7 +104,6 @@ def test_curl_no_buffer_prints_events_as_they_arrive(server):
             lines.append((line.strip(), time.monotonic() - t0))
     assert p.wait(5) == 0
     assert [l for l, _ in lines] == ["data: 0", "data: 1", "data: 2", "data: 3"]
-    assert lines[0][1] < 0.1 + 0.2  # curl's own start-up included
     assert lines[3][1] - lines[0][1] >= 0.3
 
 
@@ -152,17 +151,17 @@ def test_connect_faults_seen_by_real_clients(server):
     with server.connect_fault_while("close"):
         with pytest.raises((httpx.RemoteProtocolError, httpx.ReadError)):
             httpx.get(server.url, timeout=2)
-    with server.connect_fault_while("delay", seconds=0.3):
-        assert server.connect_fault == ("delay", 0.3)
+    with server.connect_fault_while("delay", seconds=0.6):
+        assert server.connect_fault == ("delay", 0.6)
         t0 = time.monotonic()
         assert httpx.get(server.url, timeout=2).text == "ok"
-        assert time.monotonic() - t0 >= 0.3
+        assert time.monotonic() - t0 >= 0.6
         with pytest.raises(httpx.ReadTimeout):
             httpx.get(server.url, timeout=httpx.Timeout(2, read=0.1))
     assert server.connect_fault is None
     t0 = time.monotonic()
     assert httpx.get(server.url, timeout=2).text == "ok"
-    assert time.monotonic() - t0 < 0.25
+    assert time.monotonic() - t0 < 0.5  # not the 0.6 s delay any more
 
 
 def test_connect_fault_errors(server):
