@@ -61,7 +61,7 @@ impl RouteEntry {
     #[inline]
     pub(crate) fn decide(&self, nth: u64) -> (Option<Fault>, Option<ChaosDecision>) {
         match &self.route.chaos {
-            None => (self.fault(nth), None),
+            None => (self.fixed_fault(nth), None),
             Some(c) => (
                 c.decide(nth),
                 Some(ChaosDecision {
@@ -72,8 +72,18 @@ impl RouteEntry {
         }
     }
 
-    /// The fixed fault for the `nth` answer of this route (1-based), if it has one.
-    fn fault(&self, nth: u64) -> Option<Fault> {
+    /// The fault for the `nth` answer of this route (1-based), if it has one.
+    #[inline]
+    pub(crate) fn fault(&self, nth: u64) -> Option<Fault> {
+        match &self.route.chaos {
+            None => self.fixed_fault(nth),
+            Some(c) => c.decide(nth),
+        }
+    }
+
+    /// The fixed fault for the `nth` answer (1-based), if it has one.
+    #[inline]
+    fn fixed_fault(&self, nth: u64) -> Option<Fault> {
         let every = self.route.fault_every;
         self.route
             .fault

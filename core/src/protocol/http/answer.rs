@@ -184,9 +184,9 @@ pub(crate) fn respond(source: Source<'_>, meta: Meta, ctx: &mut Ctx<'_>) -> Next
         let unmatched = ctx.unmatched;
         return send_plain(unmatched, meta, ctx);
     };
-    let decision = entry.decide(nth);
     match &entry.answer {
         Answer::Handler(handler) => {
+            let decision = entry.decide(nth);
             let mut request = source.into_request(meta, ctx);
             request.route = Some(entry.id);
             (request.fault, request.chaos) = decision;
@@ -201,8 +201,14 @@ pub(crate) fn respond(source: Source<'_>, meta: Meta, ctx: &mut Ctx<'_>) -> Next
             }))
         }
         Answer::Static(prepared) => {
-            record(source, Some(entry.id), decision, meta, ctx);
-            match decision.0 {
+            let fault = if ctx.log.is_some() {
+                let decision = entry.decide(nth);
+                record(source, Some(entry.id), decision, meta, ctx);
+                decision.0
+            } else {
+                entry.fault(nth)
+            };
+            match fault {
                 // Written straight from the route table.
                 None if prepared.stream.is_none() => send_plain(prepared, meta, ctx),
                 fault => deliver(prepared.clone(), fault, meta, ctx),
