@@ -58,3 +58,6 @@ scripts/test-c.sh
 
 echo "== Python package (scripts/test-python.sh)"
 scripts/test-python.sh
+
+echo "== pytest-httpserver's own suite against pierhead.httpserver (scripts/test-httpserver-compat.sh)"
+scripts/test-httpserver-compat.sh
