@@ -579,7 +579,7 @@ impl Config {
             1 << 32,
         )?;
         range("max_frame_bytes", self.max_frame_bytes as u64, 1, 1 << 30)?;
-        range("unmatched_status", self.unmatched_status.into(), 100, 999)?;
+        check_unmatched_status(self.unmatched_status)?;
         range("request_log", self.request_log as u64, 0, 10_000_000)?;
         range("handler_threads", self.handler_threads as u64, 1, 1024)?;
         nonzero("handler_timeout", self.handler_timeout)?;
@@ -695,6 +695,11 @@ fn nonzero(field: &'static str, d: Duration) -> Result<(), ConfigError> {
     } else {
         Ok(())
     }
+}
+
+/// The unmatched status must be a three-digit status code.
+pub(crate) fn check_unmatched_status(status: u16) -> Result<(), ConfigError> {
+    range("unmatched_status", status.into(), 100, 999)
 }
 
 #[cfg(test)]

@@ -14,7 +14,8 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::Instant;
 
-use crate::routing::{Handler, Request, Response};
+use crate::routing::table::{Answer, RouteTable};
+use crate::routing::{Fault, Handler, Prepared, Request, Response};
 use crate::shared::Shared;
 
 /// A request to run a handler for one connection of one worker.
@@ -23,8 +24,17 @@ pub(crate) struct Job {
     pub(crate) token: mio::Token,
     /// Tells this job's result from that of an earlier, timed-out job.
     pub(crate) id: u64,
-    pub(crate) handler: Arc<dyn Handler>,
+    pub(crate) work: Work,
     pub(crate) request: Request,
+}
+
+/// What a job does.
+pub(crate) enum Work {
+    /// Run this route's handler.
+    Handle(Arc<dyn Handler>),
+    /// Finish matching from route `from` of `table` (deferred conditions), then
+    /// answer as the route found says.
+    Resolve { table: Arc<RouteTable>, from: usize },
 }
 
 /// A finished job, queued for its worker.
@@ -42,6 +52,13 @@ pub(crate) enum Outcome {
     Failed(Response),
     /// It panicked (answered 500, counted as a handler error).
     Panicked,
+    /// A resolved match found a static route: its answer, with this fault.
+    Static(Arc<Prepared>, Option<Fault>),
+    /// A resolved match found a handler route; its handler gave this (an `Err` is
+    /// a reported failure), to send with this fault.
+    Routed(Result<Response, Response>, Option<Fault>),
+    /// A resolved match found no route.
+    Unmatched,
 }
 
 #[derive(Default)]
@@ -138,6 +155,28 @@ impl HandlerPool {
     }
 }
 
+/// Matches `request` from route `from` on (deferred conditions included), logs
+/// it, and runs the handler of the route found, here on this handler thread.
+fn resolve(shared: &Shared, table: &RouteTable, from: usize, request: &mut Request) -> Outcome {
+    let Some((entry, nth)) = table.resolve(from, request) else {
+        shared.misses.record(|limit| request.with_body_cut(limit));
+        if let Some(log) = &shared.log {
+            log.record_copy(request);
+        }
+        return Outcome::Unmatched;
+    };
+    let (fault, chaos) = entry.decide(nth);
+    request.route = Some(entry.id);
+    (request.fault, request.chaos) = (fault, chaos);
+    if let Some(log) = &shared.log {
+        log.record_copy(request);
+    }
+    match &entry.answer {
+        Answer::Static(p) | Answer::Stream(p) => Outcome::Static(p.clone(), fault),
+        Answer::Handler(h) => Outcome::Routed(h.try_handle(request), fault),
+    }
+}
+
 fn run_thread(shared: Arc<Shared>) {
     shared.adopt_current_thread();
     let pool = &shared.handlers;
@@ -161,16 +200,28 @@ fn run_thread(shared: Arc<Shared>) {
 }
 
 fn run_job(shared: &Shared, job: Job) {
-    let handler = job.handler;
-    let request = job.request;
-    let outcome = match catch_unwind(AssertUnwindSafe(|| handler.try_handle(&request))) {
-        Ok(Ok(response)) => Outcome::Answered(response),
-        Ok(Err(response)) => Outcome::Failed(response),
-        Err(_) => Outcome::Panicked,
+    let mut request = job.request;
+    let outcome = match job.work {
+        Work::Handle(handler) => {
+            let outcome = match catch_unwind(AssertUnwindSafe(|| handler.try_handle(&request))) {
+                Ok(Ok(response)) => Outcome::Answered(response),
+                Ok(Err(response)) => Outcome::Failed(response),
+                Err(_) => Outcome::Panicked,
+            };
+            // Dropped here, on this thread, not on the I/O thread.
+            drop(handler);
+            outcome
+        }
+        Work::Resolve { table, from } => {
+            match catch_unwind(AssertUnwindSafe(|| {
+                resolve(shared, &table, from, &mut request)
+            })) {
+                Ok(outcome) => outcome,
+                Err(_) => Outcome::Panicked,
+            }
+        }
     };
-    // Drop the request and handler here, on this thread, not on the I/O thread.
     drop(request);
-    drop(handler);
     shared.complete_handler(
         job.worker,
         Completion {

@@ -355,6 +355,17 @@ impl Server {
         self.shared.misses.snapshot()
     }
 
+    /// Answers requests no route matches with `status` from now on (the config's
+    /// `unmatched_status` until then): e.g. 404 for a test that expects
+    /// unexpected requests. An error names `unmatched_status`.
+    pub fn set_unmatched_status(&self, status: u16) -> Result<(), ConfigError> {
+        crate::config::check_unmatched_status(status)?;
+        self.shared
+            .routes
+            .set_unmatched(worker::unmatched_answer(status));
+        Ok(())
+    }
+
     /// Forgets the unmatched requests.
     pub fn clear_unmatched(&self) {
         self.shared.misses.clear();

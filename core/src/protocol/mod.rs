@@ -12,6 +12,7 @@ pub(crate) mod frame;
 pub(crate) mod http;
 pub(crate) mod out;
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use crate::config::{Config, Protocol};
@@ -88,7 +89,7 @@ pub(crate) struct Ctx<'a> {
     /// The server is stopping: finish what is in flight, start nothing new.
     pub(crate) stopping: bool,
     /// The routes in force (HTTP).
-    pub(crate) routes: &'a RouteTable,
+    pub(crate) routes: &'a Arc<RouteTable>,
     /// Where to record requests, if the log is on.
     pub(crate) log: Option<&'a RequestLog>,
     /// Where to count requests no route matched.

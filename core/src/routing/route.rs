@@ -59,6 +59,18 @@ impl std::fmt::Debug for Condition {
     }
 }
 
+/// A caller-supplied condition that may block; see [`Route::when_deferred`].
+#[derive(Clone)]
+pub(crate) struct DeferredCondition(pub(crate) Arc<DeferredFn>);
+
+type DeferredFn = dyn Fn(&Request) -> bool + Send + Sync;
+
+impl std::fmt::Debug for DeferredCondition {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DeferredCondition(<callback>)")
+    }
+}
+
 /// What a matching route answers with.
 #[derive(Clone)]
 pub enum Action {
@@ -97,6 +109,8 @@ pub struct Route {
     pub(crate) headers: Vec<(String, String)>,
     pub(crate) body: Option<Vec<u8>>,
     pub(crate) conditions: Vec<Condition>,
+    /// Conditions run on the handler threads (see [`Route::when_deferred`]).
+    pub(crate) deferred: Vec<DeferredCondition>,
     pub(crate) action: Action,
     pub(crate) uses: Option<u64>,
     pub(crate) fault: Option<Fault>,
@@ -147,6 +161,7 @@ impl Route {
             headers: Vec::new(),
             body: None,
             conditions: Vec::new(),
+            deferred: Vec::new(),
             action: Action::Static(Response::new(200)),
             uses: None,
             fault: None,
@@ -199,6 +214,22 @@ impl Route {
         condition: impl Fn(&RequestView<'_>) -> bool + Send + Sync + 'static,
     ) -> Route {
         self.conditions.push(Condition(Arc::new(condition)));
+        self
+    }
+
+    /// Match only requests for which `condition` returns true, where the condition
+    /// may be slow or block: a regular expression engine, a lock, a call into an
+    /// interpreter (Python's predicates and `re` patterns are these). It runs on a
+    /// handler thread, never on an I/O thread: a request that passes this route's
+    /// other conditions is handed to the handler pool, which decides this route
+    /// and the ones after it (in order, as always). So routes before it cost
+    /// nothing more, and the ones after it are matched off the I/O thread for the
+    /// requests that reach it. May be given several times; all must hold.
+    pub fn when_deferred(
+        mut self,
+        condition: impl Fn(&Request) -> bool + Send + Sync + 'static,
+    ) -> Route {
+        self.deferred.push(DeferredCondition(Arc::new(condition)));
         self
     }
 
@@ -267,14 +298,17 @@ impl Route {
     /// when it picks a route, so it serves assertions on the request log. A body
     /// the log cut is compared by length and digest; [`Route::when`] conditions
     /// see the cut body (check [`Request::body_is_whole`] where that matters).
+    /// Deferred conditions ([`Route::when_deferred`]) are run too, on the calling
+    /// thread.
     pub fn matches(&self, request: &Request) -> bool {
         let view = request.view();
-        match request.body_digest {
+        let immediate = match request.body_digest {
             Some(digest) => self.matches_with(&view, |want| {
                 want.len() as u64 == request.body_len && body_digest(want) == digest
             }),
             None => self.matches_view(&view),
-        }
+        };
+        immediate && self.deferred.iter().all(|c| (c.0)(request))
     }
 
     #[inline]

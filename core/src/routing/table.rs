@@ -10,7 +10,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use super::request::RequestView;
+use super::request::{Request, RequestView};
 use super::response::{Prepared, Response};
 use super::route::{Action, Fault, Route, RouteId};
 use super::{ChaosDecision, Handler};
@@ -99,6 +99,13 @@ impl RouteEntry {
             .filter(|_| every <= 1 || nth.is_multiple_of(every))
     }
 
+    /// No uses left (a route without a limit never is).
+    fn used_up(&self) -> bool {
+        self.remaining
+            .as_ref()
+            .is_some_and(|left| left.load(Ordering::Acquire) == 0)
+    }
+
     /// Takes one use; `None` when the route is used up (another worker may have
     /// taken the last one at the same moment: exactly one of them gets it), else
     /// which answer of the route this is (1-based).
@@ -113,10 +120,23 @@ impl RouteEntry {
     }
 }
 
+/// What [`RouteTable::find`] found.
+pub(crate) enum Found<'a> {
+    /// This route, for its `nth` answer.
+    Route(&'a Arc<RouteEntry>, u64),
+    /// The route at this index has deferred conditions: decide on a handler thread.
+    Deferred(usize),
+    /// No route matches.
+    None,
+}
+
 /// One snapshot of the routes, in the order they were added.
 #[derive(Default)]
 pub(crate) struct RouteTable {
     entries: Vec<Arc<RouteEntry>>,
+    /// The answer to unmatched requests, once changed while running (the
+    /// workers take it with the table; until then, the config's).
+    pub(crate) unmatched: Option<Arc<Prepared>>,
 }
 
 impl RouteTable {
@@ -127,16 +147,40 @@ impl RouteTable {
     }
 
     /// The first route that matches and still has uses left; that use is taken,
-    /// and its number (1-based) returned with the route.
-    pub(crate) fn find(&self, req: &RequestView<'_>) -> Option<(&Arc<RouteEntry>, u64)> {
+    /// and its number (1-based) returned with the route. A route with deferred
+    /// conditions that passes the others stops the search: the rest is for
+    /// [`RouteTable::resolve`], on a handler thread.
+    #[inline]
+    pub(crate) fn find(&self, req: &RequestView<'_>) -> Found<'_> {
+        for (index, e) in self.entries.iter().enumerate() {
+            if !e.route.matches_view(req) {
+                continue;
+            }
+            if !e.route.deferred.is_empty() {
+                if e.used_up() {
+                    continue;
+                }
+                return Found::Deferred(index);
+            }
+            if let Some(nth) = e.claim() {
+                return Found::Route(e, nth);
+            }
+        }
+        Found::None
+    }
+
+    /// Finishes a search that [`RouteTable::find`] deferred at `from`: every
+    /// condition (deferred ones too) of the routes from there on.
+    pub(crate) fn resolve(&self, from: usize, req: &Request) -> Option<(&Arc<RouteEntry>, u64)> {
         self.entries
+            .get(from..)?
             .iter()
-            .filter(|e| e.route.matches_view(req))
+            .filter(|e| e.route.matches(req))
             .find_map(|e| e.claim().map(|nth| (e, nth)))
     }
 
-    fn with(entries: Vec<Arc<RouteEntry>>) -> RouteTable {
-        RouteTable { entries }
+    fn with(entries: Vec<Arc<RouteEntry>>, unmatched: Option<Arc<Prepared>>) -> RouteTable {
+        RouteTable { entries, unmatched }
     }
 }
 
@@ -159,7 +203,7 @@ impl RouteStore {
             .into_iter()
             .map(|r| Arc::new(RouteEntry::new(store.fresh_id(), r)))
             .collect();
-        *store.lock() = Arc::new(RouteTable::with(entries));
+        *store.lock() = Arc::new(RouteTable::with(entries, None));
         store
     }
 
@@ -187,7 +231,7 @@ impl RouteStore {
         let mut current = self.lock();
         let mut entries = current.entries.clone();
         let out = edit(&mut entries);
-        *current = Arc::new(RouteTable::with(entries));
+        *current = Arc::new(RouteTable::with(entries, current.unmatched.clone()));
         // Bumped under the lock, after the new table is in place.
         self.version.fetch_add(1, Ordering::Release);
         out
@@ -225,6 +269,16 @@ impl RouteStore {
 
     pub(crate) fn clear(&self) {
         self.update(|entries| entries.clear());
+    }
+
+    /// Answers unmatched requests with `status` from now on.
+    pub(crate) fn set_unmatched(&self, unmatched: Prepared) {
+        let mut current = self.lock();
+        *current = Arc::new(RouteTable::with(
+            current.entries.clone(),
+            Some(Arc::new(unmatched)),
+        ));
+        self.version.fetch_add(1, Ordering::Release);
     }
 
     pub(crate) fn hits(&self, id: RouteId) -> Option<u64> {

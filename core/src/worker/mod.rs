@@ -187,7 +187,7 @@ struct Io {
     routes: Arc<RouteTable>,
     routes_version: u64,
     /// The answer when routes exist and none matches.
-    unmatched: Prepared,
+    unmatched: Arc<Prepared>,
     fixed_response: bool,
     handler_timeout: Duration,
     next_job: u64,
@@ -225,10 +225,7 @@ impl Worker {
             requeue: Vec::new(),
             routes_version: shared.routes.version(),
             routes: shared.routes.snapshot(),
-            unmatched: Prepared::new(&Response::text(
-                c.unmatched_status,
-                format!("{}\n", reason(c.unmatched_status)),
-            )),
+            unmatched: Arc::new(unmatched_answer(c.unmatched_status)),
             fixed_response: c.fixed_response,
             handler_timeout: c.handler_timeout,
             next_job: 0,
@@ -570,6 +567,11 @@ impl Worker {
     }
 }
 
+/// The answer to requests no route matches: `status` and its reason phrase.
+pub(crate) fn unmatched_answer(status: u16) -> Prepared {
+    Prepared::new(&Response::text(status, format!("{}\n", reason(status))))
+}
+
 /// The id a connection's requests carry: unique within the server.
 #[inline]
 fn conn_id(token: ConnToken, worker: usize) -> u64 {
@@ -607,6 +609,9 @@ impl Io {
         if version != self.routes_version {
             self.routes = self.shared.routes.snapshot();
             self.routes_version = version;
+            if let Some(u) = &self.routes.unmatched {
+                self.unmatched = u.clone();
+            }
         }
         self.out.clear(OUT_KEEP);
         Ctx {
@@ -815,7 +820,7 @@ impl Io {
     fn hold(&mut self, conn: &mut Connection, mut hold: Box<Hold>) {
         if let Hold::RunHandler { .. } = *hold {
             let Hold::RunHandler {
-                handler,
+                work,
                 request,
                 fault,
                 meta,
@@ -829,7 +834,7 @@ impl Io {
                 worker: self.index,
                 token: conn.token.to_token(),
                 id,
-                handler,
+                work,
                 request,
             };
             // The pool closes only after every worker has exited, so this succeeds;
@@ -870,7 +875,12 @@ impl Io {
             }
             _ => None,
         };
-        if failure.is_some() || matches!(why, Release::Handled(Outcome::Failed(_))) {
+        if failure.is_some()
+            || matches!(
+                why,
+                Release::Handled(Outcome::Failed(_) | Outcome::Routed(Err(_), _))
+            )
+        {
             self.counters().handler_errors.incr();
         }
         let mut ctx = self.protocol_ctx(conn.token, conn.output.len());
@@ -886,18 +896,28 @@ impl Io {
                 }
             },
             Hold::AwaitHandler { fault, meta, .. } => {
-                let (response, fault) = match (failure, why) {
+                let prepared = |r: Response| Arc::new(Prepared::from_response(r));
+                match (failure, why) {
                     (None, Release::Handled(Outcome::Answered(r) | Outcome::Failed(r))) => {
-                        (r, *fault)
+                        http::deliver(prepared(r), *fault, *meta, &mut ctx)
                     }
-                    (text, _) => (Response::text(500, text.unwrap_or_default()), None),
-                };
-                http::deliver(
-                    Arc::new(Prepared::from_response(response)),
-                    fault,
-                    *meta,
-                    &mut ctx,
-                )
+                    // Matches resolved on the handler thread.
+                    (None, Release::Handled(Outcome::Static(p, f))) => {
+                        http::deliver(p, f, *meta, &mut ctx)
+                    }
+                    (None, Release::Handled(Outcome::Routed(Ok(r) | Err(r), f))) => {
+                        http::deliver(prepared(r), f, *meta, &mut ctx)
+                    }
+                    (None, Release::Handled(Outcome::Unmatched)) => {
+                        http::send_unmatched(*meta, &mut ctx)
+                    }
+                    (text, _) => http::deliver(
+                        prepared(Response::text(500, text.unwrap_or_default())),
+                        None,
+                        *meta,
+                        &mut ctx,
+                    ),
+                }
             }
             // Never is not due; RunHandler is never stored. Put them back.
             Hold::Never | Hold::RunHandler { .. } => {

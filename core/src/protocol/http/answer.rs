@@ -6,8 +6,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use super::response::{self, ConnectionHeader};
+use crate::handler_pool::Work;
 use crate::protocol::{Ctx, Next};
-use crate::routing::table::{Answer, RouteEntry};
+use crate::routing::table::{Answer, Found, RouteEntry, RouteTable};
 use crate::routing::{
     ChaosDecision, Fault, Handler, Headers, Prepared, Request, RequestView, RouteId, Step, Steps,
 };
@@ -74,7 +75,7 @@ pub(crate) enum Hold {
     /// Run `handler` for `request` on the handler pool (the worker submits it and
     /// holds [`Hold::AwaitHandler`] instead).
     RunHandler {
-        handler: Arc<dyn Handler>,
+        work: Work,
         request: Request,
         fault: Option<Fault>,
         meta: Meta,
@@ -171,18 +172,10 @@ pub(crate) fn respond(source: Source<'_>, meta: Meta, ctx: &mut Ctx<'_>) -> Next
         return hello(meta, ctx);
     }
     let routes = ctx.routes;
-    let Some((entry, nth)) = routes.find(&source.view()) else {
-        if routes.is_empty() && ctx.fixed_response {
-            record(source, None, (None, None), meta, ctx);
-            return hello(meta, ctx);
-        }
-        ctx.misses.record(|limit| match &source {
-            Source::Owned(r) => r.with_body_cut(limit),
-            Source::Parsed(v) => owned_request(v.method, v.target, v.headers, meta, ctx),
-        });
-        record(source, None, (None, None), meta, ctx);
-        let unmatched = ctx.unmatched;
-        return send_plain(unmatched, meta, ctx);
+    let (entry, nth) = match routes.find(&source.view()) {
+        Found::Route(entry, nth) => (entry, nth),
+        Found::Deferred(from) => return defer(routes.clone(), from, source, meta, ctx),
+        Found::None => return unmatched(source, meta, ctx),
     };
     match &entry.answer {
         Answer::Handler(handler) => hand_off(handler, entry, nth, source, meta, ctx),
@@ -208,6 +201,47 @@ pub(crate) fn respond(source: Source<'_>, meta: Meta, ctx: &mut Ctx<'_>) -> Next
     }
 }
 
+/// No route matched: the unmatched answer (or the fixed one, with no routes at
+/// all), counted and logged.
+fn unmatched(source: Source<'_>, meta: Meta, ctx: &mut Ctx<'_>) -> Next {
+    if ctx.routes.is_empty() && ctx.fixed_response {
+        record(source, None, (None, None), meta, ctx);
+        return hello(meta, ctx);
+    }
+    ctx.misses.record(|limit| match &source {
+        Source::Owned(r) => r.with_body_cut(limit),
+        Source::Parsed(v) => owned_request(v.method, v.target, v.headers, meta, ctx),
+    });
+    record(source, None, (None, None), meta, ctx);
+    send_unmatched(meta, ctx)
+}
+
+/// The unmatched answer (for a request resolved on a handler thread, which
+/// counted and logged it).
+pub(crate) fn send_unmatched(meta: Meta, ctx: &mut Ctx<'_>) -> Next {
+    let unmatched = ctx.unmatched;
+    send_plain(unmatched, meta, ctx)
+}
+
+/// A route with deferred conditions passed its other ones: the rest of the match
+/// (from route `from`) is decided on a handler thread.
+#[inline(never)]
+fn defer(
+    table: Arc<RouteTable>,
+    from: usize,
+    source: Source<'_>,
+    meta: Meta,
+    ctx: &mut Ctx<'_>,
+) -> Next {
+    let request = source.into_request(meta, ctx);
+    Next::Hold(Box::new(Hold::RunHandler {
+        work: Work::Resolve { table, from },
+        request,
+        fault: None,
+        meta,
+    }))
+}
+
 /// Hands a request to its route's handler (the worker submits the job). Not
 /// inlined, so that `respond` stays small for the static path (callgrind: 4
 /// instructions less per static request).
@@ -228,7 +262,7 @@ fn hand_off(
         log.record_copy(&request);
     }
     Next::Hold(Box::new(Hold::RunHandler {
-        handler: handler.clone(),
+        work: Work::Handle(handler.clone()),
         request,
         fault: decision.0,
         meta,

@@ -18,7 +18,7 @@ mod date;
 pub(crate) mod head;
 pub(crate) mod response;
 
-pub(crate) use answer::{deliver, resume, Hold, Meta};
+pub(crate) use answer::{deliver, resume, send_unmatched, Hold, Meta};
 pub(crate) use date::DateCache;
 
 use super::{Ctx, Next, Progress};
