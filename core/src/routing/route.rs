@@ -311,13 +311,15 @@ impl Route {
         immediate && self.deferred.iter().all(|c| (c.0)(request))
     }
 
-    #[inline]
+    #[inline(always)]
     pub(crate) fn matches_view(&self, req: &RequestView<'_>) -> bool {
         self.matches_with(req, |want| want == req.body)
     }
 
-    /// The match, with `body_ok` deciding a body condition.
-    #[inline]
+    /// The match, with `body_ok` deciding a body condition. (Always inlined: when
+    /// the route search stopped inlining it, callgrind counted 17 instructions
+    /// more per routed request.)
+    #[inline(always)]
     fn matches_with(&self, req: &RequestView<'_>, body_ok: impl FnOnce(&[u8]) -> bool) -> bool {
         if let Some(m) = &self.method {
             // A GET route answers HEAD too (RFC 9110 9.3.2).

@@ -134,6 +134,8 @@ pub(crate) enum Found<'a> {
 #[derive(Default)]
 pub(crate) struct RouteTable {
     entries: Vec<Arc<RouteEntry>>,
+    /// Some route has deferred conditions.
+    deferred: bool,
     /// The answer to unmatched requests, once changed while running (the
     /// workers take it with the table; until then, the config's).
     pub(crate) unmatched: Option<Arc<Prepared>>,
@@ -151,7 +153,23 @@ impl RouteTable {
     /// conditions that passes the others stops the search: the rest is for
     /// [`RouteTable::resolve`], on a handler thread.
     #[inline]
-    pub(crate) fn find(&self, req: &RequestView<'_>) -> Found<'_> {
+    pub(crate) fn find(&self, req: &RequestView<'_>) -> Option<(&Arc<RouteEntry>, u64)> {
+        self.entries
+            .iter()
+            .filter(|e| e.route.matches_view(req))
+            .find_map(|e| e.claim().map(|nth| (e, nth)))
+    }
+
+    /// Some route has deferred conditions: search with [`RouteTable::find_deferring`].
+    #[inline]
+    pub(crate) fn has_deferred(&self) -> bool {
+        self.deferred
+    }
+
+    /// [`RouteTable::find`] for a table with deferred conditions: a route with
+    /// them that passes the others stops the search, for [`RouteTable::resolve`]
+    /// on a handler thread.
+    pub(crate) fn find_deferring(&self, req: &RequestView<'_>) -> Found<'_> {
         for (index, e) in self.entries.iter().enumerate() {
             if !e.route.matches_view(req) {
                 continue;
@@ -180,7 +198,11 @@ impl RouteTable {
     }
 
     fn with(entries: Vec<Arc<RouteEntry>>, unmatched: Option<Arc<Prepared>>) -> RouteTable {
-        RouteTable { entries, unmatched }
+        RouteTable {
+            deferred: entries.iter().any(|e| !e.route.deferred.is_empty()),
+            entries,
+            unmatched,
+        }
     }
 }
 

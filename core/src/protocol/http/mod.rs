@@ -83,7 +83,7 @@ impl Session {
                     Some(mut request) => {
                         request.body_len = request.body.len() as u64;
                         request.received = ctx.now;
-                        answer::respond(Source::Owned(*request), pending.meta, ctx)
+                        answer::respond(Source::Owned(request), pending.meta, ctx)
                     }
                     None => answer::hello(pending.meta, ctx),
                 };
@@ -347,6 +347,7 @@ mod tests {
                 date: b"Thu, 01 Jan 1970 00:00:00 GMT",
                 stopping: false,
                 routes: &routes,
+                routes_shared: &routes,
                 log: self.log.as_ref(),
                 misses: &self.misses,
                 unmatched: &self.unmatched,
