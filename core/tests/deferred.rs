@@ -184,3 +184,13 @@ fn the_unmatched_status_changes_while_running() {
     assert_eq!(err.field, "unmatched_status");
     assert_eq!(get(&server, "/known").status, 204);
 }
+
+#[test]
+fn the_unmatched_status_changes_with_no_routes_at_all() {
+    let server = common::start(Protocol::Http, |c| {
+        c.fixed_response(false).unmatched_status(500)
+    });
+    assert_eq!(get(&server, "/nope").status, 500);
+    server.set_unmatched_status(404).unwrap();
+    assert_eq!(get(&server, "/nope").status, 404);
+}

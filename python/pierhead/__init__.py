@@ -42,7 +42,7 @@ from ._pierhead import (
     StopReport,
     bench,
 )
-from ._server import RequestHandler, Server
+from ._server import PendingRequest, RequestHandler, Server, URIPattern
 
 __version__: str = _pierhead.__version__
 
@@ -58,6 +58,7 @@ __all__ = [
     "FrameError",
     "LatencySummary",
     "Matcher",
+    "PendingRequest",
     "PierheadError",
     "PublishReport",
     "Request",
@@ -70,6 +71,7 @@ __all__ = [
     "Stats",
     "Step",
     "StopReport",
+    "URIPattern",
     "__version__",
     "bench",
 ]

@@ -10,18 +10,22 @@ from __future__ import annotations
 import contextlib
 import json as _json
 import os
+import queue
+import re
 import ssl
 import tempfile
 import threading
+import time
 import weakref
 from urllib.parse import quote as _quote
-from typing import Any, Callable, Iterable, Iterator, Mapping, Optional, Union
+from urllib.parse import unquote as _unquote
+from typing import Any, Callable, Iterable, Iterator, Mapping, Optional, Protocol, Union
 
 from . import _pierhead
 from ._errors import ConfigError, ExpectationError, ServerStateError
 from ._pierhead import Chaos, Fault, Matcher, Ordering, PublishReport, Request, Response, Route, Stats, StopReport
 
-__all__ = ["Server", "RequestHandler", "HandlerResult", "QueryString", "Headers"]
+__all__ = ["Server", "RequestHandler", "PendingRequest", "HandlerResult", "QueryString", "Headers", "Uri", "URIPattern", "HeaderValueMatcher"]
 
 #: What a ``respond_with_handler`` callable may return.
 HandlerResult = Union[Response, str, bytes]
@@ -48,8 +52,54 @@ class _Unset:
 UNSET: Any = _Unset()
 
 
+class URIPattern(Protocol):
+    """A path condition of your own: ``match(path)`` gets the request's path
+    (``%XX`` escapes decoded, without the query) and says whether it matches."""
+
+    def match(self, uri: str) -> Any: ...
+
+
+#: What ``uri`` may be: an exact path, a regular expression matched from the start
+#: of the path (``re.match``), or a :class:`URIPattern`.
+Uri = Union[str, "re.Pattern[str]", URIPattern]
+#: ``header_value_matcher(name, actual_or_None, expected) -> bool``.
+HeaderValueMatcher = Callable[[str, Optional[str], str], bool]
+
+
+class _PathCondition:
+    """A regex or URIPattern on the decoded path (as pytest-httpserver and werkzeug
+    see paths); run on the server's handler threads."""
+
+    def __init__(self, uri: Union["re.Pattern[str]", URIPattern], raw_path: bool) -> None:
+        self.uri = uri
+        self.raw_path = raw_path
+
+    def __call__(self, request: Request) -> bool:
+        path = request.path if self.raw_path else _unquote(request.path)
+        return bool(self.uri.match(path))
+
+    def __repr__(self) -> str:
+        if isinstance(self.uri, re.Pattern):
+            return f"re.compile({self.uri.pattern!r})"
+        return repr(self.uri)
+
+
+class _HeaderCondition:
+    """Headers compared by a header value matcher."""
+
+    def __init__(self, headers: "list[tuple[str, str]]", compare: HeaderValueMatcher) -> None:
+        self.headers = headers
+        self.compare = compare
+
+    def __call__(self, request: Request) -> bool:
+        return all(self.compare(name, request.header(name), want) for name, want in self.headers)
+
+    def __repr__(self) -> str:
+        return f"headers {dict(self.headers)!r} by {getattr(self.compare, '__name__', self.compare)!r}"
+
+
 def _matcher(
-    uri: str,
+    uri: Uri,
     method: Optional[str],
     query_string: Optional[QueryString],
     headers: Optional[Headers],
@@ -57,9 +107,33 @@ def _matcher(
     json: Any,
     prefix: bool,
     raw_path: bool,
+    header_value_matcher: Optional[HeaderValueMatcher] = None,
+    predicate: Optional[Callable[[Request], bool]] = None,
 ) -> Matcher:
     json_text = None if json is UNSET else _json.dumps(json)
-    return Matcher(uri, method, query_string, headers, data, json_text, prefix, raw_path)
+    conditions: "list[Callable[[Request], bool]]" = []
+    description = None
+    if isinstance(uri, str):
+        path = uri
+    elif isinstance(uri, re.Pattern) or callable(getattr(uri, "match", None)):
+        cond = _PathCondition(uri, raw_path)
+        path, prefix, description = "/", True, repr(cond)
+        conditions.append(cond)
+    else:
+        raise ConfigError(
+            "invalid config field `uri`: must be a path (str), a compiled regular expression "
+            f"or an object with a match(path) method, not {type(uri).__name__}",
+            "uri",
+        )
+    if header_value_matcher is not None and headers:
+        pairs = list(headers.items()) if isinstance(headers, Mapping) else list(headers)
+        conditions.append(_HeaderCondition(pairs, header_value_matcher))
+        headers = None
+    if predicate is not None:
+        conditions.append(predicate)
+    return Matcher(
+        path, method, query_string, headers, data, json_text, prefix, raw_path, conditions or None, description
+    )
 
 
 class RequestHandler:
@@ -152,6 +226,20 @@ class RequestHandler:
         ``check_assertions()``."""
         self._install(Route(self.matcher, handler=func, uses=self.uses, fault=fault, ordering=self._ordering))
 
+    def respond_later(self, timeout: float = 30.0) -> None:
+        """Blocking mode: hold each matching request until the test thread takes
+        it with ``server.next_request()`` and answers it (``PendingRequest.respond``).
+        A request not answered within ``timeout`` seconds gets a 504. The request
+        waits on a handler thread; I/O threads go on serving."""
+        held = self._server._held
+
+        def hold(request: Request) -> Response:
+            pending = PendingRequest(request)
+            held.put(pending)
+            return pending._wait(timeout)
+
+        self.respond_with_handler(hold)
+
     def respond_with_fault(self, fault: Fault, status: int = 200, body: Union[str, bytes] = "") -> None:
         """Misbehave: delay, drip, close after the headers, reset, or never answer."""
         self.respond_with_response(Response(body, status), fault=fault)
@@ -159,6 +247,49 @@ class RequestHandler:
     def _install(self, route: Route) -> None:
         self._route = route
         self._server._install(self)
+
+
+class PendingRequest:
+    """A request held for the test thread (``RequestHandler.respond_later``):
+    ``request`` is it; answer once with ``respond`` (a ``Response``, ``str`` or
+    ``bytes``) or ``respond_with_json``."""
+
+    def __init__(self, request: Request) -> None:
+        self.request = request
+        self._answer: "queue.Queue[Response]" = queue.Queue(maxsize=1)
+        self._answered = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"<PendingRequest {self.request.method} {self.request.target}>"
+
+    def respond(self, response: Union[Response, str, bytes], status: int = 200) -> None:
+        """Sends the answer (``ServerStateError`` if already answered)."""
+        if not isinstance(response, Response):
+            response = Response(response, status)
+        if not self._answered.acquire(blocking=False):
+            raise ServerStateError("this request was answered already")
+        self._answer.put_nowait(response)
+
+    def respond_with_json(self, value: Any, status: int = 200) -> None:
+        self.respond(Response(_json.dumps(value), status, content_type="application/json"))
+
+    def _wait(self, timeout: float) -> Response:
+        try:
+            return self._answer.get(timeout=timeout)
+        except queue.Empty:
+            return Response(f"no answer from the test within {timeout} s\n", 504)
+
+
+def _poll(done: Callable[[], Any], timeout: float) -> bool:
+    """Calls ``done`` every 5 ms until it is true (True) or ``timeout`` passes
+    (False). Sleeps release the GIL; Ctrl-C interrupts."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if done():
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.005)
 
 
 class Server:
@@ -206,6 +337,10 @@ class Server:
         self._handlers: list[RequestHandler] = []
         self._ordering = Ordering()
         self._lock = threading.Lock()
+        self._configured_unmatched = int(limits.get("unmatched_status", _pierhead.DEFAULT_UNMATCHED_STATUS))
+        self._unmatched_status = self._configured_unmatched
+        # Requests held for the test thread (``respond_later``), oldest first.
+        self._held: "queue.Queue[PendingRequest]" = queue.Queue()
 
     def __repr__(self) -> str:
         where = self.url if self._core.state != "new" else "not started"
@@ -217,6 +352,8 @@ class Server:
         """Starts listening (``BindError`` if the address is taken). Expectations
         declared before, or left over from an earlier run, are put in place."""
         self._core.start()
+        if self._unmatched_status != self._configured_unmatched:
+            self._core.set_unmatched_status(self._unmatched_status)
         with self._lock:
             for h in self._handlers:
                 h._route_id = None  # ids of the previous run
@@ -327,6 +464,101 @@ class Server:
         """The stats as Prometheus text, as the endpoint serves them."""
         return self._core.metrics_text()
 
+    @property
+    def unmatched_status(self) -> int:
+        """The status of requests no expectation matches (default 500); may be
+        changed while running (``server.unmatched_status = 404``)."""
+        return self._unmatched_status
+
+    @unmatched_status.setter
+    def unmatched_status(self, status: int) -> None:
+        if not isinstance(status, int) or not 100 <= status <= 999:
+            raise ConfigError(
+                f"invalid config field `unmatched_status`: must be 100..=999, got {status!r}", "unmatched_status"
+            )
+        if self.is_running:
+            self._core.set_unmatched_status(status)
+        self._unmatched_status = status
+
+    # -- waiting -----------------------------------------------------------------
+
+    def wait_for(
+        self,
+        uri: Uri,
+        method: Optional[str] = None,
+        query_string: Optional[QueryString] = None,
+        headers: Optional[Headers] = None,
+        data: Optional[Union[str, bytes]] = None,
+        json: Any = UNSET,
+        *,
+        prefix: bool = False,
+        raw_path: bool = False,
+        header_value_matcher: Optional[HeaderValueMatcher] = None,
+        predicate: Optional[Callable[[Request], bool]] = None,
+        count: int = 1,
+        timeout: float = 5.0,
+    ) -> "list[Request]":
+        """Waits until at least ``count`` logged requests match (the rules of
+        ``expect_request``) and returns them; ``ExpectationError`` after
+        ``timeout`` seconds, with what did arrive. For code under test that calls
+        the server from a background thread or process."""
+        m = _matcher(
+            uri, method, query_string, headers, data, json, prefix, raw_path, header_value_matcher, predicate
+        )
+        found: "list[Request]" = []
+
+        def enough() -> bool:
+            found[:] = [r for r in self.log if m.matches(r)]
+            return len(found) >= count
+
+        if not _poll(enough, timeout):
+            raise ExpectationError(
+                f"waited {timeout} s for {count} request(s) matching {m}, got {len(found)}\n"
+                + _describe_log(self.log)
+            )
+        return found
+
+    def wait(self, timeout: float = 5.0, *, stop_on_unmatched: bool = True, raise_assertions: bool = True) -> bool:
+        """Waits until every expectation with a use limit (oneshot, ordered,
+        ``uses=``) is used up: True. False if ``timeout`` passes first, or (with
+        ``stop_on_unmatched``) a request no expectation matched arrives; then, with
+        ``raise_assertions``, ``ExpectationError`` says which."""
+        unmatched_before = self._core.unmatched()[0] if self.is_running else 0
+
+        def used_up() -> bool:
+            return all(h.hits >= h.uses for h in self.handlers if h.uses is not None)
+
+        def unexpected() -> bool:
+            return stop_on_unmatched and self.is_running and self._core.unmatched()[0] > unmatched_before
+
+        if _poll(lambda: used_up() or unexpected(), timeout) and used_up():
+            return True
+        if raise_assertions:
+            if unexpected():
+                self.check_assertions()
+            unused = [
+                f"{h.matcher}: {h.hits} of {h.uses} uses"
+                for h in self.handlers
+                if h.uses is not None and h.hits < h.uses
+            ]
+            raise ExpectationError(f"waited {timeout} s; expectations not used up:\n  " + "\n  ".join(unused))
+        return False
+
+    # -- blocking mode -------------------------------------------------------------
+
+    def next_request(self, timeout: float = 5.0) -> "PendingRequest":
+        """The next request held by an expectation answered with
+        ``respond_later()``: the test thread looks at it and answers it
+        (``ExpectationError`` if none arrives within ``timeout``)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                # Short waits, so that Ctrl-C is seen.
+                return self._held.get(timeout=min(0.1, max(0.0, deadline - time.monotonic())))
+            except queue.Empty:
+                if time.monotonic() >= deadline:
+                    raise ExpectationError(f"no held request arrived within {timeout} s") from None
+
     # -- connect-phase faults -----------------------------------------------------
 
     def set_connect_fault(self, fault: Optional[str], seconds: Optional[float] = None) -> None:
@@ -405,7 +637,7 @@ class Server:
 
     def expect_request(
         self,
-        uri: str,
+        uri: Uri,
         method: Optional[str] = None,
         query_string: Optional[QueryString] = None,
         headers: Optional[Headers] = None,
@@ -414,6 +646,8 @@ class Server:
         *,
         prefix: bool = False,
         raw_path: bool = False,
+        header_value_matcher: Optional[HeaderValueMatcher] = None,
+        predicate: Optional[Callable[[Request], bool]] = None,
         uses: Optional[int] = None,
     ) -> RequestHandler:
         """Expect requests for ``uri`` (exact path; with ``prefix=True`` any path
@@ -424,13 +658,21 @@ class Server:
         text compared exactly, or a mapping compared as decoded parameters in any
         order; every header in ``headers`` must be present with that value;
         ``data`` is the exact body; ``json`` a value the body must equal when
-        parsed. Expectations are tried in the order they were made."""
-        m = _matcher(uri, method, query_string, headers, data, json, prefix, raw_path)
+        parsed. ``uri`` may also be a compiled regular expression (``re.match`` on
+        the decoded path) or an object with a ``match(path)`` method;
+        ``header_value_matcher(name, actual, expected)`` compares the ``headers``
+        instead of equality; ``predicate(request)`` is any further condition.
+        Those Python conditions run on the server's handler threads, never on an
+        I/O thread (requests that pass the other conditions are handed over).
+        Expectations are tried in the order they were made."""
+        m = _matcher(
+            uri, method, query_string, headers, data, json, prefix, raw_path, header_value_matcher, predicate
+        )
         return self._expect(m, uses, None)
 
     def expect_oneshot_request(
         self,
-        uri: str,
+        uri: Uri,
         method: Optional[str] = None,
         query_string: Optional[QueryString] = None,
         headers: Optional[Headers] = None,
@@ -439,16 +681,28 @@ class Server:
         *,
         prefix: bool = False,
         raw_path: bool = False,
+        header_value_matcher: Optional[HeaderValueMatcher] = None,
+        predicate: Optional[Callable[[Request], bool]] = None,
     ) -> RequestHandler:
         """Like ``expect_request``, answered once; later matching requests fall
         through to later expectations (or are unmatched)."""
         return self.expect_request(
-            uri, method, query_string, headers, data, json, prefix=prefix, raw_path=raw_path, uses=1
+            uri,
+            method,
+            query_string,
+            headers,
+            data,
+            json,
+            prefix=prefix,
+            raw_path=raw_path,
+            header_value_matcher=header_value_matcher,
+            predicate=predicate,
+            uses=1,
         )
 
     def expect_ordered_request(
         self,
-        uri: str,
+        uri: Uri,
         method: Optional[str] = None,
         query_string: Optional[QueryString] = None,
         headers: Optional[Headers] = None,
@@ -457,11 +711,15 @@ class Server:
         *,
         prefix: bool = False,
         raw_path: bool = False,
+        header_value_matcher: Optional[HeaderValueMatcher] = None,
+        predicate: Optional[Callable[[Request], bool]] = None,
     ) -> RequestHandler:
         """A oneshot expectation that must be requested after every ordered
         expectation made before it. A request out of order gets a 500 and fails
         every later ordered request; ``check_assertions()`` reports it."""
-        m = _matcher(uri, method, query_string, headers, data, json, prefix, raw_path)
+        m = _matcher(
+            uri, method, query_string, headers, data, json, prefix, raw_path, header_value_matcher, predicate
+        )
         place = self._ordering.reserve(str(m))
         return self._expect(m, 1, (self._ordering, place))
 
@@ -538,7 +796,7 @@ class Server:
 
     def get_matching_requests_count(
         self,
-        uri: str,
+        uri: Uri,
         method: Optional[str] = None,
         query_string: Optional[QueryString] = None,
         headers: Optional[Headers] = None,
@@ -547,16 +805,20 @@ class Server:
         *,
         prefix: bool = False,
         raw_path: bool = False,
+        header_value_matcher: Optional[HeaderValueMatcher] = None,
+        predicate: Optional[Callable[[Request], bool]] = None,
     ) -> int:
         """How many logged requests match, with the same rules as ``expect_request``
         (a body the log cut is compared exactly for ``data``; for ``json`` it cannot
         be, and ``ExpectationError`` says so)."""
-        m = _matcher(uri, method, query_string, headers, data, json, prefix, raw_path)
+        m = _matcher(
+            uri, method, query_string, headers, data, json, prefix, raw_path, header_value_matcher, predicate
+        )
         return sum(1 for r in self.log if m.matches(r))
 
     def assert_request_made(
         self,
-        uri: str,
+        uri: Uri,
         method: Optional[str] = None,
         query_string: Optional[QueryString] = None,
         headers: Optional[Headers] = None,
@@ -565,10 +827,14 @@ class Server:
         *,
         prefix: bool = False,
         raw_path: bool = False,
+        header_value_matcher: Optional[HeaderValueMatcher] = None,
+        predicate: Optional[Callable[[Request], bool]] = None,
         count: int = 1,
     ) -> None:
         """Raises ``ExpectationError`` unless exactly ``count`` logged requests match."""
-        m = _matcher(uri, method, query_string, headers, data, json, prefix, raw_path)
+        m = _matcher(
+            uri, method, query_string, headers, data, json, prefix, raw_path, header_value_matcher, predicate
+        )
         log = self.log
         got = sum(1 for r in log if m.matches(r))
         if got != count:

@@ -40,6 +40,8 @@ struct Work {
     errors: Arc<ErrorSink>,
     scope: Option<CallbackScope>,
     reply: SyncSender<Reply>,
+    /// A request condition, not a handler: its result is a truth value.
+    predicate: bool,
 }
 
 #[derive(Default)]
@@ -87,6 +89,28 @@ pub(crate) fn call(
     request: &CoreRequest,
     errors: &Arc<ErrorSink>,
 ) -> Reply {
+    submit(callable, request, errors, false)
+}
+
+/// Runs the condition `callable(request)` on a Python thread and waits for it;
+/// true if it returned a true value (an exception is kept in `errors`: false).
+pub(crate) fn check(
+    callable: &Arc<Py<PyAny>>,
+    request: &CoreRequest,
+    errors: &Arc<ErrorSink>,
+) -> bool {
+    matches!(submit(callable, request, errors, true), Ok(r) if r.status == TRUE)
+}
+
+/// The status a condition's truth travels back in.
+const TRUE: u16 = 204;
+
+fn submit(
+    callable: &Arc<Py<PyAny>>,
+    request: &CoreRequest,
+    errors: &Arc<ErrorSink>,
+    predicate: bool,
+) -> Reply {
     let lost = |why: &str| Err(CoreResponse::text(500, format!("handler not run: {why}\n")));
     let ex = match executor() {
         Ok(ex) => ex,
@@ -99,6 +123,7 @@ pub(crate) fn call(
         errors: errors.clone(),
         scope: CallbackScope::current(),
         reply,
+        predicate,
     });
     if let Err(e) = (&ex.wake_write).write_all(&[1]) {
         return lost(&format!("cannot wake a handler thread: {e}"));
@@ -133,7 +158,14 @@ impl Job {
     /// Sends the handler's result back.
     fn answer(&self, py: Python<'_>, result: &Bound<'_, PyAny>) {
         let Some(work) = self.finish() else { return };
-        let reply = to_response(result).map_err(|e| handler_failure(py, e, &work.errors));
+        let reply = if work.predicate {
+            result
+                .is_truthy()
+                .map(|yes| CoreResponse::new(if yes { TRUE } else { 404 }))
+                .map_err(|e| handler_failure(py, e, &work.errors))
+        } else {
+            to_response(result).map_err(|e| handler_failure(py, e, &work.errors))
+        };
         let _ = work.reply.send(reply);
     }
 

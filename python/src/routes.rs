@@ -31,6 +31,9 @@ pub(crate) struct Matcher {
     /// With a `json` condition: the same route without it. A request the log cut
     /// that meets every other condition cannot be decided (see `matches`).
     without_json: Option<CoreRoute>,
+    /// Python conditions (`callable(request) -> bool`), run on the handler
+    /// threads when serving (deferred conditions of the core route).
+    conditions: Vec<Py<PyAny>>,
 }
 
 #[pymethods]
@@ -43,7 +46,9 @@ impl Matcher {
     /// a value. The method is compared in upper case (`get` is `GET`); the path is
     /// compared with `%XX` escapes decoded unless `raw_path`.
     #[new]
-    #[pyo3(signature = (uri, method=None, query_string=None, headers=None, data=None, json_text=None, prefix=false, raw_path=false))]
+    /// `conditions` are callables given the `Request`, all of which must return
+    /// true; the server runs them on its handler threads, never an I/O thread.
+    #[pyo3(signature = (uri, method=None, query_string=None, headers=None, data=None, json_text=None, prefix=false, raw_path=false, conditions=None, description=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -55,12 +60,29 @@ impl Matcher {
         json_text: Option<String>,
         prefix: bool,
         raw_path: bool,
+        conditions: Option<Vec<Py<PyAny>>>,
+        description: Option<String>,
     ) -> PyResult<Matcher> {
+        let conditions = conditions.unwrap_or_default();
+        if let Some(c) = conditions.iter().find(|c| !c.bind(py).is_callable()) {
+            return Err(config_error(
+                py,
+                "conditions",
+                format!(
+                    "invalid config field `conditions`: must be callables, got {}",
+                    c.bind(py).get_type().name()?
+                ),
+            ));
+        }
         let method = method
             .filter(|m| !m.is_empty())
             .map(|m| m.to_ascii_uppercase());
-        let mut description = format!("{} {uri}", method.as_deref().unwrap_or("*"));
-        if prefix {
+        let mut description = format!(
+            "{} {}",
+            method.as_deref().unwrap_or("*"),
+            description.as_deref().unwrap_or(&uri)
+        );
+        if prefix && description.ends_with(&uri) {
             description.push('*');
         }
         let mut route = match method {
@@ -96,10 +118,17 @@ impl Matcher {
             });
         }
         route.validate().map_err(|e| from_config_error(py, &e))?;
+        for c in &conditions {
+            let shown = c.bind(py).repr()?.to_string();
+            if !description.ends_with(&shown) {
+                description.push_str(&format!(" if {shown}"));
+            }
+        }
         Ok(Matcher {
             route,
             description,
             without_json,
+            conditions,
         })
     }
 
@@ -122,11 +151,29 @@ impl Matcher {
                 ),
             ));
         }
-        Ok(self.route.matches(r))
+        if !self.route.matches(r) {
+            return Ok(false);
+        }
+        for c in &self.conditions {
+            let request = Py::new(py, Request { inner: r.clone() })?;
+            if !c.bind(py).call1((request,))?.is_truthy()? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
     }
 
     fn __repr__(&self) -> String {
         format!("<Matcher {}>", self.description)
+    }
+
+    /// Lets the garbage collector see the conditions (which may refer back to
+    /// the server).
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        for c in &self.conditions {
+            visit.call(c)?;
+        }
+        Ok(())
     }
 
     fn __str__(&self) -> String {
@@ -353,10 +400,15 @@ impl Route {
     /// The core route; a Python handler reports its exceptions to `errors`. For a
     /// Python handler, a Python thread is made ready to run it.
     pub(crate) fn to_core(&self, py: Python<'_>, errors: &Arc<ErrorSink>) -> PyResult<CoreRoute> {
-        if matches!(self.answer, Answer::Python(_)) {
+        let matcher = self.matcher.get();
+        if matches!(self.answer, Answer::Python(_)) || !matcher.conditions.is_empty() {
             crate::executor::ensure_thread(py)?;
         }
-        let mut route = self.matcher.get().route.clone();
+        let mut route = matcher.route.clone();
+        for c in &matcher.conditions {
+            let (callable, errors) = (Arc::new(c.clone_ref(py)), errors.clone());
+            route = route.when_deferred(move |r| crate::executor::check(&callable, r, &errors));
+        }
         let python = |h: &Py<PyAny>| PyHandler {
             callable: Arc::new(h.clone_ref(py)),
             errors: errors.clone(),

@@ -306,6 +306,14 @@ impl Server {
             .collect())
     }
 
+    /// Answers requests no expectation matches with `status` from now on.
+    fn set_unmatched_status(&self, py: Python<'_>, status: i64) -> PyResult<()> {
+        let core = self.running(py)?;
+        let status = u16::try_from(status).unwrap_or(0);
+        core.set_unmatched_status(status)
+            .map_err(|e| crate::errors::from_config_error(py, &e))
+    }
+
     /// Empties the request log.
     fn clear_requests(&self, py: Python<'_>) -> PyResult<()> {
         self.running(py)?.clear_requests();

@@ -205,6 +205,9 @@ struct Io {
 impl Worker {
     fn new(setup: WorkerSetup, shared: Arc<Shared>) -> Worker {
         let c = &shared.config;
+        // The version first: a change after it is seen at the next request.
+        let routes_version = shared.routes.version();
+        let routes = shared.routes.snapshot();
         let io = Io {
             index: setup.index,
             poll: setup.poll,
@@ -223,9 +226,13 @@ impl Worker {
             now: Instant::now(),
             stopping: false,
             requeue: Vec::new(),
-            routes_version: shared.routes.version(),
-            routes: shared.routes.snapshot(),
-            unmatched: Arc::new(unmatched_answer(c.unmatched_status)),
+            routes_version,
+            // Changed before this thread started, maybe.
+            unmatched: routes
+                .unmatched
+                .clone()
+                .unwrap_or_else(|| Arc::new(unmatched_answer(c.unmatched_status))),
+            routes,
             fixed_response: c.fixed_response,
             handler_timeout: c.handler_timeout,
             next_job: 0,
