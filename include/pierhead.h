@@ -1144,6 +1144,17 @@ pierhead_result pierhead_server_connections(const pierhead_server *server,
                                             pierhead_connections *out);
 
 /*
+ Answers requests no route matches with `status` (100..=999) from now on,
+ while running. `PIERHEAD_RESULT_INVALID_PARAMETER` (naming `unmatched_status`)
+ for another status.
+
+ # Safety
+ `server` NULL or live.
+ */
+pierhead_result pierhead_server_set_unmatched_status(const pierhead_server *server,
+                                                     uint16_t status);
+
+/*
  Route requests for `method` (NULL: any method) and `path` (`prefix`: every path
  starting with it) to a fixed response: `status`, `content_type` (NULL: none) and
  `body_len` bytes of `body` (copied). Routes are tried in the order added.

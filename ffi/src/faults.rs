@@ -184,3 +184,25 @@ pub unsafe extern "C" fn pierhead_server_connections(
         Ok(pierhead_result::PIERHEAD_RESULT_OK)
     })
 }
+
+/// Answers requests no route matches with `status` (100..=999) from now on,
+/// while running. `PIERHEAD_RESULT_INVALID_PARAMETER` (naming `unmatched_status`)
+/// for another status.
+///
+/// # Safety
+/// `server` NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn pierhead_server_set_unmatched_status(
+    server: *const pierhead_server,
+    status: u16,
+) -> pierhead_result {
+    guard_try(|| {
+        // SAFETY: forwarded from the caller.
+        let server = unsafe { server_ref(server) }?;
+        server.inner.set_unmatched_status(status).map_err(|e| {
+            set_last_error(e.to_string());
+            pierhead_result::PIERHEAD_RESULT_INVALID_PARAMETER
+        })?;
+        Ok(pierhead_result::PIERHEAD_RESULT_OK)
+    })
+}

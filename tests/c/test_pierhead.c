@@ -819,6 +819,14 @@ static void test_streaming_chaos_and_connect_faults(void) {
     CHECK(http_exchange(port, "GET /cut HTTP/1.1\r\nHost: t\r\n\r\n", out, sizeof out) == 0);
     OK(pierhead_server_set_connect_fault(srv, PIERHEAD_CONNECT_NORMAL, 0));
 
+    /* The unmatched status, changed while running. */
+    http_exchange(port, "GET /nope HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", out, sizeof out);
+    CHECK(strncmp(out, "HTTP/1.1 404 ", 13) == 0);
+    OK(pierhead_server_set_unmatched_status(srv, 503));
+    http_exchange(port, "GET /nope HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", out, sizeof out);
+    CHECK(strncmp(out, "HTTP/1.1 503 ", 13) == 0);
+    CHECK(pierhead_server_set_unmatched_status(srv, 42) == PIERHEAD_RESULT_INVALID_PARAMETER);
+
     /* Three requests on one connection: reused. */
     int fd = connect_to(port);
     CHECK(fd >= 0);
