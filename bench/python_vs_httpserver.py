@@ -1,9 +1,11 @@
 """pierhead vs pytest-httpserver, side by side in one run (see scripts/bench-python.sh).
 
-Measures, for each server: start latency, stop latency with 100 idle keep-alive
-connections open, and requests per second under wrk for a static expectation
-and for a Python handler. Prints a Markdown table with the ratios, and the
-Ctrl-C latency of pierhead's serve_forever.
+Three servers: pierhead.Server, pierhead.httpserver.HTTPServer (pytest-httpserver's
+API on pierhead: dispatch in Python, werkzeug objects) and pytest-httpserver's
+HTTPServer (werkzeug's server). Measures, for each: start latency, stop latency
+of an idle server and with 100 idle keep-alive connections open, and requests per
+second under wrk for a static expectation and for a Python handler. Prints a
+Markdown table with the ratios, and the Ctrl-C latency of pierhead's serve_forever.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ import pierhead
 from pytest_httpserver import HTTPServer
 from werkzeug import Response as WResponse
 
+from pierhead.httpserver import HTTPServer as CompatServer
+
 logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
 WRK_SECONDS = int(sys.argv[1]) if len(sys.argv) > 1 else 5
 ROUNDS = 200
@@ -39,6 +43,24 @@ def start_httpserver() -> HTTPServer:
     s = HTTPServer(host="127.0.0.1", port=0)
     s.start()
     return s
+
+
+def start_compat() -> CompatServer:
+    s = CompatServer(host="127.0.0.1", port=0)
+    s.start()
+    return s
+
+
+def idle_stop_latency(make, rounds: int = 20) -> float:
+    """Stop right after start, with no connection ever made."""
+    samples = []
+    for _ in range(rounds):
+        s = make()
+        time.sleep(0.01)
+        t = time.perf_counter()
+        s.stop()
+        samples.append(time.perf_counter() - t)
+    return median_ms(samples)
 
 
 def start_latency(make, stop) -> float:
@@ -119,43 +141,52 @@ def ctrl_c_latency(rounds: int = 10) -> float:
 
 
 def main() -> None:
-    ph_start = start_latency(start_pierhead, lambda s: s.stop())
-    hs_start = start_latency(start_httpserver, lambda s: s.stop())
+    makes = {"pierhead": start_pierhead, "compat": start_compat, "werkzeug": start_httpserver}
+    starts = {k: start_latency(m, lambda s: s.stop()) for k, m in makes.items()}
+    idle_stops = {k: idle_stop_latency(m) for k, m in makes.items()}
 
-    def ph_route(s):
+    def route(s):
         s.expect_request("/static").respond_with_data("hello")
 
-    def hs_route(s):
+    busy_stops = {k: stop_latency(m, lambda s: s.stop(), lambda s: (s.host, s.port), route) for k, m in makes.items()}
+
+    rates = {}
+    for k, m in makes.items():
+        s = m()
         s.expect_request("/static").respond_with_data("hello")
-
-    ph_stop, ph_open = stop_latency(start_pierhead, lambda s: s.stop(), lambda s: (s.host, s.port), ph_route)
-    hs_stop, hs_open = stop_latency(start_httpserver, lambda s: s.stop(), lambda s: (s.host, s.port), hs_route)
-
-    ph = start_pierhead()
-    ph.expect_request("/static").respond_with_data("hello")
-    ph.expect_request("/python").respond_with_handler(lambda r: pierhead.Response("hello"))
-    hs = start_httpserver()
-    hs.expect_request("/static").respond_with_data("hello")
-    hs.expect_request("/python").respond_with_handler(lambda r: WResponse("hello"))
-    ph_static = wrk(ph.url_for("/static"))
-    hs_static = wrk(hs.url_for("/static"))
-    ph_python = wrk(ph.url_for("/python"))
-    hs_python = wrk(hs.url_for("/python"))
-    ph.stop()
-    hs.stop()
+        answer = (lambda r: pierhead.Response("hello")) if k == "pierhead" else (lambda r: WResponse("hello"))
+        s.expect_request("/python").respond_with_handler(answer)
+        rates[k] = (wrk(s.url_for("/static")), wrk(s.url_for("/python")))
+        s.stop()
 
     ctrl_c = ctrl_c_latency()
 
     print(f"wrk -t1 -c8 -d{WRK_SECONDS}s; medians of {ROUNDS} starts and 20 stops\n")
-    print("| measure | pierhead | pytest-httpserver | ratio |")
-    print("|---|---|---|---|")
-    print(f"| start (ms) | {ph_start:.3f} | {hs_start:.3f} | {hs_start / ph_start:.0f}x faster |")
-    print(
-        f"| stop with 100 idle keep-alive connections (ms) | {ph_stop:.3f} ({ph_open} open) "
-        f"| {hs_stop:.3f} ({hs_open} open) | {hs_stop / ph_stop:.0f}x faster |"
+    print("| measure | pierhead.Server | pierhead.httpserver | pytest-httpserver | Server / httpserver vs pytest-httpserver |")
+    print("|---|---|---|---|---|")
+
+    def row(name, values, fmt, faster_is_lower=True):
+        ph, co, wz = values
+        r1 = wz / ph if faster_is_lower else ph / wz
+        r2 = wz / co if faster_is_lower else co / wz
+        print(f"| {name} | {fmt(ph)} | {fmt(co)} | {fmt(wz)} | {r1:.1f}x / {r2:.1f}x |")
+
+    ms = lambda v: f"{v:.3f}"  # noqa: E731
+    row("start (ms)", [starts[k] for k in makes], ms)
+    row("stop, idle (ms)", [idle_stops[k] for k in makes], ms)
+    row(
+        "stop with 100 idle keep-alive connections (ms)",
+        [busy_stops[k][0] for k in makes],
+        ms,
     )
-    print(f"| static expectation (req/s) | {ph_static:,.0f} | {hs_static:,.0f} | {ph_static / hs_static:.1f}x |")
-    print(f"| Python handler (req/s) | {ph_python:,.0f} | {hs_python:,.0f} | {ph_python / hs_python:.1f}x |")
+    print(
+        "| (of those 100, still open when stop began) | "
+        + " | ".join(str(busy_stops[k][1]) for k in makes)
+        + " | |"
+    )
+    rps = lambda v: f"{v:,.0f}"  # noqa: E731
+    row("static expectation (req/s)", [rates[k][0] for k in makes], rps, faster_is_lower=False)
+    row("Python handler (req/s)", [rates[k][1] for k in makes], rps, faster_is_lower=False)
     print(f"\nCtrl-C during serve_forever until KeyboardInterrupt (median of 10): {ctrl_c:.1f} ms")
 
 

@@ -1,25 +1,18 @@
 #!/usr/bin/env bash
-# pytest-httpserver's own test suite (from its source distribution) against
-# pierhead.httpserver, the compatibility module: `import pytest_httpserver` is
-# pointed at pierhead.httpserver by tests/httpserver_compat/shim, and the
-# fixtures come from pierhead.httpserver.pytest_plugin; pytest-httpserver itself
-# is not installed. The tests listed in tests/httpserver_compat/excluded.txt (with
-# why) are deselected; every other test must pass (test_ssl.py and test_release.py
-# are skipped by its own conftest unless --ssl or --release is given; see excluded.txt). Part of scripts/test.sh, after
-# scripts/test-python.sh (which installs the package into .venv).
+# pytest-httpserver's own test suite (1.1.5, from its source distribution:
+# scripts/fetch-pytest-httpserver.sh) against pierhead.httpserver, the
+# compatibility module: `import pytest_httpserver` is pointed at
+# pierhead.httpserver by tests/httpserver_compat/shim, and the fixtures come from
+# pierhead.httpserver.pytest_plugin; pytest-httpserver itself is not installed.
+# Tests listed in tests/httpserver_compat/excluded.txt are deselected; every other
+# test must pass. (Its own conftest skips test_ssl.py and test_release.py unless
+# --ssl or --release is given; excluded.txt says why they do not apply.) Part of
+# scripts/test.sh, after scripts/test-python.sh (which installs into .venv).
 # Usage: scripts/test-httpserver-compat.sh [pytest args]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-VERSION=1.1.5
 py="$PWD/.venv/bin/python"
-cache="$PWD/target/pytest-httpserver-$VERSION"
-if [ ! -d "$cache/tests" ]; then
-  rm -rf "$cache" && mkdir -p "$cache"
-  "$py" -m pip download -q --no-binary :all: --no-deps -d "$cache" "pytest_httpserver==$VERSION"
-  tar -xzf "$cache/pytest_httpserver-$VERSION.tar.gz" -C "$cache" --strip-components=1
-  # Its own package source must not be importable from there: only the shim is.
-  rm -rf "$cache/pytest_httpserver"
-fi
+cache=$(scripts/fetch-pytest-httpserver.sh "$py")
 if "$py" -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('pytest_httpserver') is None)"; then
   echo "pytest_httpserver is installed in .venv: its plugin would shadow the one under test" >&2
   exit 1
@@ -29,7 +22,7 @@ while read -r id _; do
   [[ -z "$id" || "$id" == \#* ]] && continue
   deselect+=(--deselect "$id")
 done < tests/httpserver_compat/excluded.txt
-echo "== pytest-httpserver $VERSION's suite against pierhead.httpserver"
+echo "== pytest-httpserver's suite ($cache) against pierhead.httpserver"
 cd "$cache"
 # What the tests will import is pierhead's, or nothing is measured.
 PYTHONPATH="$OLDPWD/tests/httpserver_compat/shim" "$py" -c '
