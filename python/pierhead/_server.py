@@ -17,6 +17,7 @@ import tempfile
 import threading
 import time
 import weakref
+from http import HTTPStatus
 from urllib.parse import quote as _quote
 from urllib.parse import unquote as _unquote
 from typing import Any, Callable, Iterable, Iterator, Mapping, Optional, Protocol, Union
@@ -155,6 +156,10 @@ class RequestHandler:
         self.uses = uses
         self._ordering = ordering
         self._route: Optional[Route] = None
+        # What it answers, for ``Server.exchanges()``: the fixed response, or the
+        # handler's answers per connection, in order.
+        self._response: Optional[Response] = None
+        self._answers: "dict[int, list[Optional[Response]]]" = {}
         self._route_id: Optional[int] = None
         # Requests answered by earlier runs of a restarted server.
         self._hits_before = 0
@@ -215,6 +220,7 @@ class RequestHandler:
                 f"invalid config field `response`: must be pierhead.Response, not {type(response).__name__}",
                 "response",
             )
+        self._response, self._answers = response, {}
         self._install(Route(self.matcher, response=response, uses=self.uses, fault=fault, ordering=self._ordering))
 
     def respond_with_handler(
@@ -224,7 +230,20 @@ class RequestHandler:
         or ``bytes``. It runs on one of the server's handler threads, holding the GIL
         only while it runs. An exception gives a 500 and is raised again by
         ``check_assertions()``."""
-        self._install(Route(self.matcher, handler=func, uses=self.uses, fault=fault, ordering=self._ordering))
+        answers: "dict[int, list[Optional[Response]]]" = {}
+        self._response, self._answers = None, answers
+
+        def recorded(request: Request) -> HandlerResult:
+            kept = answers.setdefault(request.connection_id, [])
+            try:
+                result = func(request)
+            except BaseException:
+                kept.append(None)
+                raise
+            kept.append(result if isinstance(result, Response) else Response(result))
+            return result
+
+        self._install(Route(self.matcher, handler=recorded, uses=self.uses, fault=fault, ordering=self._ordering))
 
     def respond_later(self, timeout: float = 30.0) -> None:
         """Blocking mode: hold each matching request until the test thread takes
@@ -788,6 +807,34 @@ class Server:
     def log(self) -> "list[Request]":
         """Requests received, oldest first (the last ``request_log`` of them)."""
         return self._core.requests()
+
+    def exchanges(self) -> "list[tuple[Request, Optional[Response]]]":
+        """The log as (request, response) pairs, oldest first: the expectation's
+        fixed response, what its handler returned (matched to the request by
+        connection, in order), the unmatched answer, or ``None`` when no response
+        was sent (a reset or no-response fault, a handler that raised). An
+        ordered expectation's answer is shown even for a request it refused."""
+        by_route = {h._route_id: h for h in self.handlers if h._route_id is not None}
+        seen: "dict[tuple[int, int], int]" = {}
+        unmatched = Response(f"{HTTPStatus(self._unmatched_status).phrase}\n", self._unmatched_status)
+        pairs: "list[tuple[Request, Optional[Response]]]" = []
+        for r in self.log:
+            h = by_route.get(r.route_id) if r.route_id is not None else None
+            response: Optional[Response]
+            if r.fault is not None and r.fault in (Fault.reset(), Fault.no_response()):
+                response = None
+            elif h is None:
+                response = unmatched if r.route_id is None else None
+            elif h._response is not None:
+                response = h._response
+            else:
+                key = (id(h), r.connection_id)
+                n = seen.get(key, 0)
+                seen[key] = n + 1
+                answers = h._answers.get(r.connection_id, [])
+                response = answers[n] if n < len(answers) else None
+            pairs.append((r, response))
+        return pairs
 
     @property
     def errors(self) -> "list[BaseException]":

@@ -168,3 +168,25 @@ def test_unmatched_status_changes_while_running(server):
     server.start()
     assert requests.get(server.url_for("/nope")).status_code == 404
     server.clear_assertions()
+
+
+def test_exchanges_pair_each_request_with_its_response(server):
+    server.expect_request("/fixed").respond_with_data("fixed", status=201)
+    server.expect_request("/echo", method="POST").respond_with_handler(lambda r: r.text.upper())
+    server.expect_request("/reset").respond_with_fault(pierhead.Fault.reset())
+    with requests.Session() as s:
+        s.get(server.url_for("/fixed"))
+        s.post(server.url_for("/echo"), data="a")
+        s.post(server.url_for("/echo"), data="b")
+        s.get(server.url_for("/missing"))
+    with pytest.raises(requests.ConnectionError):
+        requests.get(server.url_for("/reset"))
+    got = [(r.method, r.path, resp.status if resp else None, resp.body if resp else None) for r, resp in server.exchanges()]
+    assert got == [
+        ("GET", "/fixed", 201, b"fixed"),
+        ("POST", "/echo", 200, b"A"),
+        ("POST", "/echo", 200, b"B"),
+        ("GET", "/missing", 500, b"Internal Server Error\n"),
+        ("GET", "/reset", None, None),
+    ]
+    server.clear_assertions()
