@@ -331,7 +331,9 @@ class Server:
     (a CA file: client certificates are required), ``tls_fault``
     (``"stall_handshake"``, ``"reset_handshake"``, ``"no_close_notify"``,
     ``"garbage_hello"``),
-    ``unmatched_status`` (default 500), ``request_log``
+    ``strict_ordering`` (default False: pytest-httpserver's ordered semantics,
+    where while an ordered expectation is due any other request fails, and every
+    request after that), ``unmatched_status`` (default 500), ``request_log``
     (default 10000 requests), ``request_log_body_bytes``, ``handler_threads`` and
     ``fixed_response`` (default False: with no expectation every request is
     unmatched).
@@ -350,6 +352,8 @@ class Server:
         on_stats: Optional[Callable[[Stats], object]] = None,
         **limits: Any,
     ) -> None:
+        self._strict_ordering = bool(limits.pop("strict_ordering", False))
+        self._order_broken = False
         self._core = _pierhead.Server(protocol, host, port, workers, on_stats, **limits)
         self._ca_file: "Optional[tuple[str, str]]" = None
         self._fixed_response = bool(limits.get("fixed_response", False))
@@ -376,6 +380,7 @@ class Server:
         with self._lock:
             for h in self._handlers:
                 h._route_id = None  # ids of the previous run
+            self._place_order_guard()
             self._place(self._handlers)
         return self
 
@@ -776,6 +781,38 @@ class Server:
                 return
             self._place(self._handlers[self._handlers.index(handler) :])
 
+    def _place_order_guard(self) -> None:
+        """With ``strict_ordering``: a first route that fails every request while
+        an ordered expectation is due and the request is not it, and every request
+        after that (pytest-httpserver's ordered semantics). Its condition runs on
+        the handler threads; requests pass through to the other routes otherwise."""
+        if not self._strict_ordering:
+            return
+        ref = weakref.ref(self)
+
+        def out_of_order(request: Request) -> bool:
+            server = ref()
+            if server is None:
+                return False
+            if server._order_broken:
+                return True
+            due = next((h for h in server.handlers if h._ordering is not None and h.hits < 1), None)
+            if due is None or due.matcher.matches(request):
+                return False
+            server._order_broken = True
+            return True
+
+        def refuse(request: Request) -> Response:
+            server = ref()
+            due = [str(h.matcher) for h in server.handlers if h._ordering is not None and h.hits < 1] if server else []
+            raise ExpectationError(
+                f"{request.method} {request.target} came while ordered expectations were due "
+                f"(strict_ordering: every later request fails): {due}"
+            )
+
+        guard = Matcher("/", prefix=True, conditions=[out_of_order], description="strict ordering")
+        self._core.add_route(Route(guard, handler=refuse))
+
     def _settle(self, handler: RequestHandler) -> None:
         """Moves the hits of a handler's current route into its history."""
         if handler._route_id is not None:
@@ -938,8 +975,11 @@ class Server:
         with self._lock:
             self._handlers.clear()
             self._ordering = Ordering()
-        if self._core.state != "new":
-            self._core.clear_routes()
+            self._order_broken = False
+            if self._core.state != "new":
+                self._core.clear_routes()
+                if self.is_running:
+                    self._place_order_guard()
 
     def clear(self) -> None:
         """Removes every expectation and forgets the log and the errors: a fresh

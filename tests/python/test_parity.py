@@ -190,3 +190,27 @@ def test_exchanges_pair_each_request_with_its_response(server):
         ("GET", "/reset", None, None),
     ]
     server.clear_assertions()
+
+
+def test_strict_ordering_is_pytest_httpservers():
+    with pierhead.Server(strict_ordering=True) as server:
+        server.expect_ordered_request("/a").respond_with_data("a")
+        server.expect_ordered_request("/b").respond_with_data("b")
+        server.expect_request("/other").respond_with_data("other")
+        assert requests.get(server.url_for("/a")).text == "a"
+        assert requests.get(server.url_for("/b")).text == "b"
+        # The ordered ones are used up: everything else is served.
+        assert requests.get(server.url_for("/other")).text == "other"
+        server.check_assertions()
+
+        server.clear()
+        server.expect_ordered_request("/a").respond_with_data("a")
+        server.expect_request("/other").respond_with_data("other")
+        # /a is due: /other fails, and so does everything after it.
+        assert requests.get(server.url_for("/other")).status_code == 500
+        assert requests.get(server.url_for("/a")).status_code == 500
+        with pytest.raises(ExpectationError, match="strict_ordering"):
+            server.check_assertions()
+        server.clear()
+        server.expect_request("/other").respond_with_data("other")
+        assert requests.get(server.url_for("/other")).text == "other"
