@@ -240,7 +240,12 @@ class RequestHandler:
             except BaseException:
                 kept.append(None)
                 raise
-            kept.append(result if isinstance(result, Response) else Response(result))
+            if isinstance(result, Response):
+                kept.append(result)
+            elif isinstance(result, (str, bytes, bytearray)):
+                kept.append(Response(bytes(result) if isinstance(result, bytearray) else result))
+            else:
+                kept.append(None)  # the server refuses it, and says why
             return result
 
         self._install(Route(self.matcher, handler=recorded, uses=self.uses, fault=fault, ordering=self._ordering))
