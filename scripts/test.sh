@@ -53,6 +53,11 @@ echo "== cargo test"
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 cargo test --workspace
 
+echo "== reliability suite (reliability/: its own workspace, the tiny-buffers build)"
+cargo fmt --manifest-path reliability/Cargo.toml -- --check
+cargo clippy --manifest-path reliability/Cargo.toml --release --all-targets -- -D warnings
+cargo test --manifest-path reliability/Cargo.toml --release
+
 echo "== C library (scripts/test-c.sh)"
 scripts/test-c.sh
 

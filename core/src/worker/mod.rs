@@ -50,7 +50,12 @@ use token::ConnToken;
 pub(crate) use token::{LISTENER, WAKER};
 
 /// Size of the per-worker read buffer every connection reads into.
+#[cfg(not(feature = "tiny-buffers"))]
 const READ_BUFFER: usize = 64 * 1024;
+/// The reliability build reads a few bytes at a time: requests and frames arrive
+/// in pieces.
+#[cfg(feature = "tiny-buffers")]
+const READ_BUFFER: usize = 100;
 /// Full reads from one connection per event before others get a turn.
 const READS_PER_EVENT: usize = 16;
 /// Capacity the answer buffer keeps between batches; a burst beyond it is freed.
@@ -163,6 +168,9 @@ struct Worker {
     /// Set once this worker has begun stopping.
     stop_deadline: Option<Instant>,
     report: WorkerReport,
+    /// Connections closed in this turn of the loop (reliability build only).
+    #[cfg(feature = "tiny-buffers")]
+    closed_this_turn: u64,
 }
 
 /// The per-worker state used to drive one connection.
@@ -256,6 +264,8 @@ impl Worker {
             next_generation: 0,
             stop_deadline: None,
             report: WorkerReport::default(),
+            #[cfg(feature = "tiny-buffers")]
+            closed_this_turn: 0,
         }
     }
 
@@ -280,6 +290,10 @@ impl Worker {
                 Err(e) => return Err(e),
             }
             self.io.now = Instant::now();
+            #[cfg(feature = "tiny-buffers")]
+            {
+                self.closed_this_turn = 0;
+            }
             // A stop requested while polling is seen before this batch is served:
             // whatever a handler answered after calling stop then says `close`.
             if self.io.shared.stop_requested() && self.stop_deadline.is_none() {
@@ -395,6 +409,10 @@ impl Worker {
                 let _ = stream.shutdown(Shutdown::Write);
             }
             return;
+        }
+        #[cfg(feature = "tiny-buffers")]
+        if self.closed_this_turn > 0 {
+            crate::test_hooks::SAME_TURN_REUSES.fetch_add(1, Ordering::Relaxed);
         }
         // Latency matters more than packet count for a request/response server.
         let _ = stream.set_nodelay(true);
@@ -557,6 +575,10 @@ impl Worker {
         // Count before closing: a client that sees the close finds it in the stats.
         self.io.shared.active.fetch_sub(1, Ordering::AcqRel);
         self.io.counters().connections_closed.incr();
+        #[cfg(feature = "tiny-buffers")]
+        {
+            self.closed_this_turn += 1;
+        }
         if let Some(log) = &self.io.shared.connections {
             log.push(ConnectionRecord {
                 id: conn_id(conn.token, self.io.index),

@@ -7,11 +7,22 @@
 //! bug that sends one client's bytes to another in pooled servers, cannot be written.
 
 /// Capacity of a fresh pooled buffer.
+#[cfg(not(feature = "tiny-buffers"))]
 pub(crate) const BUFFER_SIZE: usize = 16 * 1024;
 /// Buffers that grew past this are freed instead of pooled, bounding pool memory.
+#[cfg(not(feature = "tiny-buffers"))]
 const MAX_POOLED_CAPACITY: usize = 64 * 1024;
 /// Most buffers kept in the pool.
+#[cfg(not(feature = "tiny-buffers"))]
 const MAX_POOLED: usize = 128;
+
+// The reliability build: every buffer is reused at once by the next connection.
+#[cfg(feature = "tiny-buffers")]
+pub(crate) const BUFFER_SIZE: usize = 64;
+#[cfg(feature = "tiny-buffers")]
+const MAX_POOLED_CAPACITY: usize = 1024;
+#[cfg(feature = "tiny-buffers")]
+const MAX_POOLED: usize = 2;
 
 #[derive(Debug, Default)]
 pub(crate) struct BufferPool {

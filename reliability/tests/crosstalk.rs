@@ -1,0 +1,353 @@
+//! Cross-talk, the buffer-reuse bug class of pooled servers: with buffers of 64
+//! bytes, a pool of 2 and reads of 100 bytes (the `tiny-buffers` build), clients
+//! open and close connections as fast as they can, 30% of them reset mid-request,
+//! and every byte each one gets back is checked against the payload only it sent
+//! (a nonce mixed with the position of each word). Over echo, HTTP (pipelined, a
+//! handler echoing the body), the frame protocol (data frames echoed, and rooms of
+//! two: one member's frames reach the other), and echo over TLS.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use pierhead::frame::{self, op, FrameType};
+use pierhead::{Config, Protocol, Request, Response, Route, Server};
+use pierhead_reliability::*;
+
+#[derive(Default)]
+struct Tally {
+    connections: AtomicU64,
+    resets: AtomicU64,
+    verified_bytes: AtomicU64,
+    corrupt: AtomicU64,
+    errors: AtomicU64,
+}
+
+static NONCE: AtomicU64 = AtomicU64::new(1);
+
+fn next_nonce() -> u64 {
+    // Spread over the whole range, unique per connection.
+    NONCE
+        .fetch_add(1, Ordering::Relaxed)
+        .wrapping_mul(0x2545_F491_4F6C_DD1D)
+}
+
+/// 30% of connections are reset mid-request.
+fn resets(nonce: u64) -> bool {
+    nonce % 10 < 3
+}
+
+fn len_of(nonce: u64) -> usize {
+    1 + (nonce >> 20) as usize % 3000
+}
+
+/// One connection's exchange: `Ok(Some(bytes verified))`, `Ok(None)` if reset on
+/// purpose, `Err` for an I/O error (counted, not a failure unless bytes were wrong).
+type Outcome = std::io::Result<Option<(usize, bool)>>;
+
+fn echo_once(addr: SocketAddr) -> Outcome {
+    let nonce = next_nonce();
+    let data = payload(nonce, len_of(nonce));
+    let mut s = connect(addr)?;
+    let half = data.len() / 2;
+    s.write_all(&data[..half])?;
+    if resets(nonce) {
+        reset(s);
+        return Ok(None);
+    }
+    s.write_all(&data[half..])?;
+    let ok = read_matches(&mut s, &data)?;
+    Ok(Some((data.len(), ok)))
+}
+
+fn tls_echo_once(addr: SocketAddr, config: &Arc<rustls::ClientConfig>) -> Outcome {
+    let nonce = next_nonce();
+    let data = payload(nonce, len_of(nonce));
+    let mut s = tls_connect(addr, config)?;
+    let half = data.len() / 2;
+    send(&mut s, &data[..half])?;
+    if resets(nonce) {
+        reset(s.sock);
+        return Ok(None);
+    }
+    send(&mut s, &data[half..])?;
+    let ok = read_matches(&mut s, &data)?;
+    Ok(Some((data.len(), ok)))
+}
+
+fn http_once(addr: SocketAddr) -> Outcome {
+    let nonce = next_nonce();
+    let bodies = [
+        payload(nonce, len_of(nonce)),
+        payload(!nonce, len_of(nonce) / 2 + 1),
+    ];
+    let mut s = connect(addr)?;
+    let mut wire = Vec::new();
+    for b in &bodies {
+        wire.extend_from_slice(
+            format!(
+                "POST /echo/{nonce:x} HTTP/1.1\r\nHost: r\r\nContent-Length: {}\r\n\r\n",
+                b.len()
+            )
+            .as_bytes(),
+        );
+        wire.extend_from_slice(b);
+    }
+    let cut = wire.len() / 3;
+    s.write_all(&wire[..cut])?;
+    if resets(nonce) {
+        reset(s);
+        return Ok(None);
+    }
+    s.write_all(&wire[cut..])?;
+    let mut total = 0;
+    let mut ok = true;
+    let mut r = std::io::BufReader::new(s);
+    for b in &bodies {
+        let head = read_head(&mut r)?;
+        ok &= head.starts_with("HTTP/1.1 200 ")
+            && head.contains(&format!("X-Target: /echo/{nonce:x}\r\n"))
+            && head.contains(&format!("Content-Length: {}\r\n", b.len()));
+        ok &= read_matches(&mut r, b)?;
+        total += b.len();
+    }
+    Ok(Some((total, ok)))
+}
+
+fn read_head(r: &mut impl std::io::BufRead) -> std::io::Result<String> {
+    let mut head = String::new();
+    loop {
+        let n = r.read_line(&mut head)?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        if head.ends_with("\r\n\r\n") {
+            return Ok(head);
+        }
+    }
+}
+
+fn frame_bytes(kind: FrameType, payload: &[u8]) -> Vec<u8> {
+    let mut f = Vec::new();
+    frame::encode(kind, payload, &mut f);
+    f
+}
+
+/// Reads one frame: (type byte, payload).
+fn read_frame(r: &mut impl std::io::Read) -> std::io::Result<(FrameType, Vec<u8>)> {
+    let mut head = [0u8; frame::HEADER_LEN];
+    r.read_exact(&mut head)?;
+    let h = frame::decode_header(&head, 1 << 20)
+        .map_err(|e| std::io::Error::other(format!("{e:?}")))?
+        .ok_or_else(|| std::io::Error::other("short header"))?;
+    let mut body = vec![0u8; h.len];
+    r.read_exact(&mut body)?;
+    Ok((h.kind, body))
+}
+
+fn control(opcode: u8, arg: &[u8]) -> Vec<u8> {
+    let mut f = Vec::new();
+    frame::encode_control(opcode, arg, &mut f);
+    f
+}
+
+/// Waits for the JOINED answer (skipping nothing else: nothing else is due).
+fn await_joined(r: &mut impl std::io::Read) -> std::io::Result<()> {
+    let (kind, body) = read_frame(r)?;
+    if kind == FrameType::Control && body.first() == Some(&op::JOINED) {
+        Ok(())
+    } else {
+        Err(std::io::Error::other(format!(
+            "expected JOINED, got {kind:?} {body:?}"
+        )))
+    }
+}
+
+fn frame_once(addr: SocketAddr) -> Outcome {
+    let nonce = next_nonce();
+    if nonce.is_multiple_of(2) {
+        // Not in a room: data frames come back to the sender.
+        let data = payload(nonce, len_of(nonce));
+        let mut s = connect(addr)?;
+        let f = frame_bytes(FrameType::Data, &data);
+        let cut = f.len() / 2;
+        s.write_all(&f[..cut])?;
+        if resets(nonce) {
+            reset(s);
+            return Ok(None);
+        }
+        s.write_all(&f[cut..])?;
+        let (kind, got) = read_frame(&mut s)?;
+        return Ok(Some((data.len(), kind == FrameType::Data && got == data)));
+    }
+    // A room of two: what A sends, B gets, and nothing else.
+    let room = format!("r{nonce:x}");
+    let mut a = connect(addr)?;
+    let mut b = connect(addr)?;
+    a.write_all(&control(op::JOIN, room.as_bytes()))?;
+    b.write_all(&control(op::JOIN, room.as_bytes()))?;
+    await_joined(&mut a)?;
+    await_joined(&mut b)?;
+    let data = payload(nonce, len_of(nonce));
+    let f = frame_bytes(FrameType::Data, &data);
+    let cut = f.len() / 2;
+    a.write_all(&f[..cut])?;
+    if resets(nonce) {
+        reset(a);
+        return Ok(None);
+    }
+    a.write_all(&f[cut..])?;
+    let (kind, got) = read_frame(&mut b)?;
+    Ok(Some((data.len(), kind == FrameType::Data && got == data)))
+}
+
+fn run(
+    threads: usize,
+    until: Instant,
+    tally: &Arc<Tally>,
+    once: impl Fn() -> Outcome + Send + Sync + 'static,
+) {
+    let once = Arc::new(once);
+    let handles: Vec<_> = (0..threads)
+        .map(|_| {
+            let (tally, once) = (tally.clone(), once.clone());
+            thread::spawn(move || {
+                while Instant::now() < until {
+                    tally.connections.fetch_add(1, Ordering::Relaxed);
+                    match once() {
+                        Ok(None) => {
+                            tally.resets.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Ok(Some((n, true))) => {
+                            tally.verified_bytes.fetch_add(n as u64, Ordering::Relaxed);
+                        }
+                        Ok(Some((_, false))) => {
+                            tally.corrupt.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Err(_) => {
+                            tally.errors.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().expect("client thread");
+    }
+}
+
+fn server(protocol: Protocol, tweak: impl FnOnce(Config) -> Config) -> Server {
+    Server::start(tweak(
+        Config::new()
+            .protocol(protocol)
+            .workers(2)
+            .max_connections(10_000),
+    ))
+    .expect("server starts")
+}
+
+#[test]
+fn no_byte_crosses_between_connections_under_churn_and_resets() {
+    let seconds = scale(4, 120);
+    let echo = server(Protocol::Echo, |c| c);
+    let tls = server(Protocol::Echo, |c| c.tls_auto());
+    let http = server(Protocol::Http, |c| {
+        c.route(Route::post("/echo/").prefix().handler(|r: &Request| {
+            Response::new(200)
+                .header("X-Target", r.target.clone())
+                .body(r.body.clone())
+        }))
+    });
+    let frames = server(Protocol::Frame, |c| c);
+    let tls_config = tls_client(tls.tls_ca_pem().expect("generated CA"));
+
+    let fds_before = open_fds();
+    let until = Instant::now() + Duration::from_secs(seconds);
+    let t0 = Instant::now();
+    let kinds: Vec<(&str, Arc<Tally>)> = ["echo", "http", "frame", "tls"]
+        .iter()
+        .map(|k| (*k, Arc::new(Tally::default())))
+        .collect();
+    thread::scope(|scope| {
+        let (e, h, f, t) = (
+            echo.local_addr(),
+            http.local_addr(),
+            frames.local_addr(),
+            tls.local_addr(),
+        );
+        let cfg = tls_config.clone();
+        let tallies: Vec<_> = kinds.iter().map(|(_, t)| t.clone()).collect();
+        scope.spawn(move || run(3, until, &tallies[0], move || echo_once(e)));
+        let tallies: Vec<_> = kinds.iter().map(|(_, t)| t.clone()).collect();
+        scope.spawn(move || run(3, until, &tallies[1], move || http_once(h)));
+        let tallies: Vec<_> = kinds.iter().map(|(_, t)| t.clone()).collect();
+        scope.spawn(move || run(3, until, &tallies[2], move || frame_once(f)));
+        let tallies: Vec<_> = kinds.iter().map(|(_, t)| t.clone()).collect();
+        scope.spawn(move || run(1, until, &tallies[3], move || tls_echo_once(t, &cfg)));
+    });
+    let elapsed = t0.elapsed().as_secs_f64();
+
+    let mut total_conns = 0;
+    for (kind, t) in &kinds {
+        let c = t.connections.load(Ordering::Relaxed);
+        total_conns += c;
+        let corrupt = t.corrupt.load(Ordering::Relaxed);
+        figure(&format!("{kind}.connections"), c);
+        figure(
+            &format!("{kind}.reset_mid_request"),
+            t.resets.load(Ordering::Relaxed),
+        );
+        figure(
+            &format!("{kind}.verified_bytes"),
+            t.verified_bytes.load(Ordering::Relaxed),
+        );
+        figure(
+            &format!("{kind}.io_errors"),
+            t.errors.load(Ordering::Relaxed),
+        );
+        figure(&format!("{kind}.corrupt_or_misrouted"), corrupt);
+        assert_eq!(corrupt, 0, "{kind}: bytes crossed between connections");
+        assert!(
+            t.verified_bytes.load(Ordering::Relaxed) > 0,
+            "{kind}: nothing verified"
+        );
+    }
+    figure(
+        "connections_per_second",
+        format!("{:.0}", total_conns as f64 / elapsed),
+    );
+    figure(
+        "same_turn_slot_reuses",
+        pierhead::test_hooks::same_turn_slot_reuses(),
+    );
+    assert!(
+        pierhead::test_hooks::same_turn_slot_reuses() > 0,
+        "no slot was reused within one turn of a loop: the case was not exercised"
+    );
+    // Every connection is gone, on both sides.
+    for s in [&echo, &http, &frames, &tls] {
+        let settled = (0..500).any(|_| {
+            thread::sleep(Duration::from_millis(10));
+            s.stats().connections_active == 0
+        });
+        assert!(
+            settled,
+            "connections left: {}",
+            s.stats().connections_active
+        );
+        assert_eq!(s.stats().state, pierhead::State::Running);
+    }
+    let fds_after = open_fds();
+    figure(
+        "client_process_fds_before_after",
+        format!("{fds_before} {fds_after}"),
+    );
+    assert!(
+        fds_after <= fds_before + 4,
+        "descriptors leaked: {fds_before} -> {fds_after}"
+    );
+}
