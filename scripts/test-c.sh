@@ -57,6 +57,10 @@ echo "== TLS test: an OpenSSL client (libssl-dev), dynamic, ASan + UBSan"
 gcc "${CFLAGS[@]}" "${SAN[@]}" $cflags tests/c/test_tls.c $libs -lssl -lcrypto -o "$out/test_tls"
 ASAN_OPTIONS=detect_leaks=0 LD_LIBRARY_PATH=$prefix/lib "$out/test_tls"
 
+echo "== host signals: SIGPIPE at its default, SIGPROF every 1 ms, under load (ASan + UBSan)"
+gcc "${CFLAGS[@]}" "${SAN[@]}" $cflags tests/c/test_signals.c $libs -lpthread -o "$out/test_signals"
+ASAN_OPTIONS=detect_leaks=0 LD_LIBRARY_PATH=$prefix/lib "$out/test_signals"
+
 echo "== tests: valgrind"
 gcc "${CFLAGS[@]}" $cflags tests/c/test_pierhead.c $libs -o "$out/test_plain"
 LD_LIBRARY_PATH=$prefix/lib valgrind -q --error-exitcode=1 --leak-check=full \

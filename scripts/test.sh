@@ -58,6 +58,10 @@ cargo fmt --manifest-path reliability/Cargo.toml -- --check
 cargo clippy --manifest-path reliability/Cargo.toml --release --all-targets -- -D warnings
 cargo test --manifest-path reliability/Cargo.toml --release
 
+echo "== fuzzing, bounded (scripts/fuzz.sh 10)"
+cargo fmt --manifest-path fuzz/Cargo.toml -- --check
+scripts/fuzz.sh 10
+
 echo "== C library (scripts/test-c.sh)"
 scripts/test-c.sh
 

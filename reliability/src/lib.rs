@@ -141,3 +141,11 @@ pub fn send(w: &mut impl Write, data: &[u8]) -> io::Result<()> {
     w.write_all(data)?;
     w.flush()
 }
+
+/// Holds the timing-sensitive tests of one binary apart (the harness runs a
+/// binary's tests on parallel threads): take it first.
+pub fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}

@@ -364,6 +364,15 @@ impl Route {
                 "a path starting with `/` (or `*`), without spaces or control characters",
             ));
         }
+        // Found by fuzzing (fuzz/fuzz_targets/route.rs): a `?` or `#` in the path
+        // made a route that no request could ever match.
+        if path.contains(['?', '#']) {
+            return Err(invalid(
+                "route.path",
+                path,
+                "a path without `?` or `#` (match the query with Route::query)",
+            ));
+        }
         if let Some(q) = &self.query {
             if q.bytes().any(|b| b <= b' ' || b == 0x7f) {
                 return Err(invalid("route.query", q, "a query without spaces"));
@@ -538,5 +547,15 @@ mod tests {
         assert!(!Route::post("/u").body(other).matches(&logged));
         assert!(!Route::post("/u").body(&body[..1000]).matches(&logged));
         assert!(!Route::post("/v").body(body).matches(&logged));
+    }
+
+    /// Regression (fuzz/artifacts: route, "\xf1\xf5?;"): a path with `?` could never match.
+    #[test]
+    fn a_path_with_a_query_or_fragment_is_refused() {
+        for p in ["/a?b=1", "/\u{f1}?;", "/a#top"] {
+            let e = Route::get(p).validate().unwrap_err();
+            assert_eq!(e.field, "route.path", "{p}");
+        }
+        assert!(Route::get("/a").query("b=1").validate().is_ok());
     }
 }

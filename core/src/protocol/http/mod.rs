@@ -13,7 +13,7 @@
 //! shutdown, so the client reads the error even while it is still sending.
 
 mod answer;
-mod chunked;
+pub(crate) mod chunked;
 mod date;
 pub(crate) mod head;
 pub(crate) mod response;

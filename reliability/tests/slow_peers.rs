@@ -1,0 +1,226 @@
+//! Slow peers: slowloris (a header byte at a time, also for TLS handshakes and
+//! frame headers) closed at the header timeout while a normal client's latency
+//! holds; a slow reader of a 64 MiB answer through a 4 KiB receive buffer, with the
+//! server's memory bounded, and a reader that stops closed at the write timeout.
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use pierhead::{Config, Protocol, Response, Route, Server};
+use pierhead_reliability::*;
+
+/// p99 of `n` sequential keep-alive requests, in microseconds.
+fn p99_us(addr: SocketAddr, n: usize) -> f64 {
+    let mut s = connect(addr).unwrap();
+    let mut buf = [0u8; 512];
+    let mut samples: Vec<f64> = (0..n)
+        .map(|_| {
+            let t = Instant::now();
+            s.write_all(b"GET /ok HTTP/1.1\r\nHost: r\r\n\r\n").unwrap();
+            let mut got = 0;
+            // The whole answer is one small segment; read until its body.
+            while !buf[..got].ends_with(b"ok") {
+                got += s.read(&mut buf[got..]).unwrap();
+            }
+            t.elapsed().as_secs_f64() * 1e6
+        })
+        .collect();
+    samples.sort_by(f64::total_cmp);
+    samples[(n * 99 / 100).min(n - 1)]
+}
+
+/// Opens `n` connections that dribble `prefix` one byte every `every`, round-robin
+/// from one thread, until `until`; returns how many the server had closed by then.
+fn dribble(
+    addr: SocketAddr,
+    n: usize,
+    prefix: &'static [u8],
+    every: Duration,
+    until: Instant,
+) -> usize {
+    let mut conns: Vec<(TcpStream, usize, bool)> = (0..n)
+        .filter_map(|_| connect(addr).ok())
+        .map(|s| (s, 0, false))
+        .collect();
+    for (s, _, _) in &conns {
+        s.set_nonblocking(true).unwrap();
+    }
+    while Instant::now() < until {
+        for (s, sent, closed) in conns.iter_mut().filter(|c| !c.2) {
+            let mut b = [0u8; 64];
+            match s.read(&mut b) {
+                Ok(0) => *closed = true,
+                Err(e) if e.kind() == ErrorKind::ConnectionReset => *closed = true,
+                _ => {}
+            }
+            if !*closed && *sent < prefix.len() && s.write(&prefix[*sent..*sent + 1]).is_ok() {
+                *sent += 1;
+            }
+        }
+        thread::sleep(every);
+    }
+    conns.iter().filter(|c| c.2).count()
+}
+
+#[test]
+fn slowloris_is_closed_at_the_header_timeout_and_others_are_served() {
+    let _serial = serial();
+    let n = scale(300, 2_000);
+    let timeout = Duration::from_millis(1500);
+    let http = Server::start(
+        Config::new()
+            .protocol(Protocol::Http)
+            .workers(2)
+            .header_timeout(timeout)
+            .max_connections(20_000)
+            .route(Route::get("/ok").respond(Response::text(200, "ok"))),
+    )
+    .unwrap();
+    let tls = Server::start(
+        Config::new()
+            .protocol(Protocol::Echo)
+            .workers(1)
+            .header_timeout(timeout)
+            .tls_auto(),
+    )
+    .unwrap();
+    let frames = Server::start(
+        Config::new()
+            .protocol(Protocol::Frame)
+            .workers(1)
+            .header_timeout(timeout),
+    )
+    .unwrap();
+    let baseline = p99_us(http.local_addr(), 2000);
+    let until = Instant::now() + timeout * 2 + Duration::from_millis(500);
+    let (h, t, f) = (http.local_addr(), tls.local_addr(), frames.local_addr());
+    let slow_http = thread::spawn(move || {
+        dribble(
+            h,
+            n,
+            b"GET / HTTP/1.1\r\nHost: slowloris\r\nX-Pad: aaaaaaaaaaaaaaaaaaaaaaaa",
+            Duration::from_millis(100),
+            until,
+        )
+    });
+    // A TLS ClientHello's first bytes, one at a time.
+    let slow_tls = thread::spawn(move || {
+        dribble(
+            t,
+            n / 3,
+            b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03",
+            Duration::from_millis(100),
+            until,
+        )
+    });
+    // A frame header, one byte at a time.
+    let slow_frames = thread::spawn(move || {
+        dribble(
+            f,
+            n / 3,
+            b"\xde\xad\xbe\xef\x00\x00\x00\x01\x00\x00",
+            Duration::from_millis(100),
+            until,
+        )
+    });
+    thread::sleep(Duration::from_millis(300));
+    let during = p99_us(http.local_addr(), 2000);
+    let closed = [
+        slow_http.join().unwrap(),
+        slow_tls.join().unwrap(),
+        slow_frames.join().unwrap(),
+    ];
+    figure(
+        "slowloris.connections",
+        format!("http {n}, tls {}, frame {}", n / 3, n / 3),
+    );
+    figure("slowloris.closed_at_header_timeout", format!("{closed:?}"));
+    figure(
+        "normal_client.p99_us.idle_vs_during",
+        format!("{baseline:.0} {during:.0}"),
+    );
+    assert_eq!(
+        closed,
+        [n, n / 3, n / 3],
+        "slow connections outlived the header timeout"
+    );
+    // Within 2x of the idle baseline (plus 1 ms for this shared machine's noise).
+    assert!(
+        during <= 2.0 * baseline + 1000.0,
+        "p99 {during:.0} us against {baseline:.0} us idle"
+    );
+}
+
+#[test]
+fn a_slow_reader_holds_no_copy_and_a_stopped_one_is_closed_at_the_write_timeout() {
+    let _serial = serial();
+    let size = 64 << 20;
+    let server = Server::start(
+        Config::new()
+            .protocol(Protocol::Http)
+            .workers(1)
+            .write_timeout(Duration::from_secs(1))
+            .route(Route::get("/big").respond(Response::new(200).body(vec![b'z'; size]))),
+    )
+    .unwrap();
+    let rss_before = rss_kib(std::process::id());
+    let slow = |stop_after: usize| {
+        let sock =
+            socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        sock.set_recv_buffer_size(4096).unwrap();
+        sock.connect(&server.local_addr().into()).unwrap();
+        let mut s: TcpStream = sock.into();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        s.write_all(b"GET /big HTTP/1.1\r\nHost: r\r\n\r\n")
+            .unwrap();
+        let mut buf = vec![0u8; 64 * 1024];
+        let (mut got, mut peak) = (0usize, 0u64);
+        while got < stop_after {
+            match s.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => got += n,
+            }
+            peak = peak.max(rss_kib(std::process::id()));
+            if got % (1 << 20) < 65536 {
+                thread::sleep(Duration::from_millis(1)); // slow
+            }
+        }
+        (s, got, peak)
+    };
+    let (first, got, peak) = slow(size + 1000);
+    drop(first);
+    figure("slow_reader.bytes_read", got);
+    figure(
+        "slow_reader.rss_growth_kib",
+        peak.saturating_sub(rss_before),
+    );
+    assert!(got > size, "the whole answer arrives: {got}");
+    // The body is shared with the route: queueing it for a slow reader copies nothing.
+    assert!(
+        peak.saturating_sub(rss_before) < 16 * 1024,
+        "RSS grew {} KiB",
+        peak - rss_before
+    );
+
+    // A reader that stops: closed once the write stalls for the write timeout.
+    let gone = (0..200).any(|_| {
+        thread::sleep(Duration::from_millis(10));
+        server.stats().connections_active == 0
+    });
+    assert!(gone);
+    let (s, _, _) = slow(256 * 1024);
+    let t0 = Instant::now();
+    let closed = (0..400).any(|_| {
+        thread::sleep(Duration::from_millis(10));
+        server.stats().connections_active == 0
+    });
+    figure("stopped_reader.closed_after_ms", t0.elapsed().as_millis());
+    assert!(closed, "a reader that stopped is still connected");
+    assert!(
+        t0.elapsed() >= Duration::from_millis(800),
+        "closed before the write timeout"
+    );
+    drop(s);
+}
