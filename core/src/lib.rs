@@ -57,69 +57,9 @@ pub mod frame {
 }
 pub use stats::{State, Stats};
 
-/// Entry points for the fuzz targets in `fuzz/`: the internal decoders, fed
-/// arbitrary bytes. Not an API (feature `fuzzing` only).
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]
-pub mod fuzzing {
-    /// Finds the end of a request head in `data` and parses it (with the server's
-    /// header-slot limit); must never panic, whatever the bytes.
-    pub fn http_head(data: &[u8]) {
-        if let Ok(end) = crate::protocol::http::head::find_end(data, 0) {
-            let mut slots = crate::protocol::http::head::header_slots();
-            let _ = crate::protocol::http::head::parse(&data[..end], &mut slots, 64);
-        }
-        let _ = crate::protocol::http::head::plausible_start(data);
-        let _ = crate::protocol::http::head::request_line_too_long(data, 8192);
-    }
-
-    /// Decodes `data` as a chunked body, fed in the pieces `split` cuts it into;
-    /// the decoded bytes must be the same however it is cut.
-    pub fn chunked(data: &[u8], split: usize) {
-        let decode = |pieces: &[&[u8]]| {
-            let mut c = crate::protocol::http::chunked::Chunked::default();
-            let mut out = Vec::new();
-            for p in pieces {
-                let mut rest = *p;
-                while !rest.is_empty() {
-                    match c.feed(rest, 1 << 20, 4096, |d| out.extend_from_slice(d)) {
-                        Ok((used, done)) => {
-                            if done {
-                                return (Some(out), true);
-                            }
-                            if used == 0 {
-                                break;
-                            }
-                            rest = &rest[used..];
-                        }
-                        Err(_) => return (None, false),
-                    }
-                }
-            }
-            (Some(out), false)
-        };
-        let whole = decode(&[data]);
-        let at = split % (data.len() + 1);
-        let cut = decode(&[&data[..at], &data[at..]]);
-        assert_eq!(
-            whole, cut,
-            "a chunked body decodes differently when cut at {at}"
-        );
-    }
-}
-
-/// Counters the reliability build (`tiny-buffers`) keeps for its tests.
+pub mod fuzzing;
 #[cfg(feature = "tiny-buffers")]
-pub mod test_hooks {
-    use std::sync::atomic::{AtomicU64, Ordering};
-
-    pub(crate) static SAME_TURN_REUSES: AtomicU64 = AtomicU64::new(0);
-
-    /// Connections accepted into a slab slot freed earlier in the same turn of the
-    /// event loop (the slab reuses the last freed slot first): the case where an
-    /// event still queued for the closed connection must not reach the new one.
-    pub fn same_turn_slot_reuses() -> u64 {
-        SAME_TURN_REUSES.load(Ordering::Relaxed)
-    }
-}
+pub mod test_hooks;
 pub use tls::{BadCert, TlsCert, TlsError, TlsFault, LEAF_NAMES};

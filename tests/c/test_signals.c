@@ -25,23 +25,6 @@ static void on_prof(int sig) {
 
 static uint16_t port;
 
-static int dial(void) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_port = htons(port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    struct timeval tv = {5, 0};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    while (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
-        if (errno != EINTR) {
-            close(fd);
-            return -1;
-        }
-    }
-    return fd;
-}
 
 /* 1,500 exchanges: every third client resets mid-send, every third closes without
  * reading the 64 KiB echo (the server's send then hits a closed peer). */
@@ -49,7 +32,7 @@ static void *client(void *arg) {
     long *ok = arg;
     static char buf[64 * 1024];
     for (int i = 0; i < 1500; i++) {
-        int fd = dial();
+        int fd = connect_to(port);
         if (fd < 0) continue;
         ssize_t n = send(fd, buf, (i % 3 == 2) ? sizeof buf : 16, MSG_NOSIGNAL);
         if (i % 3 == 0) {
@@ -94,7 +77,7 @@ static void run(void) {
     long echoed = ok[0] + ok[1] + ok[2] + ok[3];
 
     /* Still serving. */
-    int fd = dial();
+    int fd = connect_to(port);
     CHECK(fd >= 0);
     CHECK(send(fd, "alive", 5, MSG_NOSIGNAL) == 5);
     char got[5];

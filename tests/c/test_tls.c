@@ -49,26 +49,12 @@ static SSL_CTX *client_ctx(pierhead_server *srv) {
     return ctx;
 }
 
-static int tcp_connect(uint16_t port) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_port = htons(port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
 /* A TLS connection to `srv` checked for host "localhost"; NULL if the handshake
    failed (then *verify gets the verification result). */
 static SSL *tls_connect(SSL_CTX *ctx, pierhead_server *srv, long *verify) {
     uint16_t port = 0;
     pierhead_server_port(srv, &port);
-    int fd = tcp_connect(port);
+    int fd = connect_to(port);
     if (fd < 0) return NULL;
     SSL *ssl = SSL_new(ctx);
     SSL_set_fd(ssl, fd);

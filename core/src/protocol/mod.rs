@@ -88,10 +88,9 @@ pub(crate) struct Ctx<'a> {
     pub(crate) date: &'a [u8],
     /// The server is stopping: finish what is in flight, start nothing new.
     pub(crate) stopping: bool,
-    /// The routes in force (HTTP).
-    pub(crate) routes: &'a RouteTable,
-    /// The same, shared: what a deferred match takes to a handler thread.
-    pub(crate) routes_shared: &'a Arc<RouteTable>,
+    /// The routes in force (HTTP); shared, so that a deferred match can take the
+    /// table to a handler thread.
+    pub(crate) routes: &'a Arc<RouteTable>,
     /// Where to record requests, if the log is on.
     pub(crate) log: Option<&'a RequestLog>,
     /// Where to count requests no route matched.

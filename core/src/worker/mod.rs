@@ -651,7 +651,6 @@ impl Io {
             date: self.date.as_bytes(),
             stopping: self.stopping,
             routes: &self.routes,
-            routes_shared: &self.routes,
             log: self.shared.log.as_ref(),
             misses: &self.shared.misses,
             unmatched: &self.unmatched,

@@ -186,7 +186,7 @@ pub(crate) fn respond(source: Source<'_>, meta: Meta, ctx: &mut Ctx<'_>) -> Next
 fn respond_deferring(source: Source<'_>, meta: Meta, ctx: &mut Ctx<'_>) -> Next {
     match ctx.routes.find_deferring(&source.view()) {
         Found::Route(entry, nth) => answer(entry, nth, source, meta, ctx),
-        Found::Deferred(from) => defer(ctx.routes_shared.clone(), from, source, meta, ctx),
+        Found::Deferred(from) => defer(ctx.routes.clone(), from, source, meta, ctx),
         Found::None => unmatched(source, meta, ctx),
     }
 }

@@ -347,7 +347,6 @@ mod tests {
                 date: b"Thu, 01 Jan 1970 00:00:00 GMT",
                 stopping: false,
                 routes: &routes,
-                routes_shared: &routes,
                 log: self.log.as_ref(),
                 misses: &self.misses,
                 unmatched: &self.unmatched,
