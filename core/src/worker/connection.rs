@@ -76,6 +76,8 @@ pub(crate) struct Connection {
     pub(crate) writable_interest: bool,
     /// Broadcast frames were queued this turn: it is on the worker's list to flush.
     pub(crate) queued: bool,
+    /// On the worker's list to serve again next turn (once, however often it asks).
+    pub(crate) requeued: bool,
     /// Last read or write progress.
     pub(crate) last_activity: Instant,
     /// When the request in progress (or the lingering close) began.
@@ -112,6 +114,7 @@ impl Connection {
             input_paused: false,
             writable_interest: false,
             queued: false,
+            requeued: false,
             last_activity: now,
             started: None,
             timer_at: None,

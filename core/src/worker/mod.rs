@@ -497,9 +497,17 @@ impl Worker {
         if self.io.requeue.is_empty() {
             return;
         }
-        let batch = std::mem::take(&mut self.io.requeue);
-        for ct in batch {
+        let mut batch = std::mem::take(&mut self.io.requeue);
+        for &ct in &batch {
+            let Some(conn) = live(&mut self.conns, ct) else {
+                continue; // closed meanwhile
+            };
+            conn.requeued = false;
             self.serve(ct, Readiness::REQUEUED);
+        }
+        if self.io.requeue.is_empty() {
+            batch.clear();
+            self.io.requeue = batch; // keep the capacity
         }
     }
 
@@ -630,6 +638,16 @@ impl Io {
         &self.shared.counters[self.index]
     }
 
+    /// Puts `conn` on the list to serve again next turn, unless it is on it already:
+    /// a connection that asks again in the same turn (a new edge while requeued)
+    /// still gets one budget per turn.
+    fn requeue(&mut self, conn: &mut Connection) {
+        if !conn.requeued {
+            conn.requeued = true;
+            self.requeue.push(conn.token);
+        }
+    }
+
     /// What a session gets to work with; its output starts empty in `out`, and it
     /// may answer until the connection's pending output reaches `max_output`.
     /// Takes the newest route table first if it changed (one atomic load otherwise).
@@ -756,7 +774,7 @@ impl Io {
             return fate;
         }
         // Budget spent with data still waiting: serve others first, then come back.
-        self.requeue.push(conn.token);
+        self.requeue(conn);
         Fate::Keep
     }
 
@@ -813,7 +831,7 @@ impl Io {
                 return Fate::Keep;
             }
         }
-        self.requeue.push(conn.token);
+        self.requeue(conn);
         Fate::Keep
     }
 
@@ -961,7 +979,7 @@ impl Io {
             return Fate::Keep;
         }
         // Reading may have paused while held; and input kept meanwhile is answered now.
-        self.requeue.push(conn.token);
+        self.requeue(conn);
         if conn.input.is_empty() {
             Fate::Keep
         } else {
@@ -1037,7 +1055,7 @@ impl Io {
             conn.read_suspended = false;
             // Input may be waiting (in the socket, or kept back in `input`) with no
             // new edge to announce it.
-            self.requeue.push(conn.token);
+            self.requeue(conn);
         }
         if pending == 0 {
             match conn.phase {
@@ -1058,7 +1076,7 @@ impl Io {
                     conn.phase = Phase::Lingering;
                     conn.started = Some(self.now);
                     // Input that arrived meanwhile must be drained to see the EOF.
-                    self.requeue.push(conn.token);
+                    self.requeue(conn);
                 }
                 Phase::Lingering if conn.read_closed => return Fate::Close,
                 // The client is gone; an answer still held for it is not, unless it
