@@ -56,7 +56,13 @@ const READ_BUFFER: usize = 64 * 1024;
 /// in pieces.
 #[cfg(feature = "tiny-buffers")]
 const READ_BUFFER: usize = 100;
-/// Full reads from one connection per event before others get a turn.
+/// Bytes read from one connection per turn before the others get theirs: one
+/// full read buffer. A client that sends without pause (a pipelining client, a
+/// publisher whose frames fan out to a room) is served this much, then requeued
+/// behind everyone else; larger budgets let it stretch a turn to milliseconds.
+const READ_BUDGET: usize = READ_BUFFER;
+/// Reads from one connection per turn at most, however short (TLS hands over one
+/// record at a time); also the batches of paused input answered per turn.
 const READS_PER_EVENT: usize = 16;
 /// Capacity the answer buffer keeps between batches; a burst beyond it is freed.
 const OUT_KEEP: usize = 256 * 1024;
@@ -707,6 +713,7 @@ impl Io {
     /// Reads until the socket is drained, the read budget is spent, or reading must
     /// pause; every chunk is handed to the protocol as it arrives.
     fn read(&mut self, conn: &mut Connection, until_blocked: bool) -> Fate {
+        let mut taken = 0;
         for _ in 0..READS_PER_EVENT {
             if conn.read_closed
                 || conn.read_suspended
@@ -761,6 +768,10 @@ impl Io {
                         // A short read emptied the socket and the next byte brings a new
                         // edge, unless the FIN came with this edge (see Readiness).
                         return fate;
+                    }
+                    taken += n;
+                    if taken >= READ_BUDGET {
+                        break;
                     }
                     continue;
                 }
