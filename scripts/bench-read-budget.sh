@@ -27,7 +27,7 @@ serve() { # bin load -> pid
     flood) set -- --protocol frame --slow-consumer drop_oldest ;;
     pipelined) set -- --protocol http --route "GET / 200 ok" ;;
     esac
-    taskset -c 0 ${wrap:-} "$bin" serve --workers 1 --bind 127.0.0.1:$port --stats-interval off "$@" >/dev/null 2>"${errlog:-/dev/stderr}" &
+    taskset -c 0 ${wrap:-} "$bin" serve --workers 1 --bind 127.0.0.1:$port --stats-interval off "$@" >/dev/null 2>>"${errlog:-/dev/stderr}" &
     pid=$!
 }
 
