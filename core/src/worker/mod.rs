@@ -62,8 +62,12 @@ const READ_BUFFER: usize = 100;
 /// behind everyone else; larger budgets let it stretch a turn to milliseconds.
 const READ_BUDGET: usize = READ_BUFFER;
 /// Reads from one connection per turn at most, however short (TLS hands over one
-/// record at a time); also the batches of paused input answered per turn.
+/// record at a time).
 const READS_PER_EVENT: usize = 16;
+/// Bytes of answers one connection gets per turn (its output limit permitting):
+/// a pipelining client's further requests wait in its input until the next turn,
+/// behind everyone else. A single answer larger than this still goes out whole.
+const ANSWER_BUDGET: usize = 64 * 1024;
 /// Capacity the answer buffer keeps between batches; a burst beyond it is freed.
 const OUT_KEEP: usize = 256 * 1024;
 /// Readiness events taken per poll.
@@ -655,7 +659,8 @@ impl Io {
     }
 
     /// What a session gets to work with; its output starts empty in `out`, and it
-    /// may answer until the connection's pending output reaches `max_output`.
+    /// may answer until the connection's pending output reaches `max_output`, or
+    /// [`ANSWER_BUDGET`] this turn.
     /// Takes the newest route table first if it changed (one atomic load otherwise).
     fn protocol_ctx(&mut self, token: ConnToken, pending: usize) -> Ctx<'_> {
         let version = self.shared.routes.version();
@@ -669,7 +674,7 @@ impl Io {
         self.out.clear(OUT_KEEP);
         Ctx {
             out: &mut self.out,
-            out_budget: self.max_output.saturating_sub(pending),
+            out_budget: self.max_output.saturating_sub(pending).min(ANSWER_BUDGET),
             counters: &self.shared.counters[self.index],
             limits: &self.limits,
             date: self.date.as_bytes(),
@@ -827,22 +832,20 @@ impl Io {
         self.apply(conn, next)
     }
 
-    /// Answers the input kept back by [`Next::Pause`], batch by batch while the
-    /// socket takes the answers at once; stops when output is pending again.
+    /// Answers one batch (an answer budget) of the input kept back by
+    /// [`Next::Pause`]. If more is kept and the socket took the answers at once,
+    /// the connection comes back next turn, after the others.
     fn resume_input(&mut self, conn: &mut Connection) -> Fate {
-        for _ in 0..READS_PER_EVENT {
-            conn.input_paused = false;
-            if self.consume(conn, &[]) == Fate::Close {
-                return Fate::Close;
-            }
-            if !conn.input_paused
-                || conn.hold.is_some()
-                || conn.pending_output() > self.max_output / 2
-            {
-                return Fate::Keep;
-            }
+        conn.input_paused = false;
+        if self.consume(conn, &[]) == Fate::Close {
+            return Fate::Close;
         }
-        self.requeue(conn);
+        if conn.input_paused
+            && conn.hold.is_none()
+            && conn.pending_output() <= self.max_output / 2
+        {
+            self.requeue(conn);
+        }
         Fate::Keep
     }
 
