@@ -53,10 +53,16 @@ echo "== cargo test"
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 cargo test --workspace
 
-echo "== reliability suite (reliability/: its own workspace, the tiny-buffers build)"
+echo "== reliability suite (reliability/: its own workspace)"
 cargo fmt --manifest-path reliability/Cargo.toml -- --check
-cargo clippy --manifest-path reliability/Cargo.toml --release --all-targets -- -D warnings
+for features in "" tiny-buffers; do
+    cargo clippy --manifest-path reliability/Cargo.toml --release --all-targets \
+        --features "$features" -- -D warnings
+done
+# Floods, slow peers, descriptor exhaustion, stop and fork on the engine as shipped;
+# then cross-talk, backplane and resets on the tiny-buffers build.
 cargo test --manifest-path reliability/Cargo.toml --release
+cargo test --manifest-path reliability/Cargo.toml --release --features tiny-buffers
 
 echo "== fuzzing, bounded (scripts/fuzz.sh 10)"
 cargo fmt --manifest-path fuzz/Cargo.toml -- --check

@@ -2,6 +2,10 @@
 //! flooding a room) next to 100 light clients; the light clients' p99 stays
 //! within 3x of what it is without the flood.
 
+// Runs on the engine as shipped: the tiny-buffers build is for the cross-talk
+// scenarios (see Cargo.toml).
+#![cfg(not(feature = "tiny-buffers"))]
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -100,13 +104,12 @@ fn ratio_ok(name: &str, idle: f64, flooded: f64, flood_bytes: u64) {
     assert!(flood_bytes > 0, "{name}: the flood was not served at all");
     // CI asserts that nothing starves: latency ratios on a shared machine of two
     // cores are figures, not tests (RELIABILITY.md records them). The long run
-    // (RELIABILITY=long) checks the target: HTTP within 3x, plus 1 ms of noise.
-    // The frame flood does not meet it reliably (RELIABILITY.md, "found").
+    // (RELIABILITY=long) checks the target: within 3x, plus 1 ms of noise.
     assert!(
         flooded < 100_000.0,
         "{name}: light clients starved: p99 {flooded:.0} us"
     );
-    if long() && name == "http" {
+    if long() {
         assert!(
             flooded <= 3.0 * idle + 1000.0,
             "{name}: p99 {flooded:.0} us against {idle:.0} us alone"

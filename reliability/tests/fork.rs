@@ -1,6 +1,10 @@
 //! Fork hygiene: a host that forks and execs while serving gives the child none
 //! of the server's descriptors (listener, connections, epoll, wakers, pipes).
 
+// Runs on the engine as shipped: the tiny-buffers build is for the cross-talk
+// scenarios (see Cargo.toml).
+#![cfg(not(feature = "tiny-buffers"))]
+
 use std::io::Write;
 use std::process::Command;
 

@@ -3,6 +3,10 @@
 //! holds; a slow reader of a 64 MiB answer through a 4 KiB receive buffer, with the
 //! server's memory bounded, and a reader that stops closed at the write timeout.
 
+// Runs on the engine as shipped: the tiny-buffers build is for the cross-talk
+// scenarios (see Cargo.toml).
+#![cfg(not(feature = "tiny-buffers"))]
+
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::thread;
