@@ -840,9 +840,7 @@ impl Io {
         if self.consume(conn, &[]) == Fate::Close {
             return Fate::Close;
         }
-        if conn.input_paused
-            && conn.hold.is_none()
-            && conn.pending_output() <= self.max_output / 2
+        if conn.input_paused && conn.hold.is_none() && conn.pending_output() <= self.max_output / 2
         {
             self.requeue(conn);
         }

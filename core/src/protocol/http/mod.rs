@@ -28,6 +28,11 @@ use chunked::Chunked;
 use head::BodyFraming;
 use response::ConnectionHeader;
 
+/// A captured Content-Length body grows by doubling until it holds this much, and
+/// then gets room for the rest in one allocation. (Only a client that has sent
+/// this much makes the server reserve up to `max_body_bytes` for it.)
+const RESERVE_BODY_AFTER: usize = 64 * 1024;
+
 /// The fixed response body when no route is defined.
 pub(crate) const HELLO: &[u8] = b"hello\n";
 
@@ -203,9 +208,20 @@ impl Session {
     /// whether the body is complete, or the status to fail with.
     fn receive_body(&mut self, input: &[u8], ctx: &Ctx<'_>) -> Result<(usize, bool), u16> {
         let mut capture = self.pending.as_mut().and_then(|p| p.capture.as_mut());
+        let left_before = match &self.body {
+            Body::Length(left) => *left as usize,
+            _ => 0,
+        };
         let mut keep = |data: &[u8]| {
             if let Some(request) = capture.as_mut() {
-                request.body.extend_from_slice(data);
+                let body = &mut request.body;
+                if left_before > 0 && body.len() + data.len() > RESERVE_BODY_AFTER {
+                    // The rest of a Content-Length body at once (it is within
+                    // max_body_bytes), not by doubling: a copy of the body so far
+                    // per doubling was half the instructions of a 1 MiB upload.
+                    body.reserve_exact(left_before);
+                }
+                body.extend_from_slice(data);
             }
         };
         let (used, done) = match &mut self.body {
