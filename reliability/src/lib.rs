@@ -1,18 +1,29 @@
 //! Shared pieces of the reliability suite (`tests/`): clients that tag their bytes
-//! with a nonce and check every byte they get back, abortive closes (RST), and
-//! process measurements (descriptors, threads, RSS, CPU).
+//! with a nonce and check every byte they get back, frame-protocol clients,
+//! abortive closes (RST), a real redis-server ([`redis`], the main test suite's),
+//! the latency targets, and process measurements (descriptors, threads, RSS, CPU).
 //!
 //! Every scenario has a CI size (seconds) and a long size (`RELIABILITY=long`),
 //! whose figures RELIABILITY.md records with the command that produced them.
 
-use std::io::{self, Read, Write};
+use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
+
+use pierhead::frame::{self, op, FrameType};
 
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
 use rustls::{ClientConfig, ClientConnection, RootCertStore, StreamOwned};
+
+/// A redis-server child on a free loopback port: the main test suite's own
+/// (`core/tests/common/redis.rs`), which panics with the package to install if
+/// redis-server is missing.
+#[path = "../../core/tests/common/redis.rs"]
+pub mod redis;
 
 /// True for the long, documented run (`RELIABILITY=long`).
 pub fn long() -> bool {
@@ -60,6 +71,124 @@ pub fn payload(nonce: u64, len: usize) -> Vec<u8> {
     }
     out.truncate(len);
     out
+}
+
+/// A nonce unique to this process's call, spread over the whole range.
+pub fn next_nonce() -> u64 {
+    static NONCE: AtomicU64 = AtomicU64::new(1);
+    NONCE
+        .fetch_add(1, Ordering::Relaxed)
+        .wrapping_mul(0x2545_F491_4F6C_DD1D)
+}
+
+/// One frame of `kind` with `payload`, encoded.
+pub fn frame_of(kind: FrameType, payload: &[u8]) -> Vec<u8> {
+    let mut f = Vec::new();
+    frame::encode(kind, payload, &mut f);
+    f
+}
+
+/// One control frame (`JOIN`, `LEAVE`, ...) with its argument, encoded.
+pub fn control_of(opcode: u8, arg: &[u8]) -> Vec<u8> {
+    let mut f = Vec::new();
+    frame::encode_control(opcode, arg, &mut f);
+    f
+}
+
+/// Reads one frame: its type and payload.
+pub fn read_frame(r: &mut impl Read) -> io::Result<(FrameType, Vec<u8>)> {
+    let mut head = [0u8; frame::HEADER_LEN];
+    r.read_exact(&mut head)?;
+    let h = frame::decode_header(&head, 1 << 20)
+        .map_err(|e| io::Error::other(format!("{e:?}")))?
+        .ok_or_else(|| io::Error::other("short header"))?;
+    let mut body = vec![0u8; h.len];
+    r.read_exact(&mut body)?;
+    Ok((h.kind, body))
+}
+
+/// Joins `room` and waits for its `JOINED`.
+pub fn join(s: &mut (impl Read + Write), room: &str) -> io::Result<()> {
+    s.write_all(&control_of(op::JOIN, room.as_bytes()))?;
+    await_joined(s)
+}
+
+/// Waits for a `JOINED` answer (nothing else is due before it).
+pub fn await_joined(r: &mut impl Read) -> io::Result<()> {
+    let (kind, body) = read_frame(r)?;
+    if kind == FrameType::Control && body.first() == Some(&op::JOINED) {
+        Ok(())
+    } else {
+        Err(io::Error::other(format!(
+            "expected JOINED, got {kind:?} {body:?}"
+        )))
+    }
+}
+
+/// The latency target of a scenario: `during` (a p99, µs) within `factor` times
+/// its `baseline` plus 1 ms of this shared machine's noise. Ratios on a shared
+/// machine of two cores are figures in CI, where only starvation fails (p99 over
+/// 100 ms); the long run (`RELIABILITY=long`) asserts the target.
+pub fn assert_latency(what: &str, baseline: f64, during: f64, factor: f64) {
+    assert!(during < 100_000.0, "{what}: starved: p99 {during:.0} us");
+    if long() {
+        assert!(
+            during <= factor * baseline + 1000.0,
+            "{what}: p99 {during:.0} us against {baseline:.0} us alone (target {factor}x + 1 ms)"
+        );
+    }
+}
+
+/// `src/bin/limited_server` in a child process: an echo server under its own
+/// descriptor limit, in a process apart from the clients (the two together would
+/// need more than the 20,000 descriptors a process may have here).
+pub struct LimitedServer {
+    child: Child,
+    out: BufReader<ChildStdout>,
+    /// Where it listens.
+    pub addr: SocketAddr,
+}
+
+impl LimitedServer {
+    /// Starts `exe` (the test's `env!("CARGO_BIN_EXE_limited_server")`) limited to
+    /// `nofile` descriptors, and waits until it listens.
+    pub fn start(exe: &str, nofile: u32) -> LimitedServer {
+        let mut child = Command::new(exe)
+            .arg(nofile.to_string())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("limited_server starts");
+        let mut out = BufReader::new(child.stdout.take().expect("its stdout"));
+        let mut line = String::new();
+        out.read_line(&mut line).expect("its port");
+        let addr = format!("127.0.0.1:{}", line.trim())
+            .parse()
+            .expect("a port on its first line");
+        LimitedServer { child, out, addr }
+    }
+
+    /// Its process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Ends its stdin, so that it stops; asserts that it exited cleanly and
+    /// returns its report (`stopped <ms> ms, accept errors <n>, complete <bool>`)
+    /// and the stop time in milliseconds.
+    pub fn stop(mut self) -> (String, f64) {
+        drop(self.child.stdin.take());
+        let mut report = String::new();
+        self.out.read_to_string(&mut report).expect("its report");
+        let status = self.child.wait().expect("it exits");
+        assert!(status.success(), "limited_server: {report}");
+        let ms = report
+            .split_whitespace()
+            .nth(1)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no stop time in {report:?}"));
+        (report.trim().to_string(), ms)
+    }
 }
 
 /// Reads exactly `want.len()` bytes and says whether they are `want`.

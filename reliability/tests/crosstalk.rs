@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use pierhead::frame::{self, op, FrameType};
+use pierhead::frame::{op, FrameType};
 use pierhead::{Config, Protocol, Request, Response, Route, Server};
 use pierhead_reliability::*;
 
@@ -24,15 +24,6 @@ struct Tally {
     verified_bytes: AtomicU64,
     corrupt: AtomicU64,
     errors: AtomicU64,
-}
-
-static NONCE: AtomicU64 = AtomicU64::new(1);
-
-fn next_nonce() -> u64 {
-    // Spread over the whole range, unique per connection.
-    NONCE
-        .fetch_add(1, Ordering::Relaxed)
-        .wrapping_mul(0x2545_F491_4F6C_DD1D)
 }
 
 /// 30% of connections are reset mid-request.
@@ -130,49 +121,13 @@ fn read_head(r: &mut impl std::io::BufRead) -> std::io::Result<String> {
     }
 }
 
-fn frame_bytes(kind: FrameType, payload: &[u8]) -> Vec<u8> {
-    let mut f = Vec::new();
-    frame::encode(kind, payload, &mut f);
-    f
-}
-
-/// Reads one frame: (type byte, payload).
-fn read_frame(r: &mut impl std::io::Read) -> std::io::Result<(FrameType, Vec<u8>)> {
-    let mut head = [0u8; frame::HEADER_LEN];
-    r.read_exact(&mut head)?;
-    let h = frame::decode_header(&head, 1 << 20)
-        .map_err(|e| std::io::Error::other(format!("{e:?}")))?
-        .ok_or_else(|| std::io::Error::other("short header"))?;
-    let mut body = vec![0u8; h.len];
-    r.read_exact(&mut body)?;
-    Ok((h.kind, body))
-}
-
-fn control(opcode: u8, arg: &[u8]) -> Vec<u8> {
-    let mut f = Vec::new();
-    frame::encode_control(opcode, arg, &mut f);
-    f
-}
-
-/// Waits for the JOINED answer (skipping nothing else: nothing else is due).
-fn await_joined(r: &mut impl std::io::Read) -> std::io::Result<()> {
-    let (kind, body) = read_frame(r)?;
-    if kind == FrameType::Control && body.first() == Some(&op::JOINED) {
-        Ok(())
-    } else {
-        Err(std::io::Error::other(format!(
-            "expected JOINED, got {kind:?} {body:?}"
-        )))
-    }
-}
-
 fn frame_once(addr: SocketAddr) -> Outcome {
     let nonce = next_nonce();
     if nonce.is_multiple_of(2) {
         // Not in a room: data frames come back to the sender.
         let data = payload(nonce, len_of(nonce));
         let mut s = connect(addr)?;
-        let f = frame_bytes(FrameType::Data, &data);
+        let f = frame_of(FrameType::Data, &data);
         let cut = f.len() / 2;
         s.write_all(&f[..cut])?;
         if resets(nonce) {
@@ -187,12 +142,12 @@ fn frame_once(addr: SocketAddr) -> Outcome {
     let room = format!("r{nonce:x}");
     let mut a = connect(addr)?;
     let mut b = connect(addr)?;
-    a.write_all(&control(op::JOIN, room.as_bytes()))?;
-    b.write_all(&control(op::JOIN, room.as_bytes()))?;
+    a.write_all(&control_of(op::JOIN, room.as_bytes()))?;
+    b.write_all(&control_of(op::JOIN, room.as_bytes()))?;
     await_joined(&mut a)?;
     await_joined(&mut b)?;
     let data = payload(nonce, len_of(nonce));
-    let f = frame_bytes(FrameType::Data, &data);
+    let f = frame_of(FrameType::Data, &data);
     let cut = f.len() / 2;
     a.write_all(&f[..cut])?;
     if resets(nonce) {

@@ -7,13 +7,22 @@
 // scenarios (see Cargo.toml).
 #![cfg(not(feature = "tiny-buffers"))]
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::process::{Command, Stdio};
+use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::thread;
 use std::time::Duration;
 
 use pierhead_reliability::*;
+
+/// How many of the first 100 `clients` echo a ping within `timeout`.
+fn echoing(clients: &mut [TcpStream], timeout: Duration) -> usize {
+    clients
+        .iter_mut()
+        .take(100)
+        .map(|c| echoes(c, timeout))
+        .filter(|ok| *ok)
+        .count()
+}
 
 fn echoes(s: &mut TcpStream, timeout: Duration) -> bool {
     let _ = s.set_read_timeout(Some(timeout));
@@ -24,17 +33,8 @@ fn echoes(s: &mut TcpStream, timeout: Duration) -> bool {
 #[test]
 fn at_the_descriptor_limit_the_server_idles_serves_and_recovers() {
     let clients_n = scale(1_000, 1_000);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_limited_server"))
-        .arg("256")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let pid = child.id();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    out.read_line(&mut line).unwrap();
-    let addr: SocketAddr = format!("127.0.0.1:{}", line.trim()).parse().unwrap();
+    let server = LimitedServer::start(env!("CARGO_BIN_EXE_limited_server"), 256);
+    let (addr, pid) = (server.addr, server.pid());
 
     // 1,000 clients connect; the kernel queues what the server cannot accept.
     let mut clients: Vec<TcpStream> = (0..clients_n).filter_map(|_| connect(addr).ok()).collect();
@@ -53,12 +53,7 @@ fn at_the_descriptor_limit_the_server_idles_serves_and_recovers() {
     );
 
     // The accepted ones are served (the first connections are the accepted ones).
-    let served = clients
-        .iter_mut()
-        .take(100)
-        .map(|c| echoes(c, Duration::from_secs(2)))
-        .filter(|ok| *ok)
-        .count();
+    let served = echoing(&mut clients, Duration::from_secs(2));
     figure("accepted_connections_served_of_100", served);
     assert!(
         served >= 95,
@@ -66,15 +61,9 @@ fn at_the_descriptor_limit_the_server_idles_serves_and_recovers() {
     );
 
     // Free descriptors: the queued clients are accepted and served.
-    let late: Vec<TcpStream> = clients.drain(600.min(clients.len())..).collect();
-    clients.truncate(0);
-    let mut late = late;
-    let served_late = late
-        .iter_mut()
-        .take(100)
-        .map(|c| echoes(c, Duration::from_secs(5)))
-        .filter(|ok| *ok)
-        .count();
+    let mut late = clients.split_off(600.min(clients.len()));
+    drop(clients);
+    let served_late = echoing(&mut late, Duration::from_secs(5));
     figure("queued_connections_served_after_free_of_100", served_late);
     assert!(
         served_late >= 95,
@@ -84,17 +73,8 @@ fn at_the_descriptor_limit_the_server_idles_serves_and_recovers() {
     // Fill it again and stop during the back-off.
     let _again: Vec<TcpStream> = (0..400).filter_map(|_| connect(addr).ok()).collect();
     thread::sleep(Duration::from_millis(300));
-    drop(child.stdin.take());
-    let mut rest = String::new();
-    out.read_to_string(&mut rest).unwrap();
-    let status = child.wait().unwrap();
-    figure("stop_during_backoff", rest.trim());
-    assert!(status.success(), "{rest}");
-    let ms: f64 = rest
-        .split_whitespace()
-        .nth(1)
-        .and_then(|v| v.parse().ok())
-        .expect("stop time");
+    let (report, ms) = server.stop();
+    figure("stop_during_backoff", &report);
     assert!(ms < 1000.0, "stop during back-off took {ms} ms");
-    assert!(rest.contains("complete true"), "{rest}");
+    assert!(report.contains("complete true"), "{report}");
 }

@@ -142,20 +142,10 @@ fn stop_with_the_broker_down_is_prompt() {
 fn stop_with_ten_thousand_idle_connections_from_another_process() {
     // Server and clients in one process would need 20,000 descriptors, the
     // machine's limit: the server runs in a child (tests/../src/bin/limited_server).
-    use std::io::BufRead;
-    use std::process::{Command, Stdio};
     let _serial = serial();
     let n = scale(3_000, 10_000);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_limited_server"))
-        .arg("19000")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    out.read_line(&mut line).unwrap();
-    let addr: std::net::SocketAddr = format!("127.0.0.1:{}", line.trim()).parse().unwrap();
+    let server = LimitedServer::start(env!("CARGO_BIN_EXE_limited_server"), 19_000);
+    let addr = server.addr;
     let mut conns: Vec<_> = (0..n).filter_map(|_| connect(addr).ok()).collect();
     // Each one answered once: accepted and idle, not waiting in the queue.
     for c in conns.iter_mut() {
@@ -164,16 +154,8 @@ fn stop_with_ten_thousand_idle_connections_from_another_process() {
         c.read_exact(&mut b).unwrap();
     }
     figure("idle_other_process.connections", conns.len());
-    drop(child.stdin.take());
-    let mut rest = String::new();
-    out.read_to_string(&mut rest).unwrap();
-    assert!(child.wait().unwrap().success(), "{rest}");
-    figure("idle_other_process.stop", rest.trim());
-    let ms: f64 = rest
-        .split_whitespace()
-        .nth(1)
-        .and_then(|v| v.parse().ok())
-        .expect("stop time");
+    let (report, ms) = server.stop();
+    figure("idle_other_process.stop", &report);
     assert!(ms < 1000.0, "stop with {n} idle connections took {ms} ms");
     drop(TcpListener::bind(addr).expect("port free at once"));
 }
