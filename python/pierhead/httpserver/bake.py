@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-from re import Pattern
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Optional, Union
+from typing import TYPE_CHECKING, Any, Optional
 
 if TYPE_CHECKING:
     from typing_extensions import Self, Unpack
 
-    from .httpserver import HTTPServer, RequestHandler, RequestMatcherKwargs, URIPattern
+    from .httpserver import URI_T, HTTPServer, RequestHandler, RequestMatcherKwargs
 
 __all__ = ["BakedHTTPServer"]
 
@@ -59,16 +58,16 @@ class BakedHTTPServer:
         return type(self)(self._server, **self._merged(kwargs))
 
     def expect_request(
-        self, uri: Union[str, "URIPattern", "Pattern[str]"], **kwargs: "Unpack[RequestMatcherKwargs]"
+        self, uri: "URI_T", **kwargs: "Unpack[RequestMatcherKwargs]"
     ) -> "RequestHandler":
         return self._server.expect_request(uri, **self._merged(kwargs))
 
     def expect_oneshot_request(
-        self, uri: Union[str, "URIPattern", "Pattern[str]"], **kwargs: "Unpack[RequestMatcherKwargs]"
+        self, uri: "URI_T", **kwargs: "Unpack[RequestMatcherKwargs]"
     ) -> "RequestHandler":
         return self._server.expect_oneshot_request(uri, **self._merged(kwargs))
 
     def expect_ordered_request(
-        self, uri: Union[str, "URIPattern", "Pattern[str]"], **kwargs: "Unpack[RequestMatcherKwargs]"
+        self, uri: "URI_T", **kwargs: "Unpack[RequestMatcherKwargs]"
     ) -> "RequestHandler":
         return self._server.expect_ordered_request(uri, **self._merged(kwargs))

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from queue import Empty, Queue
-from re import Pattern
 from ssl import SSLContext
 from typing import Any, Optional, Union
 
@@ -16,12 +15,12 @@ from werkzeug import Request, Response
 
 from .httpserver import (
     METHOD_ALL,
+    QUERY_STRING_T,
     UNDEFINED,
+    URI_T,
     HeaderValueMatcher,
     HTTPServerBase,
-    QueryMatcher,
     RequestHandlerBase,
-    URIPattern,
 )
 
 __all__ = ["BlockingHTTPServer", "BlockingRequestHandler"]
@@ -58,12 +57,12 @@ class BlockingHTTPServer(HTTPServerBase):
 
     def assert_request(
         self,
-        uri: Union[str, URIPattern, "Pattern[str]"],
+        uri: URI_T,
         method: str = METHOD_ALL,
         data: Union[str, bytes, None] = None,
         data_encoding: str = "utf-8",
         headers: Optional[Mapping[str, str]] = None,
-        query_string: Union[None, QueryMatcher, str, bytes, Mapping[str, str]] = None,
+        query_string: QUERY_STRING_T = None,
         header_value_matcher: Optional[HeaderValueMatcher] = None,
         json: Any = UNDEFINED,
         timeout: int = 30,

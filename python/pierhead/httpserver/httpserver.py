@@ -84,6 +84,9 @@ METHOD_ALL = "__ALL"
 
 HEADERS_T = Union[Mapping[str, Union[str, Iterable[str]]], Iterable["tuple[str, str]"]]
 HVMATCHER_T = Callable[[str, Optional[str], str], bool]
+# What an expectation's ``uri`` and ``query_string`` may be.
+URI_T = Union[str, "URIPattern", "Pattern[str]"]
+QUERY_STRING_T = Union[None, "QueryMatcher", str, bytes, Mapping[str, str]]
 
 
 class Undefined:
@@ -234,7 +237,7 @@ class BooleanQueryMatcher(QueryMatcher):
         return True, self.result
 
 
-def _query_matcher(query_string: Union[None, QueryMatcher, str, bytes, Mapping[str, str]]) -> QueryMatcher:
+def _query_matcher(query_string: QUERY_STRING_T) -> QueryMatcher:
     if isinstance(query_string, QueryMatcher):
         return query_string
     if query_string is None:
@@ -262,7 +265,7 @@ class RequestMatcherKwargs(TypedDict, total=False):
     data: Union[str, bytes, None]
     data_encoding: str
     headers: Optional[Mapping[str, str]]
-    query_string: Union[None, QueryMatcher, str, bytes, Mapping[str, str]]
+    query_string: QUERY_STRING_T
     header_value_matcher: Optional[HVMATCHER_T]
     json: Any
 
@@ -275,12 +278,12 @@ class RequestMatcher:
 
     def __init__(
         self,
-        uri: Union[str, URIPattern, "Pattern[str]"],
+        uri: URI_T,
         method: str = METHOD_ALL,
         data: Union[str, bytes, None] = None,
         data_encoding: str = "utf-8",
         headers: Optional[Mapping[str, str]] = None,
-        query_string: Union[None, QueryMatcher, str, bytes, Mapping[str, str]] = None,
+        query_string: QUERY_STRING_T = None,
         header_value_matcher: Optional[HVMATCHER_T] = None,
         json: Any = UNDEFINED,
     ) -> None:
@@ -558,12 +561,12 @@ class HTTPServerBase(abc.ABC):
 
     def _matcher_of(
         self,
-        uri: Union[str, URIPattern, "Pattern[str]"],
+        uri: URI_T,
         method: str,
         data: Union[str, bytes, None],
         data_encoding: str,
         headers: Optional[Mapping[str, str]],
-        query_string: Union[None, QueryMatcher, str, bytes, Mapping[str, str]],
+        query_string: QUERY_STRING_T,
         header_value_matcher: Optional[HVMATCHER_T],
         json: Any,
     ) -> RequestMatcher:
@@ -755,12 +758,12 @@ class HTTPServer(HTTPServerBase):
 
     def expect_request(
         self,
-        uri: Union[str, URIPattern, "Pattern[str]"],
+        uri: URI_T,
         method: str = METHOD_ALL,
         data: Union[str, bytes, None] = None,
         data_encoding: str = "utf-8",
         headers: Optional[Mapping[str, str]] = None,
-        query_string: Union[None, QueryMatcher, str, bytes, Mapping[str, str]] = None,
+        query_string: QUERY_STRING_T = None,
         header_value_matcher: Optional[HVMATCHER_T] = None,
         handler_type: HandlerType = HandlerType.PERMANENT,
         json: Any = UNDEFINED,
@@ -774,12 +777,12 @@ class HTTPServer(HTTPServerBase):
 
     def expect_oneshot_request(
         self,
-        uri: Union[str, URIPattern, "Pattern[str]"],
+        uri: URI_T,
         method: str = METHOD_ALL,
         data: Union[str, bytes, None] = None,
         data_encoding: str = "utf-8",
         headers: Optional[Mapping[str, str]] = None,
-        query_string: Union[None, QueryMatcher, str, bytes, Mapping[str, str]] = None,
+        query_string: QUERY_STRING_T = None,
         header_value_matcher: Optional[HVMATCHER_T] = None,
         json: Any = UNDEFINED,
     ) -> RequestHandler:
@@ -790,12 +793,12 @@ class HTTPServer(HTTPServerBase):
 
     def expect_ordered_request(
         self,
-        uri: Union[str, URIPattern, "Pattern[str]"],
+        uri: URI_T,
         method: str = METHOD_ALL,
         data: Union[str, bytes, None] = None,
         data_encoding: str = "utf-8",
         headers: Optional[Mapping[str, str]] = None,
-        query_string: Union[None, QueryMatcher, str, bytes, Mapping[str, str]] = None,
+        query_string: QUERY_STRING_T = None,
         header_value_matcher: Optional[HVMATCHER_T] = None,
         json: Any = UNDEFINED,
     ) -> RequestHandler:
