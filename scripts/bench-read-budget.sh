@@ -10,7 +10,8 @@
 # valgrind the server is the bottleneck, so every read fills the buffer).
 # Usage: scripts/bench-read-budget.sh BIN_A BIN_B [SECONDS, default 4]
 # Env: ROUNDS (default 3), LOADS (default "echo upload flood pipelined"),
-#      COUNT (default 20000; 0 skips callgrind).
+#      COUNT (default 20000; 0 skips callgrind), KEEP=1 (keep the callgrind
+#      outputs, cg-LOAD-a.out and cg-LOAD-b.out, for callgrind_annotate).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 a=$1 b=$2 secs=${3:-4} rounds=${ROUNDS:-3}
@@ -66,7 +67,7 @@ done
 count=${COUNT:-20000}
 [ "$count" = 0 ] && exit 0
 out=$(mktemp -d)
-trap '[ -n "${KEEP:-}" ] || rm -rf "$out"' EXIT
+if [ -n "${KEEP:-}" ]; then echo "callgrind outputs: $out"; else trap 'rm -rf "$out"' EXIT; fi
 echo
 echo "| load | build | answers | instructions | per answer |"
 echo "|---|---|---|---|---|"
@@ -74,9 +75,12 @@ for l in $loads; do
     n=$count
     [ "$l" = upload ] && n=$((count / 100)) # 1 MiB each
     [ "$l" = echo ] && n=$((count / 100))   # 256 KiB each
-    for bin in "$a" "$b"; do
+    for side in a b; do
+        bin=$a
+        [ $side = b ] && bin=$b
         port=$((port + 1))
-        wrap="valgrind --tool=callgrind --callgrind-out-file=$out/cg.out" errlog=$out/valgrind.log
+        cg=$out/cg-$l-$side.out
+        wrap="valgrind --tool=callgrind --callgrind-out-file=$cg" errlog=$out/valgrind.log
         count=$n serve "$bin" "$l"
         for _ in $(seq 100); do
             (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null && break
@@ -85,7 +89,7 @@ for l in $loads; do
         count=$n load "$l" >/dev/null
         kill -TERM "$pid"
         wait "$pid" 2>/dev/null || true
-        total=$(awk '/^summary:|^totals:/ {print $2; exit}' "$out/cg.out")
+        total=$(awk '/^summary:|^totals:/ {print $2; exit}' "$cg")
         awk -v l="$l" -v b="$bin" -v n="$n" -v t="$total" \
             'BEGIN { printf "| %s | %s | %d | %.0f | %.0f |\n", l, b, n, t, t / n }'
     done
