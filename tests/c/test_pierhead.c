@@ -47,6 +47,18 @@ static pierhead_server *start(pierhead_config *cfg) {
     return srv;
 }
 
+/* Starts a server from cfg, frees cfg, and writes the server's port: the server,
+ * or NULL (and *port untouched) if it did not start. */
+static pierhead_server *start_from(pierhead_config *cfg, uint16_t *port) {
+    pierhead_server *srv = start(cfg);
+    pierhead_config_free(cfg);
+    if (srv != NULL && pierhead_server_port(srv, port) != PIERHEAD_RESULT_OK) {
+        pierhead_server_free(srv);
+        return NULL;
+    }
+    return srv;
+}
+
 static void test_version(void) {
     CHECK(pierhead_version() == PIERHEAD_VERSION_NUMBER);
     CHECK((PIERHEAD_VERSION_NUMBER >> 16) == PIERHEAD_VERSION_MAJOR);
@@ -132,11 +144,9 @@ static void test_echo_and_stats(void) {
     pierhead_config *cfg = NULL;
     OK(pierhead_config_new(&cfg));
     OK(pierhead_config_set_protocol(cfg, PIERHEAD_PROTOCOL_ECHO));
-    pierhead_server *srv = start(cfg);
-    pierhead_config_free(cfg);
-    CHECK(srv != NULL);
     uint16_t port = 0;
-    OK(pierhead_server_port(srv, &port));
+    pierhead_server *srv = start_from(cfg, &port);
+    CHECK(srv != NULL);
     int fd = connect_to(port);
     CHECK(fd >= 0);
     CHECK(write(fd, "ping", 4) == 4);
@@ -285,11 +295,9 @@ static void test_http_routes_and_handler(void) {
     OK(pierhead_config_add_static_route(cfg, "GET", "/static", false, 200, "text/plain",
                                  (const uint8_t *)text, strlen(text)));
     OK(pierhead_config_add_handler_route(cfg, NULL, "/", true, echo_handler, &calls, NULL));
-    pierhead_server *srv = start(cfg);
-    pierhead_config_free(cfg);
-    CHECK(srv != NULL);
     uint16_t port = 0;
-    OK(pierhead_server_port(srv, &port));
+    pierhead_server *srv = start_from(cfg, &port);
+    CHECK(srv != NULL);
     char out[4096];
     http_exchange(port, "GET /static HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", out, sizeof out);
     CHECK(strncmp(out, "HTTP/1.1 200 OK\r\n", 17) == 0);
@@ -331,11 +339,9 @@ static void test_route_builder_and_runtime_routes(void) {
     OK(pierhead_route_respond(route, 200, "text/plain", (const uint8_t *)"keyed\n", 6));
     OK(pierhead_config_add_route(cfg, route));
     pierhead_route_free(route);
-    pierhead_server *srv = start(cfg);
-    pierhead_config_free(cfg);
-    CHECK(srv != NULL);
     uint16_t port = 0;
-    OK(pierhead_server_port(srv, &port));
+    pierhead_server *srv = start_from(cfg, &port);
+    CHECK(srv != NULL);
     char out[2048];
     http_exchange(port, "GET /api/v1 HTTP/1.1\r\nHost: t\r\nX-Key: k1\r\nConnection: close\r\n\r\n", out,
                   sizeof out);
@@ -413,11 +419,9 @@ static void test_sigpipe_default_survives_disconnects(void) {
     OK(pierhead_config_new(&cfg));
     OK(pierhead_config_add_static_route(cfg, "GET", "/big", false, 200, NULL, body, big));
     free(body);
-    pierhead_server *srv = start(cfg);
-    pierhead_config_free(cfg);
-    CHECK(srv != NULL);
     uint16_t port = 0;
-    OK(pierhead_server_port(srv, &port));
+    pierhead_server *srv = start_from(cfg, &port);
+    CHECK(srv != NULL);
     for (int i = 0; i < 20; i++) {
         int fd = connect_to(port);
         CHECK(fd >= 0);
@@ -468,11 +472,9 @@ static void test_frame_rooms_and_publish(void) {
     OK(pierhead_config_set_workers(cfg, 2));
     OK(pierhead_config_set_max_frame_bytes(cfg, 4096));
     OK(pierhead_config_set_slow_consumer(cfg, PIERHEAD_SLOW_CONSUMER_DROP_OLDEST));
-    pierhead_server *srv = start(cfg);
-    pierhead_config_free(cfg);
-    CHECK(srv != NULL);
     uint16_t port = 0;
-    OK(pierhead_server_port(srv, &port));
+    pierhead_server *srv = start_from(cfg, &port);
+    CHECK(srv != NULL);
     int fds[3];
     unsigned char buf[256];
     for (int i = 0; i < 3; i++) {
@@ -631,11 +633,9 @@ static void test_bench(void) {
     pierhead_config *cfg = NULL;
     OK(pierhead_config_new(&cfg));
     OK(pierhead_config_set_workers(cfg, 1));
-    pierhead_server *srv = start(cfg);
-    pierhead_config_free(cfg);
-    CHECK(srv != NULL);
     uint16_t port = 0;
-    OK(pierhead_server_port(srv, &port));
+    pierhead_server *srv = start_from(cfg, &port);
+    CHECK(srv != NULL);
     char url[64];
     snprintf(url, sizeof url, "http://127.0.0.1:%u/", port);
     const char *headers[] = {"X-From: C"};
@@ -700,11 +700,9 @@ static void test_metrics(void) {
     pierhead_config *cfg = NULL;
     OK(pierhead_config_new(&cfg));
     OK(pierhead_config_set_metrics(cfg, "127.0.0.1:0"));
-    pierhead_server *srv = start(cfg);
-    pierhead_config_free(cfg);
-    CHECK(srv != NULL);
     uint16_t port = 0, mport = 0;
-    OK(pierhead_server_port(srv, &port));
+    pierhead_server *srv = start_from(cfg, &port);
+    CHECK(srv != NULL);
     OK(pierhead_server_metrics_port(srv, &mport));
     CHECK(mport != 0 && mport != port);
     char resp[8192];
@@ -764,11 +762,9 @@ static void test_streaming_chaos_and_connect_faults(void) {
     CHECK(pierhead_route_add_chaos(flaky, 77, 0.7, PIERHEAD_FAULT_RESET, 0, 0) ==
           PIERHEAD_RESULT_INVALID_PARAMETER); /* 1.1 in all */
     OK(pierhead_config_add_route(cfg, flaky));
-    pierhead_server *srv = start(cfg);
-    pierhead_config_free(cfg);
-    CHECK(srv != NULL);
     uint16_t port = 0;
-    OK(pierhead_server_port(srv, &port));
+    pierhead_server *srv = start_from(cfg, &port);
+    CHECK(srv != NULL);
 
     char out[4096];
     double t0 = now_ms();
