@@ -90,8 +90,7 @@ def test_sse_client_library_sees_events_ids_retry_and_delays(server):
 
 def test_curl_no_buffer_prints_events_as_they_arrive(server):
     curl = shutil.which("curl")
-    if curl is None:
-        pytest.skip("curl not installed")
+    assert curl is not None, "curl is needed (scripts/test.sh installs it: apt-get install curl)"
     server.expect_request("/tick").respond_with_response(
         Response.sse([SseEvent(str(i), delay=0.1 if i else None) for i in range(4)])
     )
