@@ -17,7 +17,8 @@ with pierhead.Server("frame", backplane=url) as east, pierhead.Server("frame", b
         print(bob.recv())
         print(west.publish("lobby", b"west says hello"))
         print(ann.recv(), bob.recv())
-    b = east.stats().backplane
-    assert b is not None
-    print(b.state, "subscriptions:", b.subscriptions, "received:", b.received)
+        # Read while ann is still a member: once she leaves, east unsubscribes.
+        b = east.stats().backplane
+        assert b is not None
+        print(b.state, "subscriptions:", b.subscriptions, "received:", b.received)
 print(east.stop().backplane.state)  # type: ignore[union-attr]
