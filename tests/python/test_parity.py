@@ -83,7 +83,7 @@ def test_a_failing_predicate_is_reported_and_does_not_match(server):
 
 def test_slow_predicates_do_not_hold_other_requests(server):
     def slow(r: Request) -> bool:
-        time.sleep(0.5)
+        time.sleep(1.5)
         return True
 
     server.expect_request("/slow", predicate=slow).respond_with_data("slow")
@@ -95,7 +95,7 @@ def test_slow_predicates_do_not_hold_other_requests(server):
     assert requests.get(server.url_for("/fast")).text == "fast"
     fast = time.monotonic() - t0
     t.join()
-    assert fast < 0.45, f"/fast waited {fast:.2f} s behind a slow predicate"
+    assert fast < 1.0, f"/fast waited {fast:.2f} s behind a slow predicate"
 
 
 def test_wait_for_returns_requests_made_in_the_background(server):

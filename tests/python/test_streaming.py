@@ -24,6 +24,21 @@ def server():
         yield s
 
 
+def assert_on_timeline(arrivals: list[float], due: list[float]) -> None:
+    """Piece k arrived no earlier than it was due (`due[k]` seconds after the
+    request, the pauses before it summed), and the first came well before the
+    last, so the answer was not held to the end.
+
+    Arrivals are measured from before the request was sent, so the lower bounds
+    hold however loaded the machine is; gaps between arrivals would not (a
+    client late to read one piece sees a shorter gap to the next).
+    """
+    assert len(arrivals) == len(due), arrivals
+    for k, (got, want) in enumerate(zip(arrivals, due)):
+        assert got >= want, f"piece {k} came {got:.3f} s after the request, before its {want} s"
+    assert arrivals[0] < arrivals[-1] - (due[-1] - due[0]) / 2, f"held to the end: {arrivals}"
+
+
 def tokens_route(server: pierhead.Server) -> None:
     server.expect_request("/v1/chat").respond_with_response(
         Response.stream(
@@ -43,10 +58,7 @@ def test_httpx_streaming_gets_each_chunk_on_its_timeline(server):
         for line in r.iter_lines():
             arrivals.append((line, time.monotonic() - t0))
     assert [a[0] for a in arrivals] == ['{"t":"Hel"}', '{"t":"lo"}', '{"t":"!"}']
-    # Each piece comes when its pause is over, not held to the end (only lower
-    # bounds on the gaps: the machine may be loaded).
-    assert arrivals[1][1] - arrivals[0][1] >= 0.15
-    assert arrivals[2][1] - arrivals[1][1] >= 0.15
+    assert_on_timeline([a[1] for a in arrivals], [0, 0.15, 0.3])
     server.check_assertions()
 
 
@@ -56,7 +68,7 @@ def test_requests_stream_true_reads_chunks_as_they_come(server):
     with requests.get(server.url_for("/v1/chat"), stream=True, timeout=5) as r:
         times = [time.monotonic() - t0 for _ in r.iter_content(chunk_size=None)]
     assert len(times) == 3
-    assert times[1] - times[0] >= 0.15 and times[2] - times[1] >= 0.15
+    assert_on_timeline(times, [0, 0.15, 0.3])
 
 
 def test_sse_client_library_sees_events_ids_retry_and_delays(server):
@@ -84,8 +96,7 @@ def test_sse_client_library_sees_events_ids_retry_and_delays(server):
         ("update", '{"n": 2}', "2"),
         ("message", "line one\nline two", "3"),
     ]
-    assert got[1][4] - got[0][4] >= 0.2
-    assert got[2][4] - got[1][4] >= 0.1
+    assert_on_timeline([g[4] for g in got], [0, 0.2, 0.3])
 
 
 def test_curl_no_buffer_prints_events_as_they_arrive(server):
@@ -103,7 +114,7 @@ def test_curl_no_buffer_prints_events_as_they_arrive(server):
             lines.append((line.strip(), time.monotonic() - t0))
     assert p.wait(5) == 0
     assert [l for l, _ in lines] == ["data: 0", "data: 1", "data: 2", "data: 3"]
-    assert lines[3][1] - lines[0][1] >= 0.3
+    assert_on_timeline([t for _, t in lines], [0, 0.1, 0.2, 0.3])
 
 
 def test_faults_inside_the_stream_are_seen_by_clients(server):
@@ -160,7 +171,7 @@ def test_connect_faults_seen_by_real_clients(server):
     assert server.connect_fault is None
     t0 = time.monotonic()
     assert httpx.get(server.url, timeout=2).text == "ok"
-    assert time.monotonic() - t0 < 0.5  # not the 0.6 s delay any more
+    assert time.monotonic() - t0 < 0.6  # not the 0.6 s delay any more
 
 
 def test_connect_fault_errors(server):
