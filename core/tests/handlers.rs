@@ -293,8 +293,7 @@ fn handler_threads_start_on_demand_up_to_the_limit_and_end_with_the_server() {
     let report = server.stop(Duration::from_secs(1));
     assert_eq!(report.handlers_abandoned, 0);
     for tid in tids {
-        let alive = std::path::Path::new(&format!("/proc/self/task/{tid}")).exists();
-        assert!(!alive, "handler thread {tid} outlived stop");
+        assert!(thread_gone(tid), "handler thread {tid} outlived stop");
     }
 }
 

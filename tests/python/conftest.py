@@ -60,6 +60,16 @@ def os_threads() -> int:
     return len(os.listdir("/proc/self/task"))
 
 
+def fds_and_threads_back_to(want: "tuple[int, int]", timeout: float = 2.0) -> "tuple[int, int]":
+    """(open_fds(), os_threads()) once they are back to `want`, or as they stand
+    after `timeout`. A joined thread may be listed in /proc for a moment: the
+    kernel wakes the joiner before it removes the task."""
+    end = time.monotonic() + timeout
+    while (now := (open_fds(), os_threads())) != want and time.monotonic() < end:
+        time.sleep(0.005)
+    return now
+
+
 def ipv6_available() -> bool:
     try:
         with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:

@@ -17,7 +17,7 @@ import time
 import pytest
 
 import pierhead
-from conftest import open_fds, os_threads, request
+from conftest import fds_and_threads_back_to, open_fds, os_threads, request
 
 
 def run_python(code: str, timeout: float = 20) -> subprocess.CompletedProcess:
@@ -224,11 +224,11 @@ def test_ten_thousand_start_stop_cycles_leak_no_fds_or_threads():
     fds, threads = open_fds(), os_threads()
     for _ in range(10_000):
         cycle()
-    assert (open_fds(), os_threads()) == (fds, threads)
+    assert fds_and_threads_back_to((fds, threads)) == (fds, threads)
     # The same with a Python handler called in each cycle.
     for _ in range(200):
         with pierhead.Server() as s:
             s.expect_request("/").respond_with_handler(lambda r: "h")
             assert request(s, "GET", "/")[2] == b"h"
     del s
-    assert (open_fds(), os_threads()) == (fds, threads)
+    assert fds_and_threads_back_to((fds, threads)) == (fds, threads)

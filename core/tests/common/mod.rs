@@ -130,3 +130,27 @@ pub fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
 }
 
 pub const GET: &[u8] = b"GET / HTTP/1.1\r\nHost: t\r\n\r\n";
+
+/// Threads of this process.
+pub fn thread_count() -> usize {
+    std::fs::read_dir("/proc/self/task")
+        .expect("/proc/self/task")
+        .count()
+}
+
+/// Waits (up to 2 s) until this process's thread `tid` is gone from
+/// `/proc/self/task`. A joined thread may still be listed for a moment: the kernel
+/// wakes the joiner when it clears the thread's id, before it removes the task, and
+/// a busy machine can preempt the exiting thread in between.
+pub fn thread_gone(tid: i32) -> bool {
+    let path = format!("/proc/self/task/{tid}");
+    wait_until(Duration::from_secs(2), || {
+        !std::path::Path::new(&path).exists()
+    })
+}
+
+/// Waits (up to 2 s) until this process has at most `n` threads (see
+/// [`thread_gone`] for why a joined thread may be counted for a moment).
+pub fn threads_back_to(n: usize) -> bool {
+    wait_until(Duration::from_secs(2), || thread_count() <= n)
+}
