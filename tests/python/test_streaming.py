@@ -228,13 +228,20 @@ def test_assert_connection_reused(server):
             s.get(server.url_for("/a"), timeout=2)
     server.assert_connection_reused()
     server.assert_connections(1)
+    # The session's close reaches the connection log when the server reads it.
+    assert [by for _, by in closed_connections(server, 1)] == ["client"]
     server.clear_log()
     for _ in range(3):
         requests.get(server.url_for("/a"), headers={"Connection": "close"}, timeout=2)
     with pytest.raises(pierhead.ExpectationError, match="no connection carried 2 requests"):
         server.assert_connection_reused()
     server.assert_connections(3)
+    assert [by for _, by in closed_connections(server, 3)] == ["server"] * 3
+
+
+def closed_connections(server: pierhead.Server, n: int) -> "list[tuple[int, str]]":
+    """server.connections() once it holds `n` closes (or after 5 s)."""
     deadline = time.monotonic() + 5
-    while len(server.connections()) < 3 and time.monotonic() < deadline:
+    while len(server.connections()) < n and time.monotonic() < deadline:
         time.sleep(0.01)
-    assert [by for _, by in server.connections()] == ["server"] * 3
+    return server.connections()
