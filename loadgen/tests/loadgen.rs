@@ -213,8 +213,10 @@ fn open_loop_holds_the_rate_and_measures_from_the_schedule() {
         .duration(Duration::from_secs(2)))
     .unwrap();
     let rate = r.requests_per_sec();
+    // Never over the schedule; under it by what a stall near the end leaves in
+    // flight (not counted, as in wrk), so the lower bound is looser.
     assert!(
-        (rate - 2000.0).abs() < 20.0,
+        (1950.0..2020.0).contains(&rate),
         "{rate} req/s: {}",
         r.summary()
     );
