@@ -550,15 +550,19 @@ class Server:
     def wait(self, timeout: float = 5.0, *, stop_on_unmatched: bool = True, raise_assertions: bool = True) -> bool:
         """Waits until every expectation with a use limit (oneshot, ordered,
         ``uses=``) is used up: True. False if ``timeout`` passes first, or (with
-        ``stop_on_unmatched``) a request no expectation matched arrives; then, with
-        ``raise_assertions``, ``ExpectationError`` says which."""
-        unmatched_before = self._core.unmatched()[0] if self.is_running else 0
+        ``stop_on_unmatched``) a request no expectation matched has come; then,
+        with ``raise_assertions``, ``ExpectationError`` says which.
+
+        An unmatched request counts from the start or the last
+        ``clear_assertions()``, not from this call: one sent by the code under
+        test just before ``wait()`` was called ends the wait at once (it would
+        fail ``check_assertions()`` anyway), so there is no race with the call."""
 
         def used_up() -> bool:
             return all(h.hits >= h.uses for h in self.handlers if h.uses is not None)
 
         def unexpected() -> bool:
-            return stop_on_unmatched and self.is_running and self._core.unmatched()[0] > unmatched_before
+            return stop_on_unmatched and self.is_running and self._core.unmatched()[0] > 0
 
         if _poll(lambda: used_up() or unexpected(), timeout) and used_up():
             return True

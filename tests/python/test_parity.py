@@ -122,12 +122,22 @@ def test_wait_until_oneshot_and_ordered_are_used(server):
     t0 = time.monotonic()
     assert server.wait(timeout=0.2, raise_assertions=False) is False
     assert time.monotonic() - t0 >= 0.2
-    # An unexpected request ends the wait at once.
-    threading.Thread(target=lambda: requests.get(server.url_for("/unexpected"))).start()
+    # An unexpected request ends the wait at once: one that comes during it...
+    threading.Thread(target=lambda: (time.sleep(0.05), requests.get(server.url_for("/unexpected")))).start()
     t0 = time.monotonic()
     with pytest.raises(ExpectationError, match="no expectation matched GET /unexpected"):
         server.wait(timeout=5)
     assert time.monotonic() - t0 < 4
+    # ... and one that came before the call: no race with the code under test.
+    server.clear_assertions()
+    requests.get(server.url_for("/early"))
+    t0 = time.monotonic()
+    with pytest.raises(ExpectationError, match="no expectation matched GET /early"):
+        server.wait(timeout=5)
+    assert time.monotonic() - t0 < 4
+    # Once cleared, the wait is for the expectations again.
+    server.clear_assertions()
+    assert server.wait(timeout=0.2, raise_assertions=False) is False
 
 
 def test_blocking_mode_the_test_thread_answers(server):
