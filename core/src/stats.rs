@@ -128,7 +128,8 @@ pub struct Stats {
     pub connections_refused: u64,
     /// Bytes received from clients.
     pub bytes_read: u64,
-    /// Bytes sent to clients.
+    /// Bytes sent to clients, counted once each write returns (so a snapshot may
+    /// lag, by one write, bytes a client has already read).
     pub bytes_written: u64,
     /// Requests received: HTTP requests, or frames (frame protocol).
     pub requests: u64,
