@@ -9,7 +9,7 @@ import shutil
 import socket
 import subprocess
 import time
-from typing import Iterator, Optional
+from typing import Callable, Iterator, Optional
 
 import pytest
 
@@ -60,14 +60,40 @@ def os_threads() -> int:
     return len(os.listdir("/proc/self/task"))
 
 
-def fds_and_threads_back_to(want: "tuple[int, int]", timeout: float = 2.0) -> "tuple[int, int]":
-    """(open_fds(), os_threads()) once they are back to `want`, or as they stand
-    after `timeout`. A joined thread may be listed in /proc for a moment: the
-    kernel wakes the joiner before it removes the task."""
-    end = time.monotonic() + timeout
-    while (now := (open_fds(), os_threads())) != want and time.monotonic() < end:
+def wait_until(cond: Callable[[], bool], timeout: float = 10.0) -> bool:
+    """Polls `cond` every 5 ms until it holds (True) or `timeout` passes (its
+    last answer). For what the server sees a moment after the client: a close,
+    a count after a write, a thread leaving /proc."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return True
         time.sleep(0.005)
-    return now
+    return cond()
+
+
+def fds_and_threads_back_to(want: "tuple[int, int]") -> "tuple[int, int]":
+    """(open_fds(), os_threads()) once they are back to `want`, or as they stand
+    after 2 s. A joined thread may be listed in /proc for a moment: the kernel
+    wakes the joiner before it removes the task."""
+    wait_until(lambda: (open_fds(), os_threads()) == want, timeout=2.0)
+    return open_fds(), os_threads()
+
+
+def assert_on_timeline(arrivals: "list[float]", due: "list[float]", resolution: float = 0.0) -> None:
+    """Piece k arrived no earlier than it was due (`due[k]` seconds after the
+    request, the pauses before it summed; `resolution` is how finely the
+    arrivals were printed), and the first came well before the last, so the
+    answer was not held to the end.
+
+    Arrivals are measured from before the request was sent, so the lower bounds
+    hold however loaded the machine is; gaps between arrivals would not (a
+    client late to read one piece sees a shorter gap to the next).
+    """
+    assert len(arrivals) == len(due), arrivals
+    for k, (got, want) in enumerate(zip(arrivals, due)):
+        assert got >= want - resolution / 2 - 1e-9, f"piece {k} came {got:.3f} s after the request, before its {want} s"
+    assert arrivals[0] < arrivals[-1] - (due[-1] - due[0]) / 2 + resolution, f"held to the end: {arrivals}"
 
 
 def ipv6_available() -> bool:

@@ -7,24 +7,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
-from typing import Callable
 
 import pytest
 
 import pierhead
 from pierhead import FrameClient
 
-from conftest import Redis
-
-
-def wait_for(cond: Callable[[], bool], timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if cond():
-            return True
-        time.sleep(0.01)
-    return cond()
+from conftest import Redis, wait_until
 
 
 def connected(s: pierhead.Server) -> bool:
@@ -34,7 +23,7 @@ def connected(s: pierhead.Server) -> bool:
 
 def test_rooms_span_servers(redis: Redis) -> None:
     with pierhead.Server("frame", backplane=redis.url) as a, pierhead.Server("frame", backplane=redis.url) as b:
-        assert wait_for(lambda: connected(a) and connected(b))
+        assert wait_until(lambda: connected(a) and connected(b))
         with FrameClient(a.host, a.port) as ann, FrameClient(b.host, b.port) as bob:
             ann.join("lobby")
             bob.join("lobby")  # returns once b's subscription is confirmed
@@ -52,26 +41,26 @@ def test_rooms_span_servers(redis: Redis) -> None:
         assert "connected" in repr(st)
         report = a.stop()
         assert report.backplane is not None and report.backplane.state == "stopped"
-    assert wait_for(lambda: redis.channels() == [])
+    assert wait_until(lambda: redis.channels() == [])
 
 
 def test_broker_outage_is_counted_and_local_delivery_goes_on(redis: Redis) -> None:
     with pierhead.Server("frame", backplane=redis.url) as s:
-        assert wait_for(lambda: connected(s))
+        assert wait_until(lambda: connected(s))
         with FrameClient(s.host, s.port) as a, FrameClient(s.host, s.port) as b:
             a.join("room")
             b.join("room")
             redis.kill()
-            assert wait_for(lambda: s.stats().backplane.state == "down")  # type: ignore[union-attr]
+            assert wait_until(lambda: s.stats().backplane.state == "down")  # type: ignore[union-attr]
             a.send(b"local")
             assert b.recv() == b"local"
             # Counted just after the local delivery, in the same loop turn.
-            assert wait_for(lambda: s.stats().backplane.unpublished == 1)  # type: ignore[union-attr]
+            assert wait_until(lambda: s.stats().backplane.unpublished == 1)  # type: ignore[union-attr]
             st = s.stats().backplane
             assert st is not None and st.outages == 1 and st.last_error
             redis.start()
-            assert wait_for(lambda: connected(s))
-            assert wait_for(lambda: redis.channels() == ["pierhead/0/room"])
+            assert wait_until(lambda: connected(s))
+            assert wait_until(lambda: redis.channels() == ["pierhead/0/room"])
             assert s.stats().backplane.reconnects == 1  # type: ignore[union-attr]
 
 

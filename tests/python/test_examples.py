@@ -6,6 +6,8 @@ import pathlib
 import subprocess
 import sys
 
+from conftest import assert_on_timeline
+
 EXAMPLES = pathlib.Path(__file__).resolve().parents[2] / "examples" / "python"
 
 
@@ -76,10 +78,8 @@ def test_https_example_runs_as_written():
 def test_streaming_example_runs_as_written():
     lines = run_example("streaming.py")
     assert [l.split(" ", 1)[1] for l in lines[:3]] == ["'Hel'", "'lo'", "'!'"]
-    t = [float(l.split("s ", 1)[0]) for l in lines[:3]]
-    # From before the request: piece k is due 0.1 k s later (printed to 0.1 s, so
-    # it may read 0.05 s early). Gaps would shrink when the client reads one late.
-    assert all(t[k] >= 0.1 * k - 0.05 - 1e-9 for k in range(3)), t
+    # Timed from before the request and printed to 0.1 s.
+    assert_on_timeline([float(l.split("s ", 1)[0]) for l in lines[:3]], [0, 0.1, 0.2], resolution=0.1)
     assert lines[3:9] == [
         "event line: retry: 2000",
         "event line: id: 1",

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import socket
-import time
 
 import pytest
 
 import pierhead
 from pierhead import FrameClient
+
+from conftest import wait_until
 
 
 def client(s: pierhead.Server, **kw) -> FrameClient:
@@ -31,9 +32,7 @@ def test_echo_join_broadcast_leave_ping(pierhead_frame):
         assert s.rooms() == {"room": 1, "other": 1}
         b.send(b"echo")
         assert b.recv() == b"echo"
-    deadline = time.monotonic() + 5
-    while s.stats().rooms and time.monotonic() < deadline:  # the closes are seen by the server
-        time.sleep(0.005)
+    wait_until(lambda: not s.stats().rooms)  # the closes are seen by the server
     st = s.stats()
     assert st.broadcasts == 1 and st.deliveries == 1 and st.rooms == 0 and st.members == 0
 

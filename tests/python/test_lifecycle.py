@@ -5,7 +5,6 @@ and thousands of start/stop cycles without leaks."""
 from __future__ import annotations
 
 import gc
-import os
 import signal
 import socket
 import subprocess

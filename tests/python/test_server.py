@@ -5,13 +5,12 @@ from __future__ import annotations
 import errno
 import socket
 import threading
-import time
 
 import pytest
 import urllib3
 
 import pierhead
-from conftest import needs_ipv6, raw_exchange, request
+from conftest import needs_ipv6, raw_exchange, request, wait_until
 
 
 def test_context_manager_start_stop_and_addresses():
@@ -158,9 +157,7 @@ def test_echo_protocol_over_raw_sockets(pierhead_echo):
 def test_discard_protocol_reads_and_answers_nothing():
     with pierhead.Server("discard") as server:
         assert raw_exchange(server, b"x" * 10000) == b""
-        deadline = time.monotonic() + 2
-        while server.stats().bytes_read < 10000 and time.monotonic() < deadline:
-            time.sleep(0.01)
+        wait_until(lambda: server.stats().bytes_read >= 10000, timeout=2)
         assert server.stats().bytes_read == 10000
 
 

@@ -17,26 +17,13 @@ from httpx_sse import connect_sse
 import pierhead
 from pierhead import Chaos, ConfigError, Fault, Response, SseEvent, Step
 
+from conftest import assert_on_timeline, wait_until
+
 
 @pytest.fixture
 def server():
     with pierhead.Server() as s:
         yield s
-
-
-def assert_on_timeline(arrivals: list[float], due: list[float]) -> None:
-    """Piece k arrived no earlier than it was due (`due[k]` seconds after the
-    request, the pauses before it summed), and the first came well before the
-    last, so the answer was not held to the end.
-
-    Arrivals are measured from before the request was sent, so the lower bounds
-    hold however loaded the machine is; gaps between arrivals would not (a
-    client late to read one piece sees a shorter gap to the next).
-    """
-    assert len(arrivals) == len(due), arrivals
-    for k, (got, want) in enumerate(zip(arrivals, due)):
-        assert got >= want, f"piece {k} came {got:.3f} s after the request, before its {want} s"
-    assert arrivals[0] < arrivals[-1] - (due[-1] - due[0]) / 2, f"held to the end: {arrivals}"
 
 
 def tokens_route(server: pierhead.Server) -> None:
@@ -229,19 +216,13 @@ def test_assert_connection_reused(server):
     server.assert_connection_reused()
     server.assert_connections(1)
     # The session's close reaches the connection log when the server reads it.
-    assert [by for _, by in closed_connections(server, 1)] == ["client"]
+    wait_until(lambda: len(server.connections()) >= 1)
+    assert [by for _, by in server.connections()] == ["client"]
     server.clear_log()
     for _ in range(3):
         requests.get(server.url_for("/a"), headers={"Connection": "close"}, timeout=2)
     with pytest.raises(pierhead.ExpectationError, match="no connection carried 2 requests"):
         server.assert_connection_reused()
     server.assert_connections(3)
-    assert [by for _, by in closed_connections(server, 3)] == ["server"] * 3
-
-
-def closed_connections(server: pierhead.Server, n: int) -> "list[tuple[int, str]]":
-    """server.connections() once it holds `n` closes (or after 5 s)."""
-    deadline = time.monotonic() + 5
-    while len(server.connections()) < n and time.monotonic() < deadline:
-        time.sleep(0.01)
-    return server.connections()
+    wait_until(lambda: len(server.connections()) >= 3)
+    assert [by for _, by in server.connections()] == ["server"] * 3
