@@ -8,6 +8,10 @@
  *  - Out-parameters are written only on success.
  *  - A NULL pointer gives PIERHEAD_RESULT_NULL_PARAMETER, never a crash. Set your
  *    pointers to NULL after freeing them: a freed, non-NULL pointer is undefined.
+ *  - Enum values are passed as int32_t (each parameter's comment names its enum:
+ *    write the constants, e.g. PIERHEAD_PROTOCOL_FRAME). Any other value gives
+ *    PIERHEAD_RESULT_INVALID_PARAMETER, naming the parameter and the value, and
+ *    changes nothing.
  *  - Nothing unwinds into C: a panic inside the library gives PIERHEAD_RESULT_PANIC.
  *  - After a failure, pierhead_last_error_message() gives the details on the
  *    same thread (which config field, which address and OS error).
@@ -119,6 +123,36 @@ typedef enum {
 } pierhead_result;
 
 /*
+ A misbehaviour a route shows on purpose.
+ */
+typedef enum {
+  /*
+   Behave (the default).
+   */
+  PIERHEAD_FAULT_NONE = 0,
+  /*
+   Wait `ms` before responding (responses stay in request order).
+   */
+  PIERHEAD_FAULT_DELAY = 1,
+  /*
+   Send the head, then the body `bytes` at a time every `ms`.
+   */
+  PIERHEAD_FAULT_DRIP = 2,
+  /*
+   Send the head, then close without the body.
+   */
+  PIERHEAD_FAULT_CLOSE_AFTER_HEADERS = 3,
+  /*
+   Reset the connection (RST) instead of answering.
+   */
+  PIERHEAD_FAULT_RESET = 4,
+  /*
+   Never answer.
+   */
+  PIERHEAD_FAULT_NO_RESPONSE = 5,
+} pierhead_fault;
+
+/*
  The protocol a server speaks.
  */
 typedef enum {
@@ -158,36 +192,6 @@ typedef enum {
    */
   PIERHEAD_SLOW_CONSUMER_DROP_OLDEST = 3,
 } pierhead_slow_consumer;
-
-/*
- A misbehaviour a route shows on purpose.
- */
-typedef enum {
-  /*
-   Behave (the default).
-   */
-  PIERHEAD_FAULT_NONE = 0,
-  /*
-   Wait `ms` before responding (responses stay in request order).
-   */
-  PIERHEAD_FAULT_DELAY = 1,
-  /*
-   Send the head, then the body `bytes` at a time every `ms`.
-   */
-  PIERHEAD_FAULT_DRIP = 2,
-  /*
-   Send the head, then close without the body.
-   */
-  PIERHEAD_FAULT_CLOSE_AFTER_HEADERS = 3,
-  /*
-   Reset the connection (RST) instead of answering.
-   */
-  PIERHEAD_FAULT_RESET = 4,
-  /*
-   Never answer.
-   */
-  PIERHEAD_FAULT_NO_RESPONSE = 5,
-} pierhead_fault;
 
 /*
  A connect-phase fault: what happens to new connections before any byte is read.
@@ -278,6 +282,28 @@ typedef enum {
 } pierhead_tls_fault;
 
 /*
+ The protocol of a bench run (`pierhead_bench_options.protocol`).
+ */
+typedef enum {
+  /*
+   From the target: an `http://` URL is HTTP.
+   */
+  PIERHEAD_BENCH_FROM_TARGET = 0,
+  /*
+   HTTP/1.1, every response checked.
+   */
+  PIERHEAD_BENCH_HTTP = 1,
+  /*
+   A payload per request that must come back byte for byte.
+   */
+  PIERHEAD_BENCH_ECHO = 2,
+  /*
+   Frame protocol: members of a room and publishers.
+   */
+  PIERHEAD_BENCH_FRAME = 3,
+} pierhead_bench_protocol;
+
+/*
  Lifecycle state of a server.
  */
 typedef enum {
@@ -327,28 +353,6 @@ typedef enum {
 } pierhead_backplane_state;
 
 /*
- The protocol of a bench run (`pierhead_bench_options.protocol`).
- */
-typedef enum {
-  /*
-   From the target: an `http://` URL is HTTP.
-   */
-  PIERHEAD_BENCH_FROM_TARGET = 0,
-  /*
-   HTTP/1.1, every response checked.
-   */
-  PIERHEAD_BENCH_HTTP = 1,
-  /*
-   A payload per request that must come back byte for byte.
-   */
-  PIERHEAD_BENCH_ECHO = 2,
-  /*
-   Frame protocol: members of a room and publishers.
-   */
-  PIERHEAD_BENCH_FRAME = 3,
-} pierhead_bench_protocol;
-
-/*
  A server configuration being built. Create with `pierhead_config_new`, free
  with `pierhead_config_free` (a started server keeps its own copy).
  */
@@ -381,9 +385,10 @@ typedef struct {
    */
   uint32_t struct_size;
   /*
-   A `pierhead_bench_protocol` value (0: from the target).
+   A `pierhead_bench_protocol` value (0: from the target); any other makes
+   the run `PIERHEAD_RESULT_INVALID_PARAMETER`.
    */
-  uint32_t protocol;
+  int32_t protocol;
   /*
    Required: `http://host:port/path`, or `host:port` for echo and frame.
    */
@@ -914,7 +919,8 @@ pierhead_result pierhead_server_backplane_error(const pierhead_server *server,
  when it is done (blocking the calling thread; no callback is called). On
  success `*out` gets what was measured (the fields its `struct_size` holds). A
  bad option is `PIERHEAD_RESULT_INVALID_CONFIG` with the field named by
- `pierhead_last_error_message`. Any thread.
+ `pierhead_last_error_message` (a `protocol` outside `pierhead_bench_protocol`,
+ or a malformed header, `PIERHEAD_RESULT_INVALID_PARAMETER`). Any thread.
 
  # Safety
  `opts` NULL or valid for its `struct_size`, its pointers valid as documented;
@@ -940,12 +946,13 @@ pierhead_result pierhead_config_new(pierhead_config **out);
 void pierhead_config_free(pierhead_config *config);
 
 /*
- Sets the protocol.
+ Sets the protocol: `protocol` is a `pierhead_protocol` value (any other is
+ `PIERHEAD_RESULT_INVALID_PARAMETER`, the config unchanged).
 
  # Safety
  `config` must be NULL or a live config.
  */
-pierhead_result pierhead_config_set_protocol(pierhead_config *config, pierhead_protocol protocol);
+pierhead_result pierhead_config_set_protocol(pierhead_config *config, int32_t protocol);
 
 /*
  Sets the listen address, `"host:port"` (`"[::1]:0"` for IPv6; port 0 picks a
@@ -1031,13 +1038,14 @@ pierhead_result pierhead_config_set_max_headers(pierhead_config *config, uint32_
 pierhead_result pierhead_config_set_max_frame_bytes(pierhead_config *config, uint64_t value);
 
 /*
- The slow-consumer policy (frame protocol).
+ The slow-consumer policy (frame protocol): `policy` is a
+ `pierhead_slow_consumer` value (any other is `PIERHEAD_RESULT_INVALID_PARAMETER`,
+ the config unchanged).
 
  # Safety
  `config` must be NULL or a live config.
  */
-pierhead_result pierhead_config_set_slow_consumer(pierhead_config *config,
-                                                  pierhead_slow_consumer policy);
+pierhead_result pierhead_config_set_slow_consumer(pierhead_config *config, int32_t policy);
 
 /*
  Largest HTTP request body; larger gets 413.
@@ -1096,10 +1104,10 @@ pierhead_result pierhead_config_set_handler_timeout_ms(pierhead_config *config, 
 pierhead_result pierhead_config_set_request_log_body_bytes(pierhead_config *config, uint64_t value);
 
 /*
- Adds a chance fault to the route: each answer gets `fault` (with `ms` and
- `bytes` as for `pierhead_route_set_fault`) with `probability` (0 to 1),
- decided by `seed` and the answer's number, so that the same seed replays the
- same faults. Calls add up (the probabilities to at most 1; the seed of the
+ Adds a chance fault to the route: each answer gets `fault` (a `pierhead_fault`
+ value other than NONE; with `ms` and `bytes` as for `pierhead_route_set_fault`)
+ with `probability` (0 to 1), decided by `seed` and the answer's number, so
+ that the same seed replays the same faults. Calls add up (the probabilities to at most 1; the seed of the
  first call holds). Replaces the route's fixed fault.
 
  # Safety
@@ -1108,7 +1116,7 @@ pierhead_result pierhead_config_set_request_log_body_bytes(pierhead_config *conf
 pierhead_result pierhead_route_add_chaos(pierhead_route *route,
                                          uint64_t seed,
                                          double probability,
-                                         pierhead_fault fault,
+                                         int32_t fault,
                                          uint64_t ms,
                                          uint64_t bytes);
 
@@ -1122,8 +1130,10 @@ pierhead_result pierhead_route_add_chaos(pierhead_route *route,
 pierhead_result pierhead_route_chaos_decide(pierhead_route *route, uint64_t n, pierhead_fault *out);
 
 /*
- Switches the connect-phase fault of a running server; returns once every I/O
- thread applied it. Ending REFUSE listens on the port again:
+ Switches the connect-phase fault of a running server to `fault`, a
+ `pierhead_connect_fault` value (any other is `PIERHEAD_RESULT_INVALID_PARAMETER`,
+ nothing changed; `delay_ms` is for DELAY); returns once every I/O thread
+ applied it. Ending REFUSE listens on the port again:
  `PIERHEAD_RESULT_BIND_FAILED` if another socket took it meanwhile (the server
  goes on refusing). `PIERHEAD_RESULT_ALREADY_STOPPED` once stopping.
 
@@ -1131,7 +1141,7 @@ pierhead_result pierhead_route_chaos_decide(pierhead_route *route, uint64_t n, p
  `server` NULL or live.
  */
 pierhead_result pierhead_server_set_connect_fault(const pierhead_server *server,
-                                                  pierhead_connect_fault fault,
+                                                  int32_t fault,
                                                   uint64_t delay_ms);
 
 /*
@@ -1255,10 +1265,10 @@ pierhead_result pierhead_server_metrics_text(const pierhead_server *server,
                                              size_t *out_len);
 
 /*
- A static, NUL-terminated description of `result` (never NULL; unknown values
- give "unknown result").
+ A static, NUL-terminated description of `result`, a `pierhead_result` value
+ (never NULL; any other value gives "unknown result").
  */
-const char *pierhead_result_str(uint32_t result);
+const char *pierhead_result_str(int32_t result);
 
 /*
  Copies the detail of the last failed call on this thread (e.g. "invalid config
@@ -1388,14 +1398,16 @@ pierhead_result pierhead_route_set_handler(pierhead_route *route,
 pierhead_result pierhead_route_set_uses(pierhead_route *route, uint64_t n);
 
 /*
- Sets the fault: `ms` is the delay (DELAY) or the interval (DRIP), `bytes` the
- piece size (DRIP); both are ignored otherwise.
+ Sets the fault: `fault` is a `pierhead_fault` value (any other is
+ `PIERHEAD_RESULT_INVALID_PARAMETER`, the route unchanged); `ms` is the delay
+ (DELAY) or the interval (DRIP), `bytes` the piece size (DRIP); both are
+ ignored otherwise.
 
  # Safety
  `route` NULL or live.
  */
 pierhead_result pierhead_route_set_fault(pierhead_route *route,
-                                         pierhead_fault fault,
+                                         int32_t fault,
                                          uint64_t ms,
                                          uint64_t bytes);
 
@@ -1557,12 +1569,14 @@ pierhead_result pierhead_route_stream_sse(pierhead_route *route,
                                           uint64_t delay_ms);
 
 /*
- Ends the stream early: cut or reset the connection at this point.
+ Ends the stream early: `how` is a `pierhead_stream_end` value (cut or reset
+ the connection at this point; any other is `PIERHEAD_RESULT_INVALID_PARAMETER`,
+ the route unchanged).
 
  # Safety
  `route` NULL or live.
  */
-pierhead_result pierhead_route_stream_end(pierhead_route *route, pierhead_stream_end how);
+pierhead_result pierhead_route_stream_end(pierhead_route *route, int32_t how);
 
 /*
  Speak TLS with a certificate chain and its private key (PEM files, read at
@@ -1586,13 +1600,14 @@ pierhead_result pierhead_config_set_tls_files(pierhead_config *config,
 pierhead_result pierhead_config_set_tls_auto(pierhead_config *config, const char *ca_out);
 
 /*
- With generated certificates: a leaf that misbehaves on purpose.
+ With generated certificates: a leaf that misbehaves on purpose. `bad` is a
+ `pierhead_tls_bad_cert` value (any other is `PIERHEAD_RESULT_INVALID_PARAMETER`,
+ the config unchanged).
 
  # Safety
  `config` NULL or live.
  */
-pierhead_result pierhead_config_set_tls_bad_cert(pierhead_config *config,
-                                                 pierhead_tls_bad_cert bad);
+pierhead_result pierhead_config_set_tls_bad_cert(pierhead_config *config, int32_t bad);
 
 /*
  Require client certificates signed by the CA in this PEM file (mutual TLS).
@@ -1603,12 +1618,13 @@ pierhead_result pierhead_config_set_tls_bad_cert(pierhead_config *config,
 pierhead_result pierhead_config_set_tls_client_ca(pierhead_config *config, const char *ca);
 
 /*
- A handshake that misbehaves on purpose.
+ A handshake that misbehaves on purpose. `fault` is a `pierhead_tls_fault`
+ value (any other is `PIERHEAD_RESULT_INVALID_PARAMETER`, the config unchanged).
 
  # Safety
  `config` NULL or live.
  */
-pierhead_result pierhead_config_set_tls_fault(pierhead_config *config, pierhead_tls_fault fault);
+pierhead_result pierhead_config_set_tls_fault(pierhead_config *config, int32_t fault);
 
 /*
  Copies the PEM of the CA that signed the generated certificate into `buf`

@@ -30,8 +30,17 @@ export PIERHEAD_TEST_REDIS_PORT=$redis_port
 libs=$(pkg-config --libs pierhead)
 
 echo "== header compiles as C++"
+# Enum constants go to the int32_t parameters as they are, in C++ too.
 echo '#include "pierhead.h"
-int main() { return pierhead_version() == PIERHEAD_VERSION_NUMBER ? 0 : 1; }' >"$out/cxx.cpp"
+int main() {
+    pierhead_config *cfg = nullptr;
+    if (pierhead_config_new(&cfg) != PIERHEAD_RESULT_OK) return 1;
+    pierhead_result r = pierhead_config_set_protocol(cfg, PIERHEAD_PROTOCOL_FRAME);
+    pierhead_result bad = pierhead_config_set_protocol(cfg, 99);
+    pierhead_config_free(cfg);
+    return pierhead_version() == PIERHEAD_VERSION_NUMBER && r == PIERHEAD_RESULT_OK &&
+        bad == PIERHEAD_RESULT_INVALID_PARAMETER ? 0 : 1;
+}' >"$out/cxx.cpp"
 g++ -std=c++17 -Wall -Wextra -Wpedantic -Werror $cflags "$out/cxx.cpp" $libs -o "$out/cxx"
 LD_LIBRARY_PATH=$prefix/lib "$out/cxx"
 

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use pierhead_loadgen::{run, BenchConfig, BenchError, BenchProtocol, Latency};
 
+use crate::enums::CEnum;
 use crate::result::{pierhead_result, set_last_error};
 use crate::stats::write_sized;
 use crate::{c_str, guard_try};
@@ -23,6 +24,25 @@ pub enum pierhead_bench_protocol {
     PIERHEAD_BENCH_FRAME = 3,
 }
 
+c_enum!(pierhead_bench_protocol {
+    PIERHEAD_BENCH_FROM_TARGET,
+    PIERHEAD_BENCH_HTTP,
+    PIERHEAD_BENCH_ECHO,
+    PIERHEAD_BENCH_FRAME,
+});
+
+impl pierhead_bench_protocol {
+    /// The load generator's protocol (`None`: from the target).
+    fn to_core(self) -> Option<BenchProtocol> {
+        match self {
+            pierhead_bench_protocol::PIERHEAD_BENCH_FROM_TARGET => None,
+            pierhead_bench_protocol::PIERHEAD_BENCH_HTTP => Some(BenchProtocol::Http),
+            pierhead_bench_protocol::PIERHEAD_BENCH_ECHO => Some(BenchProtocol::Echo),
+            pierhead_bench_protocol::PIERHEAD_BENCH_FRAME => Some(BenchProtocol::Frame),
+        }
+    }
+}
+
 /// What to run. Set `struct_size` to `sizeof(pierhead_bench_options)` and zero
 /// every field you do not set (`= {0}` or memset): zero means the default.
 #[repr(C)]
@@ -30,8 +50,9 @@ pub enum pierhead_bench_protocol {
 pub struct pierhead_bench_options {
     /// Set by the caller: the size of this struct in its header.
     pub struct_size: u32,
-    /// A `pierhead_bench_protocol` value (0: from the target).
-    pub protocol: u32,
+    /// A `pierhead_bench_protocol` value (0: from the target); any other makes
+    /// the run `PIERHEAD_RESULT_INVALID_PARAMETER`.
+    pub protocol: i32,
     /// Required: `http://host:port/path`, or `host:port` for echo and frame.
     pub target: *const libc::c_char,
     /// Connections (0: 64).
@@ -171,18 +192,9 @@ unsafe fn config(o: &pierhead_bench_options) -> Result<BenchConfig, pierhead_res
         .duration(Duration::from_millis(or(o.duration_ms, 10_000)))
         .warmup(Duration::from_millis(o.warmup_ms))
         .timeout(Duration::from_millis(or(o.timeout_ms, 2_000)));
-    c = match o.protocol {
-        0 => c,
-        1 => c.protocol(BenchProtocol::Http),
-        2 => c.protocol(BenchProtocol::Echo),
-        3 => c.protocol(BenchProtocol::Frame),
-        other => {
-            set_last_error(format!(
-                "invalid config field `protocol`: unknown value {other}"
-            ));
-            return Err(pierhead_result::PIERHEAD_RESULT_INVALID_PARAMETER);
-        }
-    };
+    if let Some(p) = pierhead_bench_protocol::from_arg(o.protocol, "protocol")?.to_core() {
+        c = c.protocol(p);
+    }
     if o.requests > 0 {
         c = c.requests(o.requests);
     }
@@ -229,7 +241,8 @@ unsafe fn config(o: &pierhead_bench_options) -> Result<BenchConfig, pierhead_res
 /// when it is done (blocking the calling thread; no callback is called). On
 /// success `*out` gets what was measured (the fields its `struct_size` holds). A
 /// bad option is `PIERHEAD_RESULT_INVALID_CONFIG` with the field named by
-/// `pierhead_last_error_message`. Any thread.
+/// `pierhead_last_error_message` (a `protocol` outside `pierhead_bench_protocol`,
+/// or a malformed header, `PIERHEAD_RESULT_INVALID_PARAMETER`). Any thread.
 ///
 /// # Safety
 /// `opts` NULL or valid for its `struct_size`, its pointers valid as documented;

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use pierhead::{Config, Protocol, SlowConsumer};
 
+use crate::enums::CEnum;
 use crate::result::{pierhead_result, set_last_error};
 use crate::{c_str, guard};
 
@@ -24,6 +25,24 @@ pub enum pierhead_protocol {
     PIERHEAD_PROTOCOL_FRAME = 4,
 }
 
+c_enum!(pierhead_protocol {
+    PIERHEAD_PROTOCOL_DISCARD,
+    PIERHEAD_PROTOCOL_ECHO,
+    PIERHEAD_PROTOCOL_HTTP,
+    PIERHEAD_PROTOCOL_FRAME,
+});
+
+impl From<pierhead_protocol> for Protocol {
+    fn from(p: pierhead_protocol) -> Protocol {
+        match p {
+            pierhead_protocol::PIERHEAD_PROTOCOL_DISCARD => Protocol::Discard,
+            pierhead_protocol::PIERHEAD_PROTOCOL_ECHO => Protocol::Echo,
+            pierhead_protocol::PIERHEAD_PROTOCOL_HTTP => Protocol::Http,
+            pierhead_protocol::PIERHEAD_PROTOCOL_FRAME => Protocol::Frame,
+        }
+    }
+}
+
 /// What happens to a room member whose pending output is over `max_output_bytes`
 /// when a broadcast frame arrives for it (frame protocol).
 #[repr(C)]
@@ -35,6 +54,22 @@ pub enum pierhead_slow_consumer {
     PIERHEAD_SLOW_CONSUMER_DROP_NEWEST = 2,
     /// Drop queued frames from the front to make room (never one partly sent).
     PIERHEAD_SLOW_CONSUMER_DROP_OLDEST = 3,
+}
+
+c_enum!(pierhead_slow_consumer {
+    PIERHEAD_SLOW_CONSUMER_DISCONNECT,
+    PIERHEAD_SLOW_CONSUMER_DROP_NEWEST,
+    PIERHEAD_SLOW_CONSUMER_DROP_OLDEST,
+});
+
+impl From<pierhead_slow_consumer> for SlowConsumer {
+    fn from(p: pierhead_slow_consumer) -> SlowConsumer {
+        match p {
+            pierhead_slow_consumer::PIERHEAD_SLOW_CONSUMER_DISCONNECT => SlowConsumer::Disconnect,
+            pierhead_slow_consumer::PIERHEAD_SLOW_CONSUMER_DROP_NEWEST => SlowConsumer::DropNewest,
+            pierhead_slow_consumer::PIERHEAD_SLOW_CONSUMER_DROP_OLDEST => SlowConsumer::DropOldest,
+        }
+    }
 }
 
 /// A server configuration being built. Create with `pierhead_config_new`, free
@@ -129,23 +164,20 @@ pub(crate) unsafe fn set_text(
     }
 }
 
-/// Sets the protocol.
+/// Sets the protocol: `protocol` is a `pierhead_protocol` value (any other is
+/// `PIERHEAD_RESULT_INVALID_PARAMETER`, the config unchanged).
 ///
 /// # Safety
 /// `config` must be NULL or a live config.
 #[no_mangle]
 pub unsafe extern "C" fn pierhead_config_set_protocol(
     config: *mut pierhead_config,
-    protocol: pierhead_protocol,
+    protocol: i32,
 ) -> pierhead_result {
-    let p = match protocol {
-        pierhead_protocol::PIERHEAD_PROTOCOL_DISCARD => Protocol::Discard,
-        pierhead_protocol::PIERHEAD_PROTOCOL_ECHO => Protocol::Echo,
-        pierhead_protocol::PIERHEAD_PROTOCOL_HTTP => Protocol::Http,
-        pierhead_protocol::PIERHEAD_PROTOCOL_FRAME => Protocol::Frame,
-    };
+    let apply =
+        |c: Config| Ok(c.protocol(pierhead_protocol::from_arg(protocol, "protocol")?.into()));
     // SAFETY: forwarded from the caller.
-    unsafe { edit(config, |c| Ok(c.protocol(p))) }
+    unsafe { edit(config, apply) }
 }
 
 /// Sets the listen address, `"host:port"` (`"[::1]:0"` for IPv6; port 0 picks a
@@ -285,22 +317,23 @@ pub unsafe extern "C" fn pierhead_config_set_max_frame_bytes(
     unsafe { edit(config, |c| Ok(c.max_frame_bytes(value as usize))) }
 }
 
-/// The slow-consumer policy (frame protocol).
+/// The slow-consumer policy (frame protocol): `policy` is a
+/// `pierhead_slow_consumer` value (any other is `PIERHEAD_RESULT_INVALID_PARAMETER`,
+/// the config unchanged).
 ///
 /// # Safety
 /// `config` must be NULL or a live config.
 #[no_mangle]
 pub unsafe extern "C" fn pierhead_config_set_slow_consumer(
     config: *mut pierhead_config,
-    policy: pierhead_slow_consumer,
+    policy: i32,
 ) -> pierhead_result {
-    let p = match policy {
-        pierhead_slow_consumer::PIERHEAD_SLOW_CONSUMER_DISCONNECT => SlowConsumer::Disconnect,
-        pierhead_slow_consumer::PIERHEAD_SLOW_CONSUMER_DROP_NEWEST => SlowConsumer::DropNewest,
-        pierhead_slow_consumer::PIERHEAD_SLOW_CONSUMER_DROP_OLDEST => SlowConsumer::DropOldest,
+    let apply = |c: Config| {
+        let p = pierhead_slow_consumer::from_arg(policy, "policy")?;
+        Ok(c.slow_consumer(p.into()))
     };
     // SAFETY: forwarded from the caller.
-    unsafe { edit(config, |c| Ok(c.slow_consumer(p))) }
+    unsafe { edit(config, apply) }
 }
 
 /// Largest HTTP request body; larger gets 413.

@@ -5,15 +5,16 @@ use pierhead::{Chaos, ClosedBy, ConnectFault, ConnectFaultError};
 use std::collections::HashMap;
 use std::time::Duration;
 
+use crate::enums::CEnum;
 use crate::result::{pierhead_result, set_last_error};
 use crate::route::{fault_from, fault_to_c, pierhead_fault, pierhead_route, with_c_route};
 use crate::server::{pierhead_server, server_ref};
 use crate::{guard_try, non_null};
 
-/// Adds a chance fault to the route: each answer gets `fault` (with `ms` and
-/// `bytes` as for `pierhead_route_set_fault`) with `probability` (0 to 1),
-/// decided by `seed` and the answer's number, so that the same seed replays the
-/// same faults. Calls add up (the probabilities to at most 1; the seed of the
+/// Adds a chance fault to the route: each answer gets `fault` (a `pierhead_fault`
+/// value other than NONE; with `ms` and `bytes` as for `pierhead_route_set_fault`)
+/// with `probability` (0 to 1), decided by `seed` and the answer's number, so
+/// that the same seed replays the same faults. Calls add up (the probabilities to at most 1; the seed of the
 /// first call holds). Replaces the route's fixed fault.
 ///
 /// # Safety
@@ -23,14 +24,14 @@ pub unsafe extern "C" fn pierhead_route_add_chaos(
     route: *mut pierhead_route,
     seed: u64,
     probability: f64,
-    fault: pierhead_fault,
+    fault: i32,
     ms: u64,
     bytes: u64,
 ) -> pierhead_result {
     // SAFETY: forwarded from the caller.
     unsafe {
         with_c_route(route, |r| {
-            let Some(f) = fault_from(fault, ms, bytes) else {
+            let Some(f) = fault_from(fault, ms, bytes)? else {
                 set_last_error("invalid chaos fault: NONE".to_owned());
                 return Err(pierhead_result::PIERHEAD_RESULT_INVALID_PARAMETER);
             };
@@ -87,8 +88,18 @@ pub enum pierhead_connect_fault {
     PIERHEAD_CONNECT_DELAY = 4,
 }
 
-/// Switches the connect-phase fault of a running server; returns once every I/O
-/// thread applied it. Ending REFUSE listens on the port again:
+c_enum!(pierhead_connect_fault {
+    PIERHEAD_CONNECT_NORMAL,
+    PIERHEAD_CONNECT_REFUSE,
+    PIERHEAD_CONNECT_HOLD,
+    PIERHEAD_CONNECT_CLOSE,
+    PIERHEAD_CONNECT_DELAY,
+});
+
+/// Switches the connect-phase fault of a running server to `fault`, a
+/// `pierhead_connect_fault` value (any other is `PIERHEAD_RESULT_INVALID_PARAMETER`,
+/// nothing changed; `delay_ms` is for DELAY); returns once every I/O thread
+/// applied it. Ending REFUSE listens on the port again:
 /// `PIERHEAD_RESULT_BIND_FAILED` if another socket took it meanwhile (the server
 /// goes on refusing). `PIERHEAD_RESULT_ALREADY_STOPPED` once stopping.
 ///
@@ -97,13 +108,13 @@ pub enum pierhead_connect_fault {
 #[no_mangle]
 pub unsafe extern "C" fn pierhead_server_set_connect_fault(
     server: *const pierhead_server,
-    fault: pierhead_connect_fault,
+    fault: i32,
     delay_ms: u64,
 ) -> pierhead_result {
     guard_try(|| {
         // SAFETY: forwarded from the caller.
         let server = unsafe { server_ref(server) }?;
-        let f = match fault {
+        let f = match pierhead_connect_fault::from_arg(fault, "fault")? {
             pierhead_connect_fault::PIERHEAD_CONNECT_NORMAL => None,
             pierhead_connect_fault::PIERHEAD_CONNECT_REFUSE => Some(ConnectFault::Refuse),
             pierhead_connect_fault::PIERHEAD_CONNECT_HOLD => Some(ConnectFault::Hold),

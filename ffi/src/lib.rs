@@ -11,7 +11,11 @@
 //!   for `pierhead_last_error_message`.
 //! - Every callback takes `void *user_data` and an optional finalizer.
 //!
-//! Modules: `result` (the result enum and last-error text), `config` (the builder),
+//! - No export takes an enum type: enum values come in as `int32_t` and are
+//!   checked (`enums`), since a C enum can hold any `int`.
+//!
+//! Modules: `enums` (the checked conversion of enum arguments), `result` (the
+//! result enum and last-error text), `config` (the builder),
 //! `server` (start, port, stats, stop, free, routes at run time), `stats` (the
 //! stats struct and callback), `http` (static and handler routes, the HTTP handler
 //! callback), `route` (the full route builder: matchers, uses, faults), `rooms`
@@ -25,6 +29,8 @@
 
 #![allow(non_camel_case_types)]
 
+#[macro_use]
+mod enums;
 mod backplane;
 mod bench;
 mod config;

@@ -2,6 +2,8 @@
 
 use std::cell::RefCell;
 
+use crate::enums::CEnum;
+
 /// The outcome of every libpierhead call. The values form a range of their own
 /// (7700 and up, success included), so they cannot be mistaken for errno values
 /// or another library's codes.
@@ -28,6 +30,18 @@ pub enum pierhead_result {
     PIERHEAD_RESULT_PANIC = 7708,
 }
 
+c_enum!(pierhead_result {
+    PIERHEAD_RESULT_OK,
+    PIERHEAD_RESULT_NULL_PARAMETER,
+    PIERHEAD_RESULT_INVALID_PARAMETER,
+    PIERHEAD_RESULT_INVALID_CONFIG,
+    PIERHEAD_RESULT_BIND_FAILED,
+    PIERHEAD_RESULT_START_FAILED,
+    PIERHEAD_RESULT_ALREADY_STOPPED,
+    PIERHEAD_RESULT_BUFFER_TOO_SMALL,
+    PIERHEAD_RESULT_PANIC,
+});
+
 impl pierhead_result {
     fn text(self) -> &'static std::ffi::CStr {
         match self {
@@ -53,25 +67,11 @@ pub(crate) fn set_last_error(message: String) {
     LAST_ERROR.with(|e| *e.borrow_mut() = message);
 }
 
-/// A static, NUL-terminated description of `result` (never NULL; unknown values
-/// give "unknown result").
+/// A static, NUL-terminated description of `result`, a `pierhead_result` value
+/// (never NULL; any other value gives "unknown result").
 #[no_mangle]
-pub extern "C" fn pierhead_result_str(result: u32) -> *const libc::c_char {
-    let known = [
-        pierhead_result::PIERHEAD_RESULT_OK,
-        pierhead_result::PIERHEAD_RESULT_NULL_PARAMETER,
-        pierhead_result::PIERHEAD_RESULT_INVALID_PARAMETER,
-        pierhead_result::PIERHEAD_RESULT_INVALID_CONFIG,
-        pierhead_result::PIERHEAD_RESULT_BIND_FAILED,
-        pierhead_result::PIERHEAD_RESULT_START_FAILED,
-        pierhead_result::PIERHEAD_RESULT_ALREADY_STOPPED,
-        pierhead_result::PIERHEAD_RESULT_BUFFER_TOO_SMALL,
-        pierhead_result::PIERHEAD_RESULT_PANIC,
-    ];
-    known
-        .iter()
-        .find(|r| **r as u32 == result)
-        .map_or(c"unknown result".as_ptr(), |r| r.text().as_ptr())
+pub extern "C" fn pierhead_result_str(result: i32) -> *const libc::c_char {
+    pierhead_result::from_c(result).map_or(c"unknown result".as_ptr(), |r| r.text().as_ptr())
 }
 
 /// Copies the detail of the last failed call on this thread (e.g. "invalid config

@@ -8,6 +8,7 @@ use std::time::Duration;
 use pierhead::{Fault, Handler, Request, Response, Route};
 
 use crate::config::{edit, pierhead_config};
+use crate::enums::CEnum;
 use crate::http::{call_handler, pierhead_http_handler, route_for, CHandler};
 use crate::result::{pierhead_result, set_last_error};
 use crate::{c_str, guard, guard_try, non_null, UserData};
@@ -39,6 +40,15 @@ pub enum pierhead_fault {
     /// Never answer.
     PIERHEAD_FAULT_NO_RESPONSE = 5,
 }
+
+c_enum!(pierhead_fault {
+    PIERHEAD_FAULT_NONE,
+    PIERHEAD_FAULT_DELAY,
+    PIERHEAD_FAULT_DRIP,
+    PIERHEAD_FAULT_CLOSE_AFTER_HEADERS,
+    PIERHEAD_FAULT_RESET,
+    PIERHEAD_FAULT_NO_RESPONSE,
+});
 
 /// Starts a route for `method` (NULL: any method) and the exact `path`; it answers
 /// `200` with no body until `pierhead_route_respond` or `_set_handler`.
@@ -289,20 +299,22 @@ pub unsafe extern "C" fn pierhead_route_set_uses(
     unsafe { with_route(route, |r| Ok(r.uses(n))) }
 }
 
-/// Sets the fault: `ms` is the delay (DELAY) or the interval (DRIP), `bytes` the
-/// piece size (DRIP); both are ignored otherwise.
+/// Sets the fault: `fault` is a `pierhead_fault` value (any other is
+/// `PIERHEAD_RESULT_INVALID_PARAMETER`, the route unchanged); `ms` is the delay
+/// (DELAY) or the interval (DRIP), `bytes` the piece size (DRIP); both are
+/// ignored otherwise.
 ///
 /// # Safety
 /// `route` NULL or live.
 #[no_mangle]
 pub unsafe extern "C" fn pierhead_route_set_fault(
     route: *mut pierhead_route,
-    fault: pierhead_fault,
+    fault: i32,
     ms: u64,
     bytes: u64,
 ) -> pierhead_result {
     let apply = |r: Route| {
-        Ok(match fault_from(fault, ms, bytes) {
+        Ok(match fault_from(fault, ms, bytes)? {
             None => r.without_fault(),
             Some(f) => r.fault(f),
         })
@@ -311,11 +323,17 @@ pub unsafe extern "C" fn pierhead_route_set_fault(
     unsafe { with_route(route, apply) }
 }
 
-/// The core fault of a C fault and its arguments (`NONE`: none).
-pub(crate) fn fault_from(fault: pierhead_fault, ms: u64, bytes: u64) -> Option<Fault> {
+/// The core fault of the C argument `fault` (a `pierhead_fault` value; `NONE`:
+/// none) with its `ms` and `bytes`.
+pub(crate) fn fault_from(
+    fault: i32,
+    ms: u64,
+    bytes: u64,
+) -> Result<Option<Fault>, pierhead_result> {
+    let fault = pierhead_fault::from_arg(fault, "fault")?;
     let ms = Duration::from_millis(ms);
-    Some(match fault {
-        pierhead_fault::PIERHEAD_FAULT_NONE => return None,
+    Ok(Some(match fault {
+        pierhead_fault::PIERHEAD_FAULT_NONE => return Ok(None),
         pierhead_fault::PIERHEAD_FAULT_DELAY => Fault::Delay(ms),
         pierhead_fault::PIERHEAD_FAULT_DRIP => Fault::Drip {
             bytes: bytes as usize,
@@ -324,7 +342,7 @@ pub(crate) fn fault_from(fault: pierhead_fault, ms: u64, bytes: u64) -> Option<F
         pierhead_fault::PIERHEAD_FAULT_CLOSE_AFTER_HEADERS => Fault::CloseAfterHeaders,
         pierhead_fault::PIERHEAD_FAULT_RESET => Fault::Reset,
         pierhead_fault::PIERHEAD_FAULT_NO_RESPONSE => Fault::NoResponse,
-    })
+    }))
 }
 
 /// The C fault of a core fault.

@@ -13,6 +13,7 @@ use std::time::Duration;
 use pierhead::{Response, SseEvent, Step};
 
 use crate::c_str;
+use crate::enums::CEnum;
 use crate::result::{pierhead_result, set_last_error};
 use crate::route::{bytes, pierhead_route, response_from, with_c_route};
 
@@ -26,30 +27,35 @@ pub enum pierhead_stream_end {
     PIERHEAD_STREAM_RESET = 2,
 }
 
-/// Adds `step` to the route's stream and makes the route answer with it.
+c_enum!(pierhead_stream_end {
+    PIERHEAD_STREAM_CUT,
+    PIERHEAD_STREAM_RESET,
+});
+
+/// Adds the steps `make` gives to the route's stream and makes the route answer
+/// with it; when `make` fails (a bad argument) the route is left as it was.
 ///
 /// # Safety
 /// `route` NULL or live.
 unsafe fn push(
     route: *mut pierhead_route,
-    step: impl FnOnce() -> Result<Step, pierhead_result>,
+    make: impl FnOnce() -> Result<Vec<Step>, pierhead_result>,
 ) -> pierhead_result {
     // SAFETY: forwarded from the caller.
     unsafe {
         with_c_route(route, |r| {
-            let Some(mut response) = r.stream.take() else {
+            let Some(response) = &r.stream else {
                 set_last_error("no stream: call pierhead_route_stream_begin first".to_owned());
                 return Err(pierhead_result::PIERHEAD_RESULT_INVALID_PARAMETER);
             };
+            let added = make()?;
+            let mut response = response.clone();
             let mut steps = response.stream.as_deref().unwrap_or_default().to_vec();
-            let step = step();
-            if let Ok(s) = &step {
-                steps.push(s.clone());
-            }
+            steps.extend(added);
             response.stream = Some(steps.into());
             r.inner = r.inner.clone().respond(response.clone());
             r.stream = Some(response);
-            step.map(|_| ())
+            Ok(())
         })
     }
 }
@@ -90,7 +96,7 @@ pub unsafe extern "C" fn pierhead_route_stream_send(
     len: usize,
 ) -> pierhead_result {
     // SAFETY: as the caller promised.
-    unsafe { push(route, || Ok(Step::send(bytes(data, len)?))) }
+    unsafe { push(route, || Ok(vec![Step::send(bytes(data, len)?)])) }
 }
 
 /// Adds a pause of `ms` milliseconds.
@@ -102,8 +108,9 @@ pub unsafe extern "C" fn pierhead_route_stream_pause(
     route: *mut pierhead_route,
     ms: u64,
 ) -> pierhead_result {
+    let pause = Step::Pause(Duration::from_millis(ms));
     // SAFETY: forwarded from the caller.
-    unsafe { push(route, || Ok(Step::Pause(Duration::from_millis(ms)))) }
+    unsafe { push(route, || Ok(vec![pause])) }
 }
 
 /// Adds a server-sent event (`id` and `event` may be NULL), sent after
@@ -131,36 +138,34 @@ pub unsafe extern "C" fn pierhead_route_stream_sse(
             // SAFETY: non-NULL and NUL-terminated, as promised.
             e = e.name(unsafe { c_str(event, "event") }?);
         }
-        Ok(e)
-    };
-    let event = match make() {
-        Ok(e) => e,
-        Err(e) => return e,
-    };
-    if delay_ms > 0 {
-        // SAFETY: forwarded from the caller.
-        let r = unsafe { pierhead_route_stream_pause(route, delay_ms) };
-        if r != pierhead_result::PIERHEAD_RESULT_OK {
-            return r;
+        let mut steps = Vec::with_capacity(2);
+        if delay_ms > 0 {
+            steps.push(Step::Pause(Duration::from_millis(delay_ms)));
         }
-    }
+        steps.push(Step::send(e.encode()));
+        Ok(steps)
+    };
     // SAFETY: forwarded from the caller.
-    unsafe { push(route, || Ok(Step::send(event.encode()))) }
+    unsafe { push(route, make) }
 }
 
-/// Ends the stream early: cut or reset the connection at this point.
+/// Ends the stream early: `how` is a `pierhead_stream_end` value (cut or reset
+/// the connection at this point; any other is `PIERHEAD_RESULT_INVALID_PARAMETER`,
+/// the route unchanged).
 ///
 /// # Safety
 /// `route` NULL or live.
 #[no_mangle]
 pub unsafe extern "C" fn pierhead_route_stream_end(
     route: *mut pierhead_route,
-    how: pierhead_stream_end,
+    how: i32,
 ) -> pierhead_result {
-    let step = match how {
-        pierhead_stream_end::PIERHEAD_STREAM_CUT => Step::Cut,
-        pierhead_stream_end::PIERHEAD_STREAM_RESET => Step::Reset,
+    let make = || {
+        Ok(vec![match pierhead_stream_end::from_arg(how, "how")? {
+            pierhead_stream_end::PIERHEAD_STREAM_CUT => Step::Cut,
+            pierhead_stream_end::PIERHEAD_STREAM_RESET => Step::Reset,
+        }])
     };
     // SAFETY: forwarded from the caller.
-    unsafe { push(route, || Ok(step)) }
+    unsafe { push(route, make) }
 }

@@ -5,6 +5,7 @@ use pierhead::{BadCert, TlsFault};
 
 use crate::c_str;
 use crate::config::{edit, pierhead_config, set_text};
+use crate::enums::CEnum;
 use crate::result::{pierhead_result, set_last_error};
 use crate::server::{copy_server_text, pierhead_server};
 
@@ -24,6 +25,26 @@ pub enum pierhead_tls_bad_cert {
     PIERHEAD_TLS_UNTRUSTED_CA = 5,
 }
 
+c_enum!(pierhead_tls_bad_cert {
+    PIERHEAD_TLS_EXPIRED,
+    PIERHEAD_TLS_NOT_YET_VALID,
+    PIERHEAD_TLS_WRONG_HOST,
+    PIERHEAD_TLS_SELF_SIGNED,
+    PIERHEAD_TLS_UNTRUSTED_CA,
+});
+
+impl From<pierhead_tls_bad_cert> for BadCert {
+    fn from(b: pierhead_tls_bad_cert) -> BadCert {
+        match b {
+            pierhead_tls_bad_cert::PIERHEAD_TLS_EXPIRED => BadCert::Expired,
+            pierhead_tls_bad_cert::PIERHEAD_TLS_NOT_YET_VALID => BadCert::NotYetValid,
+            pierhead_tls_bad_cert::PIERHEAD_TLS_WRONG_HOST => BadCert::WrongHost,
+            pierhead_tls_bad_cert::PIERHEAD_TLS_SELF_SIGNED => BadCert::SelfSigned,
+            pierhead_tls_bad_cert::PIERHEAD_TLS_UNTRUSTED_CA => BadCert::UntrustedCa,
+        }
+    }
+}
+
 /// A handshake that misbehaves on purpose (`pierhead_config_set_tls_fault`).
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,6 +57,24 @@ pub enum pierhead_tls_fault {
     PIERHEAD_TLS_NO_CLOSE_NOTIFY = 3,
     /// Answer the ClientHello with bytes that are not TLS, then close.
     PIERHEAD_TLS_GARBAGE_HELLO = 4,
+}
+
+c_enum!(pierhead_tls_fault {
+    PIERHEAD_TLS_STALL_HANDSHAKE,
+    PIERHEAD_TLS_RESET_HANDSHAKE,
+    PIERHEAD_TLS_NO_CLOSE_NOTIFY,
+    PIERHEAD_TLS_GARBAGE_HELLO,
+});
+
+impl From<pierhead_tls_fault> for TlsFault {
+    fn from(f: pierhead_tls_fault) -> TlsFault {
+        match f {
+            pierhead_tls_fault::PIERHEAD_TLS_STALL_HANDSHAKE => TlsFault::StallHandshake,
+            pierhead_tls_fault::PIERHEAD_TLS_RESET_HANDSHAKE => TlsFault::ResetHandshake,
+            pierhead_tls_fault::PIERHEAD_TLS_NO_CLOSE_NOTIFY => TlsFault::NoCloseNotify,
+            pierhead_tls_fault::PIERHEAD_TLS_GARBAGE_HELLO => TlsFault::GarbageHello,
+        }
+    }
 }
 
 /// Speak TLS with a certificate chain and its private key (PEM files, read at
@@ -78,24 +117,22 @@ pub unsafe extern "C" fn pierhead_config_set_tls_auto(
     unsafe { set_text(config, ca_out, "ca_out", |c, v| c.tls_auto_ca_out(v)) }
 }
 
-/// With generated certificates: a leaf that misbehaves on purpose.
+/// With generated certificates: a leaf that misbehaves on purpose. `bad` is a
+/// `pierhead_tls_bad_cert` value (any other is `PIERHEAD_RESULT_INVALID_PARAMETER`,
+/// the config unchanged).
 ///
 /// # Safety
 /// `config` NULL or live.
 #[no_mangle]
 pub unsafe extern "C" fn pierhead_config_set_tls_bad_cert(
     config: *mut pierhead_config,
-    bad: pierhead_tls_bad_cert,
+    bad: i32,
 ) -> pierhead_result {
-    let b = match bad {
-        pierhead_tls_bad_cert::PIERHEAD_TLS_EXPIRED => BadCert::Expired,
-        pierhead_tls_bad_cert::PIERHEAD_TLS_NOT_YET_VALID => BadCert::NotYetValid,
-        pierhead_tls_bad_cert::PIERHEAD_TLS_WRONG_HOST => BadCert::WrongHost,
-        pierhead_tls_bad_cert::PIERHEAD_TLS_SELF_SIGNED => BadCert::SelfSigned,
-        pierhead_tls_bad_cert::PIERHEAD_TLS_UNTRUSTED_CA => BadCert::UntrustedCa,
+    let apply = |c: pierhead::Config| {
+        Ok(c.tls_bad_cert(pierhead_tls_bad_cert::from_arg(bad, "bad")?.into()))
     };
     // SAFETY: forwarded from the caller.
-    unsafe { edit(config, |c| Ok(c.tls_bad_cert(b))) }
+    unsafe { edit(config, apply) }
 }
 
 /// Require client certificates signed by the CA in this PEM file (mutual TLS).
@@ -111,23 +148,20 @@ pub unsafe extern "C" fn pierhead_config_set_tls_client_ca(
     unsafe { set_text(config, ca, "ca", |c, v| c.tls_client_ca(v)) }
 }
 
-/// A handshake that misbehaves on purpose.
+/// A handshake that misbehaves on purpose. `fault` is a `pierhead_tls_fault`
+/// value (any other is `PIERHEAD_RESULT_INVALID_PARAMETER`, the config unchanged).
 ///
 /// # Safety
 /// `config` NULL or live.
 #[no_mangle]
 pub unsafe extern "C" fn pierhead_config_set_tls_fault(
     config: *mut pierhead_config,
-    fault: pierhead_tls_fault,
+    fault: i32,
 ) -> pierhead_result {
-    let f = match fault {
-        pierhead_tls_fault::PIERHEAD_TLS_STALL_HANDSHAKE => TlsFault::StallHandshake,
-        pierhead_tls_fault::PIERHEAD_TLS_RESET_HANDSHAKE => TlsFault::ResetHandshake,
-        pierhead_tls_fault::PIERHEAD_TLS_NO_CLOSE_NOTIFY => TlsFault::NoCloseNotify,
-        pierhead_tls_fault::PIERHEAD_TLS_GARBAGE_HELLO => TlsFault::GarbageHello,
-    };
+    let apply =
+        |c: pierhead::Config| Ok(c.tls_fault(pierhead_tls_fault::from_arg(fault, "fault")?.into()));
     // SAFETY: forwarded from the caller.
-    unsafe { edit(config, |c| Ok(c.tls_fault(f))) }
+    unsafe { edit(config, apply) }
 }
 
 /// Copies the PEM of the CA that signed the generated certificate into `buf`

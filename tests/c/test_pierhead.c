@@ -844,6 +844,118 @@ static void test_streaming_chaos_and_connect_faults(void) {
     pierhead_server_free(srv);
 }
 
+/* Values no enum of the API has. A C enum parameter can hold any int, so every
+ * enum crosses as int32_t and is checked: a typo or a stale value from the host
+ * must be an error, never a crash or a silently different setting. */
+static const int32_t out_of_range[] = {-1, 99, INT32_MAX, INT32_MIN};
+
+/* True when `r` rejects `value` for `param`: PIERHEAD_RESULT_INVALID_PARAMETER,
+ * and the last error names the parameter and the value. */
+static bool rejects(pierhead_result r, const char *param, int32_t value) {
+    char msg[1024] = "", want_param[64], want_value[64];
+    if (r != PIERHEAD_RESULT_INVALID_PARAMETER ||
+        pierhead_last_error_message(msg, sizeof msg, NULL) != PIERHEAD_RESULT_OK)
+        return false;
+    snprintf(want_param, sizeof want_param, "`%s`", param);
+    snprintf(want_value, sizeof want_value, ": %ld is not", (long)value);
+    if (strstr(msg, want_param) == NULL || strstr(msg, want_value) == NULL) {
+        fprintf(stderr, "last error for `%s` = %ld: %s\n", param, (long)value, msg);
+        return false;
+    }
+    return true;
+}
+
+/* GET `path` with Connection: close; the whole answer into out. */
+static size_t get(uint16_t port, const char *path, char *out, size_t cap) {
+    char req[256];
+    snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", path);
+    return http_exchange(port, req, out, cap);
+}
+
+/* Every export that takes an enum, with values outside it: INVALID_PARAMETER,
+ * nothing written, and the object works as before (config, route, server, bench
+ * options). */
+static void test_out_of_range_enums(void) {
+    for (size_t i = 0; i < sizeof out_of_range / sizeof out_of_range[0]; i++) {
+        int32_t v = out_of_range[i];
+        CHECK(strcmp(pierhead_result_str(v), "unknown result") == 0);
+
+        /* Config setters: the config keeps its previous value and still starts. */
+        pierhead_config *cfg = NULL;
+        OK(pierhead_config_new(&cfg));
+        OK(pierhead_config_set_workers(cfg, 1));
+        OK(pierhead_config_set_protocol(cfg, PIERHEAD_PROTOCOL_ECHO));
+        CHECK(rejects(pierhead_config_set_protocol(cfg, v), "protocol", v));
+        CHECK(rejects(pierhead_config_set_slow_consumer(cfg, v), "policy", v));
+        CHECK(rejects(pierhead_config_set_tls_bad_cert(cfg, v), "bad", v));
+        CHECK(rejects(pierhead_config_set_tls_fault(cfg, v), "fault", v));
+        OK(pierhead_config_set_slow_consumer(cfg, PIERHEAD_SLOW_CONSUMER_DROP_NEWEST));
+        uint16_t port = 0;
+        pierhead_server *srv = start_from(cfg, &port);
+        CHECK(srv != NULL);
+        /* A running server's connect fault: rejected, the server serves on. */
+        CHECK(rejects(pierhead_server_set_connect_fault(srv, v, 0), "fault", v));
+        int fd = connect_to(port);
+        CHECK(fd >= 0);
+        char buf[8] = {0};
+        CHECK(write(fd, "ping", 4) == 4); /* still echo, still plain TCP */
+        CHECK(read(fd, buf, 4) == 4 && memcmp(buf, "ping", 4) == 0);
+        close(fd);
+        OK(pierhead_server_set_connect_fault(srv, PIERHEAD_CONNECT_NORMAL, 0));
+        pierhead_server_free(srv);
+
+        /* The route builder: faults, chaos and the end of a stream. */
+        OK(pierhead_config_new(&cfg));
+        OK(pierhead_config_set_workers(cfg, 1));
+        pierhead_route *route = NULL;
+        OK(pierhead_route_new("GET", "/r", &route));
+        OK(pierhead_route_respond(route, 200, NULL, (const uint8_t *)"ok", 2));
+        CHECK(rejects(pierhead_route_set_fault(route, v, 10, 10), "fault", v));
+        CHECK(rejects(pierhead_route_add_chaos(route, 7, 1.0, v, 0, 0), "fault", v));
+        pierhead_fault decided = PIERHEAD_FAULT_RESET;
+        OK(pierhead_route_chaos_decide(route, 1, &decided));
+        CHECK(decided == PIERHEAD_FAULT_NONE); /* no chaos was added */
+        OK(pierhead_route_set_fault(route, PIERHEAD_FAULT_NONE, 0, 0));
+        OK(pierhead_config_add_route(cfg, route));
+        pierhead_route_free(route);
+        OK(pierhead_route_new("GET", "/s", &route));
+        OK(pierhead_route_stream_begin(route, 200, NULL));
+        OK(pierhead_route_stream_send(route, (const uint8_t *)"part", 4));
+        CHECK(rejects(pierhead_route_stream_end(route, v), "how", v));
+        OK(pierhead_route_stream_send(route, (const uint8_t *)"more", 4));
+        OK(pierhead_config_add_route(cfg, route));
+        pierhead_route_free(route);
+        srv = start_from(cfg, &port);
+        CHECK(srv != NULL);
+        char out[2048];
+        get(port, "/r", out, sizeof out);
+        CHECK(strncmp(out, "HTTP/1.1 200 ", 13) == 0 && strstr(out, "\r\n\r\nok") != NULL);
+        get(port, "/s", out, sizeof out);
+        CHECK(strstr(out, "4\r\npart\r\n4\r\nmore\r\n0\r\n\r\n") != NULL); /* not cut */
+
+        /* Bench options: the result is left alone, the options work once fixed. */
+        char url[64];
+        snprintf(url, sizeof url, "http://127.0.0.1:%u/r", port);
+        pierhead_bench_options o;
+        memset(&o, 0, sizeof o);
+        o.struct_size = sizeof o;
+        o.target = url;
+        o.connections = 1;
+        o.requests = 5;
+        o.protocol = v;
+        pierhead_bench_result r, before;
+        memset(&r, 0xAB, sizeof r);
+        r.struct_size = sizeof r;
+        memcpy(&before, &r, sizeof r);
+        CHECK(rejects(pierhead_bench_run(&o, &r), "protocol", v));
+        CHECK(memcmp(&r, &before, sizeof r) == 0);
+        o.protocol = PIERHEAD_BENCH_HTTP;
+        OK(pierhead_bench_run(&o, &r));
+        CHECK(r.requests == 5 && r.errors_status == 0);
+        pierhead_server_free(srv);
+    }
+}
+
 int main(void) {
     test_version();
     test_null_arguments();
@@ -861,5 +973,6 @@ int main(void) {
     test_bench();
     test_metrics();
     test_streaming_chaos_and_connect_faults();
+    test_out_of_range_enums();
     return checks_done("C tests");
 }
