@@ -1530,6 +1530,7 @@ pierhead_result pierhead_config_set_stats_callback(pierhead_config *config,
  Makes the route answer with a streamed body (chunked), empty so far: add
  pieces, pauses and events with the `pierhead_route_stream_*` calls. Each
  request gets the whole timeline, served from the I/O threads' timers.
+ `content_type` NULL: none, or `text/event-stream` once an event is added.
 
  # Safety
  `route` NULL or live; `content_type` NULL or NUL-terminated.
@@ -1556,7 +1557,11 @@ pierhead_result pierhead_route_stream_pause(pierhead_route *route, uint64_t ms);
 
 /*
  Adds a server-sent event (`id` and `event` may be NULL), sent after
- `delay_ms` milliseconds.
+ `delay_ms` milliseconds. `data` is sent as one `data:` line per line (CR, LF
+ and CRLF each end one); an `id` or `event` holding CR or LF is
+ `PIERHEAD_RESULT_INVALID_PARAMETER` (field `sse.id` / `sse.event`). The
+ response gets `Content-Type: text/event-stream` (unless
+ `pierhead_route_stream_begin` gave a content type) and `Cache-Control: no-cache`.
 
  # Safety
  `route` NULL or live; `id`, `event` NULL or NUL-terminated; `data`

@@ -161,12 +161,14 @@ fn server_sent_events_have_the_wire_form_and_timing() {
     let server = http();
     let sse = Sse::new()
         .retry(Duration::from_millis(2500))
-        .event(SseEvent::data("one").id("1"))
+        .event(SseEvent::data("one").id("1").unwrap())
         .comment("keep-alive")
         .event(
             SseEvent::data("two\nlines")
                 .id("2")
+                .unwrap()
                 .name("update")
+                .unwrap()
                 .after(120 * MS),
         );
     server

@@ -2,7 +2,7 @@
 //! server-sent events, and a cut or reset inside it.
 //!
 //! ```c
-//! pierhead_route_stream_begin(route, 200, "text/event-stream");
+//! pierhead_route_stream_begin(route, 200, NULL); // SSE: text/event-stream
 //! pierhead_route_stream_sse(route, "1", NULL, "hello", 0);
 //! pierhead_route_stream_sse(route, "2", "update", "later", 100); // after 100 ms
 //! pierhead_route_stream_end(route, PIERHEAD_STREAM_CUT);
@@ -33,12 +33,14 @@ c_enum!(pierhead_stream_end {
 });
 
 /// Adds the steps `make` gives to the route's stream and makes the route answer
-/// with it; when `make` fails (a bad argument) the route is left as it was.
+/// with it; when `make` fails (a bad argument) the route is left as it was. An
+/// `event` makes the response a server-sent-events one (its default headers).
 ///
 /// # Safety
 /// `route` NULL or live.
 unsafe fn push(
     route: *mut pierhead_route,
+    event: bool,
     make: impl FnOnce() -> Result<Vec<Step>, pierhead_result>,
 ) -> pierhead_result {
     // SAFETY: forwarded from the caller.
@@ -53,6 +55,9 @@ unsafe fn push(
             let mut steps = response.stream.as_deref().unwrap_or_default().to_vec();
             steps.extend(added);
             response.stream = Some(steps.into());
+            if event {
+                response = response.with_sse_headers();
+            }
             r.inner = r.inner.clone().respond(response.clone());
             r.stream = Some(response);
             Ok(())
@@ -63,6 +68,7 @@ unsafe fn push(
 /// Makes the route answer with a streamed body (chunked), empty so far: add
 /// pieces, pauses and events with the `pierhead_route_stream_*` calls. Each
 /// request gets the whole timeline, served from the I/O threads' timers.
+/// `content_type` NULL: none, or `text/event-stream` once an event is added.
 ///
 /// # Safety
 /// `route` NULL or live; `content_type` NULL or NUL-terminated.
@@ -96,7 +102,7 @@ pub unsafe extern "C" fn pierhead_route_stream_send(
     len: usize,
 ) -> pierhead_result {
     // SAFETY: as the caller promised.
-    unsafe { push(route, || Ok(vec![Step::send(bytes(data, len)?)])) }
+    unsafe { push(route, false, || Ok(vec![Step::send(bytes(data, len)?)])) }
 }
 
 /// Adds a pause of `ms` milliseconds.
@@ -110,11 +116,15 @@ pub unsafe extern "C" fn pierhead_route_stream_pause(
 ) -> pierhead_result {
     let pause = Step::Pause(Duration::from_millis(ms));
     // SAFETY: forwarded from the caller.
-    unsafe { push(route, || Ok(vec![pause])) }
+    unsafe { push(route, false, || Ok(vec![pause])) }
 }
 
 /// Adds a server-sent event (`id` and `event` may be NULL), sent after
-/// `delay_ms` milliseconds.
+/// `delay_ms` milliseconds. `data` is sent as one `data:` line per line (CR, LF
+/// and CRLF each end one); an `id` or `event` holding CR or LF is
+/// `PIERHEAD_RESULT_INVALID_PARAMETER` (field `sse.id` / `sse.event`). The
+/// response gets `Content-Type: text/event-stream` (unless
+/// `pierhead_route_stream_begin` gave a content type) and `Cache-Control: no-cache`.
 ///
 /// # Safety
 /// `route` NULL or live; `id`, `event` NULL or NUL-terminated; `data`
@@ -128,15 +138,21 @@ pub unsafe extern "C" fn pierhead_route_stream_sse(
     delay_ms: u64,
 ) -> pierhead_result {
     let make = || {
+        let field = |r: Result<SseEvent, pierhead::ConfigError>| {
+            r.map_err(|e| {
+                set_last_error(e.to_string());
+                pierhead_result::PIERHEAD_RESULT_INVALID_PARAMETER
+            })
+        };
         // SAFETY: as the caller promised.
         let mut e = SseEvent::data(unsafe { c_str(data, "data") }?);
         if !id.is_null() {
             // SAFETY: non-NULL and NUL-terminated, as promised.
-            e = e.id(unsafe { c_str(id, "id") }?);
+            e = field(e.id(unsafe { c_str(id, "id") }?))?;
         }
         if !event.is_null() {
             // SAFETY: non-NULL and NUL-terminated, as promised.
-            e = e.name(unsafe { c_str(event, "event") }?);
+            e = field(e.name(unsafe { c_str(event, "event") }?))?;
         }
         let mut steps = Vec::with_capacity(2);
         if delay_ms > 0 {
@@ -146,7 +162,7 @@ pub unsafe extern "C" fn pierhead_route_stream_sse(
         Ok(steps)
     };
     // SAFETY: forwarded from the caller.
-    unsafe { push(route, make) }
+    unsafe { push(route, true, make) }
 }
 
 /// Ends the stream early: `how` is a `pierhead_stream_end` value (cut or reset
@@ -167,5 +183,5 @@ pub unsafe extern "C" fn pierhead_route_stream_end(
         }])
     };
     // SAFETY: forwarded from the caller.
-    unsafe { push(route, make) }
+    unsafe { push(route, false, make) }
 }

@@ -278,7 +278,8 @@ impl Response {
 
     /// A server-sent-events response (`text/event-stream`): `events` are
     /// `SseEvent`s (each with its own delay) and `Step`s (pauses, cut, reset);
-    /// `retry` (seconds) is sent first as the client's reconnection delay.
+    /// `retry` (seconds) is sent first as the client's reconnection delay. A
+    /// `Content-Type` or `Cache-Control` in `headers` replaces the default.
     #[staticmethod]
     #[pyo3(signature = (events, retry=None, headers=None))]
     fn sse(
@@ -287,10 +288,7 @@ impl Response {
         retry: Option<&Bound<'_, PyAny>>,
         headers: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Response> {
-        let mut r = crate::stream::sse(py, events, retry)?.response();
-        for (name, value) in header_pairs(headers)? {
-            r = r.header(name, value);
-        }
+        let r = crate::stream::sse(py, events, retry, header_pairs(headers)?)?.response();
         r.validate().map_err(|e| from_config_error(py, &e))?;
         Ok(Response { inner: r })
     }

@@ -5,7 +5,7 @@ use pierhead::{Sse as CoreSse, SseEvent as CoreSseEvent, Step as CoreStep};
 use pyo3::prelude::*;
 
 use crate::config::seconds;
-use crate::errors::config_error;
+use crate::errors::{config_error, from_config_error};
 use crate::http::body_of;
 
 /// One step of a streamed body: `Step.send(data)`, `Step.pause(seconds)`,
@@ -62,8 +62,10 @@ impl Step {
 }
 
 /// A server-sent event: `SseEvent(data, id=None, event=None, delay=0)`; `delay`
-/// seconds pass before it is sent. `SseEvent.comment(text)` is a comment line
-/// (`: text`), which clients ignore (a keep-alive).
+/// seconds pass before it is sent. `data` goes out as one `data:` line per line
+/// (CR, LF and CRLF each end one); an `id` or `event` with CR or LF is a
+/// `ConfigError` (`sse.id`, `sse.event`). `SseEvent.comment(text)` is a comment
+/// (`: text`, a line per line), which clients ignore (a keep-alive).
 #[pyclass(module = "pierhead._pierhead", name = "SseEvent", frozen)]
 #[derive(Clone)]
 pub(crate) struct SseEvent {
@@ -89,10 +91,10 @@ impl SseEvent {
     ) -> PyResult<SseEvent> {
         let mut e = CoreSseEvent::data(data);
         if let Some(id) = id {
-            e = e.id(id);
+            e = e.id(id).map_err(|e| from_config_error(py, &e))?;
         }
         if let Some(name) = event {
-            e = e.name(name);
+            e = e.name(name).map_err(|e| from_config_error(py, &e))?;
         }
         if let Some(d) = delay {
             e = e.after(seconds(py, "sse.delay", d)?);
@@ -153,13 +155,18 @@ pub(crate) fn steps(py: Python<'_>, items: &Bound<'_, PyAny>) -> PyResult<Vec<Co
     Ok(out)
 }
 
-/// The core SSE stream of a `Response.sse` list: `SseEvent` or `Step` items.
+/// The core SSE stream of a `Response.sse` list (`SseEvent` or `Step` items) with
+/// its extra headers.
 pub(crate) fn sse(
     py: Python<'_>,
     items: &Bound<'_, PyAny>,
     retry: Option<&Bound<'_, PyAny>>,
+    headers: Vec<(String, String)>,
 ) -> PyResult<CoreSse> {
     let mut s = CoreSse::new();
+    for (name, value) in headers {
+        s = s.header(name, value);
+    }
     if let Some(r) = retry {
         s = s.retry(seconds(py, "sse.retry", r)?);
     }

@@ -956,6 +956,50 @@ static void test_out_of_range_enums(void) {
     }
 }
 
+/* Server-sent events from C: the text/event-stream default when no content type
+ * is given (as Python's Response.sse and Rust's Sse), data split on CR, LF and
+ * CRLF, and an id or event name with a line break refused. */
+static void test_sse_from_c(void) {
+    pierhead_config *cfg = NULL;
+    OK(pierhead_config_new(&cfg));
+    OK(pierhead_config_set_workers(cfg, 1));
+    pierhead_route *route = NULL;
+    OK(pierhead_route_new("GET", "/plain", &route));
+    OK(pierhead_route_stream_begin(route, 200, NULL));
+    OK(pierhead_route_stream_sse(route, NULL, NULL, "a\rb", 0));
+    OK(pierhead_route_stream_sse(route, "7", "tick", "c\r\nd\ne\r", 0));
+    char msg[256];
+    CHECK(pierhead_route_stream_sse(route, "1\n2", NULL, "x", 0) == PIERHEAD_RESULT_INVALID_PARAMETER);
+    OK(pierhead_last_error_message(msg, sizeof msg, NULL));
+    CHECK(strstr(msg, "`sse.id`") != NULL);
+    CHECK(pierhead_route_stream_sse(route, NULL, "a\rdata: injected", "x", 0) ==
+          PIERHEAD_RESULT_INVALID_PARAMETER);
+    OK(pierhead_last_error_message(msg, sizeof msg, NULL));
+    CHECK(strstr(msg, "`sse.event`") != NULL);
+    OK(pierhead_config_add_route(cfg, route));
+    pierhead_route_free(route);
+    OK(pierhead_route_new("GET", "/typed", &route));
+    OK(pierhead_route_stream_begin(route, 200, "text/event-stream; charset=utf-8"));
+    OK(pierhead_route_stream_sse(route, NULL, NULL, "x", 0));
+    OK(pierhead_config_add_route(cfg, route));
+    pierhead_route_free(route);
+    uint16_t port = 0;
+    pierhead_server *srv = start_from(cfg, &port);
+    CHECK(srv != NULL);
+
+    char out[4096];
+    get(port, "/plain", out, sizeof out);
+    CHECK(strstr(out, "\r\nContent-Type: text/event-stream\r\n") != NULL);
+    CHECK(strstr(out, "\r\nCache-Control: no-cache\r\n") != NULL);
+    CHECK(strstr(out, "\r\ndata: a\ndata: b\n\n\r\n") != NULL);
+    CHECK(strstr(out, "\r\nid: 7\nevent: tick\ndata: c\ndata: d\ndata: e\ndata: \n\n\r\n") != NULL);
+    CHECK(strstr(out, "injected") == NULL && strstr(out, "id: 1") == NULL);
+    get(port, "/typed", out, sizeof out);
+    const char *ct = strstr(out, "\r\nContent-Type: text/event-stream; charset=utf-8\r\n");
+    CHECK(ct != NULL && strstr(ct + 3, "Content-Type") == NULL); /* the given one, once */
+    pierhead_server_free(srv);
+}
+
 int main(void) {
     test_version();
     test_null_arguments();
@@ -974,5 +1018,6 @@ int main(void) {
     test_metrics();
     test_streaming_chaos_and_connect_faults();
     test_out_of_range_enums();
+    test_sse_from_c();
     return checks_done("C tests");
 }

@@ -86,6 +86,60 @@ def test_sse_client_library_sees_events_ids_retry_and_delays(server):
     assert_on_timeline([g[4] for g in got], [0, 0.2, 0.3])
 
 
+def sse_events(server: pierhead.Server, path: str) -> tuple[httpx.Headers, list[tuple[str, str, str]]]:
+    """The response headers and every (event, data, id) httpx-sse gets from `path`."""
+    with httpx.Client() as client, connect_sse(client, "GET", server.url_for(path)) as source:
+        return source.response.headers, [(e.event, e.data, e.id) for e in source.iter_sse()]
+
+
+# CR, LF and CRLF each end a line in text/event-stream: data holding any of them
+# must come out whole, as the client joins the data lines (with "\n").
+LINE_BREAK_DATA = [
+    ("a\rb", "a\nb"),
+    ("a\nb", "a\nb"),
+    ("a\r\nb", "a\nb"),
+    ("a\r\rb", "a\n\nb"),
+    ("a\r", "a\n"),
+    ("a\n\r", "a\n\n"),
+    ("\r\n", "\n"),
+    ("a\rb\r\nc\nd", "a\nb\nc\nd"),
+]
+
+
+def test_sse_data_with_cr_lf_and_crlf_reaches_the_client_whole(server):
+    server.expect_request("/lines").respond_with_response(
+        Response.sse([SseEvent(sent, id=str(i)) for i, (sent, _) in enumerate(LINE_BREAK_DATA)])
+    )
+    _, got = sse_events(server, "/lines")
+    assert got == [("message", seen, str(i)) for i, (_, seen) in enumerate(LINE_BREAK_DATA)]
+
+
+def test_sse_comments_cannot_inject_lines_and_ids_or_names_with_breaks_are_refused(server):
+    server.expect_request("/comment").respond_with_response(
+        Response.sse([SseEvent.comment("keep\rdata: injected\r\nid: 9\nalive"), SseEvent("real", id="1")])
+    )
+    _, got = sse_events(server, "/comment")
+    assert got == [("message", "real", "1")]
+    for bad in ["1\n2", "1\r2", "1\r\n2", "1\r"]:
+        with pytest.raises(ConfigError) as e:
+            SseEvent("x", id=bad)
+        assert e.value.field == "sse.id"
+        with pytest.raises(ConfigError) as e:
+            SseEvent("x", event=bad)
+        assert e.value.field == "sse.event"
+
+
+def test_sse_headers_given_replace_the_defaults(server):
+    server.expect_request("/typed").respond_with_response(
+        Response.sse([SseEvent("x")], headers={"Content-Type": "text/event-stream; charset=utf-8", "X-Trace": "7"})
+    )
+    headers, got = sse_events(server, "/typed")
+    assert headers.get_list("content-type") == ["text/event-stream; charset=utf-8"]
+    assert headers.get_list("cache-control") == ["no-cache"]
+    assert headers["x-trace"] == "7"
+    assert got == [("message", "x", "")]
+
+
 def test_curl_no_buffer_prints_events_as_they_arrive(server):
     curl = shutil.which("curl")
     assert curl is not None, "curl is needed (scripts/test.sh installs it: apt-get install curl)"
