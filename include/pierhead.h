@@ -1632,6 +1632,16 @@ pierhead_result pierhead_config_set_tls_client_ca(pierhead_config *config, const
 pierhead_result pierhead_config_set_tls_fault(pierhead_config *config, int32_t fault);
 
 /*
+ Session resumption (`on`, the default, as with nginx and OpenSSL): each
+ handshake ends with session tickets that let a client resume with a short
+ handshake. `false`: no tickets, every connection makes a full handshake.
+
+ # Safety
+ `config` NULL or live.
+ */
+pierhead_result pierhead_config_set_tls_resumption(pierhead_config *config, bool on);
+
+/*
  Copies the PEM of the CA that signed the generated certificate into `buf`
  (NUL-terminated), its length into `*out_len` (if not NULL), for a client to
  trust (e.g. OpenSSL's `PEM_read_bio_X509` on a memory BIO). A 4096-byte buffer

@@ -111,6 +111,10 @@ pub struct ServeArgs {
     /// no_close_notify or garbage_hello.
     #[arg(long, value_parser = parse_tls_fault)]
     tls_fault: Option<pierhead::TlsFault>,
+    /// Send no session tickets: clients cannot resume, every connection makes a
+    /// full handshake [default: tickets, as nginx and OpenSSL].
+    #[arg(long)]
+    tls_no_resumption: bool,
 }
 
 fn parse_bad_cert(s: &str) -> Result<pierhead::BadCert, String> {
@@ -189,6 +193,9 @@ pub fn run(args: ServeArgs) -> ExitCode {
     }
     if let Some(f) = args.tls_fault {
         config = config.tls_fault(f);
+    }
+    if args.tls_no_resumption {
+        config = config.tls_resumption(false);
     }
     if let Some(interval) = args.stats_interval {
         let last = Mutex::new((Instant::now(), 0u64, 0u64));

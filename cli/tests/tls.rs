@@ -1,7 +1,8 @@
 //! `pierhead serve` over TLS, as curl sees it: the generated CA trusted with
 //! `--cacert`, keep-alive, chunked uploads, each bad certificate refused with
 //! curl's certificate error, each handshake fault as the error a user would see,
-//! and mutual TLS with a client certificate made by the openssl command line.
+//! mutual TLS with a client certificate made by the openssl command line, and
+//! `openssl s_client` resuming its session unless `--tls-no-resumption`.
 
 use std::path::{Path, PathBuf};
 mod common;
@@ -255,4 +256,63 @@ fn mutual_tls_with_a_client_certificate_from_openssl() {
     let out = curl(&["--cacert", cacert, &url]);
     assert!(!out.status.success(), "served without a client certificate");
     let _ = std::fs::remove_dir_all(&d);
+}
+
+/// `openssl s_client` makes one request (reading the session tickets that come
+/// before the answer), saving its session to `sess` when `save`, or offering the
+/// saved one: how OpenSSL says the handshake went ("New, TLSv1.3, ..." or
+/// "Reused, TLSv1.3, ...").
+fn s_client_session(port: u16, version: &str, sess: &Path, save: bool) -> String {
+    use std::io::Write;
+    let mut child = Command::new("openssl")
+        .args(["s_client", "-connect", &format!("127.0.0.1:{port}")])
+        .args([version, "-ign_eof"])
+        .args([if save { "-sess_out" } else { "-sess_in" }])
+        .arg(sess)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("openssl");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("\r\n\r\nhello\n"),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    text.lines()
+        .find(|l| l.starts_with("New,") || l.starts_with("Reused,"))
+        .unwrap_or_else(|| panic!("no New/Reused line: {text}"))
+        .to_owned()
+}
+
+#[test]
+fn openssl_resumes_a_session_unless_tls_no_resumption() {
+    for (flags, resumes) in [(&[][..], true), (&["--tls-no-resumption"][..], false)] {
+        let d = dir(if resumes { "resume" } else { "noresume" });
+        let ca = d.join("ca.pem");
+        let mut args = vec!["--tls-auto", ca.to_str().unwrap()];
+        args.extend_from_slice(flags);
+        let s = serve_tls(&args);
+        for version in ["-tls1_3", "-tls1_2"] {
+            let sess = d.join(format!("sess{version}"));
+            let first = s_client_session(s.port, version, &sess, true);
+            assert!(first.starts_with("New,"), "{flags:?} {version}: {first}");
+            if !resumes {
+                // No ticket and no session ID: OpenSSL saves nothing to resume.
+                assert!(!sess.exists(), "{version}: a resumable session");
+                continue;
+            }
+            let second = s_client_session(s.port, version, &sess, false);
+            assert!(second.starts_with("Reused,"), "{version}: {second}");
+        }
+        let _ = std::fs::remove_dir_all(&d);
+    }
 }

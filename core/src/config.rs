@@ -483,6 +483,7 @@ impl Config {
             ca_out: None,
             client_ca: None,
             fault: None,
+            resumption: true,
         })
     }
 
@@ -531,6 +532,15 @@ impl Config {
     /// close_notify), for testing clients' failure paths.
     pub fn tls_fault(mut self, fault: TlsFault) -> Self {
         self.tls_options().fault = Some(fault);
+        self
+    }
+
+    /// Session resumption (default on, as with nginx and OpenSSL): each handshake
+    /// ends with session tickets (stateless, two in TLS 1.3) that let a client
+    /// resume with a short handshake. Off: no tickets, every connection makes a
+    /// full handshake. (As every `tls_*` option, it turns TLS on.)
+    pub fn tls_resumption(mut self, on: bool) -> Self {
+        self.tls_options().resumption = on;
         self
     }
 

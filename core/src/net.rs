@@ -51,3 +51,10 @@ pub(crate) fn send_nosignal(
     }
     sock.send_vectored_with_flags(bufs, libc::MSG_NOSIGNAL)
 }
+
+/// Sends the ACK the kernel would delay for what was received (TCP_QUICKACK), if
+/// the receive queue is empty; leaves the delayed-ACK ("pingpong") mode, which the
+/// kernel enters again as the conversation goes on.
+pub(crate) fn ack_now(stream: &mio::net::TcpStream) -> io::Result<()> {
+    socket2::SockRef::from(stream).set_tcp_quickack(true)
+}

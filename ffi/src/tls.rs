@@ -1,5 +1,6 @@
 //! TLS from C: certificate files or a generated throwaway CA, misbehaving
-//! certificates and handshakes, client-certificate checks, and the CA's PEM.
+//! certificates and handshakes, client-certificate checks, session resumption,
+//! and the CA's PEM.
 
 use pierhead::{BadCert, TlsFault};
 
@@ -162,6 +163,21 @@ pub unsafe extern "C" fn pierhead_config_set_tls_fault(
         |c: pierhead::Config| Ok(c.tls_fault(pierhead_tls_fault::from_arg(fault, "fault")?.into()));
     // SAFETY: forwarded from the caller.
     unsafe { edit(config, apply) }
+}
+
+/// Session resumption (`on`, the default, as with nginx and OpenSSL): each
+/// handshake ends with session tickets that let a client resume with a short
+/// handshake. `false`: no tickets, every connection makes a full handshake.
+///
+/// # Safety
+/// `config` NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn pierhead_config_set_tls_resumption(
+    config: *mut pierhead_config,
+    on: bool,
+) -> pierhead_result {
+    // SAFETY: forwarded from the caller.
+    unsafe { edit(config, |c| Ok(c.tls_resumption(on))) }
 }
 
 /// Copies the PEM of the CA that signed the generated certificate into `buf`

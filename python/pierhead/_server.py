@@ -335,7 +335,8 @@ class Server:
     ``"wrong_host"``, ``"self_signed"``, ``"untrusted_ca"``), ``tls_client_ca``
     (a CA file: client certificates are required), ``tls_fault``
     (``"stall_handshake"``, ``"reset_handshake"``, ``"no_close_notify"``,
-    ``"garbage_hello"``),
+    ``"garbage_hello"``), ``tls_resumption`` (default True: session tickets let
+    clients resume, as with nginx; False: every connection a full handshake),
     ``strict_ordering`` (default False: pytest-httpserver's ordered semantics,
     where while an ordered expectation is due any other request fails, and every
     request after that), ``unmatched_status`` (default 500), ``request_log``

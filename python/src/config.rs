@@ -1,9 +1,9 @@
 //! Turning `Server(...)` keyword arguments into a core [`Config`].
 //!
 //! Every option has the name of the core builder method. Sizes and counts are
-//! integers, durations are seconds (int or float), `fixed_response` is a bool. An
-//! unknown name or a value of the wrong type or range raises `ConfigError` naming
-//! the option.
+//! integers, durations are seconds (int or float), `fixed_response` and
+//! `tls_resumption` are bools. An unknown name or a value of the wrong type or
+//! range raises `ConfigError` naming the option.
 
 use std::time::Duration;
 
@@ -34,7 +34,7 @@ const DURATIONS: &[&str] = &[
     "handler_timeout",
     "stats_interval",
 ];
-const FLAGS: &[&str] = &["fixed_response"];
+const FLAGS: &[&str] = &["fixed_response", "tls_resumption"];
 const NAMES: &[&str] = &[
     "slow_consumer",
     "backplane",
@@ -152,7 +152,11 @@ fn apply(py: Python<'_>, c: Config, name: &str, value: &Bound<'_, PyAny>) -> PyR
         if !value.is_instance_of::<PyBool>() {
             return Err(wrong_type(py, name, value, "a bool"));
         }
-        return Ok(c.fixed_response(value.is_truthy()?));
+        let on = value.is_truthy()?;
+        return Ok(match name {
+            "fixed_response" => c.fixed_response(on),
+            _ => c.tls_resumption(on),
+        });
     }
     if name == TLS {
         return tls(py, c, value);

@@ -1,15 +1,18 @@
 """TLS from Python's side: ``Server(tls=...)`` with ``ssl``, ``urllib`` and
 ``requests`` as clients: trust through ``ssl_context()`` and ``ca_path``, each
 misbehaving certificate refused with the expected error, each handshake fault as
-the exception a test author would expect, frames over TLS, mutual TLS, and the
-``pierhead_https`` fixture."""
+the exception a test author would expect, frames over TLS, mutual TLS, the
+``pierhead_https`` fixture, sessions resumed (or not, with ``tls_resumption=False``)
+and a client that leaves Nagle on answered at once."""
 
 from __future__ import annotations
 
 import pathlib
 import socket
 import ssl
+import statistics
 import subprocess
+import time
 import urllib.error
 import urllib.request
 
@@ -134,3 +137,63 @@ def test_tls_options_are_checked() -> None:
     with pierhead.Server() as plain:
         with pytest.raises(pierhead.ServerStateError):
             plain.ssl_context()
+
+
+def _nagle_on_request(
+    s: pierhead.Server, ctx: ssl.SSLContext, session: "ssl.SSLSession | None" = None
+) -> "tuple[float, ssl.SSLSession | None, bool]":
+    """A handshake then one request, from a socket that leaves Nagle on (as
+    Python's sockets do by default): the seconds the request took to be answered,
+    the session (with the tickets that came before the answer) and whether the
+    handshake resumed ``session``."""
+    sock = ctx.wrap_socket(
+        socket.create_connection((s.host, s.port), timeout=5),
+        server_hostname="localhost",
+        session=session,
+    )
+    with sock:
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 0
+        sent = time.perf_counter()
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        got = sock.recv(65536)
+        took = time.perf_counter() - sent
+        assert got.startswith(b"HTTP/1.1 200"), got
+        return took, sock.session, sock.session_reused
+
+
+@pytest.mark.parametrize("resumption", [True, False])
+@pytest.mark.parametrize("version", [ssl.TLSVersion.TLSv1_3, ssl.TLSVersion.TLSv1_2])
+def test_a_client_that_leaves_nagle_on_is_answered_at_once(
+    version: ssl.TLSVersion, resumption: bool
+) -> None:
+    """Issue 22: a Nagle-on client holds its first request until its Finished is
+    acknowledged; a server that answers the Finished with nothing (TLS 1.3 without
+    session tickets, a resumed TLS 1.2 handshake) let the kernel delay that ACK by
+    40 ms or more. 20 connections, each offering the previous one's session: the
+    median is far below the stall (~0.1 ms when fixed, 40+ ms when not)."""
+    with pierhead.Server(tls=True, fixed_response=True, tls_resumption=resumption) as s:
+        ctx = s.ssl_context()
+        ctx.minimum_version = ctx.maximum_version = version
+        took, reused, session = [], [], None
+        for _ in range(20):
+            t, session, r = _nagle_on_request(s, ctx, session)
+            took.append(t)
+            reused.append(r)
+        assert statistics.median(took) < 0.020, [f"{t * 1e3:.2f} ms" for t in took]
+        assert reused == [False] + [resumption] * 19
+
+
+@pytest.mark.parametrize("version", [ssl.TLSVersion.TLSv1_3, ssl.TLSVersion.TLSv1_2])
+def test_sessions_resume_from_tickets_unless_tls_resumption_is_off(version: ssl.TLSVersion) -> None:
+    for resumption in (True, False):
+        with pierhead.Server(tls=True, fixed_response=True, tls_resumption=resumption) as s:
+            ctx = s.ssl_context()
+            ctx.minimum_version = ctx.maximum_version = version
+            _, session, reused = _nagle_on_request(s, ctx)
+            assert session is not None and not reused
+            assert session.has_ticket == resumption
+            _, _, reused = _nagle_on_request(s, ctx, session)
+            assert reused == resumption
+    with pytest.raises(pierhead.ConfigError) as e:
+        pierhead.Server(tls=True, tls_resumption="no")
+    assert e.value.field == "tls_resumption"

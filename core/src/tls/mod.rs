@@ -9,8 +9,10 @@
 //! for clients to trust. A leaf can misbehave on purpose ([`BadCert`]) and the
 //! handshake too ([`TlsFault`]), to test clients' failure paths. Client
 //! certificates can be required and checked against a CA (mTLS). ALPN offers
-//! `http/1.1` for HTTP. Session resumption is off: every connection does a full
-//! handshake (a test server should see what a client really does).
+//! `http/1.1` for HTTP. Sessions resume as with nginx or OpenSSL: stateless
+//! tickets (TLS 1.3 and 1.2), sealed with a key made at start; with resumption off
+//! (`Config::tls_resumption`) none is sent and every connection does a full
+//! handshake.
 
 pub(crate) mod certs;
 pub(crate) mod session;
@@ -145,6 +147,8 @@ pub(crate) struct TlsOptions {
     pub(crate) ca_out: Option<PathBuf>,
     pub(crate) client_ca: Option<PathBuf>,
     pub(crate) fault: Option<TlsFault>,
+    /// Send session tickets, so that clients can resume (`Config::tls_resumption`).
+    pub(crate) resumption: bool,
 }
 
 /// Why TLS could not be set up at start.
@@ -243,8 +247,15 @@ impl Tls {
         if protocol == Protocol::Http {
             config.alpn_protocols = vec![b"http/1.1".to_vec()];
         }
+        // No session cache either way: a resumed session travels in its ticket.
         config.session_storage = Arc::new(NoServerSessionStorage {});
-        config.send_tls13_tickets = 0;
+        if o.resumption {
+            // Two TLS 1.3 tickets per handshake (rustls' default, as OpenSSL's), and a
+            // TLS 1.2 ticket to a client that asks for one; the key rotates every 6 h.
+            config.ticketer = rustls::crypto::ring::Ticketer::new()?;
+        } else {
+            config.send_tls13_tickets = 0;
+        }
         Ok(Tls {
             config: Arc::new(config),
             ca_pem,

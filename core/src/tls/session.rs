@@ -10,7 +10,8 @@
 //!
 //! - Reading ([`TlsSession::read`]) takes ciphertext from the socket until it is
 //!   drained or plaintext fills the caller's buffer; what the handshake answers is
-//!   queued and written at once.
+//!   queued and written at once. When a handshake completes, the client's last
+//!   message is acknowledged at once (see [`TlsSession::read`]).
 //! - Writing ([`TlsSession::send`], reached through the worker's `Sink`, the one
 //!   place its output meets a socket): TLS connections encrypt as much
 //!   plaintext as [`TLS_BUFFER`] allows into `outgoing` and write it out, so the
@@ -27,7 +28,7 @@ use rustls::unbuffered::{ConnectionState, EncodeError, EncryptError, Insufficien
 use rustls::ServerConfig;
 
 use super::TlsFault;
-use crate::net::send_nosignal;
+use crate::net::{ack_now, send_nosignal};
 
 /// Ciphertext the session may hold unsent; past it, plaintext waits in the
 /// connection's output queue.
@@ -75,6 +76,8 @@ pub(crate) struct TlsSession {
     peer_closed: bool,
     /// The handshake finished and the worker was told.
     established: bool,
+    /// The handshake finished and the client's last message was acknowledged.
+    handshake_acked: bool,
     close_notify_sent: bool,
     /// rustls failed: nothing more is read or written but the alert.
     failed: bool,
@@ -125,6 +128,7 @@ impl TlsSession {
             stash: Vec::new(),
             peer_closed: false,
             established: false,
+            handshake_acked: false,
             close_notify_sent: false,
             failed: false,
         })
@@ -208,6 +212,15 @@ impl TlsSession {
                         Ok(()) => {}
                         Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                         Err(_) => return TlsRead::Close,
+                    }
+                    if !self.handshake_acked && !self.conn.is_handshaking() {
+                        // The handshake is complete. When the client's Finished ends it
+                        // (TLS 1.3 without tickets, a resumed TLS 1.2 handshake) nothing
+                        // answers it, and the kernel delays its ACK (40 ms) while a
+                        // client with Nagle on holds its first request until that ACK:
+                        // acknowledge it now, as the socket is drained.
+                        self.handshake_acked = true;
+                        let _ = ack_now(stream);
                     }
                     return if got > 0 {
                         TlsRead::Data(got)
