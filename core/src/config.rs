@@ -218,6 +218,8 @@ pub struct Config {
     pub(crate) backplane: Option<String>,
     pub(crate) metrics: Option<String>,
     pub(crate) tls: Option<TlsOptions>,
+    /// Session tickets when TLS is on (see [`Config::tls_resumption`]).
+    pub(crate) tls_resumption: bool,
 }
 
 impl fmt::Debug for Config {
@@ -300,6 +302,7 @@ impl Config {
             backplane: None,
             metrics: None,
             tls: None,
+            tls_resumption: true,
         }
     }
 
@@ -483,7 +486,6 @@ impl Config {
             ca_out: None,
             client_ca: None,
             fault: None,
-            resumption: true,
         })
     }
 
@@ -538,9 +540,9 @@ impl Config {
     /// Session resumption (default on, as with nginx and OpenSSL): each handshake
     /// ends with session tickets (stateless, two in TLS 1.3) that let a client
     /// resume with a short handshake. Off: no tickets, every connection makes a
-    /// full handshake. (As every `tls_*` option, it turns TLS on.)
+    /// full handshake. It applies once TLS is on (it does not turn TLS on).
     pub fn tls_resumption(mut self, on: bool) -> Self {
-        self.tls_options().resumption = on;
+        self.tls_resumption = on;
         self
     }
 

@@ -538,3 +538,13 @@ fn a_client_that_leaves_nagle_on_is_answered_without_the_delayed_ack_stall() {
         }
     }
 }
+
+/// `tls_resumption` says how TLS resumes once it is on; alone, it does not turn
+/// TLS on (the other `tls_*` options choose certificates or faults, and do).
+#[test]
+fn tls_resumption_alone_does_not_turn_tls_on() {
+    let s = start(Protocol::Http, |c| c.tls_resumption(false));
+    assert!(!s.is_tls());
+    let r = http_once(s.local_addr(), b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(r.status, 200);
+}

@@ -147,8 +147,6 @@ pub(crate) struct TlsOptions {
     pub(crate) ca_out: Option<PathBuf>,
     pub(crate) client_ca: Option<PathBuf>,
     pub(crate) fault: Option<TlsFault>,
-    /// Send session tickets, so that clients can resume (`Config::tls_resumption`).
-    pub(crate) resumption: bool,
 }
 
 /// Why TLS could not be set up at start.
@@ -205,8 +203,13 @@ fn read_certs(field: &'static str, path: &Path) -> Result<Vec<CertificateDer<'st
 }
 
 impl Tls {
-    /// Loads or makes the certificates and builds the rustls config.
-    pub(crate) fn build(o: &TlsOptions, protocol: Protocol) -> Result<Tls, TlsError> {
+    /// Loads or makes the certificates and builds the rustls config; with
+    /// `resumption`, handshakes end with session tickets.
+    pub(crate) fn build(
+        o: &TlsOptions,
+        protocol: Protocol,
+        resumption: bool,
+    ) -> Result<Tls, TlsError> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let (chain, key, ca_pem) = match &o.cert {
             TlsCert::Files { cert, key } => {
@@ -249,7 +252,7 @@ impl Tls {
         }
         // No session cache either way: a resumed session travels in its ticket.
         config.session_storage = Arc::new(NoServerSessionStorage {});
-        if o.resumption {
+        if resumption {
             // Two TLS 1.3 tickets per handshake (rustls' default, as OpenSSL's), and a
             // TLS 1.2 ticket to a client that asks for one; the key rotates every 6 h.
             config.ticketer = rustls::crypto::ring::Ticketer::new()?;
