@@ -253,9 +253,10 @@ pub fn run(args: ServeArgs) -> ExitCode {
     );
     if let Some(b) = &report.backplane {
         println!(
-            "backplane: {} published, {} unpublished, {} received from other servers, {} outages ({:.1} s down){}",
+            "backplane: {} published, {} unpublished, {} unconfirmed, {} received from other servers, {} outages ({:.1} s down){}",
             b.published,
             b.unpublished,
+            b.unconfirmed,
             b.received,
             b.outages,
             b.down_time.as_secs_f64(),
@@ -294,8 +295,14 @@ fn stats_line(s: &Stats, last: &Mutex<(Instant, u64, u64)>) -> String {
         .as_ref()
         .map(|b| {
             format!(
-                " | backplane {} subscribed {} published {} unpublished {} received {} outages {}",
-                b.state, b.subscriptions, b.published, b.unpublished, b.received, b.outages
+                " | backplane {} subscribed {} published {} unpublished {} unconfirmed {} received {} outages {}",
+                b.state,
+                b.subscriptions,
+                b.published,
+                b.unpublished,
+                b.unconfirmed,
+                b.received,
+                b.outages
             )
         })
         .unwrap_or_default();

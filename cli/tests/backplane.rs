@@ -120,11 +120,14 @@ fn three_processes_share_rooms_through_redis() {
     every_member_gets_every_frame_once(&addrs, 3, 200);
     for s in &servers {
         // 3 members x 200 frames from each server.
-        s.wait_for("published 600 unpublished 0 received 1200");
+        s.wait_for("published 600 unpublished 0 unconfirmed 0 received 1200");
     }
     for s in servers {
         let report = s.stop();
-        assert!(report.contains("600 published, 0 unpublished"), "{report}");
+        assert!(
+            report.contains("600 published, 0 unpublished, 0 unconfirmed"),
+            "{report}"
+        );
     }
     assert!(common::wait_until(Duration::from_secs(5), || redis
         .channels()
@@ -252,7 +255,7 @@ fn servers_on_separate_hosts_share_rooms() {
         .all(|a| a.ip().to_string().starts_with(&net.subnet)));
     every_member_gets_every_frame_once(&addrs, 3, 200);
     for s in &servers {
-        s.wait_for("published 600 unpublished 0 received 1200");
+        s.wait_for("published 600 unpublished 0 unconfirmed 0 received 1200");
     }
     for s in servers {
         let report = s.stop();

@@ -144,12 +144,12 @@ pub fn prometheus_text(stats: &Stats, protocol: Protocol) -> String {
     );
     t.counter(
         "pierhead_deliveries_total",
-        "Broadcast frames queued for a member.",
+        "Broadcast frames delivered to a member (handed to the kernel whole).",
         stats.deliveries,
     );
     t.counter(
         "pierhead_frames_dropped_total",
-        "Broadcast frames slow members did not get.",
+        "Broadcast frames members did not get (drop policies, slow-consumer disconnects, closes).",
         stats.frames_dropped,
     );
     t.gauge(
@@ -198,8 +198,13 @@ pub fn prometheus_text(stats: &Stats, protocol: Protocol) -> String {
         );
         t.counter(
             "pierhead_backplane_unpublished_total",
-            "Frames other servers missed (broker down, slow or refusing).",
+            "Frames not published (broker down, slow or refusing; not written whole when the link was lost).",
             b.unpublished,
+        );
+        t.counter(
+            "pierhead_backplane_unconfirmed_total",
+            "Frames written to the broker and never confirmed (the link was lost first): maybe published.",
+            b.unconfirmed,
         );
         t.counter(
             "pierhead_backplane_received_total",

@@ -66,9 +66,12 @@ pub struct pierhead_stats {
     pub internal_errors: u64,
     /// Data frames broadcast to a room (by members and by `pierhead_server_publish`).
     pub broadcasts: u64,
-    /// Broadcast frames queued for a member (one per recipient).
+    /// Broadcast frames delivered to a member (one per recipient), counted once
+    /// the whole frame is handed to the kernel.
     pub deliveries: u64,
-    /// Broadcast frames slow members did not get (drop policies).
+    /// Broadcast frames a member did not get (drop policies, cut at a slow-consumer
+    /// disconnect, or left queued at a close): with `deliveries`, each frame
+    /// offered to a member is counted once.
     pub frames_dropped: u64,
     /// Rooms with at least one member, now.
     pub rooms: u64,
@@ -78,8 +81,8 @@ pub struct pierhead_stats {
     pub backplane_state: u64,
     /// Frames published to the backplane and confirmed by the broker.
     pub backplane_published: u64,
-    /// Frames that could not be published (broker down or too slow, refused, or
-    /// unconfirmed when the link was lost): members on other servers missed them.
+    /// Frames that were not published (broker down or too slow, refused, or not
+    /// written whole when the link was lost): members on other servers missed them.
     pub backplane_unpublished: u64,
     /// Frames from other servers handed to this server's members.
     pub backplane_received: u64,
@@ -91,8 +94,12 @@ pub struct pierhead_stats {
     pub backplane_down_ms: u64,
     /// Room channels subscribed to now.
     pub backplane_subscriptions: u64,
-    /// Messages on room channels that were not valid frames, dropped.
+    /// Messages on room channels that were not valid frames (or were over
+    /// `max_frame_bytes`), dropped.
     pub backplane_bad_messages: u64,
+    /// Frames written to the broker whose confirmation never came (the link was
+    /// lost or the server stopped first): the broker may or may not have run them.
+    pub backplane_unconfirmed: u64,
 }
 
 impl pierhead_stats {
@@ -136,6 +143,7 @@ impl pierhead_stats {
             backplane_down_ms: bp(s, |b| b.down_time.as_millis() as u64),
             backplane_subscriptions: bp(s, |b| b.subscriptions),
             backplane_bad_messages: bp(s, |b| b.bad_messages),
+            backplane_unconfirmed: bp(s, |b| b.unconfirmed),
         }
     }
 

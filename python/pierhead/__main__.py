@@ -70,7 +70,8 @@ def _print_stats(s: Stats) -> None:
         ""
         if b is None
         else f" | backplane {b.state} subscribed {b.subscriptions} published {b.published} "
-        f"unpublished {b.unpublished} received {b.received} outages {b.outages}"
+        f"unpublished {b.unpublished} unconfirmed {b.unconfirmed} received {b.received} "
+        f"outages {b.outages}"
     )
     print(
         f"stats: up {s.uptime:.0f}s {s.state} | conns active {s.connections_active} "
@@ -192,8 +193,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if report.backplane is not None:
         b = report.backplane
         print(
-            f"backplane: {b.published} published, {b.unpublished} unpublished, {b.received} received "
-            f"from other servers, {b.outages} outages ({b.down_time:.1f} s down)",
+            f"backplane: {b.published} published, {b.unpublished} unpublished, "
+            f"{b.unconfirmed} unconfirmed, {b.received} received from other servers, "
+            f"{b.outages} outages ({b.down_time:.1f} s down)",
             flush=True,
         )
     return 0

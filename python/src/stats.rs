@@ -50,6 +50,7 @@ pub(crate) struct BackplaneStats {
     pub server_id: u64,
     pub published: u64,
     pub unpublished: u64,
+    pub unconfirmed: u64,
     pub received: u64,
     pub echoes_dropped: u64,
     pub bad_messages: u64,
@@ -68,6 +69,7 @@ impl From<&CoreBackplaneStats> for BackplaneStats {
             server_id: b.server_id,
             published: b.published,
             unpublished: b.unpublished,
+            unconfirmed: b.unconfirmed,
             received: b.received,
             echoes_dropped: b.echoes_dropped,
             bad_messages: b.bad_messages,
@@ -85,11 +87,13 @@ impl BackplaneStats {
     fn __repr__(&self) -> String {
         format!(
             "BackplaneStats(state={:?}, subscriptions={}, published={}, unpublished={}, \
-             received={}, outages={}, reconnects={}, down_time={:.3}, last_error={})",
+             unconfirmed={}, received={}, outages={}, reconnects={}, down_time={:.3}, \
+             last_error={})",
             self.state,
             self.subscriptions,
             self.published,
             self.unpublished,
+            self.unconfirmed,
             self.received,
             self.outages,
             self.reconnects,

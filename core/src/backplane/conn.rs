@@ -2,6 +2,7 @@
 //! and not yet decoded, what is written and not yet sent, and since when it owes
 //! replies; and why a link goes down ([`LinkError`]).
 
+use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr};
 use std::time::{Duration, Instant};
@@ -33,16 +34,26 @@ pub(super) enum LinkError {
     Closed,
     #[error("the broker refused AUTH: {0}")]
     Auth(String),
+    #[error("the broker refused PING: {0}")]
+    Refused(String),
+    #[error("the broker's answer to PING is not RESP (is it a Redis server?): {0}")]
+    NotRedis(resp::RespError),
     #[error("unexpected reply from the broker: {0}")]
     Unexpected(String),
     #[error("broker protocol error: {0}")]
     Resp(#[from] resp::RespError),
 }
 
+/// Where a connection to the broker is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Phase {
+    /// The TCP connect is under way.
     Connecting,
-    Authenticating,
+    /// Connected: `AUTH` (with a password) and `PING` are sent and their answers
+    /// awaited. A TCP connect alone proves nothing (a stopped broker's kernel
+    /// accepts, and so does any server that is not Redis).
+    Handshaking,
+    /// The broker answered `PING`: the connection is in use.
     Ready,
 }
 
@@ -56,6 +67,9 @@ pub(super) struct Conn {
     pub(super) rlen: usize,
     pub(super) wbuf: Vec<u8>,
     pub(super) wpos: usize,
+    /// Where each command marked with [`Conn::mark`] ends in `wbuf`, for those not
+    /// yet written whole: what a lost connection never sent.
+    marks: VecDeque<usize>,
     /// Since when replies are owed without one arriving (None: none owed).
     pub(super) waiting_since: Option<Instant>,
 }
@@ -72,6 +86,7 @@ impl Conn {
             rlen: 0,
             wbuf: Vec::new(),
             wpos: 0,
+            marks: VecDeque::new(),
             waiting_since: None,
         })
     }
@@ -96,7 +111,12 @@ impl Conn {
         while self.wpos < self.wbuf.len() {
             match self.stream.write(&self.wbuf[self.wpos..]) {
                 Ok(0) => return Err(LinkError::Closed),
-                Ok(n) => self.wpos += n,
+                Ok(n) => {
+                    self.wpos += n;
+                    while self.marks.front().is_some_and(|&end| end <= self.wpos) {
+                        self.marks.pop_front();
+                    }
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e.into()),
@@ -112,6 +132,17 @@ impl Conn {
 
     pub(super) fn unwritten(&self) -> usize {
         self.wbuf.len() - self.wpos
+    }
+
+    /// Marks the end of the command just encoded, so that [`Conn::unsent`] can
+    /// tell whether it was written whole.
+    pub(super) fn mark(&mut self) {
+        self.marks.push_back(self.wbuf.len());
+    }
+
+    /// Marked commands not yet written whole (the broker cannot have run them).
+    pub(super) fn unsent(&self) -> u64 {
+        self.marks.len() as u64
     }
 
     /// Reads what the socket has (one chunk) after the bytes kept; false when it

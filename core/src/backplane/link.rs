@@ -10,15 +10,25 @@
 //!   `PUBLISH` commands (as many as the socket takes per write; no round trip per
 //!   frame) and counts the broker's answers as confirmations.
 //!
+//! A connection is in use only once the broker has answered a `PING` (after
+//! `AUTH`, with a password): a TCP connect alone proves nothing, since the kernel
+//! of a stopped broker accepts, and so does a server that is not Redis.
+//!
 //! Losing either connection (an error, EOF, a reply out of step, no answer
-//! within [`REPLY_TIMEOUT`]) takes both down: the outage is counted, frames not
-//! confirmed are counted as unpublished, rooms waiting for a subscription are
-//! released (served locally), and the link reconnects with back-off (50 ms
-//! doubling to 2 s, back to 50 ms once a link stayed up for a second), then
-//! resubscribes every live room in batches. While the very first connection is
-//! being made (at most [`CONNECT_TIMEOUT`]), new rooms wait for it. A connection
-//! that idles is pinged every second, so that a broker that vanished without a
-//! FIN is noticed.
+//! within [`REPLY_TIMEOUT`]) takes both down: the outage is counted (from the
+//! first request left unanswered, when the broker stopped answering), frames
+//! written but not confirmed are counted as unconfirmed (the broker may still run
+//! them) and frames never written whole as unpublished, rooms waiting for a
+//! subscription are released (served locally), and the link reconnects with
+//! back-off (50 ms doubling to 2 s, back to 50 ms once a link stayed up for a
+//! second), then resubscribes every live room in batches. While the very first
+//! connection is being made (at most [`CONNECT_TIMEOUT`]), new rooms wait for it.
+//! A connection that idles is pinged every second, so that a broker that vanished
+//! without a FIN is noticed.
+//!
+//! A message on a room channel longer than this server's `max_frame_bytes` is
+//! skipped as it arrives (never held whole) and counted as a bad message; the link
+//! stays up.
 
 use std::collections::{HashMap, VecDeque};
 use std::io;
@@ -61,6 +71,8 @@ const PUB_WRITE_LIMIT: usize = 1 << 20;
 /// A reply the subscriber connection is owed, in order.
 enum Expect {
     Auth,
+    /// The handshake's `PING`.
+    Hello,
     Subscribe(Arc<RoomShared>),
     Unsubscribe,
 }
@@ -69,6 +81,8 @@ enum Expect {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Owed {
     Auth,
+    /// The handshake's `PING`.
+    Hello,
     Publish(u64),
     Ping,
 }
@@ -84,6 +98,7 @@ pub(crate) fn run(poll: Poll, bp: Arc<Backplane>, shared: Arc<Shared>) {
         addr: None,
         expect: VecDeque::new(),
         owed: VecDeque::new(),
+        skip: 0,
         rooms: HashMap::new(),
         commands: Vec::new(),
         outgoing: Vec::new(),
@@ -122,6 +137,8 @@ struct Link {
     expect: VecDeque<Expect>,
     /// Replies owed on the publisher connection.
     owed: VecDeque<Owed>,
+    /// Bytes of an oversized message still to skip on the subscriber connection.
+    skip: u64,
     /// Rooms with members on this server, by name: what is (or is to be)
     /// subscribed, and where messages go.
     rooms: HashMap<Arc<str>, Arc<RoomShared>>,
@@ -223,7 +240,8 @@ impl Link {
         Ok(())
     }
 
-    /// Moves a connection on from connecting; sends AUTH when there is a password.
+    /// Moves a connection on from connecting: sends `AUTH` (with a password) and
+    /// `PING`, pipelined; the connection is ready once `PING` is answered.
     fn advance(&mut self, which: Token, now: Instant) -> Result<(), LinkError> {
         let addr = self.addr.ok_or(LinkError::Closed)?;
         let url = &self.bp.url;
@@ -238,26 +256,31 @@ impl Link {
         if conn.phase != Phase::Connecting || !conn.connected(addr)? {
             return Ok(());
         }
-        match &url.password {
-            Some(pw) => {
-                let mut args: Vec<&[u8]> = vec![b"AUTH"];
-                if let Some(user) = &url.user {
-                    args.push(user.as_bytes());
-                }
-                args.push(pw.as_bytes());
-                resp::command(&args, &mut conn.wbuf);
-                conn.phase = Phase::Authenticating;
-                conn.owe(now);
-                if which == SUB {
-                    self.expect.push_back(Expect::Auth);
-                } else {
-                    self.owed.push_back(Owed::Auth);
-                }
-                conn.write()?;
+        let auth = url.password.is_some();
+        if let Some(pw) = &url.password {
+            let mut args: Vec<&[u8]> = vec![b"AUTH"];
+            if let Some(user) = &url.user {
+                args.push(user.as_bytes());
             }
-            None => conn.phase = Phase::Ready,
+            args.push(pw.as_bytes());
+            resp::command(&args, &mut conn.wbuf);
         }
-        self.maybe_up(now)
+        resp::command(&[b"PING"], &mut conn.wbuf);
+        conn.phase = Phase::Handshaking;
+        conn.owe(now);
+        conn.write()?;
+        if which == SUB {
+            if auth {
+                self.expect.push_back(Expect::Auth);
+            }
+            self.expect.push_back(Expect::Hello);
+        } else {
+            if auth {
+                self.owed.push_back(Owed::Auth);
+            }
+            self.owed.push_back(Owed::Hello);
+        }
+        Ok(())
     }
 
     /// Both connections ready: the link is up; resubscribe every live room.
@@ -442,15 +465,37 @@ impl Link {
         }
     }
 
-    /// Handles the complete replies at the front of `buf`; returns the bytes used.
+    /// Handles the complete replies at the front of `buf` (skipping what is left
+    /// of an oversized message first); returns the bytes used.
     fn sub_replies(&mut self, buf: &[u8], now: Instant) -> Result<usize, LinkError> {
         let max = self.bp.max_frame_bytes + codec::HEADER_LEN + 8;
         let mut pos = 0;
-        while let Some((reply, used)) = resp::decode(&buf[pos..], max)? {
+        loop {
+            if self.skip > 0 {
+                let k = self.skip.min((buf.len() - pos) as u64);
+                pos += k as usize;
+                self.skip -= k;
+                if self.skip > 0 {
+                    break;
+                }
+            }
+            let decoded = resp::decode(&buf[pos..], max).map_err(|e| self.resp_error(SUB, e))?;
+            let Some((reply, used)) = decoded else {
+                break;
+            };
             pos += used;
             self.sub_reply(reply, now)?;
         }
         Ok(pos)
+    }
+
+    /// Input that is not RESP: during the handshake, most likely not a Redis server.
+    fn resp_error(&self, which: Token, e: resp::RespError) -> LinkError {
+        let conn = if which == SUB { &self.sub } else { &self.pubc };
+        match conn.as_ref().map(|c| c.phase) {
+            Some(Phase::Handshaking) => LinkError::NotRedis(e),
+            _ => LinkError::Resp(e),
+        }
     }
 
     fn sub_reply(&mut self, reply: Reply<'_>, now: Instant) -> Result<(), LinkError> {
@@ -480,8 +525,27 @@ impl Link {
                     }
                 }
             }
+            (_, [Item::Bulk(Some(kind)), Item::Bulk(Some(ch)), Item::Oversized(n)])
+                if *kind == b"message" =>
+            {
+                // Over this server's limit: skipped as it arrives, counted, and the
+                // link stays up.
+                self.skip = n + 2;
+                if self.room_of(ch).is_some() {
+                    self.bp
+                        .counters
+                        .bad_messages
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+                return Ok(());
+            }
             (Reply::One(Item::Simple(_)), _)
                 if matches!(self.expect.front(), Some(Expect::Auth)) =>
+            {
+                self.expect.pop_front();
+            }
+            (Reply::One(Item::Simple(b"PONG")), _)
+                if matches!(self.expect.front(), Some(Expect::Hello)) =>
             {
                 self.expect.pop_front();
                 if let Some(sub) = self.sub.as_mut() {
@@ -493,6 +557,11 @@ impl Link {
                 if matches!(self.expect.front(), Some(Expect::Auth)) =>
             {
                 return Err(LinkError::Auth(Text(e).to_string()));
+            }
+            (Reply::One(Item::Error(e)), _)
+                if matches!(self.expect.front(), Some(Expect::Hello)) =>
+            {
+                return Err(LinkError::Refused(Text(e).to_string()));
             }
             (Reply::One(Item::Error(e)), _) => {
                 return Err(LinkError::Unexpected(Text(e).to_string()));
@@ -509,11 +578,7 @@ impl Link {
     fn on_message(&mut self, channel: &[u8], payload: &[u8]) {
         use std::sync::atomic::Ordering::Relaxed;
         let c = &self.bp.counters;
-        let room = channel
-            .strip_prefix(&*self.bp.prefix)
-            .and_then(|r| std::str::from_utf8(r).ok())
-            .and_then(|r| self.rooms.get(r));
-        let Some(room) = room else {
+        let Some(room) = self.room_of(channel).cloned() else {
             return; // a room just unsubscribed from: its last member left
         };
         let Some((origin, frame)) = payload.split_first_chunk::<8>() else {
@@ -545,12 +610,22 @@ impl Link {
         }
     }
 
+    /// The live room a channel name is for.
+    fn room_of(&self, channel: &[u8]) -> Option<&Arc<RoomShared>> {
+        channel
+            .strip_prefix(&*self.bp.prefix)
+            .and_then(|r| std::str::from_utf8(r).ok())
+            .and_then(|r| self.rooms.get(r))
+    }
+
     fn pub_replies(&mut self, buf: &[u8], now: Instant) -> Result<usize, LinkError> {
         use std::sync::atomic::Ordering::Relaxed;
         let mut pos = 0;
         let mut published = 0u64;
         let mut refused = 0u64;
-        while let Some((reply, used)) = resp::decode(&buf[pos..], 1 << 20)? {
+        while let Some((reply, used)) =
+            resp::decode(&buf[pos..], 1 << 20).map_err(|e| self.resp_error(PUB, e))?
+        {
             pos += used;
             let Some(front) = self.owed.front_mut() else {
                 return Err(LinkError::Unexpected(format!(
@@ -560,6 +635,9 @@ impl Link {
             match (*front, reply) {
                 (Owed::Auth, Reply::One(Item::Simple(_))) => {
                     self.owed.pop_front();
+                }
+                (Owed::Hello, Reply::One(Item::Simple(b"PONG"))) => {
+                    self.owed.pop_front();
                     if let Some(pc) = self.pubc.as_mut() {
                         pc.phase = Phase::Ready;
                     }
@@ -567,6 +645,9 @@ impl Link {
                 }
                 (Owed::Auth, Reply::One(Item::Error(e))) => {
                     return Err(LinkError::Auth(Text(e).to_string()))
+                }
+                (Owed::Hello, Reply::One(Item::Error(e))) => {
+                    return Err(LinkError::Refused(Text(e).to_string()))
                 }
                 (Owed::Publish(n), Reply::One(item)) => {
                     match item {
@@ -624,6 +705,7 @@ impl Link {
                 &[&tag, &f.frame],
                 &mut pc.wbuf,
             );
+            pc.mark();
             self.out_pos += 1;
             encoded += 1;
         }
@@ -670,28 +752,31 @@ impl Link {
     }
 
     /// The link is lost (or could not be made): count it, release waiting rooms,
-    /// and retry after the back-off.
+    /// and retry after the back-off. A broker that stopped answering is down
+    /// since the first request it left unanswered, not since the timeout.
     fn lose(&mut self, e: LinkError) {
         use std::sync::atomic::Ordering::Relaxed;
+        let now = Instant::now();
+        let since = match e {
+            LinkError::ReplyTimeout(_) => [&self.sub, &self.pubc]
+                .into_iter()
+                .flatten()
+                .filter_map(|c| c.waiting_since)
+                .min(),
+            _ => None,
+        };
         self.bp.set_error(e.to_string());
-        let unconfirmed: u64 = self
-            .owed
-            .iter()
-            .map(|o| match o {
-                Owed::Publish(n) => *n,
-                _ => 0,
-            })
-            .sum();
-        self.close_connections(unconfirmed);
+        self.close_connections();
         if self.bp.state() != BackplaneState::Down {
             self.bp.counters.outages.fetch_add(1, Relaxed);
-            self.bp.set_state(BackplaneState::Down);
+            self.bp
+                .set_state_at(BackplaneState::Down, since.unwrap_or(now).min(now));
         }
         self.release_waiting();
         if self.up_since.take().is_some_and(|t| t.elapsed() >= STABLE) {
             self.backoff = BACKOFF_MIN;
         }
-        self.retry_at = Some(Instant::now() + self.backoff);
+        self.retry_at = Some(now + self.backoff);
         self.backoff = (self.backoff * 2).min(BACKOFF_MAX);
     }
 
@@ -722,28 +807,43 @@ impl Link {
         if let Some(pc) = self.pubc.as_mut() {
             let _ = pc.write();
         }
-        self.close_connections(0);
+        self.close_connections();
         self.bp.set_state(BackplaneState::Stopped);
     }
 
-    /// Closes both connections: the frames never sent (taken or still queued) and
-    /// `unconfirmed` more are counted as unpublished; nothing is owed any more.
-    fn close_connections(&mut self, unconfirmed: u64) {
-        let never_sent = (self.outgoing.len() - self.out_pos) as u64;
+    /// Closes both connections and settles the account of every frame taken for
+    /// the broker: those written whole but not confirmed are unconfirmed (the
+    /// broker may still run them: a stopped one does when it resumes); those
+    /// never written whole, taken or still queued, are unpublished. Nothing is
+    /// owed any more.
+    fn close_connections(&mut self) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let owed: u64 = self
+            .owed
+            .iter()
+            .map(|o| match o {
+                Owed::Publish(n) => *n,
+                _ => 0,
+            })
+            .sum();
+        let unsent = self.pubc.as_ref().map_or(0, Conn::unsent).min(owed);
+        let never_taken = (self.outgoing.len() - self.out_pos) as u64;
         self.outgoing.clear();
         self.out_pos = 0;
         self.bp.take_outbound(&mut self.outgoing);
         let queued = self.outgoing.len() as u64;
         self.outgoing.clear();
-        self.bp.count_unpublished(unconfirmed + never_sent + queued);
+        self.bp.count_unpublished(unsent + never_taken + queued);
+        self.bp
+            .counters
+            .unconfirmed
+            .fetch_add(owed - unsent, Relaxed);
         for c in [self.sub.take(), self.pubc.take()].into_iter().flatten() {
             c.close();
         }
         self.expect.clear();
         self.owed.clear();
-        self.bp
-            .counters
-            .subscriptions
-            .store(0, std::sync::atomic::Ordering::Relaxed);
+        self.skip = 0;
+        self.bp.counters.subscriptions.store(0, Relaxed);
     }
 }

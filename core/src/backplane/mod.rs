@@ -52,7 +52,8 @@ const OUTBOUND_LIMIT: usize = 32 << 20;
 pub enum BackplaneState {
     /// The first connection is being made.
     Connecting,
-    /// Both connections are up: frames are published and received.
+    /// Both connections are up and the broker answered `PING` on each: frames
+    /// are published and received.
     Connected,
     /// The broker is unreachable or was lost: rooms are served locally, frames for
     /// other servers are dropped (counted), and the link retries with back-off.
@@ -107,10 +108,15 @@ pub struct BackplaneStats {
     pub server_id: u64,
     /// Frames published to the broker and confirmed by it.
     pub published: u64,
-    /// Frames that could not be published: dropped while the broker was down or
-    /// too slow (the queue was full), refused by it, or still unconfirmed when the
-    /// link was lost. Members on other servers missed them.
+    /// Frames that were not published: dropped while the broker was down or too
+    /// slow (the queue was full), refused by it, or not yet written whole when the
+    /// link was lost or the server stopped. Members on other servers missed them.
     pub unpublished: u64,
+    /// Frames written to the broker whose confirmation never came: the link was
+    /// lost (or the server stopped) first. The broker may have run them or not (a
+    /// broker that was frozen runs them when it resumes), so members on other
+    /// servers may or may not have got them.
+    pub unconfirmed: u64,
     /// Frames from other servers handed to this server's members.
     pub received: u64,
     /// This server's own frames coming back from the broker, dropped.
@@ -161,6 +167,7 @@ struct Outbound {
 struct Counters {
     published: AtomicU64,
     unpublished: AtomicU64,
+    unconfirmed: AtomicU64,
     received: AtomicU64,
     echoes_dropped: AtomicU64,
     bad_messages: AtomicU64,
@@ -307,6 +314,7 @@ impl Backplane {
             server_id: self.id,
             published: c.published.load(Ordering::Relaxed),
             unpublished: c.unpublished.load(Ordering::Relaxed),
+            unconfirmed: c.unconfirmed.load(Ordering::Relaxed),
             received: c.received.load(Ordering::Relaxed),
             echoes_dropped: c.echoes_dropped.load(Ordering::Relaxed),
             bad_messages: c.bad_messages.load(Ordering::Relaxed),
@@ -324,6 +332,12 @@ impl Backplane {
 
     /// The link's new state (link thread only); keeps the down-time account.
     fn set_state(&self, to: BackplaneState) {
+        self.set_state_at(to, Instant::now());
+    }
+
+    /// The link's new state, which began at `at` (not later than now): a broker
+    /// found unresponsive is down since it stopped answering.
+    fn set_state_at(&self, to: BackplaneState, at: Instant) {
         let from = BackplaneState::from_u8(self.state.swap(to.to_u8(), Ordering::AcqRel));
         if from == to {
             return;
@@ -339,7 +353,11 @@ impl Backplane {
                 self.counters.down_us.fetch_add(us, Ordering::Relaxed);
                 *since = None;
             }
-            (None, false) => *since = Some(Instant::now()),
+            (None, false) => {
+                // Down since `at`: earlier than now for a broker found
+                // unresponsive only after a timeout.
+                *since = Some(at);
+            }
             _ => {}
         }
         if to == BackplaneState::Stopped {

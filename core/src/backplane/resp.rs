@@ -12,6 +12,9 @@ use std::fmt;
 /// The most elements of an array reply that are kept (pub/sub messages and
 /// subscription confirmations have three).
 const MAX_ITEMS: usize = 4;
+/// Redis' own ceiling for a bulk string (`proto-max-bulk-len`, 512 MiB): a longer
+/// claim is garbage, not something to skip.
+const MAX_BULK: i64 = 512 << 20;
 
 /// One element of a reply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,6 +27,10 @@ pub(crate) enum Item<'a> {
     Int(i64),
     /// `$3 abc`, or `$-1` (None).
     Bulk(Option<&'a [u8]>),
+    /// A bulk string longer than the caller's limit, last in its reply: only its
+    /// length was read. Its bytes and their CRLF follow the reply's `used` bytes,
+    /// and the caller skips them (`n + 2` bytes) without keeping them.
+    Oversized(u64),
 }
 
 /// A decoded reply: one item, or a flat array of up to four.
@@ -60,7 +67,8 @@ pub(crate) enum RespError {
     /// A length or integer that does not parse.
     #[error("malformed RESP number")]
     BadNumber,
-    /// A bulk string longer than the limit.
+    /// A bulk string longer than the limit that is not the last of its reply (it
+    /// cannot be skipped), or longer than any broker sends.
     #[error("RESP bulk string of {0} bytes is over the limit")]
     TooLong(i64),
     /// Nested arrays or an array longer than four elements.
@@ -73,7 +81,8 @@ pub(crate) enum RespError {
 
 /// Decodes one reply from the front of `buf`: the reply and the bytes it used,
 /// `Ok(None)` if it is not complete yet. A bulk string longer than `max_bulk` is
-/// an error as soon as its length is read.
+/// [`Item::Oversized`] as soon as its length is read when it ends the reply (a
+/// pub/sub message's payload), and an error anywhere else.
 pub(crate) fn decode(buf: &[u8], max_bulk: usize) -> Result<Option<(Reply<'_>, usize)>, RespError> {
     if buf.first() == Some(&b'*') {
         let Some((n, mut pos)) = line(buf, 1)? else {
@@ -85,13 +94,18 @@ pub(crate) fn decode(buf: &[u8], max_bulk: usize) -> Result<Option<(Reply<'_>, u
         }
         let len = n.max(0) as usize;
         let mut items = [Item::Bulk(None); MAX_ITEMS];
-        for slot in items.iter_mut().take(len) {
+        for (i, slot) in items.iter_mut().take(len).enumerate() {
             if buf.get(pos) == Some(&b'*') {
                 return Err(RespError::BadArray);
             }
             let Some((item, used)) = item(&buf[pos..], max_bulk)? else {
                 return Ok(None);
             };
+            if let Item::Oversized(n) = item {
+                if i + 1 < len {
+                    return Err(RespError::TooLong(n as i64));
+                }
+            }
             *slot = item;
             pos += used;
         }
@@ -117,8 +131,11 @@ fn item(buf: &[u8], max_bulk: usize) -> Result<Option<(Item<'_>, usize)>, RespEr
             if n < 0 {
                 return Ok(Some((Item::Bulk(None), end)));
             }
-            if n as u64 > max_bulk as u64 {
+            if n > MAX_BULK {
                 return Err(RespError::TooLong(n));
+            }
+            if n as u64 > max_bulk as u64 {
+                return Ok(Some((Item::Oversized(n as u64), end)));
             }
             let n = n as usize;
             if buf.len() < end + n + 2 {
@@ -258,6 +275,29 @@ mod tests {
     }
 
     #[test]
+    fn an_oversized_last_bulk_is_reported_for_skipping() {
+        let msg = b"*3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$10\r\n0123456789\r\n";
+        let head = b"*3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$10\r\n".len();
+        // Only the head is needed: the payload is not waited for.
+        let (reply, used) = decode(&msg[..head], 8).unwrap().unwrap();
+        assert_eq!(used, head);
+        assert_eq!(
+            reply.items(),
+            [
+                Item::Bulk(Some(b"message")),
+                Item::Bulk(Some(b"ch")),
+                Item::Oversized(10)
+            ]
+        );
+        assert_eq!(
+            decode(b"$10\r\n", 8).unwrap(),
+            Some((Reply::One(Item::Oversized(10)), 5))
+        );
+        // Within the limit: whole, as before.
+        assert_eq!(decode(msg, 10).unwrap().unwrap().1, msg.len());
+    }
+
+    #[test]
     fn garbage_and_huge_claims_are_errors() {
         assert_eq!(decode(b"?x\r\n", 1 << 20), Err(RespError::BadType(b'?')));
         assert_eq!(decode(b":x\r\n", 1 << 20), Err(RespError::BadNumber));
@@ -265,6 +305,11 @@ mod tests {
             decode(b"$99999999999\r\n", 1 << 20),
             Err(RespError::TooLong(_))
         ));
+        // Over the caller's limit but not last in its reply: cannot be skipped.
+        assert_eq!(
+            decode(b"*3\r\n$7\r\nmessage\r\n$9\r\n", 8),
+            Err(RespError::TooLong(9))
+        );
         assert_eq!(
             decode(b"$1\r\nab\r\n", 1 << 20),
             Err(RespError::Unterminated)

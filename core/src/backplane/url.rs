@@ -77,6 +77,14 @@ impl BackplaneUrl {
             }
         };
         let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+        if path.contains('@') {
+            // The authority ends at the first `/`: one in the user name or the
+            // password cuts it short.
+            return Err(bad(
+                "a URL whose user name and password have each `/` percent-encoded \
+                 (as %2F): redis://:pa%2Fss@host:6379",
+            ));
+        }
         let (userinfo, hostport) = match authority.rsplit_once('@') {
             Some((u, h)) => (Some(u), h),
             None => (None, authority),
@@ -212,5 +220,16 @@ mod tests {
         }
         let e = BackplaneUrl::parse("redis://u:hunter2@h:x").unwrap_err();
         assert!(!e.to_string().contains("hunter2"), "{e}");
+    }
+
+    #[test]
+    fn a_raw_slash_in_the_password_says_to_percent_encode_it() {
+        let e = BackplaneUrl::parse("redis://:hun/ter2@h:6379").unwrap_err();
+        let text = e.to_string();
+        assert!(text.contains("%2F"), "{text}");
+        assert!(!text.contains("is not a URL with a host"), "{text}");
+        assert!(!text.contains("ter2"), "{text}");
+        let u = BackplaneUrl::parse("redis://:hun%2Fter2@h:6379").unwrap();
+        assert_eq!(u.password.as_deref(), Some("hun/ter2"));
     }
 }

@@ -2,6 +2,10 @@
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
+use std::time::Duration;
 
 use pierhead::frame::{self, op, Control, FrameType};
 
@@ -81,4 +85,29 @@ impl Client {
     pub fn closed(&mut self) -> bool {
         self.recv().is_none()
     }
+}
+
+/// Reads `c` on a thread of its own, counting the data frames that arrive in
+/// `got`, until `done` is set and nothing arrived for 200 ms. An EOF fails it:
+/// the member must stay connected.
+pub fn count_frames(mut c: Client, got: Arc<AtomicU64>, done: Arc<AtomicBool>) -> JoinHandle<()> {
+    thread::spawn(move || {
+        c.s.set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        let mut buf = std::mem::take(&mut c.buf);
+        let mut chunk = vec![0u8; 1 << 16];
+        loop {
+            while let Some((h, _)) = frame::decode(&buf, 1 << 30).unwrap() {
+                assert_eq!(h.kind, FrameType::Data, "only data frames expected");
+                got.fetch_add(1, Ordering::Relaxed);
+                buf.drain(..h.frame_len());
+            }
+            match c.s.read(&mut chunk) {
+                Ok(n) if n > 0 => buf.extend_from_slice(&chunk[..n]),
+                Ok(_) => panic!("the member was closed"),
+                Err(_) if done.load(Ordering::Relaxed) => return,
+                Err(_) => {}
+            }
+        }
+    })
 }

@@ -118,6 +118,26 @@ impl Redis {
         }
     }
 
+    /// Freezes it (SIGSTOP): its kernel still accepts connections and takes
+    /// bytes, but nothing answers, as with a broker that hangs.
+    pub fn pause(&self) {
+        self.signal("-STOP");
+    }
+
+    /// Lets a paused server go on (SIGCONT).
+    pub fn resume(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, sig: &str) {
+        let pid = self.child.as_ref().expect("redis is running").id();
+        let ok = Command::new("kill")
+            .args([sig, &pid.to_string()])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "kill {sig} {pid} failed");
+    }
+
     /// Starts it again on the same port after [`Redis::kill`].
     pub fn restart(&mut self) {
         assert!(self.child.is_none(), "kill it first");
