@@ -38,6 +38,21 @@ pub(crate) fn worker_listener(
     Ok(mio::net::TcpListener::from_std(dup.into()))
 }
 
+/// Bytes the kernel holds in a socket's send queue, sent and not yet acknowledged
+/// or not sent yet (`ioctl(SIOCOUTQ)`, which is `TIOCOUTQ` on Linux): how far a
+/// peer is behind in reading.
+pub(crate) fn kernel_unsent(stream: &mio::net::TcpStream) -> io::Result<usize> {
+    use std::os::fd::AsRawFd;
+    let mut n: libc::c_int = 0;
+    // SAFETY: SIOCOUTQ writes one c_int through the pointer, which points at `n`,
+    // a live c_int; the descriptor belongs to `stream`, borrowed for the call.
+    let r = unsafe { libc::ioctl(stream.as_raw_fd(), libc::TIOCOUTQ, &mut n) };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(usize::try_from(n).unwrap_or(0))
+}
+
 /// `sendmsg(fd, bufs, MSG_NOSIGNAL)`, or `send` for a single slice: a closed peer
 /// gives EPIPE, never SIGPIPE in the host process (`writev` has no such flag).
 #[inline]

@@ -144,9 +144,14 @@ pub struct Stats {
     pub slow_consumer_disconnects: u64,
     /// Data frames broadcast to a room (by members and by `Server::publish`).
     pub broadcasts: u64,
-    /// Broadcast frames queued for a member (one per recipient).
+    /// Broadcast frames delivered to a member (one per recipient), counted once
+    /// the whole frame is handed to the kernel (so, like `bytes_written`, a
+    /// snapshot may lag a frame a client has already read).
     pub deliveries: u64,
-    /// Broadcast frames a slow member did not get (`drop_newest`, `drop_oldest`).
+    /// Broadcast frames a member did not get: dropped by `drop_newest` or
+    /// `drop_oldest`, cut from (or offered to) a member being disconnected as a
+    /// slow consumer, or left queued when a member's connection closed. With
+    /// `deliveries`, every frame offered to a member is counted once.
     pub frames_dropped: u64,
     /// Rooms with at least one member, now.
     pub rooms: u64,

@@ -59,7 +59,9 @@ pub unsafe extern "C" fn pierhead_server_publish(
         let report = server.inner.publish(room, payload).map_err(|e| {
             set_last_error(e.to_string());
             match e {
-                PublishError::Stopping => pierhead_result::PIERHEAD_RESULT_ALREADY_STOPPED,
+                PublishError::Stopping | PublishError::Stopped => {
+                    pierhead_result::PIERHEAD_RESULT_ALREADY_STOPPED
+                }
                 _ => pierhead_result::PIERHEAD_RESULT_INVALID_PARAMETER,
             }
         })?;

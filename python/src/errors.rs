@@ -120,6 +120,6 @@ pub(crate) fn from_publish_error(py: Python<'_>, e: &pierhead::PublishError) -> 
     match e {
         P::TooLong { .. } => config_error(py, "payload", e.to_string()),
         P::BadRoom(_) => config_error(py, "room", e.to_string()),
-        P::NotFrameProtocol(_) | P::Stopping => state_error(py, &e.to_string()),
+        P::NotFrameProtocol(_) | P::Stopping | P::Stopped => state_error(py, &e.to_string()),
     }
 }

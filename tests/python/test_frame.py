@@ -97,3 +97,35 @@ def test_join_then_publish_has_no_race():
                 c.join(f"r{i}")
                 assert s.publish(f"r{i}", b"now").delivered == 1
                 assert c.recv() == b"now"
+
+
+def test_a_slow_consumer_gets_its_frames_then_the_error_text():
+    # A member that reads nothing while frames pile up is disconnected; reading
+    # then (within the grace) it gets whole frames, then ERROR "slow consumer".
+    with pierhead.Server(protocol="frame", max_output_bytes=64 << 10, slow_consumer="disconnect") as s:
+        with client(s) as slow:
+            with socket.fromfd(slow.fileno(), socket.AF_INET, socket.SOCK_STREAM) as same:
+                same.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            slow.join("s")
+            payload = b"x" * 10_000
+            while s.stats().slow_consumer_disconnects == 0:
+                s.publish("s", payload)
+            frames = 0
+            with pytest.raises(pierhead.FrameError) as e:
+                while True:
+                    assert slow.recv() == payload
+                    frames += 1
+            assert e.value.text == "slow consumer", e.value
+            assert frames > 0
+        wait_until(lambda: s.stats().connections_active == 0)
+        st = s.stats()
+        # Every frame offered to the member is counted once: delivered or dropped.
+        assert st.deliveries == frames and st.deliveries + st.frames_dropped == st.broadcasts, st
+
+
+def test_publish_after_stop_says_the_server_is_stopped():
+    s = pierhead.Server(protocol="frame")
+    s.start()
+    s.stop()
+    with pytest.raises(pierhead.ServerStateError, match="the server is stopped"):
+        s.publish("r", b"late")

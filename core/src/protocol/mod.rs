@@ -162,6 +162,14 @@ impl Session {
         }
     }
 
+    /// The session waits for something other than its output to drain before it
+    /// looks at more input (a frame `JOIN` waiting for its `JOINED`); the worker
+    /// resumes it when that comes.
+    #[inline]
+    pub(crate) fn parked(&self) -> bool {
+        matches!(self, Session::Frame(s) if s.awaiting_joined())
+    }
+
     /// A request stayed incomplete past the header timeout: answer it if the protocol
     /// has an answer for that (HTTP 408). The connection closes afterwards.
     pub(crate) fn on_request_timeout(&mut self, ctx: &mut Ctx<'_>) {

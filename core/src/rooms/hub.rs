@@ -107,6 +107,11 @@ impl Hub {
         (Membership { room: slot, key }, ready)
     }
 
+    /// The name of the room a membership is in.
+    pub(crate) fn room_name(&self, m: Membership) -> Option<&str> {
+        self.rooms.get(m.room).map(|r| &*r.shared.name)
+    }
+
     /// Removes a member; frees the local room (and the room, if it was the last
     /// member anywhere).
     pub(crate) fn leave(&mut self, m: Membership) {

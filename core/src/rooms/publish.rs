@@ -14,6 +14,7 @@ use crate::backplane::{BackplaneState, Outgoing};
 use crate::config::Protocol;
 use crate::frame::{data_frame, MAX_ROOM_BYTES};
 use crate::shared::Shared;
+use crate::stats::State;
 
 /// How long `publish` waits for the workers to have queued the frame (they do it
 /// within a loop turn; the bound only matters when a stop races with it).
@@ -22,7 +23,9 @@ const PUBLISH_WAIT: Duration = Duration::from_secs(2);
 /// What a host publish ([`Server::publish`](crate::Server::publish)) did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct PublishReport {
-    /// Members the frame was queued for.
+    /// Members the frame was queued for. (Should a member be disconnected as a
+    /// slow consumer before it is sent, `Stats::frames_dropped` counts it then;
+    /// `Stats::deliveries` counts each once it is sent whole.)
     pub delivered: u64,
     /// Frames dropped for it: members over their output limit with the
     /// `drop_newest` policy (or `drop_oldest` with nothing older to drop), plus
@@ -52,9 +55,12 @@ pub enum PublishError {
     /// The room name is empty or longer than 64 bytes.
     #[error("room name must be 1 to 64 bytes, got {0}")]
     BadRoom(usize),
-    /// The server is stopping or stopped.
+    /// The server is stopping.
     #[error("the server is stopping")]
     Stopping,
+    /// The server has stopped (or failed).
+    #[error("the server is stopped")]
+    Stopped,
 }
 
 /// Publishes `payload` to `room` (see `Server::publish`).
@@ -77,7 +83,10 @@ pub(crate) fn publish(
         return Err(PublishError::BadRoom(room.len()));
     }
     if shared.stop_requested() {
-        return Err(PublishError::Stopping);
+        return Err(match shared.state() {
+            State::Stopped | State::Failed => PublishError::Stopped,
+            State::Running | State::Stopping => PublishError::Stopping,
+        });
     }
     let registry = &shared.rooms;
     let frame = Bytes::from(data_frame(payload));

@@ -16,6 +16,12 @@ use crate::tls::session::TlsSession;
 /// and destroy that response before the client reads it.
 pub(crate) const LINGER: Duration = Duration::from_secs(2);
 
+/// How long a room member disconnected as a slow consumer gets to make progress
+/// on the rest of the frame it was partway through and the `ERROR slow consumer`
+/// after it: a member that reads nothing in that time is closed, one that reads
+/// (however slowly) gets another grace.
+pub(crate) const EVICT_GRACE: Duration = Duration::from_secs(2);
+
 /// Where a connection is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Phase {
@@ -23,6 +29,11 @@ pub(crate) enum Phase {
     Open,
     /// The protocol decided to close: no more input is read; pending output is flushed.
     Closing,
+    /// A room member disconnected as a slow consumer: like `Closing`, but the
+    /// pending output (a frame partly sent, then the `ERROR`) must make progress
+    /// within [`EVICT_GRACE`] of `started` (what the kernel holds to send counts),
+    /// not within the write timeout.
+    Evicted,
     /// Output flushed and the write side shut down; input is read and dropped until
     /// the client closes or [`LINGER`] passes.
     Lingering,
@@ -49,6 +60,8 @@ pub(crate) enum Wait {
     Linger,
     /// An answer being held (delay, drip, handler) is due.
     Hold,
+    /// A slow consumer's grace ran out.
+    Evict,
 }
 
 /// A connection: its socket, protocol state, and the bytes in flight. An idle
@@ -148,7 +161,7 @@ impl Connection {
     pub(crate) fn is_idle(&self) -> bool {
         match self.phase {
             Phase::Lingering => true,
-            Phase::Closing => false,
+            Phase::Closing | Phase::Evicted => false,
             Phase::Open => match self.hold.as_deref() {
                 Some(Hold::Never) => self.pending_output() == 0,
                 Some(_) => false,
@@ -165,6 +178,12 @@ impl Connection {
             return (
                 Wait::Linger,
                 self.started.unwrap_or(self.last_activity) + LINGER,
+            );
+        }
+        if self.phase == Phase::Evicted {
+            return (
+                Wait::Evict,
+                self.started.unwrap_or(self.last_activity) + EVICT_GRACE,
             );
         }
         if self.pending_output() > 0 {

@@ -4,7 +4,9 @@
 //! from other workers and host publishes arrive through the inbox. After the turn's
 //! events, [`Worker::fan_out`] queues each frame on every recipient's output (a
 //! reference to the one shared allocation, never a copy), applies the slow-consumer
-//! policy to members already over `max_output_bytes`, flushes every recipient once
+//! policy to members already over `max_output_bytes` (a disconnected one gets the
+//! rest of a frame partly sent and `ERROR slow consumer` within a grace, then is
+//! closed), flushes every recipient once
 //! (one vectored send for all the frames it got this turn), and pushes the frames
 //! for other workers into their inboxes with one wake each.
 
@@ -15,9 +17,10 @@ use bytes::Bytes;
 
 use super::connection::{sink, Connection, Phase};
 use super::token::ConnToken;
-use super::{live, CloseCause, Fate, Worker};
+use super::{live, Fate, Worker};
 use crate::config::SlowConsumer;
 use crate::protocol::frame::codec::{self, op};
+use crate::protocol::Session;
 use crate::rooms::hub::LocalDelivery;
 use crate::rooms::registry::{Delivery, Incoming};
 
@@ -33,17 +36,23 @@ struct Offer {
 /// Queues `frame` for a member, or applies the slow-consumer policy when its
 /// pending output is already over `max_output`.
 fn offer(conn: &mut Connection, frame: &Bytes, max_output: usize, policy: SlowConsumer) -> Offer {
-    if conn.phase != Phase::Open {
+    if conn.phase != Phase::Open || conn.read_closed {
         // Closing (a slow consumer being disconnected this turn, or by its own
-        // course): it gets nothing more, and nothing more is counted for it.
-        return Offer::default();
+        // course), or its client shut down its side (it closes once its answers
+        // are sent): it gets nothing more.
+        return Offer {
+            dropped: 1,
+            ..Offer::default()
+        };
     }
     let mut dropped = 0;
     if conn.output.len() > max_output {
         match policy {
             SlowConsumer::Disconnect => {
-                conn.phase = Phase::Closing;
+                conn.phase = Phase::Evicted;
                 return Offer {
+                    // The frame it was offered is not delivered to it either.
+                    dropped: 1,
                     disconnect: true,
                     ..Offer::default()
                 };
@@ -134,7 +143,7 @@ impl Worker {
     fn deliver(&mut self, d: LocalDelivery) {
         let io = &mut self.io;
         let (mut delivered, mut dropped, mut disconnected) = (0u64, 0u64, 0u64);
-        let mut written = 0u64;
+        let (mut written, mut done) = (0u64, 0u64);
         let room = io
             .hub
             .as_ref()
@@ -159,8 +168,9 @@ impl Worker {
                     // only if the kernel will not take it now. (An error shows in
                     // the flush after the deliveries, which closes it.)
                     let mut sink = sink(&conn.stream, &mut conn.tls);
-                    let (n, _) = conn.output.send(&mut sink, &mut io.pool);
-                    written += n as u64;
+                    let sent = conn.output.send(&mut sink, &mut io.pool);
+                    written += sent.bytes as u64;
+                    done += sent.shared_done;
                 }
                 let o = offer(conn, &d.frame, io.max_output, io.slow_consumer);
                 dropped += o.dropped;
@@ -179,20 +189,24 @@ impl Worker {
         }
         let counters = &io.shared.counters[io.index];
         counters.bytes_written.add(written);
-        counters.deliveries.add(delivered);
-        counters.responses.add(delivered);
+        io.note_delivered(done);
         counters.frames_dropped.add(dropped);
         counters.slow_consumer_disconnects.add(disconnected);
         if let Some(t) = d.tally {
+            // The report says what became of the frame now: queued for a member
+            // (`delivered`), dropped for one, or one disconnected for it. The
+            // stats count a queued frame as delivered once it is sent whole.
             t.delivered.fetch_add(delivered, Ordering::Relaxed);
-            t.dropped.fetch_add(dropped, Ordering::Relaxed);
+            t.dropped
+                .fetch_add(dropped - disconnected, Ordering::Relaxed);
             t.disconnected.fetch_add(disconnected, Ordering::Relaxed);
             t.worker_done();
         }
     }
 
     /// Tells the members whose room became ready that they are in (`JOINED
-    /// <room>`), before any frame for them this turn.
+    /// <room>`), before any frame for them this turn, and resumes the input each
+    /// kept back behind its `JOIN`.
     fn send_joined(&mut self) {
         let Some(hub) = self.io.hub.as_mut() else {
             return;
@@ -217,6 +231,13 @@ impl Worker {
                 conn.queued = true;
                 self.io.flushing.push(ct);
             }
+            if let Session::Frame(s) = &mut conn.session {
+                if s.awaiting_joined() {
+                    s.joined();
+                    // The frames after its JOIN are answered next turn.
+                    self.io.requeue(conn);
+                }
+            }
         }
         if let Some(hub) = self.io.hub.as_mut() {
             hub.joined = joined;
@@ -235,13 +256,31 @@ impl Worker {
         let mut error = Vec::new();
         codec::encode_control(op::ERROR, b"slow consumer", &mut error);
         for &ct in &doomed {
-            let Some(conn) = live(&mut self.conns, ct) else {
-                continue;
-            };
-            conn.output.truncate_to_started(&mut self.io.pool);
-            conn.output.push_copy(&error, &mut self.io.pool);
-            let _ = self.io.flush(conn);
-            self.close(ct.index as usize, CloseCause::Natural);
+            self.step(ct, |io, conn| {
+                // Out of the room at once: no frame is offered to it any more.
+                if let (Session::Frame(s), Some(hub)) = (&mut conn.session, io.hub.as_mut()) {
+                    if let Some(m) = s.take_membership() {
+                        hub.leave(m);
+                    }
+                }
+                // The frames cut here were never sent: dropped, not delivered.
+                let cut = conn.output.truncate_to_started(&mut io.pool);
+                io.counters().frames_dropped.add(cut);
+                conn.output.push_copy(&error, &mut io.pool);
+                // The rest of a frame partly sent, then the ERROR, within the grace.
+                conn.phase = Phase::Evicted;
+                conn.started = Some(io.now);
+                conn.input_paused = false;
+                if io.flush(conn) == Fate::Close {
+                    return Fate::Close;
+                }
+                let backlog =
+                    conn.pending_output() + crate::net::kernel_unsent(&conn.stream).unwrap_or(0);
+                if let Session::Frame(s) = &mut conn.session {
+                    s.evicted_progress(backlog);
+                }
+                io.settle(conn)
+            });
         }
         self.io.doomed = doomed;
         self.io.doomed.clear();

@@ -31,6 +31,7 @@ use slab::Slab;
 use crate::config::{Protocol, SlowConsumer};
 use crate::connect_fault::ConnectFault;
 use crate::handler_pool::{HandlerPool, Job, Outcome};
+use crate::net;
 use crate::protocol::http::{self, response, DateCache, Hold};
 use crate::protocol::out::Out;
 use crate::protocol::{Ctx, Limits, Next, Session};
@@ -588,6 +589,13 @@ impl Worker {
                 hub.leave(m);
             }
         }
+        if self.io.hub.is_some() {
+            // Room frames still queued (or partly sent) never reach this member.
+            self.io
+                .counters()
+                .frames_dropped
+                .add(conn.output.shared_pending());
+        }
         self.io.pool.reclaim(&mut conn.input);
         conn.output.clear(&mut self.io.pool);
         // Count before closing: a client that sees the close finds it in the stats.
@@ -702,11 +710,7 @@ impl Io {
         if ready.writable && conn.pending_output() > 0 && self.flush(conn) == Fate::Close {
             return Fate::Close;
         }
-        if conn.input_paused
-            && conn.hold.is_none()
-            && conn.pending_output() <= self.max_output / 2
-            && self.resume_input(conn) == Fate::Close
-        {
+        if self.can_resume(conn) && self.resume_input(conn) == Fate::Close {
             return Fate::Close;
         }
         if ready.readable && self.read(conn, ready.read_until_blocked) == Fate::Close {
@@ -723,7 +727,7 @@ impl Io {
             if conn.read_closed
                 || conn.read_suspended
                 || conn.input_paused
-                || conn.phase == Phase::Closing
+                || matches!(conn.phase, Phase::Closing | Phase::Evicted)
             {
                 return Fate::Keep;
             }
@@ -840,11 +844,20 @@ impl Io {
         if self.consume(conn, &[]) == Fate::Close {
             return Fate::Close;
         }
-        if conn.input_paused && conn.hold.is_none() && conn.pending_output() <= self.max_output / 2
-        {
+        if self.can_resume(conn) {
             self.requeue(conn);
         }
         Fate::Keep
+    }
+
+    /// Input kept back by [`Next::Pause`] may be answered now: nothing is held or
+    /// parked, and the output has drained to half its limit.
+    #[inline]
+    fn can_resume(&self, conn: &Connection) -> bool {
+        conn.input_paused
+            && conn.hold.is_none()
+            && !conn.session.parked()
+            && conn.pending_output() <= self.max_output / 2
     }
 
     /// Acts on what the session decided, then sends what it answered.
@@ -1037,17 +1050,30 @@ impl Io {
 
     /// Sends queued output until done or the socket is full.
     fn flush(&mut self, conn: &mut Connection) -> Fate {
-        let (n, result) = conn
+        let sent = conn
             .output
             .send(&mut sink(&conn.stream, &mut conn.tls), &mut self.pool);
-        self.note_written(conn, n);
-        if result.is_err() {
+        self.note_written(conn, sent.bytes);
+        self.note_delivered(sent.shared_done);
+        if sent.result.is_err() {
             return Fate::Close;
         }
         if conn.output.len() == 0 {
             conn.output.clear(&mut self.pool);
         }
         Fate::Keep
+    }
+
+    /// Room frames (the frame protocol's shared segments) sent to their end: a
+    /// frame counts as delivered to a member once all of it is handed to the
+    /// kernel, never earlier (a slow consumer's queue may still be cut).
+    #[inline]
+    fn note_delivered(&self, frames: u64) {
+        if frames > 0 && self.hub.is_some() {
+            let c = self.counters();
+            c.deliveries.add(frames);
+            c.responses.add(frames);
+        }
     }
 
     fn note_written(&self, conn: &mut Connection, n: usize) {
@@ -1063,7 +1089,9 @@ impl Io {
         let pending = conn.pending_output();
         if pending > self.max_output {
             conn.read_suspended = true;
-        } else if (conn.read_suspended || conn.input_paused) && pending <= self.max_output / 2 {
+        } else if (conn.read_suspended || (conn.input_paused && !conn.session.parked()))
+            && pending <= self.max_output / 2
+        {
             conn.read_suspended = false;
             // Input may be waiting (in the socket, or kept back in `input`) with no
             // new edge to announce it.
@@ -1071,8 +1099,10 @@ impl Io {
         }
         if pending == 0 {
             match conn.phase {
-                Phase::Closing if conn.read_closed && conn.tls.is_none() => return Fate::Close,
-                Phase::Closing => {
+                Phase::Closing | Phase::Evicted if conn.read_closed && conn.tls.is_none() => {
+                    return Fate::Close
+                }
+                Phase::Closing | Phase::Evicted => {
                     if let Some(tls) = conn.tls.as_deref_mut() {
                         match tls.close(&conn.stream) {
                             Ok(true) if conn.read_closed => return Fate::Close,
@@ -1134,6 +1164,20 @@ impl Io {
     fn expire(&mut self, conn: &mut Connection, wait: Wait) -> Fate {
         match wait {
             Wait::Linger => Fate::Close,
+            // A slow consumer (counted once, when it was found slow) that read
+            // something since the last look gets another grace.
+            Wait::Evict => {
+                let backlog = conn.pending_output() + net::kernel_unsent(&conn.stream).unwrap_or(0);
+                let reads = match &mut conn.session {
+                    Session::Frame(s) => s.evicted_progress(backlog),
+                    _ => false,
+                };
+                if !reads {
+                    return Fate::Close;
+                }
+                conn.started = Some(self.now);
+                self.settle(conn)
+            }
             Wait::Hold => self.end_hold(conn, Release::Due),
             Wait::Idle | Wait::Write => {
                 self.counters().timeouts.incr();

@@ -88,19 +88,21 @@ impl Output {
     }
 
     /// Sends until everything is sent or the socket would block (what TLS still
-    /// holds goes first). Returns the bytes sent and the error, if one other than
-    /// WouldBlock ended it.
-    pub(crate) fn send(
-        &mut self,
-        sink: &mut Sink<'_>,
-        pool: &mut BufferPool,
-    ) -> (usize, io::Result<()>) {
+    /// holds goes first).
+    pub(crate) fn send(&mut self, sink: &mut Sink<'_>, pool: &mut BufferPool) -> Sent {
+        let mut sent = Sent {
+            bytes: 0,
+            shared_done: 0,
+            result: Ok(()),
+        };
         match sink.flush() {
             Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return (0, Ok(())),
-            Err(e) => return (0, Err(e)),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return sent,
+            Err(e) => {
+                sent.result = Err(e);
+                return sent;
+            }
         }
-        let mut total = 0;
         while self.len > 0 {
             let result = {
                 let mut slices: [IoSlice<'_>; MAX_IOV] = [IoSlice::new(&[]); MAX_IOV];
@@ -116,32 +118,40 @@ impl Output {
                 sink.send_vectored(&slices[..n])
             };
             match result {
-                Ok(0) => return (total, Err(io::ErrorKind::WriteZero.into())),
+                Ok(0) => {
+                    sent.result = Err(io::ErrorKind::WriteZero.into());
+                    break;
+                }
                 Ok(n) => {
-                    total += n;
-                    self.consume(n, pool);
+                    sent.bytes += n;
+                    sent.shared_done += self.consume(n, pool);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return (total, Err(e)),
+                Err(e) => {
+                    sent.result = Err(e);
+                    break;
+                }
             }
         }
-        (total, Ok(()))
+        sent
     }
 
-    /// Drops `n` sent bytes from the front; emptied owned buffers go back to the pool.
-    fn consume(&mut self, mut n: usize, pool: &mut BufferPool) {
+    /// Drops `n` sent bytes from the front; emptied owned buffers go back to the
+    /// pool. Returns how many shared segments were sent to their end.
+    fn consume(&mut self, mut n: usize, pool: &mut BufferPool) -> u64 {
         self.len -= n;
+        let mut shared_done = 0;
         while n > 0 {
             let Some(front) = self.segments.front_mut() else {
-                return;
+                break;
             };
             match front {
                 Segment::Owned { buf, sent } => {
                     let left = buf.len() - *sent;
                     if n < left {
                         *sent += n;
-                        return;
+                        break;
                     }
                     n -= left;
                     if let Some(Segment::Owned { buf, .. }) = self.segments.pop_front() {
@@ -152,13 +162,15 @@ impl Output {
                     let left = data.len() - *sent;
                     if n < left {
                         *sent += n;
-                        return;
+                        break;
                     }
                     n -= left;
                     self.segments.pop_front();
+                    shared_done += 1;
                 }
             }
         }
+        shared_done
     }
 
     /// Drops whole shared segments not yet started (queued broadcast frames), oldest
@@ -183,20 +195,33 @@ impl Output {
     }
 
     /// Drops everything queued except a segment partly sent (so the peer never sees
-    /// half a frame followed by something else).
-    pub(crate) fn truncate_to_started(&mut self, pool: &mut BufferPool) {
+    /// half a frame followed by something else). Returns how many shared segments
+    /// were dropped.
+    pub(crate) fn truncate_to_started(&mut self, pool: &mut BufferPool) -> u64 {
         let keep = match self.segments.front() {
             Some(Segment::Owned { sent, .. } | Segment::Shared { sent, .. }) if *sent > 0 => 1,
             _ => 0,
         };
+        let mut dropped = 0;
         while self.segments.len() > keep {
             if let Some(seg) = self.segments.pop_back() {
                 self.len -= seg.pending();
-                if let Segment::Owned { buf, .. } = seg {
-                    pool.give(buf);
+                match seg {
+                    Segment::Owned { buf, .. } => pool.give(buf),
+                    Segment::Shared { .. } => dropped += 1,
                 }
             }
         }
+        dropped
+    }
+
+    /// Shared segments not sent to their end (what a connection closing now
+    /// loses of them).
+    pub(crate) fn shared_pending(&self) -> u64 {
+        self.segments
+            .iter()
+            .filter(|s| matches!(s, Segment::Shared { .. }))
+            .count() as u64
     }
 
     /// Drops everything queued; owned buffers go back to the pool and the queue's
@@ -210,6 +235,17 @@ impl Output {
         self.segments = VecDeque::new();
         self.len = 0;
     }
+}
+
+/// What [`Output::send`] did.
+#[derive(Debug)]
+pub(crate) struct Sent {
+    /// Bytes handed to the sink.
+    pub(crate) bytes: usize,
+    /// Shared segments (broadcast frames, large bodies) sent to their end.
+    pub(crate) shared_done: u64,
+    /// The error other than WouldBlock that ended the send, if any.
+    pub(crate) result: io::Result<()>,
 }
 
 impl Segment {
@@ -325,14 +361,14 @@ mod tests {
         out.push_copy(b"k", &mut pool); // joins the last owned segment
         assert_eq!(out.len(), 11);
         assert_eq!(out.segments.len(), 3);
-        out.consume(2, &mut pool);
-        out.consume(3, &mut pool); // "c" and "de"
+        assert_eq!(out.consume(2, &mut pool), 0);
+        assert_eq!(out.consume(3, &mut pool), 0); // "c" and "de"
         assert_eq!(out.len(), 6);
         match out.segments.front() {
             Some(Segment::Shared { data, sent }) => assert_eq!(&data[*sent..], b"fgh"),
             other => panic!("{other:?}"),
         }
-        out.consume(6, &mut pool);
+        assert_eq!(out.consume(6, &mut pool), 1, "the shared segment ended");
         assert_eq!(out.len(), 0);
         assert!(out.segments.is_empty());
         out.clear(&mut pool);
@@ -352,7 +388,9 @@ mod tests {
         assert_eq!(out.len(), 4 + 4);
         assert_eq!(out.drop_queued_shared(100), 0);
         out.push_shared(Bytes::from_static(b"frame4"));
-        out.truncate_to_started(&mut pool);
+        assert_eq!(out.shared_pending(), 2);
+        assert_eq!(out.truncate_to_started(&mut pool), 1, "frame4");
         assert_eq!(out.len(), 4, "only the rest of frame1");
+        assert_eq!(out.shared_pending(), 1);
     }
 }

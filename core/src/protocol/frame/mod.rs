@@ -9,7 +9,13 @@
 //! workers that have other members. `LEAVE` is answered `LEFT`, `PING` `PONG`. Bad
 //! input is answered `ERROR <text>`, then the connection closes. With a backplane,
 //! `JOINED` for a room new on this server comes once the broker confirmed the
-//! subscription (answers to later control frames may come before it).
+//! subscription; the frames after such a `JOIN` are looked at only after its
+//! `JOINED` went out, so every control frame is answered, in order.
+//!
+//! A member whose client shuts down its sending side gets the answers to what it
+//! sent, and no further room frame, then the connection closes (leaving the room):
+//! TCP does not tell a half-close from a close, and a member that closed must not
+//! linger in its room.
 
 pub(crate) mod codec;
 
@@ -23,6 +29,13 @@ use codec::{op, Control, FrameError, FrameType};
 #[derive(Debug, Default)]
 pub(crate) struct Session {
     membership: Option<Membership>,
+    /// A `JOIN` waits for its room's subscription to the broker: nothing after it
+    /// is looked at until its `JOINED` is sent, so that every control frame is
+    /// answered, in order.
+    awaiting_joined: bool,
+    /// Disconnected as a slow consumer: the bytes still to reach it (queued, and
+    /// held by the kernel) at the last look.
+    evicted_backlog: u32,
 }
 
 impl Session {
@@ -31,10 +44,36 @@ impl Session {
         self.membership.take()
     }
 
+    /// True while a `JOIN` waits for its `JOINED`: the input after it waits too.
+    pub(crate) fn awaiting_joined(&self) -> bool {
+        self.awaiting_joined
+    }
+
+    /// Disconnected as a slow consumer, `backlog` bytes are still to reach the
+    /// member: true if that is less than at the last look (it reads, however
+    /// slowly). The first look is at the disconnect.
+    pub(crate) fn evicted_progress(&mut self, backlog: usize) -> bool {
+        let backlog = u32::try_from(backlog).unwrap_or(u32::MAX);
+        let progressed = backlog < self.evicted_backlog;
+        self.evicted_backlog = backlog;
+        progressed
+    }
+
+    /// The worker sent the awaited `JOINED`: the input after the `JOIN` may go on.
+    pub(crate) fn joined(&mut self) {
+        self.awaiting_joined = false;
+    }
+
     pub(crate) fn on_input(&mut self, input: &[u8], ctx: &mut Ctx<'_>) -> Progress {
         let max = ctx.limits.max_frame_bytes;
         let mut pos = 0;
         loop {
+            if self.awaiting_joined {
+                return Progress {
+                    consumed: pos,
+                    next: Next::Pause,
+                };
+            }
             let rest = &input[pos..];
             if rest.is_empty() {
                 break;
@@ -92,15 +131,24 @@ impl Session {
                 let Some(hub) = ctx.hub.as_deref_mut() else {
                     return Ok(());
                 };
-                if let Some(m) = self.membership.take() {
+                if let Some(m) = self.membership {
+                    if hub.room_name(m) == Some(room) {
+                        // Already in it: nothing changes, and it is in force.
+                        answer(op::JOINED, room.as_bytes(), ctx);
+                        return Ok(());
+                    }
                     hub.leave(m);
+                    self.membership = None;
                 }
                 let (m, ready) = hub.join(room, ctx.token);
                 self.membership = Some(m);
-                // Otherwise the room waits for its subscription to the broker; the
-                // worker answers JOINED once it is confirmed.
                 if ready {
                     answer(op::JOINED, room.as_bytes(), ctx);
+                } else {
+                    // The room waits for its subscription to the broker; the
+                    // worker answers JOINED once it is confirmed (or the broker
+                    // is given up on), and the input after this waits until then.
+                    self.awaiting_joined = true;
                 }
             }
             Control::Leave => {
