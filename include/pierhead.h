@@ -787,11 +787,14 @@ typedef struct {
    */
   uint64_t broadcasts;
   /*
-   Broadcast frames queued for a member (one per recipient).
+   Broadcast frames delivered to a member (one per recipient), counted once
+   the whole frame is handed to the kernel.
    */
   uint64_t deliveries;
   /*
-   Broadcast frames slow members did not get (drop policies).
+   Broadcast frames a member did not get (drop policies, cut at a slow-consumer
+   disconnect, or left queued at a close): with `deliveries`, each frame
+   offered to a member is counted once.
    */
   uint64_t frames_dropped;
   /*
@@ -811,8 +814,8 @@ typedef struct {
    */
   uint64_t backplane_published;
   /*
-   Frames that could not be published (broker down or too slow, refused, or
-   unconfirmed when the link was lost): members on other servers missed them.
+   Frames that were not published (broker down or too slow, refused, or not
+   written whole when the link was lost): members on other servers missed them.
    */
   uint64_t backplane_unpublished;
   /*
@@ -836,9 +839,15 @@ typedef struct {
    */
   uint64_t backplane_subscriptions;
   /*
-   Messages on room channels that were not valid frames, dropped.
+   Messages on room channels that were not valid frames (or were over
+   `max_frame_bytes`), dropped.
    */
   uint64_t backplane_bad_messages;
+  /*
+   Frames written to the broker whose confirmation never came (the link was
+   lost or the server stopped first): the broker may or may not have run them.
+   */
+  uint64_t backplane_unconfirmed;
 } pierhead_stats;
 
 /*
