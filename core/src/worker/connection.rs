@@ -180,13 +180,14 @@ impl Connection {
                 self.started.unwrap_or(self.last_activity) + LINGER,
             );
         }
-        if self.phase == Phase::Evicted {
-            return (
-                Wait::Evict,
-                self.started.unwrap_or(self.last_activity) + EVICT_GRACE,
-            );
-        }
         if self.pending_output() > 0 {
+            // (An evicted member has output pending until it is lingering.)
+            if self.phase == Phase::Evicted {
+                return (
+                    Wait::Evict,
+                    self.started.unwrap_or(self.last_activity) + EVICT_GRACE,
+                );
+            }
             return (Wait::Write, self.last_activity + t.write);
         }
         if let Some(hold) = &self.hold {

@@ -143,7 +143,7 @@ impl Worker {
     fn deliver(&mut self, d: LocalDelivery) {
         let io = &mut self.io;
         let (mut delivered, mut dropped, mut disconnected) = (0u64, 0u64, 0u64);
-        let (mut written, mut done) = (0u64, 0u64);
+        let mut written = 0u64;
         let room = io
             .hub
             .as_ref()
@@ -168,9 +168,8 @@ impl Worker {
                     // only if the kernel will not take it now. (An error shows in
                     // the flush after the deliveries, which closes it.)
                     let mut sink = sink(&conn.stream, &mut conn.tls);
-                    let sent = conn.output.send(&mut sink, &mut io.pool);
-                    written += sent.bytes as u64;
-                    done += sent.shared_done;
+                    let (n, _) = conn.output.send(&mut sink, &mut io.pool, &mut io.delivered);
+                    written += n as u64;
                 }
                 let o = offer(conn, &d.frame, io.max_output, io.slow_consumer);
                 dropped += o.dropped;
@@ -189,7 +188,6 @@ impl Worker {
         }
         let counters = &io.shared.counters[io.index];
         counters.bytes_written.add(written);
-        io.note_delivered(done);
         counters.frames_dropped.add(dropped);
         counters.slow_consumer_disconnects.add(disconnected);
         if let Some(t) = d.tally {

@@ -219,6 +219,9 @@ struct Io {
     flushing: Vec<ConnToken>,
     /// Slow consumers to disconnect after this turn's deliveries.
     doomed: Vec<ConnToken>,
+    /// Shared segments sent whole this turn (room frames, with rooms), not yet
+    /// in the counters.
+    delivered: u64,
 }
 
 impl Worker {
@@ -261,6 +264,7 @@ impl Worker {
             incoming: Vec::new(),
             flushing: Vec::new(),
             doomed: Vec::new(),
+            delivered: 0,
             shared,
         };
         Worker {
@@ -346,6 +350,7 @@ impl Worker {
             }
             self.fire_timers();
             self.fan_out();
+            self.io.count_delivered();
         }
     }
 
@@ -1050,12 +1055,13 @@ impl Io {
 
     /// Sends queued output until done or the socket is full.
     fn flush(&mut self, conn: &mut Connection) -> Fate {
-        let sent = conn
-            .output
-            .send(&mut sink(&conn.stream, &mut conn.tls), &mut self.pool);
-        self.note_written(conn, sent.bytes);
-        self.note_delivered(sent.shared_done);
-        if sent.result.is_err() {
+        let (n, result) = conn.output.send(
+            &mut sink(&conn.stream, &mut conn.tls),
+            &mut self.pool,
+            &mut self.delivered,
+        );
+        self.note_written(conn, n);
+        if result.is_err() {
             return Fate::Close;
         }
         if conn.output.len() == 0 {
@@ -1064,16 +1070,20 @@ impl Io {
         Fate::Keep
     }
 
-    /// Room frames (the frame protocol's shared segments) sent to their end: a
-    /// frame counts as delivered to a member once all of it is handed to the
-    /// kernel, never earlier (a slow consumer's queue may still be cut).
+    /// Adds the turn's tally of room frames sent whole (`delivered`) to the
+    /// counters: a frame counts as delivered to a member once all of it is
+    /// handed to the kernel, never earlier (a slow consumer's queue may still be
+    /// cut). (Shared segments of other protocols, large HTTP bodies, are not
+    /// frames: without rooms the tally is dropped.)
     #[inline]
-    fn note_delivered(&self, frames: u64) {
-        if frames > 0 && self.hub.is_some() {
+    fn count_delivered(&mut self) {
+        if self.delivered > 0 && self.hub.is_some() {
+            let n = std::mem::take(&mut self.delivered);
             let c = self.counters();
-            c.deliveries.add(frames);
-            c.responses.add(frames);
+            c.deliveries.add(n);
+            c.responses.add(n);
         }
+        self.delivered = 0;
     }
 
     fn note_written(&self, conn: &mut Connection, n: usize) {

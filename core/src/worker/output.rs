@@ -88,21 +88,21 @@ impl Output {
     }
 
     /// Sends until everything is sent or the socket would block (what TLS still
-    /// holds goes first).
-    pub(crate) fn send(&mut self, sink: &mut Sink<'_>, pool: &mut BufferPool) -> Sent {
-        let mut sent = Sent {
-            bytes: 0,
-            shared_done: 0,
-            result: Ok(()),
-        };
+    /// holds goes first). Returns the bytes sent and the error, if one other than
+    /// WouldBlock ended it; adds the shared segments sent to their end (broadcast
+    /// frames, large bodies) to `shared_done`.
+    pub(crate) fn send(
+        &mut self,
+        sink: &mut Sink<'_>,
+        pool: &mut BufferPool,
+        shared_done: &mut u64,
+    ) -> (usize, io::Result<()>) {
         match sink.flush() {
             Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return sent,
-            Err(e) => {
-                sent.result = Err(e);
-                return sent;
-            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return (0, Ok(())),
+            Err(e) => return (0, Err(e)),
         }
+        let mut total = 0;
         while self.len > 0 {
             let result = {
                 let mut slices: [IoSlice<'_>; MAX_IOV] = [IoSlice::new(&[]); MAX_IOV];
@@ -118,40 +118,33 @@ impl Output {
                 sink.send_vectored(&slices[..n])
             };
             match result {
-                Ok(0) => {
-                    sent.result = Err(io::ErrorKind::WriteZero.into());
-                    break;
-                }
+                Ok(0) => return (total, Err(io::ErrorKind::WriteZero.into())),
                 Ok(n) => {
-                    sent.bytes += n;
-                    sent.shared_done += self.consume(n, pool);
+                    total += n;
+                    self.consume(n, pool, shared_done);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    sent.result = Err(e);
-                    break;
-                }
+                Err(e) => return (total, Err(e)),
             }
         }
-        sent
+        (total, Ok(()))
     }
 
     /// Drops `n` sent bytes from the front; emptied owned buffers go back to the
-    /// pool. Returns how many shared segments were sent to their end.
-    fn consume(&mut self, mut n: usize, pool: &mut BufferPool) -> u64 {
+    /// pool; each shared segment sent to its end is added to `shared_done`.
+    fn consume(&mut self, mut n: usize, pool: &mut BufferPool, shared_done: &mut u64) {
         self.len -= n;
-        let mut shared_done = 0;
         while n > 0 {
             let Some(front) = self.segments.front_mut() else {
-                break;
+                return;
             };
             match front {
                 Segment::Owned { buf, sent } => {
                     let left = buf.len() - *sent;
                     if n < left {
                         *sent += n;
-                        break;
+                        return;
                     }
                     n -= left;
                     if let Some(Segment::Owned { buf, .. }) = self.segments.pop_front() {
@@ -162,15 +155,14 @@ impl Output {
                     let left = data.len() - *sent;
                     if n < left {
                         *sent += n;
-                        break;
+                        return;
                     }
                     n -= left;
                     self.segments.pop_front();
-                    shared_done += 1;
+                    *shared_done += 1;
                 }
             }
         }
-        shared_done
     }
 
     /// Drops whole shared segments not yet started (queued broadcast frames), oldest
@@ -235,17 +227,6 @@ impl Output {
         self.segments = VecDeque::new();
         self.len = 0;
     }
-}
-
-/// What [`Output::send`] did.
-#[derive(Debug)]
-pub(crate) struct Sent {
-    /// Bytes handed to the sink.
-    pub(crate) bytes: usize,
-    /// Shared segments (broadcast frames, large bodies) sent to their end.
-    pub(crate) shared_done: u64,
-    /// The error other than WouldBlock that ended the send, if any.
-    pub(crate) result: io::Result<()>,
 }
 
 impl Segment {
@@ -361,14 +342,17 @@ mod tests {
         out.push_copy(b"k", &mut pool); // joins the last owned segment
         assert_eq!(out.len(), 11);
         assert_eq!(out.segments.len(), 3);
-        assert_eq!(out.consume(2, &mut pool), 0);
-        assert_eq!(out.consume(3, &mut pool), 0); // "c" and "de"
+        let mut done = 0;
+        out.consume(2, &mut pool, &mut done);
+        out.consume(3, &mut pool, &mut done); // "c" and "de"
+        assert_eq!(done, 0);
         assert_eq!(out.len(), 6);
         match out.segments.front() {
             Some(Segment::Shared { data, sent }) => assert_eq!(&data[*sent..], b"fgh"),
             other => panic!("{other:?}"),
         }
-        assert_eq!(out.consume(6, &mut pool), 1, "the shared segment ended");
+        out.consume(6, &mut pool, &mut done);
+        assert_eq!(done, 1, "the shared segment ended");
         assert_eq!(out.len(), 0);
         assert!(out.segments.is_empty());
         out.clear(&mut pool);
@@ -383,7 +367,7 @@ mod tests {
         out.push_copy(b"PONG", &mut pool);
         out.push_shared(Bytes::from_static(b"frame2"));
         out.push_shared(Bytes::from_static(b"frame3"));
-        out.consume(2, &mut pool); // frame1 is in flight
+        out.consume(2, &mut pool, &mut 0); // frame1 is in flight
         assert_eq!(out.drop_queued_shared(7), 2); // frame2 and frame3
         assert_eq!(out.len(), 4 + 4);
         assert_eq!(out.drop_queued_shared(100), 0);
