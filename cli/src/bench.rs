@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use clap::{Args, Subcommand};
 use pierhead_loadgen::{
-    find_rate, html_report, run_until, BenchConfig, BenchProtocol, BenchResult, Progress,
+    find_rate, html_report, run_until, BenchConfig, BenchError, BenchProtocol, BenchResult,
+    Progress,
 };
 
 use crate::args::{parse_duration, parse_size};
@@ -203,11 +204,21 @@ pub fn run(args: BenchArgs) -> ExitCode {
     }
     match run_until(&config, &stop) {
         Ok(r) => output(&r, args.json.as_deref(), args.report.as_deref()),
-        Err(e) => {
-            eprintln!("pierhead: {e}");
-            ExitCode::from(2)
-        }
+        Err(e) => failed(&e, &args),
     }
+}
+
+/// A run that failed: one that measured nothing is still reported (summary,
+/// JSON, report: its errors say what happened), then named, and exits 1; one
+/// that could not run exits 2.
+fn failed(e: &BenchError, args: &BenchArgs) -> ExitCode {
+    if let BenchError::NothingMeasured(n) = e {
+        let _ = output(&n.result, args.json.as_deref(), args.report.as_deref());
+        eprintln!("pierhead: {n}");
+        return ExitCode::FAILURE;
+    }
+    eprintln!("pierhead: {e}");
+    ExitCode::from(2)
 }
 
 fn search(
@@ -227,10 +238,7 @@ fn search(
         );
     }) {
         Ok(f) => f,
-        Err(e) => {
-            eprintln!("pierhead: {e}");
-            return ExitCode::from(2);
-        }
+        Err(e) => return failed(&e, args),
     };
     match found.best() {
         Some(best) => {

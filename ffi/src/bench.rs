@@ -229,7 +229,10 @@ unsafe fn config(o: &pierhead_bench_options) -> Result<BenchConfig, pierhead_res
 /// when it is done (blocking the calling thread; no callback is called). On
 /// success `*out` gets what was measured (the fields its `struct_size` holds). A
 /// bad option is `PIERHEAD_RESULT_INVALID_CONFIG` with the field named by
-/// `pierhead_last_error_message`. Any thread.
+/// `pierhead_last_error_message`; a run without one right answer is
+/// `PIERHEAD_RESULT_NOTHING_MEASURED` (`*out` untouched), the message saying why
+/// ("no member ever got JOINED ...", "not one answer ...") with the errors
+/// counted. Any thread.
 ///
 /// # Safety
 /// `opts` NULL or valid for its `struct_size`, its pointers valid as documented;
@@ -252,6 +255,7 @@ pub unsafe extern "C" fn pierhead_bench_run(
             set_last_error(e.to_string());
             match e {
                 BenchError::Config(_) => pierhead_result::PIERHEAD_RESULT_INVALID_CONFIG,
+                BenchError::NothingMeasured(_) => pierhead_result::PIERHEAD_RESULT_NOTHING_MEASURED,
                 _ => pierhead_result::PIERHEAD_RESULT_START_FAILED,
             }
         })?;

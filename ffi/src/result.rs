@@ -26,6 +26,9 @@ pub enum pierhead_result {
     PIERHEAD_RESULT_BUFFER_TOO_SMALL = 7707,
     /// A panic inside the library was caught; the call did nothing else.
     PIERHEAD_RESULT_PANIC = 7708,
+    /// A load-generator run got not one right answer: it measured nothing
+    /// (`pierhead_last_error_message` says why and what it counted).
+    PIERHEAD_RESULT_NOTHING_MEASURED = 7709,
 }
 
 impl pierhead_result {
@@ -40,6 +43,7 @@ impl pierhead_result {
             Self::PIERHEAD_RESULT_ALREADY_STOPPED => c"the server is already stopped",
             Self::PIERHEAD_RESULT_BUFFER_TOO_SMALL => c"buffer too small",
             Self::PIERHEAD_RESULT_PANIC => c"internal error (a panic was caught)",
+            Self::PIERHEAD_RESULT_NOTHING_MEASURED => c"the run measured nothing (no right answer)",
         }
     }
 }
@@ -67,6 +71,7 @@ pub extern "C" fn pierhead_result_str(result: u32) -> *const libc::c_char {
         pierhead_result::PIERHEAD_RESULT_ALREADY_STOPPED,
         pierhead_result::PIERHEAD_RESULT_BUFFER_TOO_SMALL,
         pierhead_result::PIERHEAD_RESULT_PANIC,
+        pierhead_result::PIERHEAD_RESULT_NOTHING_MEASURED,
     ];
     known
         .iter()

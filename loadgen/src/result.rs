@@ -59,6 +59,17 @@ impl ErrorCounts {
     }
 }
 
+impl std::fmt::Display for ErrorCounts {
+    /// `connect 0, read 2, write 0, timeout 5, status 0, framing 0`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "connect {}, read {}, write {}, timeout {}, status {}, framing {}",
+            self.connect, self.read, self.write, self.timeout, self.status, self.framing
+        )
+    }
+}
+
 /// One second of the measured phase.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Second {
@@ -457,17 +468,7 @@ impl BenchResult {
             line(&mut s, "last member", h);
         }
         let e = &self.errors;
-        let _ = write!(
-            s,
-            "  errors {}: connect {}, read {}, write {}, timeout {}, status {}, framing {}",
-            e.total(),
-            e.connect,
-            e.read,
-            e.write,
-            e.timeout,
-            e.status,
-            e.framing
-        );
+        let _ = write!(s, "  errors {}: {e}", e.total());
         if self.interrupted {
             s.push_str("\n  (interrupted)");
         }

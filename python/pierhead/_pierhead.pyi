@@ -507,4 +507,6 @@ def bench(
 ) -> BenchResult:
     """Runs the load generator against ``target`` (an ``http://`` URL, or
     ``host:port`` with ``protocol="echo"`` or ``"frame"``); the GIL is released
-    while it runs and Ctrl-C stops it."""
+    while it runs and Ctrl-C stops it. A run without one right answer raises
+    :class:`pierhead.NothingMeasuredError` (its ``reason``, and the ``result``
+    with the errors it counted)."""

@@ -16,7 +16,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
 use crate::config::grace;
-use crate::errors::{config_error, from_config_error, start_error};
+use crate::errors::{config_error, from_config_error, nothing_measured_error, start_error};
 
 /// How often the waiting thread looks for signals.
 const POLL: Duration = Duration::from_millis(50);
@@ -401,6 +401,12 @@ pub(crate) fn bench(
     match outcome {
         Ok(inner) => Ok(BenchResult { inner }),
         Err(BenchError::Config(e)) => Err(from_config_error(py, &e)),
+        Err(BenchError::NothingMeasured(n)) => {
+            let message = n.to_string();
+            let reason = n.why.as_str();
+            let result = Py::new(py, BenchResult { inner: n.result })?.into_any();
+            Err(nothing_measured_error(py, message, reason, result))
+        }
         Err(e) => Err(start_error(py, e.to_string())),
     }
 }

@@ -18,6 +18,7 @@ static START_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static STATE_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static EXPECTATION_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static FRAME_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static NOTHING_MEASURED_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 
 /// Builds an exception of the class `name`, or explains why it could not.
 fn raise<'py>(
@@ -111,6 +112,22 @@ pub(crate) fn frame_error(py: Python<'_>, message: String, text: &str) -> PyErr 
     raise(py, &FRAME_ERROR, "FrameError", |class| {
         class.call1((message, text.to_owned()))
     })
+}
+
+/// `NothingMeasuredError(message, reason, result)`: a bench run without one right
+/// answer; `result` is what it counted.
+pub(crate) fn nothing_measured_error(
+    py: Python<'_>,
+    message: String,
+    reason: &str,
+    result: Py<PyAny>,
+) -> PyErr {
+    raise(
+        py,
+        &NOTHING_MEASURED_ERROR,
+        "NothingMeasuredError",
+        |class| class.call1((message, reason.to_owned(), result)),
+    )
 }
 
 /// A refused host publish: a wrong payload or room is a `ConfigError` naming it,
