@@ -70,6 +70,24 @@ impl std::fmt::Display for ErrorCounts {
     }
 }
 
+/// One entry per whole second of a measured phase that lasted `duration` (at
+/// least one): what happened after the last whole second (a duration that is not
+/// a whole number of seconds, the end of a requests run, a stop) is folded into
+/// the last entry, so that the entries add up to the totals.
+pub(crate) fn fit_timeline(timeline: &mut Vec<Second>, duration: Duration) {
+    let n = (duration.as_secs() as usize).max(1);
+    if timeline.len() > n {
+        let tail = timeline.split_off(n);
+        if let Some(last) = timeline.last_mut() {
+            for s in tail {
+                last.requests += s.requests;
+                last.errors += s.errors;
+            }
+        }
+    }
+    timeline.resize(n, Second::default());
+}
+
 /// One second of the measured phase.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Second {
@@ -444,6 +462,10 @@ impl BenchResult {
             bytes(self.bytes_sent)
         );
         let line = |s: &mut String, name: &str, h: &Histogram<u64>| {
+            if h.is_empty() {
+                let _ = writeln!(s, "  {name:<12} n/a (nothing measured)");
+                return;
+            }
             let l = Latency::of(h);
             let _ = writeln!(
                 s,
@@ -593,5 +615,31 @@ mod tests {
         let mut frame = sample(&[], 0);
         frame.protocol = BenchProtocol::Frame;
         assert!(a.merge(&frame).is_err());
+    }
+
+    #[test]
+    fn a_timeline_has_one_entry_per_whole_second() {
+        let s = |requests| Second {
+            requests,
+            errors: 1,
+        };
+        let mut t = vec![s(10), s(20), s(3)];
+        fit_timeline(&mut t, Duration::from_millis(2500));
+        assert_eq!(
+            t,
+            [
+                s(10),
+                Second {
+                    requests: 23,
+                    errors: 2
+                }
+            ]
+        );
+        let mut t = vec![s(10)];
+        fit_timeline(&mut t, Duration::from_secs(3));
+        assert_eq!(t, [s(10), Second::default(), Second::default()]);
+        let mut t = vec![s(4)];
+        fit_timeline(&mut t, Duration::from_millis(300));
+        assert_eq!(t, [s(4)]);
     }
 }

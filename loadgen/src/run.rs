@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use crate::config::{BenchConfig, BenchProtocol, ConfigError, Progress};
 use crate::proto::http;
-use crate::result::{histogram, BenchResult, ErrorCounts};
+use crate::result::{fit_timeline, histogram, BenchResult, ErrorCounts};
 use crate::worker::{self, Clock, Live, Plan, Shared, ThreadResult};
 
 /// Default echo and frame payload, in bytes.
@@ -409,8 +409,7 @@ fn merge(
             *e = (*e).max(v);
         }
     }
-    // A second the run did not reach in full (the stop, or the last answers of a
-    // requests run) stays: it is part of the measured time.
+    fit_timeline(&mut r.timeline, duration);
     if let Some(h) = r.fanout.as_mut() {
         for v in fanout.into_values() {
             h.saturating_record(v);

@@ -402,9 +402,12 @@ impl Worker {
         self.plan.quota.is_none_or(|q| self.measured_sent < q)
     }
 
+    /// Whether `t` is in the measured phase: after the warm-up, before the end
+    /// (what completes after the end, while the last events are handled, is not
+    /// counted: the phase lasts exactly its duration).
     #[inline]
     fn measuring(&self, t: Instant) -> bool {
-        t >= self.plan.clock.measure_start
+        t >= self.plan.clock.measure_start && self.plan.clock.end.is_none_or(|end| t < end)
     }
 
     /// The timeline's entry for `t`, if `t` is in the measured phase.

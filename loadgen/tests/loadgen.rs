@@ -299,6 +299,27 @@ fn a_body_cut_by_the_close_is_a_read_error() {
     }
 }
 
+/// Issue 22: a run of N seconds has N entries in its timeline (what completes
+/// after the end is not counted), and they add up to its totals; a tail shorter
+/// than a second is folded into the last entry.
+#[test]
+fn a_run_of_n_seconds_has_n_seconds_of_timeline() {
+    let s = pierhead(Protocol::Http);
+    for (ms, entries) in [(1000, 1), (1000, 1), (1000, 1), (2000, 2), (1500, 1)] {
+        let r = run(&BenchConfig::new(url(&s))
+            .connections(16)
+            .duration(Duration::from_millis(ms)))
+        .unwrap();
+        let what = format!("-d {ms}ms: {:?}", r.timeline);
+        assert_eq!(r.timeline.len(), entries, "{what}");
+        let answers: u64 = r.timeline.iter().map(|t| t.requests).sum();
+        let errors: u64 = r.timeline.iter().map(|t| t.errors).sum();
+        assert_eq!((answers, errors), (r.requests, r.errors.total()), "{what}");
+        assert_eq!(r.latency.len(), r.requests, "{what}");
+        assert!(r.timeline.iter().all(|t| t.requests > 0), "{what}");
+    }
+}
+
 #[test]
 fn echo_checks_every_byte() {
     let s = pierhead(Protocol::Echo);
