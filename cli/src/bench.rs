@@ -11,7 +11,7 @@ use std::time::Duration;
 use clap::{Args, Subcommand};
 use pierhead_loadgen::{
     find_rate, html_report, run_until, BenchConfig, BenchError, BenchProtocol, BenchResult,
-    Progress,
+    Progress, ResultError,
 };
 
 use crate::args::{parse_duration, parse_size};
@@ -292,9 +292,11 @@ fn output(r: &BenchResult, json: Option<&str>, report: Option<&str>) -> ExitCode
     ExitCode::SUCCESS
 }
 
+/// Adds the files' results up; a file that is not a result, or one that measured
+/// something else (protocol, loop, pipeline), is refused naming it (exit 2).
 fn merge(m: &MergeArgs) -> ExitCode {
     let mut merged: Option<BenchResult> = None;
-    for f in &m.files {
+    for (k, f) in m.files.iter().enumerate() {
         let text = match std::fs::read_to_string(f) {
             Ok(t) => t,
             Err(e) => {
@@ -311,12 +313,17 @@ fn merge(m: &MergeArgs) -> ExitCode {
         };
         match merged.as_mut() {
             None => merged = Some(r),
-            Some(acc) => {
-                if let Err(e) = acc.merge(&r) {
+            Some(acc) => match acc.merge(&r) {
+                Ok(()) => {}
+                Err(ResultError::Mismatch(e)) => {
+                    eprintln!("pierhead: {}", e.naming(&m.files[..k].join(" + "), f));
+                    return ExitCode::from(2);
+                }
+                Err(e) => {
                     eprintln!("pierhead: {f}: {e}");
                     return ExitCode::from(2);
                 }
-            }
+            },
         }
     }
     match merged {

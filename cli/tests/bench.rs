@@ -136,6 +136,87 @@ fn summary_json_merge_and_report() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Issue 22: runs that measured different things are not merged: exit 2, the
+/// message naming both files and how they differ; the same runs merge with their
+/// own kind.
+#[test]
+fn bench_merge_refuses_runs_that_measured_different_things() {
+    let http = Serve::start(&[]);
+    let echo = Serve::start(&["--protocol", "echo"]);
+    let dir = scratch("refuse");
+    let file = |name: &str| dir.join(name).to_str().unwrap().to_owned();
+    for (name, args) in [
+        ("closed.json", vec!["-c", "2", "-n", "200", &url(&http)]),
+        ("closed2.json", vec!["-c", "2", "-n", "300", &url(&http)]),
+        (
+            "open.json",
+            vec!["-c", "2", "-d", "300ms", "--rate", "1000", &url(&http)],
+        ),
+        (
+            "deep.json",
+            vec!["-c", "2", "-n", "200", "--pipeline", "8", &url(&http)],
+        ),
+        (
+            "echo.json",
+            vec!["--protocol", "echo", "-c", "2", "-n", "200", &echo.addr],
+        ),
+    ] {
+        let out = bench(&[&["--json", &file(name)], &args[..]].concat());
+        assert!(out.status.success(), "{name}: {}", text(&out.stderr));
+    }
+    let merge = |a: &str, b: &str| {
+        Command::new(bin())
+            .args(["bench", "merge", &file(a), &file(b)])
+            .output()
+            .unwrap()
+    };
+    for (a, b, says) in [
+        (
+            "closed.json",
+            "open.json",
+            "is closed loop, {b} is open loop at 1000/s",
+        ),
+        (
+            "open.json",
+            "closed.json",
+            "is open loop at 1000/s, {b} is closed loop",
+        ),
+        (
+            "closed.json",
+            "echo.json",
+            "is an http run, {b} is an echo run",
+        ),
+        (
+            "closed.json",
+            "deep.json",
+            "is pipeline 1, {b} is pipeline 8",
+        ),
+    ] {
+        let out = merge(a, b);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{a} + {b}: {err}");
+        let want = format!(
+            "cannot merge: {} {}",
+            file(a),
+            says.replace("{b}", &file(b))
+        );
+        assert!(err.contains(&want), "{a} + {b}: {err}\nwanted: {want}");
+        assert!(
+            out.stdout.is_empty(),
+            "nothing merged: {}",
+            text(&out.stdout)
+        );
+    }
+    let out = merge("closed.json", "closed2.json");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("500 requests"),
+        "{}",
+        text(&out.stdout)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// Issue 22: Python's `http.server` (HTTP/1.0, closing after every answer)
 /// measured from the command line: answers, no error.
 #[test]

@@ -78,3 +78,17 @@ class NothingMeasuredError(PierheadError, RuntimeError):
         self.reason = reason
         self.result = result
 
+
+class MergeError(ConfigError):
+    """:meth:`BenchResult.merge` refused runs that measured different things:
+    :attr:`field` names how they differ (``protocol``, ``loop`` or ``pipeline``),
+    :attr:`ours` and :attr:`theirs` what each is (``closed loop``, ``open loop at
+    1000/s``)."""
+
+    ours: str
+    theirs: str
+
+    def __init__(self, message: str, field: str, ours: str, theirs: str) -> None:
+        super().__init__(message, field)
+        self.ours = ours
+        self.theirs = theirs

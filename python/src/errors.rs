@@ -19,6 +19,7 @@ static STATE_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static EXPECTATION_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static FRAME_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static NOTHING_MEASURED_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static MERGE_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 
 /// Builds an exception of the class `name`, or explains why it could not.
 fn raise<'py>(
@@ -128,6 +129,18 @@ pub(crate) fn nothing_measured_error(
         "NothingMeasuredError",
         |class| class.call1((message, reason.to_owned(), result)),
     )
+}
+
+/// `MergeError(message, field, ours, theirs)`: runs that measured different things.
+pub(crate) fn merge_error(py: Python<'_>, e: &pierhead_loadgen::Mismatch) -> PyErr {
+    raise(py, &MERGE_ERROR, "MergeError", |class| {
+        class.call1((
+            e.to_string(),
+            e.field.to_owned(),
+            e.ours.clone(),
+            e.theirs.clone(),
+        ))
+    })
 }
 
 /// A refused host publish: a wrong payload or room is a `ConfigError` naming it,

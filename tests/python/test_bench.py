@@ -110,6 +110,44 @@ def test_a_black_hole_measured_nothing(black_hole: BlackHole, protocol: str, rea
     assert r.requests == 0 and r.errors["timeout"] >= 2 and r.errors_total == r.errors["timeout"], r.summary()
 
 
+def test_merge_refuses_runs_that_measured_different_things(hello: pierhead.Server) -> None:
+    # Issue 22: merged, a closed-loop and an open-loop run were labelled "open loop".
+    closed = pierhead.bench(hello.url + "/", connections=2, requests=100)
+    closed2 = pierhead.bench(hello.url + "/", connections=2, requests=150)
+    opened = pierhead.bench(hello.url + "/", connections=2, rate=1000, duration=0.3)
+    deep = pierhead.bench(hello.url + "/", connections=2, requests=100, pipeline=8)
+    with pierhead.Server("echo") as echo:
+        echoed = pierhead.bench(f"{echo.host}:{echo.port}", protocol="echo", connections=2, requests=100)
+    for a, b, field, ours, theirs in [
+        (closed, opened, "loop", "closed loop", "open loop at 1000/s"),
+        (opened, closed, "loop", "open loop at 1000/s", "closed loop"),
+        (closed, echoed, "protocol", "an http run", "an echo run"),
+        (closed, deep, "pipeline", "pipeline 1", "pipeline 8"),
+    ]:
+        with pytest.raises(pierhead.MergeError) as e:
+            a.merge(b)
+        assert (e.value.field, e.value.ours, e.value.theirs) == (field, ours, theirs)
+        assert str(e.value) == f"cannot merge: one run is {ours}, the other is {theirs}"
+        assert isinstance(e.value, pierhead.ConfigError) and isinstance(e.value, ValueError)
+    both = closed.merge(closed2)
+    assert (both.requests, both.runs, both.rate) == (250, 2, None)
+    assert "closed loop (2 runs merged)" in both.summary()
+
+
+def test_bad_options_raise_config_error_naming_them(hello: pierhead.Server) -> None:
+    with pytest.raises(pierhead.ConfigError) as e:
+        pierhead.bench(hello.url + "/", connections=0)
+    assert e.value.field == "connections"
+    with pytest.raises(pierhead.ConfigError) as e:
+        pierhead.bench("localhost:1")
+    assert e.value.field == "target"
+    with pytest.raises(pierhead.ConfigError) as e:
+        pierhead.bench(hello.url + "/", protocol="gopher")
+    assert e.value.field == "protocol"
+    with pytest.raises(pierhead.ConfigError):
+        pierhead.bench(hello.url + "/", body=b"x", body_size=3)
+
+
 def test_ctrl_c_stops_a_run() -> None:
     code = (
         "import pierhead\n"
