@@ -120,6 +120,11 @@ typedef enum {
    A panic inside the library was caught; the call did nothing else.
    */
   PIERHEAD_RESULT_PANIC = 7708,
+  /*
+   A load-generator run got not one right answer: it measured nothing
+   (`pierhead_last_error_message` says why and what it counted).
+   */
+  PIERHEAD_RESULT_NOTHING_MEASURED = 7709,
 } pierhead_result;
 
 /*
@@ -929,7 +934,10 @@ pierhead_result pierhead_server_backplane_error(const pierhead_server *server,
  success `*out` gets what was measured (the fields its `struct_size` holds). A
  bad option is `PIERHEAD_RESULT_INVALID_CONFIG` with the field named by
  `pierhead_last_error_message` (a `protocol` outside `pierhead_bench_protocol`,
- or a malformed header, `PIERHEAD_RESULT_INVALID_PARAMETER`). Any thread.
+ or a malformed header, `PIERHEAD_RESULT_INVALID_PARAMETER`); a run without one
+ right answer is `PIERHEAD_RESULT_NOTHING_MEASURED` (`*out` untouched), the
+ message saying why ("no member ever got JOINED ...", "not one answer ...")
+ with the errors counted. Any thread.
 
  # Safety
  `opts` NULL or valid for its `struct_size`, its pointers valid as documented;

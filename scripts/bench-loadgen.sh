@@ -12,25 +12,39 @@
 # 3. Open loop: `pierhead bench --rate R` against `pierhead serve`: the rate held.
 # 4. A stall: cli/examples/stall_target.rs delays every 100th answer by 100 ms;
 #    pierhead bench open loop (--rate 2000) against closed loop, and wrk.
+# 5. The generator's own instructions per answer (user space, callgrind), COUNT
+#    answers against nginx, plain and pipelined: noise-free where the answers/s
+#    of a shared machine are not (with BASELINE, both builds).
+#
+# With BASELINE=<git rev>, parts 1 and 2 also run `pierhead bench` as of that
+# revision (built into bench/out/loadgen-baseline), alternating with this build,
+# and print this build's answers/s over the baseline's.
 #
 # Usage: scripts/bench-loadgen.sh [seconds per run, default 10]
-# Env: ROUNDS (default 2), RATES (default "10000 50000"), PARTS (default "1 2 3 4").
-# Installs wrk and nginx-light from Debian if missing.
+# Env: ROUNDS (default 2), RATES (default "10000 50000"), PARTS (default "1 2 3 4"),
+#      BASELINE (a git rev; none by default), COUNT (part 5, default 200000).
+# Installs wrk, nginx-light and valgrind from Debian if missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DUR=${1:-10}
 ROUNDS=${ROUNDS:-2}
 RATES=${RATES:-10000 50000}
 PARTS=${PARTS:-1 2 3 4}
+BASELINE=${BASELINE:-}
 OUT=bench/out
 mkdir -p "$OUT"
 . scripts/bench-lib.sh
-install_missing wrk:wrk nginx:nginx-light
+install_missing wrk:wrk nginx:nginx-light valgrind:valgrind
 NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 ulimit -n "$(ulimit -Hn)"
 cargo build --release -q -p pierhead-cli --bin pierhead --example stall_target
 gcc -O2 -o "$OUT/floor" bench/floor.c
 bin=./target/release/pierhead
+base_bin=""
+if [ -n "$BASELINE" ]; then
+    build_baseline "$BASELINE" "$OUT/loadgen-baseline"
+    base_bin=$OUT/loadgen-baseline/release/pierhead
+fi
 
 PORT=18700
 pids=()
@@ -71,10 +85,13 @@ run_wrk() { # url [extra wrk args...]
 
 # One pierhead bench run: the same fields, from its JSON.
 run_ph() { # url [extra args...]
-    local url=$1
-    shift
+    run_ph_of "$bin" "$@"
+}
+run_ph_of() { # binary url [extra args...]
+    local b=$1 url=$2
+    shift 2
     local out
-    out=$(taskset -c 1 python3 bench/cpu_of.py $bin bench -q -d"${DUR}s" --json "$OUT/loadgen.json" "$@" "$url" 2>/dev/null)
+    out=$(taskset -c 1 python3 bench/cpu_of.py "$b" bench -q -d"${DUR}s" --json "$OUT/loadgen.json" "$@" "$url" 2>/dev/null)
     local cpu
     cpu=$(awk '/^cpu_seconds/ {print $2}' <<<"$out")
     python3 - "$OUT/loadgen.json" "$cpu" <<'PY'
@@ -95,6 +112,31 @@ header() {
     echo "|---|---|---|---|---|---|---|"
 }
 
+# With a baseline: its run beside this build's; the answers/s of both are kept
+# (in $OUT/loadgen-ratio.txt) for the ratio printed after the table.
+ratio_rows() { # label-suffix target url [extra args...]
+    local suffix=$1 target=$2 url=$3
+    shift 3
+    local now base
+    now=$(run_ph "$url" "$@")
+    row "pierhead bench $suffix" "$target" "$now"
+    [ -n "$base_bin" ] || return 0
+    base=$(run_ph_of "$base_bin" "$url" "$@")
+    row "pierhead bench $BASELINE (baseline) $suffix" "$target" "$base"
+    echo "$target ${now%% *} ${base%% *}" >>"$OUT/loadgen-ratio.txt"
+}
+
+ratio() { # prints, per target, this build's answers/s over the baseline's
+    [ -n "$base_bin" ] && [ -s "$OUT/loadgen-ratio.txt" ] || return 0
+    echo
+    awk '{ now[$1] += $2; base[$1] += $3 }
+        END { for (t in now) printf "this build / baseline %s, %s: %.3f\n", ENVIRON["BASELINE"], t, now[t] / base[t] }' \
+        "$OUT/loadgen-ratio.txt"
+    rm -f "$OUT/loadgen-ratio.txt"
+}
+export BASELINE
+rm -f "$OUT/loadgen-ratio.txt"
+
 if [[ " $PARTS " == *" 1 "* ]]; then
     echo "### 1. nginx (1 worker), 1 thread, 128 connections, ${DUR}s"
     echo
@@ -102,9 +144,10 @@ if [[ " $PARTS " == *" 1 "* ]]; then
     start_target nginx
     for r in $(seq "$ROUNDS"); do
         row "wrk -t1 -c128 (round $r)" nginx "$(run_wrk "http://127.0.0.1:$PORT/" -t1 -c128)"
-        row "pierhead bench -t1 -c128 (round $r)" nginx "$(run_ph "http://127.0.0.1:$PORT/" -t1 -c128)"
+        ratio_rows "-t1 -c128 (round $r)" nginx "http://127.0.0.1:$PORT/" -t1 -c128
     done
     stop_target
+    ratio
     echo
 fi
 
@@ -117,11 +160,12 @@ if [[ " $PARTS " == *" 2 "* ]]; then
         for r in $(seq "$ROUNDS"); do
             row "wrk -t1 -c128 -s pipeline16.lua (round $r)" "$t" \
                 "$(run_wrk "http://127.0.0.1:$PORT/" -t1 -c128 -s bench/pipeline16.lua)"
-            row "pierhead bench -t1 -c128 --pipeline 16 (round $r)" "$t" \
-                "$(run_ph "http://127.0.0.1:$PORT/" -t1 -c128 --pipeline 16)"
+            ratio_rows "-t1 -c128 --pipeline 16 (round $r)" "$t" \
+                "http://127.0.0.1:$PORT/" -t1 -c128 --pipeline 16
         done
         stop_target
     done
+    ratio
     echo
 fi
 
@@ -170,5 +214,28 @@ PY
         /^ +50%/ { p50 = us($2) } /^ +90%/ { p90 = us($2) } /^ +99%/ { p99 = us($2) }
         /^ +Latency +[0-9]/ { mean = us($2); max = us($4) } /^Requests\/sec/ { rps = $2 }
         END { printf "| wrk -t1 -c16 | closed | %.0f | %.0f | %.0f | %.0f | %.0f | (not reported) | %.0f |\n", rps, mean, p50, p90, p99, max }' <<<"$out"
+    stop_target
+fi
+
+if [[ " $PARTS " == *" 5 "* ]]; then
+    count=${COUNT:-200000}
+    echo
+    echo "### 5. The generator's instructions per answer (callgrind), nginx, $count answers"
+    echo
+    echo "| generator | answers | instructions | per answer |"
+    echo "|---|---|---|---|"
+    start_target nginx
+    cg=$(mktemp -d)
+    for args in "-c128" "-c128 --pipeline 16"; do
+        for b in "$bin" $base_bin; do
+            # shellcheck disable=SC2086 # $args is several flags
+            taskset -c 1 valgrind --tool=callgrind --callgrind-out-file="$cg/out" \
+                "$b" bench -q -t1 $args -n "$count" "http://127.0.0.1:$PORT/" >/dev/null 2>"$cg/log"
+            total=$(awk '/^summary:|^totals:/ {print $2; exit}' "$cg/out")
+            awk -v g="$b bench $args" -v n="$count" -v t="$total" \
+                'BEGIN { printf "| %s | %d | %.0f | %.0f |\n", g, n, t, t / n }'
+        done
+    done
+    rm -rf "$cg"
     stop_target
 fi

@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use clap::{Args, Subcommand};
 use pierhead_loadgen::{
-    find_rate, html_report, run_until, BenchConfig, BenchProtocol, BenchResult, Progress,
+    find_rate, html_report, run_until, BenchConfig, BenchError, BenchProtocol, BenchResult,
+    Progress, ResultError,
 };
 
 use crate::args::{parse_duration, parse_size};
@@ -203,11 +204,21 @@ pub fn run(args: BenchArgs) -> ExitCode {
     }
     match run_until(&config, &stop) {
         Ok(r) => output(&r, args.json.as_deref(), args.report.as_deref()),
-        Err(e) => {
-            eprintln!("pierhead: {e}");
-            ExitCode::from(2)
-        }
+        Err(e) => failed(&e, &args),
     }
+}
+
+/// A run that failed: one that measured nothing is still reported (summary,
+/// JSON, report: its errors say what happened), then named, and exits 1; one
+/// that could not run exits 2.
+fn failed(e: &BenchError, args: &BenchArgs) -> ExitCode {
+    if let BenchError::NothingMeasured(n) = e {
+        let _ = output(&n.result, args.json.as_deref(), args.report.as_deref());
+        eprintln!("pierhead: {n}");
+        return ExitCode::FAILURE;
+    }
+    eprintln!("pierhead: {e}");
+    ExitCode::from(2)
 }
 
 fn search(
@@ -227,10 +238,7 @@ fn search(
         );
     }) {
         Ok(f) => f,
-        Err(e) => {
-            eprintln!("pierhead: {e}");
-            return ExitCode::from(2);
-        }
+        Err(e) => return failed(&e, args),
     };
     match found.best() {
         Some(best) => {
@@ -284,9 +292,11 @@ fn output(r: &BenchResult, json: Option<&str>, report: Option<&str>) -> ExitCode
     ExitCode::SUCCESS
 }
 
+/// Adds the files' results up; a file that is not a result, or one that measured
+/// something else (protocol, loop, pipeline), is refused naming it (exit 2).
 fn merge(m: &MergeArgs) -> ExitCode {
     let mut merged: Option<BenchResult> = None;
-    for f in &m.files {
+    for (k, f) in m.files.iter().enumerate() {
         let text = match std::fs::read_to_string(f) {
             Ok(t) => t,
             Err(e) => {
@@ -303,12 +313,17 @@ fn merge(m: &MergeArgs) -> ExitCode {
         };
         match merged.as_mut() {
             None => merged = Some(r),
-            Some(acc) => {
-                if let Err(e) = acc.merge(&r) {
+            Some(acc) => match acc.merge(&r) {
+                Ok(()) => {}
+                Err(ResultError::Mismatch(e)) => {
+                    eprintln!("pierhead: {}", e.naming(&m.files[..k].join(" + "), f));
+                    return ExitCode::from(2);
+                }
+                Err(e) => {
                     eprintln!("pierhead: {f}: {e}");
                     return ExitCode::from(2);
                 }
-            }
+            },
         }
     }
     match merged {

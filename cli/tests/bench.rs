@@ -1,10 +1,15 @@
 //! `pierhead bench` as users run it: against a `pierhead serve` of the test's own,
-//! the summary, `--json`, `bench merge`, `--report`, `--find-rate`, bad flags.
+//! the summary, `--json`, `bench merge`, `--report`, `--find-rate`, bad flags;
+//! against Python's `http.server` and a black hole (the loadgen tests' servers).
 
 mod common;
+#[path = "../../loadgen/tests/support/mod.rs"]
+mod support;
 
 use common::Serve;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use support::{PythonHttp, Scripted};
 
 fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_pierhead")
@@ -22,15 +27,25 @@ fn bench(args: &[&str]) -> Output {
         .unwrap()
 }
 
-fn json(path: &std::path::Path) -> serde_json::Value {
+fn json(path: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// A directory of its own for a test's files.
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("pierhead-bench-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
 }
 
 #[test]
 fn summary_json_merge_and_report() {
     let t = Serve::start(&[]);
-    let dir = std::env::temp_dir().join(format!("pierhead-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch("merge");
     let (a, b) = (dir.join("a.json"), dir.join("b.json"));
     let out = bench(&[
         "-c",
@@ -58,15 +73,13 @@ fn summary_json_merge_and_report() {
         "2",
         "-n",
         "500",
-        "--pipeline",
-        "8",
         "--json",
         b.to_str().unwrap(),
         &url(&t),
     ]);
     assert!(out.status.success());
     assert_eq!(json(&a)["requests"], 1000);
-    assert_eq!(json(&b)["pipeline"], 8);
+    assert_eq!(json(&b)["requests"], 500);
     // JSON on standard output, the summary on standard error.
     let out = bench(&["-c", "1", "-n", "10", "--json", "-", &url(&t)]);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -120,6 +133,176 @@ fn summary_json_merge_and_report() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("bad.json"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Issue 22: runs that measured different things are not merged: exit 2, the
+/// message naming both files and how they differ; the same runs merge with their
+/// own kind.
+#[test]
+fn bench_merge_refuses_runs_that_measured_different_things() {
+    let http = Serve::start(&[]);
+    let echo = Serve::start(&["--protocol", "echo"]);
+    let dir = scratch("refuse");
+    let file = |name: &str| dir.join(name).to_str().unwrap().to_owned();
+    for (name, args) in [
+        ("closed.json", vec!["-c", "2", "-n", "200", &url(&http)]),
+        ("closed2.json", vec!["-c", "2", "-n", "300", &url(&http)]),
+        (
+            "open.json",
+            vec!["-c", "2", "-d", "300ms", "--rate", "1000", &url(&http)],
+        ),
+        (
+            "deep.json",
+            vec!["-c", "2", "-n", "200", "--pipeline", "8", &url(&http)],
+        ),
+        (
+            "echo.json",
+            vec!["--protocol", "echo", "-c", "2", "-n", "200", &echo.addr],
+        ),
+    ] {
+        let out = bench(&[&["--json", &file(name)], &args[..]].concat());
+        assert!(out.status.success(), "{name}: {}", text(&out.stderr));
+    }
+    let merge = |a: &str, b: &str| {
+        Command::new(bin())
+            .args(["bench", "merge", &file(a), &file(b)])
+            .output()
+            .unwrap()
+    };
+    for (a, b, says) in [
+        (
+            "closed.json",
+            "open.json",
+            "is closed loop, {b} is open loop at 1000/s",
+        ),
+        (
+            "open.json",
+            "closed.json",
+            "is open loop at 1000/s, {b} is closed loop",
+        ),
+        (
+            "closed.json",
+            "echo.json",
+            "is an http run, {b} is an echo run",
+        ),
+        (
+            "closed.json",
+            "deep.json",
+            "is pipeline 1, {b} is pipeline 8",
+        ),
+    ] {
+        let out = merge(a, b);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{a} + {b}: {err}");
+        let want = format!(
+            "cannot merge: {} {}",
+            file(a),
+            says.replace("{b}", &file(b))
+        );
+        assert!(err.contains(&want), "{a} + {b}: {err}\nwanted: {want}");
+        assert!(
+            out.stdout.is_empty(),
+            "nothing merged: {}",
+            text(&out.stdout)
+        );
+    }
+    let out = merge("closed.json", "closed2.json");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("500 requests"),
+        "{}",
+        text(&out.stdout)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Issue 22: Python's `http.server` (HTTP/1.0, closing after every answer)
+/// measured from the command line: answers, no error.
+#[test]
+fn python_http_server_from_the_command_line() {
+    for kind in ["simple", "close-delimited"] {
+        let py = PythonHttp::start(kind);
+        let dir = scratch(kind);
+        let file = dir.join("r.json");
+        let out = bench(&[
+            "-c",
+            "4",
+            "-d",
+            "1s",
+            "--timeout",
+            "5s",
+            "--json",
+            file.to_str().unwrap(),
+            &py.url(),
+        ]);
+        let summary = text(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{kind}: {summary} {}",
+            text(&out.stderr)
+        );
+        assert!(summary.contains("errors 0:"), "{kind}: {summary}");
+        let r = json(&file);
+        let (answers, sent) = (r["requests"].as_u64().unwrap(), r["sent"].as_u64().unwrap());
+        assert!(answers > 0 && sent - answers <= 4, "{kind}: {summary}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+/// Issue 22: against a black hole every protocol measured nothing: exit 1, the
+/// reason on standard error, and the summary, JSON and report still written (their
+/// timeouts say what happened).
+#[test]
+fn a_run_that_measured_nothing_exits_1_saying_why() {
+    let hole = Scripted::black_hole();
+    let dir = scratch("hole");
+    let (j, report) = (dir.join("r.json"), dir.join("r.html"));
+    let addr = hole.addr.to_string();
+    let url = hole.url();
+    for (protocol, target, why) in [
+        ("http", url.as_str(), "not one answer"),
+        ("echo", addr.as_str(), "not one answer"),
+        (
+            "frame",
+            addr.as_str(),
+            "no member ever got JOINED in room `bench`",
+        ),
+    ] {
+        let out = bench(&[
+            "--protocol",
+            protocol,
+            "-c",
+            "2",
+            "-d",
+            "1s",
+            "--timeout",
+            "200ms",
+            "--json",
+            j.to_str().unwrap(),
+            "--report",
+            report.to_str().unwrap(),
+            target,
+        ]);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{protocol}: {err}");
+        assert!(
+            err.contains(&format!("pierhead: measured nothing: {why}")),
+            "{protocol}: {err}"
+        );
+        let summary = text(&out.stdout);
+        assert!(
+            summary.contains("latency      n/a") && summary.contains(", timeout "),
+            "{protocol}: the summary: {summary}"
+        );
+        let r = json(&j);
+        assert_eq!(r["requests"], 0);
+        assert!(
+            r["errors"]["timeout"].as_u64() >= Some(2),
+            "{protocol}: {r}"
+        );
+        assert!(std::fs::read_to_string(&report).unwrap().contains("n/a"));
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -242,7 +242,10 @@ unsafe fn config(o: &pierhead_bench_options) -> Result<BenchConfig, pierhead_res
 /// success `*out` gets what was measured (the fields its `struct_size` holds). A
 /// bad option is `PIERHEAD_RESULT_INVALID_CONFIG` with the field named by
 /// `pierhead_last_error_message` (a `protocol` outside `pierhead_bench_protocol`,
-/// or a malformed header, `PIERHEAD_RESULT_INVALID_PARAMETER`). Any thread.
+/// or a malformed header, `PIERHEAD_RESULT_INVALID_PARAMETER`); a run without one
+/// right answer is `PIERHEAD_RESULT_NOTHING_MEASURED` (`*out` untouched), the
+/// message saying why ("no member ever got JOINED ...", "not one answer ...")
+/// with the errors counted. Any thread.
 ///
 /// # Safety
 /// `opts` NULL or valid for its `struct_size`, its pointers valid as documented;
@@ -265,6 +268,7 @@ pub unsafe extern "C" fn pierhead_bench_run(
             set_last_error(e.to_string());
             match e {
                 BenchError::Config(_) => pierhead_result::PIERHEAD_RESULT_INVALID_CONFIG,
+                BenchError::NothingMeasured(_) => pierhead_result::PIERHEAD_RESULT_NOTHING_MEASURED,
                 _ => pierhead_result::PIERHEAD_RESULT_START_FAILED,
             }
         })?;

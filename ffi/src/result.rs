@@ -28,6 +28,9 @@ pub enum pierhead_result {
     PIERHEAD_RESULT_BUFFER_TOO_SMALL = 7707,
     /// A panic inside the library was caught; the call did nothing else.
     PIERHEAD_RESULT_PANIC = 7708,
+    /// A load-generator run got not one right answer: it measured nothing
+    /// (`pierhead_last_error_message` says why and what it counted).
+    PIERHEAD_RESULT_NOTHING_MEASURED = 7709,
 }
 
 c_enum!(pierhead_result {
@@ -40,6 +43,7 @@ c_enum!(pierhead_result {
     PIERHEAD_RESULT_ALREADY_STOPPED,
     PIERHEAD_RESULT_BUFFER_TOO_SMALL,
     PIERHEAD_RESULT_PANIC,
+    PIERHEAD_RESULT_NOTHING_MEASURED,
 });
 
 impl pierhead_result {
@@ -54,6 +58,7 @@ impl pierhead_result {
             Self::PIERHEAD_RESULT_ALREADY_STOPPED => c"the server is already stopped",
             Self::PIERHEAD_RESULT_BUFFER_TOO_SMALL => c"buffer too small",
             Self::PIERHEAD_RESULT_PANIC => c"internal error (a panic was caught)",
+            Self::PIERHEAD_RESULT_NOTHING_MEASURED => c"the run measured nothing (no right answer)",
         }
     }
 }

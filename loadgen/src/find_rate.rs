@@ -46,7 +46,9 @@ impl FindRate {
 }
 
 /// Searches the highest rate whose p99 is at most `p99`; `on_step` sees each
-/// rate's result as it is measured. Each run lasts the config's duration.
+/// rate's result as it is measured. Each run lasts the config's duration. A
+/// capacity run that measured nothing ends the search
+/// ([`BenchError::NothingMeasured`]).
 pub fn find_rate(
     config: &BenchConfig,
     p99: Duration,
@@ -63,7 +65,12 @@ pub fn find_rate(
             break;
         }
         let rate = if k == 0 { cap } else { (lo + hi) / 2.0 };
-        let result = run_until(&config.clone().rate(rate), stop)?;
+        // A rate that measured nothing failed (the search goes on below it).
+        let result = match run_until(&config.clone().rate(rate), stop) {
+            Ok(r) => r,
+            Err(BenchError::NothingMeasured(n)) => n.result,
+            Err(e) => return Err(e),
+        };
         let ok = !result.interrupted
             && result.errors.total() == 0
             && result.latency.value_at_quantile(0.99) <= target_us

@@ -48,5 +48,5 @@ pub use config::{
 };
 pub use find_rate::{find_rate, FindRate, RateStep};
 pub use report::html_report;
-pub use result::{BenchResult, ErrorCounts, Latency, ResultError, Second, SCHEMA};
-pub use run::{run, run_until, BenchError, DEFAULT_PAYLOAD};
+pub use result::{BenchResult, ErrorCounts, Latency, Mismatch, ResultError, Second, SCHEMA};
+pub use run::{run, run_until, BenchError, NothingMeasured, Unmeasured, DEFAULT_PAYLOAD};

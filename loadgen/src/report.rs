@@ -70,30 +70,14 @@ svg {{ background: #fff; border: 1px solid #d0d7de; }} .legend span {{ margin-ri
     page.push_str("</table>\n<h2>Latency percentiles</h2>\n<table id=\"percentiles\">\n");
     page.push_str("<tr><th></th><th>p50</th><th>p90</th><th>p99</th><th>p99.9</th><th>max</th><th>mean</th></tr>\n");
     for (name, _, h) in &curves {
-        let l = Latency::of(h);
-        let _ = writeln!(
-            page,
-            "<tr><th>{}</th><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td></tr>",
-            esc(name),
-            us(l.p50_us),
-            us(l.p90_us),
-            us(l.p99_us),
-            us(l.p99_9_us),
-            us(l.max_us),
-            us(l.mean_us as u64)
-        );
+        percentile_row(&mut page, name, h);
     }
     if let Some(h) = &r.send_lag {
-        let l = Latency::of(h);
-        let _ = writeln!(
-            page,
-            "<tr><th>send lag behind schedule</th><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td><td class=n>{}</td></tr>",
-            us(l.p50_us), us(l.p90_us), us(l.p99_us), us(l.p99_9_us), us(l.max_us), us(l.mean_us as u64)
-        );
+        percentile_row(&mut page, "send lag behind schedule", h);
     }
     page.push_str("</table>\n");
     page.push_str(&percentile_chart(&curves));
-    page.push_str("<h2>Answers per second</h2>\n");
+    page.push_str("<h2>Answers and errors per second</h2>\n");
     page.push_str(&timeline_chart(r));
     // `<`, `>` and `&` only occur inside JSON strings: as \u escapes they cannot
     // end the script element.
@@ -107,6 +91,27 @@ svg {{ background: #fff; border: 1px solid #d0d7de; }} .legend span {{ margin-ri
         "<script type=\"application/json\" id=\"pierhead-bench-result\">{json}</script>\n</body></html>\n"
     );
     page
+}
+
+/// A row of the percentile table: `n/a` in every cell when nothing was recorded.
+fn percentile_row(page: &mut String, name: &str, h: &Histogram<u64>) {
+    let _ = write!(page, "<tr><th>{}</th>", esc(name));
+    if h.is_empty() {
+        page.push_str(&"<td class=n>n/a</td>".repeat(6));
+    } else {
+        let l = Latency::of(h);
+        for v in [
+            l.p50_us,
+            l.p90_us,
+            l.p99_us,
+            l.p99_9_us,
+            l.max_us,
+            l.mean_us as u64,
+        ] {
+            let _ = write!(page, "<td class=n>{}</td>", us(v));
+        }
+    }
+    page.push_str("</tr>\n");
 }
 
 fn config_line(r: &BenchResult) -> String {
@@ -127,17 +132,7 @@ fn config_line(r: &BenchResult) -> String {
 }
 
 fn error_line(r: &BenchResult) -> String {
-    let e = &r.errors;
-    format!(
-        "{} (connect {}, read {}, write {}, timeout {}, status {}, framing {})",
-        e.total(),
-        e.connect,
-        e.read,
-        e.write,
-        e.timeout,
-        e.status,
-        e.framing
-    )
+    format!("{} ({})", r.errors.total(), r.errors)
 }
 
 fn nines(q: f64) -> f64 {
@@ -220,6 +215,14 @@ fn percentile_chart(curves: &[(&str, &str, &Histogram<u64>)]) -> String {
         LEFT + pw / 2.0,
         H - 8.0
     );
+    if curves.iter().all(|(_, _, h)| h.is_empty()) {
+        let _ = write!(
+            svg,
+            r#"<text id="no-latency" x="{:.1}" y="{:.1}" text-anchor="middle" font-size="16">n/a: no right answer, no latency</text>"#,
+            LEFT + pw / 2.0,
+            TOP + ph / 2.0
+        );
+    }
     for (name, color, h) in curves {
         if h.is_empty() {
             continue;
@@ -248,20 +251,25 @@ fn percentile_chart(curves: &[(&str, &str, &Histogram<u64>)]) -> String {
     svg
 }
 
+const ANSWERS: &str = "#2da44e";
+const ERRORS: &str = "#cf222e";
+
+/// Answers and errors per second, stacked (errors on top of the answers), on one
+/// axis scaled to their sum, with a legend.
 fn timeline_chart(r: &BenchResult) -> String {
     let mut svg = String::new();
     let n = r.timeline.len().max(1);
     let peak = nice(
         r.timeline
             .iter()
-            .map(|s| s.requests as f64)
+            .map(|s| (s.requests + s.errors) as f64)
             .fold(0.0, f64::max),
     );
     let (pw, ph) = (W - LEFT - RIGHT, H - TOP - BOTTOM);
     let bw = pw / n as f64;
     let _ = write!(
         svg,
-        r#"<svg id="timeline-chart" role="img" aria-label="answers per second" width="{W}" height="{H}" viewBox="0 0 {W} {H}" xmlns="http://www.w3.org/2000/svg" font-size="12">"#
+        r#"<svg id="timeline-chart" role="img" aria-label="answers and errors per second" width="{W}" height="{H}" viewBox="0 0 {W} {H}" xmlns="http://www.w3.org/2000/svg" font-size="12">"#
     );
     for k in 0..=4 {
         let v = peak * k as f64 / 4.0;
@@ -276,24 +284,22 @@ fn timeline_chart(r: &BenchResult) -> String {
         );
     }
     for (i, s) in r.timeline.iter().enumerate() {
+        let x = LEFT + i as f64 * bw + bw * 0.1;
+        let w = (bw * 0.8).max(1.0);
         let hgt = s.requests as f64 / peak * ph;
+        let title = format!("second {i}: {} answers, {} errors", s.requests, s.errors);
         let _ = write!(
             svg,
-            r##"<rect class="second" x="{:.1}" y="{:.1}" width="{:.1}" height="{hgt:.1}" fill="#2da44e"><title>second {i}: {} answers, {} errors</title></rect>"##,
-            LEFT + i as f64 * bw + bw * 0.1,
+            r#"<rect class="second" x="{x:.1}" y="{:.1}" width="{w:.1}" height="{hgt:.1}" fill="{ANSWERS}"><title>{title}</title></rect>"#,
             TOP + ph - hgt,
-            (bw * 0.8).max(1.0),
-            s.requests,
-            s.errors
         );
         if s.errors > 0 {
-            let eh = (s.errors as f64 / peak * ph).max(2.0);
+            // At least 2 px so that a few errors show, never past the top.
+            let eh = (s.errors as f64 / peak * ph).max(2.0).min(ph - hgt);
             let _ = write!(
                 svg,
-                r##"<rect x="{:.1}" y="{:.1}" width="{:.1}" height="{eh:.1}" fill="#cf222e"/>"##,
-                LEFT + i as f64 * bw + bw * 0.1,
-                TOP + ph - eh,
-                (bw * 0.8).max(1.0)
+                r#"<rect class="errors" x="{x:.1}" y="{:.1}" width="{w:.1}" height="{eh:.1}" fill="{ERRORS}"><title>{title}</title></rect>"#,
+                TOP + ph - hgt - eh,
             );
         }
     }
@@ -306,7 +312,10 @@ fn timeline_chart(r: &BenchResult) -> String {
             TOP + ph + 18.0
         );
     }
-    svg.push_str("</svg>\n");
+    let _ = write!(
+        svg,
+        "</svg>\n<p class=\"legend\" id=\"timeline-legend\"><span style=\"color:{ANSWERS}\">■ answers</span><span style=\"color:{ERRORS}\">■ errors</span></p>\n"
+    );
     svg
 }
 
@@ -378,5 +387,61 @@ mod tests {
         let back = BenchResult::from_json(&page[start..end]).unwrap();
         assert_eq!(back.latency, r.latency);
         assert_eq!(back.target, r.target);
+    }
+
+    #[test]
+    fn errors_share_the_axis_and_no_answer_is_n_a() {
+        // Issue 22: 50,000 errors a second over a 0-1 axis scaled to the answers.
+        let r = BenchResult {
+            target: "http://h:1/".to_owned(),
+            protocol: BenchProtocol::Http,
+            connections: 1,
+            threads: 1,
+            pipeline: 1,
+            rate: None,
+            duration: Duration::from_secs(2),
+            requests: 0,
+            sent: 100_000,
+            bytes_sent: 1,
+            bytes_received: 1,
+            errors: ErrorCounts {
+                status: 100_000,
+                ..ErrorCounts::default()
+            },
+            latency: histogram(),
+            uncorrected: None,
+            send_lag: None,
+            fanout: None,
+            timeline: vec![
+                Second {
+                    requests: 0,
+                    errors: 50_000
+                };
+                2
+            ],
+            runs: 1,
+            interrupted: false,
+        };
+        let page = html_report(&r);
+        let red: Vec<&str> = page
+            .split("<rect ")
+            .skip(1)
+            .filter(|r| r.contains("fill=\"#cf222e\""))
+            .collect();
+        assert_eq!(red.len(), 2);
+        for rect in red {
+            let attr = |name: &str| -> f64 {
+                let v = rect.split(&format!(" {name}=\"")).nth(1).unwrap();
+                v.split('"').next().unwrap().parse().unwrap()
+            };
+            let (y, h) = (attr("y"), attr("height"));
+            assert!(y >= TOP && y + h <= H - BOTTOM + 0.05, "y {y}, height {h}");
+        }
+        assert!(
+            page.contains(">50000</text>"),
+            "the axis reaches the errors"
+        );
+        assert!(page.contains("■ answers</span>") && page.contains("■ errors</span>"));
+        assert!(page.contains("<td class=n>n/a</td>") && !page.contains("0us"));
     }
 }

@@ -59,6 +59,35 @@ impl ErrorCounts {
     }
 }
 
+impl std::fmt::Display for ErrorCounts {
+    /// `connect 0, read 2, write 0, timeout 5, status 0, framing 0`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "connect {}, read {}, write {}, timeout {}, status {}, framing {}",
+            self.connect, self.read, self.write, self.timeout, self.status, self.framing
+        )
+    }
+}
+
+/// One entry per whole second of a measured phase that lasted `duration` (at
+/// least one): what happened after the last whole second (a duration that is not
+/// a whole number of seconds, the end of a requests run, a stop) is folded into
+/// the last entry, so that the entries add up to the totals.
+pub(crate) fn fit_timeline(timeline: &mut Vec<Second>, duration: Duration) {
+    let n = (duration.as_secs() as usize).max(1);
+    if timeline.len() > n {
+        let tail = timeline.split_off(n);
+        if let Some(last) = timeline.last_mut() {
+            for s in tail {
+                last.requests += s.requests;
+                last.errors += s.errors;
+            }
+        }
+    }
+    timeline.resize(n, Second::default());
+}
+
 /// One second of the measured phase.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Second {
@@ -170,9 +199,33 @@ pub enum ResultError {
     /// A histogram that does not decode.
     #[error("histogram `{0}` does not decode: {1}")]
     Histogram(&'static str, String),
-    /// Runs of different protocols.
-    #[error("cannot merge a {0} run with a {1} run")]
-    Protocol(&'static str, &'static str),
+    /// Runs that measured different things: merged, the result could not say
+    /// what it holds.
+    #[error(transparent)]
+    Mismatch(#[from] Mismatch),
+}
+
+/// Two runs that cannot be merged: they differ in what [`Mismatch::field`] names.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("cannot merge: one run is {ours}, the other is {theirs}")]
+pub struct Mismatch {
+    /// `protocol`, `loop` (closed, or open at a rate) or `pipeline`.
+    pub field: &'static str,
+    /// What the run merged into is (`closed loop`, `an http run`, `pipeline 1`).
+    pub ours: String,
+    /// What the other run is.
+    pub theirs: String,
+}
+
+impl Mismatch {
+    /// The message naming both runs: `cannot merge: a.json is closed loop,
+    /// b.json is open loop at 1000/s`.
+    pub fn naming(&self, ours: &str, theirs: &str) -> String {
+        format!(
+            "cannot merge: {ours} is {}, {theirs} is {}",
+            self.ours, self.theirs
+        )
+    }
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -278,20 +331,16 @@ impl BenchResult {
 
     /// Adds `other` to this result, losslessly: counts and histograms add up, the
     /// timelines add second by second, the duration is the longer one (runs on
-    /// several machines at once).
+    /// several machines at once), open-loop rates add up. Runs of another
+    /// protocol, loop (closed, or open) or pipeline depth are refused
+    /// ([`Mismatch`]): the result could not say what it holds.
     pub fn merge(&mut self, other: &BenchResult) -> Result<(), ResultError> {
-        if self.protocol != other.protocol {
-            return Err(ResultError::Protocol(
-                self.protocol.as_str(),
-                other.protocol.as_str(),
-            ));
-        }
+        self.mergeable(other)?;
         if self.target != other.target && !self.target.split(" + ").any(|t| t == other.target) {
             self.target = format!("{} + {}", self.target, other.target);
         }
         self.connections += other.connections;
         self.threads += other.threads;
-        self.pipeline = self.pipeline.max(other.pipeline);
         self.rate = match (self.rate, other.rate) {
             (Some(a), Some(b)) => Some(a + b),
             (a, b) => a.or(b),
@@ -391,6 +440,31 @@ impl BenchResult {
         })
     }
 
+    /// Whether `other` measured the same kind of thing as this result.
+    fn mergeable(&self, other: &BenchResult) -> Result<(), Mismatch> {
+        let differ = |field, describe: fn(&BenchResult) -> String| {
+            Err(Mismatch {
+                field,
+                ours: describe(self),
+                theirs: describe(other),
+            })
+        };
+        if self.protocol != other.protocol {
+            differ("protocol", |r| {
+                let p = r.protocol.as_str();
+                // "an http run" (aitch), "an echo run", "a frame run".
+                let article = if p == "frame" { "a" } else { "an" };
+                format!("{article} {p} run")
+            })
+        } else if self.rate.is_some() != other.rate.is_some() {
+            differ("loop", BenchResult::mode)
+        } else if self.pipeline != other.pipeline {
+            differ("pipeline", |r| format!("pipeline {}", r.pipeline))
+        } else {
+            Ok(())
+        }
+    }
+
     /// `closed loop`, or `open loop at R/s`.
     pub(crate) fn mode(&self) -> String {
         match self.rate {
@@ -433,6 +507,10 @@ impl BenchResult {
             bytes(self.bytes_sent)
         );
         let line = |s: &mut String, name: &str, h: &Histogram<u64>| {
+            if h.is_empty() {
+                let _ = writeln!(s, "  {name:<12} n/a (nothing measured)");
+                return;
+            }
             let l = Latency::of(h);
             let _ = writeln!(
                 s,
@@ -457,17 +535,7 @@ impl BenchResult {
             line(&mut s, "last member", h);
         }
         let e = &self.errors;
-        let _ = write!(
-            s,
-            "  errors {}: connect {}, read {}, write {}, timeout {}, status {}, framing {}",
-            e.total(),
-            e.connect,
-            e.read,
-            e.write,
-            e.timeout,
-            e.status,
-            e.framing
-        );
+        let _ = write!(s, "  errors {}: {e}", e.total());
         if self.interrupted {
             s.push_str("\n  (interrupted)");
         }
@@ -592,5 +660,73 @@ mod tests {
         let mut frame = sample(&[], 0);
         frame.protocol = BenchProtocol::Frame;
         assert!(a.merge(&frame).is_err());
+    }
+
+    #[test]
+    fn a_timeline_has_one_entry_per_whole_second() {
+        let s = |requests| Second {
+            requests,
+            errors: 1,
+        };
+        let mut t = vec![s(10), s(20), s(3)];
+        fit_timeline(&mut t, Duration::from_millis(2500));
+        assert_eq!(
+            t,
+            [
+                s(10),
+                Second {
+                    requests: 23,
+                    errors: 2
+                }
+            ]
+        );
+        let mut t = vec![s(10)];
+        fit_timeline(&mut t, Duration::from_secs(3));
+        assert_eq!(t, [s(10), Second::default(), Second::default()]);
+        let mut t = vec![s(4)];
+        fit_timeline(&mut t, Duration::from_millis(300));
+        assert_eq!(t, [s(4)]);
+    }
+
+    #[test]
+    fn runs_that_measured_different_things_are_not_merged() {
+        let closed = sample(&[10], 1);
+        let mut open = sample(&[10], 1);
+        open.rate = Some(1000.0);
+        let mut echo = sample(&[10], 1);
+        echo.protocol = BenchProtocol::Echo;
+        let mut deep = sample(&[10], 1);
+        deep.pipeline = 16;
+        for (other, field, ours, theirs) in [
+            (&open, "loop", "closed loop", "open loop at 1000/s"),
+            (&echo, "protocol", "an http run", "an echo run"),
+            (&deep, "pipeline", "pipeline 1", "pipeline 16"),
+        ] {
+            let mut a = closed.clone();
+            let Err(ResultError::Mismatch(m)) = a.merge(other) else {
+                panic!("{field}: merged");
+            };
+            assert_eq!(
+                (m.field, m.ours.as_str(), m.theirs.as_str()),
+                (field, ours, theirs)
+            );
+            assert_eq!(a.runs, 1, "{field}: nothing was added");
+        }
+        let Err(ResultError::Mismatch(m)) = open.clone().merge(&closed) else {
+            panic!("merged");
+        };
+        assert_eq!(
+            m.naming("a.json", "b.json"),
+            "cannot merge: a.json is open loop at 1000/s, b.json is closed loop"
+        );
+        // Open-loop runs at other rates add up.
+        let mut other_rate = open.clone();
+        other_rate.rate = Some(500.0);
+        let mut sum = open.clone();
+        sum.merge(&other_rate).unwrap();
+        assert_eq!(
+            (sum.rate, sum.mode().as_str()),
+            (Some(1500.0), "open loop at 1500/s")
+        );
     }
 }

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use crate::config::{BenchConfig, BenchProtocol, ConfigError, Progress};
 use crate::proto::http;
-use crate::result::{histogram, BenchResult, ErrorCounts};
+use crate::result::{fit_timeline, histogram, BenchResult, ErrorCounts};
 use crate::worker::{self, Clock, Live, Plan, Shared, ThreadResult};
 
 /// Default echo and frame payload, in bytes.
@@ -28,15 +28,153 @@ pub enum BenchError {
     /// A load thread panicked (a bug: please report it).
     #[error("a load thread panicked")]
     Panicked,
+    /// The run ended without one right answer: it measured nothing (why, and
+    /// what it did count, are in the error).
+    #[error(transparent)]
+    NothingMeasured(Box<NothingMeasured>),
 }
 
-/// Runs `config` to its end (duration or request count).
+/// Why a run measured nothing: not one right answer in its measured phase.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Unmeasured {
+    /// No connection to the target could be made.
+    NoConnection,
+    /// Frame protocol: no member ever got JOINED (the server did not answer
+    /// JOIN, or answered ERROR).
+    NeverJoined,
+    /// Answers came, and every one was wrong (a bad status, bad framing).
+    AllWrong,
+    /// Stopped (Ctrl-C, the caller's stop) before any right answer.
+    Interrupted,
+    /// Frame protocol: members joined, but no frame reached one.
+    NoDelivery,
+    /// Connected, sent, and not one answer came back.
+    NoAnswer,
+}
+
+impl Unmeasured {
+    /// A name for scripts: `no_connection`, `never_joined`, `all_wrong`,
+    /// `interrupted`, `no_delivery`, `no_answer`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Unmeasured::NoConnection => "no_connection",
+            Unmeasured::NeverJoined => "never_joined",
+            Unmeasured::AllWrong => "all_wrong",
+            Unmeasured::Interrupted => "interrupted",
+            Unmeasured::NoDelivery => "no_delivery",
+            Unmeasured::NoAnswer => "no_answer",
+        }
+    }
+}
+
+/// A run that measured nothing ([`BenchError::NothingMeasured`]): why, and the
+/// result with what it did count (errors, requests sent), to be reported as well.
+#[derive(Clone)]
+pub struct NothingMeasured {
+    /// Why.
+    pub why: Unmeasured,
+    /// What the run counted: no right answer, and its errors.
+    pub result: BenchResult,
+    /// Frame protocol: the room.
+    pub room: String,
+    /// The config's timeout.
+    pub timeout: Duration,
+}
+
+impl Unmeasured {
+    /// Why a finished run measured nothing, if it did: `opened` connections were
+    /// made, and a frame member joined if `joined`.
+    fn of(result: &BenchResult, opened: u64, joined: bool) -> Option<Unmeasured> {
+        if result.requests > 0 {
+            return None;
+        }
+        let e = &result.errors;
+        let frame = result.protocol == BenchProtocol::Frame;
+        Some(if opened == 0 {
+            Unmeasured::NoConnection
+        } else if frame && !joined {
+            Unmeasured::NeverJoined
+        } else if e.status + e.framing > 0 {
+            Unmeasured::AllWrong
+        } else if result.interrupted {
+            Unmeasured::Interrupted
+        } else if frame {
+            Unmeasured::NoDelivery
+        } else {
+            Unmeasured::NoAnswer
+        })
+    }
+}
+
+impl std::fmt::Display for NothingMeasured {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let r = &self.result;
+        let e = &r.errors;
+        let secs = r.duration.as_secs_f64();
+        let timeout = format!("{:?}", self.timeout);
+        write!(f, "measured nothing: ")?;
+        match self.why {
+            Unmeasured::NoConnection => write!(
+                f,
+                "no connection to {} could be made ({} connect errors)",
+                r.target, e.connect
+            ),
+            Unmeasured::NeverJoined => write!(
+                f,
+                "no member ever got JOINED in room `{}`: the server did not answer JOIN \
+                 within the {timeout} timeout (errors {}: {e})",
+                self.room,
+                e.total()
+            ),
+            Unmeasured::AllWrong => write!(f, "every answer was wrong (errors {}: {e})", e.total()),
+            Unmeasured::Interrupted => write!(
+                f,
+                "stopped after {secs:.2}s, before any right answer (errors {}: {e})",
+                e.total()
+            ),
+            Unmeasured::NoDelivery => write!(
+                f,
+                "members joined room `{}`, but no frame reached one in {secs:.2}s \
+                 ({} published; errors {}: {e})",
+                self.room,
+                r.sent,
+                e.total()
+            ),
+            Unmeasured::NoAnswer => {
+                write!(
+                    f,
+                    "not one answer in {secs:.2}s to the {} requests sent (errors {}: {e}",
+                    r.sent,
+                    e.total()
+                )?;
+                if e.total() == 0 {
+                    write!(f, "; the {timeout} timeout is not shorter than the run")?;
+                }
+                write!(f, ")")
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for NothingMeasured {
+    /// The message and the summary (not the histograms' buckets).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{self}\n{}", self.result.summary())
+    }
+}
+
+impl std::error::Error for NothingMeasured {}
+
+/// Runs `config` to its end (duration or request count). A run without one
+/// right answer is [`BenchError::NothingMeasured`].
 pub fn run(config: &BenchConfig) -> Result<BenchResult, BenchError> {
     run_until(config, &Arc::new(AtomicBool::new(false)))
 }
 
 /// Runs `config` until its end or until `stop` is set (from any thread); a run
-/// stopped early still returns what it measured, marked `interrupted`.
+/// stopped early still returns what it measured, marked `interrupted`. A run
+/// without one right answer is [`BenchError::NothingMeasured`].
 pub fn run_until(config: &BenchConfig, stop: &Arc<AtomicBool>) -> Result<BenchResult, BenchError> {
     let resolved = config.resolve()?;
     let target = resolved.target;
@@ -142,13 +280,24 @@ pub fn run_until(config: &BenchConfig, stop: &Arc<AtomicBool>) -> Result<BenchRe
     }
     let finished = Instant::now();
     let measured_until = clock.end.map_or(finished, |end| end.min(finished));
-    Ok(merge(
+    let opened = results.iter().map(|t| t.opened).sum();
+    let result = merge(
         config,
         protocol,
         results,
         measured_until.saturating_duration_since(measure_start),
         stop.load(Ordering::Relaxed),
-    ))
+    );
+    let joined = shared.joined.load(Ordering::Acquire) > 0;
+    match Unmeasured::of(&result, opened, joined) {
+        Some(why) => Err(BenchError::NothingMeasured(Box::new(NothingMeasured {
+            why,
+            result,
+            room: config.room.clone(),
+            timeout: config.timeout,
+        }))),
+        None => Ok(result),
+    }
 }
 
 /// Samples progress once a second (calling the callback) until every thread ended.
@@ -260,8 +409,7 @@ fn merge(
             *e = (*e).max(v);
         }
     }
-    // A second the run did not reach in full (the stop, or the last answers of a
-    // requests run) stays: it is part of the measured time.
+    fit_timeline(&mut r.timeline, duration);
     if let Some(h) = r.fanout.as_mut() {
         for v in fanout.into_values() {
             h.saturating_record(v);

@@ -116,6 +116,8 @@ pub(crate) struct ThreadResult {
     pub(crate) bytes_sent: u64,
     pub(crate) bytes_received: u64,
     pub(crate) errors: ErrorCounts,
+    /// Connections made (warm-up included).
+    pub(crate) opened: u64,
 }
 
 enum Role {
@@ -136,14 +138,19 @@ struct Conn {
     /// Bytes not yet taken by the socket.
     unsent: Vec<u8>,
     /// Requests sent and not answered: (intended send time, actual send time).
+    /// After the server closed as it said it would, the ones it left unanswered
+    /// stay here and are sent again on the next connection.
     inflight: VecDeque<(Instant, Instant)>,
     /// Open loop: when this connection's next send is due.
     next_due: Instant,
     in_heap: bool,
     retry_at: Option<Instant>,
-    /// Frame protocol: the next frame's sequence number; joined at least once.
+    /// Frame protocol: the next frame's sequence number; joined at least once;
+    /// when this connection's JOIN went out (a JOIN unanswered for the timeout
+    /// is a timeout error).
     seq: u64,
     ever_joined: bool,
+    join_sent: Option<Instant>,
     /// Nothing answered since this connection was made: a close now reconnects
     /// after a pause (a server that refuses connections is not hammered).
     fresh: bool,
@@ -163,9 +170,13 @@ enum Kind {
 /// Why a connection is closed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Why {
-    /// The server closed after an answer (Connection: close): not an error.
+    /// The server closed after an answer, as it said it would (Connection:
+    /// close, HTTP/1.0) or as the answer's framing has it (a body that runs to
+    /// the close): not an error; what it left unanswered is sent again.
     Done,
     Read,
+    /// The server closed in the middle of an answer: a read error.
+    Cut,
     Write,
     Timeout,
     Framing,
@@ -214,6 +225,7 @@ pub(crate) fn run(plan: Plan, shared: Arc<Shared>) -> io::Result<ThreadResult> {
         bytes_sent: 0,
         bytes_received: 0,
         errors: ErrorCounts::default(),
+        opened: 0,
     };
     let payloads: Vec<Arc<[u8]>> = match plan.target.protocol {
         BenchProtocol::Echo => (0..plan.conns)
@@ -274,6 +286,7 @@ pub(crate) fn run(plan: Plan, shared: Arc<Shared>) -> io::Result<ThreadResult> {
             retry_at: Some(start),
             seq: 0,
             ever_joined: false,
+            join_sent: None,
             fresh: true,
         });
     }
@@ -356,7 +369,7 @@ impl Worker {
                     self.on_writable(i, now);
                 }
                 if ev.is_readable() || hangup {
-                    self.on_readable(i, now);
+                    self.on_readable(i, now, hangup);
                 }
             }
             self.fire_due(Instant::now());
@@ -389,19 +402,31 @@ impl Worker {
         self.plan.quota.is_none_or(|q| self.measured_sent < q)
     }
 
+    /// Whether `t` is in the measured phase: after the warm-up, before the end
+    /// (what completes after the end, while the last events are handled, is not
+    /// counted: the phase lasts exactly its duration).
+    #[inline]
     fn measuring(&self, t: Instant) -> bool {
-        t >= self.plan.clock.measure_start
+        t >= self.plan.clock.measure_start && self.plan.clock.end.is_none_or(|end| t < end)
     }
 
+    /// The timeline's entry for `t`, if `t` is in the measured phase.
+    #[inline]
     fn second(&mut self, t: Instant) -> Option<&mut Second> {
         if !self.measuring(t) {
             return None;
         }
+        Some(self.second_of(t))
+    }
+
+    /// The timeline's entry for `t`, known to be in the measured phase.
+    #[inline]
+    fn second_of(&mut self, t: Instant) -> &mut Second {
         let s = (t - self.plan.clock.measure_start).as_secs() as usize;
         if self.rec.timeline.len() <= s {
             self.rec.timeline.resize(s + 1, Second::default());
         }
-        self.rec.timeline.get_mut(s)
+        &mut self.rec.timeline[s]
     }
 
     fn count_error(&mut self, now: Instant, n: u64, kind: Kind) {
@@ -431,15 +456,15 @@ impl Worker {
             .store(open, Ordering::Relaxed);
     }
 
-    /// Timeouts, and connections to open (again).
+    /// Timeouts (an answer, or a JOIN's JOINED), and connections to open (again).
     fn check(&mut self, now: Instant) {
         for i in 0..self.conns.len() {
             let c = &self.conns[i];
-            if c.connected
-                && c.inflight
-                    .front()
-                    .is_some_and(|&(_, sent)| now >= sent + self.plan.timeout)
-            {
+            let waiting_since = match c.role {
+                Role::Frame { joined: false, .. } => c.join_sent,
+                _ => c.inflight.front().map(|&(_, sent)| sent),
+            };
+            if c.connected && waiting_since.is_some_and(|t| now >= t + self.plan.timeout) {
                 self.close(i, Why::Timeout, now);
             }
             let c = &self.conns[i];
@@ -498,6 +523,7 @@ impl Worker {
             }
             let _ = stream.set_nodelay(true);
             c.connected = true;
+            self.rec.opened += 1;
             self.set_open();
             self.on_connected(i, now);
             return;
@@ -507,11 +533,30 @@ impl Worker {
         }
     }
 
+    /// A connection is up: a frame connection JOINs; a request connection first
+    /// sends again what the server left unanswered when it closed the last one.
     fn on_connected(&mut self, i: usize, now: Instant) {
         if let Role::Frame { .. } = self.conns[i].role {
             let join = frame::join(&self.plan.room);
+            self.conns[i].join_sent = Some(now);
             self.write(i, &join, now);
             return;
+        }
+        let again = self.conns[i].inflight.len();
+        if again > 0 {
+            let (bytes, one) = match &self.conns[i].role {
+                Role::Request(Reader::Echo(_)) => {
+                    (self.echo_batches[i].clone(), self.plan.payload_len)
+                }
+                _ => (self.batch.clone(), self.plan.request.len()),
+            };
+            // At most `pipeline` are ever in flight: the batch holds that many.
+            if !self.write(i, &bytes[..one * again], now) {
+                return;
+            }
+            for r in self.conns[i].inflight.iter_mut() {
+                r.1 = now;
+            }
         }
         self.after_progress(i, now);
     }
@@ -794,7 +839,11 @@ impl Worker {
         }
     }
 
-    fn on_readable(&mut self, i: usize, now: Instant) {
+    /// Reads what the socket has. A read shorter than the buffer emptied it (the
+    /// poll is edge-triggered: more data is a new event), unless the event also
+    /// said the peer closed: then the end of the stream is read too, since no
+    /// event will come for it.
+    fn on_readable(&mut self, i: usize, now: Instant, hangup: bool) {
         loop {
             let c = &mut self.conns[i];
             let Some(stream) = c.stream.as_mut() else {
@@ -814,7 +863,7 @@ impl Worker {
                 Ok(n) => {
                     self.rec.bytes_received += n as u64;
                     let ok = self.on_data(i, &buf[..n], now);
-                    let short = n < buf.len();
+                    let short = n < buf.len() && !hangup;
                     self.buf = buf;
                     if !ok || short {
                         return;
@@ -835,6 +884,10 @@ impl Worker {
         }
     }
 
+    /// The server closed the connection. An answer that runs to the close is
+    /// complete, and `answered` reopens the connection (nothing is lost: what
+    /// else was sent goes again); a cut answer is a read error; a close between
+    /// answers loses those still unanswered (read errors) and reopens.
     fn on_eof(&mut self, i: usize, now: Instant) {
         let mut a = Answers::default();
         let r = match &mut self.conns[i].role {
@@ -842,13 +895,13 @@ impl Worker {
             Role::Frame { .. } => Ok(()),
         };
         if r.is_err() {
-            self.close(i, Why::Framing, now);
-            return;
-        }
-        if a.complete > 0 {
+            self.close(i, Why::Cut, now);
+        } else if a.complete > 0 {
+            debug_assert!(a.close, "an answer completed by the close says so");
             self.answered(i, a, now);
+        } else {
+            self.close(i, Why::Read, now);
         }
-        self.close(i, Why::Read, now);
     }
 
     /// Bytes from the server; false if the connection was closed.
@@ -945,13 +998,16 @@ impl Worker {
         self.conns[i].fresh = false;
         let good = a.complete - a.bad_status;
         let mut measured_good = 0u64;
+        let measuring = self.measuring(now);
+        // More answers than requests: those that had one count, then the extra
+        // one is a framing error.
+        let mut extra = false;
         for k in 0..a.complete {
             let Some((intended, sent)) = self.conns[i].inflight.pop_front() else {
-                // More answers than requests.
-                self.close(i, Why::Framing, now);
-                return false;
+                extra = true;
+                break;
             };
-            if !self.measuring(now) || k >= good {
+            if !measuring || k >= good {
                 continue;
             }
             measured_good += 1;
@@ -960,13 +1016,15 @@ impl Worker {
                 h.saturating_record(micros(now - sent));
             }
         }
-        if self.measuring(now) {
+        if measuring {
             self.rec.requests += measured_good;
-            if let Some(s) = self.second(now) {
-                s.requests += measured_good;
-            }
+            self.second_of(now).requests += measured_good;
         }
         self.count_error(now, u64::from(a.bad_status), Kind::Status);
+        if extra {
+            self.close(i, Why::Framing, now);
+            return false;
+        }
         if a.close {
             self.close(i, Why::Done, now);
             return false;
@@ -988,31 +1046,36 @@ impl Worker {
         }
     }
 
-    /// Closes connection `i` (its unanswered requests are errors of the kind `why`
-    /// names) and opens it again.
+    /// Closes connection `i` and opens it again. After `Why::Done` its unanswered
+    /// requests stay in flight, to be sent again on the new connection (the
+    /// server said it would not answer them there); otherwise they are errors of
+    /// the kind `why` names.
     fn close(&mut self, i: usize, why: Why, now: Instant) {
         self.drop_stream(i);
         let role = self.new_role(i);
-        let measure_start = self.plan.clock.measure_start;
         let c = &mut self.conns[i];
         c.role = role;
-        let lost = c
-            .inflight
-            .drain(..)
-            .filter(|&(intended, _)| intended >= measure_start)
-            .count() as u64;
+        c.join_sent = None;
+        let per_request = matches!(c.role, Role::Request(_));
+        let lost = if why == Why::Done && per_request {
+            0
+        } else {
+            c.inflight
+                .drain(..)
+                .filter(|&(intended, _)| intended >= self.plan.clock.measure_start)
+                .count() as u64
+        };
         // A frame connection's loss is one error (a publisher's PING stands for
         // frames already sent; a member has nothing outstanding); a request
         // connection's is one per unanswered request, at least one for a failure.
-        let per_request = matches!(c.role, Role::Request(_));
         let n = match (why, per_request) {
-            (Why::Done, false) => 0,
+            (Why::Done, _) => 0,
             (_, false) => 1,
-            (Why::Done | Why::Read, true) => lost,
+            (Why::Read, true) => lost,
             (_, true) => lost.max(1),
         };
         let kind = match why {
-            Why::Done | Why::Read => Kind::Read,
+            Why::Done | Why::Read | Why::Cut => Kind::Read,
             Why::Write => Kind::Write,
             Why::Timeout => Kind::Timeout,
             Why::Framing => Kind::Framing,

@@ -15,7 +15,7 @@ import signal
 import sys
 from typing import Optional, Sequence
 
-from . import ConfigError, PierheadError, Response, Server, Stats, _pierhead
+from . import ConfigError, NothingMeasuredError, PierheadError, Response, Server, Stats, _pierhead
 
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 
@@ -225,14 +225,23 @@ def _bench(args: argparse.Namespace) -> int:
             body_size=args.body_size,
             timeout=args.timeout,
         )
+    except NothingMeasuredError as e:
+        # Still reported (its errors say what happened), then named: exit 1.
+        _bench_output(e.result, args.json)
+        print(f"error: {e}", file=sys.stderr)
+        return 1
     except PierheadError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    print(result.summary(), flush=True)
-    if args.json:
-        with open(args.json, "w") as f:
-            f.write(result.to_json())
+    _bench_output(result, args.json)
     return 0
+
+
+def _bench_output(result: _pierhead.BenchResult, json_path: Optional[str]) -> None:
+    print(result.summary(), flush=True)
+    if json_path:
+        with open(json_path, "w") as f:
+            f.write(result.to_json())
 
 
 if __name__ == "__main__":

@@ -6,6 +6,11 @@ so ``except OSError`` still sees a failed bind and ``except ValueError`` a bad o
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ._pierhead import BenchResult
+
 
 class PierheadError(Exception):
     """Base class of every error pierhead raises."""
@@ -54,3 +59,36 @@ class FrameError(PierheadError, ConnectionError):
     def __init__(self, message: str, text: str = "") -> None:
         super().__init__(message)
         self.text = text
+
+
+class NothingMeasuredError(PierheadError, RuntimeError):
+    """A :func:`pierhead.bench` run got not one right answer: it measured nothing.
+
+    :attr:`reason` says why, for scripts (``no_connection``, ``never_joined``,
+    ``all_wrong``, ``interrupted``, ``no_delivery``, ``no_answer``); the message says
+    it in words. :attr:`result` is what the run did count (its errors, the requests
+    sent), for a summary or a report.
+    """
+
+    reason: str
+    result: "BenchResult"
+
+    def __init__(self, message: str, reason: str, result: "BenchResult") -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.result = result
+
+
+class MergeError(ConfigError):
+    """:meth:`BenchResult.merge` refused runs that measured different things:
+    :attr:`field` names how they differ (``protocol``, ``loop`` or ``pipeline``),
+    :attr:`ours` and :attr:`theirs` what each is (``closed loop``, ``open loop at
+    1000/s``)."""
+
+    ours: str
+    theirs: str
+
+    def __init__(self, message: str, field: str, ours: str, theirs: str) -> None:
+        super().__init__(message, field)
+        self.ours = ours
+        self.theirs = theirs

@@ -10,13 +10,15 @@ use std::time::Duration;
 
 use pierhead_loadgen::{
     html_report, run_until, BenchConfig, BenchError, BenchProtocol, BenchResult as CoreResult,
-    Latency,
+    Latency, ResultError,
 };
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
 use crate::config::grace;
-use crate::errors::{config_error, from_config_error, start_error};
+use crate::errors::{
+    config_error, from_config_error, merge_error, nothing_measured_error, start_error,
+};
 
 /// How often the waiting thread looks for signals.
 const POLL: Duration = Duration::from_millis(50);
@@ -250,12 +252,14 @@ impl BenchResult {
         html_report(&self.inner)
     }
 
-    /// This result and `other` added together, exactly (histograms included).
+    /// This result and `other` added together, exactly (histograms included);
+    /// `MergeError` for runs that measured different things.
     fn merge(&self, py: Python<'_>, other: &BenchResult) -> PyResult<BenchResult> {
         let mut inner = self.inner.clone();
-        inner
-            .merge(&other.inner)
-            .map_err(|e| config_error(py, "other", e.to_string()))?;
+        inner.merge(&other.inner).map_err(|e| match e {
+            ResultError::Mismatch(m) => merge_error(py, &m),
+            e => config_error(py, "other", e.to_string()),
+        })?;
         Ok(BenchResult { inner })
     }
 
@@ -401,6 +405,12 @@ pub(crate) fn bench(
     match outcome {
         Ok(inner) => Ok(BenchResult { inner }),
         Err(BenchError::Config(e)) => Err(from_config_error(py, &e)),
+        Err(BenchError::NothingMeasured(n)) => {
+            let message = n.to_string();
+            let reason = n.why.as_str();
+            let result = Py::new(py, BenchResult { inner: n.result })?.into_any();
+            Err(nothing_measured_error(py, message, reason, result))
+        }
         Err(e) => Err(start_error(py, e.to_string())),
     }
 }

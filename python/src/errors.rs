@@ -18,6 +18,8 @@ static START_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static STATE_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static EXPECTATION_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static FRAME_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static NOTHING_MEASURED_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static MERGE_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 
 /// Builds an exception of the class `name`, or explains why it could not.
 fn raise<'py>(
@@ -110,6 +112,34 @@ pub(crate) fn expectation_error(py: Python<'_>, message: String) -> PyErr {
 pub(crate) fn frame_error(py: Python<'_>, message: String, text: &str) -> PyErr {
     raise(py, &FRAME_ERROR, "FrameError", |class| {
         class.call1((message, text.to_owned()))
+    })
+}
+
+/// `NothingMeasuredError(message, reason, result)`: a bench run without one right
+/// answer; `result` is what it counted.
+pub(crate) fn nothing_measured_error(
+    py: Python<'_>,
+    message: String,
+    reason: &str,
+    result: Py<PyAny>,
+) -> PyErr {
+    raise(
+        py,
+        &NOTHING_MEASURED_ERROR,
+        "NothingMeasuredError",
+        |class| class.call1((message, reason.to_owned(), result)),
+    )
+}
+
+/// `MergeError(message, field, ours, theirs)`: runs that measured different things.
+pub(crate) fn merge_error(py: Python<'_>, e: &pierhead_loadgen::Mismatch) -> PyErr {
+    raise(py, &MERGE_ERROR, "MergeError", |class| {
+        class.call1((
+            e.to_string(),
+            e.field.to_owned(),
+            e.ours.clone(),
+            e.theirs.clone(),
+        ))
     })
 }
 

@@ -635,6 +635,25 @@ static void test_backplane(void) {
     pierhead_server_free(c);
 }
 
+/* A black hole on 127.0.0.1 (its port in *port), or -1: a listening socket
+ * nobody accepts from. The kernel completes connections into its backlog and
+ * takes their bytes; nothing is ever answered. */
+static int black_hole(uint16_t *port) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) != 0 || listen(fd, 128) != 0 ||
+        getsockname(fd, (struct sockaddr *)&a, &len) != 0) {
+        if (fd >= 0) close(fd);
+        return -1;
+    }
+    *port = ntohs(a.sin_port);
+    return fd;
+}
+
 /* The load generator from C, against a server of this process. */
 static void test_bench(void) {
     pierhead_config *cfg = NULL;
@@ -705,6 +724,40 @@ static void test_bench(void) {
     CHECK(small.requests == 10);
     unsigned char *raw = (unsigned char *)&small;
     CHECK(raw[offsetof(pierhead_bench_result, bytes_sent)] == 0xAB);
+
+    /* A black hole (issue 22): a listening socket nobody accepts from, so
+     * connections are made and requests taken, and nothing is ever answered.
+     * The run measured nothing: its own result code, the message says why and
+     * what it counted, out is left alone. */
+    uint16_t hole_port = 0;
+    int hole = black_hole(&hole_port);
+    CHECK(hole >= 0);
+    char hole_url[64], hole_hostport[64];
+    snprintf(hole_url, sizeof hole_url, "http://127.0.0.1:%u/", hole_port);
+    o.target = hole_url;
+    o.requests = 0;
+    o.connections = 2;
+    o.duration_ms = 1000;
+    o.timeout_ms = 200;
+    r.requests = 12345;
+    CHECK(pierhead_bench_run(&o, &r) == PIERHEAD_RESULT_NOTHING_MEASURED);
+    OK(pierhead_last_error_message(msg, sizeof msg, NULL));
+    if (strstr(msg, "measured nothing: not one answer") == NULL) fprintf(stderr, "black hole, http: %s\n", msg);
+    CHECK(strstr(msg, "measured nothing: not one answer") != NULL && strstr(msg, "timeout") != NULL);
+    CHECK(r.requests == 12345);
+    CHECK(strcmp(pierhead_result_str(PIERHEAD_RESULT_NOTHING_MEASURED),
+                 "the run measured nothing (no right answer)") == 0);
+    close(hole);
+    hole = black_hole(&hole_port);
+    CHECK(hole >= 0);
+    snprintf(hole_hostport, sizeof hole_hostport, "127.0.0.1:%u", hole_port);
+    o.protocol = PIERHEAD_BENCH_FRAME;
+    o.target = hole_hostport;
+    CHECK(pierhead_bench_run(&o, &r) == PIERHEAD_RESULT_NOTHING_MEASURED);
+    OK(pierhead_last_error_message(msg, sizeof msg, NULL));
+    if (strstr(msg, "no member ever got JOINED") == NULL) fprintf(stderr, "black hole, frame: %s\n", msg);
+    CHECK(strstr(msg, "measured nothing: no member ever got JOINED in room `bench`") != NULL);
+    close(hole);
 
     pierhead_stop_report rep;
     OK(pierhead_server_stop(srv, 1000, &rep));

@@ -4,10 +4,12 @@ loopback sockets; nothing of pierhead is mocked."""
 from __future__ import annotations
 
 import http.client
+import http.server
 import os
 import shutil
 import socket
 import subprocess
+import threading
 import time
 from typing import Callable, Iterator, Optional
 
@@ -166,3 +168,80 @@ def redis() -> Iterator[Redis]:
 @pytest.fixture
 def redis_url(redis: Redis) -> str:
     return redis.url
+
+
+class BlackHole:
+    """A TCP server that accepts, reads, and never answers (a thread per
+    connection); `addr` is ``host:port``, `url` its ``http://`` form."""
+
+    def __init__(self) -> None:
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.addr = "127.0.0.1:%d" % self.sock.getsockname()[1]
+        self.url = f"http://{self.addr}/"
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._drain, args=(conn,), daemon=True).start()
+
+    @staticmethod
+    def _drain(conn: socket.socket) -> None:
+        with conn:
+            try:
+                while conn.recv(65536):
+                    pass
+            except OSError:
+                pass
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+@pytest.fixture
+def black_hole() -> Iterator[BlackHole]:
+    hole = BlackHole()
+    yield hole
+    hole.close()
+
+
+class CloseDelimited(http.server.BaseHTTPRequestHandler):
+    """HTTP/1.0 without a Content-Length: the body runs to the close."""
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.end_headers()
+        self.wfile.write(b"hello\n")
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+class Simple(http.server.SimpleHTTPRequestHandler):
+    """``python -m http.server``'s handler: HTTP/1.0, a Content-Length, the head
+    and the body written apart."""
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+class _QuietServer(http.server.ThreadingHTTPServer):
+    def handle_error(self, request: object, client_address: object) -> None:
+        pass  # a broken pipe: the bench ended with this answer in flight
+
+
+@pytest.fixture(params=["close-delimited", "simple"])
+def python_http_server(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Python's own ``http.server`` in a thread of this process: its URL."""
+    handler = {"close-delimited": CloseDelimited, "simple": Simple}[request.param]
+    server = _QuietServer(("127.0.0.1", 0), handler)
+    t = threading.Thread(target=server.serve_forever, daemon=True)
+    t.start()
+    yield "http://127.0.0.1:%d/" % server.server_address[1]
+    server.shutdown()
+    server.server_close()
+    t.join()

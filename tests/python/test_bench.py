@@ -11,6 +11,7 @@ import time
 import pytest
 
 import pierhead
+from conftest import BlackHole
 
 
 @pytest.fixture
@@ -70,8 +71,67 @@ def test_echo_and_frame_protocols() -> None:
 
 def test_wrong_answers_are_errors(hello: pierhead.Server) -> None:
     with pierhead.Server() as s:  # no expectation: every request gets 500
-        r = pierhead.bench(s.url + "/", connections=2, requests=50)
-        assert (r.requests, r.errors["status"]) == (0, 50)
+        with pytest.raises(pierhead.NothingMeasuredError) as e:
+            pierhead.bench(s.url + "/", connections=2, requests=50)
+    assert e.value.reason == "all_wrong"
+    r = e.value.result
+    assert (r.requests, r.errors["status"]) == (0, 50)
+    assert "measured nothing: every answer was wrong" in str(e.value)
+
+
+def test_python_http_server_is_measured(python_http_server: str) -> None:
+    # Issue 22: Python's http.server (HTTP/1.0: it closes after every answer,
+    # the body's end told by a Content-Length or by the close) in a thread of
+    # this process: right answers, no error (it reported 0 and 0: an answer
+    # whose bytes and close came in one event waited for a read that never came).
+    r = pierhead.bench(python_http_server, connections=4, duration=1.0, timeout=5.0)
+    assert r.errors_total == 0, r.summary()
+    assert r.requests > 0 and r.sent - r.requests <= 4, r.summary()
+
+
+@pytest.mark.parametrize(
+    "protocol, reason, says",
+    [
+        ("http", "no_answer", "not one answer"),
+        ("echo", "no_answer", "not one answer"),
+        ("frame", "never_joined", "no member ever got JOINED in room `bench`"),
+    ],
+)
+def test_a_black_hole_measured_nothing(black_hole: BlackHole, protocol: str, reason: str, says: str) -> None:
+    # Issue 22: a server that never answers: an error saying why, in pierhead's
+    # hierarchy, with what the run counted (its timeouts).
+    target = black_hole.url if protocol == "http" else black_hole.addr
+    with pytest.raises(pierhead.NothingMeasuredError) as e:
+        pierhead.bench(target, protocol=protocol, connections=2, duration=1.0, timeout=0.2)
+    assert isinstance(e.value, pierhead.PierheadError)
+    assert e.value.reason == reason
+    assert str(e.value).startswith(f"measured nothing: {says}"), str(e.value)
+    r = e.value.result
+    assert r.requests == 0 and r.errors["timeout"] >= 2 and r.errors_total == r.errors["timeout"], r.summary()
+
+
+def test_merge_refuses_runs_that_measured_different_things(hello: pierhead.Server) -> None:
+    # Issue 22: merged, a closed-loop and an open-loop run were labelled "open loop".
+    closed = pierhead.bench(hello.url + "/", connections=2, requests=100)
+    closed2 = pierhead.bench(hello.url + "/", connections=2, requests=150)
+    opened = pierhead.bench(hello.url + "/", connections=2, rate=1000, duration=0.3)
+    deep = pierhead.bench(hello.url + "/", connections=2, requests=100, pipeline=8)
+    with pierhead.Server("echo") as echo:
+        echoed = pierhead.bench(f"{echo.host}:{echo.port}", protocol="echo", connections=2, requests=100)
+    for a, b, field, ours, theirs in [
+        (closed, opened, "loop", "closed loop", "open loop at 1000/s"),
+        (opened, closed, "loop", "open loop at 1000/s", "closed loop"),
+        (closed, echoed, "protocol", "an http run", "an echo run"),
+        (closed, deep, "pipeline", "pipeline 1", "pipeline 8"),
+    ]:
+        with pytest.raises(pierhead.MergeError) as e:
+            a.merge(b)
+        assert (e.value.field, e.value.ours, e.value.theirs) == (field, ours, theirs)
+        assert str(e.value) == f"cannot merge: one run is {ours}, the other is {theirs}"
+        assert isinstance(e.value, pierhead.ConfigError) and isinstance(e.value, ValueError)
+    both = closed.merge(closed2)
+    assert (both.requests, both.runs, both.rate) == (250, 2, None)
+    assert "closed loop (2 runs merged)" in both.summary()
 
 
 def test_bad_options_raise_config_error_naming_them(hello: pierhead.Server) -> None:
@@ -104,6 +164,21 @@ def test_ctrl_c_stops_a_run() -> None:
     _, err = p.communicate(timeout=10)
     assert time.monotonic() - t < 5
     assert "KeyboardInterrupt" in err, err
+
+
+def test_python_m_pierhead_bench_measuring_nothing_exits_1(black_hole: BlackHole, tmp_path) -> None:
+    out = tmp_path / "r.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "pierhead", "bench", black_hole.url, "-c", "2", "-d", "1s", "--timeout", "200ms"]
+        + ["--json", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1, done.stderr
+    assert "error: measured nothing: not one answer" in done.stderr
+    assert "0 requests" in done.stdout
+    assert json.loads(out.read_text())["errors"]["timeout"] >= 2
 
 
 def test_python_m_pierhead_bench(hello: pierhead.Server, tmp_path) -> None:

@@ -1,7 +1,7 @@
 //! Echo: a payload per request, unique to its connection (so that bytes meant
 //! for another connection are caught), which must come back byte for byte.
 
-use super::{Answers, Framing};
+use super::{Answers, Cut, Framing};
 
 /// The payload of connection `conn`: its id, then a pattern, `len` bytes in all.
 pub(crate) fn payload(conn: u64, len: usize) -> Vec<u8> {
@@ -43,11 +43,12 @@ impl Reader {
         Ok(())
     }
 
-    pub(crate) fn eof(&mut self) -> Result<(), Framing> {
+    /// The connection ended: fine between echoes, a [`Cut`] in the middle of one.
+    pub(crate) fn eof(&mut self) -> Result<(), Cut> {
         if self.pos == 0 {
             Ok(())
         } else {
-            Err(Framing::Echo)
+            Err(Cut)
         }
     }
 }

@@ -4,7 +4,7 @@
 
 use memchr::memmem;
 
-use super::{Answers, Framing};
+use super::{Answers, Cut, Framing};
 use crate::config::{BenchConfig, Target};
 
 /// Longest response head accepted.
@@ -98,6 +98,10 @@ pub(crate) struct Reader {
     /// The last head checked, and what it said.
     last: Vec<u8>,
     last_parsed: Option<Parsed>,
+    /// The response being read says the server closes after it (`Connection:
+    /// close`, or HTTP/1.0 without keep-alive): told when it completes, which
+    /// may be a later read than its head's, or the end of the connection.
+    closing: bool,
 }
 
 impl Reader {
@@ -108,13 +112,15 @@ impl Reader {
             head_request,
             last: Vec::new(),
             last_parsed: None,
+            closing: false,
         }
     }
 
-    /// Reads `data`, counting the responses it completes.
+    /// Reads `data`, counting the responses it completes. After a response that
+    /// says the server closes (`out.close`), the rest is not read.
     pub(crate) fn feed(&mut self, data: &[u8], out: &mut Answers) -> Result<(), Framing> {
         let mut pos = 0;
-        while pos < data.len() {
+        while pos < data.len() && !out.close {
             match self.state {
                 State::Head => {
                     if self.partial.is_empty() {
@@ -182,23 +188,24 @@ impl Reader {
         Ok(())
     }
 
-    /// The connection ended: a body that runs to the close is complete; anything
-    /// else mid-response is a framing error.
-    pub(crate) fn eof(&mut self, out: &mut Answers) -> Result<(), Framing> {
+    /// The connection ended: a body that runs to the close is complete (and the
+    /// server closed after it, `out.close`); a response cut anywhere else is a
+    /// [`Cut`].
+    pub(crate) fn eof(&mut self, out: &mut Answers) -> Result<(), Cut> {
         match self.state {
             State::UntilClose => {
                 self.complete(out);
+                out.close = true;
                 Ok(())
             }
             State::Head if self.partial.is_empty() => Ok(()),
-            _ => Err(Framing::Http(
-                "connection closed in the middle of a response",
-            )),
+            _ => Err(Cut),
         }
     }
 
     fn complete(&mut self, out: &mut Answers) {
         out.complete += 1;
+        out.close |= self.closing;
         self.state = State::Head;
     }
 
@@ -219,7 +226,7 @@ impl Reader {
             return;
         }
         out.bad_status += u32::from(p.bad_status);
-        out.close |= p.close;
+        self.closing = p.close;
         self.state = p.body;
         if self.state == State::Body(0) {
             self.complete(out);
@@ -464,7 +471,59 @@ HTTP/1.1 204 No Content\r\n\r\n";
             .unwrap();
         assert_eq!(a.complete, 0);
         r.eof(&mut a).unwrap();
-        assert_eq!(a.complete, 1);
+        assert!(
+            a.complete == 1 && a.close,
+            "complete, and the server closed"
+        );
+    }
+
+    #[test]
+    fn a_close_is_told_with_the_answer_it_follows_whatever_the_reads() {
+        // Issue 22: the head said close in one read, the body came in the next:
+        // the close was forgotten and the next request went to a closing server.
+        for (head, body) in [
+            (
+                &b"HTTP/1.0 200 OK\r\nContent-Length: 3\r\n\r\n"[..],
+                &b"hi\n"[..],
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 3\r\n\r\n",
+                b"hi\n",
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n",
+                b"3\r\nhi\n\r\n0\r\n\r\n",
+            ),
+        ] {
+            let mut r = Reader::new(false);
+            let mut a = Answers::default();
+            r.feed(head, &mut a).unwrap();
+            assert_eq!((a.complete, a.close), (0, false));
+            let mut a = Answers::default();
+            r.feed(body, &mut a).unwrap();
+            assert_eq!(
+                (a.complete, a.close),
+                (1, true),
+                "{}",
+                String::from_utf8_lossy(head)
+            );
+        }
+        // HTTP/1.0 with keep-alive stays open.
+        let a = feed_all(
+            &[b"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 1\r\n\r\nx"],
+            false,
+        )
+        .unwrap();
+        assert_eq!((a.complete, a.close), (1, false));
+        // Cut in the middle of a body or a head: a cut, not a wrong answer.
+        for cut in [
+            &b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nab"[..],
+            b"HTTP/1.1 200 OK\r\nCont",
+        ] {
+            let mut r = Reader::new(false);
+            r.feed(cut, &mut Answers::default()).unwrap();
+            assert_eq!(r.eof(&mut Answers::default()), Err(Cut));
+        }
     }
 
     #[test]

@@ -12,9 +12,15 @@ pub(crate) struct Answers {
     pub(crate) complete: u32,
     /// Of those, HTTP responses with a status outside 200..=399.
     pub(crate) bad_status: u32,
-    /// The server said it closes after the last of them.
+    /// The server closes after the last of them: it said so (`Connection:
+    /// close`, HTTP/1.0 without keep-alive), or the last one ran to the close.
     pub(crate) close: bool,
 }
+
+/// The connection ended in the middle of an answer (a read error, not a wrong
+/// answer: what came was right as far as it went).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Cut;
 
 /// Input that is not a valid answer: counted as a framing error, and the
 /// connection is closed.
@@ -47,7 +53,9 @@ impl Reader {
         }
     }
 
-    pub(crate) fn eof(&mut self, out: &mut Answers) -> Result<(), Framing> {
+    /// The server closed the connection: completes an answer that runs to the
+    /// close, or says one was cut.
+    pub(crate) fn eof(&mut self, out: &mut Answers) -> Result<(), Cut> {
         match self {
             Reader::Http(r) => r.eof(out),
             Reader::Echo(r) => r.eof(),
