@@ -1,9 +1,9 @@
-//! Value parsers shared by the subcommands' flags: durations (`500ms`, `10s`),
-//! sizes with units (`64k`, through `pierhead::parse_size`), and names.
+//! Value parsers shared by the subcommands' flags: the core's parsers (durations,
+//! sizes, names, route specs), with their errors as clap shows them.
 
 use std::time::Duration;
 
-use pierhead::{Protocol, SlowConsumer};
+use pierhead::{Protocol, Route, SlowConsumer};
 
 pub fn parse_protocol(s: &str) -> Result<Protocol, String> {
     s.parse()
@@ -11,7 +11,7 @@ pub fn parse_protocol(s: &str) -> Result<Protocol, String> {
 }
 
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    humantime::parse_duration(s).map_err(|e| e.to_string())
+    pierhead::parse_duration(s).map_err(|e| e.to_string())
 }
 
 pub fn parse_slow_consumer(s: &str) -> Result<SlowConsumer, String> {
@@ -29,4 +29,9 @@ pub fn parse_interval(s: &str) -> Result<Option<Duration>, String> {
     } else {
         parse_duration(s).map(Some)
     }
+}
+
+/// `--route "METHOD PATH [STATUS [BODY|@FILE]]"`: [`Route::from_spec`].
+pub fn parse_route(s: &str) -> Result<Route, String> {
+    Route::from_spec(s).map_err(|e| e.to_string())
 }

@@ -1,7 +1,6 @@
 //! `pierhead serve`: the bound address on the first line, a stats line per
 //! interval, the stop report on SIGINT/SIGTERM.
 
-use std::process::ExitCode;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -9,11 +8,9 @@ use clap::Args;
 use pierhead::{Config, Protocol, Route, Server, SlowConsumer, Stats};
 
 use crate::args::{
-    parse_duration, parse_interval, parse_protocol, parse_size, parse_slow_consumer,
+    parse_duration, parse_interval, parse_protocol, parse_route, parse_size, parse_slow_consumer,
 };
-use crate::route_arg::parse_route;
-use signal_hook::consts::{SIGINT, SIGTERM};
-use signal_hook::iterator::Signals;
+use crate::interrupts::Interrupts;
 
 /// Options of `pierhead serve`.
 #[derive(Debug, Args)]
@@ -127,15 +124,13 @@ fn parse_tls_fault(s: &str) -> Result<pierhead::TlsFault, String> {
         .map_err(|e: pierhead::ConfigError| e.problem.to_string())
 }
 
-pub fn run(args: ServeArgs) -> ExitCode {
-    // Install the handlers before the server exists, so no signal is missed.
-    let mut signals = match Signals::new([SIGINT, SIGTERM]) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("pierhead: cannot install signal handlers: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
+/// Serves until `interrupts` has one; the exit code.
+pub fn run(args: ServeArgs, interrupts: &mut dyn Interrupts) -> u8 {
+    // Listen before the server exists, so no signal is missed.
+    if let Err(e) = interrupts.listen() {
+        eprintln!("pierhead: cannot install signal handlers: {e}");
+        return 1;
+    }
     let mut config = Config::new()
         .protocol(args.protocol)
         .bind(args.bind)
@@ -208,7 +203,7 @@ pub fn run(args: ServeArgs) -> ExitCode {
         Ok(s) => s,
         Err(e) => {
             eprintln!("pierhead: {e}");
-            return ExitCode::from(2);
+            return 2;
         }
     };
     let backplane = server
@@ -231,13 +226,16 @@ pub fn run(args: ServeArgs) -> ExitCode {
     if let Some(addr) = server.metrics_addr() {
         println!("metrics on http://{addr}/metrics");
     }
-    let signal = signals.forever().next().unwrap_or(SIGTERM);
-    let name = if signal == SIGINT {
-        "SIGINT"
-    } else {
-        "SIGTERM"
+    let signal = loop {
+        if let Some(signal) = interrupts.wait(Duration::from_secs(3600)) {
+            break signal;
+        }
     };
-    println!("{name}: stopping (grace {:?})", args.stop_timeout);
+    println!(
+        "{}: stopping (grace {:?})",
+        signal.name(),
+        args.stop_timeout
+    );
     let report = server.stop(args.stop_timeout);
     let s = server.stats();
     println!(
@@ -266,7 +264,7 @@ pub fn run(args: ServeArgs) -> ExitCode {
                 .unwrap_or_default(),
         );
     }
-    ExitCode::SUCCESS
+    0
 }
 
 /// One stats line, with rates since the previous line.
