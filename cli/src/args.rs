@@ -1,22 +1,19 @@
 //! Value parsers shared by the subcommands' flags: the core's parsers (durations,
 //! sizes, names, route specs), with their errors as clap shows them.
 
+use std::str::FromStr;
 use std::time::Duration;
 
-use pierhead::{Protocol, Route, SlowConsumer};
+use pierhead::{ConfigError, Route};
 
-pub fn parse_protocol(s: &str) -> Result<Protocol, String> {
-    s.parse()
-        .map_err(|e: pierhead::ConfigError| e.problem.to_string())
+/// A name the core parses (protocol, slow-consumer policy, certificate kind, TLS
+/// fault): its error names the config field, as the bindings' errors do.
+pub fn parse_name<T: FromStr<Err = ConfigError>>(s: &str) -> Result<T, String> {
+    s.parse().map_err(|e: ConfigError| e.to_string())
 }
 
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     pierhead::parse_duration(s).map_err(|e| e.to_string())
-}
-
-pub fn parse_slow_consumer(s: &str) -> Result<SlowConsumer, String> {
-    s.parse()
-        .map_err(|e: pierhead::ConfigError| e.problem.to_string())
 }
 
 pub fn parse_size(s: &str) -> Result<u64, String> {

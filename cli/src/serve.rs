@@ -7,16 +7,14 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use pierhead::{Config, Protocol, Route, Server, SlowConsumer, Stats};
 
-use crate::args::{
-    parse_duration, parse_interval, parse_protocol, parse_route, parse_size, parse_slow_consumer,
-};
+use crate::args::{parse_duration, parse_interval, parse_name, parse_route, parse_size};
 use crate::interrupts::Interrupts;
 
 /// Options of `pierhead serve`.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// discard, echo, http or frame.
-    #[arg(long, default_value = "http", value_parser = parse_protocol)]
+    #[arg(long, default_value = "http", value_parser = parse_name::<Protocol>)]
     protocol: Protocol,
     /// Listen address (port 0: any free port, printed on the first line).
     #[arg(long, default_value = "127.0.0.1:8080")]
@@ -58,7 +56,7 @@ pub struct ServeArgs {
     max_frame_bytes: Option<u64>,
     /// What happens to a room member over --max-output-bytes: disconnect,
     /// drop_newest or drop_oldest (frame protocol) [default: disconnect].
-    #[arg(long, value_parser = parse_slow_consumer)]
+    #[arg(long, value_parser = parse_name::<SlowConsumer>)]
     slow_consumer: Option<SlowConsumer>,
     /// Print a stats line this often; "off" prints none.
     #[arg(long, default_value = "5s", value_parser = parse_interval)]
@@ -99,29 +97,19 @@ pub struct ServeArgs {
     tls_auto: Option<std::path::PathBuf>,
     /// With --tls-auto: a certificate that misbehaves on purpose: expired,
     /// not_yet_valid, wrong_host, self_signed or untrusted_ca.
-    #[arg(long, value_parser = parse_bad_cert, requires = "tls_auto")]
+    #[arg(long, value_parser = parse_name::<pierhead::BadCert>, requires = "tls_auto")]
     tls_bad_cert: Option<pierhead::BadCert>,
     /// Require client certificates signed by this CA (PEM): mutual TLS.
     #[arg(long, value_name = "FILE")]
     tls_client_ca: Option<std::path::PathBuf>,
     /// A handshake that misbehaves on purpose: stall_handshake, reset_handshake,
     /// no_close_notify or garbage_hello.
-    #[arg(long, value_parser = parse_tls_fault)]
+    #[arg(long, value_parser = parse_name::<pierhead::TlsFault>)]
     tls_fault: Option<pierhead::TlsFault>,
     /// Send no session tickets: clients cannot resume, every connection makes a
     /// full handshake [default: tickets, as nginx and OpenSSL].
     #[arg(long)]
     tls_no_resumption: bool,
-}
-
-fn parse_bad_cert(s: &str) -> Result<pierhead::BadCert, String> {
-    s.parse()
-        .map_err(|e: pierhead::ConfigError| e.problem.to_string())
-}
-
-fn parse_tls_fault(s: &str) -> Result<pierhead::TlsFault, String> {
-    s.parse()
-        .map_err(|e: pierhead::ConfigError| e.problem.to_string())
 }
 
 /// Serves until `interrupts` has one; the exit code.
