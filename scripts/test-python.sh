@@ -11,6 +11,10 @@ py="$PWD/.venv/bin/python"
 "$py" -m pip install -q --upgrade "pip>=23" >/dev/null
 "$py" -m pip install -q "pytest>=8" "pytest-xdist>=3" "mypy>=1.10" "urllib3>=2" "prometheus_client>=0.20" "pillow>=10" "requests>=2.31" "httpx>=0.27" "httpx-sse>=0.4" "werkzeug>=2.0"
 
+echo "== cargo build -p pierhead-cli (the binary python -m pierhead is compared with)"
+cargo build -q -p pierhead-cli
+export PIERHEAD_BIN="$PWD/target/debug/pierhead"
+
 echo "== pip install ./python"
 "$py" -m pip install -q --force-reinstall --no-deps ./python
 

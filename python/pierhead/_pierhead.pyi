@@ -28,10 +28,10 @@ __all__ = [
     "_executor_threads",
     "_take_job",
     "bench",
+    "cli",
     "frame_control",
     "frame_data",
     "frame_decode",
-    "parse_size",
     "stop_all",
 ]
 __version__: Final[str]
@@ -388,7 +388,11 @@ class Server:
     def clear_errors(self) -> None: ...
 
 def stop_all(timeout: float = 1.0) -> int: ...
-def parse_size(text: str) -> int: ...
+def cli(argv: list[str]) -> int:
+    """Runs the ``pierhead`` command line ``argv`` (the program's name first) in
+    this process, as the binary does, and returns its exit code
+    (``python -m pierhead``). Call it from the main thread: Ctrl-C and SIGTERM
+    stop ``serve`` through Python's signal handlers."""
 
 # Python handlers' threads (pierhead._executor); internal.
 @final
