@@ -10,7 +10,6 @@ mod interrupts;
 mod serve;
 
 use std::ffi::OsString;
-use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
@@ -37,7 +36,7 @@ enum Command {
 /// Runs the command line `args` (the first is the program's name, as in
 /// `std::env::args_os()`), printing to standard output and error, and returns
 /// the exit code: 0 done, 1 failed, 2 refused arguments (`--help`: 0). `serve`
-/// stops when `interrupts` says so.
+/// stops, and a `bench` run ends early, when `interrupts` says so.
 pub fn run<I, T>(args: I, interrupts: &mut dyn Interrupts) -> u8
 where
     I: IntoIterator<Item = T>,
@@ -53,13 +52,6 @@ where
     };
     match cli.command {
         Command::Serve(args) => serve::run(args, interrupts),
-        Command::Bench(args) => exit_code(bench::run(args)),
+        Command::Bench(args) => bench::run(args, interrupts),
     }
-}
-
-/// The number an `ExitCode` stands for (it does not say).
-fn exit_code(code: ExitCode) -> u8 {
-    (0..=u8::MAX)
-        .find(|&n| ExitCode::from(n) == code)
-        .unwrap_or(1)
 }

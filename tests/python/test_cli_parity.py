@@ -1,17 +1,20 @@
 """``pierhead serve`` (the binary) and ``python -m pierhead serve`` are one program:
 the same argument lists give the same exit code, the same error text, the same
-first line, the same answers to the same requests and the same stop report.
+first line, the same answers to the same requests and the same stop report; and
+so are ``pierhead bench`` and ``python -m pierhead bench``.
 
 The binary is ``$PIERHEAD_BIN`` (scripts/test-python.sh builds it from this
 checkout), or ``target/debug/pierhead`` built here with cargo."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Callable, Optional
@@ -212,3 +215,78 @@ def test_stats_lines_come_from_the_same_code(binary: str) -> None:
     b, p = run_both(binary, run)
     assert b == p
     assert b[1].startswith("stats: up Ns running | conns active N accepted N refused N | requests N (N/s)"), b
+
+
+# -- bench: the same code too ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["http://127.0.0.1:1/", "--protocol", "smtp"], "invalid config field `protocol`"),
+        (["127.0.0.1:1", "--protocol", "discard"], "one of: http, echo, frame"),
+        (["http://127.0.0.1:1/", "-d", "5"], "--duration"),
+        (["http://127.0.0.1:1/", "--body-size", "lots"], "--body-size"),
+        (["http://127.0.0.1:1/", "-H", "no colon"], "`header`"),
+        (["http://127.0.0.1:1/", "-c", "0"], "`connections`"),
+        (["merge", "/no/such/result.json"], "cannot read /no/such/result.json"),
+        ([], "TARGET"),
+    ],
+)
+def test_bench_refuses_bad_arguments_alike(binary: str, args: "list[str]", words: str) -> None:
+    def run(cmd: "list[str]") -> "tuple[int, str, str]":
+        done = subprocess.run([*cmd, "bench", *args], capture_output=True, text=True, timeout=60)
+        return done.returncode, done.stdout, done.stderr
+
+    b, p = run_both(binary, run)
+    assert b == p
+    assert b[0] == 2 and words in b[2], b
+
+
+def summary_shape(text: str) -> str:
+    """A bench summary without its figures."""
+    return re.sub(r"\d+(\.\d+)?\s*(us|ms|s|KiB|MiB|GiB|B|/s)?", "N", text)
+
+
+@pytest.fixture(scope="module")
+def hello(binary: str):
+    """A `pierhead serve` to load."""
+    child = subprocess.Popen([binary, "serve", *BASE], stdout=subprocess.PIPE, text=True)
+    assert child.stdout is not None
+    url = "http://" + child.stdout.readline().split()[3] + "/"
+    yield url
+    child.kill()
+    child.wait()
+
+
+def test_bench_runs_and_reports_alike(binary: str, hello: str, tmp_path: Path) -> None:
+    def run(cmd: "list[str]") -> "tuple[int, str, str, int]":
+        out = tmp_path / f"{len(cmd)}.json"
+        done = subprocess.run(
+            [*cmd, "bench", hello, "-c", "2", "-n", "300", "--json", str(out)], capture_output=True, text=True, timeout=60
+        )
+        return done.returncode, summary_shape(done.stdout), done.stderr, json.loads(out.read_text())["requests"]
+
+    b, p = run_both(binary, run)
+    assert b == p
+    assert b[0] == 0 and b[3] == 300 and "errors N: connect N" in b[1], b
+
+
+def test_an_interrupted_bench_reports_what_it_measured(binary: str, hello: str) -> None:
+    """Ctrl-C ends a run early in both, with the summary and exit 0 (Python's
+    SIGINT handler is how the extension learns of it)."""
+
+    def run(cmd: "list[str]") -> "tuple[int, str, str]":
+        child = subprocess.Popen(
+            [*cmd, "bench", hello, "-c", "2", "-d", "60s"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        time.sleep(1.5)
+        t = time.monotonic()
+        child.send_signal(signal.SIGINT)
+        out, err = child.communicate(timeout=30)
+        assert time.monotonic() - t < 20
+        return child.returncode, summary_shape(out), err
+
+    b, p = run_both(binary, run)
+    assert b == p
+    assert b[0] == 0 and "(interrupted)" in b[1], b
