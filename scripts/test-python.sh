@@ -2,7 +2,9 @@
 # The Python package's tests, against a real `pip install ./python` into .venv
 # (maturin comes through the build backend): the type stubs checked against the
 # built module (mypy stubtest) and the package type-checked (mypy --strict), then
-# the pytest suite in tests/python over loopback. Part of scripts/test.sh.
+# the pytest suite in tests/python over loopback (with the `pierhead` binary built
+# from this checkout, which `python -m pierhead` is compared with). Part of
+# scripts/test.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
