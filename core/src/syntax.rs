@@ -66,7 +66,12 @@ pub fn query_pairs(query: &str) -> Vec<(String, String)> {
 /// Decodes `%XX` escapes, and `+` as a space when `plus` (form encoding).
 fn decode(text: &str, plus: bool) -> Cow<'_, [u8]> {
     let bytes = text.as_bytes();
-    if !bytes.iter().any(|&b| b == b'%' || (plus && b == b'+')) {
+    let plain = if plus {
+        !bytes.iter().any(|&b| b == b'%' || b == b'+')
+    } else {
+        !bytes.contains(&b'%')
+    };
+    if plain {
         return Cow::Borrowed(bytes);
     }
     let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
