@@ -1437,6 +1437,34 @@ pierhead_result pierhead_route_set_fault(pierhead_route *route,
 pierhead_result pierhead_config_add_route(pierhead_config *config, const pierhead_route *route);
 
 /*
+ Adds a copy of `route` to the running server, after its routes; it applies to
+ requests read from now on. `*out_id` (may be NULL) identifies it.
+
+ # Safety
+ `server` NULL or live; `route` NULL or live; `out_id` NULL or valid.
+ */
+pierhead_result pierhead_server_add_route(const pierhead_server *server,
+                                          const pierhead_route *route,
+                                          uint64_t *out_id);
+
+/*
+ Puts a copy of `route` at `position` in the running server's matching order (0:
+ before every route; the number of routes: after them, as
+ `pierhead_server_add_route`), in one step: a request sees the routes as they
+ were or with this one in place, never anything in between. It applies to
+ requests read from now on; `*out_id` (may be NULL) identifies it. A position
+ past the end is `PIERHEAD_RESULT_INVALID_PARAMETER` (the message names
+ `position`), as is an invalid route; neither changes anything.
+
+ # Safety
+ `server` NULL or live; `route` NULL or live; `out_id` NULL or valid.
+ */
+pierhead_result pierhead_server_insert_route(const pierhead_server *server,
+                                             size_t position,
+                                             const pierhead_route *route,
+                                             uint64_t *out_id);
+
+/*
  Validates `config`, binds and starts the worker threads; returns once the
  listener is bound (the port is known). On failure nothing runs, `*out` is left
  alone and `pierhead_last_error_message` says why (the field, or the address
@@ -1489,17 +1517,6 @@ pierhead_result pierhead_server_stop(const pierhead_server *server,
  `server` must be NULL or a pointer from `pierhead_server_start` not freed yet.
  */
 void pierhead_server_free(pierhead_server *server);
-
-/*
- Adds a copy of `route` to the running server, after its routes; it applies to
- requests read from now on. `*out_id` (may be NULL) identifies it.
-
- # Safety
- `server` NULL or live; `route` NULL or live; `out_id` NULL or valid.
- */
-pierhead_result pierhead_server_add_route(const pierhead_server *server,
-                                          const pierhead_route *route,
-                                          uint64_t *out_id);
 
 /*
  Removes route `id`; `PIERHEAD_RESULT_INVALID_PARAMETER` if there is none.

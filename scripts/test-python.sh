@@ -2,7 +2,9 @@
 # The Python package's tests, against a real `pip install ./python` into .venv
 # (maturin comes through the build backend): the type stubs checked against the
 # built module (mypy stubtest) and the package type-checked (mypy --strict), then
-# the pytest suite in tests/python over loopback. Part of scripts/test.sh.
+# the pytest suite in tests/python over loopback (with the `pierhead` binary built
+# from this checkout, which `python -m pierhead` is compared with). Part of
+# scripts/test.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,6 +12,10 @@ cd "$(dirname "$0")/.."
 py="$PWD/.venv/bin/python"
 "$py" -m pip install -q --upgrade "pip>=23" >/dev/null
 "$py" -m pip install -q "pytest>=8" "pytest-xdist>=3" "mypy>=1.10" "urllib3>=2" "prometheus_client>=0.20" "pillow>=10" "requests>=2.31" "httpx>=0.27" "httpx-sse>=0.4" "werkzeug>=2.0"
+
+echo "== cargo build -p pierhead-cli (the binary python -m pierhead is compared with)"
+cargo build -q -p pierhead-cli
+export PIERHEAD_BIN="$PWD/target/debug/pierhead"
 
 echo "== pip install ./python"
 "$py" -m pip install -q --force-reinstall --no-deps ./python

@@ -1,22 +1,19 @@
-//! Value parsers shared by the subcommands' flags: durations (`500ms`, `10s`),
-//! sizes with units (`64k`, through `pierhead::parse_size`), and names.
+//! Value parsers shared by the subcommands' flags: the core's parsers (durations,
+//! sizes, names, route specs), with their errors as clap shows them.
 
+use std::str::FromStr;
 use std::time::Duration;
 
-use pierhead::{Protocol, SlowConsumer};
+use pierhead::{ConfigError, Route};
 
-pub fn parse_protocol(s: &str) -> Result<Protocol, String> {
-    s.parse()
-        .map_err(|e: pierhead::ConfigError| e.problem.to_string())
+/// A name the core parses (protocol, slow-consumer policy, certificate kind, TLS
+/// fault): its error names the config field, as the bindings' errors do.
+pub fn parse_name<T: FromStr<Err = ConfigError>>(s: &str) -> Result<T, String> {
+    s.parse().map_err(|e: ConfigError| e.to_string())
 }
 
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
-    humantime::parse_duration(s).map_err(|e| e.to_string())
-}
-
-pub fn parse_slow_consumer(s: &str) -> Result<SlowConsumer, String> {
-    s.parse()
-        .map_err(|e: pierhead::ConfigError| e.problem.to_string())
+    pierhead::parse_duration(s).map_err(|e| e.to_string())
 }
 
 pub fn parse_size(s: &str) -> Result<u64, String> {
@@ -29,4 +26,9 @@ pub fn parse_interval(s: &str) -> Result<Option<Duration>, String> {
     } else {
         parse_duration(s).map(Some)
     }
+}
+
+/// `--route "METHOD PATH [STATUS [BODY|@FILE]]"`: [`Route::from_spec`].
+pub fn parse_route(s: &str) -> Result<Route, String> {
+    Route::from_spec(s).map_err(|e| e.to_string())
 }

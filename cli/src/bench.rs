@@ -3,7 +3,6 @@
 //! report, `--find-rate`, and `pierhead bench merge` of JSON results.
 
 use std::io::IsTerminal;
-use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,7 +13,8 @@ use pierhead_loadgen::{
     Progress, ResultError,
 };
 
-use crate::args::{parse_duration, parse_size};
+use crate::args::{parse_duration, parse_name, parse_size};
+use crate::interrupts::{until_interrupted, Interrupts};
 
 /// Options of `pierhead bench`.
 #[derive(Debug, Args)]
@@ -26,7 +26,7 @@ pub struct BenchArgs {
     #[arg(required = true)]
     target: Option<String>,
     /// http (implied by an http:// URL), echo or frame.
-    #[arg(long, value_parser = parse_protocol)]
+    #[arg(long, value_parser = parse_name::<BenchProtocol>)]
     protocol: Option<BenchProtocol>,
     /// Connections to keep open.
     #[arg(short, long, default_value_t = 64)]
@@ -110,11 +110,6 @@ struct MergeArgs {
     report: Option<String>,
 }
 
-fn parse_protocol(s: &str) -> Result<BenchProtocol, String> {
-    s.parse()
-        .map_err(|e: pierhead::ConfigError| e.problem.to_string())
-}
-
 /// The config the flags describe (shared by runs and rate searches).
 fn config(a: &BenchArgs, target: &str) -> Result<BenchConfig, String> {
     let mut c = BenchConfig::new(target)
@@ -172,37 +167,40 @@ fn with_progress(c: BenchConfig, quiet: bool) -> BenchConfig {
     })
 }
 
-pub fn run(args: BenchArgs) -> ExitCode {
+/// Runs the load (or a merge) and reports; the exit code. An interrupt ends the
+/// run early, and what was measured is still reported.
+pub fn run(args: BenchArgs, interrupts: &mut dyn Interrupts) -> u8 {
     if let Some(BenchCommand::Merge(m)) = &args.command {
         return merge(m);
     }
     let Some(target) = args.target.as_deref() else {
         eprintln!("pierhead bench: a TARGET is needed");
-        return ExitCode::from(2);
+        return 2;
     };
     let config = match config(&args, target) {
         Ok(c) => with_progress(c, args.quiet),
         Err(e) => {
             eprintln!("pierhead: {e}");
-            return ExitCode::from(2);
+            return 2;
         }
     };
     if let Err(e) = config.validate() {
         eprintln!("pierhead: {e}");
-        return ExitCode::from(2);
+        return 2;
+    }
+    if let Err(e) = interrupts.listen() {
+        eprintln!("pierhead: cannot install signal handlers: {e}");
+        return 1;
     }
     let stop = Arc::new(AtomicBool::new(false));
-    // Ctrl-C ends the run early; what was measured is still reported.
-    let _ = signal_hook::flag::register(signal_hook::consts::SIGINT, stop.clone());
-    let _ = signal_hook::flag::register(signal_hook::consts::SIGTERM, stop.clone());
     if args.find_rate {
         let Some(p99) = args.p99 else {
             eprintln!("pierhead: --find-rate needs --p99");
-            return ExitCode::from(2);
+            return 2;
         };
-        return search(&config, p99, &stop, &args);
+        return until_interrupted(interrupts, &stop, || search(&config, p99, &stop, &args));
     }
-    match run_until(&config, &stop) {
+    match until_interrupted(interrupts, &stop, || run_until(&config, &stop)) {
         Ok(r) => output(&r, args.json.as_deref(), args.report.as_deref()),
         Err(e) => failed(&e, &args),
     }
@@ -211,22 +209,17 @@ pub fn run(args: BenchArgs) -> ExitCode {
 /// A run that failed: one that measured nothing is still reported (summary,
 /// JSON, report: its errors say what happened), then named, and exits 1; one
 /// that could not run exits 2.
-fn failed(e: &BenchError, args: &BenchArgs) -> ExitCode {
+fn failed(e: &BenchError, args: &BenchArgs) -> u8 {
     if let BenchError::NothingMeasured(n) = e {
         let _ = output(&n.result, args.json.as_deref(), args.report.as_deref());
         eprintln!("pierhead: {n}");
-        return ExitCode::FAILURE;
+        return 1;
     }
     eprintln!("pierhead: {e}");
-    ExitCode::from(2)
+    2
 }
 
-fn search(
-    config: &BenchConfig,
-    p99: Duration,
-    stop: &Arc<AtomicBool>,
-    args: &BenchArgs,
-) -> ExitCode {
+fn search(config: &BenchConfig, p99: Duration, stop: &Arc<AtomicBool>, args: &BenchArgs) -> u8 {
     let found = match find_rate(config, p99, stop, |step| {
         eprintln!(
             "rate {:>10.0}/s: {:>10.0} answers/s, p99 {}, errors {} -> {}",
@@ -254,7 +247,7 @@ fn search(
                 "no rate tried kept p99 <= {}",
                 fmt_us(p99.as_micros() as u64)
             );
-            ExitCode::FAILURE
+            1
         }
     }
 }
@@ -268,7 +261,7 @@ fn fmt_us(v: u64) -> String {
 }
 
 /// The summary (or JSON) and the report files.
-fn output(r: &BenchResult, json: Option<&str>, report: Option<&str>) -> ExitCode {
+fn output(r: &BenchResult, json: Option<&str>, report: Option<&str>) -> u8 {
     match json {
         Some("-") => {
             println!("{}", r.to_json());
@@ -278,7 +271,7 @@ fn output(r: &BenchResult, json: Option<&str>, report: Option<&str>) -> ExitCode
             println!("{}", r.summary());
             if let Err(e) = std::fs::write(path, r.to_json()) {
                 eprintln!("pierhead: cannot write {path}: {e}");
-                return ExitCode::FAILURE;
+                return 1;
             }
         }
         None => println!("{}", r.summary()),
@@ -286,29 +279,29 @@ fn output(r: &BenchResult, json: Option<&str>, report: Option<&str>) -> ExitCode
     if let Some(path) = report {
         if let Err(e) = std::fs::write(path, html_report(r)) {
             eprintln!("pierhead: cannot write {path}: {e}");
-            return ExitCode::FAILURE;
+            return 1;
         }
     }
-    ExitCode::SUCCESS
+    0
 }
 
 /// Adds the files' results up; a file that is not a result, or one that measured
 /// something else (protocol, loop, pipeline), is refused naming it (exit 2).
-fn merge(m: &MergeArgs) -> ExitCode {
+fn merge(m: &MergeArgs) -> u8 {
     let mut merged: Option<BenchResult> = None;
     for (k, f) in m.files.iter().enumerate() {
         let text = match std::fs::read_to_string(f) {
             Ok(t) => t,
             Err(e) => {
                 eprintln!("pierhead: cannot read {f}: {e}");
-                return ExitCode::from(2);
+                return 2;
             }
         };
         let r = match BenchResult::from_json(&text) {
             Ok(r) => r,
             Err(e) => {
                 eprintln!("pierhead: {f}: {e}");
-                return ExitCode::from(2);
+                return 2;
             }
         };
         match merged.as_mut() {
@@ -317,17 +310,17 @@ fn merge(m: &MergeArgs) -> ExitCode {
                 Ok(()) => {}
                 Err(ResultError::Mismatch(e)) => {
                     eprintln!("pierhead: {}", e.naming(&m.files[..k].join(" + "), f));
-                    return ExitCode::from(2);
+                    return 2;
                 }
                 Err(e) => {
                     eprintln!("pierhead: {f}: {e}");
-                    return ExitCode::from(2);
+                    return 2;
                 }
             },
         }
     }
     match merged {
         Some(r) => output(&r, m.json.as_deref(), m.report.as_deref()),
-        None => ExitCode::from(2),
+        None => 2,
     }
 }

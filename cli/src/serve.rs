@@ -1,25 +1,20 @@
 //! `pierhead serve`: the bound address on the first line, a stats line per
 //! interval, the stop report on SIGINT/SIGTERM.
 
-use std::process::ExitCode;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use clap::Args;
 use pierhead::{Config, Protocol, Route, Server, SlowConsumer, Stats};
 
-use crate::args::{
-    parse_duration, parse_interval, parse_protocol, parse_size, parse_slow_consumer,
-};
-use crate::route_arg::parse_route;
-use signal_hook::consts::{SIGINT, SIGTERM};
-use signal_hook::iterator::Signals;
+use crate::args::{parse_duration, parse_interval, parse_name, parse_route, parse_size};
+use crate::interrupts::Interrupts;
 
 /// Options of `pierhead serve`.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// discard, echo, http or frame.
-    #[arg(long, default_value = "http", value_parser = parse_protocol)]
+    #[arg(long, default_value = "http", value_parser = parse_name::<Protocol>)]
     protocol: Protocol,
     /// Listen address (port 0: any free port, printed on the first line).
     #[arg(long, default_value = "127.0.0.1:8080")]
@@ -61,7 +56,7 @@ pub struct ServeArgs {
     max_frame_bytes: Option<u64>,
     /// What happens to a room member over --max-output-bytes: disconnect,
     /// drop_newest or drop_oldest (frame protocol) [default: disconnect].
-    #[arg(long, value_parser = parse_slow_consumer)]
+    #[arg(long, value_parser = parse_name::<SlowConsumer>)]
     slow_consumer: Option<SlowConsumer>,
     /// Print a stats line this often; "off" prints none.
     #[arg(long, default_value = "5s", value_parser = parse_interval)]
@@ -102,14 +97,14 @@ pub struct ServeArgs {
     tls_auto: Option<std::path::PathBuf>,
     /// With --tls-auto: a certificate that misbehaves on purpose: expired,
     /// not_yet_valid, wrong_host, self_signed or untrusted_ca.
-    #[arg(long, value_parser = parse_bad_cert, requires = "tls_auto")]
+    #[arg(long, value_parser = parse_name::<pierhead::BadCert>, requires = "tls_auto")]
     tls_bad_cert: Option<pierhead::BadCert>,
     /// Require client certificates signed by this CA (PEM): mutual TLS.
     #[arg(long, value_name = "FILE")]
     tls_client_ca: Option<std::path::PathBuf>,
     /// A handshake that misbehaves on purpose: stall_handshake, reset_handshake,
     /// no_close_notify or garbage_hello.
-    #[arg(long, value_parser = parse_tls_fault)]
+    #[arg(long, value_parser = parse_name::<pierhead::TlsFault>)]
     tls_fault: Option<pierhead::TlsFault>,
     /// Send no session tickets: clients cannot resume, every connection makes a
     /// full handshake [default: tickets, as nginx and OpenSSL].
@@ -117,25 +112,13 @@ pub struct ServeArgs {
     tls_no_resumption: bool,
 }
 
-fn parse_bad_cert(s: &str) -> Result<pierhead::BadCert, String> {
-    s.parse()
-        .map_err(|e: pierhead::ConfigError| e.problem.to_string())
-}
-
-fn parse_tls_fault(s: &str) -> Result<pierhead::TlsFault, String> {
-    s.parse()
-        .map_err(|e: pierhead::ConfigError| e.problem.to_string())
-}
-
-pub fn run(args: ServeArgs) -> ExitCode {
-    // Install the handlers before the server exists, so no signal is missed.
-    let mut signals = match Signals::new([SIGINT, SIGTERM]) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("pierhead: cannot install signal handlers: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
+/// Serves until `interrupts` has one; the exit code.
+pub fn run(args: ServeArgs, interrupts: &mut dyn Interrupts) -> u8 {
+    // Listen before the server exists, so no signal is missed.
+    if let Err(e) = interrupts.listen() {
+        eprintln!("pierhead: cannot install signal handlers: {e}");
+        return 1;
+    }
     let mut config = Config::new()
         .protocol(args.protocol)
         .bind(args.bind)
@@ -208,7 +191,7 @@ pub fn run(args: ServeArgs) -> ExitCode {
         Ok(s) => s,
         Err(e) => {
             eprintln!("pierhead: {e}");
-            return ExitCode::from(2);
+            return 2;
         }
     };
     let backplane = server
@@ -231,13 +214,16 @@ pub fn run(args: ServeArgs) -> ExitCode {
     if let Some(addr) = server.metrics_addr() {
         println!("metrics on http://{addr}/metrics");
     }
-    let signal = signals.forever().next().unwrap_or(SIGTERM);
-    let name = if signal == SIGINT {
-        "SIGINT"
-    } else {
-        "SIGTERM"
+    let signal = loop {
+        if let Some(signal) = interrupts.wait(Duration::from_secs(3600)) {
+            break signal;
+        }
     };
-    println!("{name}: stopping (grace {:?})", args.stop_timeout);
+    println!(
+        "{}: stopping (grace {:?})",
+        signal.name(),
+        args.stop_timeout
+    );
     let report = server.stop(args.stop_timeout);
     let s = server.stats();
     println!(
@@ -266,7 +252,7 @@ pub fn run(args: ServeArgs) -> ExitCode {
                 .unwrap_or_default(),
         );
     }
-    ExitCode::SUCCESS
+    0
 }
 
 /// One stats line, with rates since the previous line.

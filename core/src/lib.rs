@@ -34,6 +34,7 @@ mod routing;
 mod server;
 mod shared;
 mod stats;
+mod syntax;
 mod tls;
 mod worker;
 
@@ -45,10 +46,11 @@ pub use metrics::{prometheus_text, PROMETHEUS_CONTENT_TYPE};
 pub use rooms::publish::{PublishError, PublishReport};
 pub use routing::{
     Chaos, ChaosDecision, ClosedBy, ConnectionRecord, Fault, Handler, PathMatch, Request,
-    RequestView, Response, Route, RouteId, Sse, SseEvent, Step, Steps,
+    RequestView, Response, Route, RouteId, RouteSpecError, Sse, SseEvent, Step, Steps,
 };
 pub use server::{Server, StopReport, DROP_STOP_DEADLINE};
 pub use shared::{CallbackGuard, CallbackScope};
+pub use syntax::{parse_duration, percent_decode, query_pairs};
 
 /// The frame protocol's wire format, for clients: encode frames and decode what
 /// the server sends (the server uses the same code).

@@ -291,6 +291,15 @@ impl Server {
         self.shared.routes.add(route)
     }
 
+    /// Puts a route at `position` in matching order (0: before every other route;
+    /// `route_ids().len()`: after them, as `add_route`); it applies to requests
+    /// read from now on. Workers see the routes before the insertion or after it,
+    /// never a table in between. A position past the end is refused (an error
+    /// naming `position`), as is an invalid route; neither changes anything.
+    pub fn insert_route(&self, position: usize, route: Route) -> Result<RouteId, ConfigError> {
+        self.shared.routes.insert(position, route)
+    }
+
     /// Replaces route `id` in place (its use count starts afresh). False if there is
     /// no such route.
     pub fn replace_route(&self, id: RouteId, route: Route) -> Result<bool, ConfigError> {

@@ -236,6 +236,74 @@ fn routes_change_while_running() {
     );
 }
 
+/// A route inserted in the middle is tried at its place, and clients that keep
+/// asking while it goes in see the table before or after, never without the
+/// routes behind it (the Python package inserted by removing and re-adding those).
+#[test]
+fn a_route_inserted_at_a_position_is_tried_there_at_once() {
+    let server = Arc::new(http());
+    let first = server
+        .add_route(Route::get("/a").respond(Reply::text(200, "a\n")))
+        .unwrap();
+    let last = server
+        .add_route(Route::get("/").prefix().respond(Reply::text(200, "any\n")))
+        .unwrap();
+    let done = Arc::new(AtomicBool::new(false));
+    let asker = {
+        let (addr, done) = (server.local_addr(), done.clone());
+        thread::spawn(move || {
+            let mut s = connect(addr);
+            let mut r = BufReader::new(s.try_clone().unwrap());
+            let mut seen = Vec::new();
+            while !done.load(Ordering::Relaxed) || seen.is_empty() {
+                s.write_all(b"GET /b HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+                let resp = read_response(&mut r, false).unwrap();
+                seen.push((resp.status, String::from_utf8(resp.body).unwrap()));
+            }
+            seen
+        })
+    };
+    let mut inserted = Vec::new();
+    for i in 0..50 {
+        let route = Route::get(format!("/new{i}")).respond(Reply::text(200, "new\n"));
+        inserted.push(server.insert_route(1, route).unwrap());
+    }
+    let b = server
+        .insert_route(1, Route::get("/b").respond(Reply::text(200, "b\n")))
+        .unwrap();
+    let top = server
+        .insert_route(0, Route::get("/a").respond(Reply::text(200, "top\n")))
+        .unwrap();
+    done.store(true, Ordering::Relaxed);
+    for (status, body) in asker.join().unwrap() {
+        assert!(
+            status == 200 && (body == "any\n" || body == "b\n"),
+            "{status} {body:?}"
+        );
+    }
+    let ids = server.route_ids();
+    assert_eq!(ids.len(), 54);
+    assert_eq!(&ids[..3], &[top, first, b]);
+    assert_eq!(ids[3], inserted[49]);
+    assert_eq!(ids[53], last);
+    assert_eq!(get(&server, "/a").body, b"top\n");
+    assert_eq!(get(&server, "/b").body, b"b\n");
+    assert_eq!(get(&server, "/new0").body, b"new\n");
+    // At the end is `add_route`; past it, nothing changes and the error names it.
+    let end = server
+        .insert_route(54, Route::get("/end").respond(Reply::new(204)))
+        .unwrap();
+    assert_eq!(server.route_ids().last(), Some(&end));
+    let err = server
+        .insert_route(99, Route::get("/x").respond(Reply::new(204)))
+        .unwrap_err();
+    assert_eq!(err.field, "position");
+    assert!(err.to_string().contains("at most 55, got 99"), "{err}");
+    let err = server.insert_route(0, Route::get("nopath")).unwrap_err();
+    assert_eq!(err.field, "route.path");
+    assert_eq!(server.route_ids().len(), 55);
+}
+
 /// Clients hammer two routes whose bodies differ in length while another thread
 /// keeps clearing and re-adding them: every response must be one route's exact
 /// response, the fixed one, or a 404, each correctly framed.

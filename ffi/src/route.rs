@@ -1,6 +1,6 @@
 //! `pierhead_route`: a route with everything the Rust `Route` has (matchers, use
 //! count, fault, response or handler), added to a config before start or to a
-//! running server.
+//! running server (after its routes, or at a position).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,6 +11,7 @@ use crate::config::{edit, pierhead_config};
 use crate::enums::CEnum;
 use crate::http::{call_handler, pierhead_http_handler, route_for, CHandler};
 use crate::result::{pierhead_result, set_last_error};
+use crate::server::{pierhead_server, server_ref};
 use crate::{c_str, guard, guard_try, non_null, UserData};
 
 /// A route being built. Create with `pierhead_route_new`, free with
@@ -403,4 +404,68 @@ pub unsafe extern "C" fn pierhead_config_add_route(
     };
     // SAFETY: forwarded from the caller.
     unsafe { edit(config, apply) }
+}
+
+/// Adds a copy of `route` to the running server, after its routes; it applies to
+/// requests read from now on. `*out_id` (may be NULL) identifies it.
+///
+/// # Safety
+/// `server` NULL or live; `route` NULL or live; `out_id` NULL or valid.
+#[no_mangle]
+pub unsafe extern "C" fn pierhead_server_add_route(
+    server: *const pierhead_server,
+    route: *const pierhead_route,
+    out_id: *mut u64,
+) -> pierhead_result {
+    // SAFETY: forwarded from the caller.
+    unsafe { place(server, route, out_id, |s, r| s.add_route(r)) }
+}
+
+/// Puts a copy of `route` at `position` in the running server's matching order (0:
+/// before every route; the number of routes: after them, as
+/// `pierhead_server_add_route`), in one step: a request sees the routes as they
+/// were or with this one in place, never anything in between. It applies to
+/// requests read from now on; `*out_id` (may be NULL) identifies it. A position
+/// past the end is `PIERHEAD_RESULT_INVALID_PARAMETER` (the message names
+/// `position`), as is an invalid route; neither changes anything.
+///
+/// # Safety
+/// `server` NULL or live; `route` NULL or live; `out_id` NULL or valid.
+#[no_mangle]
+pub unsafe extern "C" fn pierhead_server_insert_route(
+    server: *const pierhead_server,
+    position: usize,
+    route: *const pierhead_route,
+    out_id: *mut u64,
+) -> pierhead_result {
+    // SAFETY: forwarded from the caller.
+    unsafe { place(server, route, out_id, |s, r| s.insert_route(position, r)) }
+}
+
+/// The body of `_add_route` and `_insert_route`: `put` places the validated copy.
+///
+/// # Safety
+/// As theirs.
+unsafe fn place(
+    server: *const pierhead_server,
+    route: *const pierhead_route,
+    out_id: *mut u64,
+    put: impl FnOnce(&pierhead::Server, Route) -> Result<pierhead::RouteId, pierhead::ConfigError>,
+) -> pierhead_result {
+    guard_try(|| {
+        // SAFETY: forwarded from the caller.
+        let server = unsafe { server_ref(server) }?;
+        let route = non_null(route.cast_mut(), "route")?;
+        // SAFETY: non-NULL and live, as promised.
+        let route = validated(unsafe { &*route })?;
+        let id = put(&server.inner, route).map_err(|e| {
+            set_last_error(e.to_string());
+            pierhead_result::PIERHEAD_RESULT_INVALID_PARAMETER
+        })?;
+        if !out_id.is_null() {
+            // SAFETY: non-NULL and valid, as promised.
+            unsafe { *out_id = id.0 };
+        }
+        Ok(pierhead_result::PIERHEAD_RESULT_OK)
+    })
 }

@@ -6,7 +6,6 @@ use pierhead::{RouteId, Server, StartError};
 
 use crate::config::pierhead_config;
 use crate::result::{copy_text, pierhead_result, set_last_error};
-use crate::route::{pierhead_route, validated};
 use crate::stats::{pierhead_stats, pierhead_stop_report};
 use crate::{guard, guard_try, non_null};
 
@@ -207,35 +206,6 @@ pub unsafe extern "C" fn pierhead_server_free(server: *mut pierhead_server) {
         }
         pierhead_result::PIERHEAD_RESULT_OK
     });
-}
-
-/// Adds a copy of `route` to the running server, after its routes; it applies to
-/// requests read from now on. `*out_id` (may be NULL) identifies it.
-///
-/// # Safety
-/// `server` NULL or live; `route` NULL or live; `out_id` NULL or valid.
-#[no_mangle]
-pub unsafe extern "C" fn pierhead_server_add_route(
-    server: *const pierhead_server,
-    route: *const pierhead_route,
-    out_id: *mut u64,
-) -> pierhead_result {
-    guard_try(|| {
-        // SAFETY: forwarded from the caller.
-        let server = unsafe { server_ref(server) }?;
-        let route = non_null(route.cast_mut(), "route")?;
-        // SAFETY: non-NULL and live, as promised.
-        let route = validated(unsafe { &*route })?;
-        let id = server.inner.add_route(route).map_err(|e| {
-            set_last_error(e.to_string());
-            pierhead_result::PIERHEAD_RESULT_INVALID_PARAMETER
-        })?;
-        if !out_id.is_null() {
-            // SAFETY: non-NULL and valid, as promised.
-            unsafe { *out_id = id.0 };
-        }
-        Ok(pierhead_result::PIERHEAD_RESULT_OK)
-    })
 }
 
 /// Removes route `id`; `PIERHEAD_RESULT_INVALID_PARAMETER` if there is none.

@@ -6,6 +6,7 @@ use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::Arc;
 use std::time::Duration;
 
+use pierhead::Protocol;
 pub use pierhead::{ConfigError, ConfigProblem};
 
 /// What the generator speaks to the target.
@@ -33,14 +34,16 @@ impl BenchProtocol {
     }
 }
 
+/// The server's protocol names (parsed by the core), less `discard`, which answers
+/// nothing to measure.
 impl std::str::FromStr for BenchProtocol {
     type Err = ConfigError;
     fn from_str(s: &str) -> Result<Self, ConfigError> {
-        match s.to_ascii_lowercase().as_str() {
-            "http" => Ok(BenchProtocol::Http),
-            "echo" => Ok(BenchProtocol::Echo),
-            "frame" => Ok(BenchProtocol::Frame),
-            _ => Err(ConfigError {
+        match s.parse() {
+            Ok(Protocol::Http) => Ok(BenchProtocol::Http),
+            Ok(Protocol::Echo) => Ok(BenchProtocol::Echo),
+            Ok(Protocol::Frame) => Ok(BenchProtocol::Frame),
+            Ok(Protocol::Discard) | Err(_) => Err(ConfigError {
                 field: "protocol",
                 problem: ConfigProblem::UnknownName {
                     got: s.to_owned(),
@@ -576,5 +579,9 @@ mod tests {
             "gopher".parse::<BenchProtocol>().unwrap_err().field,
             "protocol"
         );
+        // The server's names, less discard.
+        assert_eq!("ECHO".parse::<BenchProtocol>(), Ok(BenchProtocol::Echo));
+        let e = "discard".parse::<BenchProtocol>().unwrap_err();
+        assert!(e.to_string().ends_with("one of: http, echo, frame"), "{e}");
     }
 }

@@ -63,21 +63,9 @@ pub(crate) fn bind_address(host: &str, port: u16) -> String {
     }
 }
 
-/// The protocol named `name`.
+/// The protocol named `name` (the core's names and its error).
 pub(crate) fn protocol(py: Python<'_>, name: &str) -> PyResult<Protocol> {
-    match name {
-        "http" => Ok(Protocol::Http),
-        "echo" => Ok(Protocol::Echo),
-        "discard" => Ok(Protocol::Discard),
-        "frame" => Ok(Protocol::Frame),
-        other => Err(config_error(
-            py,
-            "protocol",
-            format!(
-                "invalid config field `protocol`: `{other}` is not one of: http, echo, discard, frame"
-            ),
-        )),
-    }
+    name.parse().map_err(|e| from_config_error(py, &e))
 }
 
 /// Builds and validates the config (the stats callback is added by the caller).
@@ -277,11 +265,4 @@ fn wrong_type(py: Python<'_>, name: &str, value: &Bound<'_, PyAny>, expected: &s
         name,
         format!("invalid config field `{name}`: must be {expected}, got {got}"),
     )
-}
-
-/// A byte size as the command line takes it (`64k`, `10MiB`); the same parser as
-/// the `pierhead` binary's. `ValueError` says what is wrong.
-#[pyfunction]
-pub(crate) fn parse_size(text: &str) -> PyResult<u64> {
-    pierhead::parse_size(text).map_err(|e| pyo3::exceptions::PyValueError::new_err(e.to_string()))
 }

@@ -48,7 +48,7 @@ impl Request {
     /// Query parameters, decoded, in order (repeated names repeat).
     #[getter]
     fn query(&self) -> Vec<(String, String)> {
-        query_pairs(self.inner.query().unwrap_or(""))
+        pierhead::query_pairs(self.inner.query().unwrap_or(""))
     }
 
     /// Query parameters as a dict; a repeated name keeps its first value.
@@ -158,48 +158,6 @@ impl Request {
 /// Bytes as Latin-1 text: every byte one character, so nothing is lost.
 fn latin1(v: &[u8]) -> String {
     v.iter().map(|&b| char::from(b)).collect()
-}
-
-/// `a=1&b=x+y` as decoded pairs (`+` is a space, `%XX` a byte).
-pub(crate) fn query_pairs(query: &str) -> Vec<(String, String)> {
-    query
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (form_decode(k), form_decode(v))
-        })
-        .collect()
-}
-
-fn form_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' => match bytes.get(i + 1..i + 3) {
-                Some(&[h, l]) if h.is_ascii_hexdigit() && l.is_ascii_hexdigit() => {
-                    out.push(hex_value(h) << 4 | hex_value(l));
-                    i += 3;
-                    continue;
-                }
-                _ => out.push(b'%'),
-            },
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-fn hex_value(d: u8) -> u8 {
-    match d {
-        b'0'..=b'9' => d - b'0',
-        b'a'..=b'f' => d - b'a' + 10,
-        _ => d - b'A' + 10,
-    }
 }
 
 /// An HTTP response to give: status, headers, body.

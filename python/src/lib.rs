@@ -5,13 +5,15 @@
 //! arguments to a core config), `routes` (expectations as core routes), `http`
 //! (Request, Response, Fault), `callbacks` (running Python handlers and the stats
 //! callback on the server's threads), `stats` (snapshots), `bench` (the load
-//! generator and its result), `errors` (raising the package's exception classes). The Python package adds the expectations API, the
-//! pytest plugin and `python -m pierhead`.
+//! generator and its result), `errors` (raising the package's exception classes),
+//! `cli` (the `pierhead` command line, which `python -m pierhead` runs). The Python
+//! package adds the expectations API and the pytest plugin.
 
 use pyo3::prelude::*;
 
 mod bench;
 mod callbacks;
+mod cli;
 mod config;
 mod errors;
 mod executor;
@@ -27,7 +29,7 @@ mod _pierhead {
     #[pymodule_export]
     use super::bench::{bench, BenchResult, LatencySummary};
     #[pymodule_export]
-    use super::config::parse_size;
+    use super::cli::cli;
     #[pymodule_export]
     use super::executor::{_executor_fd, _executor_threads, _take_job, Job};
     #[pymodule_export]

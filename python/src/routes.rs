@@ -20,7 +20,7 @@ use pyo3::{PyTraverseError, PyVisit};
 
 use crate::callbacks::{ErrorSink, PyHandler};
 use crate::errors::{config_error, expectation_error, from_config_error};
-use crate::http::{body_bytes, header_pairs, query_pairs, Chaos, Fault, Request, Response};
+use crate::http::{body_bytes, header_pairs, Chaos, Fault, Request, Response};
 
 /// Which requests an expectation is about.
 #[pyclass(module = "pierhead._pierhead", name = "Matcher", frozen)]
@@ -228,7 +228,7 @@ fn with_query(
     expected.sort();
     description.push_str(&format!(" query={expected:?}"));
     Ok(route.when(move |r: &RequestView<'_>| {
-        let mut got = query_pairs(r.query().unwrap_or(""));
+        let mut got = pierhead::query_pairs(r.query().unwrap_or(""));
         got.sort();
         got == expected
     }))

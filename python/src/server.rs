@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
-use pierhead::{Config, RouteId, Server as CoreServer, State};
+use pierhead::{Config, Protocol, RouteId, Server as CoreServer, State};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use pyo3::{PyTraverseError, PyVisit};
@@ -37,7 +37,7 @@ static LIVE: Mutex<Vec<Weak<CoreServer>>> = Mutex::new(Vec::new());
 #[pyclass(module = "pierhead._pierhead", name = "Server", frozen)]
 pub(crate) struct Server {
     config: Config,
-    protocol: String,
+    protocol: Protocol,
     /// The running (or last) core server. Locked only to clone or swap the Arc.
     core: Mutex<Option<Arc<CoreServer>>>,
     errors: Arc<ErrorSink>,
@@ -79,8 +79,8 @@ impl Server {
             config = config.on_stats(stats_callback(stats_slot.clone(), errors.clone()));
         }
         Ok(Server {
+            protocol: config.get_protocol(),
             config,
-            protocol: protocol.to_owned(),
             core: Mutex::new(None),
             errors,
             on_stats,
@@ -154,7 +154,7 @@ impl Server {
     #[getter]
     fn url(&self, py: Python<'_>) -> PyResult<String> {
         let core = self.running(py)?;
-        let scheme = match (self.protocol == "http", core.is_tls()) {
+        let scheme = match (self.protocol == Protocol::Http, core.is_tls()) {
             (true, false) => "http",
             (true, true) => "https",
             (false, false) => "tcp",
@@ -190,10 +190,10 @@ impl Server {
         Ok(self.running(py)?.prometheus())
     }
 
-    /// The protocol spoken.
+    /// The protocol spoken, by its name (`http`, `echo`, `discard`, `frame`).
     #[getter]
-    fn protocol(&self) -> &str {
-        &self.protocol
+    fn protocol(&self) -> &'static str {
+        self.protocol.as_str()
     }
 
     /// True between `start()` and the beginning of a stop.
@@ -222,6 +222,23 @@ impl Server {
             .map_err(|e| crate::errors::from_config_error(py, &e))
     }
 
+    /// Puts a route at `position` in matching order (0: first; the number of
+    /// routes: last) in one step, so requests never see the routes after it
+    /// missing; returns its id. A position past the end raises `ConfigError`
+    /// naming `position`.
+    fn insert_route(
+        &self,
+        py: Python<'_>,
+        position: usize,
+        route: &Bound<'_, Route>,
+    ) -> PyResult<u64> {
+        let core = self.running(py)?;
+        let r = route.get().to_core(py, &self.errors)?;
+        core.insert_route(position, r)
+            .map(|id| id.0)
+            .map_err(|e| crate::errors::from_config_error(py, &e))
+    }
+
     /// Replaces a route in place, keeping its id and position; false if there is
     /// none with this id.
     fn replace_route(
@@ -234,6 +251,16 @@ impl Server {
         let r = route.get().to_core(py, &self.errors)?;
         core.replace_route(RouteId(route_id), r)
             .map_err(|e| crate::errors::from_config_error(py, &e))
+    }
+
+    /// The ids of the routes in force, in matching order.
+    fn route_ids(&self, py: Python<'_>) -> PyResult<Vec<u64>> {
+        Ok(self
+            .running(py)?
+            .route_ids()
+            .iter()
+            .map(|id| id.0)
+            .collect())
     }
 
     /// Removes a route; false if there is none with this id.

@@ -349,6 +349,27 @@ static void test_route_builder_and_runtime_routes(void) {
     http_exchange(port, "GET /api/v1 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", out, sizeof out);
     CHECK(strncmp(out, "HTTP/1.1 404 ", 13) == 0);
 
+    /* Insert-at: a route put before the keyed one answers in its place; a
+     * position past the end changes nothing and names the parameter. */
+    OK(pierhead_route_new("GET", "/api/v1", &route));
+    OK(pierhead_route_respond(route, 200, "text/plain", (const uint8_t *)"first\n", 6));
+    CHECK(pierhead_server_insert_route(srv, 2, route, NULL) == PIERHEAD_RESULT_INVALID_PARAMETER);
+    char why[256];
+    OK(pierhead_last_error_message(why, sizeof why, NULL));
+    CHECK(strstr(why, "`position`") != NULL);
+    CHECK(pierhead_server_insert_route(srv, 0, NULL, NULL) == PIERHEAD_RESULT_NULL_PARAMETER);
+    CHECK(pierhead_server_insert_route(NULL, 0, route, NULL) == PIERHEAD_RESULT_NULL_PARAMETER);
+    uint64_t first = 0;
+    OK(pierhead_server_insert_route(srv, 0, route, &first));
+    pierhead_route_free(route);
+    http_exchange(port, "GET /api/v1 HTTP/1.1\r\nHost: t\r\nX-Key: k1\r\nConnection: close\r\n\r\n", out,
+                  sizeof out);
+    CHECK(strstr(out, "\r\n\r\nfirst\n") != NULL);
+    OK(pierhead_server_remove_route(srv, first));
+    http_exchange(port, "GET /api/v1 HTTP/1.1\r\nHost: t\r\nX-Key: k1\r\nConnection: close\r\n\r\n", out,
+                  sizeof out);
+    CHECK(strstr(out, "\r\n\r\nkeyed\n") != NULL);
+
     /* A once-only, delayed route added while running. */
     OK(pierhead_route_new(NULL, "/once", &route));
     OK(pierhead_route_respond(route, 202, NULL, (const uint8_t *)"late", 4));

@@ -187,6 +187,42 @@ def test_respond_again_replaces_the_answer_in_place(pierhead_http):
     assert request(s, "GET", "/r")[2] == b"v2"
 
 
+def test_answering_an_earlier_expectation_leaves_the_later_ones_in_place():
+    """An expectation answered after later ones are in place goes in at its
+    declared place in one step (the core's insert-at): requests for the later
+    ones keep their answer meanwhile. (Its route used to go in by removing and
+    re-adding every later route, and requests in between got the unmatched 500.)"""
+    with pierhead.Server() as s:
+        early = [s.expect_request(f"/early/{i}") for i in range(30)]
+        for i in range(300):
+            s.expect_request(f"/late/{i}").respond_with_data("late")
+        statuses: "list[int]" = []
+        asking = threading.Event()
+        stop = threading.Event()
+
+        def ask() -> None:
+            pool = urllib3.HTTPConnectionPool(s.host, s.port, maxsize=1, retries=False)
+            while not stop.is_set():
+                statuses.append(pool.request("GET", "/late/299").status)
+                asking.set()
+
+        client = threading.Thread(target=ask)
+        client.start()
+        try:
+            assert asking.wait(10)
+            for h in early:
+                h.respond_with_data("early")
+                time.sleep(0.001)  # let the client ask between two answers
+        finally:
+            stop.set()
+            client.join(10)
+        assert len(statuses) > 1 and set(statuses) == {200}, sorted(set(statuses))
+        assert request(s, "GET", "/early/29")[2] == b"early"
+        # Tried in the declared order: an early one, then the late ones.
+        assert s._core.route_ids() == [h._route_id for h in s.handlers]
+        s.check_assertions()
+
+
 def test_log_and_assert_request_made(pierhead_http):
     s = pierhead_http
     s.expect_request("/a").respond_with_data("a")

@@ -20,8 +20,9 @@
 //! # let _ = (flaky, faults);
 //! ```
 
-use super::route::{invalid, Fault};
-use crate::config::ConfigError;
+use super::route::Fault;
+use crate::error::ConfigError;
+use crate::syntax::invalid;
 
 /// Faults with their probabilities, and the seed that decides them.
 #[derive(Debug, Clone, PartialEq)]

@@ -4,7 +4,8 @@
 use std::time::Instant;
 
 use super::chaos::ChaosDecision;
-use super::route::{Fault, RouteId};
+use super::id::RouteId;
+use super::route::Fault;
 use crate::protocol::http::head::trim;
 
 /// A received HTTP request, owned: given to handlers and kept in the request log.
@@ -158,31 +159,6 @@ fn absolute_path(uri: &str) -> Option<&str> {
     }
     let rest = &uri[colon + 3..];
     Some(rest.find('/').map_or("/", |i| &rest[i..]))
-}
-
-/// A path with `%XX` escapes decoded (RFC 3986 §2.1), as bytes: `/caf%C3%A9` and
-/// `/café`, `/%7Euser` and `/~user` are the same path. A `%` not followed by two
-/// hex digits stays as it is. Allocates only when there is an escape.
-pub(crate) fn decode_path(path: &str) -> std::borrow::Cow<'_, [u8]> {
-    let bytes = path.as_bytes();
-    if !bytes.contains(&b'%') {
-        return std::borrow::Cow::Borrowed(bytes);
-    }
-    let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() {
-            if let (Some(h), Some(l)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
-                out.push(h << 4 | l);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(bytes[i]);
-        i += 1;
-    }
-    std::borrow::Cow::Owned(out)
 }
 
 /// The headers of a request, parsed in place or owned.

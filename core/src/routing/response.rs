@@ -2,9 +2,9 @@
 
 use bytes::Bytes;
 
-use super::route::check_header;
 use super::stream::{Step, Steps};
-use crate::config::{ConfigError, ConfigProblem};
+use crate::error::{ConfigError, ConfigProblem};
+use crate::syntax::check_header;
 
 /// An HTTP response: status, headers and body. The server adds `Server`, `Date`,
 /// `Content-Length` and `Connection` itself; headers of those names given here are

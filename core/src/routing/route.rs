@@ -5,13 +5,10 @@ use std::time::Duration;
 
 use super::chaos::Chaos;
 use super::handler::Handler;
-use super::request::{body_digest, decode_path, split_target, Request, RequestView};
+use super::request::{body_digest, split_target, Request, RequestView};
 use super::response::Response;
-use crate::config::{ConfigError, ConfigProblem};
-
-/// Identifies a route added to a running server; see `Server::add_route`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct RouteId(pub u64);
+use crate::error::{ConfigError, ConfigProblem};
+use crate::syntax::{check_header, invalid, is_token_byte, percent_decode};
 
 /// How a route's path is compared with the request's path: the target before `?`
 /// (for an absolute-form target, `http://host/path`, the URI's path), with `%XX`
@@ -331,10 +328,12 @@ impl Route {
         let escaped = |p: &str| !self.raw_path && (p.contains('%') || path.contains('%'));
         let path_ok = match &self.path {
             PathMatch::Exact(p) if p == "*" => req.target == "*",
-            PathMatch::Exact(p) => p == path || (escaped(p) && decode_path(p) == decode_path(path)),
+            PathMatch::Exact(p) => {
+                p == path || (escaped(p) && percent_decode(p) == percent_decode(path))
+            }
             PathMatch::Prefix(p) => {
                 path.starts_with(p.as_str())
-                    || (escaped(p) && decode_path(path).starts_with(&decode_path(p)))
+                    || (escaped(p) && percent_decode(path).starts_with(&percent_decode(p)))
             }
         };
         path_ok
@@ -410,41 +409,6 @@ impl Route {
             }),
             _ => Ok(()),
         }
-    }
-}
-
-/// RFC 9110 `tchar`.
-pub(crate) fn is_token_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
-}
-
-/// A header name must be a token; a value must not contain CR, LF or NUL (which
-/// would let it inject headers).
-pub(crate) fn check_header(
-    field: &'static str,
-    name: &str,
-    value: &str,
-) -> Result<(), ConfigError> {
-    if name.is_empty() || !name.bytes().all(is_token_byte) {
-        return Err(invalid(field, name, "a header name token"));
-    }
-    if value.bytes().any(|b| matches!(b, b'\r' | b'\n' | 0)) {
-        return Err(invalid(
-            field,
-            value,
-            "a header value without CR, LF or NUL",
-        ));
-    }
-    Ok(())
-}
-
-pub(crate) fn invalid(field: &'static str, got: &str, expected: &'static str) -> ConfigError {
-    ConfigError {
-        field,
-        problem: ConfigProblem::Malformed {
-            got: got.to_owned(),
-            expected,
-        },
     }
 }
 

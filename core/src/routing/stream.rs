@@ -36,9 +36,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use super::route::invalid;
 use super::Response;
-use crate::config::ConfigError;
+use crate::error::ConfigError;
+use crate::syntax::invalid;
 
 /// One step of a streamed body.
 #[derive(Debug, Clone, PartialEq, Eq)]

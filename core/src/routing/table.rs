@@ -10,11 +10,13 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
+use super::chaos::ChaosDecision;
+use super::handler::Handler;
+use super::id::RouteId;
 use super::request::{Request, RequestView};
 use super::response::{Prepared, Response};
-use super::route::{Action, Fault, Route, RouteId};
-use super::{ChaosDecision, Handler};
-use crate::config::ConfigError;
+use super::route::{Action, Fault, Route};
+use crate::error::{ConfigError, ConfigProblem};
 
 /// What a matched route answers with, ready to serve.
 #[derive(Clone)]
@@ -250,13 +252,25 @@ impl RouteStore {
 
     /// Replaces the table with `edit` applied to a copy of its entries.
     fn update<T>(&self, edit: impl FnOnce(&mut Vec<Arc<RouteEntry>>) -> T) -> T {
+        match self.try_update(|entries| Ok::<T, std::convert::Infallible>(edit(entries))) {
+            Ok(out) => out,
+            Err(never) => match never {},
+        }
+    }
+
+    /// Replaces the table with `edit` applied to a copy of its entries, unless
+    /// `edit` refuses (then the table stays as it was).
+    fn try_update<T, E>(
+        &self,
+        edit: impl FnOnce(&mut Vec<Arc<RouteEntry>>) -> Result<T, E>,
+    ) -> Result<T, E> {
         let mut current = self.lock();
         let mut entries = current.entries.clone();
-        let out = edit(&mut entries);
+        let out = edit(&mut entries)?;
         *current = Arc::new(RouteTable::with(entries, current.unmatched.clone()));
         // Bumped under the lock, after the new table is in place.
         self.version.fetch_add(1, Ordering::Release);
-        out
+        Ok(out)
     }
 
     pub(crate) fn add(&self, route: Route) -> Result<RouteId, ConfigError> {
@@ -265,6 +279,29 @@ impl RouteStore {
         let entry = Arc::new(RouteEntry::new(id, route));
         self.update(|entries| entries.push(entry));
         Ok(id)
+    }
+
+    /// Puts `route` at `position` in matching order (0: first; the number of
+    /// routes: last, as `add`), in one new table: a worker sees either the table
+    /// before or the one with the route in place. A position past the end is
+    /// refused, naming `position`, and changes nothing.
+    pub(crate) fn insert(&self, position: usize, route: Route) -> Result<RouteId, ConfigError> {
+        route.validate()?;
+        let id = self.fresh_id();
+        let entry = Arc::new(RouteEntry::new(id, route));
+        self.try_update(|entries| {
+            if position > entries.len() {
+                return Err(ConfigError {
+                    field: "position",
+                    problem: ConfigProblem::TooLarge {
+                        max: entries.len() as u64,
+                        got: position as u64,
+                    },
+                });
+            }
+            entries.insert(position, entry);
+            Ok(id)
+        })
     }
 
     pub(crate) fn replace(&self, id: RouteId, route: Route) -> Result<bool, ConfigError> {
