@@ -716,7 +716,9 @@ typedef void (*pierhead_room_callback)(void *user_data, const char *room, uint64
  A snapshot of a server's counters. The caller sets `struct_size` to
  `sizeof(pierhead_stats)` as its header knows it; the library fills only the
  fields that fit in that size, so a program built against an older, shorter
- struct keeps working with a newer library (and the other way round).
+ struct keeps working with a newer library (and the other way round). Fields
+ are only ever added at the end. The `backplane_*` fields are 0 without a
+ backplane.
  */
 typedef struct {
   /*
@@ -724,15 +726,16 @@ typedef struct {
    */
   uint32_t struct_size;
   /*
-   A `pierhead_state` value.
+   Lifecycle state: running, stopping, stopped or failed. A `pierhead_state`
+   value.
    */
   uint32_t state;
   /*
-   Milliseconds since the server started.
+   Time since the server started. In milliseconds.
    */
   uint64_t uptime_ms;
   /*
-   Connections accepted and served (refused ones not included).
+   Connections accepted and served (refused ones are not included).
    */
   uint64_t connections_accepted;
   /*
@@ -744,62 +747,71 @@ typedef struct {
    */
   uint64_t connections_closed;
   /*
-   Connections refused at `max_connections`.
+   Connections accepted then closed at once because `max_connections` was reached.
    */
   uint64_t connections_refused;
   /*
-   Bytes received.
+   Bytes received from clients.
    */
   uint64_t bytes_read;
   /*
-   Bytes sent.
+   Bytes sent to clients, counted once each write returns (so a snapshot may
+   lag, by one write, bytes a client has already read).
    */
   uint64_t bytes_written;
   /*
-   Requests received (HTTP requests; for echo/discard, reads).
+   Requests received: HTTP requests, or frames (frame protocol).
    */
   uint64_t requests;
   /*
-   Responses sent, error responses included.
+   Responses sent: HTTP responses (error responses included), or frames sent
+   (frame protocol: echoes, control answers and broadcast deliveries).
    */
   uint64_t responses;
   /*
-   Bad input from clients (malformed, oversized).
+   Bad input from a client: malformed or oversized requests and frames,
+   broken TLS records.
    */
   uint64_t protocol_errors;
   /*
-   Connections closed by a timeout.
+   Connections closed by a timeout (idle, header, write stall).
    */
   uint64_t timeouts;
   /*
-   Connections closed for not reading their output.
+   Room members disconnected as slow consumers: their pending output stayed
+   over `max_output_bytes`.
    */
   uint64_t slow_consumer_disconnects;
   /*
-   Failed accept() calls.
+   Failed `accept()` calls (e.g. EMFILE), each followed by a back-off.
    */
   uint64_t accept_errors;
   /*
-   Handler and callback failures.
+   Failures of user code: handlers and callbacks that panicked or returned
+   an error.
    */
   uint64_t handler_errors;
   /*
-   Panics caught inside the engine.
+   Panics caught inside the engine: the connection was closed, the server
+   kept serving.
    */
   uint64_t internal_errors;
   /*
-   Data frames broadcast to a room (by members and by `pierhead_server_publish`).
+   Data frames broadcast to a room (by members and by the host program's
+   publish). The host program publishes with `pierhead_server_publish`.
    */
   uint64_t broadcasts;
   /*
    Broadcast frames delivered to a member (one per recipient), counted once
-   the whole frame is handed to the kernel.
+   the whole frame is handed to the kernel (so, like `bytes_written`, a
+   snapshot may lag a frame a client has already read).
    */
   uint64_t deliveries;
   /*
-   Broadcast frames a member did not get (drop policies, cut at a slow-consumer
-   disconnect, or left queued at a close): with `deliveries`, each frame
-   offered to a member is counted once.
+   Broadcast frames a member did not get: dropped by `drop_newest` or
+   `drop_oldest`, cut from (or offered to) a member being disconnected as a
+   slow consumer, or left queued when a member's connection closed. With
+   `deliveries`, every frame offered to a member is counted once.
    */
   uint64_t frames_dropped;
   /*
@@ -811,16 +823,20 @@ typedef struct {
    */
   uint64_t members;
   /*
-   A `pierhead_backplane_state` value (`PIERHEAD_BACKPLANE_NONE` without one).
+   The link to the broker: connecting, connected, down or stopped. A
+   `pierhead_backplane_state` value (`PIERHEAD_BACKPLANE_NONE` without a
+   backplane).
    */
   uint64_t backplane_state;
   /*
-   Frames published to the backplane and confirmed by the broker.
+   Frames published to the broker and confirmed by it.
    */
   uint64_t backplane_published;
   /*
-   Frames that were not published (broker down or too slow, refused, or not
-   written whole when the link was lost): members on other servers missed them.
+   Frames that were not published: dropped while the broker was down or too
+   slow (the queue was full), refused by it, or not yet written whole when
+   the link was lost or the server stopped. Members on other servers missed
+   them.
    */
   uint64_t backplane_unpublished;
   /*
@@ -828,31 +844,37 @@ typedef struct {
    */
   uint64_t backplane_received;
   /*
-   Times the link went down (an unreachable broker at start included).
+   Times the link went down (including an unreachable broker at start).
    */
   uint64_t backplane_outages;
   /*
-   Times the link came back after an outage.
+   Times the link came back up after an outage.
    */
   uint64_t backplane_reconnects;
   /*
-   Milliseconds the link was not up, in all.
+   Total time the link was not up (connecting or down). In milliseconds.
    */
   uint64_t backplane_down_ms;
   /*
-   Room channels subscribed to now.
+   Room channels this server is subscribed to now.
    */
   uint64_t backplane_subscriptions;
   /*
-   Messages on room channels that were not valid frames (or were over
-   `max_frame_bytes`), dropped.
+   Messages on a room channel that were not a valid data frame (or were over
+   this server's `max_frame_bytes`), dropped.
    */
   uint64_t backplane_bad_messages;
   /*
-   Frames written to the broker whose confirmation never came (the link was
-   lost or the server stopped first): the broker may or may not have run them.
+   Frames written to the broker whose confirmation never came: the link was
+   lost (or the server stopped) first. The broker may have run them or not (a
+   broker that was frozen runs them when it resumes), so members on other
+   servers may or may not have got them.
    */
   uint64_t backplane_unconfirmed;
+  /*
+   This server's own frames coming back from the broker, dropped.
+   */
+  uint64_t backplane_echoes_dropped;
 } pierhead_stats;
 
 /*

@@ -48,6 +48,10 @@ cargo fmt --all -- --check
 echo "== cargo clippy --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
 
+echo "== module import cycles (scripts/check-module-cycles.py; allow-list scripts/module-cycles.allow)"
+python3 scripts/check-module-cycles.py --self-test
+python3 scripts/check-module-cycles.py
+
 echo "== cargo test"
 # Some tests open ~2,000 sockets at once; make sure the soft limit allows it.
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true

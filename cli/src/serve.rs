@@ -1,11 +1,10 @@
 //! `pierhead serve`: the bound address on the first line, a stats line per
 //! interval, the stop report on SIGINT/SIGTERM.
 
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use clap::Args;
-use pierhead::{Config, Protocol, Route, Server, SlowConsumer, Stats};
+use pierhead::{Config, Protocol, Route, Server, SlowConsumer, StatsLines, StopLine};
 
 use crate::args::{parse_duration, parse_interval, parse_name, parse_route, parse_size};
 use crate::interrupts::Interrupts;
@@ -181,10 +180,10 @@ pub fn run(args: ServeArgs, interrupts: &mut dyn Interrupts) -> u8 {
         config = config.tls_resumption(false);
     }
     if let Some(interval) = args.stats_interval {
-        let last = Mutex::new((Instant::now(), 0u64, 0u64));
+        let lines = StatsLines::new(args.protocol);
         config = config
             .stats_interval(interval)
-            .on_stats(move |s| println!("{}", stats_line(s, &last)));
+            .on_stats(move |s| println!("{}", lines.next(s)));
     }
     let workers = config.get_workers();
     let server = match Server::start(config) {
@@ -225,91 +224,7 @@ pub fn run(args: ServeArgs, interrupts: &mut dyn Interrupts) -> u8 {
         args.stop_timeout
     );
     let report = server.stop(args.stop_timeout);
-    let s = server.stats();
-    println!(
-        "stopped in {:.1} ms: {} idle closed, {} drained, {} force-closed; served {} connections, {} requests, {} responses, {} protocol errors",
-        report.elapsed.as_secs_f64() * 1e3,
-        report.idle_closed,
-        report.drained,
-        report.force_closed,
-        s.connections_accepted,
-        s.requests,
-        s.responses,
-        s.protocol_errors,
-    );
-    if let Some(b) = &report.backplane {
-        println!(
-            "backplane: {} published, {} unpublished, {} unconfirmed, {} received from other servers, {} outages ({:.1} s down){}",
-            b.published,
-            b.unpublished,
-            b.unconfirmed,
-            b.received,
-            b.outages,
-            b.down_time.as_secs_f64(),
-            b.last_error
-                .as_deref()
-                .map(|e| format!("; last error: {e}"))
-                .unwrap_or_default(),
-        );
-    }
+    let stats = server.stats();
+    println!("{}", StopLine::new(&report, &stats, args.protocol));
     0
-}
-
-/// One stats line, with rates since the previous line.
-fn stats_line(s: &Stats, last: &Mutex<(Instant, u64, u64)>) -> String {
-    let now = Instant::now();
-    let mut last = last.lock().unwrap_or_else(|e| e.into_inner());
-    let secs = now.duration_since(last.0).as_secs_f64().max(1e-9);
-    let req_rate = (s.requests - last.1) as f64 / secs;
-    let rx_rate = (s.bytes_read - last.2) as f64 / secs;
-    *last = (now, s.requests, s.bytes_read);
-    let rooms = if s.rooms > 0 || s.broadcasts > 0 {
-        format!(
-            " | rooms {} members {} broadcasts {} deliveries {} dropped {} slow {}",
-            s.rooms,
-            s.members,
-            s.broadcasts,
-            s.deliveries,
-            s.frames_dropped,
-            s.slow_consumer_disconnects
-        )
-    } else {
-        String::new()
-    };
-    let backplane = s
-        .backplane
-        .as_ref()
-        .map(|b| {
-            format!(
-                " | backplane {} subscribed {} published {} unpublished {} unconfirmed {} received {} outages {}",
-                b.state,
-                b.subscriptions,
-                b.published,
-                b.unpublished,
-                b.unconfirmed,
-                b.received,
-                b.outages
-            )
-        })
-        .unwrap_or_default();
-    format!(
-        "stats: up {:.0}s {} | conns active {} accepted {} refused {} | requests {} ({:.0}/s) responses {} | read {} B ({:.0} B/s) written {} B{}{} | errors protocol {} timeouts {} accept {} internal {}",
-        s.uptime.as_secs_f64(),
-        s.state,
-        s.connections_active,
-        s.connections_accepted,
-        s.connections_refused,
-        s.requests,
-        req_rate,
-        s.responses,
-        s.bytes_read,
-        rx_rate,
-        s.bytes_written,
-        rooms,
-        backplane,
-        s.protocol_errors,
-        s.timeouts,
-        s.accept_errors,
-        s.internal_errors,
-    )
 }

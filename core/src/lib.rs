@@ -11,11 +11,11 @@
 //! Layout: `config` (what to run), `server` (the handle and its lifecycle),
 //! `worker` (the event loop and connection handling), `protocol` (what bytes mean,
 //! free of I/O), `routing` (routes, responses, handlers, the request log),
-//! `handler_pool` (threads running handlers), `stats` (counters), `reporter` (the
+//! `handler_pool` (threads running handlers), `stats` (the stats table: counters,
+//! snapshots, Prometheus text and its endpoint, the CLI's lines), `reporter` (the
 //! stats-callback thread), `net` (listening sockets), `shared` (state between the
 //! handle and its threads), `rooms` (the frame protocol's rooms), `backplane`
-//! (rooms shared with other servers through Redis pub/sub), `metrics` (stats as
-//! Prometheus text, and the endpoint serving them), `tls` (rustls on the engine's
+//! (rooms shared with other servers through Redis pub/sub), `tls` (rustls on the engine's
 //! connections, generated certificates, misbehaving certificates and handshakes).
 
 #![warn(missing_docs)]
@@ -25,7 +25,6 @@ mod config;
 mod connect_fault;
 mod error;
 mod handler_pool;
-mod metrics;
 mod net;
 mod protocol;
 mod reporter;
@@ -42,7 +41,6 @@ pub use backplane::{BackplaneState, BackplaneStats, BackplaneUrl, DEFAULT_REDIS_
 pub use config::{parse_size, Config, Protocol, SlowConsumer, StatsCallback, MAX_WORKERS};
 pub use connect_fault::{ConnectFault, ConnectFaultError};
 pub use error::{ConfigError, ConfigProblem, StartError};
-pub use metrics::{prometheus_text, PROMETHEUS_CONTENT_TYPE};
 pub use rooms::publish::{PublishError, PublishReport};
 pub use routing::{
     Chaos, ChaosDecision, ClosedBy, ConnectionRecord, Fault, Handler, PathMatch, Request,
@@ -57,7 +55,10 @@ pub use syntax::{parse_duration, percent_decode, query_pairs};
 pub mod frame {
     pub use crate::protocol::frame::codec::*;
 }
-pub use stats::{State, Stats};
+pub use stats::{
+    prometheus_text, LineItem, LineSection, StatField, StatGroup, StatKind, StatUnit, StatValue,
+    State, Stats, StatsLine, StatsLines, StopLine, PROMETHEUS_CONTENT_TYPE,
+};
 
 #[cfg(feature = "fuzzing")]
 #[doc(hidden)]

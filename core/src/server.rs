@@ -14,10 +14,10 @@ use crate::error::{ConfigError, StartError};
 use crate::rooms::publish::{PublishError, PublishReport};
 use crate::routing::{ConnectionRecord, Request, Route, RouteId};
 use crate::shared::Shared;
-use crate::stats::{State, Stats};
+use crate::stats::{self, State, Stats};
 use crate::tls::Tls;
 use crate::worker::{self, WorkerReport, WorkerSetup, LISTENER, WAKER};
-use crate::{metrics, net, reporter};
+use crate::{net, reporter};
 
 /// Least time stop waits for busy handler threads, even after the deadline.
 const HANDLER_JOIN_MIN: Duration = Duration::from_millis(50);
@@ -199,7 +199,10 @@ impl Server {
         }
         if let Some(addr) = shared.config.metrics.clone() {
             // A failure drops `server`, which stops what was started.
-            server.metrics = Some(Box::new(metrics::start_endpoint(&addr, shared.clone())?));
+            server.metrics = Some(Box::new(Server::start(stats::endpoint_config(
+                &addr,
+                shared.clone(),
+            ))?));
         }
         Ok(server)
     }
@@ -213,7 +216,7 @@ impl Server {
     /// The stats as Prometheus text (what the endpoint serves), whether or not
     /// the endpoint is on.
     pub fn prometheus(&self) -> String {
-        metrics::prometheus_text(&self.stats(), self.shared.config.protocol)
+        stats::prometheus_text(&self.stats(), self.shared.config.protocol)
     }
 
     /// The bound address (with the real port when the config asked for port 0).
@@ -449,7 +452,7 @@ impl Server {
         threads.report = Some(report.clone());
         drop(threads);
         if let Some(m) = &self.metrics {
-            m.stop(metrics::METRICS_STOP);
+            m.stop(stats::METRICS_STOP);
         }
         report
     }

@@ -1,45 +1,10 @@
-//! The Redis backplane from C: the config setter, the link's state, its last error.
+//! The Redis backplane from C: the config setter and the link's last error.
 //!
-//! Its counters are in `pierhead_stats` (the `backplane_*` fields).
-
-use pierhead::BackplaneState;
+//! Its state and counters are in `pierhead_stats` (the `backplane_*` fields).
 
 use crate::config::{pierhead_config, set_text};
 use crate::result::pierhead_result;
 use crate::server::{copy_server_text, pierhead_server};
-
-/// Where a server's link to its Redis backplane stands (`pierhead_stats.backplane_state`).
-#[repr(C)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum pierhead_backplane_state {
-    /// No backplane is configured.
-    PIERHEAD_BACKPLANE_NONE = 0,
-    /// The first connection is being made.
-    PIERHEAD_BACKPLANE_CONNECTING = 1,
-    /// Connected: frames are published to and received from other servers.
-    PIERHEAD_BACKPLANE_CONNECTED = 2,
-    /// Unreachable or lost: rooms are served locally, frames for other servers are
-    /// dropped (counted in `backplane_unpublished`), the link retries with back-off.
-    PIERHEAD_BACKPLANE_DOWN = 3,
-    /// The server stopped; the connections are closed.
-    PIERHEAD_BACKPLANE_STOPPED = 4,
-}
-
-impl pierhead_backplane_state {
-    pub(crate) fn of(state: Option<BackplaneState>) -> pierhead_backplane_state {
-        match state {
-            None => pierhead_backplane_state::PIERHEAD_BACKPLANE_NONE,
-            Some(BackplaneState::Connecting) => {
-                pierhead_backplane_state::PIERHEAD_BACKPLANE_CONNECTING
-            }
-            Some(BackplaneState::Connected) => {
-                pierhead_backplane_state::PIERHEAD_BACKPLANE_CONNECTED
-            }
-            Some(BackplaneState::Down) => pierhead_backplane_state::PIERHEAD_BACKPLANE_DOWN,
-            Some(BackplaneState::Stopped) => pierhead_backplane_state::PIERHEAD_BACKPLANE_STOPPED,
-        }
-    }
-}
 
 /// Shares the server's rooms with every server using the same Redis (frame
 /// protocol): `url` is `redis://[[user]:password@]host[:port][/db]` (NUL-terminated).

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use pierhead::{State, Stats};
+use pierhead::{BackplaneState, State, Stats};
 
 use crate::config::{edit, pierhead_config};
 use crate::result::{pierhead_result, set_last_error};
@@ -23,83 +23,136 @@ pub enum pierhead_state {
     PIERHEAD_STATE_FAILED = 4,
 }
 
+/// Where a server's link to its Redis backplane stands (`pierhead_stats.backplane_state`).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum pierhead_backplane_state {
+    /// No backplane is configured.
+    PIERHEAD_BACKPLANE_NONE = 0,
+    /// The first connection is being made.
+    PIERHEAD_BACKPLANE_CONNECTING = 1,
+    /// Connected: frames are published to and received from other servers.
+    PIERHEAD_BACKPLANE_CONNECTED = 2,
+    /// Unreachable or lost: rooms are served locally, frames for other servers are
+    /// dropped (counted in `backplane_unpublished`), the link retries with back-off.
+    PIERHEAD_BACKPLANE_DOWN = 3,
+    /// The server stopped; the connections are closed.
+    PIERHEAD_BACKPLANE_STOPPED = 4,
+}
+
+impl pierhead_backplane_state {
+    pub(crate) fn of(state: Option<BackplaneState>) -> pierhead_backplane_state {
+        match state {
+            None => pierhead_backplane_state::PIERHEAD_BACKPLANE_NONE,
+            Some(BackplaneState::Connecting) => {
+                pierhead_backplane_state::PIERHEAD_BACKPLANE_CONNECTING
+            }
+            Some(BackplaneState::Connected) => {
+                pierhead_backplane_state::PIERHEAD_BACKPLANE_CONNECTED
+            }
+            Some(BackplaneState::Down) => pierhead_backplane_state::PIERHEAD_BACKPLANE_DOWN,
+            Some(BackplaneState::Stopped) => pierhead_backplane_state::PIERHEAD_BACKPLANE_STOPPED,
+        }
+    }
+}
+
 /// A snapshot of a server's counters. The caller sets `struct_size` to
 /// `sizeof(pierhead_stats)` as its header knows it; the library fills only the
 /// fields that fit in that size, so a program built against an older, shorter
-/// struct keeps working with a newer library (and the other way round).
+/// struct keeps working with a newer library (and the other way round). Fields
+/// are only ever added at the end. The `backplane_*` fields are 0 without a
+/// backplane.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default)]
 pub struct pierhead_stats {
     /// Set by the caller: the size of this struct in its header.
     pub struct_size: u32,
-    /// A `pierhead_state` value.
+    /// Lifecycle state: running, stopping, stopped or failed. A `pierhead_state`
+    /// value.
     pub state: u32,
-    /// Milliseconds since the server started.
+    /// Time since the server started. In milliseconds.
     pub uptime_ms: u64,
-    /// Connections accepted and served (refused ones not included).
+    /// Connections accepted and served (refused ones are not included).
     pub connections_accepted: u64,
     /// Connections open now.
     pub connections_active: u64,
     /// Connections closed, for any reason.
     pub connections_closed: u64,
-    /// Connections refused at `max_connections`.
+    /// Connections accepted then closed at once because `max_connections` was reached.
     pub connections_refused: u64,
-    /// Bytes received.
+    /// Bytes received from clients.
     pub bytes_read: u64,
-    /// Bytes sent.
+    /// Bytes sent to clients, counted once each write returns (so a snapshot may
+    /// lag, by one write, bytes a client has already read).
     pub bytes_written: u64,
-    /// Requests received (HTTP requests; for echo/discard, reads).
+    /// Requests received: HTTP requests, or frames (frame protocol).
     pub requests: u64,
-    /// Responses sent, error responses included.
+    /// Responses sent: HTTP responses (error responses included), or frames sent
+    /// (frame protocol: echoes, control answers and broadcast deliveries).
     pub responses: u64,
-    /// Bad input from clients (malformed, oversized).
+    /// Bad input from a client: malformed or oversized requests and frames,
+    /// broken TLS records.
     pub protocol_errors: u64,
-    /// Connections closed by a timeout.
+    /// Connections closed by a timeout (idle, header, write stall).
     pub timeouts: u64,
-    /// Connections closed for not reading their output.
+    /// Room members disconnected as slow consumers: their pending output stayed
+    /// over `max_output_bytes`.
     pub slow_consumer_disconnects: u64,
-    /// Failed accept() calls.
+    /// Failed `accept()` calls (e.g. EMFILE), each followed by a back-off.
     pub accept_errors: u64,
-    /// Handler and callback failures.
+    /// Failures of user code: handlers and callbacks that panicked or returned
+    /// an error.
     pub handler_errors: u64,
-    /// Panics caught inside the engine.
+    /// Panics caught inside the engine: the connection was closed, the server
+    /// kept serving.
     pub internal_errors: u64,
-    /// Data frames broadcast to a room (by members and by `pierhead_server_publish`).
+    /// Data frames broadcast to a room (by members and by the host program's
+    /// publish). The host program publishes with `pierhead_server_publish`.
     pub broadcasts: u64,
     /// Broadcast frames delivered to a member (one per recipient), counted once
-    /// the whole frame is handed to the kernel.
+    /// the whole frame is handed to the kernel (so, like `bytes_written`, a
+    /// snapshot may lag a frame a client has already read).
     pub deliveries: u64,
-    /// Broadcast frames a member did not get (drop policies, cut at a slow-consumer
-    /// disconnect, or left queued at a close): with `deliveries`, each frame
-    /// offered to a member is counted once.
+    /// Broadcast frames a member did not get: dropped by `drop_newest` or
+    /// `drop_oldest`, cut from (or offered to) a member being disconnected as a
+    /// slow consumer, or left queued when a member's connection closed. With
+    /// `deliveries`, every frame offered to a member is counted once.
     pub frames_dropped: u64,
     /// Rooms with at least one member, now.
     pub rooms: u64,
     /// Members over all rooms, now.
     pub members: u64,
-    /// A `pierhead_backplane_state` value (`PIERHEAD_BACKPLANE_NONE` without one).
+    /// The link to the broker: connecting, connected, down or stopped. A
+    /// `pierhead_backplane_state` value (`PIERHEAD_BACKPLANE_NONE` without a
+    /// backplane).
     pub backplane_state: u64,
-    /// Frames published to the backplane and confirmed by the broker.
+    /// Frames published to the broker and confirmed by it.
     pub backplane_published: u64,
-    /// Frames that were not published (broker down or too slow, refused, or not
-    /// written whole when the link was lost): members on other servers missed them.
+    /// Frames that were not published: dropped while the broker was down or too
+    /// slow (the queue was full), refused by it, or not yet written whole when
+    /// the link was lost or the server stopped. Members on other servers missed
+    /// them.
     pub backplane_unpublished: u64,
     /// Frames from other servers handed to this server's members.
     pub backplane_received: u64,
-    /// Times the link went down (an unreachable broker at start included).
+    /// Times the link went down (including an unreachable broker at start).
     pub backplane_outages: u64,
-    /// Times the link came back after an outage.
+    /// Times the link came back up after an outage.
     pub backplane_reconnects: u64,
-    /// Milliseconds the link was not up, in all.
+    /// Total time the link was not up (connecting or down). In milliseconds.
     pub backplane_down_ms: u64,
-    /// Room channels subscribed to now.
+    /// Room channels this server is subscribed to now.
     pub backplane_subscriptions: u64,
-    /// Messages on room channels that were not valid frames (or were over
-    /// `max_frame_bytes`), dropped.
+    /// Messages on a room channel that were not a valid data frame (or were over
+    /// this server's `max_frame_bytes`), dropped.
     pub backplane_bad_messages: u64,
-    /// Frames written to the broker whose confirmation never came (the link was
-    /// lost or the server stopped first): the broker may or may not have run them.
+    /// Frames written to the broker whose confirmation never came: the link was
+    /// lost (or the server stopped) first. The broker may have run them or not (a
+    /// broker that was frozen runs them when it resumes), so members on other
+    /// servers may or may not have got them.
     pub backplane_unconfirmed: u64,
+    /// This server's own frames coming back from the broker, dropped.
+    pub backplane_echoes_dropped: u64,
 }
 
 impl pierhead_stats {
@@ -132,9 +185,8 @@ impl pierhead_stats {
             frames_dropped: s.frames_dropped,
             rooms: s.rooms,
             members: s.members,
-            backplane_state: crate::backplane::pierhead_backplane_state::of(
-                s.backplane.as_ref().map(|b| b.state),
-            ) as u64,
+            backplane_state: pierhead_backplane_state::of(s.backplane.as_ref().map(|b| b.state))
+                as u64,
             backplane_published: bp(s, |b| b.published),
             backplane_unpublished: bp(s, |b| b.unpublished),
             backplane_received: bp(s, |b| b.received),
@@ -144,6 +196,7 @@ impl pierhead_stats {
             backplane_subscriptions: bp(s, |b| b.subscriptions),
             backplane_bad_messages: bp(s, |b| b.bad_messages),
             backplane_unconfirmed: bp(s, |b| b.unconfirmed),
+            backplane_echoes_dropped: bp(s, |b| b.echoes_dropped),
         }
     }
 
@@ -250,4 +303,144 @@ pub unsafe extern "C" fn pierhead_config_set_stats_callback(
     };
     // SAFETY: forwarded from the caller.
     unsafe { edit(config, apply) }
+}
+
+#[cfg(test)]
+mod tests {
+    use pierhead::{StatGroup, StatKind, StatValue};
+
+    use super::*;
+
+    /// A field of the committed header's `pierhead_stats`: C type, name, doc.
+    struct CField {
+        ty: String,
+        name: String,
+        doc: String,
+    }
+
+    fn words(text: &str) -> String {
+        text.split_whitespace().collect::<Vec<_>>().join(" ")
+    }
+
+    /// The fields of `pierhead_stats` in `include/pierhead.h` (which
+    /// `tests/header.rs` keeps equal to this file), in order.
+    fn header_fields() -> Vec<CField> {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../include/pierhead.h");
+        let header = std::fs::read_to_string(path).expect("include/pierhead.h");
+        let end = header.find("} pierhead_stats;").expect("pierhead_stats");
+        let start = header[..end]
+            .rfind("typedef struct {")
+            .expect("its typedef");
+        let mut fields = Vec::new();
+        let mut rest = &header[start + "typedef struct {".len()..end];
+        while let Some(open) = rest.find("/*") {
+            let close = rest[open..].find("*/").expect("comment end") + open;
+            let doc = words(&rest[open + 2..close]);
+            let decl_end = rest[close..].find(';').expect("declaration") + close;
+            let decl = words(&rest[close + 2..decl_end]);
+            let (ty, name) = decl.rsplit_once(' ').expect("type and name");
+            fields.push(CField {
+                ty: ty.to_owned(),
+                name: name.to_owned(),
+                doc,
+            });
+            rest = &rest[decl_end + 1..];
+        }
+        fields
+    }
+
+    /// Every figure of the stats table (the backplane's too), with its value in
+    /// `s`, as the C struct should hold it (`None`: not a plain number).
+    fn table(s: &Stats) -> Vec<(&'static pierhead::StatField, Option<u64>)> {
+        fn add(group: &dyn StatGroup, out: &mut Vec<(&'static pierhead::StatField, Option<u64>)>) {
+            for (field, value) in group.figures() {
+                let n = match value {
+                    StatValue::Count(n) => Some(n),
+                    StatValue::Time(t) => Some(t.as_millis() as u64),
+                    StatValue::Group(g) => {
+                        g.into_iter().for_each(|g| add(g, out));
+                        continue;
+                    }
+                    StatValue::State { .. } | StatValue::Text(_) => None,
+                };
+                out.push((field, n));
+            }
+        }
+        let mut out = Vec::new();
+        add(s, &mut out);
+        out
+    }
+
+    #[test]
+    fn the_c_struct_has_every_figure_of_the_table_documented_alike() {
+        let header = header_fields();
+        let table = table(&Stats::example());
+        for (field, _) in &table {
+            let Some(c_name) = field.c else {
+                assert_eq!(field.kind, StatKind::Info, "{} has no C field", field.name);
+                continue;
+            };
+            let c = header
+                .iter()
+                .find(|c| c.name == c_name)
+                .unwrap_or_else(|| panic!("pierhead_stats has no field `{c_name}`"));
+            assert!(
+                c.doc.starts_with(&words(field.doc)),
+                "pierhead_stats.{c_name} is documented differently from the stats table:\n  \
+                 C:     {}\n  table: {}",
+                c.doc,
+                field.doc
+            );
+        }
+        for c in &header[1..] {
+            assert!(
+                table.iter().any(|(f, _)| f.c == Some(c.name.as_str())),
+                "pierhead_stats.{} is not in the stats table",
+                c.name
+            );
+        }
+        assert_eq!(header[0].name, "struct_size");
+    }
+
+    #[test]
+    fn the_c_struct_holds_each_figure_in_its_field() {
+        let stats = Stats::example();
+        let c = pierhead_stats::from_stats(&stats);
+        let size = std::mem::size_of::<pierhead_stats>();
+        // SAFETY: `c` is a live `#[repr(C)]` struct of integers, `size` bytes long.
+        let bytes =
+            unsafe { std::slice::from_raw_parts((&c as *const pierhead_stats).cast::<u8>(), size) };
+        // Where each field is, by the C layout rules, from the header's types.
+        let mut offset = 0usize;
+        let mut at = std::collections::HashMap::new();
+        for f in header_fields() {
+            let width = match f.ty.as_str() {
+                "uint32_t" => 4,
+                "uint64_t" => 8,
+                other => panic!("{}: unexpected type {other}", f.name),
+            };
+            offset = offset.next_multiple_of(width);
+            let raw = &bytes[offset..offset + width];
+            let value = if width == 4 {
+                u64::from(u32::from_ne_bytes(raw.try_into().unwrap()))
+            } else {
+                u64::from_ne_bytes(raw.try_into().unwrap())
+            };
+            at.insert(f.name, value);
+            offset += width;
+        }
+        assert_eq!(offset.next_multiple_of(8), size, "the header's layout");
+        for (field, value) in table(&stats) {
+            let (Some(c_name), Some(want)) = (field.c, value) else {
+                continue;
+            };
+            let got = at.get(c_name).copied();
+            assert_eq!(
+                got,
+                Some(want),
+                "pierhead_stats.{c_name} (from {})",
+                field.name
+            );
+        }
+    }
 }

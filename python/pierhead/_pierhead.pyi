@@ -26,6 +26,8 @@ __all__ = [
     "_Job",
     "_executor_fd",
     "_executor_threads",
+    "_stats_example",
+    "_stats_table",
     "_take_job",
     "bench",
     "cli",
@@ -46,80 +48,141 @@ class Stats:
     """A snapshot of a server's counters, summed over its workers."""
 
     @property
-    def connections_accepted(self) -> int: ...
+    def uptime(self) -> float:
+        """Time since the server started. In seconds."""
     @property
-    def connections_active(self) -> int: ...
+    def state(self) -> str:
+        """Lifecycle state: running, stopping, stopped or failed."""
     @property
-    def connections_closed(self) -> int: ...
+    def connections_active(self) -> int:
+        """Connections open now."""
     @property
-    def connections_refused(self) -> int: ...
+    def connections_accepted(self) -> int:
+        """Connections accepted and served (refused ones are not included)."""
     @property
-    def bytes_read(self) -> int: ...
+    def connections_closed(self) -> int:
+        """Connections closed, for any reason."""
     @property
-    def bytes_written(self) -> int: ...
+    def connections_refused(self) -> int:
+        """Connections accepted then closed at once because `max_connections` was reached."""
     @property
-    def requests(self) -> int: ...
+    def requests(self) -> int:
+        """Requests received: HTTP requests, or frames (frame protocol)."""
     @property
-    def responses(self) -> int: ...
+    def responses(self) -> int:
+        """Responses sent: HTTP responses (error responses included), or frames sent (frame
+        protocol: echoes, control answers and broadcast deliveries).
+        """
     @property
-    def protocol_errors(self) -> int: ...
+    def bytes_read(self) -> int:
+        """Bytes received from clients."""
     @property
-    def timeouts(self) -> int: ...
+    def bytes_written(self) -> int:
+        """Bytes sent to clients, counted once each write returns (so a snapshot may lag, by
+        one write, bytes a client has already read).
+        """
     @property
-    def slow_consumer_disconnects(self) -> int: ...
+    def rooms(self) -> int:
+        """Rooms with at least one member, now."""
     @property
-    def broadcasts(self) -> int: ...
+    def members(self) -> int:
+        """Members over all rooms, now."""
     @property
-    def deliveries(self) -> int: ...
+    def broadcasts(self) -> int:
+        """Data frames broadcast to a room (by members and by the host program's publish). The
+        host program publishes with `Server.publish`.
+        """
     @property
-    def frames_dropped(self) -> int: ...
+    def deliveries(self) -> int:
+        """Broadcast frames delivered to a member (one per recipient), counted once the whole
+        frame is handed to the kernel (so, like `bytes_written`, a snapshot may lag a frame
+        a client has already read).
+        """
     @property
-    def rooms(self) -> int: ...
+    def frames_dropped(self) -> int:
+        """Broadcast frames a member did not get: dropped by `drop_newest` or `drop_oldest`,
+        cut from (or offered to) a member being disconnected as a slow consumer, or left
+        queued when a member's connection closed. With `deliveries`, every frame offered to
+        a member is counted once.
+        """
     @property
-    def members(self) -> int: ...
+    def slow_consumer_disconnects(self) -> int:
+        """Room members disconnected as slow consumers: their pending output stayed over
+        `max_output_bytes`.
+        """
     @property
-    def accept_errors(self) -> int: ...
+    def backplane(self) -> Optional["BackplaneStats"]:
+        """The Redis backplane's link and counts, when one is configured."""
     @property
-    def handler_errors(self) -> int: ...
+    def protocol_errors(self) -> int:
+        """Bad input from a client: malformed or oversized requests and frames, broken TLS
+        records.
+        """
     @property
-    def internal_errors(self) -> int: ...
+    def timeouts(self) -> int:
+        """Connections closed by a timeout (idle, header, write stall)."""
     @property
-    def state(self) -> str: ...
+    def accept_errors(self) -> int:
+        """Failed `accept()` calls (e.g. EMFILE), each followed by a back-off."""
     @property
-    def uptime(self) -> float: ...
+    def handler_errors(self) -> int:
+        """Failures of user code: handlers and callbacks that panicked or returned an error."""
     @property
-    def backplane(self) -> Optional["BackplaneStats"]: ...
+    def internal_errors(self) -> int:
+        """Panics caught inside the engine: the connection was closed, the server kept serving."""
 
 @final
 class BackplaneStats:
     """The Redis backplane's link and counts (``Stats.backplane``, ``StopReport.backplane``)."""
 
     @property
-    def state(self) -> str: ...
+    def state(self) -> str:
+        """The link to the broker: connecting, connected, down or stopped."""
     @property
-    def server_id(self) -> int: ...
+    def server_id(self) -> int:
+        """This server's id: the tag its published frames carry."""
     @property
-    def published(self) -> int: ...
+    def subscriptions(self) -> int:
+        """Room channels this server is subscribed to now."""
     @property
-    def unpublished(self) -> int: ...
+    def published(self) -> int:
+        """Frames published to the broker and confirmed by it."""
     @property
-    def unconfirmed(self) -> int: ...
+    def unpublished(self) -> int:
+        """Frames that were not published: dropped while the broker was down or too slow (the
+        queue was full), refused by it, or not yet written whole when the link was lost or
+        the server stopped. Members on other servers missed them.
+        """
     @property
-    def received(self) -> int: ...
+    def unconfirmed(self) -> int:
+        """Frames written to the broker whose confirmation never came: the link was lost (or
+        the server stopped) first. The broker may have run them or not (a broker that was
+        frozen runs them when it resumes), so members on other servers may or may not have
+        got them.
+        """
     @property
-    def echoes_dropped(self) -> int: ...
+    def received(self) -> int:
+        """Frames from other servers handed to this server's members."""
     @property
-    def bad_messages(self) -> int: ...
+    def echoes_dropped(self) -> int:
+        """This server's own frames coming back from the broker, dropped."""
     @property
-    def outages(self) -> int: ...
+    def bad_messages(self) -> int:
+        """Messages on a room channel that were not a valid data frame (or were over this
+        server's `max_frame_bytes`), dropped.
+        """
     @property
-    def reconnects(self) -> int: ...
+    def outages(self) -> int:
+        """Times the link went down (including an unreachable broker at start)."""
     @property
-    def down_time(self) -> float: ...
+    def reconnects(self) -> int:
+        """Times the link came back up after an outage."""
     @property
-    def subscriptions(self) -> int: ...
+    def down_time(self) -> float:
+        """Total time the link was not up (connecting or down). In seconds."""
     @property
-    def last_error(self) -> Optional[str]: ...
+    def last_error(self) -> Optional[str]:
+        """The last error on the link (connect, authentication, protocol), if any."""
 
 @final
 class PublishReport:
@@ -411,6 +474,8 @@ class _Job:
 def _executor_fd() -> int: ...
 def _executor_threads(delta: int) -> int: ...
 def _take_job() -> Optional[_Job]: ...
+def _stats_table() -> list[dict[str, Any]]: ...
+def _stats_example() -> Stats: ...
 def frame_data(payload: bytes) -> bytes: ...
 def frame_control(opcode: int, arg: bytes) -> bytes: ...
 def frame_decode(buf: bytes, max_len: int) -> Optional[tuple[int, int, bytes, int]]: ...

@@ -41,7 +41,9 @@ mod _pierhead {
     #[pymodule_export]
     use super::server::{stop_all, Server};
     #[pymodule_export]
-    use super::stats::{BackplaneStats, PublishReport, Stats, StopReport};
+    use super::stats::{
+        _stats_example, _stats_table, BackplaneStats, PublishReport, Stats, StopReport,
+    };
     #[pymodule_export]
     use super::stream::{SseEvent, Step};
 

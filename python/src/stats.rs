@@ -1,39 +1,75 @@
 //! `Stats` and `StopReport`: immutable snapshots handed to Python.
 
 use pierhead::{
-    BackplaneStats as CoreBackplaneStats, Stats as CoreStats, StopReport as CoreStopReport,
+    BackplaneStats as CoreBackplaneStats, StatGroup, StatValue, Stats as CoreStats,
+    StopReport as CoreStopReport,
 };
 use pyo3::prelude::*;
+use pyo3::types::PyDict;
 
 /// A snapshot of a server's counters, summed over its workers.
+///
+/// Each field is documented as in the core's stats table (`pierhead::Stats::FIELDS`);
+/// tests/python/test_stats_table.py checks the fields, their docs and the stub.
 #[pyclass(module = "pierhead._pierhead", name = "Stats", frozen, get_all)]
 #[derive(Clone)]
 pub(crate) struct Stats {
-    pub connections_accepted: u64,
-    pub connections_active: u64,
-    pub connections_closed: u64,
-    pub connections_refused: u64,
-    pub bytes_read: u64,
-    pub bytes_written: u64,
-    pub requests: u64,
-    pub responses: u64,
-    pub protocol_errors: u64,
-    pub timeouts: u64,
-    pub slow_consumer_disconnects: u64,
-    pub broadcasts: u64,
-    pub deliveries: u64,
-    pub frames_dropped: u64,
-    pub rooms: u64,
-    pub members: u64,
-    pub accept_errors: u64,
-    pub handler_errors: u64,
-    pub internal_errors: u64,
-    /// `running`, `stopping`, `stopped` or `failed`.
-    pub state: &'static str,
-    /// Seconds since the server started.
+    /// Time since the server started. In seconds.
     pub uptime: f64,
-    /// The Redis backplane's link and counts (None without one).
+    /// Lifecycle state: running, stopping, stopped or failed.
+    pub state: &'static str,
+    /// Connections open now.
+    pub connections_active: u64,
+    /// Connections accepted and served (refused ones are not included).
+    pub connections_accepted: u64,
+    /// Connections closed, for any reason.
+    pub connections_closed: u64,
+    /// Connections accepted then closed at once because `max_connections` was reached.
+    pub connections_refused: u64,
+    /// Requests received: HTTP requests, or frames (frame protocol).
+    pub requests: u64,
+    /// Responses sent: HTTP responses (error responses included), or frames sent
+    /// (frame protocol: echoes, control answers and broadcast deliveries).
+    pub responses: u64,
+    /// Bytes received from clients.
+    pub bytes_read: u64,
+    /// Bytes sent to clients, counted once each write returns (so a snapshot may
+    /// lag, by one write, bytes a client has already read).
+    pub bytes_written: u64,
+    /// Rooms with at least one member, now.
+    pub rooms: u64,
+    /// Members over all rooms, now.
+    pub members: u64,
+    /// Data frames broadcast to a room (by members and by the host program's
+    /// publish). The host program publishes with `Server.publish`.
+    pub broadcasts: u64,
+    /// Broadcast frames delivered to a member (one per recipient), counted once
+    /// the whole frame is handed to the kernel (so, like `bytes_written`, a
+    /// snapshot may lag a frame a client has already read).
+    pub deliveries: u64,
+    /// Broadcast frames a member did not get: dropped by `drop_newest` or
+    /// `drop_oldest`, cut from (or offered to) a member being disconnected as a
+    /// slow consumer, or left queued when a member's connection closed. With
+    /// `deliveries`, every frame offered to a member is counted once.
+    pub frames_dropped: u64,
+    /// Room members disconnected as slow consumers: their pending output stayed
+    /// over `max_output_bytes`.
+    pub slow_consumer_disconnects: u64,
+    /// The Redis backplane's link and counts, when one is configured.
     pub backplane: Option<BackplaneStats>,
+    /// Bad input from a client: malformed or oversized requests and frames,
+    /// broken TLS records.
+    pub protocol_errors: u64,
+    /// Connections closed by a timeout (idle, header, write stall).
+    pub timeouts: u64,
+    /// Failed `accept()` calls (e.g. EMFILE), each followed by a back-off.
+    pub accept_errors: u64,
+    /// Failures of user code: handlers and callbacks that panicked or returned
+    /// an error.
+    pub handler_errors: u64,
+    /// Panics caught inside the engine: the connection was closed, the server
+    /// kept serving.
+    pub internal_errors: u64,
 }
 
 /// The Redis backplane's link and counts.
@@ -45,20 +81,38 @@ pub(crate) struct Stats {
 )]
 #[derive(Clone)]
 pub(crate) struct BackplaneStats {
-    /// `connecting`, `connected`, `down` or `stopped`.
+    /// The link to the broker: connecting, connected, down or stopped.
     pub state: &'static str,
+    /// This server's id: the tag its published frames carry.
     pub server_id: u64,
-    pub published: u64,
-    pub unpublished: u64,
-    pub unconfirmed: u64,
-    pub received: u64,
-    pub echoes_dropped: u64,
-    pub bad_messages: u64,
-    pub outages: u64,
-    pub reconnects: u64,
-    /// Seconds the link was not up, in all.
-    pub down_time: f64,
+    /// Room channels this server is subscribed to now.
     pub subscriptions: u64,
+    /// Frames published to the broker and confirmed by it.
+    pub published: u64,
+    /// Frames that were not published: dropped while the broker was down or too
+    /// slow (the queue was full), refused by it, or not yet written whole when
+    /// the link was lost or the server stopped. Members on other servers missed
+    /// them.
+    pub unpublished: u64,
+    /// Frames written to the broker whose confirmation never came: the link was
+    /// lost (or the server stopped) first. The broker may have run them or not (a
+    /// broker that was frozen runs them when it resumes), so members on other
+    /// servers may or may not have got them.
+    pub unconfirmed: u64,
+    /// Frames from other servers handed to this server's members.
+    pub received: u64,
+    /// This server's own frames coming back from the broker, dropped.
+    pub echoes_dropped: u64,
+    /// Messages on a room channel that were not a valid data frame (or were over
+    /// this server's `max_frame_bytes`), dropped.
+    pub bad_messages: u64,
+    /// Times the link went down (including an unreachable broker at start).
+    pub outages: u64,
+    /// Times the link came back up after an outage.
+    pub reconnects: u64,
+    /// Total time the link was not up (connecting or down). In seconds.
+    pub down_time: f64,
+    /// The last error on the link (connect, authentication, protocol), if any.
     pub last_error: Option<String>,
 }
 
@@ -149,6 +203,48 @@ impl Stats {
             self.handler_errors
         )
     }
+}
+
+/// The core's stats table, for the package's tests: a dict per field of `Stats`
+/// and `BackplaneStats` (`group`, `name`, `kind`, `unit`, `doc`, and `example`:
+/// the field's value in `_stats_example()`, `None` for a nested group).
+#[pyfunction]
+pub(crate) fn _stats_table(py: Python<'_>) -> PyResult<Vec<Bound<'_, PyDict>>> {
+    let example = CoreStats::example();
+    let backplane = example
+        .backplane
+        .clone()
+        .unwrap_or_else(|| CoreBackplaneStats::example_from(0));
+    let mut table = Vec::new();
+    for (group, figures) in [
+        ("Stats", example.figures()),
+        ("BackplaneStats", backplane.figures()),
+    ] {
+        for (field, value) in figures {
+            let d = PyDict::new(py);
+            d.set_item("group", group)?;
+            d.set_item("name", field.name)?;
+            d.set_item("kind", format!("{:?}", field.kind).to_lowercase())?;
+            d.set_item("unit", field.unit.as_str())?;
+            d.set_item("doc", field.doc)?;
+            match value {
+                StatValue::Count(n) => d.set_item("example", n)?,
+                StatValue::Time(t) => d.set_item("example", t.as_secs_f64())?,
+                StatValue::State { now, .. } => d.set_item("example", now)?,
+                StatValue::Text(t) => d.set_item("example", t)?,
+                StatValue::Group(_) => d.set_item("example", py.None())?,
+            }
+            table.push(d);
+        }
+    }
+    Ok(table)
+}
+
+/// `Stats` in which every figure differs (the backplane's too), as the core's
+/// table makes it: `_stats_table()` gives each field's value.
+#[pyfunction]
+pub(crate) fn _stats_example() -> Stats {
+    Stats::from(&CoreStats::example())
 }
 
 /// What a stop did.

@@ -39,6 +39,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use crate::rooms::registry::RoomShared;
+use crate::stats::LinkCounters;
+pub use crate::stats::{BackplaneState, BackplaneStats};
 
 pub(crate) use link::{run, WAKE};
 pub use url::{BackplaneUrl, DEFAULT_REDIS_PORT};
@@ -46,95 +48,6 @@ pub use url::{BackplaneUrl, DEFAULT_REDIS_PORT};
 /// Frames waiting for the link, in bytes, beyond which new frames are dropped
 /// (and counted) rather than queued.
 const OUTBOUND_LIMIT: usize = 32 << 20;
-
-/// Where the link to the broker stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum BackplaneState {
-    /// The first connection is being made.
-    Connecting,
-    /// Both connections are up and the broker answered `PING` on each: frames
-    /// are published and received.
-    Connected,
-    /// The broker is unreachable or was lost: rooms are served locally, frames for
-    /// other servers are dropped (counted), and the link retries with back-off.
-    Down,
-    /// The server stopped; the connections are closed.
-    Stopped,
-}
-
-impl BackplaneState {
-    fn to_u8(self) -> u8 {
-        match self {
-            BackplaneState::Connecting => 0,
-            BackplaneState::Connected => 1,
-            BackplaneState::Down => 2,
-            BackplaneState::Stopped => 3,
-        }
-    }
-
-    fn from_u8(v: u8) -> BackplaneState {
-        match v {
-            0 => BackplaneState::Connecting,
-            1 => BackplaneState::Connected,
-            2 => BackplaneState::Down,
-            _ => BackplaneState::Stopped,
-        }
-    }
-
-    /// Lower-case name, as the CLI and the bindings print it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            BackplaneState::Connecting => "connecting",
-            BackplaneState::Connected => "connected",
-            BackplaneState::Down => "down",
-            BackplaneState::Stopped => "stopped",
-        }
-    }
-}
-
-impl std::fmt::Display for BackplaneState {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// What the backplane did, in [`Stats::backplane`](crate::Stats::backplane) and the
-/// stop report.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BackplaneStats {
-    /// The link now.
-    pub state: BackplaneState,
-    /// This server's id: the tag its published frames carry.
-    pub server_id: u64,
-    /// Frames published to the broker and confirmed by it.
-    pub published: u64,
-    /// Frames that were not published: dropped while the broker was down or too
-    /// slow (the queue was full), refused by it, or not yet written whole when the
-    /// link was lost or the server stopped. Members on other servers missed them.
-    pub unpublished: u64,
-    /// Frames written to the broker whose confirmation never came: the link was
-    /// lost (or the server stopped) first. The broker may have run them or not (a
-    /// broker that was frozen runs them when it resumes), so members on other
-    /// servers may or may not have got them.
-    pub unconfirmed: u64,
-    /// Frames from other servers handed to this server's members.
-    pub received: u64,
-    /// This server's own frames coming back from the broker, dropped.
-    pub echoes_dropped: u64,
-    /// Messages on a room channel that were not a valid data frame (or were over
-    /// this server's `max_frame_bytes`), dropped.
-    pub bad_messages: u64,
-    /// Times the link went down (including an unreachable broker at start).
-    pub outages: u64,
-    /// Times the link came back up after an outage.
-    pub reconnects: u64,
-    /// Total time the link was not up (connecting or down).
-    pub down_time: Duration,
-    /// Room channels this server is subscribed to now.
-    pub subscriptions: u64,
-    /// The last error on the link (connect, authentication, protocol), if any.
-    pub last_error: Option<String>,
-}
 
 /// A frame on its way to the broker.
 pub(crate) struct Outgoing {
@@ -163,21 +76,6 @@ struct Outbound {
     bytes: usize,
 }
 
-#[derive(Default)]
-struct Counters {
-    published: AtomicU64,
-    unpublished: AtomicU64,
-    unconfirmed: AtomicU64,
-    received: AtomicU64,
-    echoes_dropped: AtomicU64,
-    bad_messages: AtomicU64,
-    outages: AtomicU64,
-    reconnects: AtomicU64,
-    subscriptions: AtomicU64,
-    /// Microseconds down, up to the last change of state.
-    down_us: AtomicU64,
-}
-
 /// The backplane as the workers, the registry and the handle see it; the link
 /// thread does the I/O.
 pub(crate) struct Backplane {
@@ -195,7 +93,9 @@ pub(crate) struct Backplane {
     /// Since when the link is not up (while connecting or down).
     down_since: Mutex<Option<Instant>>,
     stop: AtomicBool,
-    counters: Counters,
+    counters: LinkCounters,
+    /// Microseconds down, up to the last change of state.
+    down_us: AtomicU64,
     last_error: Mutex<Option<String>>,
 }
 
@@ -215,7 +115,8 @@ impl Backplane {
             state: AtomicU8::new(BackplaneState::Connecting.to_u8()),
             down_since: Mutex::new(Some(Instant::now())),
             stop: AtomicBool::new(false),
-            counters: Counters::default(),
+            counters: LinkCounters::default(),
+            down_us: AtomicU64::new(0),
             last_error: Mutex::new(None),
         }
     }
@@ -300,8 +201,7 @@ impl Backplane {
 
     /// A snapshot for `Stats` and the stop report.
     pub(crate) fn stats(&self) -> BackplaneStats {
-        let c = &self.counters;
-        let mut down = Duration::from_micros(c.down_us.load(Ordering::Relaxed));
+        let mut down = Duration::from_micros(self.down_us.load(Ordering::Relaxed));
         if let Some(since) = *self
             .down_since
             .lock()
@@ -309,25 +209,12 @@ impl Backplane {
         {
             down += since.elapsed();
         }
-        BackplaneStats {
-            state: self.state(),
-            server_id: self.id,
-            published: c.published.load(Ordering::Relaxed),
-            unpublished: c.unpublished.load(Ordering::Relaxed),
-            unconfirmed: c.unconfirmed.load(Ordering::Relaxed),
-            received: c.received.load(Ordering::Relaxed),
-            echoes_dropped: c.echoes_dropped.load(Ordering::Relaxed),
-            bad_messages: c.bad_messages.load(Ordering::Relaxed),
-            outages: c.outages.load(Ordering::Relaxed),
-            reconnects: c.reconnects.load(Ordering::Relaxed),
-            down_time: down,
-            subscriptions: c.subscriptions.load(Ordering::Relaxed),
-            last_error: self
-                .last_error
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .clone(),
-        }
+        let last_error = self
+            .last_error
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        BackplaneStats::sum(&self.counters, self.state(), self.id, down, last_error)
     }
 
     /// The link's new state (link thread only); keeps the down-time account.
@@ -350,7 +237,7 @@ impl Backplane {
         match (*since, up) {
             (Some(t), true) => {
                 let us = t.elapsed().as_micros() as u64;
-                self.counters.down_us.fetch_add(us, Ordering::Relaxed);
+                self.down_us.fetch_add(us, Ordering::Relaxed);
                 *since = None;
             }
             (None, false) => {
@@ -363,7 +250,7 @@ impl Backplane {
         if to == BackplaneState::Stopped {
             if let Some(t) = since.take() {
                 let us = t.elapsed().as_micros() as u64;
-                self.counters.down_us.fetch_add(us, Ordering::Relaxed);
+                self.down_us.fetch_add(us, Ordering::Relaxed);
             }
         }
     }

@@ -23,6 +23,7 @@ use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use bytes::Bytes;
 
 use crate::backplane::Backplane;
+use crate::stats::RoomCounts;
 
 /// One room as every worker sees it.
 #[derive(Debug)]
@@ -143,14 +144,6 @@ impl Inbox {
         let mut q = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
         std::mem::swap(&mut *q, into);
     }
-}
-
-/// Room figures for stats.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(crate) struct RoomCounts {
-    pub(crate) rooms: u64,
-    pub(crate) members: u64,
-    pub(crate) host_publishes: u64,
 }
 
 /// The rooms of a server.
