@@ -581,7 +581,7 @@ impl Config {
             "max_headers",
             self.max_headers as u64,
             1,
-            crate::protocol::http::head::MAX_HEADERS as u64,
+            crate::service::http::head::MAX_HEADERS as u64,
         )?;
         range("max_body_bytes", self.max_body_bytes, 0, 1 << 40)?;
         range(

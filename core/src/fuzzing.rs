@@ -4,19 +4,19 @@
 /// Finds the end of a request head in `data` and parses it (with the server's
 /// header-slot limit); must never panic, whatever the bytes.
 pub fn http_head(data: &[u8]) {
-    if let Ok(end) = crate::protocol::http::head::find_end(data, 0) {
-        let mut slots = crate::protocol::http::head::header_slots();
-        let _ = crate::protocol::http::head::parse(&data[..end], &mut slots, 64);
+    if let Ok(end) = crate::service::http::head::find_end(data, 0) {
+        let mut slots = crate::service::http::head::header_slots();
+        let _ = crate::service::http::head::parse(&data[..end], &mut slots, 64);
     }
-    let _ = crate::protocol::http::head::plausible_start(data);
-    let _ = crate::protocol::http::head::request_line_too_long(data, 8192);
+    let _ = crate::service::http::head::plausible_start(data);
+    let _ = crate::service::http::head::request_line_too_long(data, 8192);
 }
 
 /// Decodes `data` as a chunked body, fed in the pieces `split` cuts it into;
 /// the decoded bytes must be the same however it is cut.
 pub fn chunked(data: &[u8], split: usize) {
     let decode = |pieces: &[&[u8]]| {
-        let mut c = crate::protocol::http::chunked::Chunked::default();
+        let mut c = crate::service::http::chunked::Chunked::default();
         let mut out = Vec::new();
         for p in pieces {
             let mut rest = *p;

@@ -23,19 +23,18 @@
 mod backplane;
 mod config;
 mod connect_fault;
+mod engine;
 mod error;
-mod handler_pool;
 mod net;
-mod protocol;
 mod reporter;
 mod rooms;
 mod routing;
 mod server;
+mod service;
 mod shared;
 mod stats;
 mod syntax;
 mod tls;
-mod worker;
 
 pub use backplane::{BackplaneState, BackplaneStats, BackplaneUrl, DEFAULT_REDIS_PORT};
 pub use config::{parse_size, Config, Protocol, SlowConsumer, StatsCallback, MAX_WORKERS};
@@ -53,7 +52,7 @@ pub use syntax::{parse_duration, percent_decode, query_pairs};
 /// The frame protocol's wire format, for clients: encode frames and decode what
 /// the server sends (the server uses the same code).
 pub mod frame {
-    pub use crate::protocol::frame::codec::*;
+    pub use crate::service::frame::codec::*;
 }
 pub use stats::{
     prometheus_text, LineItem, LineSection, StatField, StatGroup, StatKind, StatUnit, StatValue,

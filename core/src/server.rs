@@ -10,13 +10,15 @@ use mio::{Interest, Poll, Waker};
 use crate::backplane::{self, Backplane, BackplaneStats};
 use crate::config::{Config, Protocol};
 use crate::connect_fault::{ConnectFault, ConnectFaultError};
+use crate::engine::{WorkerReport, WorkerSetup, LISTENER, WAKER};
 use crate::error::{ConfigError, StartError};
 use crate::rooms::publish::{PublishError, PublishReport};
 use crate::routing::{ConnectionRecord, Request, Route, RouteId};
+use crate::service::http::{unmatched_answer, HttpShared};
+use crate::service::{self, Services};
 use crate::shared::Shared;
 use crate::stats::{self, State, Stats};
 use crate::tls::Tls;
-use crate::worker::{self, WorkerReport, WorkerSetup, LISTENER, WAKER};
 use crate::{net, reporter};
 
 /// Least time stop waits for busy handler threads, even after the deadline.
@@ -86,6 +88,8 @@ impl StopReport {
 /// ```
 pub struct Server {
     shared: Arc<Shared>,
+    /// The services' own server-wide state (the HTTP routes and log, ...).
+    services: Arc<Services>,
     local_addr: SocketAddr,
     threads: Mutex<Threads>,
     /// The Prometheus endpoint (`Config::metrics`): a server of its own.
@@ -115,6 +119,15 @@ impl Server {
     /// once the listener is bound, so the real port is known ([`Server::local_addr`]).
     /// On error nothing is left running.
     pub fn start(config: Config) -> Result<Server, StartError> {
+        Server::start_with(config, service::run_worker)
+    }
+
+    /// [`Server::start`] with workers run by `run` (the configured protocol's
+    /// service, or a test's own).
+    pub(crate) fn start_with(
+        config: Config,
+        run: fn(WorkerSetup, Arc<Shared>, Arc<Services>) -> WorkerReport,
+    ) -> Result<Server, StartError> {
         config.validate()?;
         let addr = config.resolve_bind()?;
         let tls = match &config.tls {
@@ -158,14 +171,22 @@ impl Server {
         // Each worker holds its own duplicate now.
         drop(socket);
 
+        let mut config = config;
+        let wakers: Arc<[Waker]> = wakers.into();
+        let id = Shared::next_id();
+        let services = Arc::new(Services {
+            http: Arc::new(HttpShared::new(&mut config, wakers.clone(), id)),
+        });
         let shared = Arc::new(Shared::new(
             config,
             wakers,
             link.as_ref().map(|(_, bp)| bp.clone()),
             tls,
+            id,
         ));
         let mut server = Server {
             shared: shared.clone(),
+            services: services.clone(),
             local_addr,
             threads: Mutex::new(Threads::default()),
             metrics: None,
@@ -173,10 +194,10 @@ impl Server {
         {
             let mut threads = server.lock_threads();
             for setup in setups {
-                let shared = shared.clone();
+                let (shared, services) = (shared.clone(), services.clone());
                 let handle = thread::Builder::new()
                     .name(format!("pierhead-w{}", setup.index))
-                    .spawn(move || worker::run(setup, shared))
+                    .spawn(move || run(setup, shared, services))
                     .map_err(StartError::Spawn)?; // dropping `server` stops the rest
                 threads.workers.push(handle);
             }
@@ -291,7 +312,7 @@ impl Server {
     /// Adds a route after the existing ones; it applies to requests read from now on.
     /// An invalid route is rejected with an error naming the field.
     pub fn add_route(&self, route: Route) -> Result<RouteId, ConfigError> {
-        self.shared.routes.add(route)
+        self.services.http.routes.add(route)
     }
 
     /// Puts a route at `position` in matching order (0: before every other route;
@@ -300,39 +321,40 @@ impl Server {
     /// never a table in between. A position past the end is refused (an error
     /// naming `position`), as is an invalid route; neither changes anything.
     pub fn insert_route(&self, position: usize, route: Route) -> Result<RouteId, ConfigError> {
-        self.shared.routes.insert(position, route)
+        self.services.http.routes.insert(position, route)
     }
 
     /// Replaces route `id` in place (its use count starts afresh). False if there is
     /// no such route.
     pub fn replace_route(&self, id: RouteId, route: Route) -> Result<bool, ConfigError> {
-        self.shared.routes.replace(id, route)
+        self.services.http.routes.replace(id, route)
     }
 
     /// Removes route `id`. False if there is no such route.
     pub fn remove_route(&self, id: RouteId) -> bool {
-        self.shared.routes.remove(id)
+        self.services.http.routes.remove(id)
     }
 
     /// Removes every route: requests get the fixed `hello` response again.
     pub fn clear_routes(&self) {
-        self.shared.routes.clear();
+        self.services.http.routes.clear();
     }
 
     /// The routes in force, in matching order.
     pub fn route_ids(&self) -> Vec<RouteId> {
-        self.shared.routes.ids()
+        self.services.http.routes.ids()
     }
 
     /// How many requests route `id` has answered (`None` if there is no such route).
     pub fn route_hits(&self, id: RouteId) -> Option<u64> {
-        self.shared.routes.hits(id)
+        self.services.http.routes.hits(id)
     }
 
     /// The requests in the request log, oldest first (empty unless
     /// `Config::request_log` turned it on).
     pub fn requests(&self) -> Vec<Request> {
-        self.shared
+        self.services
+            .http
             .log
             .as_ref()
             .map_or_else(Vec::new, |l| l.snapshot())
@@ -340,7 +362,7 @@ impl Server {
 
     /// Empties the request log (and the connection log).
     pub fn clear_requests(&self) {
-        if let Some(log) = &self.shared.log {
+        if let Some(log) = &self.services.http.log {
             log.clear();
         }
         if let Some(log) = &self.shared.connections {
@@ -364,7 +386,7 @@ impl Server {
     /// and the first of them (up to 100, bodies cut like the log's). A server
     /// without routes that answers the fixed response matches everything.
     pub fn unmatched_requests(&self) -> (u64, Vec<Request>) {
-        self.shared.misses.snapshot()
+        self.services.http.misses.snapshot()
     }
 
     /// Answers requests no route matches with `status` from now on (the config's
@@ -372,15 +394,16 @@ impl Server {
     /// unexpected requests. An error names `unmatched_status`.
     pub fn set_unmatched_status(&self, status: u16) -> Result<(), ConfigError> {
         crate::config::check_unmatched_status(status)?;
-        self.shared
+        self.services
+            .http
             .routes
-            .set_unmatched(worker::unmatched_answer(status));
+            .set_unmatched(unmatched_answer(status));
         Ok(())
     }
 
     /// Forgets the unmatched requests.
     pub fn clear_unmatched(&self) {
-        self.shared.misses.clear();
+        self.services.http.misses.clear();
     }
 
     /// Sends a data frame with `payload` to every member of `room` (frame protocol),
@@ -388,7 +411,14 @@ impl Server {
     /// the slow-consumer policy): how many members got it, how many did not, how
     /// many were disconnected. A room with no members gives an empty report.
     pub fn publish(&self, room: &str, payload: &[u8]) -> Result<PublishReport, PublishError> {
-        crate::rooms::publish::publish(&self.shared, room, payload)
+        if self.shared.stop_requested() {
+            return Err(match self.shared.state() {
+                State::Stopped | State::Failed => PublishError::Stopped,
+                State::Running | State::Stopping => PublishError::Stopping,
+            });
+        }
+        let s = &self.shared;
+        crate::rooms::publish::publish(&s.rooms, &s.wakers, &s.config, room, payload)
     }
 
     /// The rooms with members (frame protocol), by name, with their member counts.
@@ -398,7 +428,7 @@ impl Server {
 
     /// Requests pushed out of the full request log since start.
     pub fn requests_evicted(&self) -> u64 {
-        self.shared.log.as_ref().map_or(0, |l| l.evicted())
+        self.services.http.log.as_ref().map_or(0, |l| l.evicted())
     }
 
     /// Stops the server: stop accepting at once, close idle connections at once,
@@ -427,7 +457,7 @@ impl Server {
                     report.drained += w.drained;
                     report.force_closed += w.force_closed;
                 }
-                // `worker::run` catches panics; this is unreachable in practice.
+                // `engine::run` catches panics; this is unreachable in practice.
                 Err(_) => self.shared.set_state(State::Failed),
             }
         }
@@ -437,7 +467,7 @@ impl Server {
         let handler_deadline = stop
             .map_or_else(Instant::now, |r| r.deadline)
             .max(Instant::now() + HANDLER_JOIN_MIN);
-        report.handlers_abandoned = self.shared.handlers.join(handler_deadline);
+        report.handlers_abandoned = self.services.http.handlers.join(handler_deadline);
         if let Some(handle) = threads.reporter.take() {
             let _ = handle.join();
         }

@@ -10,10 +10,9 @@ use mio::Waker;
 use crate::backplane::Backplane;
 use crate::config::Config;
 use crate::connect_fault::ConnectGate;
-use crate::handler_pool::{Completion, HandlerPool};
 use crate::rooms::registry::Registry;
-use crate::routing::log::{ConnectionRecord, Misses, RequestLog, Ring};
-use crate::routing::table::RouteStore;
+use crate::routing::log::Ring;
+use crate::routing::{ClosedBy, ConnectionRecord};
 use crate::stats::{Counters, State, Stats};
 use crate::tls::Tls;
 
@@ -67,6 +66,12 @@ impl Drop for CallbackGuard {
     }
 }
 
+/// Marks the calling thread as one of server `id`'s own (its workers, stats and
+/// handler threads): there, stop must not join.
+pub(crate) fn adopt_thread(id: u64) {
+    OWNER.with(|o| o.set(id));
+}
+
 /// When stop was first requested, and until when in-flight work may finish.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct StopRequest {
@@ -74,12 +79,17 @@ pub(crate) struct StopRequest {
     pub(crate) deadline: Instant,
 }
 
+/// The server-wide state shared by the handle and its threads: the config, the
+/// counters, the wakers, the stop request, TLS, the connect gate and the
+/// connection log. (A service's own server-wide state is its own:
+/// [`crate::service::Services`].)
 pub(crate) struct Shared {
     pub(crate) id: u64,
     pub(crate) config: Config,
     /// One block per worker, then one for the stats thread.
     pub(crate) counters: Box<[Counters]>,
-    pub(crate) wakers: Vec<Waker>,
+    /// One per worker: wakes its loop.
+    pub(crate) wakers: Arc<[Waker]>,
     pub(crate) started: Instant,
     /// Connections open over all workers, for `max_connections`.
     pub(crate) active: AtomicUsize,
@@ -88,22 +98,13 @@ pub(crate) struct Shared {
     stop: OnceLock<StopRequest>,
     /// Wakes the stats thread early when stop is requested.
     reporter_wake: (Mutex<()>, Condvar),
-    /// The HTTP routes, changed at run time from any thread.
-    pub(crate) routes: RouteStore,
-    /// The request log, if the config turned it on.
-    pub(crate) log: Option<RequestLog>,
     /// Closed connections, kept when the request log is on.
     pub(crate) connections: Option<Ring<ConnectionRecord>>,
-    /// Requests no route matched (whatever the log keeps).
-    pub(crate) misses: Misses,
     /// Rooms of the frame protocol, and the workers' inboxes.
     pub(crate) rooms: Arc<Registry>,
     /// TLS, when the server speaks it.
     pub(crate) tls: Option<Tls>,
-    pub(crate) handlers: HandlerPool,
-    /// Finished handler jobs, one queue per worker.
-    completions: Box<[Mutex<Vec<Completion>>]>,
-    /// Worker threads not yet exited; the last one closes the handler pool.
+    /// Worker threads not yet exited.
     workers_running: AtomicUsize,
     /// The connect-phase fault, switched at run time.
     pub(crate) gate: ConnectGate,
@@ -111,27 +112,21 @@ pub(crate) struct Shared {
 
 impl Shared {
     pub(crate) fn new(
-        mut config: Config,
-        wakers: Vec<Waker>,
+        config: Config,
+        wakers: Arc<[Waker]>,
         backplane: Option<Arc<Backplane>>,
         tls: Option<Tls>,
+        id: u64,
     ) -> Shared {
         let blocks = wakers.len() + 1;
         let workers = wakers.len();
         Shared {
-            // The routes move into the store: a large body is not kept twice.
-            routes: RouteStore::new(std::mem::take(&mut config.routes)),
-            log: (config.request_log > 0)
-                .then(|| RequestLog::new(config.request_log, config.request_log_body_bytes)),
             connections: (config.request_log > 0).then(|| Ring::new(config.request_log)),
-            misses: Misses::new(config.request_log_body_bytes),
             rooms: Arc::new(Registry::new(workers, backplane)),
             tls,
-            handlers: HandlerPool::new(config.handler_threads),
-            completions: (0..workers).map(|_| Mutex::new(Vec::new())).collect(),
             workers_running: AtomicUsize::new(workers),
             gate: ConnectGate::new(workers),
-            id: NEXT_SERVER_ID.fetch_add(1, Ordering::Relaxed),
+            id,
             config,
             counters: (0..blocks).map(|_| Counters::default()).collect(),
             wakers,
@@ -142,6 +137,11 @@ impl Shared {
             stop: OnceLock::new(),
             reporter_wake: (Mutex::new(()), Condvar::new()),
         }
+    }
+
+    /// A new server's id (never 0: 0 marks a thread of no server).
+    pub(crate) fn next_id() -> u64 {
+        NEXT_SERVER_ID.fetch_add(1, Ordering::Relaxed)
     }
 
     pub(crate) fn state(&self) -> State {
@@ -223,48 +223,37 @@ impl Shared {
 
     /// Wakes every worker (a failed wake only means that worker's loop is gone).
     pub(crate) fn wake_all(&self) {
-        for waker in &self.wakers {
+        for waker in self.wakers.iter() {
             let _ = waker.wake();
         }
     }
 
-    /// Queues a handler's result for `worker` and wakes it.
-    pub(crate) fn complete_handler(&self, worker: usize, completion: Completion) {
-        let Some(queue) = self.completions.get(worker) else {
-            return;
-        };
-        queue
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(completion);
-        if let Some(waker) = self.wakers.get(worker) {
-            // A failed wake only means that worker's loop is already gone.
-            let _ = waker.wake();
+    /// Records a closed connection in the connection log (when it is on): its
+    /// id, and whether the client closed first.
+    #[inline]
+    pub(crate) fn record_close(&self, id: u64, client_first: bool) {
+        if let Some(log) = &self.connections {
+            log.push(ConnectionRecord {
+                id,
+                closed_by: if client_first {
+                    ClosedBy::Client
+                } else {
+                    ClosedBy::Server
+                },
+            });
         }
     }
 
-    /// Takes the handler results queued for `worker`.
-    pub(crate) fn take_completions(&self, worker: usize) -> Vec<Completion> {
-        self.completions.get(worker).map_or_else(Vec::new, |q| {
-            std::mem::take(&mut *q.lock().unwrap_or_else(PoisonError::into_inner))
-        })
-    }
-
-    /// Called by each worker as it exits; the last one closes the handler pool and
-    /// stops the backplane's link, so that their threads end even if nobody joins
-    /// them (a stop begun from inside a callback).
-    pub(crate) fn worker_exited(&self) {
-        if self.workers_running.fetch_sub(1, Ordering::AcqRel) == 1 {
-            self.handlers.close();
-            if let Some(bp) = &self.rooms.backplane {
-                bp.request_stop();
-            }
-        }
+    /// Called by each worker as it exits: true for the last one (its service
+    /// then ends what would otherwise wait for nobody: the handler pool, the
+    /// backplane's link).
+    pub(crate) fn worker_exited(&self) -> bool {
+        self.workers_running.fetch_sub(1, Ordering::AcqRel) == 1
     }
 
     /// Marks the calling thread as one of this server's own.
     pub(crate) fn adopt_current_thread(&self) {
-        OWNER.with(|o| o.set(self.id));
+        adopt_thread(self.id);
     }
 
     /// True on this server's worker and stats threads: there, stop must not join.

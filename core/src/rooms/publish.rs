@@ -13,8 +13,10 @@ use super::registry::{Delivery, Incoming, Tally};
 use crate::backplane::{BackplaneState, Outgoing};
 use crate::config::Protocol;
 use crate::frame::{data_frame, MAX_ROOM_BYTES};
-use crate::shared::Shared;
-use crate::stats::State;
+use mio::Waker;
+
+use super::registry::Registry;
+use crate::config::Config;
 
 /// How long `publish` waits for the workers to have queued the frame (they do it
 /// within a loop turn; the bound only matters when a stop races with it).
@@ -63,13 +65,15 @@ pub enum PublishError {
     Stopped,
 }
 
-/// Publishes `payload` to `room` (see `Server::publish`).
+/// Publishes `payload` to `room` (see `Server::publish`) through `registry` to
+/// the workers that `wakers` wake (a server that is stopping refuses first).
 pub(crate) fn publish(
-    shared: &Shared,
+    registry: &Registry,
+    wakers: &[Waker],
+    config: &Config,
     room: &str,
     payload: &[u8],
 ) -> Result<PublishReport, PublishError> {
-    let config = &shared.config;
     if config.protocol != Protocol::Frame {
         return Err(PublishError::NotFrameProtocol(config.protocol));
     }
@@ -82,13 +86,6 @@ pub(crate) fn publish(
     if room.is_empty() || room.len() > MAX_ROOM_BYTES {
         return Err(PublishError::BadRoom(room.len()));
     }
-    if shared.stop_requested() {
-        return Err(match shared.state() {
-            State::Stopped | State::Failed => PublishError::Stopped,
-            State::Running | State::Stopping => PublishError::Stopping,
-        });
-    }
-    let registry = &shared.rooms;
     let frame = Bytes::from(data_frame(payload));
     let forwarded = match &registry.backplane {
         Some(bp) => {
@@ -120,7 +117,7 @@ pub(crate) fn publish(
             tally: Some(tally.clone()),
         })]);
         // A failed wake means the worker has exited; it released its inbox.
-        let _ = shared.wakers[w].wake();
+        let _ = wakers[w].wake();
     }
     tally.wait(Instant::now() + PUBLISH_WAIT);
     Ok(PublishReport {

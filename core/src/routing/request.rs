@@ -6,7 +6,7 @@ use std::time::Instant;
 use super::chaos::ChaosDecision;
 use super::id::RouteId;
 use super::route::Fault;
-use crate::protocol::http::head::trim;
+use crate::service::http::head::trim;
 
 /// A received HTTP request, owned: given to handlers and kept in the request log.
 #[derive(Debug, Clone, PartialEq, Eq)]

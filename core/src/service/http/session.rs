@@ -1,40 +1,28 @@
-//! `http`: HTTP/1.1 and 1.0 with keep-alive and pipelining.
+//! One HTTP/1.1 (or 1.0) connection's request parser: every complete request in
+//! the input is answered, in order, into one reply, so a pipelined batch goes out
+//! in one write. With no routes defined every request gets the fixed benchmark
+//! response `200 text/plain "hello\n"`, written straight from the parsed head with
+//! no allocation; otherwise [`super::answer`] picks the route, applies its fault,
+//! or hands the request to a handler.
 //!
-//! Every complete request in the input is answered, in order, into one output
-//! buffer, so a pipelined batch goes out in one write. With no routes defined every
-//! request gets the fixed benchmark response `200 text/plain "hello\n"`, written
-//! straight from the parsed head with no allocation; otherwise [`answer`] picks the
-//! route, applies its fault, or hands the request to a handler.
-//!
-//! Bodies are framed by Content-Length or chunked encoding ([`chunked`]); they are
-//! skipped as they stream in unless routes or the request log need them, and then
-//! collected as they arrive (never pre-allocated from the claimed length). Errors
-//! answer with `Connection: close` and the connection closes after a lingering
-//! shutdown, so the client reads the error even while it is still sending.
+//! Bodies are framed by Content-Length or chunked encoding ([`super::chunked`]);
+//! they are skipped as they stream in unless routes or the request log need them,
+//! and then collected as they arrive (never pre-allocated from the claimed
+//! length). Errors answer with `Connection: close` and the connection closes after
+//! a lingering shutdown, so the client reads the error even while it is still
+//! sending.
 
-mod answer;
-pub(crate) mod chunked;
-mod date;
-pub(crate) mod head;
-pub(crate) mod response;
-
-pub(crate) use answer::{deliver, resume, send_unmatched, Hold, Meta};
-pub(crate) use date::DateCache;
-
+use super::answer::{self, Meta, Source};
+use super::chunked::Chunked;
+use super::head::{self, BodyFraming};
+use super::response::{self, ConnectionHeader};
 use super::{Ctx, Next, Progress};
 use crate::routing::{Headers, Request, RequestView};
-use answer::Source;
-use chunked::Chunked;
-use head::BodyFraming;
-use response::ConnectionHeader;
 
 /// A captured Content-Length body grows by doubling until it holds this much, and
 /// then gets room for the rest in one allocation. (Only a client that has sent
 /// this much makes the server reserve up to `max_body_bytes` for it.)
 const RESERVE_BODY_AFTER: usize = 64 * 1024;
-
-/// The fixed response body when no route is defined.
-pub(crate) const HELLO: &[u8] = b"hello\n";
 
 /// How the body of the request being received is framed.
 #[derive(Debug, Default)]
@@ -306,8 +294,8 @@ fn stop_at(pos: usize, next: Next, input: &[u8]) -> Progress {
 
 #[cfg(test)]
 mod tests {
+    use super::super::Limits;
     use super::*;
-    use crate::protocol::Limits;
     use crate::routing::log::{Misses, RequestLog};
     use crate::routing::table::RouteStore;
     use crate::routing::{Prepared, Response};
@@ -315,7 +303,7 @@ mod tests {
 
     struct Harness {
         out: Vec<u8>,
-        answer: crate::protocol::out::Out,
+        answer: crate::service::Reply,
         counters: Counters,
         limits: Limits,
         routes: RouteStore,
@@ -336,7 +324,6 @@ mod tests {
                 limits: Limits {
                     max_header_bytes: 1024,
                     max_headers: 100,
-                    max_frame_bytes: 1 << 20,
                     max_body_bytes: 100,
                 },
                 routes: RouteStore::new(Vec::new()),
@@ -369,8 +356,6 @@ mod tests {
                 fixed_response: true,
                 now: std::time::Instant::now(),
                 conn_id: 7,
-                token: mio::Token(7),
-                hub: None,
             };
             let p = self.session.on_input(&self.buffered, &mut ctx);
             self.out.extend_from_slice(&self.answer.to_vec());

@@ -11,6 +11,7 @@ use mio::Interest;
 
 use super::{Worker, LISTENER};
 use crate::connect_fault::ConnectFault;
+use crate::service::Service;
 
 /// This worker's copy of the connect fault, and the connections it parked.
 #[derive(Default)]
@@ -34,11 +35,11 @@ impl LocalGate {
     }
 }
 
-impl Worker {
+impl<S: Service> Worker<S> {
     /// Applies a changed connect fault, if there is one (called when woken).
     pub(super) fn apply_gate(&mut self) {
-        let shared = &self.io.shared;
-        let Some(change) = shared.gate.change(self.io.index, self.gate.version) else {
+        let shared = &self.driver.shared;
+        let Some(change) = shared.gate.change(self.driver.index, self.gate.version) else {
             return;
         };
         self.gate.version = change.version;
@@ -48,14 +49,14 @@ impl Worker {
                 // Shuts the socket every worker's duplicate shares: SYNs get RST and
                 // connections waiting in the queue are reset.
                 let _ = socket2::SockRef::from(&listener).shutdown(Shutdown::Read);
-                let _ = self.io.poll.registry().deregister(&mut listener);
+                let _ = self.driver.poll.registry().deregister(&mut listener);
             }
             self.gate.parked.clear();
         } else {
             if let Some(mut listener) = change.listener {
-                if !self.io.stopping
+                if !self.driver.stopping
                     && self
-                        .io
+                        .driver
                         .poll
                         .registry()
                         .register(&mut listener, LISTENER, Interest::READABLE)
@@ -74,7 +75,10 @@ impl Worker {
                 }
             }
         }
-        self.io.shared.gate.applied(self.io.index, change.version);
+        self.driver
+            .shared
+            .gate
+            .applied(self.driver.index, change.version);
     }
 
     /// A connection accepted while a fault is on.
@@ -82,7 +86,9 @@ impl Worker {
     pub(super) fn admit_faulted(&mut self, stream: TcpStream) {
         match self.gate.fault {
             None => self.admit(stream),
-            Some(ConnectFault::Delay(d)) => self.gate.parked.push_back((self.io.now + d, stream)),
+            Some(ConnectFault::Delay(d)) => {
+                self.gate.parked.push_back((self.driver.now + d, stream))
+            }
             // Close: dropping it closes it. (Refuse and Hold accept nothing.)
             Some(_) => drop(stream),
         }
@@ -91,7 +97,7 @@ impl Worker {
     /// Serves the parked connections whose delay is over.
     pub(super) fn admit_parked(&mut self) {
         while let Some((due, _)) = self.gate.parked.front() {
-            if *due > self.io.now {
+            if *due > self.driver.now {
                 return;
             }
             if let Some((_, stream)) = self.gate.parked.pop_front() {

@@ -1,14 +1,14 @@
-//! One client connection as a worker sees it.
+//! One client connection as the engine sees it: its socket, its session (the
+//! service's state, opaque here), and the bytes in flight.
 
 use std::time::{Duration, Instant};
 
 use mio::net::TcpStream;
 
-use super::output::{Output, Sink};
+use super::send_queue::{SendQueue, Sink};
 use super::token::ConnToken;
-use crate::protocol::http::Hold;
-use crate::protocol::Session;
-use crate::routing::ClosedBy;
+use super::upstream::Upstream;
+use crate::service::{Park, Service};
 use crate::tls::session::TlsSession;
 
 /// How long a closing connection keeps reading (and dropping) input after its last
@@ -16,10 +16,10 @@ use crate::tls::session::TlsSession;
 /// and destroy that response before the client reads it.
 pub(crate) const LINGER: Duration = Duration::from_secs(2);
 
-/// How long a room member disconnected as a slow consumer gets to make progress
-/// on the rest of the frame it was partway through and the `ERROR slow consumer`
-/// after it: a member that reads nothing in that time is closed, one that reads
-/// (however slowly) gets another grace.
+/// How long an evicted connection (a room member disconnected as a slow consumer)
+/// gets to make progress on what is left to send it (the rest of a frame partly
+/// sent, then the service's last words): one that reads nothing in that time is
+/// closed, one that reads (however slowly) gets another grace.
 pub(crate) const EVICT_GRACE: Duration = Duration::from_secs(2);
 
 /// Where a connection is in its life.
@@ -27,12 +27,11 @@ pub(crate) const EVICT_GRACE: Duration = Duration::from_secs(2);
 pub(crate) enum Phase {
     /// Reading input and answering it.
     Open,
-    /// The protocol decided to close: no more input is read; pending output is flushed.
+    /// The session decided to close: no more input is read; pending output is flushed.
     Closing,
-    /// A room member disconnected as a slow consumer: like `Closing`, but the
-    /// pending output (a frame partly sent, then the `ERROR`) must make progress
-    /// within [`EVICT_GRACE`] of `started` (what the kernel holds to send counts),
-    /// not within the write timeout.
+    /// Evicted by its service ([`super::Peer::evict`]): like `Closing`, but the
+    /// pending output must make progress within [`EVICT_GRACE`] of `started` (what
+    /// the kernel holds to send counts), not within the write timeout.
     Evicted,
     /// Output flushed and the write side shut down; input is read and dropped until
     /// the client closes or [`LINGER`] passes.
@@ -58,23 +57,23 @@ pub(crate) enum Wait {
     Write,
     /// Lingering close.
     Linger,
-    /// An answer being held (delay, drip, handler) is due.
-    Hold,
-    /// A slow consumer's grace ran out.
+    /// A parked session is due ([`Park::Until`]).
+    Due,
+    /// An evicted connection's grace ran out.
     Evict,
 }
 
 /// A connection: its socket, protocol state, and the bytes in flight. An idle
 /// connection has no allocated buffer (`input` and `output` have capacity 0).
 #[derive(Debug)]
-pub(crate) struct Connection {
+pub(crate) struct Connection<Session> {
     pub(crate) stream: TcpStream,
     pub(crate) token: ConnToken,
     pub(crate) session: Session,
     /// Received bytes not yet consumed by the session (a partial request).
     pub(crate) input: Vec<u8>,
     /// Bytes not yet sent.
-    pub(crate) output: Output,
+    pub(crate) output: SendQueue,
     pub(crate) phase: Phase,
     /// The client shut down its side (read returned 0).
     pub(crate) read_closed: bool,
@@ -87,20 +86,22 @@ pub(crate) struct Connection {
     pub(crate) input_paused: bool,
     /// Registered for WRITABLE as well as READABLE.
     pub(crate) writable_interest: bool,
-    /// Broadcast frames were queued this turn: it is on the worker's list to flush.
+    /// Output was queued for it this turn by its service ([`super::Peer`]): it is
+    /// on the worker's list to flush.
     pub(crate) queued: bool,
     /// On the worker's list to serve again next turn (once, however often it asks).
     pub(crate) requeued: bool,
     /// Last read or write progress.
     pub(crate) last_activity: Instant,
-    /// When the request in progress (or the lingering close) began.
+    /// When the request in progress (or the lingering close, or the eviction's
+    /// current grace) began.
     pub(crate) started: Option<Instant>,
     /// The time of this connection's entry in the timer heap, if it has one.
     pub(crate) timer_at: Option<Instant>,
-    /// An answer not yet complete; no further input is fed to the session until it is.
-    pub(crate) hold: Option<Box<Hold>>,
     /// TLS, when the server speaks it.
     pub(crate) tls: Option<Box<TlsSession>>,
+    /// The outbound connection its session asked for, if any.
+    pub(crate) upstream: Option<Box<Upstream>>,
 }
 
 /// Where `stream`'s output goes: through `tls` when there is one.
@@ -112,14 +113,14 @@ pub(crate) fn sink<'a>(stream: &'a TcpStream, tls: &'a mut Option<Box<TlsSession
     }
 }
 
-impl Connection {
+impl<Session> Connection<Session> {
     pub(crate) fn new(stream: TcpStream, token: ConnToken, session: Session, now: Instant) -> Self {
         Connection {
             stream,
             token,
             session,
             input: Vec::new(),
-            output: Output::default(),
+            output: SendQueue::default(),
             phase: Phase::Open,
             read_closed: false,
             peer_reset: false,
@@ -131,18 +132,14 @@ impl Connection {
             last_activity: now,
             started: None,
             timer_at: None,
-            hold: None,
             tls: None,
+            upstream: None,
         }
     }
 
-    /// Who closed first, for a connection being closed now.
-    pub(crate) fn closed_by(&self) -> ClosedBy {
-        if self.phase == Phase::Open && (self.read_closed || self.peer_reset) {
-            ClosedBy::Client
-        } else {
-            ClosedBy::Server
-        }
+    /// Whether the client closed first, for a connection being closed now.
+    pub(crate) fn client_closed_first(&self) -> bool {
+        self.phase == Phase::Open && (self.read_closed || self.peer_reset)
     }
 
     /// Bytes queued and not yet sent (TLS records rustls still holds count as one).
@@ -154,26 +151,41 @@ impl Connection {
                 .as_ref()
                 .map_or(0, |t| usize::from(t.wants_write()))
     }
+}
+
+impl<Session> Connection<Session> {
+    /// Where its parked session waits until (None when not parked).
+    #[inline]
+    pub(crate) fn park<S: Service<Session = Session>>(&self) -> Option<Park> {
+        S::park(&self.session)
+    }
+
+    /// Its session is parked ([`crate::service::Next::Park`]): no input is fed to
+    /// it until it is resumed.
+    #[inline]
+    pub(crate) fn parked<S: Service<Session = Session>>(&self) -> bool {
+        S::park(&self.session).is_some()
+    }
 
     /// Nothing received that still needs an answer, nothing left to send: a stop
-    /// closes it at once. A request held by a `NoResponse` fault counts as idle too,
-    /// since it would never finish.
-    pub(crate) fn is_idle(&self) -> bool {
+    /// closes it at once. A session parked forever ([`Park::Never`]: an answer that
+    /// would never come) counts as idle too.
+    pub(crate) fn is_idle<S: Service<Session = Session>>(&self) -> bool {
         match self.phase {
             Phase::Lingering => true,
             Phase::Closing | Phase::Evicted => false,
-            Phase::Open => match self.hold.as_deref() {
-                Some(Hold::Never) => self.pending_output() == 0,
+            Phase::Open => match self.park::<S>() {
+                Some(Park::Never) => self.pending_output() == 0,
                 Some(_) => false,
                 None => {
-                    self.input.is_empty() && self.session.is_idle() && self.pending_output() == 0
+                    self.input.is_empty() && S::is_idle(&self.session) && self.pending_output() == 0
                 }
             },
         }
     }
 
     /// What the connection is waiting for, and until when.
-    pub(crate) fn deadline(&self, t: &Timeouts) -> (Wait, Instant) {
+    pub(crate) fn deadline<S: Service<Session = Session>>(&self, t: &Timeouts) -> (Wait, Instant) {
         if self.phase == Phase::Lingering {
             return (
                 Wait::Linger,
@@ -181,7 +193,7 @@ impl Connection {
             );
         }
         if self.pending_output() > 0 {
-            // (An evicted member has output pending until it is lingering.)
+            // (An evicted connection has output pending until it is lingering.)
             if self.phase == Phase::Evicted {
                 return (
                     Wait::Evict,
@@ -190,11 +202,10 @@ impl Connection {
             }
             return (Wait::Write, self.last_activity + t.write);
         }
-        if let Some(hold) = &self.hold {
-            return match hold.deadline() {
-                Some(at) => (Wait::Hold, at),
-                None => (Wait::Idle, self.last_activity + t.idle),
-            };
+        match S::park(&self.session) {
+            Some(Park::Until(at)) => return (Wait::Due, at),
+            Some(_) => return (Wait::Idle, self.last_activity + t.idle),
+            None => {}
         }
         match self.started {
             Some(started) => (Wait::Request, started + t.request),
@@ -212,8 +223,10 @@ mod tests {
     /// (200 since TLS: the session pointer, None on plain connections.)
     #[test]
     fn connection_record_stays_small() {
-        let size = std::mem::size_of::<Connection>();
-        println!("size_of::<Connection>() = {size}");
-        assert!(size <= 200, "Connection grew to {size} bytes");
+        let http = std::mem::size_of::<Connection<crate::service::http::HttpSession>>();
+        let frame = std::mem::size_of::<Connection<crate::service::frame::Session>>();
+        println!("size_of Connection: http {http}, frame {frame}");
+        assert!(http <= 200, "Connection grew to {http} bytes (http)");
+        assert!(frame <= 200, "Connection grew to {frame} bytes (frame)");
     }
 }

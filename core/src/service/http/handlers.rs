@@ -14,9 +14,12 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::Instant;
 
+use mio::Waker;
+
+use super::shared::HttpShared;
 use crate::routing::table::{Answer, RouteTable};
 use crate::routing::{Fault, Handler, Prepared, Request, Response};
-use crate::shared::Shared;
+use crate::shared::adopt_thread;
 
 /// A request to run a handler for one connection of one worker.
 pub(crate) struct Job {
@@ -75,15 +78,47 @@ pub(crate) struct HandlerPool {
     state: Mutex<PoolState>,
     work: Condvar,
     exited: Condvar,
+    /// Finished jobs, one queue per worker.
+    completions: Box<[Mutex<Vec<Completion>>]>,
+    /// Wake the workers when their jobs finish.
+    wakers: Arc<[Waker]>,
+    /// The server's id: handler threads are its own (a stop from a handler must
+    /// not join).
+    server_id: u64,
 }
 
 impl HandlerPool {
-    pub(crate) fn new(max_threads: usize) -> HandlerPool {
+    pub(crate) fn new(max_threads: usize, wakers: Arc<[Waker]>, server_id: u64) -> HandlerPool {
         HandlerPool {
             max_threads,
             state: Mutex::new(PoolState::default()),
             work: Condvar::new(),
             exited: Condvar::new(),
+            completions: (0..wakers.len()).map(|_| Mutex::new(Vec::new())).collect(),
+            wakers,
+            server_id,
+        }
+    }
+
+    /// Queues a job's result for its worker and wakes it.
+    fn complete(&self, worker: usize, completion: Completion) {
+        let Some(queue) = self.completions.get(worker) else {
+            return;
+        };
+        queue
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(completion);
+        if let Some(waker) = self.wakers.get(worker) {
+            // A failed wake only means that worker's loop is already gone.
+            let _ = waker.wake();
+        }
+    }
+
+    /// Takes the results queued for `worker` (appended to `into`).
+    pub(crate) fn take_completions(&self, worker: usize, into: &mut Vec<Completion>) {
+        if let Some(q) = self.completions.get(worker) {
+            into.append(&mut q.lock().unwrap_or_else(PoisonError::into_inner));
         }
     }
 
@@ -93,7 +128,7 @@ impl HandlerPool {
 
     /// Queues a job, starting a thread if none is idle. False (the job dropped) if
     /// the pool is closed.
-    pub(crate) fn submit(shared: &Arc<Shared>, job: Job) -> bool {
+    pub(crate) fn submit(shared: &Arc<HttpShared>, job: Job) -> bool {
         let pool = &shared.handlers;
         let mut st = pool.lock();
         if st.closed {
@@ -157,7 +192,7 @@ impl HandlerPool {
 
 /// Matches `request` from route `from` on (deferred conditions included), logs
 /// it, and runs the handler of the route found, here on this handler thread.
-fn resolve(shared: &Shared, table: &RouteTable, from: usize, request: &mut Request) -> Outcome {
+fn resolve(shared: &HttpShared, table: &RouteTable, from: usize, request: &mut Request) -> Outcome {
     let Some((entry, nth)) = table.resolve(from, request) else {
         shared.misses.record(|limit| request.with_body_cut(limit));
         if let Some(log) = &shared.log {
@@ -177,9 +212,9 @@ fn resolve(shared: &Shared, table: &RouteTable, from: usize, request: &mut Reque
     }
 }
 
-fn run_thread(shared: Arc<Shared>) {
-    shared.adopt_current_thread();
+fn run_thread(shared: Arc<HttpShared>) {
     let pool = &shared.handlers;
+    adopt_thread(pool.server_id);
     let mut st = pool.lock();
     loop {
         if let Some(job) = st.jobs.pop_front() {
@@ -199,7 +234,7 @@ fn run_thread(shared: Arc<Shared>) {
     pool.exited.notify_all();
 }
 
-fn run_job(shared: &Shared, job: Job) {
+fn run_job(shared: &HttpShared, job: Job) {
     let mut request = job.request;
     let outcome = match job.work {
         Work::Handle(handler) => {
@@ -222,7 +257,7 @@ fn run_job(shared: &Shared, job: Job) {
         }
     };
     drop(request);
-    shared.complete_handler(
+    shared.handlers.complete(
         job.worker,
         Completion {
             token: job.token,

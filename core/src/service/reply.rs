@@ -4,7 +4,7 @@
 //! Small answers are copied into one buffer, so that a pipelined batch goes out in
 //! one `send`. A large body that already lives in memory (a static route's body)
 //! is not copied: its reference-counted [`Bytes`] is queued as it is, however many
-//! connections send it, and the worker writes the pieces with one vectored send.
+//! connections send it, and the engine writes the pieces with one vectored send.
 
 use bytes::Bytes;
 
@@ -13,17 +13,17 @@ pub(crate) const SHARE_MIN: usize = 16 * 1024;
 
 /// An answer being built: `bytes`, with `shared` slices inserted at given offsets.
 #[derive(Debug, Default)]
-pub(crate) struct Out {
+pub(crate) struct Reply {
     bytes: Vec<u8>,
     /// Shared slices, each placed before `bytes[at..]`, in order of `at`.
     shared: Vec<(usize, Bytes)>,
     shared_len: usize,
 }
 
-impl Out {
+impl Reply {
     /// An empty answer whose owned part has room for `capacity` bytes.
-    pub(crate) fn with_capacity(capacity: usize) -> Out {
-        Out {
+    pub(crate) fn with_capacity(capacity: usize) -> Reply {
+        Reply {
             bytes: Vec::with_capacity(capacity),
             shared: Vec::new(),
             shared_len: 0,
@@ -75,7 +75,7 @@ impl Out {
         self.shared.is_empty()
     }
 
-    /// The owned buffer, when [`Out::is_contiguous`].
+    /// The owned buffer, when [`Reply::is_contiguous`].
     #[inline]
     pub(crate) fn as_contiguous(&self) -> Option<&[u8]> {
         self.is_contiguous().then_some(self.bytes.as_slice())
@@ -158,7 +158,7 @@ mod tests {
     fn large_slices_are_shared_small_ones_copied() {
         let big = Bytes::from(vec![b'x'; SHARE_MIN]);
         let small = Bytes::from_static(b"tiny");
-        let mut out = Out::with_capacity(16);
+        let mut out = Reply::with_capacity(16);
         out.extend_from_slice(b"head1;");
         out.push_shared(&big);
         out.push_shared(&big);
@@ -194,7 +194,7 @@ mod tests {
 
     #[test]
     fn clear_gives_back_a_grown_buffer() {
-        let mut out = Out::with_capacity(64);
+        let mut out = Reply::with_capacity(64);
         out.extend_from_slice(&[0; 10_000]);
         out.clear(64);
         assert!(out.is_empty() && out.bytes().capacity() <= 64);

@@ -1,10 +1,10 @@
-//! A connection's pending output: what the socket did not take yet, as a queue of
-//! segments. Owned segments are pooled buffers holding copies of small answers;
+//! A connection's send queue: the output the socket did not take yet, as a queue
+//! of segments. Owned segments are pooled buffers holding copies of small answers;
 //! shared segments are reference-counted slices of large bodies (a static route's
 //! body is queued for a slow client without copying it).
 //!
 //! Every send in the worker goes through here: an answer as it was built
-//! ([`send_all`], [`send_pieces`]) and the queue ([`Output::send`]), to a [`Sink`]:
+//! ([`send_all`], [`send_pieces`]) and the queue ([`SendQueue::send`]), to a [`Sink`]:
 //! the socket, or the socket through TLS. Up to [`MAX_IOV`] segments go in one
 //! `sendmsg(MSG_NOSIGNAL)` (`send` for one): a closed peer gives EPIPE, never
 //! SIGPIPE in the host process (`writev` has no such flag).
@@ -17,7 +17,7 @@ use mio::net::TcpStream;
 
 use super::pool::BufferPool;
 use crate::net::send_nosignal;
-use crate::protocol::out::{Out, Piece};
+use crate::service::reply::{Piece, Reply};
 use crate::tls::session::TlsSession;
 
 /// Segments given to one `sendmsg`.
@@ -34,13 +34,13 @@ enum Segment {
 
 /// Pending output of one connection. Empty, it holds no allocation.
 #[derive(Debug, Default)]
-pub(crate) struct Output {
+pub(crate) struct SendQueue {
     segments: VecDeque<Segment>,
     /// Bytes still to send.
     len: usize,
 }
 
-impl Output {
+impl SendQueue {
     /// Bytes queued and not yet sent.
     #[inline]
     pub(crate) fn len(&self) -> usize {
@@ -72,7 +72,7 @@ impl Output {
     }
 
     /// Queues what is left of `out` after its first `skip` bytes (already sent).
-    pub(crate) fn push_rest(&mut self, out: &Out, mut skip: usize, pool: &mut BufferPool) {
+    pub(crate) fn push_rest(&mut self, out: &Reply, mut skip: usize, pool: &mut BufferPool) {
         for piece in out.pieces() {
             let data = piece.as_slice();
             if skip >= data.len() {
@@ -251,7 +251,7 @@ pub(crate) fn send_all(sink: &mut Sink<'_>, data: &[u8]) -> (usize, io::Result<(
 /// Sends an answer made of pieces (owned runs and shared bodies) straight from
 /// where they are, up to [`MAX_IOV`] pieces per `sendmsg`, until all is sent or the
 /// socket would block. Returns like [`send_all`]; the caller queues the rest.
-pub(crate) fn send_pieces(sink: &mut Sink<'_>, out: &Out) -> (usize, io::Result<()>) {
+pub(crate) fn send_pieces(sink: &mut Sink<'_>, out: &Reply) -> (usize, io::Result<()>) {
     send_slices::<MAX_IOV>(sink, |sent, slices| {
         let (mut n, mut skip, mut want) = (0, sent, 0);
         for piece in out.pieces() {
@@ -335,7 +335,7 @@ mod tests {
     #[test]
     fn consume_walks_owned_and_shared_segments() {
         let mut pool = BufferPool::default();
-        let mut out = Output::default();
+        let mut out = SendQueue::default();
         out.push_copy(b"abc", &mut pool);
         out.push_shared(Bytes::from_static(b"defgh"));
         out.push_copy(b"ij", &mut pool);
@@ -362,7 +362,7 @@ mod tests {
     #[test]
     fn drop_oldest_keeps_answers_and_the_frame_in_flight() {
         let mut pool = BufferPool::default();
-        let mut out = Output::default();
+        let mut out = SendQueue::default();
         out.push_shared(Bytes::from_static(b"frame1"));
         out.push_copy(b"PONG", &mut pool);
         out.push_shared(Bytes::from_static(b"frame2"));

@@ -5,9 +5,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::handlers::Work;
 use super::response::{self, ConnectionHeader};
-use crate::handler_pool::Work;
-use crate::protocol::{Ctx, Next};
+use super::{Ctx, Next};
 use crate::routing::table::{Answer, Found, RouteEntry, RouteTable};
 use crate::routing::{
     ChaosDecision, Fault, Handler, Headers, Prepared, Request, RequestView, RouteId, Step, Steps,

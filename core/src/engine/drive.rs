@@ -1,0 +1,785 @@
+//! Driving one connection: readiness in, reads fed to the service's session, its
+//! answers sent or queued, backpressure, the closing phases, deadlines.
+
+use std::io::{self, Read};
+use std::net::Shutdown;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mio::net::TcpStream;
+use mio::{Interest, Poll};
+
+use super::connection::{sink, Connection, Phase, Timeouts, Wait};
+use super::pool::BufferPool;
+use super::send_queue::{self, Sink};
+use super::token::ConnToken;
+use super::upstream::{Upstream, UpstreamState};
+use super::{conn_id, tls_io, Readiness, Verdict, READ_BUFFER};
+use crate::net;
+use crate::service::{
+    Cx, Next, Outbound, Progress, Reply, Service, Upstream as UpstreamEvent, Wake,
+};
+use crate::shared::Shared;
+
+/// Bytes read from one connection per turn before the others get theirs: one
+/// full read buffer. A client that sends without pause (a pipelining client, a
+/// publisher whose frames fan out to a room) is served this much, then requeued
+/// behind everyone else; larger budgets let it stretch a turn to milliseconds.
+const READ_BUDGET: usize = READ_BUFFER;
+/// Reads from one connection per turn at most, however short (TLS hands over one
+/// record at a time).
+const READS_PER_EVENT: usize = 16;
+/// Bytes of answers one connection gets per turn (its output limit permitting):
+/// a pipelining client's further requests wait in its input until the next turn,
+/// behind everyone else. A single answer larger than this still goes out whole.
+const ANSWER_BUDGET: usize = 64 * 1024;
+/// Capacity the answer buffer keeps between batches; a burst beyond it is freed.
+const OUT_KEEP: usize = 256 * 1024;
+
+/// The per-worker state used to drive one connection.
+pub(crate) struct Driver {
+    pub(super) shared: Arc<Shared>,
+    pub(super) index: usize,
+    pub(super) poll: Poll,
+    pub(super) timeouts: Timeouts,
+    pub(super) max_output: usize,
+    /// Input kept while a session is parked; beyond this, reading pauses.
+    pub(super) held_input_limit: usize,
+    pub(super) read_buf: Vec<u8>,
+    /// What the session being driven answers; sent, or queued on its connection.
+    pub(super) out: Reply,
+    pub(super) pool: BufferPool,
+    pub(super) now: Instant,
+    pub(super) stopping: bool,
+    /// Connections to serve again on the next turn (fairness, resumed reading).
+    pub(super) requeue: Vec<ConnToken>,
+    /// Connections whose service queued output for them this turn, to flush.
+    pub(super) flushing: Vec<ConnToken>,
+    /// Shared segments sent whole this turn, and lost with closed connections.
+    pub(super) shared_sent: u64,
+    pub(super) shared_lost: u64,
+    /// Evicted connections and the bytes still to reach each at the last look.
+    pub(super) evicted: Vec<(ConnToken, usize)>,
+    /// What the session being driven asks of its outbound connection.
+    pub(super) upstream: Outbound,
+}
+
+impl Driver {
+    /// Puts `conn` on the list to serve again next turn, unless it is on it already:
+    /// a connection that asks again in the same turn (a new edge while requeued)
+    /// still gets one budget per turn.
+    #[inline]
+    pub(super) fn requeue<Sess>(&mut self, conn: &mut Connection<Sess>) {
+        if !conn.requeued {
+            conn.requeued = true;
+            self.requeue.push(conn.token);
+        }
+    }
+
+    /// The turn's tally of shared segments sent whole and lost, reset.
+    pub(super) fn take_shared_tally(&mut self) -> (u64, u64) {
+        (
+            std::mem::take(&mut self.shared_sent),
+            std::mem::take(&mut self.shared_lost),
+        )
+    }
+
+    #[inline]
+    pub(super) fn note_lost(&mut self, n: u64) {
+        self.shared_lost += n;
+    }
+
+    /// Empties the reply before a session's answer is built into it.
+    #[inline]
+    fn begin_reply(&mut self) {
+        self.out.clear(OUT_KEEP);
+    }
+
+    /// What a session gets to work with: the reply (emptied by
+    /// [`Driver::begin_reply`] before an answer starts), to which it may answer
+    /// until the connection's pending output reaches `max_output`, or
+    /// [`ANSWER_BUDGET`] this turn.
+    #[inline]
+    fn cx(&mut self, token: ConnToken, pending: usize) -> Cx<'_> {
+        Cx {
+            out: &mut self.out,
+            out_budget: self.max_output.saturating_sub(pending).min(ANSWER_BUDGET),
+            counters: &self.shared.counters[self.index],
+            now: self.now,
+            stopping: self.stopping,
+            // Unique per server: generations are unique per worker.
+            conn_id: conn_id(token, self.index),
+            token: token.to_token(),
+            upstream: &mut self.upstream,
+        }
+    }
+
+    /// Serves one readiness event: flush, read and answer, then settle interest.
+    pub(super) fn drive<S: Service>(
+        &mut self,
+        svc: &mut S,
+        conn: &mut Connection<S::Session>,
+        ready: Readiness,
+    ) -> Verdict {
+        if ready.writable && conn.pending_output() > 0 && self.flush(conn) == Verdict::Close {
+            return Verdict::Close;
+        }
+        if self.can_resume::<S>(conn) && self.resume_input(svc, conn) == Verdict::Close {
+            return Verdict::Close;
+        }
+        if ready.readable && self.read(svc, conn, ready.read_until_blocked) == Verdict::Close {
+            return Verdict::Close;
+        }
+        self.settle::<S>(conn)
+    }
+
+    /// Reads until the socket is drained, the read budget is spent, or reading must
+    /// pause; every chunk is handed to the session as it arrives.
+    fn read<S: Service>(
+        &mut self,
+        svc: &mut S,
+        conn: &mut Connection<S::Session>,
+        until_blocked: bool,
+    ) -> Verdict {
+        let mut taken = 0;
+        for _ in 0..READS_PER_EVENT {
+            if conn.read_closed
+                || conn.read_suspended
+                || conn.input_paused
+                || matches!(conn.phase, Phase::Closing | Phase::Evicted)
+            {
+                return Verdict::Keep;
+            }
+            if conn.parked::<S>() && conn.input.len() >= self.held_input_limit {
+                return Verdict::Keep; // resumed when the session is
+            }
+            let mut buf = std::mem::take(&mut self.read_buf);
+            let result = match conn.tls.as_deref_mut() {
+                None => read_retrying(&mut conn.stream, &mut buf),
+                Some(tls) => {
+                    let r = tls_io::read(tls, &conn.stream, &mut buf, self.counters());
+                    if r.established && conn.input.is_empty() && S::is_idle(&conn.session) {
+                        conn.started = None; // handshake done: the connection is idle
+                    }
+                    r.result
+                }
+            };
+            let verdict = match result {
+                Ok(0) => {
+                    conn.read_closed = true;
+                    Verdict::Keep
+                }
+                Ok(n) => {
+                    self.counters().bytes_read.add(n as u64);
+                    conn.last_activity = self.now;
+                    let verdict = if conn.phase == Phase::Open {
+                        self.consume(svc, conn, &buf[..n])
+                    } else {
+                        Verdict::Keep // lingering: drop the input
+                    };
+                    // (A short TLS read says nothing about the socket: read on.)
+                    let drained = n < buf.len() && !until_blocked && conn.tls.is_none();
+                    self.read_buf = buf;
+                    if verdict == Verdict::Close || drained {
+                        // A short read emptied the socket and the next byte brings a new
+                        // edge, unless the FIN came with this edge (see Readiness).
+                        return verdict;
+                    }
+                    taken += n;
+                    if taken >= READ_BUDGET {
+                        break;
+                    }
+                    continue;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => Verdict::Keep,
+                Err(e) => {
+                    conn.peer_reset = e.kind() == io::ErrorKind::ConnectionReset;
+                    Verdict::Close
+                }
+            };
+            self.read_buf = buf;
+            return verdict;
+        }
+        // Budget spent with data still waiting: serve others first, then come back.
+        self.requeue(conn);
+        Verdict::Keep
+    }
+
+    /// Feeds newly read bytes (after any buffered partial input) to the session and
+    /// sends what it answers. While the session is parked, input is only kept.
+    fn consume<S: Service>(
+        &mut self,
+        svc: &mut S,
+        conn: &mut Connection<S::Session>,
+        data: &[u8],
+    ) -> Verdict {
+        if conn.parked::<S>() {
+            if !data.is_empty() {
+                if conn.input.capacity() == 0 {
+                    conn.input = self.pool.take();
+                }
+                conn.input.extend_from_slice(data);
+            }
+            return Verdict::Keep;
+        }
+        self.begin_reply();
+        let mut next = if conn.input.is_empty() {
+            let progress = {
+                let mut cx = self.cx(conn.token, conn.output.len());
+                svc.on_input(&mut conn.session, data, &mut cx)
+            };
+            let rest = &data[progress.consumed..];
+            if !rest.is_empty() && !progress.next.ends() {
+                if conn.input.capacity() == 0 {
+                    conn.input = self.pool.take();
+                }
+                conn.input.extend_from_slice(rest);
+            }
+            progress.next
+        } else {
+            conn.input.extend_from_slice(data);
+            let mut cx = self.cx(conn.token, conn.output.len());
+            feed(svc, conn, &mut cx)
+        };
+        // A session that switched protocol takes the rest of the input at once
+        // (its answers so far stay in the reply).
+        while matches!(next, Next::Switched) {
+            next = if conn.input.is_empty() {
+                Next::Continue
+            } else {
+                let mut cx = self.cx(conn.token, conn.output.len());
+                feed(svc, conn, &mut cx)
+            };
+        }
+        if conn.input.is_empty() {
+            self.pool.reclaim(&mut conn.input);
+        }
+        self.apply(svc, conn, next)
+    }
+
+    /// Answers one batch (an answer budget) of the input kept back by
+    /// [`Next::Pause`]. If more is kept and the socket took the answers at once,
+    /// the connection comes back next turn, after the others.
+    fn resume_input<S: Service>(
+        &mut self,
+        svc: &mut S,
+        conn: &mut Connection<S::Session>,
+    ) -> Verdict {
+        conn.input_paused = false;
+        if self.consume(svc, conn, &[]) == Verdict::Close {
+            return Verdict::Close;
+        }
+        if self.can_resume::<S>(conn) {
+            self.requeue(conn);
+        }
+        Verdict::Keep
+    }
+
+    /// Input kept back by [`Next::Pause`] may be answered now: the session is not
+    /// parked, and the output has drained to half its limit.
+    #[inline]
+    fn can_resume<S: Service>(&self, conn: &Connection<S::Session>) -> bool {
+        conn.input_paused && !conn.parked::<S>() && conn.pending_output() <= self.max_output / 2
+    }
+
+    /// Acts on what the session decided, then sends what it answered.
+    fn apply<S: Service>(
+        &mut self,
+        svc: &mut S,
+        conn: &mut Connection<S::Session>,
+        next: Next,
+    ) -> Verdict {
+        match next {
+            Next::Continue | Next::Switched => {}
+            Next::Pause => conn.input_paused = true,
+            // (The session says it is parked: `Service::park`.)
+            Next::Park => {}
+            Next::Close => conn.phase = Phase::Closing,
+            Next::Reset => {
+                // What was answered before goes out if the socket takes it now.
+                let _ = self.send_answer(conn);
+                let _ = socket2::SockRef::from(&conn.stream).set_linger(Some(Duration::ZERO));
+                return Verdict::Close;
+            }
+        }
+        // The request timer runs while a request is incomplete, not while parked or
+        // paused for output.
+        conn.started = if conn.input_paused
+            || conn.parked::<S>()
+            || (conn.input.is_empty() && S::is_idle(&conn.session))
+        {
+            None
+        } else {
+            Some(conn.started.unwrap_or(self.now))
+        };
+        if self.send_answer(conn) == Verdict::Close {
+            return Verdict::Close;
+        }
+        if self.upstream.dial.is_some() || !self.upstream.out.is_empty() {
+            return self.upstream_requests(svc, conn);
+        }
+        Verdict::Keep
+    }
+
+    /// Resumes a parked session (its deadline passed, or the service has an event
+    /// for it), sends what it answers, then goes on with the input that arrived
+    /// meanwhile.
+    pub(super) fn resume<S: Service>(
+        &mut self,
+        svc: &mut S,
+        conn: &mut Connection<S::Session>,
+        why: Wake<S::Event>,
+    ) -> Verdict {
+        self.begin_reply();
+        let mut cx = self.cx(conn.token, conn.output.len());
+        let next = svc.resume(&mut conn.session, why, &mut cx);
+        if self.apply(svc, conn, next) == Verdict::Close {
+            return Verdict::Close;
+        }
+        if !conn.parked::<S>() && conn.phase == Phase::Open {
+            // Reading may have paused while parked; and input kept meanwhile is
+            // answered now.
+            self.requeue(conn);
+            if !conn.input.is_empty() && self.consume(svc, conn, &[]) == Verdict::Close {
+                return Verdict::Close;
+            }
+        }
+        self.settle::<S>(conn)
+    }
+
+    /// Sends the session's answer (`out`) after whatever is already queued; keeps
+    /// what the socket does not take now in the connection's send queue (large
+    /// bodies by reference, the rest copied).
+    fn send_answer<Sess>(&mut self, conn: &mut Connection<Sess>) -> Verdict {
+        if self.out.is_empty() {
+            return Verdict::Keep;
+        }
+        if conn.output.len() > 0 {
+            conn.output.push_rest(&self.out, 0, &mut self.pool);
+            return self.flush(conn);
+        }
+        let Some(bytes) = self.out.as_contiguous() else {
+            // Shared bodies: one vectored send straight from the answer; what the
+            // socket does not take is queued (bodies by reference).
+            let (n, result) =
+                send_queue::send_pieces(&mut sink(&conn.stream, &mut conn.tls), &self.out);
+            self.note_written(conn, n);
+            if result.is_err() {
+                return Verdict::Close;
+            }
+            if n < self.out.len() {
+                conn.output.push_rest(&self.out, n, &mut self.pool);
+            }
+            return Verdict::Keep;
+        };
+        let (n, result) = send_queue::send_all(&mut sink(&conn.stream, &mut conn.tls), bytes);
+        self.note_written(conn, n);
+        if result.is_err() {
+            return Verdict::Close;
+        }
+        if n < self.out.len() {
+            conn.output.push_rest(&self.out, n, &mut self.pool);
+        }
+        Verdict::Keep
+    }
+
+    /// Sends queued output until done or the socket is full.
+    pub(super) fn flush<Sess>(&mut self, conn: &mut Connection<Sess>) -> Verdict {
+        let (n, result) = conn.output.send(
+            &mut sink(&conn.stream, &mut conn.tls),
+            &mut self.pool,
+            &mut self.shared_sent,
+        );
+        self.note_written(conn, n);
+        if result.is_err() {
+            return Verdict::Close;
+        }
+        if conn.output.len() == 0 {
+            conn.output.clear(&mut self.pool);
+        }
+        Verdict::Keep
+    }
+
+    #[inline]
+    pub(super) fn note_written<Sess>(&self, conn: &mut Connection<Sess>, n: usize) {
+        if n > 0 {
+            self.counters().bytes_written.add(n as u64);
+            conn.last_activity = self.now;
+        }
+    }
+
+    /// After I/O: apply backpressure, move through the closing phases, and keep
+    /// WRITABLE interest registered exactly while output is pending.
+    pub(super) fn settle<S: Service>(&mut self, conn: &mut Connection<S::Session>) -> Verdict {
+        let pending = conn.pending_output();
+        if pending > self.max_output
+            || conn
+                .upstream
+                .as_ref()
+                .is_some_and(|u| self.upstream_full(u))
+        {
+            conn.read_suspended = true;
+        } else if (conn.read_suspended || (conn.input_paused && !conn.parked::<S>()))
+            && pending <= self.max_output / 2
+        {
+            conn.read_suspended = false;
+            // Input may be waiting (in the socket, or kept back in `input`) with no
+            // new edge to announce it.
+            self.requeue(conn);
+        }
+        if let Some(up) = conn.upstream.as_deref_mut() {
+            if up.read_suspended && pending <= self.max_output / 2 {
+                // The client drained: read from the upstream again.
+                up.read_suspended = false;
+                self.requeue.push(up.token);
+            }
+        }
+        if pending == 0 {
+            match conn.phase {
+                Phase::Closing | Phase::Evicted if conn.read_closed && conn.tls.is_none() => {
+                    return Verdict::Close
+                }
+                Phase::Closing | Phase::Evicted => {
+                    if let Some(tls) = conn.tls.as_deref_mut() {
+                        match tls.close(&conn.stream) {
+                            Ok(true) if conn.read_closed => return Verdict::Close,
+                            Ok(true) => {}
+                            // close_notify waits for the socket: WRITABLE is wanted.
+                            Ok(false) => return self.settle_interest(conn, true),
+                            Err(_) => return Verdict::Close,
+                        }
+                    }
+                    if conn.stream.shutdown(Shutdown::Write).is_err() {
+                        return Verdict::Close;
+                    }
+                    if conn.phase == Phase::Evicted {
+                        self.evicted.retain(|(t, _)| *t != conn.token);
+                    }
+                    conn.phase = Phase::Lingering;
+                    conn.started = Some(self.now);
+                    // Input that arrived meanwhile must be drained to see the EOF.
+                    self.requeue(conn);
+                }
+                Phase::Lingering if conn.read_closed => return Verdict::Close,
+                // The client is gone; an answer a parked session still owes is not,
+                // unless it would never come.
+                Phase::Open if conn.read_closed && !conn.input_paused => match conn.park::<S>() {
+                    None | Some(crate::service::Park::Never) => return Verdict::Close,
+                    Some(_) => {}
+                },
+                _ => {}
+            }
+        }
+        self.settle_interest(conn, pending > 0)
+    }
+
+    /// Keeps WRITABLE interest registered exactly while `want_writable`.
+    #[inline]
+    fn settle_interest<Sess>(
+        &mut self,
+        conn: &mut Connection<Sess>,
+        want_writable: bool,
+    ) -> Verdict {
+        if want_writable != conn.writable_interest {
+            let interest = if want_writable {
+                Interest::READABLE | Interest::WRITABLE
+            } else {
+                Interest::READABLE
+            };
+            let token = conn.token.to_token();
+            if self
+                .poll
+                .registry()
+                .reregister(&mut conn.stream, token, interest)
+                .is_err()
+            {
+                return Verdict::Close;
+            }
+            conn.writable_interest = want_writable;
+        }
+        Verdict::Keep
+    }
+
+    /// A connection's deadline passed.
+    pub(super) fn expire<S: Service>(
+        &mut self,
+        svc: &mut S,
+        conn: &mut Connection<S::Session>,
+        wait: Wait,
+    ) -> Verdict {
+        match wait {
+            Wait::Linger => Verdict::Close,
+            Wait::Due => self.resume(svc, conn, Wake::Due),
+            // Evicted (counted once, when it was evicted): one that read something
+            // since the last look gets another grace.
+            Wait::Evict => {
+                let backlog = conn.pending_output() + net::kernel_unsent(&conn.stream).unwrap_or(0);
+                let entry = self.evicted.iter_mut().find(|(t, _)| *t == conn.token);
+                match entry {
+                    Some((_, last)) if backlog < *last => {
+                        *last = backlog;
+                        conn.started = Some(self.now);
+                        self.settle::<S>(conn)
+                    }
+                    _ => {
+                        self.evicted.retain(|(t, _)| *t != conn.token);
+                        Verdict::Close
+                    }
+                }
+            }
+            Wait::Idle | Wait::Write => {
+                self.counters().timeouts.incr();
+                Verdict::Close
+            }
+            Wait::Request if conn.tls.as_deref().is_some_and(|t| t.handshaking()) => {
+                // A handshake not finished in time: nothing to answer over.
+                self.counters().timeouts.incr();
+                Verdict::Close
+            }
+            Wait::Request => {
+                self.counters().timeouts.incr();
+                self.begin_reply();
+                let mut cx = self.cx(conn.token, conn.output.len());
+                svc.on_request_timeout(&mut conn.session, &mut cx);
+                conn.input.clear();
+                self.pool.reclaim(&mut conn.input);
+                conn.phase = Phase::Closing;
+                conn.started = None;
+                if self.send_answer(conn) == Verdict::Close {
+                    return Verdict::Close;
+                }
+                self.settle::<S>(conn)
+            }
+        }
+    }
+
+    /// Whether the upstream's send queue is over the limit (the client's reading
+    /// pauses until it drains).
+    #[inline]
+    fn upstream_full(&self, up: &Upstream) -> bool {
+        up.output.len() > self.max_output
+    }
+
+    /// What the session asked of its outbound connection in the call just made:
+    /// dial it, and queue what it wrote for it.
+    fn upstream_requests<S: Service>(
+        &mut self,
+        svc: &mut S,
+        conn: &mut Connection<S::Session>,
+    ) -> Verdict {
+        if let Some(addr) = self.upstream.dial.take() {
+            if conn.upstream.is_none() {
+                match Upstream::dial(addr, conn.token) {
+                    Ok(mut up) => {
+                        let registered = self.poll.registry().register(
+                            &mut up.stream,
+                            up.token.to_token(),
+                            Interest::READABLE | Interest::WRITABLE,
+                        );
+                        if registered.is_err() {
+                            return Verdict::Close;
+                        }
+                        conn.upstream = Some(Box::new(up));
+                    }
+                    Err(e) => {
+                        return self.upstream_event(svc, conn, UpstreamEvent::Failed(e.kind()))
+                    }
+                }
+            }
+        }
+        if !self.upstream.out.is_empty() {
+            let Some(up) = conn.upstream.as_deref_mut() else {
+                self.upstream.out.clear();
+                return Verdict::Keep;
+            };
+            up.output.push_copy(&self.upstream.out, &mut self.pool);
+            self.upstream.out.clear();
+            if up.state == UpstreamState::Open && self.flush_upstream(up).is_err() {
+                return self.upstream_event(
+                    svc,
+                    conn,
+                    UpstreamEvent::Failed(io::ErrorKind::BrokenPipe),
+                );
+            }
+        }
+        Verdict::Keep
+    }
+
+    /// Hands an upstream event to the session and acts on its answer.
+    fn upstream_event<S: Service>(
+        &mut self,
+        svc: &mut S,
+        conn: &mut Connection<S::Session>,
+        what: UpstreamEvent<'_>,
+    ) -> Verdict {
+        self.begin_reply();
+        let mut cx = self.cx(conn.token, conn.output.len());
+        let progress = svc.on_upstream(&mut conn.session, what, &mut cx);
+        self.apply(svc, conn, progress.next)
+    }
+
+    /// Sends what is queued for the upstream until done or its socket is full.
+    fn flush_upstream(&mut self, up: &mut Upstream) -> io::Result<()> {
+        let (_, result) = up.output.send(
+            &mut Sink::Plain(&up.stream),
+            &mut self.pool,
+            &mut self.shared_sent,
+        );
+        if up.output.len() == 0 {
+            up.output.clear(&mut self.pool);
+        }
+        result
+    }
+
+    /// Serves a readiness event on a connection's outbound side: finish
+    /// connecting, send what is queued for it, read what it sends and feed it to
+    /// the session.
+    pub(super) fn drive_upstream<S: Service>(
+        &mut self,
+        svc: &mut S,
+        conn: &mut Connection<S::Session>,
+        ready: Readiness,
+    ) -> Verdict {
+        let Some(up) = conn.upstream.as_deref_mut() else {
+            return Verdict::Keep;
+        };
+        if up.state == UpstreamState::Connecting {
+            match up.finish_connect() {
+                Ok(false) => return Verdict::Keep,
+                Ok(true) => {
+                    if self.upstream_event(svc, conn, UpstreamEvent::Connected) == Verdict::Close {
+                        return Verdict::Close;
+                    }
+                }
+                Err(e) => {
+                    up.state = UpstreamState::Done;
+                    let v = self.upstream_event(svc, conn, UpstreamEvent::Failed(e.kind()));
+                    return if v == Verdict::Close {
+                        v
+                    } else {
+                        self.settle::<S>(conn)
+                    };
+                }
+            }
+        }
+        let Some(up) = conn.upstream.as_deref_mut() else {
+            return self.settle::<S>(conn);
+        };
+        if up.output.len() > 0 {
+            if let Err(e) = self.flush_upstream(up) {
+                up.state = UpstreamState::Done;
+                return self.upstream_event(svc, conn, UpstreamEvent::Failed(e.kind()));
+            }
+            if up.output.len() <= self.max_output / 2 && conn.read_suspended {
+                // The upstream drained: read from the client again.
+                conn.read_suspended = false;
+                self.requeue(conn);
+            }
+        }
+        if ready.readable && self.read_upstream(svc, conn) == Verdict::Close {
+            return Verdict::Close;
+        }
+        if let Some(up) = conn.upstream.as_deref_mut() {
+            let want = up.output.len() > 0;
+            if want != up.writable_interest {
+                let interest = if want {
+                    Interest::READABLE | Interest::WRITABLE
+                } else {
+                    Interest::READABLE
+                };
+                if self
+                    .poll
+                    .registry()
+                    .reregister(&mut up.stream, up.token.to_token(), interest)
+                    .is_ok()
+                {
+                    up.writable_interest = want;
+                }
+            }
+        }
+        self.settle::<S>(conn)
+    }
+
+    /// Reads what the upstream sent, one read budget, feeding it to the session.
+    fn read_upstream<S: Service>(
+        &mut self,
+        svc: &mut S,
+        conn: &mut Connection<S::Session>,
+    ) -> Verdict {
+        let mut taken = 0;
+        loop {
+            let client_full = conn.pending_output() > self.max_output;
+            let Some(up) = conn.upstream.as_deref_mut() else {
+                return Verdict::Keep;
+            };
+            if up.state != UpstreamState::Open || up.read_closed || up.read_suspended {
+                return Verdict::Keep;
+            }
+            if client_full {
+                up.read_suspended = true; // resumed when the client drains
+                return Verdict::Keep;
+            }
+            let mut buf = std::mem::take(&mut self.read_buf);
+            let result = read_retrying(&mut up.stream, &mut buf);
+            let verdict = match result {
+                Ok(0) => {
+                    up.read_closed = true;
+                    self.read_buf = buf;
+                    return self.upstream_event(svc, conn, UpstreamEvent::Eof);
+                }
+                Ok(n) => {
+                    up.input.extend_from_slice(&buf[..n]);
+                    self.read_buf = buf;
+                    let input = std::mem::take(&mut up.input);
+                    self.begin_reply();
+                    let mut cx = self.cx(conn.token, conn.output.len());
+                    let progress =
+                        svc.on_upstream(&mut conn.session, UpstreamEvent::Data(&input), &mut cx);
+                    if let Some(up) = conn.upstream.as_deref_mut() {
+                        up.input = input;
+                        up.input.drain(..progress.consumed.min(up.input.len()));
+                    }
+                    if self.apply(svc, conn, progress.next) == Verdict::Close {
+                        return Verdict::Close;
+                    }
+                    taken += n;
+                    if taken >= READ_BUDGET {
+                        if let Some(up) = conn.upstream.as_deref() {
+                            self.requeue.push(up.token);
+                        }
+                        return Verdict::Keep;
+                    }
+                    continue;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => Verdict::Keep,
+                Err(e) => {
+                    up.state = UpstreamState::Done;
+                    self.read_buf = buf;
+                    return self.upstream_event(svc, conn, UpstreamEvent::Failed(e.kind()));
+                }
+            };
+            self.read_buf = buf;
+            return verdict;
+        }
+    }
+}
+
+/// Feeds the kept input (`conn.input`) to the session; drops what it consumed.
+#[inline]
+fn feed<S: Service>(svc: &mut S, conn: &mut Connection<S::Session>, cx: &mut Cx<'_>) -> Next {
+    let progress: Progress = svc.on_input(&mut conn.session, &conn.input, cx);
+    conn.input.drain(..progress.consumed);
+    if progress.next.ends() {
+        conn.input.clear();
+    }
+    progress.next
+}
+
+fn read_retrying(stream: &mut TcpStream, buf: &mut [u8]) -> io::Result<usize> {
+    loop {
+        match stream.read(buf) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            other => return other,
+        }
+    }
+}

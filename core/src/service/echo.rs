@@ -1,0 +1,27 @@
+//! `echo` (RFC 862): send back every byte received, in order.
+
+use std::sync::Arc;
+
+use super::{Cx, Progress, Service, Services};
+use crate::shared::Shared;
+
+/// The echo service: no state at all.
+pub(crate) struct Echo;
+
+impl Service for Echo {
+    type Session = ();
+    type Event = ();
+
+    fn start(_worker: usize, _shared: &Arc<Shared>, _services: &Services) -> Echo {
+        Echo
+    }
+
+    #[inline]
+    fn open(&mut self) {}
+
+    #[inline]
+    fn on_input(&mut self, _s: &mut (), input: &[u8], cx: &mut Cx<'_>) -> Progress {
+        cx.out.extend_from_slice(input);
+        Progress::all(input)
+    }
+}

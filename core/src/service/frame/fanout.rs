@@ -1,0 +1,185 @@
+//! Delivering broadcast frames to this worker's room members, at the end of each
+//! loop turn.
+//!
+//! During a turn, sessions hand their data frames to the hub; frames from other
+//! workers, the backplane and host publishes arrive through the inbox. Then
+//! [`fan_out`] queues each frame on every recipient's send queue (a reference to
+//! the one shared allocation, never a copy), applies the slow-consumer policy to
+//! members already over `max_output_bytes` (a disconnected one leaves its room at
+//! once and gets the rest of a frame partly sent, then `ERROR slow consumer`,
+//! within a grace), and pushes the frames for other workers into their inboxes
+//! with one wake each. The engine then flushes every recipient once (one vectored
+//! send for all the frames it got this turn).
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use super::{FrameService, Session};
+use crate::config::SlowConsumer;
+use crate::engine::{Peer, Peers};
+use crate::rooms::hub::LocalDelivery;
+use crate::rooms::registry::{Delivery, Incoming};
+
+/// What offering a frame to a member did.
+#[derive(Debug, Default, Clone, Copy)]
+struct Offer {
+    queued: bool,
+    /// Frames dropped for it (the new one, or older queued ones).
+    dropped: u64,
+    disconnect: bool,
+}
+
+/// Queues `frame` for a member, or applies the slow-consumer policy when its
+/// pending output is already over `max_output`.
+#[inline]
+fn offer(
+    m: &mut Peer<'_, Session>,
+    frame: &Bytes,
+    max_output: usize,
+    policy: SlowConsumer,
+) -> Offer {
+    if !m.receptive() {
+        // Closing (a slow consumer disconnected this turn, or by its own course),
+        // or its client shut down its side (it closes once its answers are sent):
+        // it gets nothing more.
+        return Offer {
+            dropped: 1,
+            ..Offer::default()
+        };
+    }
+    let mut dropped = 0;
+    if m.pending() > max_output {
+        match policy {
+            SlowConsumer::Disconnect => {
+                return Offer {
+                    // The frame it was offered is not delivered to it either.
+                    dropped: 1,
+                    disconnect: true,
+                    ..Offer::default()
+                };
+            }
+            SlowConsumer::DropNewest => {
+                return Offer {
+                    dropped: 1,
+                    ..Offer::default()
+                }
+            }
+            SlowConsumer::DropOldest => {
+                let need = m.pending() + frame.len() - max_output;
+                dropped = m.drop_queued_shared(need);
+                if m.pending() > max_output {
+                    // Nothing left to drop but its own answers: drop the new one.
+                    return Offer {
+                        dropped: dropped + 1,
+                        ..Offer::default()
+                    };
+                }
+            }
+        }
+    }
+    m.queue_shared(frame.clone());
+    Offer {
+        queued: true,
+        dropped,
+        disconnect: false,
+    }
+}
+
+/// Delivers the turn's frames and sends the frames for other workers on their
+/// way.
+pub(super) fn fan_out(svc: &mut FrameService, peers: &mut Peers<'_, FrameService>) {
+    if !svc.hub.local.is_empty() {
+        let mut batch = std::mem::take(&mut svc.hub.local);
+        let mut doomed = Vec::new();
+        for d in batch.drain(..) {
+            deliver(svc, peers, d, &mut doomed);
+        }
+        if svc.hub.local.is_empty() {
+            svc.hub.local = batch; // keep the capacity
+        }
+        // Out of the room at once: no frame is offered to them any more.
+        for token in doomed {
+            if let Some(m) = peers
+                .get(token)
+                .and_then(|mut p| p.session().take_membership())
+            {
+                svc.hub.leave(m);
+            }
+        }
+    }
+    let wakers = &svc.shared.wakers;
+    svc.hub.flush_outboxes(|w| {
+        // A failed wake only means that worker's loop is already gone.
+        let _ = wakers[w].wake();
+    });
+}
+
+/// Queues one frame for every local member of its room but the sender.
+fn deliver(
+    svc: &mut FrameService,
+    peers: &mut Peers<'_, FrameService>,
+    d: LocalDelivery,
+    doomed: &mut Vec<mio::Token>,
+) {
+    let (mut delivered, mut dropped, mut disconnected, mut cut) = (0u64, 0u64, 0u64, 0u64);
+    let max_output = peers.max_output();
+    let room = svc
+        .hub
+        .rooms
+        .get(d.room)
+        .filter(|r| Arc::ptr_eq(&r.shared, &d.shared));
+    if let Some(room) = room {
+        // Members waiting for JOINED get nothing yet (rare: a new room with a
+        // backplane, for a round trip to the broker).
+        let waiting = !room.waiting.is_empty();
+        for (_, &token) in room.members.iter() {
+            if Some(token) == d.except || (waiting && room.waiting.contains(&token)) {
+                continue;
+            }
+            let Some(mut m) = peers.get(token) else {
+                continue;
+            };
+            if m.pending() > max_output {
+                // Over the limit with what this turn queued: a member is slow only
+                // if the kernel will not take it now.
+                m.send_now();
+            }
+            let o = offer(&mut m, &d.frame, max_output, svc.slow_consumer);
+            dropped += o.dropped;
+            if o.queued {
+                delivered += 1;
+            }
+            if o.disconnect {
+                disconnected += 1;
+                // The queue is cut after a frame partly sent (those cut were never
+                // sent: dropped, not delivered), and the ERROR follows it.
+                cut += m.evict(&svc.slow_error);
+                doomed.push(token);
+            }
+        }
+    }
+    let counters = peers.counters();
+    counters.frames_dropped.add(dropped + cut);
+    counters.slow_consumer_disconnects.add(disconnected);
+    if let Some(t) = d.tally {
+        // The report says what became of the frame now: queued for a member
+        // (`delivered`), dropped for one, or one disconnected for it. The stats
+        // count a queued frame as delivered once it is sent whole.
+        t.delivered.fetch_add(delivered, Ordering::Relaxed);
+        t.dropped
+            .fetch_add(dropped - disconnected, Ordering::Relaxed);
+        t.disconnected.fetch_add(disconnected, Ordering::Relaxed);
+        t.worker_done();
+    }
+}
+
+/// At exit: host publishes still queued are told this worker is done.
+pub(super) fn release(incoming: &mut Vec<Incoming>) {
+    for item in incoming.drain(..) {
+        if let Incoming::Frame(Delivery { tally: Some(t), .. }) = item {
+            t.worker_done();
+        }
+    }
+}
