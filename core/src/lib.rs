@@ -22,9 +22,9 @@
 
 mod backplane;
 mod config;
-mod connect_fault;
 mod engine;
 mod error;
+mod faults;
 mod net;
 mod reporter;
 mod rooms;
@@ -38,12 +38,12 @@ mod tls;
 
 pub use backplane::{BackplaneState, BackplaneStats, BackplaneUrl, DEFAULT_REDIS_PORT};
 pub use config::{parse_size, Config, Protocol, SlowConsumer, StatsCallback, MAX_WORKERS};
-pub use connect_fault::{ConnectFault, ConnectFaultError};
 pub use error::{ConfigError, ConfigProblem, StartError};
+pub use faults::{Chaos, ChaosDecision, ConnectFault, ConnectFaultError, Fault, Step, Steps};
 pub use rooms::publish::{PublishError, PublishReport};
 pub use routing::{
-    Chaos, ChaosDecision, ClosedBy, ConnectionRecord, Fault, Handler, PathMatch, Request,
-    RequestView, Response, Route, RouteId, RouteSpecError, Sse, SseEvent, Step, Steps,
+    ClosedBy, ConnectionRecord, Handler, PathMatch, Request, RequestView, Response, Route, RouteId,
+    RouteSpecError, Sse, SseEvent,
 };
 pub use server::{Server, StopReport, DROP_STOP_DEADLINE};
 pub use shared::{CallbackGuard, CallbackScope};

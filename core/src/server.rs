@@ -9,9 +9,9 @@ use mio::{Interest, Poll, Waker};
 
 use crate::backplane::{self, Backplane, BackplaneStats};
 use crate::config::{Config, Protocol};
-use crate::connect_fault::{ConnectFault, ConnectFaultError};
 use crate::engine::{WorkerReport, WorkerSetup, LISTENER, WAKER};
 use crate::error::{ConfigError, StartError};
+use crate::faults::{ConnectFault, ConnectFaultError};
 use crate::rooms::publish::{PublishError, PublishReport};
 use crate::routing::{ConnectionRecord, Request, Route, RouteId};
 use crate::service::http::{unmatched_answer, HttpShared};

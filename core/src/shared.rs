@@ -9,7 +9,7 @@ use mio::Waker;
 
 use crate::backplane::Backplane;
 use crate::config::Config;
-use crate::connect_fault::ConnectGate;
+use crate::faults::connect::ConnectGate;
 use crate::rooms::registry::Registry;
 use crate::routing::log::Ring;
 use crate::routing::{ClosedBy, ConnectionRecord};

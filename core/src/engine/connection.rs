@@ -213,20 +213,3 @@ impl<Session> Connection<Session> {
         }
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// The record of an idle connection is most of its memory (it holds no buffer):
-    /// keep it well under the 500 B per-connection budget, slab slack included.
-    /// (200 since TLS: the session pointer, None on plain connections.)
-    #[test]
-    fn connection_record_stays_small() {
-        let http = std::mem::size_of::<Connection<crate::service::http::HttpSession>>();
-        let frame = std::mem::size_of::<Connection<crate::service::frame::Session>>();
-        println!("size_of Connection: http {http}, frame {frame}");
-        assert!(http <= 200, "Connection grew to {http} bytes (http)");
-        assert!(frame <= 200, "Connection grew to {frame} bytes (frame)");
-    }
-}

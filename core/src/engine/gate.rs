@@ -1,4 +1,4 @@
-//! The worker's side of connect-phase faults ([`crate::connect_fault`]): applying a
+//! The worker's side of connect-phase faults ([`crate::faults::connect`]): applying a
 //! change when woken, and what happens to a connection just accepted while a fault
 //! is on (closed at once, or parked until its delay is over).
 
@@ -10,7 +10,7 @@ use mio::net::TcpStream;
 use mio::Interest;
 
 use super::{Worker, LISTENER};
-use crate::connect_fault::ConnectFault;
+use crate::faults::ConnectFault;
 use crate::service::Service;
 
 /// This worker's copy of the connect fault, and the connections it parked.

@@ -41,7 +41,7 @@ use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll};
 use slab::Slab;
 
-use crate::connect_fault::ConnectFault;
+use crate::faults::ConnectFault;
 use crate::service::{Reply, Service, Services, Wake};
 use crate::shared::Shared;
 use crate::stats::{Counters, State};
@@ -626,6 +626,13 @@ fn arm_timer<S: Service>(
         conn.timer_at = Some(deadline);
         timers.arm(deadline, conn.token);
     }
+}
+
+/// The size of a connection's record with sessions of type `Sess` (its memory
+/// when idle, with no buffer held).
+#[cfg(test)]
+pub(crate) fn connection_size<Sess>() -> usize {
+    std::mem::size_of::<Connection<Sess>>()
 }
 
 impl Driver {

@@ -4,10 +4,9 @@
 //! (`route`, `response`, `handler`, and `spec`: a route written on one line),
 //! what it received (`request`, `log`), and the shared, lock-free-to-read route
 //! table the workers consult (`table`; `id` names its routes). The wire protocol
-//! itself lives in `protocol::http`; the syntax checks routes and responses share
-//! are `crate::syntax`.
+//! itself lives in `service::http`; the faults a route can give, in `faults`;
+//! the syntax checks routes and responses share are `crate::syntax`.
 
-mod chaos;
 mod handler;
 mod id;
 pub(crate) mod log;
@@ -18,15 +17,14 @@ mod spec;
 mod stream;
 pub(crate) mod table;
 
-pub use chaos::{Chaos, ChaosDecision};
 pub use handler::Handler;
 pub use id::RouteId;
 pub use log::{ClosedBy, ConnectionRecord};
 pub use request::{Request, RequestView};
 pub use response::Response;
-pub use route::{Fault, PathMatch, Route};
+pub use route::{PathMatch, Route};
 pub use spec::RouteSpecError;
-pub use stream::{Sse, SseEvent, Step, Steps};
+pub use stream::{Sse, SseEvent};
 
 pub(crate) use crate::syntax::is_token_byte;
 pub(crate) use request::Headers;

@@ -3,9 +3,8 @@
 
 use std::time::Instant;
 
-use super::chaos::ChaosDecision;
 use super::id::RouteId;
-use super::route::Fault;
+use crate::faults::{ChaosDecision, Fault};
 use crate::service::http::head::trim;
 
 /// A received HTTP request, owned: given to handlers and kept in the request log.

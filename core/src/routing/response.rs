@@ -2,8 +2,8 @@
 
 use bytes::Bytes;
 
-use super::stream::{Step, Steps};
 use crate::error::{ConfigError, ConfigProblem};
+use crate::faults::{Step, Steps};
 use crate::syntax::check_header;
 
 /// An HTTP response: status, headers and body. The server adds `Server`, `Date`,

@@ -1,13 +1,12 @@
 //! A route: which requests it matches, what it answers, how often, with what fault.
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use super::chaos::Chaos;
 use super::handler::Handler;
 use super::request::{body_digest, split_target, Request, RequestView};
 use super::response::Response;
 use crate::error::{ConfigError, ConfigProblem};
+use crate::faults::{Chaos, Fault};
 use crate::syntax::{check_header, invalid, is_token_byte, percent_decode};
 
 /// How a route's path is compared with the request's path: the target before `?`
@@ -20,28 +19,6 @@ pub enum PathMatch {
     Exact(String),
     /// The path starts with this string.
     Prefix(String),
-}
-
-/// A misbehaviour a route shows on purpose, to test how clients cope.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Fault {
-    /// Wait this long before responding. Later pipelined requests on the same
-    /// connection wait behind it (responses stay in order); other connections do not.
-    Delay(Duration),
-    /// Send the head at once, then the body `bytes` at a time, one piece per `interval`.
-    Drip {
-        /// Body bytes per piece (at least 1).
-        bytes: usize,
-        /// Time between pieces (more than zero).
-        interval: Duration,
-    },
-    /// Send the head (announcing the full Content-Length), then close without the body.
-    CloseAfterHeaders,
-    /// Reset the connection (RST) instead of responding.
-    Reset,
-    /// Never respond; the connection stays open until the client closes it, the idle
-    /// timeout passes, or the server stops.
-    NoResponse,
 }
 
 /// A caller-supplied match condition; see [`Route::when`].
@@ -415,6 +392,7 @@ impl Route {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[test]
     fn validation_names_the_field() {

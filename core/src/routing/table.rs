@@ -10,13 +10,13 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use super::chaos::ChaosDecision;
 use super::handler::Handler;
 use super::id::RouteId;
 use super::request::{Request, RequestView};
 use super::response::{Prepared, Response};
-use super::route::{Action, Fault, Route};
+use super::route::{Action, Route};
 use crate::error::{ConfigError, ConfigProblem};
+use crate::faults::{ChaosDecision, Fault};
 
 /// What a matched route answers with, ready to serve.
 #[derive(Clone)]

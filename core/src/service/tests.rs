@@ -259,3 +259,18 @@ fn an_upstream_that_cannot_be_reached_is_reported_to_the_session() {
     c.read_to_string(&mut answer).unwrap();
     assert_eq!(answer, "FAILED ConnectionRefused\n");
 }
+
+/// The record of an idle connection is most of its memory (it holds no buffer):
+/// keep it well under the 500 B per-connection budget, slab slack included.
+/// (200 since TLS: the session pointer, None on plain connections; the outbound
+/// connection's pointer took the place of HTTP's held answer, which now shares
+/// the HTTP session's room.)
+#[test]
+fn connection_record_stays_small() {
+    let http = engine::connection_size::<super::http::HttpSession>();
+    let frame = engine::connection_size::<super::frame::Session>();
+    let echo = engine::connection_size::<()>();
+    println!("size_of Connection: http {http}, frame {frame}, echo {echo}");
+    assert!(http <= 200, "Connection grew to {http} bytes (http)");
+    assert!(frame <= 200, "Connection grew to {frame} bytes (frame)");
+}

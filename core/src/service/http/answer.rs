@@ -1,17 +1,18 @@
 //! Answering a complete request: the fixed response, a route's response with its
 //! fault, or a hand-off to a handler; and the held answers (delay, drip, handler,
-//! never) that the worker finishes later.
+//! never) that the service finishes later.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use super::handlers::Work;
 use super::response::{self, ConnectionHeader};
 use super::{Ctx, Next};
+use crate::faults::schedule::{Beat, Player};
+use crate::faults::ChaosDecision;
+use crate::faults::Fault;
 use crate::routing::table::{Answer, Found, RouteEntry, RouteTable};
-use crate::routing::{
-    ChaosDecision, Fault, Handler, Headers, Prepared, Request, RequestView, RouteId, Step, Steps,
-};
+use crate::routing::{Handler, Headers, Prepared, Request, RequestView, RouteId};
 
 /// How the response to one request must be framed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,32 +48,18 @@ impl Meta {
 // request in it costs no more than boxing that request separately.
 #[allow(clippy::large_enum_variant)]
 pub(crate) enum Hold {
-    /// Send `response` at `until`.
-    Delay {
-        until: Instant,
+    /// An answer playing its schedule (a delay, a drip, a stream): the next beat
+    /// is due at `next`.
+    Play {
+        player: Player,
         response: Arc<Prepared>,
         meta: Meta,
-    },
-    /// The head is sent; send the body `bytes` at a time, one piece per `interval`.
-    Drip {
-        response: Arc<Prepared>,
-        sent: usize,
-        bytes: usize,
-        interval: Duration,
-        next: Instant,
-        meta: Meta,
-    },
-    /// The head is sent; steps `next_step..` of a streamed body remain, the next
-    /// one due at `next`.
-    Stream {
-        steps: Steps,
-        next_step: usize,
-        /// Chunked framing (HTTP/1.1); else the body ends with the connection.
+        /// The streamed body goes out in chunks (HTTP/1.1); else it ends with the
+        /// connection.
         chunked: bool,
         next: Instant,
-        meta: Meta,
     },
-    /// Run `handler` for `request` on the handler pool (the worker submits it and
+    /// Run `handler` for `request` on the handler pool (the service submits it and
     /// holds [`Hold::AwaitHandler`] instead).
     RunHandler {
         work: Work,
@@ -94,9 +81,7 @@ pub(crate) enum Hold {
 impl std::fmt::Debug for Hold {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
-            Hold::Delay { .. } => "Hold::Delay",
-            Hold::Drip { .. } => "Hold::Drip",
-            Hold::Stream { .. } => "Hold::Stream",
+            Hold::Play { .. } => "Hold::Play",
             Hold::RunHandler { .. } => "Hold::RunHandler",
             Hold::AwaitHandler { .. } => "Hold::AwaitHandler",
             Hold::Never => "Hold::Never",
@@ -105,14 +90,13 @@ impl std::fmt::Debug for Hold {
 }
 
 impl Hold {
-    /// When the worker must act on this hold; `None` for [`Hold::Never`] (which ends
-    /// only by the client, the idle timeout, or stop).
+    /// When the service must act on this hold; `None` for [`Hold::Never`] (which
+    /// ends only by the client, the idle timeout, or stop).
     pub(crate) fn deadline(&self) -> Option<Instant> {
         match self {
-            Hold::Delay { until, .. } => Some(*until),
-            Hold::Drip { next, .. } | Hold::Stream { next, .. } => Some(*next),
+            Hold::Play { next, .. } => Some(*next),
             Hold::AwaitHandler { deadline, .. } => Some(*deadline),
-            // Not left in place by the worker; act at once if it ever is.
+            // Not left in place by the service; act at once if it ever is.
             Hold::RunHandler { .. } => Some(Instant::now()),
             Hold::Never => None,
         }
@@ -327,7 +311,8 @@ fn send_plain(p: &Prepared, meta: Meta, ctx: &mut Ctx<'_>) -> Next {
     meta.next()
 }
 
-/// Sends `p` with `fault` applied.
+/// Sends `p` with `fault` applied: at once when it has no fault and is not
+/// streamed (the common path), else by playing its schedule ([`Player`]).
 pub(crate) fn deliver(
     p: Arc<Prepared>,
     fault: Option<Fault>,
@@ -335,72 +320,20 @@ pub(crate) fn deliver(
     ctx: &mut Ctx<'_>,
 ) -> Next {
     let meta = meta.at_send(ctx.stopping);
-    match fault {
-        None | Some(Fault::Drip { .. }) if p.stream.is_some() && p.has_body && !meta.head_only => {
-            start_stream(&p, meta, ctx)
-        }
-        None => {
-            write_full(ctx, &p, meta);
-            meta.next()
-        }
-        Some(Fault::Delay(d)) => Next::Hold(Box::new(Hold::Delay {
-            until: ctx.now + d,
-            response: p,
-            meta,
-        })),
-        Some(Fault::Drip { bytes, interval })
-            if p.has_body && !meta.head_only && !p.body.is_empty() =>
-        {
-            write_head(ctx.out.bytes(), &p, ctx.date, meta.connection);
-            ctx.counters.responses.incr();
-            Next::Hold(Box::new(Hold::Drip {
-                response: p,
-                sent: 0,
-                bytes,
-                interval,
-                next: ctx.now + interval,
-                meta,
-            }))
-        }
-        Some(Fault::Drip { .. }) => {
-            write_full(ctx, &p, meta);
-            meta.next()
-        }
-        Some(Fault::CloseAfterHeaders) => {
-            write_head(ctx.out.bytes(), &p, ctx.date, meta.connection);
-            ctx.counters.responses.incr();
-            Next::Close
-        }
-        Some(Fault::Reset) => Next::Reset,
-        Some(Fault::NoResponse) => Next::Hold(Box::new(Hold::Never)),
+    let with_body = p.has_body && !meta.head_only;
+    let steps = p.stream.as_ref().filter(|_| with_body);
+    if fault.is_none() && steps.is_none() {
+        write_full(ctx, &p, meta);
+        return meta.next();
     }
-}
-
-/// Sends the head of a streamed response and its steps up to the first pause.
-fn start_stream(p: &Prepared, mut meta: Meta, ctx: &mut Ctx<'_>) -> Next {
-    let Some(steps) = p.stream.clone() else {
-        return Next::Close;
-    };
-    let chunked = meta.version >= 1;
-    if !chunked {
-        // HTTP/1.0 has no chunks: the end of the body is the end of the connection.
-        meta.connection = ConnectionHeader::Close;
-    }
-    let out = ctx.out.bytes();
-    out.extend_from_slice(&p.head);
-    if chunked {
-        out.extend_from_slice(b"Transfer-Encoding: chunked\r\n");
-    }
-    out.extend_from_slice(b"Date: ");
-    out.extend_from_slice(ctx.date);
-    out.extend_from_slice(response::connection_tail(meta.connection));
-    ctx.counters.responses.incr();
-    let mut hold = Hold::Stream {
-        steps,
-        next_step: 0,
+    let player = Player::new(fault, with_body.then_some(&p.body), steps);
+    let chunked = player.streamed() && meta.version >= 1;
+    let mut hold = Hold::Play {
+        player,
+        response: p,
+        meta,
         chunked,
         next: ctx.now,
-        meta,
     };
     match resume(&mut hold, ctx) {
         Some(next) => next,
@@ -408,49 +341,68 @@ fn start_stream(p: &Prepared, mut meta: Meta, ctx: &mut Ctx<'_>) -> Next {
     }
 }
 
-/// Sends what is due of a dripping or streamed body: the next piece of a drip, or
-/// a stream's steps up to its next pause. Returns what follows once the body is
-/// complete (or cut), or `None` (with `next` moved on) while more is to come.
+/// Plays a held answer's schedule from where it is: renders its beats (the head,
+/// body pieces, chunk framing when streamed) until it waits (`None`, with `next`
+/// moved on) or ends (what follows: the connection goes on, closes or resets).
 pub(crate) fn resume(hold: &mut Hold, ctx: &mut Ctx<'_>) -> Option<Next> {
-    let Hold::Stream {
-        steps,
-        next_step,
+    let Hold::Play {
+        player,
+        response,
+        meta,
         chunked,
         next,
-        meta,
     } = hold
     else {
-        return drip(hold, ctx);
+        return Some(Next::Continue);
     };
-    while let Some(step) = steps.get(*next_step) {
-        *next_step += 1;
-        match step {
-            Step::Send(data) if data.is_empty() => {}
-            Step::Send(data) => {
-                if *chunked {
+    loop {
+        match player.next() {
+            Beat::Head => {
+                // What the head says about the connection is decided when it goes out.
+                *meta = meta.at_send(ctx.stopping);
+                if player.streamed() {
+                    if !*chunked {
+                        // HTTP/1.0 has no chunks: the body ends with the connection.
+                        meta.connection = ConnectionHeader::Close;
+                    }
                     let out = ctx.out.bytes();
-                    let mut hex = [0u8; 16];
-                    let len = hex_len(data.len(), &mut hex);
-                    out.extend_from_slice(len);
-                    out.extend_from_slice(b"\r\n");
-                    ctx.out.push_shared(data);
-                    ctx.out.extend_from_slice(b"\r\n");
+                    out.extend_from_slice(&response.head);
+                    if *chunked {
+                        out.extend_from_slice(b"Transfer-Encoding: chunked\r\n");
+                    }
+                    out.extend_from_slice(b"Date: ");
+                    out.extend_from_slice(ctx.date);
+                    out.extend_from_slice(response::connection_tail(meta.connection));
                 } else {
-                    ctx.out.push_shared(data);
+                    write_head(ctx.out.bytes(), response, ctx.date, meta.connection);
                 }
+                ctx.counters.responses.incr();
             }
-            Step::Pause(d) => {
-                *next = ctx.now + *d;
+            Beat::Piece(data) if *chunked => {
+                let out = ctx.out.bytes();
+                let mut hex = [0u8; 16];
+                out.extend_from_slice(hex_len(data.len(), &mut hex));
+                out.extend_from_slice(b"\r\n");
+                ctx.out.push_shared(&data);
+                ctx.out.extend_from_slice(b"\r\n");
+            }
+            Beat::Piece(data) => ctx.out.push_shared(&data),
+            Beat::Wait(d) => {
+                *next = ctx.now + d;
                 return None;
             }
-            Step::Cut => return Some(Next::Close),
-            Step::Reset => return Some(Next::Reset),
+            Beat::End => {
+                if *chunked {
+                    ctx.out.extend_from_slice(b"0\r\n\r\n");
+                }
+                // The head already went out: what it said about the connection holds.
+                return Some(meta.next());
+            }
+            Beat::Cut => return Some(Next::Close),
+            Beat::Reset => return Some(Next::Reset),
+            Beat::Hang => return Some(Next::Hold(Box::new(Hold::Never))),
         }
     }
-    if *chunked {
-        ctx.out.extend_from_slice(b"0\r\n\r\n");
-    }
-    Some(meta.next())
 }
 
 /// `n` in lower-case hex, written at the end of `buf`.
@@ -464,31 +416,6 @@ fn hex_len(mut n: usize, buf: &mut [u8; 16]) -> &[u8] {
             return &buf[i..];
         }
     }
-}
-
-/// Sends the next piece of a dripping body. Returns what follows once the body is
-/// complete, or `None` (with `next` moved on) while pieces remain.
-fn drip(hold: &mut Hold, ctx: &mut Ctx<'_>) -> Option<Next> {
-    let Hold::Drip {
-        response,
-        sent,
-        bytes,
-        interval,
-        next,
-        meta,
-    } = hold
-    else {
-        return Some(Next::Continue);
-    };
-    let end = (*sent + *bytes).min(response.body.len());
-    ctx.out.extend_from_slice(&response.body[*sent..end]);
-    *sent = end;
-    if end == response.body.len() {
-        // The head already went out: what it said about the connection holds.
-        return Some(meta.next());
-    }
-    *next = ctx.now + *interval;
-    None
 }
 
 #[inline(always)]

@@ -17,8 +17,9 @@ use std::time::Instant;
 use mio::Waker;
 
 use super::shared::HttpShared;
+use crate::faults::Fault;
 use crate::routing::table::{Answer, RouteTable};
-use crate::routing::{Fault, Handler, Prepared, Request, Response};
+use crate::routing::{Handler, Prepared, Request, Response};
 use crate::shared::adopt_thread;
 
 /// A request to run a handler for one connection of one worker.

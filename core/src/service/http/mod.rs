@@ -375,10 +375,7 @@ impl Service for HttpService {
         let next = {
             let mut ctx = self.ctx(cx);
             match &mut *hold {
-                Hold::Delay { response, meta, .. } => {
-                    deliver(response.clone(), None, *meta, &mut ctx)
-                }
-                Hold::Drip { .. } | Hold::Stream { .. } => match resume(&mut hold, &mut ctx) {
+                Hold::Play { .. } => match resume(&mut hold, &mut ctx) {
                     Some(next) => next,
                     None => {
                         *s = HttpSession::Held(hold);

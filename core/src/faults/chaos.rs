@@ -20,7 +20,7 @@
 //! # let _ = (flaky, faults);
 //! ```
 
-use super::route::Fault;
+use super::Fault;
 use crate::error::ConfigError;
 use crate::syntax::invalid;
 
