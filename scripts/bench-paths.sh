@@ -27,6 +27,7 @@ PATHS=${PATHS:-fixed16 fixed1 route6 route1k echo tls fanout}
 mkdir -p "$OUT"
 . scripts/bench-lib.sh
 install_missing valgrind:valgrind
+cargo build --release -q -p pierhead-cli
 cargo build --release -q -p pierhead-cli --example fanout_bench
 build_baseline "$(git rev-parse "$BASELINE")" "$OUT/paths-baseline"
 head -c 1024 /dev/zero | tr '\0' 'x' >"$OUT/1k.txt"
@@ -111,7 +112,11 @@ for path in $PATHS; do
         valgrind --tool=callgrind --callgrind-out-file="$out" "$bin" "${args[@]}" \
             >"$out.log" 2>&1 &
         pid=$!
-        wait_port "$port"
+        # Under callgrind start-up takes seconds (longer beside other work).
+        for _ in $(seq 1200); do
+            (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+            sleep 0.05
+        done
         [ "$path" = tls ] && for _ in $(seq 100); do [ -s "$OUT/ca-$port.pem" ] && break; sleep 0.05; done
         client "$path" "$port" "$N"
         kill -TERM "$pid"

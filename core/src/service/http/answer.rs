@@ -298,7 +298,8 @@ fn record(
 #[inline]
 pub(super) fn hello(meta: Meta, ctx: &mut Ctx<'_>) -> Next {
     let meta = meta.at_send(ctx.stopping);
-    response::write_hello(ctx.out.bytes(), ctx.date, meta.connection, meta.head_only);
+    ctx.out
+        .extend_from_slice(ctx.hello.get(meta.connection, meta.head_only));
     ctx.counters.responses.incr();
     meta.next()
 }

@@ -21,17 +21,20 @@ impl DateCache {
         d
     }
 
-    /// Re-formats the value if `now` is in another second than the cached one.
+    /// Re-formats the value if `now` is in another second than the cached one;
+    /// true if it did.
     #[inline]
-    pub(crate) fn refresh(&mut self, now: SystemTime) {
+    pub(crate) fn refresh(&mut self, now: SystemTime) -> bool {
         let secs = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-        if secs != self.secs {
-            self.secs = secs;
-            let s = httpdate::fmt_http_date(now);
-            if s.len() == LEN {
-                self.value.copy_from_slice(s.as_bytes());
-            }
+        if secs == self.secs {
+            return false;
         }
+        self.secs = secs;
+        let s = httpdate::fmt_http_date(now);
+        if s.len() == LEN {
+            self.value.copy_from_slice(s.as_bytes());
+        }
+        true
     }
 
     pub(crate) fn as_bytes(&self) -> &[u8] {

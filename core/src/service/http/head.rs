@@ -125,15 +125,34 @@ pub(crate) fn parse<'b, 'h>(
     slots: &'h mut HeaderSlots<'b>,
     max_headers: usize,
 ) -> Result<Parsed<'b, 'h>, HeadError> {
+    match parse_prefix(head, slots, max_headers)? {
+        Some((parsed, n)) if n == head.len() => Ok(parsed),
+        _ => Err(HeadError::Malformed),
+    }
+}
+
+/// Parses the head at the start of `buf` (pipelined requests may follow it): the
+/// request and the head's length, or `None` while it is incomplete.
+pub(crate) fn parse_prefix<'b, 'h>(
+    buf: &'b [u8],
+    slots: &'h mut HeaderSlots<'b>,
+    max_headers: usize,
+) -> Result<Option<(Parsed<'b, 'h>, usize)>, HeadError> {
     let mut req = httparse::Request::new(&mut []);
     let slots = &mut slots[..max_headers.clamp(1, MAX_HEADERS)];
-    match req.parse_with_uninit_headers(head, slots) {
-        Ok(httparse::Status::Complete(n)) if n == head.len() => {}
-        Ok(_) => return Err(HeadError::Malformed),
+    let n = match req.parse_with_uninit_headers(buf, slots) {
+        Ok(httparse::Status::Complete(n)) => n,
+        Ok(httparse::Status::Partial) => return Ok(None),
         Err(httparse::Error::TooManyHeaders) => return Err(HeadError::TooManyHeaders),
-        Err(httparse::Error::Version) => return Err(version_error(head)),
+        Err(httparse::Error::Version) => return Err(version_error(buf)),
         Err(_) => return Err(HeadError::Malformed),
-    }
+    };
+    Ok(Some((finish(req)?, n)))
+}
+
+/// Checks a parsed head's fields and says what the server needs of them.
+#[inline(always)]
+fn finish<'b, 'h>(req: httparse::Request<'h, 'b>) -> Result<Parsed<'b, 'h>, HeadError> {
     let http10 = req.version == Some(0);
     let mut content_length: Option<u64> = None;
     let mut encoding = Codings::default();

@@ -80,6 +80,8 @@ pub(crate) struct Ctx<'a> {
     pub(crate) limits: &'a Limits,
     /// The current HTTP `Date` value (IMF-fixdate).
     pub(crate) date: &'a [u8],
+    /// The fixed response, rendered with that date.
+    pub(crate) hello: &'a response::Hello,
     /// The server is stopping: finish what is in flight, start nothing new.
     pub(crate) stopping: bool,
     /// The routes in force; shared, so that a deferred match can take the table
@@ -156,6 +158,7 @@ pub(crate) struct HttpService {
     http: Arc<HttpShared>,
     limits: Limits,
     date: DateCache,
+    hello: response::Hello,
     /// This worker's snapshot of the route table and the version it was taken at.
     routes: Arc<RouteTable>,
     routes_version: u64,
@@ -191,6 +194,7 @@ impl HttpService {
             counters: cx.counters,
             limits: &self.limits,
             date: self.date.as_bytes(),
+            hello: &self.hello,
             stopping: cx.stopping,
             routes: &self.routes,
             log: self.http.log.as_ref(),
@@ -284,6 +288,7 @@ impl Service for HttpService {
                 max_headers: c.max_headers,
                 max_body_bytes: c.max_body_bytes,
             },
+            hello: response::Hello::new(DateCache::new().as_bytes()),
             date: DateCache::new(),
             routes_version,
             // Changed before this thread started, maybe.
@@ -307,7 +312,9 @@ impl Service for HttpService {
 
     #[inline]
     fn begin_turn(&mut self) {
-        self.date.refresh(SystemTime::now());
+        if self.date.refresh(SystemTime::now()) {
+            self.hello.render(self.date.as_bytes());
+        }
     }
 
     #[inline]

@@ -60,6 +60,56 @@ pub(crate) fn write_hello(
     out.extend_from_slice(body);
 }
 
+/// The fixed response rendered whole for each way it goes out (each `Connection`
+/// header, with and without its body for HEAD), again whenever the date changes:
+/// sending it is one copy (the benchmark path).
+#[derive(Debug)]
+pub(crate) struct Hello {
+    rendered: Vec<u8>,
+    /// Where each variant ends in `rendered` (see [`Hello::slot`]).
+    ends: [usize; 6],
+}
+
+impl Hello {
+    /// Rendered for `date`.
+    pub(crate) fn new(date: &[u8]) -> Hello {
+        let mut h = Hello {
+            rendered: Vec::with_capacity(6 * 160),
+            ends: [0; 6],
+        };
+        h.render(date);
+        h
+    }
+
+    /// Renders every variant again with `date`.
+    pub(crate) fn render(&mut self, date: &[u8]) {
+        self.rendered.clear();
+        for connection in [
+            ConnectionHeader::Omit,
+            ConnectionHeader::KeepAlive,
+            ConnectionHeader::Close,
+        ] {
+            for head_only in [false, true] {
+                write_hello(&mut self.rendered, date, connection, head_only);
+                self.ends[Hello::slot(connection, head_only)] = self.rendered.len();
+            }
+        }
+    }
+
+    #[inline]
+    fn slot(connection: ConnectionHeader, head_only: bool) -> usize {
+        connection as usize * 2 + usize::from(head_only)
+    }
+
+    /// The response for `connection`, without its body when `head_only`.
+    #[inline]
+    pub(crate) fn get(&self, connection: ConnectionHeader, head_only: bool) -> &[u8] {
+        let i = Hello::slot(connection, head_only);
+        let start = if i == 0 { 0 } else { self.ends[i - 1] };
+        &self.rendered[start..self.ends[i]]
+    }
+}
+
 /// Ends the header line being written, adds the `Connection` header if any, and
 /// the blank line that ends the head.
 pub(crate) fn connection_tail(connection: ConnectionHeader) -> &'static [u8] {
@@ -79,6 +129,22 @@ pub(crate) const SERVICE_UNAVAILABLE: &[u8] = b"HTTP/1.1 503 Service Unavailable
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_rendered_hello_is_what_write_hello_writes() {
+        let h = Hello::new(b"DATE");
+        for connection in [
+            ConnectionHeader::Omit,
+            ConnectionHeader::KeepAlive,
+            ConnectionHeader::Close,
+        ] {
+            for head_only in [false, true] {
+                let mut want = Vec::new();
+                write_hello(&mut want, b"DATE", connection, head_only);
+                assert_eq!(h.get(connection, head_only), &want[..]);
+            }
+        }
+    }
 
     #[test]
     fn writes_head_and_body() {

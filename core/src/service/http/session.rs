@@ -98,6 +98,30 @@ impl Session {
                 };
             }
             let limit = ctx.limits.max_header_bytes;
+            if self.scanned == 0 && !matches!(rest[0], b'\r' | b'\n') {
+                // A head that is all there (the common case, and every request of
+                // a pipelined batch) is parsed in one pass. One that is not, or
+                // that fails to parse, goes the resumable way below: its end is
+                // searched for from where the last search stopped, so that a head
+                // arriving a byte at a time is scanned once in all. (Empty lines
+                // before a request line go that way too, where they are judged
+                // as they always were.)
+                let mut slots = head::header_slots();
+                if let Ok(Some((parsed, end))) =
+                    head::parse_prefix(rest, &mut slots, ctx.limits.max_headers)
+                {
+                    if end > limit {
+                        return fail(too_large(rest, limit), input, ctx);
+                    }
+                    let step = self.begin(parsed, ctx);
+                    pos += end;
+                    match step {
+                        Ok(Next::Continue) => continue,
+                        Ok(next) => return stop_at(pos, next, input),
+                        Err(status) => return fail(status, input, ctx),
+                    }
+                }
+            }
             let end = match head::find_end(rest, self.scanned) {
                 Ok(end) => end,
                 Err(resume) => {
@@ -310,6 +334,7 @@ mod tests {
         log: Option<RequestLog>,
         misses: Misses,
         unmatched: Prepared,
+        hello: super::super::response::Hello,
         session: Session,
         buffered: Vec<u8>,
         closed: bool,
@@ -330,6 +355,7 @@ mod tests {
                 log: None,
                 misses: Misses::new(1024),
                 unmatched: Prepared::new(&Response::text(404, "Not Found\n")),
+                hello: super::super::response::Hello::new(b"Thu, 01 Jan 1970 00:00:00 GMT"),
                 session: Session::default(),
                 buffered: Vec::new(),
                 closed: false,
@@ -348,6 +374,7 @@ mod tests {
                 counters: &self.counters,
                 limits: &self.limits,
                 date: b"Thu, 01 Jan 1970 00:00:00 GMT",
+                hello: &self.hello,
                 stopping: false,
                 routes: &routes,
                 log: self.log.as_ref(),
