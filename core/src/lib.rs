@@ -9,14 +9,17 @@
 //! per-worker counters from any thread.
 //!
 //! Layout: `config` (what to run), `server` (the handle and its lifecycle),
-//! `worker` (the event loop and connection handling), `protocol` (what bytes mean,
-//! free of I/O), `routing` (routes, responses, handlers, the request log),
-//! `handler_pool` (threads running handlers), `stats` (the stats table: counters,
-//! snapshots, Prometheus text and its endpoint, the CLI's lines), `reporter` (the
-//! stats-callback thread), `net` (listening sockets), `shared` (state between the
-//! handle and its threads), `rooms` (the frame protocol's rooms), `backplane`
-//! (rooms shared with other servers through Redis pub/sub), `tls` (rustls on the engine's
-//! connections, generated certificates, misbehaving certificates and handshakes).
+//! `engine` (the event loop, generic over a service, naming no protocol),
+//! `service` (the seam, and one module per protocol: `discard`, `echo`, `http`
+//! with its handler pool, `frame`), `faults` (misbehaviour on purpose, and the one
+//! schedule every service renders), `routing` (routes, responses, handlers, the
+//! request log), `rooms` (the frame protocol's rooms), `backplane` (rooms shared
+//! with other servers through Redis pub/sub), `tls` (rustls on the engine's
+//! connections, generated certificates, misbehaving certificates and handshakes),
+//! `stats` (the stats table: counters, snapshots, Prometheus text and its
+//! endpoint, the CLI's lines), `reporter` (the stats-callback thread), `net`
+//! (sockets), `syntax` (what the bindings share: durations, escapes, query
+//! strings), `shared` (state between the handle and its threads).
 
 #![warn(missing_docs)]
 
