@@ -131,6 +131,19 @@ pub(crate) fn invalid(field: &'static str, got: &str, expected: &'static str) ->
     }
 }
 
+/// Strips spaces and tabs (HTTP's optional whitespace) from both ends.
+pub(crate) fn trim(v: &[u8]) -> &[u8] {
+    let start = v
+        .iter()
+        .position(|b| !matches!(b, b' ' | b'\t'))
+        .unwrap_or(v.len());
+    let end = v
+        .iter()
+        .rposition(|b| !matches!(b, b' ' | b'\t'))
+        .map_or(start, |e| e + 1);
+    &v[start..end]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -26,6 +26,5 @@ pub use route::{PathMatch, Route};
 pub use spec::RouteSpecError;
 pub use stream::{Sse, SseEvent};
 
-pub(crate) use crate::syntax::is_token_byte;
 pub(crate) use request::Headers;
 pub(crate) use response::{reason, Prepared};

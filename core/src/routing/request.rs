@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use super::id::RouteId;
 use crate::faults::{ChaosDecision, Fault};
-use crate::service::http::head::trim;
+use crate::syntax::trim;
 
 /// A received HTTP request, owned: given to handlers and kept in the request log.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -9,6 +9,8 @@ use std::mem::MaybeUninit;
 
 use memchr::memchr;
 
+use crate::syntax::trim;
+
 /// Upper bound of `Config::max_headers` (the header slots live on the stack,
 /// uninitialised).
 pub(crate) const MAX_HEADERS: usize = 256;
@@ -389,7 +391,7 @@ pub(crate) fn plausible_start(partial: &[u8]) -> bool {
         .iter()
         .take_while(|&&b| b != b' ')
         .take(32)
-        .all(|&b| crate::routing::is_token_byte(b))
+        .all(|&b| crate::syntax::is_token_byte(b))
 }
 
 /// Whether a head over the size limit is so because of its request line (the
@@ -412,19 +414,6 @@ fn parse_content_length(value: &[u8]) -> Result<u64, HeadError> {
     Ok(digits
         .iter()
         .fold(0u64, |n, d| n * 10 + u64::from(d - b'0')))
-}
-
-/// Strips spaces and tabs from both ends.
-pub(crate) fn trim(v: &[u8]) -> &[u8] {
-    let start = v
-        .iter()
-        .position(|b| !matches!(b, b' ' | b'\t'))
-        .unwrap_or(v.len());
-    let end = v
-        .iter()
-        .rposition(|b| !matches!(b, b' ' | b'\t'))
-        .map_or(start, |e| e + 1);
-    &v[start..end]
 }
 
 #[cfg(test)]
