@@ -14,8 +14,8 @@ use crate::error::{ConfigError, StartError};
 use crate::faults::{ConnectFault, ConnectFaultError};
 use crate::rooms::publish::{PublishError, PublishReport};
 use crate::routing::{ConnectionRecord, Request, Route, RouteId};
-use crate::service::http::{unmatched_answer, HttpShared};
-use crate::service::{self, Services};
+use crate::service::http::{unmatched_answer, HttpOwn};
+use crate::service::run::{run_worker, Services};
 use crate::shared::Shared;
 use crate::stats::{self, State, Stats};
 use crate::tls::Tls;
@@ -119,7 +119,7 @@ impl Server {
     /// once the listener is bound, so the real port is known ([`Server::local_addr`]).
     /// On error nothing is left running.
     pub fn start(config: Config) -> Result<Server, StartError> {
-        Server::start_with(config, service::run_worker)
+        Server::start_with(config, run_worker)
     }
 
     /// [`Server::start`] with workers run by `run` (the configured protocol's
@@ -175,7 +175,7 @@ impl Server {
         let wakers: Arc<[Waker]> = wakers.into();
         let id = Shared::next_id();
         let services = Arc::new(Services {
-            http: Arc::new(HttpShared::new(&mut config, wakers.clone(), id)),
+            http: Arc::new(HttpOwn::new(&mut config, wakers.clone(), id)),
         });
         let shared = Arc::new(Shared::new(
             config,
@@ -312,7 +312,7 @@ impl Server {
     /// Adds a route after the existing ones; it applies to requests read from now on.
     /// An invalid route is rejected with an error naming the field.
     pub fn add_route(&self, route: Route) -> Result<RouteId, ConfigError> {
-        self.services.http.routes.add(route)
+        self.services.http.shared.routes.add(route)
     }
 
     /// Puts a route at `position` in matching order (0: before every other route;
@@ -321,33 +321,33 @@ impl Server {
     /// never a table in between. A position past the end is refused (an error
     /// naming `position`), as is an invalid route; neither changes anything.
     pub fn insert_route(&self, position: usize, route: Route) -> Result<RouteId, ConfigError> {
-        self.services.http.routes.insert(position, route)
+        self.services.http.shared.routes.insert(position, route)
     }
 
     /// Replaces route `id` in place (its use count starts afresh). False if there is
     /// no such route.
     pub fn replace_route(&self, id: RouteId, route: Route) -> Result<bool, ConfigError> {
-        self.services.http.routes.replace(id, route)
+        self.services.http.shared.routes.replace(id, route)
     }
 
     /// Removes route `id`. False if there is no such route.
     pub fn remove_route(&self, id: RouteId) -> bool {
-        self.services.http.routes.remove(id)
+        self.services.http.shared.routes.remove(id)
     }
 
     /// Removes every route: requests get the fixed `hello` response again.
     pub fn clear_routes(&self) {
-        self.services.http.routes.clear();
+        self.services.http.shared.routes.clear();
     }
 
     /// The routes in force, in matching order.
     pub fn route_ids(&self) -> Vec<RouteId> {
-        self.services.http.routes.ids()
+        self.services.http.shared.routes.ids()
     }
 
     /// How many requests route `id` has answered (`None` if there is no such route).
     pub fn route_hits(&self, id: RouteId) -> Option<u64> {
-        self.services.http.routes.hits(id)
+        self.services.http.shared.routes.hits(id)
     }
 
     /// The requests in the request log, oldest first (empty unless
@@ -355,6 +355,7 @@ impl Server {
     pub fn requests(&self) -> Vec<Request> {
         self.services
             .http
+            .shared
             .log
             .as_ref()
             .map_or_else(Vec::new, |l| l.snapshot())
@@ -362,7 +363,7 @@ impl Server {
 
     /// Empties the request log (and the connection log).
     pub fn clear_requests(&self) {
-        if let Some(log) = &self.services.http.log {
+        if let Some(log) = &self.services.http.shared.log {
             log.clear();
         }
         if let Some(log) = &self.shared.connections {
@@ -386,7 +387,7 @@ impl Server {
     /// and the first of them (up to 100, bodies cut like the log's). A server
     /// without routes that answers the fixed response matches everything.
     pub fn unmatched_requests(&self) -> (u64, Vec<Request>) {
-        self.services.http.misses.snapshot()
+        self.services.http.shared.misses.snapshot()
     }
 
     /// Answers requests no route matches with `status` from now on (the config's
@@ -396,6 +397,7 @@ impl Server {
         crate::config::check_unmatched_status(status)?;
         self.services
             .http
+            .shared
             .routes
             .set_unmatched(unmatched_answer(status));
         Ok(())
@@ -403,7 +405,7 @@ impl Server {
 
     /// Forgets the unmatched requests.
     pub fn clear_unmatched(&self) {
-        self.services.http.misses.clear();
+        self.services.http.shared.misses.clear();
     }
 
     /// Sends a data frame with `payload` to every member of `room` (frame protocol),
@@ -428,7 +430,12 @@ impl Server {
 
     /// Requests pushed out of the full request log since start.
     pub fn requests_evicted(&self) -> u64 {
-        self.services.http.log.as_ref().map_or(0, |l| l.evicted())
+        self.services
+            .http
+            .shared
+            .log
+            .as_ref()
+            .map_or(0, |l| l.evicted())
     }
 
     /// Stops the server: stop accepting at once, close idle connections at once,

@@ -4,11 +4,11 @@
 use std::time::{Duration, Instant};
 
 use mio::net::TcpStream;
+use slab::Slab;
 
 use super::send_queue::{SendQueue, Sink};
 use super::token::ConnToken;
 use super::upstream::Upstream;
-use crate::service::{Park, Service};
 use crate::tls::session::TlsSession;
 
 /// How long a closing connection keeps reading (and dropping) input after its last
@@ -153,63 +153,20 @@ impl<Session> Connection<Session> {
     }
 }
 
-impl<Session> Connection<Session> {
-    /// Where its parked session waits until (None when not parked).
-    #[inline]
-    pub(crate) fn park<S: Service<Session = Session>>(&self) -> Option<Park> {
-        S::park(&self.session)
-    }
+/// The id a connection's requests carry: unique within the server.
+#[inline]
+pub(super) fn conn_id(token: ConnToken, worker: usize) -> u64 {
+    u64::from(token.generation) << 8 | worker as u64
+}
 
-    /// Its session is parked ([`crate::service::Next::Park`]): no input is fed to
-    /// it until it is resumed.
-    #[inline]
-    pub(crate) fn parked<S: Service<Session = Session>>(&self) -> bool {
-        S::park(&self.session).is_some()
-    }
-
-    /// Nothing received that still needs an answer, nothing left to send: a stop
-    /// closes it at once. A session parked forever ([`Park::Never`]: an answer that
-    /// would never come) counts as idle too.
-    pub(crate) fn is_idle<S: Service<Session = Session>>(&self) -> bool {
-        match self.phase {
-            Phase::Lingering => true,
-            Phase::Closing | Phase::Evicted => false,
-            Phase::Open => match self.park::<S>() {
-                Some(Park::Never) => self.pending_output() == 0,
-                Some(_) => false,
-                None => {
-                    self.input.is_empty() && S::is_idle(&self.session) && self.pending_output() == 0
-                }
-            },
-        }
-    }
-
-    /// What the connection is waiting for, and until when.
-    pub(crate) fn deadline<S: Service<Session = Session>>(&self, t: &Timeouts) -> (Wait, Instant) {
-        if self.phase == Phase::Lingering {
-            return (
-                Wait::Linger,
-                self.started.unwrap_or(self.last_activity) + LINGER,
-            );
-        }
-        if self.pending_output() > 0 {
-            // (An evicted connection has output pending until it is lingering.)
-            if self.phase == Phase::Evicted {
-                return (
-                    Wait::Evict,
-                    self.started.unwrap_or(self.last_activity) + EVICT_GRACE,
-                );
-            }
-            return (Wait::Write, self.last_activity + t.write);
-        }
-        match S::park(&self.session) {
-            Some(Park::Until(at)) => return (Wait::Due, at),
-            Some(_) => return (Wait::Idle, self.last_activity + t.idle),
-            None => {}
-        }
-        match self.started {
-            Some(started) => (Wait::Request, started + t.request),
-            None => (Wait::Idle, self.last_activity + t.idle),
-        }
-    }
+/// The connection `ct` names, if it is still the one in its slot (a closed
+/// connection's slot may hold a newer one: the generation tells them apart).
+#[inline]
+pub(super) fn live<Sess>(
+    conns: &mut Slab<Connection<Sess>>,
+    ct: ConnToken,
+) -> Option<&mut Connection<Sess>> {
+    conns
+        .get_mut(ct.index as usize)
+        .filter(|conn| conn.token == ct)
 }

@@ -1,97 +1,80 @@
-//! Driving one connection: readiness in, reads fed to the service's session, its
-//! answers sent or queued, backpressure, the closing phases, deadlines.
+//! Driving one connection through its service: readiness in, reads fed to the
+//! session, its answers sent or queued, parked sessions resumed, backpressure,
+//! the closing phases, and what a deadline means when it passes.
 
-use std::io::{self, Read};
+use std::io;
 use std::net::Shutdown;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use mio::net::TcpStream;
-use mio::{Interest, Poll};
-
-use super::connection::{sink, Connection, Phase, Timeouts, Wait};
-use super::pool::BufferPool;
-use super::send_queue;
+use super::connection::{conn_id, Connection, Phase, Timeouts, Wait, EVICT_GRACE, LINGER};
+use super::driver::{
+    read_retrying, Driver, Readiness, Verdict, ANSWER_BUDGET, READS_PER_EVENT, READ_BUDGET,
+};
+use super::tls_io;
 use super::token::ConnToken;
-use super::{conn_id, tls_io, Readiness, Verdict, READ_BUFFER};
 use crate::net;
-use crate::service::{Cx, Next, Outbound, Progress, Reply, Service, Wake};
-use crate::shared::Shared;
+use crate::service::{Cx, Next, Park, Progress, Service, Wake};
 
-/// Bytes read from one connection per turn before the others get theirs: one
-/// full read buffer. A client that sends without pause (a pipelining client, a
-/// publisher whose frames fan out to a room) is served this much, then requeued
-/// behind everyone else; larger budgets let it stretch a turn to milliseconds.
-pub(super) const READ_BUDGET: usize = READ_BUFFER;
-/// Reads from one connection per turn at most, however short (TLS hands over one
-/// record at a time).
-const READS_PER_EVENT: usize = 16;
-/// Bytes of answers one connection gets per turn (its output limit permitting):
-/// a pipelining client's further requests wait in its input until the next turn,
-/// behind everyone else. A single answer larger than this still goes out whole.
-const ANSWER_BUDGET: usize = 64 * 1024;
-/// Capacity the answer buffer keeps between batches; a burst beyond it is freed.
-const OUT_KEEP: usize = 256 * 1024;
+/// Where its parked session waits until (None when not parked).
+#[inline]
+pub(super) fn park<S: Service>(conn: &Connection<S::Session>) -> Option<Park> {
+    S::park(&conn.session)
+}
 
-/// The per-worker state used to drive one connection.
-pub(crate) struct Driver {
-    pub(super) shared: Arc<Shared>,
-    pub(super) index: usize,
-    pub(super) poll: Poll,
-    pub(super) timeouts: Timeouts,
-    pub(super) max_output: usize,
-    /// Input kept while a session is parked; beyond this, reading pauses.
-    pub(super) held_input_limit: usize,
-    pub(super) read_buf: Vec<u8>,
-    /// What the session being driven answers; sent, or queued on its connection.
-    pub(super) out: Reply,
-    pub(super) pool: BufferPool,
-    pub(super) now: Instant,
-    pub(super) stopping: bool,
-    /// Connections to serve again on the next turn (fairness, resumed reading).
-    pub(super) requeue: Vec<ConnToken>,
-    /// Connections whose service queued output for them this turn, to flush.
-    pub(super) flushing: Vec<ConnToken>,
-    /// Shared segments sent whole this turn, and lost with closed connections.
-    pub(super) shared_sent: u64,
-    pub(super) shared_lost: u64,
-    /// Evicted connections and the bytes still to reach each at the last look.
-    pub(super) evicted: Vec<(ConnToken, usize)>,
-    /// What the session being driven asks of its outbound connection.
-    pub(super) upstream: Outbound,
+/// Its session is parked ([`crate::service::Next::Park`]): no input is fed to
+/// it until it is resumed.
+#[inline]
+pub(super) fn parked<S: Service>(conn: &Connection<S::Session>) -> bool {
+    S::park(&conn.session).is_some()
+}
+
+/// Nothing received that still needs an answer, nothing left to send: a stop
+/// closes it at once. A session parked forever ([`Park::Never`]: an answer that
+/// would never come) counts as idle too.
+pub(super) fn is_idle<S: Service>(conn: &Connection<S::Session>) -> bool {
+    match conn.phase {
+        Phase::Lingering => true,
+        Phase::Closing | Phase::Evicted => false,
+        Phase::Open => match park::<S>(conn) {
+            Some(Park::Never) => conn.pending_output() == 0,
+            Some(_) => false,
+            None => {
+                conn.input.is_empty() && S::is_idle(&conn.session) && conn.pending_output() == 0
+            }
+        },
+    }
+}
+
+/// What the connection is waiting for, and until when.
+pub(super) fn deadline<S: Service>(conn: &Connection<S::Session>, t: &Timeouts) -> (Wait, Instant) {
+    if conn.phase == Phase::Lingering {
+        return (
+            Wait::Linger,
+            conn.started.unwrap_or(conn.last_activity) + LINGER,
+        );
+    }
+    if conn.pending_output() > 0 {
+        // (An evicted connection has output pending until it is lingering.)
+        if conn.phase == Phase::Evicted {
+            return (
+                Wait::Evict,
+                conn.started.unwrap_or(conn.last_activity) + EVICT_GRACE,
+            );
+        }
+        return (Wait::Write, conn.last_activity + t.write);
+    }
+    match S::park(&conn.session) {
+        Some(Park::Until(at)) => return (Wait::Due, at),
+        Some(_) => return (Wait::Idle, conn.last_activity + t.idle),
+        None => {}
+    }
+    match conn.started {
+        Some(started) => (Wait::Request, started + t.request),
+        None => (Wait::Idle, conn.last_activity + t.idle),
+    }
 }
 
 impl Driver {
-    /// Puts `conn` on the list to serve again next turn, unless it is on it already:
-    /// a connection that asks again in the same turn (a new edge while requeued)
-    /// still gets one budget per turn.
-    #[inline]
-    pub(super) fn requeue<Sess>(&mut self, conn: &mut Connection<Sess>) {
-        if !conn.requeued {
-            conn.requeued = true;
-            self.requeue.push(conn.token);
-        }
-    }
-
-    /// The turn's tally of shared segments sent whole and lost, reset.
-    pub(super) fn take_shared_tally(&mut self) -> (u64, u64) {
-        (
-            std::mem::take(&mut self.shared_sent),
-            std::mem::take(&mut self.shared_lost),
-        )
-    }
-
-    #[inline]
-    pub(super) fn note_lost(&mut self, n: u64) {
-        self.shared_lost += n;
-    }
-
-    /// Empties the reply before a session's answer is built into it.
-    #[inline]
-    pub(super) fn begin_reply(&mut self) {
-        self.out.clear(OUT_KEEP);
-    }
-
     /// What a session gets to work with: the reply (emptied by
     /// [`Driver::begin_reply`] before an answer starts), to which it may answer
     /// until the connection's pending output reaches `max_output`, or
@@ -147,7 +130,7 @@ impl Driver {
             {
                 return Verdict::Keep;
             }
-            if conn.parked::<S>() && conn.input.len() >= self.held_input_limit {
+            if parked::<S>(conn) && conn.input.len() >= self.held_input_limit {
                 return Verdict::Keep; // resumed when the session is
             }
             let mut buf = std::mem::take(&mut self.read_buf);
@@ -210,7 +193,7 @@ impl Driver {
         conn: &mut Connection<S::Session>,
         data: &[u8],
     ) -> Verdict {
-        if conn.parked::<S>() {
+        if parked::<S>(conn) {
             if !data.is_empty() {
                 if conn.input.capacity() == 0 {
                     conn.input = self.pool.take();
@@ -276,7 +259,7 @@ impl Driver {
     /// parked, and the output has drained to half its limit.
     #[inline]
     fn can_resume<S: Service>(&self, conn: &Connection<S::Session>) -> bool {
-        conn.input_paused && !conn.parked::<S>() && conn.pending_output() <= self.max_output / 2
+        conn.input_paused && !parked::<S>(conn) && conn.pending_output() <= self.max_output / 2
     }
 
     /// Acts on what the session decided, then sends what it answered.
@@ -302,7 +285,7 @@ impl Driver {
         // The request timer runs while a request is incomplete, not while parked or
         // paused for output.
         conn.started = if conn.input_paused
-            || conn.parked::<S>()
+            || parked::<S>(conn)
             || (conn.input.is_empty() && S::is_idle(&conn.session))
         {
             None
@@ -333,7 +316,7 @@ impl Driver {
         if self.apply(svc, conn, next) == Verdict::Close {
             return Verdict::Close;
         }
-        if !conn.parked::<S>() && conn.phase == Phase::Open {
+        if !parked::<S>(conn) && conn.phase == Phase::Open {
             // Reading may have paused while parked; and input kept meanwhile is
             // answered now.
             self.requeue(conn);
@@ -342,67 +325,6 @@ impl Driver {
             }
         }
         self.settle::<S>(conn)
-    }
-
-    /// Sends the session's answer (`out`) after whatever is already queued; keeps
-    /// what the socket does not take now in the connection's send queue (large
-    /// bodies by reference, the rest copied).
-    fn send_answer<Sess>(&mut self, conn: &mut Connection<Sess>) -> Verdict {
-        if self.out.is_empty() {
-            return Verdict::Keep;
-        }
-        if conn.output.len() > 0 {
-            conn.output.push_rest(&self.out, 0, &mut self.pool);
-            return self.flush(conn);
-        }
-        let Some(bytes) = self.out.as_contiguous() else {
-            // Shared bodies: one vectored send straight from the answer; what the
-            // socket does not take is queued (bodies by reference).
-            let (n, result) =
-                send_queue::send_pieces(&mut sink(&conn.stream, &mut conn.tls), &self.out);
-            self.note_written(conn, n);
-            if result.is_err() {
-                return Verdict::Close;
-            }
-            if n < self.out.len() {
-                conn.output.push_rest(&self.out, n, &mut self.pool);
-            }
-            return Verdict::Keep;
-        };
-        let (n, result) = send_queue::send_all(&mut sink(&conn.stream, &mut conn.tls), bytes);
-        self.note_written(conn, n);
-        if result.is_err() {
-            return Verdict::Close;
-        }
-        if n < self.out.len() {
-            conn.output.push_rest(&self.out, n, &mut self.pool);
-        }
-        Verdict::Keep
-    }
-
-    /// Sends queued output until done or the socket is full.
-    pub(super) fn flush<Sess>(&mut self, conn: &mut Connection<Sess>) -> Verdict {
-        let (n, result) = conn.output.send(
-            &mut sink(&conn.stream, &mut conn.tls),
-            &mut self.pool,
-            &mut self.shared_sent,
-        );
-        self.note_written(conn, n);
-        if result.is_err() {
-            return Verdict::Close;
-        }
-        if conn.output.len() == 0 {
-            conn.output.clear(&mut self.pool);
-        }
-        Verdict::Keep
-    }
-
-    #[inline]
-    pub(super) fn note_written<Sess>(&self, conn: &mut Connection<Sess>, n: usize) {
-        if n > 0 {
-            self.counters().bytes_written.add(n as u64);
-            conn.last_activity = self.now;
-        }
     }
 
     /// After I/O: apply backpressure, move through the closing phases, and keep
@@ -416,7 +338,7 @@ impl Driver {
                 .is_some_and(|u| self.upstream_full(u))
         {
             conn.read_suspended = true;
-        } else if (conn.read_suspended || (conn.input_paused && !conn.parked::<S>()))
+        } else if (conn.read_suspended || (conn.input_paused && !parked::<S>(conn)))
             && pending <= self.max_output / 2
         {
             conn.read_suspended = false;
@@ -460,7 +382,7 @@ impl Driver {
                 Phase::Lingering if conn.read_closed => return Verdict::Close,
                 // The client is gone; an answer a parked session still owes is not,
                 // unless it would never come.
-                Phase::Open if conn.read_closed && !conn.input_paused => match conn.park::<S>() {
+                Phase::Open if conn.read_closed && !conn.input_paused => match park::<S>(conn) {
                     None | Some(crate::service::Park::Never) => return Verdict::Close,
                     Some(_) => {}
                 },
@@ -468,33 +390,6 @@ impl Driver {
             }
         }
         self.settle_interest(conn, pending > 0)
-    }
-
-    /// Keeps WRITABLE interest registered exactly while `want_writable`.
-    #[inline]
-    fn settle_interest<Sess>(
-        &mut self,
-        conn: &mut Connection<Sess>,
-        want_writable: bool,
-    ) -> Verdict {
-        if want_writable != conn.writable_interest {
-            let interest = if want_writable {
-                Interest::READABLE | Interest::WRITABLE
-            } else {
-                Interest::READABLE
-            };
-            let token = conn.token.to_token();
-            if self
-                .poll
-                .registry()
-                .reregister(&mut conn.stream, token, interest)
-                .is_err()
-            {
-                return Verdict::Close;
-            }
-            conn.writable_interest = want_writable;
-        }
-        Verdict::Keep
     }
 
     /// A connection's deadline passed.
@@ -560,13 +455,4 @@ fn feed<S: Service>(svc: &mut S, conn: &mut Connection<S::Session>, cx: &mut Cx<
         conn.input.clear();
     }
     progress.next
-}
-
-pub(super) fn read_retrying(stream: &mut TcpStream, buf: &mut [u8]) -> io::Result<usize> {
-    loop {
-        match stream.read(buf) {
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            other => return other,
-        }
-    }
 }

@@ -8,32 +8,31 @@
 use bytes::Bytes;
 use slab::Slab;
 
+use super::connection::live;
 use super::connection::{sink, Connection, Phase};
-use super::drive::Driver;
-use super::live;
+use super::driver::Driver;
 use super::token::ConnToken;
 use crate::net;
-use crate::service::Service;
 use crate::stats::Counters;
 
 /// The worker's connections, as a service sees them at the end of a turn.
-pub(crate) struct Peers<'a, S: Service> {
-    conns: &'a mut Slab<Connection<S::Session>>,
+pub(crate) struct Peers<'a, Session> {
+    conns: &'a mut Slab<Connection<Session>>,
     driver: &'a mut Driver,
 }
 
-impl<'a, S: Service> Peers<'a, S> {
+impl<'a, Session> Peers<'a, Session> {
     pub(super) fn new(
-        conns: &'a mut Slab<Connection<S::Session>>,
+        conns: &'a mut Slab<Connection<Session>>,
         driver: &'a mut Driver,
-    ) -> Peers<'a, S> {
+    ) -> Peers<'a, Session> {
         Peers { conns, driver }
     }
 
     /// The connection `token` names, if it is still live (a closed connection's
     /// token names nothing, even when its slot was reused).
     #[inline]
-    pub(crate) fn get(&mut self, token: mio::Token) -> Option<Peer<'_, S::Session>> {
+    pub(crate) fn get(&mut self, token: mio::Token) -> Option<Peer<'_, Session>> {
         let ct = ConnToken::from_token(token)?;
         let conn = live(self.conns, ct)?;
         Some(Peer {

@@ -20,7 +20,7 @@
 //! # let _ = (flaky, faults);
 //! ```
 
-use super::Fault;
+use super::fault::Fault;
 use crate::error::ConfigError;
 use crate::syntax::invalid;
 

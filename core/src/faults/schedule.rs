@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use super::{Fault, Step, Steps};
+use super::fault::Fault;
+use super::steps::{Step, Steps};
 
 /// One beat of an answer's schedule.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use super::{Cx, Progress, Service, Services};
+use super::{Cx, Progress, Service};
 use crate::shared::Shared;
 
 /// The discard service: no state at all.
@@ -11,8 +11,9 @@ pub(crate) struct Discard;
 impl Service for Discard {
     type Session = ();
     type Event = ();
+    type Own = ();
 
-    fn start(_worker: usize, _shared: &Arc<Shared>, _services: &Services) -> Discard {
+    fn start(_worker: usize, _shared: &Arc<Shared>, _own: &()) -> Discard {
         Discard
     }
 

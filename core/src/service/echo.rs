@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use super::{Cx, Progress, Service, Services};
+use super::{Cx, Progress, Service};
 use crate::shared::Shared;
 
 /// The echo service: no state at all.
@@ -11,8 +11,9 @@ pub(crate) struct Echo;
 impl Service for Echo {
     type Session = ();
     type Event = ();
+    type Own = ();
 
-    fn start(_worker: usize, _shared: &Arc<Shared>, _services: &Services) -> Echo {
+    fn start(_worker: usize, _shared: &Arc<Shared>, _own: &()) -> Echo {
         Echo
     }
 

@@ -19,7 +19,7 @@
 //! ([`Cx::dial`], [`Service::on_upstream`]: a proxy's upstream).
 //!
 //! Dispatch is static: the engine's loop is generic over the service
-//! ([`run_worker`] picks the monomorphised loop once, at start), so the path of
+//! ([`run::run_worker`] picks the monomorphised loop once, at start), so the path of
 //! a request is as direct as a call.
 //!
 //! | service | what it speaks |
@@ -34,6 +34,7 @@ pub(crate) mod echo;
 pub(crate) mod frame;
 pub(crate) mod http;
 pub(crate) mod reply;
+pub(crate) mod run;
 #[cfg(test)]
 mod tests;
 
@@ -43,8 +44,8 @@ use std::time::Instant;
 
 pub(crate) use reply::Reply;
 
-use crate::config::Protocol;
-use crate::engine::{self, Peers, WorkerReport, WorkerSetup};
+pub(crate) use crate::engine::Outbound;
+use crate::engine::Peers;
 use crate::shared::Shared;
 use crate::stats::Counters;
 
@@ -141,15 +142,6 @@ pub(crate) struct Cx<'a> {
     pub(crate) upstream: &'a mut Outbound,
 }
 
-/// What a session asks of its outbound connection during one call.
-#[derive(Debug, Default)]
-pub(crate) struct Outbound {
-    /// Dial this address (once per connection).
-    pub(crate) dial: Option<SocketAddr>,
-    /// Bytes for the outbound connection, appended in order.
-    pub(crate) out: Vec<u8>,
-}
-
 impl Cx<'_> {
     /// The answer budget is spent: answer no further request now ([`Next::Pause`]).
     #[inline]
@@ -194,13 +186,16 @@ pub(crate) trait Service: Sized + 'static {
     type Session;
     /// What wakes a parked session (see [`Service::take_events`]).
     type Event;
+    /// The service's server-wide state, shared by every worker's instance (the
+    /// HTTP routes, log and handler pool; nothing for most services).
+    type Own: Send + Sync + 'static;
 
     /// What to write to a connection refused over `max_connections` before
     /// closing it (plain connections only: over TLS a handshake would come first).
     const REFUSAL: Option<&'static [u8]> = None;
 
     /// This worker's state.
-    fn start(worker: usize, shared: &Arc<Shared>, services: &Services) -> Self;
+    fn start(worker: usize, shared: &Arc<Shared>, own: &Self::Own) -> Self;
 
     /// A session for a connection just accepted.
     fn open(&mut self) -> Self::Session;
@@ -260,7 +255,7 @@ pub(crate) trait Service: Sized + 'static {
     /// After the turn's events: work on other connections (a broadcast). What it
     /// queues is sent by the engine right after.
     #[inline]
-    fn end_turn(&mut self, _peers: &mut Peers<'_, Self>) {}
+    fn end_turn(&mut self, _peers: &mut Peers<'_, Self::Session>) {}
 
     /// Shared segments of send queues (broadcast frames, large bodies) sent whole
     /// this turn, and those lost with closing connections.
@@ -273,38 +268,9 @@ pub(crate) trait Service: Sized + 'static {
 
     /// The worker is exiting.
     fn exit(&mut self) {}
-}
 
-/// The services' server-wide state, made once at start and shared by the server
-/// handle, the workers and the services' own threads.
-pub(crate) struct Services {
-    /// The HTTP routes, request log and handler pool.
-    pub(crate) http: Arc<http::HttpShared>,
-}
-
-impl Services {
     /// The last worker exited: end what would otherwise wait for nobody, even if
     /// no one joins the server (a stop begun from inside a callback): the handler
     /// pool's threads, the backplane's link.
-    pub(crate) fn workers_exited(&self, shared: &Shared) {
-        self.http.handlers.close();
-        if let Some(bp) = &shared.rooms.backplane {
-            bp.request_stop();
-        }
-    }
-}
-
-/// Runs worker `setup.index` with the service of the configured protocol (the one
-/// place protocols are named to the engine).
-pub(crate) fn run_worker(
-    setup: WorkerSetup,
-    shared: Arc<Shared>,
-    services: Arc<Services>,
-) -> WorkerReport {
-    match shared.config.protocol {
-        Protocol::Discard => engine::run::<discard::Discard>(setup, shared, services),
-        Protocol::Echo => engine::run::<echo::Echo>(setup, shared, services),
-        Protocol::Http => engine::run::<http::HttpService>(setup, shared, services),
-        Protocol::Frame => engine::run::<frame::FrameService>(setup, shared, services),
-    }
+    fn last_exited(_own: &Self::Own, _shared: &Shared) {}
 }

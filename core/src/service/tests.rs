@@ -11,7 +11,8 @@ use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
-use super::{Cx, Next, Progress, Service, Services, Upstream};
+use super::run::Services;
+use super::{Cx, Next, Progress, Service, Upstream};
 use crate::engine::{self, WorkerReport, WorkerSetup};
 use crate::shared::Shared;
 use crate::{Config, Server};
@@ -27,8 +28,9 @@ struct SwitchSession {
 impl Service for Switcher {
     type Session = SwitchSession;
     type Event = ();
+    type Own = ();
 
-    fn start(_: usize, _: &Arc<Shared>, _: &Services) -> Switcher {
+    fn start(_: usize, _: &Arc<Shared>, _: &()) -> Switcher {
         Switcher
     }
 
@@ -62,8 +64,8 @@ impl Service for Switcher {
     }
 }
 
-fn run_switcher(setup: WorkerSetup, shared: Arc<Shared>, services: Arc<Services>) -> WorkerReport {
-    engine::run::<Switcher>(setup, shared, services)
+fn run_switcher(setup: WorkerSetup, shared: Arc<Shared>, _: Arc<Services>) -> WorkerReport {
+    engine::run::<Switcher>(setup, shared, Arc::new(()))
 }
 
 fn connect(addr: SocketAddr) -> TcpStream {
@@ -104,8 +106,9 @@ struct ForwardSession {
 impl Service for Forward {
     type Session = ForwardSession;
     type Event = ();
+    type Own = ();
 
-    fn start(_: usize, _: &Arc<Shared>, _: &Services) -> Forward {
+    fn start(_: usize, _: &Arc<Shared>, _: &()) -> Forward {
         Forward
     }
 
@@ -173,8 +176,8 @@ impl Service for Forward {
     }
 }
 
-fn run_forward(setup: WorkerSetup, shared: Arc<Shared>, services: Arc<Services>) -> WorkerReport {
-    engine::run::<Forward>(setup, shared, services)
+fn run_forward(setup: WorkerSetup, shared: Arc<Shared>, _: Arc<Services>) -> WorkerReport {
+    engine::run::<Forward>(setup, shared, Arc::new(()))
 }
 
 /// An upstream echo server: one connection, echoing until EOF.

@@ -16,10 +16,10 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use super::{FrameService, Session};
+use super::session::Session;
 use crate::config::SlowConsumer;
 use crate::engine::{Peer, Peers};
-use crate::rooms::hub::LocalDelivery;
+use crate::rooms::hub::{Hub, LocalDelivery};
 use crate::rooms::registry::{Delivery, Incoming};
 
 /// What offering a frame to a member did.
@@ -87,17 +87,24 @@ fn offer(
     }
 }
 
-/// Delivers the turn's frames and sends the frames for other workers on their
-/// way.
-pub(super) fn fan_out(svc: &mut FrameService, peers: &mut Peers<'_, FrameService>) {
-    if !svc.hub.local.is_empty() {
-        let mut batch = std::mem::take(&mut svc.hub.local);
+/// Delivers the turn's frames under the slow-consumer `policy` (a member
+/// disconnected gets `slow_error` last), and sends the frames for other workers
+/// on their way (`wake` wakes a worker).
+pub(super) fn fan_out(
+    hub: &mut Hub,
+    peers: &mut Peers<'_, Session>,
+    policy: SlowConsumer,
+    slow_error: &[u8],
+    wake: impl FnMut(usize),
+) {
+    if !hub.local.is_empty() {
+        let mut batch = std::mem::take(&mut hub.local);
         let mut doomed = Vec::new();
         for d in batch.drain(..) {
-            deliver(svc, peers, d, &mut doomed);
+            deliver(hub, peers, d, policy, slow_error, &mut doomed);
         }
-        if svc.hub.local.is_empty() {
-            svc.hub.local = batch; // keep the capacity
+        if hub.local.is_empty() {
+            hub.local = batch; // keep the capacity
         }
         // Out of the room at once: no frame is offered to them any more.
         for token in doomed {
@@ -105,28 +112,25 @@ pub(super) fn fan_out(svc: &mut FrameService, peers: &mut Peers<'_, FrameService
                 .get(token)
                 .and_then(|mut p| p.session().take_membership())
             {
-                svc.hub.leave(m);
+                hub.leave(m);
             }
         }
     }
-    let wakers = &svc.shared.wakers;
-    svc.hub.flush_outboxes(|w| {
-        // A failed wake only means that worker's loop is already gone.
-        let _ = wakers[w].wake();
-    });
+    hub.flush_outboxes(wake);
 }
 
 /// Queues one frame for every local member of its room but the sender.
 fn deliver(
-    svc: &mut FrameService,
-    peers: &mut Peers<'_, FrameService>,
+    hub: &Hub,
+    peers: &mut Peers<'_, Session>,
     d: LocalDelivery,
+    policy: SlowConsumer,
+    slow_error: &[u8],
     doomed: &mut Vec<mio::Token>,
 ) {
     let (mut delivered, mut dropped, mut disconnected, mut cut) = (0u64, 0u64, 0u64, 0u64);
     let max_output = peers.max_output();
-    let room = svc
-        .hub
+    let room = hub
         .rooms
         .get(d.room)
         .filter(|r| Arc::ptr_eq(&r.shared, &d.shared));
@@ -146,7 +150,7 @@ fn deliver(
                 // if the kernel will not take it now.
                 m.send_now();
             }
-            let o = offer(&mut m, &d.frame, max_output, svc.slow_consumer);
+            let o = offer(&mut m, &d.frame, max_output, policy);
             dropped += o.dropped;
             if o.queued {
                 delivered += 1;
@@ -155,7 +159,7 @@ fn deliver(
                 disconnected += 1;
                 // The queue is cut after a frame partly sent (those cut were never
                 // sent: dropped, not delivered), and the ERROR follows it.
-                cut += m.evict(&svc.slow_error);
+                cut += m.evict(slow_error);
                 doomed.push(token);
             }
         }

@@ -3,105 +3,16 @@
 //! never) that the service finishes later.
 
 use std::sync::Arc;
-use std::time::Instant;
 
+use super::ctx::{Ctx, Next};
 use super::handlers::Work;
+use super::hold::{Hold, Meta};
 use super::response::{self, ConnectionHeader};
-use super::{Ctx, Next};
 use crate::faults::schedule::{Beat, Player};
 use crate::faults::ChaosDecision;
 use crate::faults::Fault;
 use crate::routing::table::{Answer, Found, RouteEntry, RouteTable};
 use crate::routing::{Handler, Headers, Prepared, Request, RequestView, RouteId};
-
-/// How the response to one request must be framed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Meta {
-    pub(crate) head_only: bool,
-    pub(crate) connection: ConnectionHeader,
-    /// Minor HTTP version of the request.
-    pub(crate) version: u8,
-}
-
-impl Meta {
-    /// Once stopping, every response closes its connection.
-    fn at_send(self, stopping: bool) -> Meta {
-        let mut m = self;
-        if stopping {
-            m.connection = ConnectionHeader::Close;
-        }
-        m
-    }
-
-    fn next(self) -> Next {
-        if self.connection == ConnectionHeader::Close {
-            Next::Close
-        } else {
-            Next::Continue
-        }
-    }
-}
-
-/// An answer that is not complete yet; the connection reads no further request
-/// until it is (responses stay in request order).
-// Always boxed (`Box<Hold>`), one per held answer: the size of the handler's
-// request in it costs no more than boxing that request separately.
-#[allow(clippy::large_enum_variant)]
-pub(crate) enum Hold {
-    /// An answer playing its schedule (a delay, a drip, a stream): the next beat
-    /// is due at `next`.
-    Play {
-        player: Player,
-        response: Arc<Prepared>,
-        meta: Meta,
-        /// The streamed body goes out in chunks (HTTP/1.1); else it ends with the
-        /// connection.
-        chunked: bool,
-        next: Instant,
-    },
-    /// Run `handler` for `request` on the handler pool (the service submits it and
-    /// holds [`Hold::AwaitHandler`] instead).
-    RunHandler {
-        work: Work,
-        request: Request,
-        fault: Option<Fault>,
-        meta: Meta,
-    },
-    /// Waiting for handler job `job`, answered 500 at `deadline`.
-    AwaitHandler {
-        job: u64,
-        fault: Option<Fault>,
-        meta: Meta,
-        deadline: Instant,
-    },
-    /// Never answer.
-    Never,
-}
-
-impl std::fmt::Debug for Hold {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Hold::Play { .. } => "Hold::Play",
-            Hold::RunHandler { .. } => "Hold::RunHandler",
-            Hold::AwaitHandler { .. } => "Hold::AwaitHandler",
-            Hold::Never => "Hold::Never",
-        })
-    }
-}
-
-impl Hold {
-    /// When the service must act on this hold; `None` for [`Hold::Never`] (which
-    /// ends only by the client, the idle timeout, or stop).
-    pub(crate) fn deadline(&self) -> Option<Instant> {
-        match self {
-            Hold::Play { next, .. } => Some(*next),
-            Hold::AwaitHandler { deadline, .. } => Some(*deadline),
-            // Not left in place by the service; act at once if it ever is.
-            Hold::RunHandler { .. } => Some(Instant::now()),
-            Hold::Never => None,
-        }
-    }
-}
 
 /// Where the request being answered is: parsed in the input, or owned (its body
 /// was collected).
@@ -301,7 +212,7 @@ pub(super) fn hello(meta: Meta, ctx: &mut Ctx<'_>) -> Next {
     ctx.out
         .extend_from_slice(ctx.hello.get(meta.connection, meta.head_only));
     ctx.counters.responses.incr();
-    meta.next()
+    after(meta)
 }
 
 /// Sends a response as it is, with no fault.
@@ -309,7 +220,7 @@ pub(super) fn hello(meta: Meta, ctx: &mut Ctx<'_>) -> Next {
 fn send_plain(p: &Prepared, meta: Meta, ctx: &mut Ctx<'_>) -> Next {
     let meta = meta.at_send(ctx.stopping);
     write_full(ctx, p, meta);
-    meta.next()
+    after(meta)
 }
 
 /// Sends `p` with `fault` applied: at once when it has no fault and is not
@@ -325,7 +236,7 @@ pub(crate) fn deliver(
     let steps = p.stream.as_ref().filter(|_| with_body);
     if fault.is_none() && steps.is_none() {
         write_full(ctx, &p, meta);
-        return meta.next();
+        return after(meta);
     }
     let player = Player::new(fault, with_body.then_some(&p.body), steps);
     let chunked = player.streamed() && meta.version >= 1;
@@ -397,7 +308,7 @@ pub(crate) fn resume(hold: &mut Hold, ctx: &mut Ctx<'_>) -> Option<Next> {
                     ctx.out.extend_from_slice(b"0\r\n\r\n");
                 }
                 // The head already went out: what it said about the connection holds.
-                return Some(meta.next());
+                return Some(after(*meta));
             }
             Beat::Cut => return Some(Next::Close),
             Beat::Reset => return Some(Next::Reset),
@@ -435,4 +346,14 @@ fn write_head(out: &mut Vec<u8>, p: &Prepared, date: &[u8], connection: Connecti
     out.extend_from_slice(b"Date: ");
     out.extend_from_slice(date);
     out.extend_from_slice(response::connection_tail(connection));
+}
+
+/// What follows an answer sent with `meta`: the connection goes on, or closes.
+#[inline]
+fn after(meta: Meta) -> Next {
+    if meta.connection == ConnectionHeader::Close {
+        Next::Close
+    } else {
+        Next::Continue
+    }
 }

@@ -129,8 +129,7 @@ impl HandlerPool {
 
     /// Queues a job, starting a thread if none is idle. False (the job dropped) if
     /// the pool is closed.
-    pub(crate) fn submit(shared: &Arc<HttpShared>, job: Job) -> bool {
-        let pool = &shared.handlers;
+    pub(crate) fn submit(pool: &Arc<HandlerPool>, shared: &Arc<HttpShared>, job: Job) -> bool {
         let mut st = pool.lock();
         if st.closed {
             return false;
@@ -138,7 +137,7 @@ impl HandlerPool {
         st.jobs.push_back(job);
         if st.idle == 0 && st.live < pool.max_threads {
             let n = st.threads.len();
-            let for_thread = shared.clone();
+            let for_thread = (pool.clone(), shared.clone());
             let spawned = thread::Builder::new()
                 .name(format!("pierhead-h{n}"))
                 .spawn(move || run_thread(for_thread));
@@ -213,14 +212,13 @@ fn resolve(shared: &HttpShared, table: &RouteTable, from: usize, request: &mut R
     }
 }
 
-fn run_thread(shared: Arc<HttpShared>) {
-    let pool = &shared.handlers;
+fn run_thread((pool, shared): (Arc<HandlerPool>, Arc<HttpShared>)) {
     adopt_thread(pool.server_id);
     let mut st = pool.lock();
     loop {
         if let Some(job) = st.jobs.pop_front() {
             drop(st);
-            run_job(&shared, job);
+            run_job(&pool, &shared, job);
             st = pool.lock();
             continue;
         }
@@ -235,7 +233,7 @@ fn run_thread(shared: Arc<HttpShared>) {
     pool.exited.notify_all();
 }
 
-fn run_job(shared: &HttpShared, job: Job) {
+fn run_job(pool: &HandlerPool, shared: &HttpShared, job: Job) {
     let mut request = job.request;
     let outcome = match job.work {
         Work::Handle(handler) => {
@@ -258,7 +256,7 @@ fn run_job(shared: &HttpShared, job: Job) {
         }
     };
     drop(request);
-    shared.handlers.complete(
+    pool.complete(
         job.worker,
         Completion {
             token: job.token,

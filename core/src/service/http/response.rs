@@ -1,6 +1,6 @@
 //! Writing responses into the output buffer.
 
-use crate::routing::reason;
+use crate::routing::{reason, Prepared, Response};
 
 /// What the `Connection` header of a response says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -11,6 +11,14 @@ pub(crate) enum ConnectionHeader {
     KeepAlive,
     /// `Connection: close`: the server closes after this response.
     Close,
+}
+
+/// The fixed response body when no route is defined.
+pub(crate) const HELLO: &[u8] = b"hello\n";
+
+/// The answer to requests no route matches: `status` and its reason phrase.
+pub(crate) fn unmatched_answer(status: u16) -> Prepared {
+    Prepared::new(&Response::text(status, format!("{}\n", reason(status))))
 }
 
 /// Appends a complete response with a `text/plain` body. With `head_only` (a HEAD
@@ -51,7 +59,7 @@ pub(crate) fn write_hello(
     const START: &[u8] = b"HTTP/1.1 200 OK\r\nServer: pierhead\r\nDate: ";
     const MIDDLE: &[u8] = b"\r\nContent-Type: text/plain\r\nContent-Length: 6";
     let tail = connection_tail(connection);
-    let body: &[u8] = if head_only { b"" } else { super::HELLO };
+    let body: &[u8] = if head_only { b"" } else { HELLO };
     out.reserve(START.len() + date.len() + MIDDLE.len() + tail.len() + body.len());
     out.extend_from_slice(START);
     out.extend_from_slice(date);
@@ -183,14 +191,7 @@ mod tests {
         ] {
             let (mut fast, mut slow) = (Vec::new(), Vec::new());
             write_hello(&mut fast, b"DATE", connection, head_only);
-            write_text(
-                &mut slow,
-                200,
-                b"DATE",
-                super::super::HELLO,
-                connection,
-                head_only,
-            );
+            write_text(&mut slow, 200, b"DATE", HELLO, connection, head_only);
             assert_eq!(fast, slow);
         }
     }

@@ -12,11 +12,12 @@
 //! a lingering shutdown, so the client reads the error even while it is still
 //! sending.
 
-use super::answer::{self, Meta, Source};
+use super::answer::{self, Source};
 use super::chunked::Chunked;
+use super::ctx::{Ctx, Next, Progress};
 use super::head::{self, BodyFraming};
+use super::hold::Meta;
 use super::response::{self, ConnectionHeader};
-use super::{Ctx, Next, Progress};
 use crate::routing::{Headers, Request, RequestView};
 
 /// A captured Content-Length body grows by doubling until it holds this much, and
@@ -318,7 +319,7 @@ fn stop_at(pos: usize, next: Next, input: &[u8]) -> Progress {
 
 #[cfg(test)]
 mod tests {
-    use super::super::Limits;
+    use super::super::ctx::Limits;
     use super::*;
     use crate::routing::log::{Misses, RequestLog};
     use crate::routing::table::RouteStore;

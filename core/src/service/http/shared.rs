@@ -1,12 +1,7 @@
 //! What the HTTP service's workers share with the server handle and the handler
-//! threads: the routes (changed at run time from any thread), the request log, the
-//! requests no route matched, and the handler pool.
+//! threads: the routes (changed at run time from any thread), the request log and
+//! the requests no route matched.
 
-use std::sync::Arc;
-
-use mio::Waker;
-
-use super::handlers::HandlerPool;
 use crate::config::Config;
 use crate::routing::log::{Misses, RequestLog};
 use crate::routing::table::RouteStore;
@@ -19,21 +14,17 @@ pub(crate) struct HttpShared {
     pub(crate) log: Option<RequestLog>,
     /// Requests no route matched (whatever the log keeps).
     pub(crate) misses: Misses,
-    /// The threads that run handlers, off the I/O threads.
-    pub(crate) handlers: HandlerPool,
 }
 
 impl HttpShared {
     /// From the config (whose routes move into the store: a large body is not
-    /// kept twice); `wakers` wake the workers when a handler's answer is ready,
-    /// `server_id` marks the handler threads as the server's own.
-    pub(crate) fn new(config: &mut Config, wakers: Arc<[Waker]>, server_id: u64) -> HttpShared {
+    /// kept twice).
+    pub(crate) fn new(config: &mut Config) -> HttpShared {
         HttpShared {
             routes: RouteStore::new(std::mem::take(&mut config.routes)),
             log: (config.request_log > 0)
                 .then(|| RequestLog::new(config.request_log, config.request_log_body_bytes)),
             misses: Misses::new(config.request_log_body_bytes),
-            handlers: HandlerPool::new(config.handler_threads, wakers, server_id),
         }
     }
 }

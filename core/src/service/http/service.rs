@@ -1,0 +1,381 @@
+//! The HTTP service: one worker's state (the route table in force, the date, the
+//! fixed response), a session per connection, and the answers it holds: finished
+//! when they are due or when their handler's result comes back, handler outcomes
+//! mapped to HTTP answers.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use mio::Waker;
+
+use super::answer::{deliver, resume, send_unmatched};
+use super::ctx::{Ctx, Limits, Next};
+use super::date::DateCache;
+use super::handlers::{Completion, HandlerPool, Job, Outcome};
+use super::hold::Hold;
+use super::response::{self, unmatched_answer};
+use super::session::Session;
+use super::shared::HttpShared;
+use crate::config::Config;
+use crate::routing::table::RouteTable;
+use crate::routing::{Prepared, Response};
+use crate::service::{self as seam, Cx, Park, Service, Wake};
+use crate::shared::Shared;
+
+/// The HTTP service's server-wide state: what the handle and the handler
+/// threads share with the workers, and the handler pool.
+pub(crate) struct HttpOwn {
+    pub(crate) shared: Arc<HttpShared>,
+    pub(crate) handlers: Arc<HandlerPool>,
+}
+
+impl HttpOwn {
+    /// From the config (whose routes move into the store); `wakers` wake the
+    /// workers when a handler's answer is ready, `server_id` marks the handler
+    /// threads as the server's own.
+    pub(crate) fn new(config: &mut Config, wakers: Arc<[Waker]>, server_id: u64) -> HttpOwn {
+        HttpOwn {
+            handlers: Arc::new(HandlerPool::new(config.handler_threads, wakers, server_id)),
+            shared: Arc::new(HttpShared::new(config)),
+        }
+    }
+}
+
+/// An HTTP connection: reading requests, or holding an answer that is not
+/// complete yet (the session is parked until it is; the parser is idle then, so
+/// the two share their room: an idle connection stays small).
+#[derive(Debug)]
+pub(crate) enum HttpSession {
+    Reading(Session),
+    Held(Box<Hold>),
+}
+
+impl HttpSession {
+    /// The held answer, if any.
+    #[inline]
+    fn held(&self) -> Option<&Hold> {
+        match self {
+            HttpSession::Held(h) => Some(h),
+            HttpSession::Reading(_) => None,
+        }
+    }
+
+    /// Takes the held answer; the session reads again.
+    fn take_hold(&mut self) -> Option<Box<Hold>> {
+        match std::mem::replace(self, HttpSession::Reading(Session::default())) {
+            HttpSession::Held(h) => Some(h),
+            reading => {
+                *self = reading;
+                None
+            }
+        }
+    }
+}
+
+/// One worker's HTTP service.
+pub(crate) struct HttpService {
+    worker: usize,
+    http: Arc<HttpShared>,
+    handlers: Arc<HandlerPool>,
+    limits: Limits,
+    date: DateCache,
+    hello: response::Hello,
+    /// This worker's snapshot of the route table and the version it was taken at.
+    routes: Arc<RouteTable>,
+    routes_version: u64,
+    /// The answer when routes exist and none matches.
+    unmatched: Arc<Prepared>,
+    fixed_response: bool,
+    handler_timeout: Duration,
+    next_job: u64,
+    /// Handler results taken from the pool (kept for its capacity).
+    completions: Vec<Completion>,
+}
+
+impl HttpService {
+    /// Takes the newest route table if it changed (one atomic load otherwise).
+    #[inline]
+    fn refresh_routes(&mut self) {
+        let version = self.http.routes.version();
+        if version != self.routes_version {
+            self.routes = self.http.routes.snapshot();
+            self.routes_version = version;
+            if let Some(u) = &self.routes.unmatched {
+                self.unmatched = u.clone();
+            }
+        }
+    }
+
+    /// The session's context for one call, from the engine's.
+    #[inline]
+    fn ctx<'a>(&'a self, cx: &'a mut Cx<'_>) -> Ctx<'a> {
+        Ctx {
+            out: &mut *cx.out,
+            out_budget: cx.out_budget,
+            counters: cx.counters,
+            limits: &self.limits,
+            date: self.date.as_bytes(),
+            hello: &self.hello,
+            stopping: cx.stopping,
+            routes: &self.routes,
+            log: self.http.log.as_ref(),
+            misses: &self.http.misses,
+            unmatched: &self.unmatched,
+            fixed_response: self.fixed_response,
+            now: cx.now,
+            conn_id: cx.conn_id,
+        }
+    }
+
+    /// The seam's [`seam::Next`] for what the session decided; an answer to hold
+    /// parks the session (a handler's request goes to the pool first).
+    #[inline]
+    fn decide(&mut self, s: &mut HttpSession, next: Next, cx: &Cx<'_>) -> seam::Next {
+        match next {
+            Next::Continue => seam::Next::Continue,
+            Next::Pause => seam::Next::Pause,
+            Next::Close => seam::Next::Close,
+            Next::Reset => seam::Next::Reset,
+            Next::Hold(hold) => {
+                self.hold(s, hold, cx);
+                seam::Next::Park
+            }
+        }
+    }
+
+    /// Holds an answer to finish later; hands a handler's request to the pool.
+    fn hold(&mut self, s: &mut HttpSession, mut hold: Box<Hold>, cx: &Cx<'_>) {
+        if let Hold::RunHandler { .. } = *hold {
+            let Hold::RunHandler {
+                work,
+                request,
+                fault,
+                meta,
+            } = *hold
+            else {
+                return;
+            };
+            let id = self.next_job;
+            self.next_job += 1;
+            let job = Job {
+                worker: self.worker,
+                token: cx.token,
+                id,
+                work,
+                request,
+            };
+            // The pool closes only after every worker has exited, so this succeeds;
+            // if it ever did not, the deadline of now answers 500 at once.
+            let deadline = if HandlerPool::submit(&self.handlers, &self.http, job) {
+                cx.now + self.handler_timeout
+            } else {
+                cx.now
+            };
+            hold = Box::new(Hold::AwaitHandler {
+                job: id,
+                fault,
+                meta,
+                deadline,
+            });
+        }
+        *s = HttpSession::Held(hold);
+    }
+}
+
+/// Why a held answer is being released.
+enum Release {
+    /// Its deadline passed: a delay or drip step is due, or a handler timed out.
+    Due,
+    /// Its handler finished.
+    Handled(Outcome),
+}
+
+impl Service for HttpService {
+    type Session = HttpSession;
+    type Event = Completion;
+    type Own = HttpOwn;
+
+    const REFUSAL: Option<&'static [u8]> = Some(response::SERVICE_UNAVAILABLE);
+
+    fn start(worker: usize, shared: &Arc<Shared>, own: &HttpOwn) -> HttpService {
+        let c = &shared.config;
+        let http = own.shared.clone();
+        // The version first: a change after it is seen at the next request.
+        let routes_version = http.routes.version();
+        let routes = http.routes.snapshot();
+        HttpService {
+            worker,
+            limits: Limits {
+                max_header_bytes: c.max_header_bytes,
+                max_headers: c.max_headers,
+                max_body_bytes: c.max_body_bytes,
+            },
+            hello: response::Hello::new(DateCache::new().as_bytes()),
+            date: DateCache::new(),
+            routes_version,
+            // Changed before this thread started, maybe.
+            unmatched: routes
+                .unmatched
+                .clone()
+                .unwrap_or_else(|| Arc::new(unmatched_answer(c.unmatched_status))),
+            routes,
+            fixed_response: c.fixed_response,
+            handler_timeout: c.handler_timeout,
+            next_job: 0,
+            completions: Vec::new(),
+            http,
+            handlers: own.handlers.clone(),
+        }
+    }
+
+    #[inline]
+    fn open(&mut self) -> HttpSession {
+        HttpSession::Reading(Session::default())
+    }
+
+    #[inline]
+    fn begin_turn(&mut self) {
+        if self.date.refresh(SystemTime::now()) {
+            self.hello.render(self.date.as_bytes());
+        }
+    }
+
+    #[inline]
+    fn on_input(&mut self, s: &mut HttpSession, input: &[u8], cx: &mut Cx<'_>) -> seam::Progress {
+        let HttpSession::Reading(session) = s else {
+            // (The engine feeds no input to a parked session.)
+            return seam::Progress {
+                consumed: 0,
+                next: seam::Next::Park,
+            };
+        };
+        self.refresh_routes();
+        let progress = {
+            let mut ctx = self.ctx(cx);
+            session.on_input(input, &mut ctx)
+        };
+        seam::Progress {
+            consumed: progress.consumed,
+            next: self.decide(s, progress.next, cx),
+        }
+    }
+
+    /// A held answer is due or its handler returned: sends it (or its next step).
+    fn resume(
+        &mut self,
+        s: &mut HttpSession,
+        why: Wake<Completion>,
+        cx: &mut Cx<'_>,
+    ) -> seam::Next {
+        let why = match why {
+            Wake::Due => Release::Due,
+            Wake::Event(done) => {
+                let awaited = matches!(s.held(),
+                    Some(Hold::AwaitHandler { job, .. }) if *job == done.id);
+                if !awaited {
+                    // Already answered 500 for a timeout, or another answer held.
+                    return if s.held().is_some() {
+                        seam::Next::Park
+                    } else {
+                        seam::Next::Continue
+                    };
+                }
+                Release::Handled(done.outcome)
+            }
+        };
+        let Some(mut hold) = s.take_hold() else {
+            return seam::Next::Continue;
+        };
+        let failure = match (&*hold, &why) {
+            (Hold::AwaitHandler { .. }, Release::Due) => Some("handler timed out\n"),
+            (Hold::AwaitHandler { .. }, Release::Handled(Outcome::Panicked)) => {
+                Some("handler failed\n")
+            }
+            _ => None,
+        };
+        if failure.is_some()
+            || matches!(
+                why,
+                Release::Handled(Outcome::Failed(_) | Outcome::Routed(Err(_), _))
+            )
+        {
+            cx.counters.handler_errors.incr();
+        }
+        self.refresh_routes();
+        let next = {
+            let mut ctx = self.ctx(cx);
+            match &mut *hold {
+                Hold::Play { .. } => match resume(&mut hold, &mut ctx) {
+                    Some(next) => next,
+                    None => {
+                        *s = HttpSession::Held(hold);
+                        return seam::Next::Park;
+                    }
+                },
+                Hold::AwaitHandler { fault, meta, .. } => {
+                    let prepared = |r: Response| Arc::new(Prepared::from_response(r));
+                    match (failure, why) {
+                        (None, Release::Handled(Outcome::Answered(r) | Outcome::Failed(r))) => {
+                            deliver(prepared(r), *fault, *meta, &mut ctx)
+                        }
+                        // Matches resolved on the handler thread.
+                        (None, Release::Handled(Outcome::Static(p, f))) => {
+                            deliver(p, f, *meta, &mut ctx)
+                        }
+                        (None, Release::Handled(Outcome::Routed(Ok(r) | Err(r), f))) => {
+                            deliver(prepared(r), f, *meta, &mut ctx)
+                        }
+                        (None, Release::Handled(Outcome::Unmatched)) => {
+                            send_unmatched(*meta, &mut ctx)
+                        }
+                        (text, _) => deliver(
+                            prepared(Response::text(500, text.unwrap_or_default())),
+                            None,
+                            *meta,
+                            &mut ctx,
+                        ),
+                    }
+                }
+                // Never is not due; RunHandler is never stored. Put them back.
+                Hold::Never | Hold::RunHandler { .. } => {
+                    *s = HttpSession::Held(hold);
+                    return seam::Next::Park;
+                }
+            }
+        };
+        self.decide(s, next, cx)
+    }
+
+    fn take_events(&mut self, events: &mut Vec<(mio::Token, Completion)>) {
+        self.handlers
+            .take_completions(self.worker, &mut self.completions);
+        events.extend(self.completions.drain(..).map(|c| (c.token, c)));
+    }
+
+    #[inline]
+    fn park(s: &HttpSession) -> Option<Park> {
+        s.held().map(|h| match h {
+            Hold::Never => Park::Never,
+            h => h.deadline().map_or(Park::Event, Park::Until),
+        })
+    }
+
+    #[inline]
+    fn is_idle(s: &HttpSession) -> bool {
+        match s {
+            HttpSession::Reading(session) => session.is_idle(),
+            HttpSession::Held(_) => false,
+        }
+    }
+
+    fn last_exited(own: &HttpOwn, _shared: &Shared) {
+        own.handlers.close();
+    }
+
+    fn on_request_timeout(&mut self, s: &mut HttpSession, cx: &mut Cx<'_>) {
+        if let HttpSession::Reading(session) = s {
+            let mut ctx = self.ctx(cx);
+            session.on_request_timeout(&mut ctx);
+        }
+    }
+}
