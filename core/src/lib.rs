@@ -33,8 +33,8 @@ mod reporter;
 mod rooms;
 mod routing;
 mod server;
+mod server_core;
 mod service;
-mod shared;
 mod stats;
 mod syntax;
 mod tls;
@@ -49,7 +49,7 @@ pub use routing::{
     RouteSpecError, Sse, SseEvent,
 };
 pub use server::{Server, StopReport, DROP_STOP_DEADLINE};
-pub use shared::{CallbackGuard, CallbackScope};
+pub use server_core::{CallbackGuard, CallbackScope};
 pub use syntax::{parse_duration, percent_decode, query_pairs};
 
 /// The frame protocol's wire format, for clients: encode frames and decode what

@@ -9,9 +9,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::config::StatsCallback;
-use crate::shared::Shared;
+use crate::server_core::ServerCore;
 
-pub(crate) fn run(shared: Arc<Shared>, callback: StatsCallback) {
+pub(crate) fn run(shared: Arc<ServerCore>, callback: StatsCallback) {
     shared.adopt_current_thread();
     let interval = shared.config.stats_interval;
     let mut next = Instant::now() + interval;

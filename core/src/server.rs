@@ -14,9 +14,9 @@ use crate::error::{ConfigError, StartError};
 use crate::faults::{ConnectFault, ConnectFaultError};
 use crate::rooms::publish::{PublishError, PublishReport};
 use crate::routing::{ConnectionRecord, Request, Route, RouteId};
+use crate::server_core::ServerCore;
 use crate::service::http::{unmatched_answer, HttpOwn};
 use crate::service::run::{run_worker, Services};
-use crate::shared::Shared;
 use crate::stats::{self, State, Stats};
 use crate::tls::Tls;
 use crate::{net, reporter};
@@ -87,7 +87,7 @@ impl StopReport {
 /// assert_eq!(report.idle_closed, 1);
 /// ```
 pub struct Server {
-    shared: Arc<Shared>,
+    shared: Arc<ServerCore>,
     /// The services' own server-wide state (the HTTP routes and log, ...).
     services: Arc<Services>,
     local_addr: SocketAddr,
@@ -126,7 +126,7 @@ impl Server {
     /// service, or a test's own).
     pub(crate) fn start_with(
         config: Config,
-        run: fn(WorkerSetup, Arc<Shared>, Arc<Services>) -> WorkerReport,
+        run: fn(WorkerSetup, Arc<ServerCore>, Arc<Services>) -> WorkerReport,
     ) -> Result<Server, StartError> {
         config.validate()?;
         let addr = config.resolve_bind()?;
@@ -173,11 +173,11 @@ impl Server {
 
         let mut config = config;
         let wakers: Arc<[Waker]> = wakers.into();
-        let id = Shared::next_id();
+        let id = ServerCore::next_id();
         let services = Arc::new(Services {
             http: Arc::new(HttpOwn::new(&mut config, wakers.clone(), id)),
         });
-        let shared = Arc::new(Shared::new(
+        let shared = Arc::new(ServerCore::new(
             config,
             wakers,
             link.as_ref().map(|(_, bp)| bp.clone()),

@@ -44,7 +44,7 @@ use super::resp::{self, Item, Reply, Text};
 use super::{Backplane, BackplaneState, Command, Outgoing};
 use crate::frame::{self as codec, FrameType};
 use crate::rooms::registry::{Delivery, Incoming, RoomShared};
-use crate::shared::Shared;
+use crate::server_core::ServerCore;
 
 /// The waker's token on the link's poll.
 pub(crate) const WAKE: Token = Token(0);
@@ -88,7 +88,7 @@ enum Owed {
 }
 
 /// Runs the link until the server stops (thread `pierhead-backplane`).
-pub(crate) fn run(poll: Poll, bp: Arc<Backplane>, shared: Arc<Shared>) {
+pub(crate) fn run(poll: Poll, bp: Arc<Backplane>, shared: Arc<ServerCore>) {
     let workers = shared.rooms.workers();
     let mut link = Link {
         poll,
@@ -126,7 +126,7 @@ pub(crate) fn run(poll: Poll, bp: Arc<Backplane>, shared: Arc<Shared>) {
 
 struct Link {
     bp: Arc<Backplane>,
-    shared: Arc<Shared>,
+    shared: Arc<ServerCore>,
     poll: Poll,
     events: Events,
     sub: Option<Conn>,

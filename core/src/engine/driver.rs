@@ -14,8 +14,8 @@ use super::connection::{sink, Connection, Timeouts};
 use super::pool::BufferPool;
 use super::send_queue;
 use super::token::ConnToken;
+use crate::server_core::ServerCore;
 use crate::service::{Outbound, Reply};
-use crate::shared::Shared;
 use crate::stats::Counters;
 
 /// Size of the per-worker read buffer every connection reads into.
@@ -78,7 +78,7 @@ impl Readiness {
 
 /// The per-worker state used to drive one connection.
 pub(crate) struct Driver {
-    pub(super) shared: Arc<Shared>,
+    pub(super) shared: Arc<ServerCore>,
     pub(super) index: usize,
     pub(super) poll: Poll,
     pub(super) timeouts: Timeouts,
@@ -95,7 +95,7 @@ pub(crate) struct Driver {
     pub(super) requeue: Vec<ConnToken>,
     /// Connections whose service queued output for them this turn, to flush.
     pub(super) flushing: Vec<ConnToken>,
-    /// Shared segments sent whole this turn, and lost with closed connections.
+    /// ServerCore segments sent whole this turn, and lost with closed connections.
     pub(super) shared_sent: u64,
     pub(super) shared_lost: u64,
     /// Evicted connections and the bytes still to reach each at the last look.
@@ -152,7 +152,7 @@ impl Driver {
             return self.flush(conn);
         }
         let Some(bytes) = self.out.as_contiguous() else {
-            // Shared bodies: one vectored send straight from the answer; what the
+            // ServerCore bodies: one vectored send straight from the answer; what the
             // socket does not take is queued (bodies by reference).
             let (n, result) =
                 send_queue::send_pieces(&mut sink(&conn.stream, &mut conn.tls), &self.out);

@@ -33,8 +33,8 @@ use super::pool::BufferPool;
 use super::timers::Timers;
 use super::token::{ConnToken, LISTENER, WAKER};
 use super::upstream::Outbound;
+use crate::server_core::ServerCore;
 use crate::service::{Reply, Service, Wake};
-use crate::shared::Shared;
 use crate::stats::State;
 
 /// Readiness events taken per poll.
@@ -71,7 +71,7 @@ pub(crate) struct WorkerSetup {
 /// the server failed.
 pub(crate) fn run<S: Service>(
     setup: WorkerSetup,
-    shared: Arc<Shared>,
+    shared: Arc<ServerCore>,
     own: Arc<S::Own>,
 ) -> WorkerReport {
     shared.adopt_current_thread();
@@ -117,7 +117,7 @@ pub(super) struct Worker<S: Service> {
 }
 
 impl<S: Service> Worker<S> {
-    fn new(setup: WorkerSetup, shared: Arc<Shared>, own: &S::Own) -> Worker<S> {
+    fn new(setup: WorkerSetup, shared: Arc<ServerCore>, own: &S::Own) -> Worker<S> {
         let c = &shared.config;
         let driver = Driver {
             index: setup.index,
@@ -406,7 +406,7 @@ impl<S: Service> Worker<S> {
         if conn.phase == Phase::Evicted {
             self.driver.evicted.retain(|(t, _)| *t != conn.token);
         }
-        // Shared segments still queued (or partly sent) never reach this client.
+        // ServerCore segments still queued (or partly sent) never reach this client.
         self.driver.note_lost(conn.output.shared_pending());
         self.driver.pool.reclaim(&mut conn.input);
         conn.output.clear(&mut self.driver.pool);

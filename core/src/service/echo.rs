@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use super::{Cx, Progress, Service};
-use crate::shared::Shared;
+use crate::server_core::ServerCore;
 
 /// The echo service: no state at all.
 pub(crate) struct Echo;
@@ -13,7 +13,7 @@ impl Service for Echo {
     type Event = ();
     type Own = ();
 
-    fn start(_worker: usize, _shared: &Arc<Shared>, _own: &()) -> Echo {
+    fn start(_worker: usize, _shared: &Arc<ServerCore>, _own: &()) -> Echo {
         Echo
     }
 

@@ -46,7 +46,7 @@ pub(crate) use reply::Reply;
 
 pub(crate) use crate::engine::Outbound;
 use crate::engine::Peers;
-use crate::shared::Shared;
+use crate::server_core::ServerCore;
 use crate::stats::Counters;
 
 /// What the engine does with a connection after its session was fed or resumed.
@@ -195,7 +195,7 @@ pub(crate) trait Service: Sized + 'static {
     const REFUSAL: Option<&'static [u8]> = None;
 
     /// This worker's state.
-    fn start(worker: usize, shared: &Arc<Shared>, own: &Self::Own) -> Self;
+    fn start(worker: usize, shared: &Arc<ServerCore>, own: &Self::Own) -> Self;
 
     /// A session for a connection just accepted.
     fn open(&mut self) -> Self::Session;
@@ -257,7 +257,7 @@ pub(crate) trait Service: Sized + 'static {
     #[inline]
     fn end_turn(&mut self, _peers: &mut Peers<'_, Self::Session>) {}
 
-    /// Shared segments of send queues (broadcast frames, large bodies) sent whole
+    /// ServerCore segments of send queues (broadcast frames, large bodies) sent whole
     /// this turn, and those lost with closing connections.
     #[inline]
     fn shared_sent(&mut self, _sent: u64, _lost: u64, _counters: &Counters) {}
@@ -272,5 +272,5 @@ pub(crate) trait Service: Sized + 'static {
     /// The last worker exited: end what would otherwise wait for nobody, even if
     /// no one joins the server (a stop begun from inside a callback): the handler
     /// pool's threads, the backplane's link.
-    fn last_exited(_own: &Self::Own, _shared: &Shared) {}
+    fn last_exited(_own: &Self::Own, _shared: &ServerCore) {}
 }

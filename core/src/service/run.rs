@@ -9,7 +9,7 @@ use super::frame::FrameService;
 use super::http::{HttpOwn, HttpService};
 use crate::config::Protocol;
 use crate::engine::{self, WorkerReport, WorkerSetup};
-use crate::shared::Shared;
+use crate::server_core::ServerCore;
 
 /// The services' server-wide state, made once at start and shared by the server
 /// handle, the workers and the services' own threads.
@@ -21,7 +21,7 @@ pub(crate) struct Services {
 /// Runs worker `setup.index` with the service of the configured protocol.
 pub(crate) fn run_worker(
     setup: WorkerSetup,
-    shared: Arc<Shared>,
+    shared: Arc<ServerCore>,
     services: Arc<Services>,
 ) -> WorkerReport {
     match shared.config.protocol {

@@ -14,7 +14,7 @@ use std::time::Duration;
 use super::run::Services;
 use super::{Cx, Next, Progress, Service, Upstream};
 use crate::engine::{self, WorkerReport, WorkerSetup};
-use crate::shared::Shared;
+use crate::server_core::ServerCore;
 use crate::{Config, Server};
 
 /// Lines answered in capitals until `SWITCH`, after which every byte is echoed.
@@ -30,7 +30,7 @@ impl Service for Switcher {
     type Event = ();
     type Own = ();
 
-    fn start(_: usize, _: &Arc<Shared>, _: &()) -> Switcher {
+    fn start(_: usize, _: &Arc<ServerCore>, _: &()) -> Switcher {
         Switcher
     }
 
@@ -64,7 +64,7 @@ impl Service for Switcher {
     }
 }
 
-fn run_switcher(setup: WorkerSetup, shared: Arc<Shared>, _: Arc<Services>) -> WorkerReport {
+fn run_switcher(setup: WorkerSetup, shared: Arc<ServerCore>, _: Arc<Services>) -> WorkerReport {
     engine::run::<Switcher>(setup, shared, Arc::new(()))
 }
 
@@ -108,7 +108,7 @@ impl Service for Forward {
     type Event = ();
     type Own = ();
 
-    fn start(_: usize, _: &Arc<Shared>, _: &()) -> Forward {
+    fn start(_: usize, _: &Arc<ServerCore>, _: &()) -> Forward {
         Forward
     }
 
@@ -176,7 +176,7 @@ impl Service for Forward {
     }
 }
 
-fn run_forward(setup: WorkerSetup, shared: Arc<Shared>, _: Arc<Services>) -> WorkerReport {
+fn run_forward(setup: WorkerSetup, shared: Arc<ServerCore>, _: Arc<Services>) -> WorkerReport {
     engine::run::<Forward>(setup, shared, Arc::new(()))
 }
 

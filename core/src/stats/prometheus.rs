@@ -14,7 +14,7 @@ use super::figures::{StatGroup, StatKind, StatValue};
 use super::table::Stats;
 use crate::config::{Config, Protocol};
 use crate::routing::{Request, Response, Route};
-use crate::shared::Shared;
+use crate::server_core::ServerCore;
 
 /// The content type of the exposition format.
 pub const PROMETHEUS_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -65,7 +65,7 @@ fn group(text: &mut String, group: &dyn StatGroup) {
 
 /// The config of the endpoint (`Server::start` it) on `addr`, for the server
 /// whose state `shared` is.
-pub(crate) fn endpoint_config(addr: &str, shared: Arc<Shared>) -> Config {
+pub(crate) fn endpoint_config(addr: &str, shared: Arc<ServerCore>) -> Config {
     let protocol = shared.config.protocol;
     let route = Route::get("/metrics").handler(move |_: &Request| {
         Response::new(200)

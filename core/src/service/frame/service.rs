@@ -10,14 +10,14 @@ use crate::config::SlowConsumer;
 use crate::engine::Peers;
 use crate::rooms::hub::Hub;
 use crate::rooms::registry::Incoming;
+use crate::server_core::ServerCore;
 use crate::service::{Cx, Next, Park, Progress, Service, Wake};
-use crate::shared::Shared;
 use crate::stats::Counters;
 
 /// One worker's frame service: its part of the rooms.
 pub(crate) struct FrameService {
     hub: Hub,
-    shared: Arc<Shared>,
+    shared: Arc<ServerCore>,
     worker: usize,
     max_frame_bytes: usize,
     slow_consumer: SlowConsumer,
@@ -33,7 +33,7 @@ impl Service for FrameService {
     type Event = Arc<str>;
     type Own = ();
 
-    fn start(worker: usize, shared: &Arc<Shared>, _own: &()) -> FrameService {
+    fn start(worker: usize, shared: &Arc<ServerCore>, _own: &()) -> FrameService {
         let c = &shared.config;
         FrameService {
             hub: Hub::new(worker, c.workers, shared.rooms.clone()),
@@ -101,7 +101,7 @@ impl Service for FrameService {
         );
     }
 
-    fn last_exited(_own: &(), shared: &Shared) {
+    fn last_exited(_own: &(), shared: &ServerCore) {
         if let Some(bp) = &shared.rooms.backplane {
             bp.request_stop();
         }

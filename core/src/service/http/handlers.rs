@@ -20,7 +20,7 @@ use super::shared::HttpShared;
 use crate::faults::Fault;
 use crate::routing::table::{Answer, RouteTable};
 use crate::routing::{Handler, Prepared, Request, Response};
-use crate::shared::adopt_thread;
+use crate::server_core::adopt_thread;
 
 /// A request to run a handler for one connection of one worker.
 pub(crate) struct Job {

@@ -19,8 +19,8 @@ use super::shared::HttpShared;
 use crate::config::Config;
 use crate::routing::table::RouteTable;
 use crate::routing::{Prepared, Response};
+use crate::server_core::ServerCore;
 use crate::service::{self as seam, Cx, Park, Service, Wake};
-use crate::shared::Shared;
 
 /// The HTTP service's server-wide state: what the handle and the handler
 /// threads share with the workers, and the handler pool.
@@ -197,7 +197,7 @@ impl Service for HttpService {
 
     const REFUSAL: Option<&'static [u8]> = Some(response::SERVICE_UNAVAILABLE);
 
-    fn start(worker: usize, shared: &Arc<Shared>, own: &HttpOwn) -> HttpService {
+    fn start(worker: usize, shared: &Arc<ServerCore>, own: &HttpOwn) -> HttpService {
         let c = &shared.config;
         let http = own.shared.clone();
         // The version first: a change after it is seen at the next request.
@@ -368,7 +368,7 @@ impl Service for HttpService {
         }
     }
 
-    fn last_exited(own: &HttpOwn, _shared: &Shared) {
+    fn last_exited(own: &HttpOwn, _shared: &ServerCore) {
         own.handlers.close();
     }
 

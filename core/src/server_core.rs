@@ -1,4 +1,5 @@
-//! State shared by a server's handle and its threads.
+//! The state every thread of one server reads ([`ServerCore`]: its config, counters,
+//! wakers, lifecycle, rooms, TLS and connect gate), and which server owns a thread.
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, AtomicUsize, Ordering};
@@ -83,7 +84,7 @@ pub(crate) struct StopRequest {
 /// counters, the wakers, the stop request, TLS, the connect gate and the
 /// connection log. (A service's own server-wide state is its own:
 /// [`crate::service::Services`].)
-pub(crate) struct Shared {
+pub(crate) struct ServerCore {
     pub(crate) id: u64,
     pub(crate) config: Config,
     /// One block per worker, then one for the stats thread.
@@ -110,17 +111,17 @@ pub(crate) struct Shared {
     pub(crate) gate: ConnectGate,
 }
 
-impl Shared {
+impl ServerCore {
     pub(crate) fn new(
         config: Config,
         wakers: Arc<[Waker]>,
         backplane: Option<Arc<Backplane>>,
         tls: Option<Tls>,
         id: u64,
-    ) -> Shared {
+    ) -> ServerCore {
         let blocks = wakers.len() + 1;
         let workers = wakers.len();
-        Shared {
+        ServerCore {
             connections: (config.request_log > 0).then(|| Ring::new(config.request_log)),
             rooms: Arc::new(Registry::new(workers, backplane)),
             tls,
