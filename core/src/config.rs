@@ -659,7 +659,7 @@ fn resolve(field: &'static str, text: &str) -> Result<SocketAddr, ConfigError> {
 
 /// Parses a byte size as the command lines take it: a number of bytes, or one with
 /// a binary unit: `k`, `m`, `g` (any case, optionally followed by `b`, `ib`),
-/// e.g. `65536`, `64k`, `10MiB`, `1g`. ServerCore by the CLI and `python -m pierhead`.
+/// e.g. `65536`, `64k`, `10MiB`, `1g`. Shared by the CLI and `python -m pierhead`.
 pub fn parse_size(text: &str) -> Result<u64, ConfigProblem> {
     let bad = || ConfigProblem::Malformed {
         got: text.to_owned(),

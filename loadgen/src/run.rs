@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use crate::config::{BenchConfig, BenchProtocol, ConfigError, Progress};
 use crate::proto::http;
 use crate::result::{fit_timeline, histogram, BenchResult, ErrorCounts};
-use crate::worker::{self, Clock, Live, Plan, ServerCore, ThreadResult};
+use crate::worker::{self, Clock, Live, Plan, Shared, ThreadResult};
 
 /// Default echo and frame payload, in bytes.
 pub const DEFAULT_PAYLOAD: usize = 64;
@@ -207,7 +207,7 @@ pub fn run_until(config: &BenchConfig, stop: &Arc<AtomicBool>) -> Result<BenchRe
             .is_none()
             .then(|| measure_start + config.duration),
     };
-    let shared = Arc::new(ServerCore {
+    let shared = Arc::new(Shared {
         stop: stop.clone(),
         live: (0..threads).map(|_| Live::default()).collect(),
         joined: AtomicUsize::new(0),
@@ -303,7 +303,7 @@ pub fn run_until(config: &BenchConfig, stop: &Arc<AtomicBool>) -> Result<BenchRe
 /// Samples progress once a second (calling the callback) until every thread ended.
 fn watch(
     config: &BenchConfig,
-    shared: &ServerCore,
+    shared: &Shared,
     handles: &[thread::JoinHandle<std::io::Result<ThreadResult>>],
     start: Instant,
     measure_start: Instant,

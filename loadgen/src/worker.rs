@@ -66,7 +66,7 @@ pub(crate) struct Live {
 }
 
 /// What the threads of a run share.
-pub(crate) struct ServerCore {
+pub(crate) struct Shared {
     pub(crate) stop: Arc<AtomicBool>,
     pub(crate) live: Box<[Live]>,
     /// Frame protocol: connections that have joined the room (once each).
@@ -184,7 +184,7 @@ enum Why {
 
 struct Worker {
     plan: Plan,
-    shared: Arc<ServerCore>,
+    shared: Arc<Shared>,
     poll: Poll,
     timer: Option<Timer>,
     conns: Vec<Conn>,
@@ -200,14 +200,14 @@ struct Worker {
     rec: ThreadResult,
     measured_sent: u64,
     publishing: bool,
-    /// Requests mode: this thread's share is sent and settled (told `ServerCore`).
+    /// Requests mode: this thread's share is sent and settled (told `Shared`).
     sent_all: bool,
     /// The last frame delivered to one of this thread's members.
     last_delivery: Instant,
 }
 
 /// Runs one thread's share of the load until the end, the quota, or a stop.
-pub(crate) fn run(plan: Plan, shared: Arc<ServerCore>) -> io::Result<ThreadResult> {
+pub(crate) fn run(plan: Plan, shared: Arc<Shared>) -> io::Result<ThreadResult> {
     let poll = Poll::new()?;
     let timer = match plan.interval {
         Some(_) => Some(Timer::new(poll.registry(), TIMER)?),

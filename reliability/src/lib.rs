@@ -1,4 +1,4 @@
-//! ServerCore pieces of the reliability suite (`tests/`): clients that tag their bytes
+//! Shared pieces of the reliability suite (`tests/`): clients that tag their bytes
 //! with a nonce and check every byte they get back, frame-protocol clients,
 //! abortive closes (RST), a real redis-server ([`redis`], the main test suite's),
 //! the latency targets, and process measurements (descriptors, threads, RSS, CPU).

@@ -95,7 +95,7 @@ pub(crate) struct Driver {
     pub(super) requeue: Vec<ConnToken>,
     /// Connections whose service queued output for them this turn, to flush.
     pub(super) flushing: Vec<ConnToken>,
-    /// ServerCore segments sent whole this turn, and lost with closed connections.
+    /// Shared segments sent whole this turn, and lost with closed connections.
     pub(super) shared_sent: u64,
     pub(super) shared_lost: u64,
     /// Evicted connections and the bytes still to reach each at the last look.
@@ -152,7 +152,7 @@ impl Driver {
             return self.flush(conn);
         }
         let Some(bytes) = self.out.as_contiguous() else {
-            // ServerCore bodies: one vectored send straight from the answer; what the
+            // Shared bodies: one vectored send straight from the answer; what the
             // socket does not take is queued (bodies by reference).
             let (n, result) =
                 send_queue::send_pieces(&mut sink(&conn.stream, &mut conn.tls), &self.out);

@@ -29,7 +29,7 @@ enum Segment {
     Owned { buf: Vec<u8>, sent: usize },
     /// A shared slice (a broadcast frame, a large body), of which the first `sent`
     /// bytes are sent.
-    ServerCore { data: Bytes, sent: usize },
+    Shared { data: Bytes, sent: usize },
 }
 
 /// Pending output of one connection. Empty, it holds no allocation.
@@ -69,7 +69,7 @@ impl SendQueue {
         }
         self.len += data.len();
         self.segments
-            .push_back(Segment::ServerCore { data, sent: 0 });
+            .push_back(Segment::Shared { data, sent: 0 });
     }
 
     /// Queues what is left of `out` after its first `skip` bytes (already sent).
@@ -82,7 +82,7 @@ impl SendQueue {
             }
             match piece {
                 Piece::Owned(b) => self.push_copy(&b[skip..], pool),
-                Piece::ServerCore(b) => self.push_shared(b.slice(skip..)),
+                Piece::Shared(b) => self.push_shared(b.slice(skip..)),
             }
             skip = 0;
         }
@@ -111,7 +111,7 @@ impl SendQueue {
                 for seg in self.segments.iter().take(MAX_IOV) {
                     let data: &[u8] = match seg {
                         Segment::Owned { buf, sent } => &buf[*sent..],
-                        Segment::ServerCore { data, sent } => &data[*sent..],
+                        Segment::Shared { data, sent } => &data[*sent..],
                     };
                     slices[n] = IoSlice::new(data);
                     n += 1;
@@ -152,7 +152,7 @@ impl SendQueue {
                         pool.give(buf);
                     }
                 }
-                Segment::ServerCore { data, sent } => {
+                Segment::Shared { data, sent } => {
                     let left = data.len() - *sent;
                     if n < left {
                         *sent += n;
@@ -174,7 +174,7 @@ impl SendQueue {
         let (mut freed, mut dropped, mut i) = (0, 0, 0);
         while i < self.segments.len() && freed < need {
             match &self.segments[i] {
-                Segment::ServerCore { data, sent: 0 } => {
+                Segment::Shared { data, sent: 0 } => {
                     let len = data.len();
                     self.segments.remove(i);
                     self.len -= len;
@@ -192,7 +192,7 @@ impl SendQueue {
     /// were dropped.
     pub(crate) fn truncate_to_started(&mut self, pool: &mut BufferPool) -> u64 {
         let keep = match self.segments.front() {
-            Some(Segment::Owned { sent, .. } | Segment::ServerCore { sent, .. }) if *sent > 0 => 1,
+            Some(Segment::Owned { sent, .. } | Segment::Shared { sent, .. }) if *sent > 0 => 1,
             _ => 0,
         };
         let mut dropped = 0;
@@ -201,19 +201,19 @@ impl SendQueue {
                 self.len -= seg.pending();
                 match seg {
                     Segment::Owned { buf, .. } => pool.give(buf),
-                    Segment::ServerCore { .. } => dropped += 1,
+                    Segment::Shared { .. } => dropped += 1,
                 }
             }
         }
         dropped
     }
 
-    /// ServerCore segments not sent to their end (what a connection closing now
+    /// Shared segments not sent to their end (what a connection closing now
     /// loses of them).
     pub(crate) fn shared_pending(&self) -> u64 {
         self.segments
             .iter()
-            .filter(|s| matches!(s, Segment::ServerCore { .. }))
+            .filter(|s| matches!(s, Segment::Shared { .. }))
             .count() as u64
     }
 
@@ -235,7 +235,7 @@ impl Segment {
     fn pending(&self) -> usize {
         match self {
             Segment::Owned { buf, sent } => buf.len() - sent,
-            Segment::ServerCore { data, sent } => data.len() - sent,
+            Segment::Shared { data, sent } => data.len() - sent,
         }
     }
 }
@@ -349,7 +349,7 @@ mod tests {
         assert_eq!(done, 0);
         assert_eq!(out.len(), 6);
         match out.segments.front() {
-            Some(Segment::ServerCore { data, sent }) => assert_eq!(&data[*sent..], b"fgh"),
+            Some(Segment::Shared { data, sent }) => assert_eq!(&data[*sent..], b"fgh"),
             other => panic!("{other:?}"),
         }
         out.consume(6, &mut pool, &mut done);

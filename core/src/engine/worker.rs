@@ -406,7 +406,7 @@ impl<S: Service> Worker<S> {
         if conn.phase == Phase::Evicted {
             self.driver.evicted.retain(|(t, _)| *t != conn.token);
         }
-        // ServerCore segments still queued (or partly sent) never reach this client.
+        // Shared segments still queued (or partly sent) never reach this client.
         self.driver.note_lost(conn.output.shared_pending());
         self.driver.pool.reclaim(&mut conn.input);
         conn.output.clear(&mut self.driver.pool);

@@ -114,7 +114,7 @@ pub(crate) struct Prepared {
     /// Status line, `Server`, the user's headers and `Content-Length` (if any), each
     /// ending in CRLF.
     pub(crate) head: Vec<u8>,
-    /// ServerCore, so that sending it to many connections (or queueing it for a slow
+    /// Shared, so that sending it to many connections (or queueing it for a slow
     /// one) never copies it.
     pub(crate) body: Bytes,
     /// False for 1xx, 204 and 304, which never carry a body.

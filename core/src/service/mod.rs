@@ -257,7 +257,7 @@ pub(crate) trait Service: Sized + 'static {
     #[inline]
     fn end_turn(&mut self, _peers: &mut Peers<'_, Self::Session>) {}
 
-    /// ServerCore segments of send queues (broadcast frames, large bodies) sent whole
+    /// Shared segments of send queues (broadcast frames, large bodies) sent whole
     /// this turn, and those lost with closing connections.
     #[inline]
     fn shared_sent(&mut self, _sent: u64, _lost: u64, _counters: &Counters) {}

@@ -15,7 +15,7 @@ pub(crate) const SHARE_MIN: usize = 16 * 1024;
 #[derive(Debug, Default)]
 pub(crate) struct Reply {
     bytes: Vec<u8>,
-    /// ServerCore slices, each placed before `bytes[at..]`, in order of `at`.
+    /// Shared slices, each placed before `bytes[at..]`, in order of `at`.
     shared: Vec<(usize, Bytes)>,
     shared_len: usize,
 }
@@ -99,7 +99,7 @@ impl Reply {
         let mut pending: Option<&Bytes> = None;
         std::iter::from_fn(move || loop {
             if let Some(b) = pending.take() {
-                return Some(Piece::ServerCore(b));
+                return Some(Piece::Shared(b));
             }
             match shared.next() {
                 Some((pos, b)) => {
@@ -137,7 +137,7 @@ pub(crate) enum Piece<'a> {
     /// Bytes to copy if they cannot be sent at once.
     Owned(&'a [u8]),
     /// A shared slice, kept by reference if it cannot be sent at once.
-    ServerCore(&'a Bytes),
+    Shared(&'a Bytes),
 }
 
 impl<'a> Piece<'a> {
@@ -145,7 +145,7 @@ impl<'a> Piece<'a> {
     pub(crate) fn as_slice(&self) -> &'a [u8] {
         match *self {
             Piece::Owned(b) => b,
-            Piece::ServerCore(b) => b,
+            Piece::Shared(b) => b,
         }
     }
 }
@@ -168,7 +168,7 @@ mod tests {
         assert!(!out.is_contiguous());
         let kinds: Vec<(bool, usize)> = out
             .pieces()
-            .map(|p| (matches!(p, Piece::ServerCore(_)), p.as_slice().len()))
+            .map(|p| (matches!(p, Piece::Shared(_)), p.as_slice().len()))
             .collect();
         assert_eq!(
             kinds,
@@ -185,7 +185,7 @@ mod tests {
         let ptrs: Vec<*const u8> = out
             .pieces()
             .filter_map(|p| match p {
-                Piece::ServerCore(b) => Some(b.as_ptr()),
+                Piece::Shared(b) => Some(b.as_ptr()),
                 Piece::Owned(_) => None,
             })
             .collect();

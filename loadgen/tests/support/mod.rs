@@ -1,7 +1,7 @@
 //! Servers the load generator is tested against, beside pierhead itself: a
 //! black hole, small servers of the test's own that answer as a script says
 //! (close-delimited, `Connection: close`, HTTP/1.0 keep-alive, cut bodies,
-//! wrong answers), and Python's `http.server`. ServerCore by the loadgen tests and
+//! wrong answers), and Python's `http.server`. Shared by the loadgen tests and
 //! the command line's (`#[path]`).
 // Each test crate uses its own part of it.
 #![allow(dead_code)]
