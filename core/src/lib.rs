@@ -41,7 +41,7 @@ mod tls;
 
 pub use backplane::{BackplaneState, BackplaneStats, BackplaneUrl, DEFAULT_REDIS_PORT};
 pub use config::{parse_size, Config, Protocol, SlowConsumer, StatsCallback, MAX_WORKERS};
-pub use error::{ConfigError, ConfigProblem, StartError};
+pub use error::{ConfigError, ConfigProblem, StartError, TlsError};
 pub use faults::{Chaos, ChaosDecision, ConnectFault, ConnectFaultError, Fault, Step, Steps};
 pub use rooms::publish::{PublishError, PublishReport};
 pub use routing::{
@@ -67,4 +67,4 @@ pub use stats::{
 pub mod fuzzing;
 #[cfg(feature = "tiny-buffers")]
 pub mod test_hooks;
-pub use tls::{BadCert, TlsCert, TlsError, TlsFault, LEAF_NAMES};
+pub use tls::{BadCert, TlsCert, TlsFault, LEAF_NAMES};

@@ -131,7 +131,11 @@ impl Server {
         config.validate()?;
         let addr = config.resolve_bind()?;
         let tls = match &config.tls {
-            Some(o) => Some(Tls::build(o, config.protocol, config.tls_resumption)?),
+            Some(o) => Some(Tls::build(
+                o,
+                config.protocol.alpn(),
+                config.tls_resumption,
+            )?),
             None => None,
         };
         // The link's own loop: made here so that start fails cleanly if it cannot be.

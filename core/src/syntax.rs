@@ -131,6 +131,54 @@ pub(crate) fn invalid(field: &'static str, got: &str, expected: &'static str) ->
     }
 }
 
+/// The one of `all` whose `name` is `got`, in any case and with `-` read as `_`
+/// (`drop-newest` is `drop_newest`); otherwise an error for `field` that lists the
+/// `expected` names (in the order of `all`, joined by `, `).
+pub(crate) fn parse_name<T: Copy>(
+    field: &'static str,
+    got: &str,
+    all: &[T],
+    name: fn(T) -> &'static str,
+    expected: &'static str,
+) -> Result<T, ConfigError> {
+    let key = got.to_ascii_lowercase().replace('-', "_");
+    all.iter()
+        .copied()
+        .find(|v| name(*v) == key)
+        .ok_or_else(|| ConfigError {
+            field,
+            problem: ConfigProblem::UnknownName {
+                got: got.to_owned(),
+                expected,
+            },
+        })
+}
+
+/// Checks a set of names read by [`parse_name`] (for the tests of the types that
+/// have them): each name parses back, in upper case and with `-` for `_`, and an
+/// unknown name is an error for `field` listing them all, in order.
+#[cfg(test)]
+pub(crate) fn check_names<T>(field: &str, all: &[T], name: fn(T) -> &'static str)
+where
+    T: Copy + PartialEq + std::fmt::Debug + std::str::FromStr<Err = ConfigError>,
+{
+    for v in all {
+        let n = name(*v);
+        assert_eq!(n.to_ascii_uppercase().parse::<T>(), Ok(*v));
+        assert_eq!(n.replace('_', "-").parse::<T>(), Ok(*v));
+    }
+    let e = "no such name".parse::<T>().unwrap_err();
+    assert_eq!(e.field, field);
+    let names: Vec<_> = all.iter().map(|v| name(*v)).collect();
+    match e.problem {
+        ConfigProblem::UnknownName { got, expected } => {
+            assert_eq!(got, "no such name");
+            assert_eq!(expected, names.join(", "));
+        }
+        other => panic!("{other}"),
+    }
+}
+
 /// Strips spaces and tabs (HTTP's optional whitespace) from both ends.
 pub(crate) fn trim(v: &[u8]) -> &[u8] {
     let start = v

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::config::{ConfigError, ConfigProblem};
+use crate::error::{ConfigError, ConfigProblem};
 
 /// The port Redis listens on unless told otherwise.
 pub const DEFAULT_REDIS_PORT: u16 = 6379;

@@ -10,7 +10,7 @@ use rcgen::{
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use time::{Duration, OffsetDateTime};
 
-use super::BadCert;
+use super::options::BadCert;
 
 /// The names every generated leaf is for (unless it is [`BadCert::WrongHost`]).
 pub const LEAF_NAMES: [&str; 3] = ["localhost", "127.0.0.1", "::1"];

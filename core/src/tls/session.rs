@@ -27,7 +27,7 @@ use rustls::server::UnbufferedServerConnection;
 use rustls::unbuffered::{ConnectionState, EncodeError, EncryptError, InsufficientSizeError};
 use rustls::ServerConfig;
 
-use super::TlsFault;
+use super::options::TlsFault;
 use crate::net::{ack_now, send_nosignal};
 
 /// Ciphertext the session may hold unsent; past it, plaintext waits in the

@@ -9,11 +9,8 @@ use std::mem::MaybeUninit;
 
 use memchr::memchr;
 
+use crate::config::MAX_HEADERS;
 use crate::syntax::trim;
-
-/// Upper bound of `Config::max_headers` (the header slots live on the stack,
-/// uninitialised).
-pub(crate) const MAX_HEADERS: usize = 256;
 
 /// Looks for the blank line that ends a head, starting at `from` (an offset returned
 /// by a previous incomplete search of the same head). `Ok(len)` is the head's length
