@@ -8,7 +8,7 @@ use std::net::{Shutdown, SocketAddr};
 use mio::net::TcpStream;
 use mio::{Interest, Poll, Token};
 
-use super::session::{LinkError, Session};
+use super::session::{LinkError, Phase, Session};
 
 /// Bytes read per `read` call.
 const READ_CHUNK: usize = 64 * 1024;
@@ -66,9 +66,20 @@ impl Conn {
         }
     }
 
+    /// Once connected: writes what `out` has encoded, then reads one chunk;
+    /// false when there is nothing new for the protocol (still connecting, or
+    /// the socket is drained).
+    pub(super) fn exchange(&mut self, out: &mut Session) -> Result<bool, LinkError> {
+        if out.phase == Phase::Connecting {
+            return Ok(false);
+        }
+        self.write(out)?;
+        self.read_chunk()
+    }
+
     /// Reads what the socket has (one chunk) after the bytes kept; false when it
     /// is drained.
-    pub(super) fn read_chunk(&mut self) -> Result<bool, LinkError> {
+    fn read_chunk(&mut self) -> Result<bool, LinkError> {
         if self.rbuf.len() - self.rlen < READ_CHUNK / 2 {
             self.rbuf.resize(self.rlen + READ_CHUNK, 0);
         }

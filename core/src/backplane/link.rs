@@ -306,29 +306,21 @@ impl<L: Local> Link<L> {
         loop {
             let (bp, local) = (&self.bp, &mut self.local);
             if which == SUB {
+                let sub = &mut self.sub;
                 let Some(conn) = self.sub_conn.as_mut() else {
                     return Ok(());
                 };
-                let sub = &mut self.sub;
-                if sub.session.phase == Phase::Connecting {
-                    return Ok(());
-                }
-                conn.write(&mut sub.session)?;
-                if !conn.read_chunk()? {
+                if !conn.exchange(&mut sub.session)? {
                     return Ok(());
                 }
                 let used = sub.handle(conn.unread(), now, &mut |e| on_sub_event(bp, local, e))?;
                 conn.consume(used);
             } else {
+                let publ = &mut self.publ;
                 let Some(conn) = self.pub_conn.as_mut() else {
                     return Ok(());
                 };
-                let publ = &mut self.publ;
-                if publ.session.phase == Phase::Connecting {
-                    return Ok(());
-                }
-                conn.write(&mut publ.session)?;
-                if !conn.read_chunk()? {
+                if !conn.exchange(&mut publ.session)? {
                     return Ok(());
                 }
                 let used = publ.handle(conn.unread(), now, &mut |e| on_pub_event(bp, e))?;
