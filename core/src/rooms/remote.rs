@@ -1,8 +1,8 @@
-//! The rooms as the backplane sees them: [`RoomShared`] is its
-//! [`Room`](crate::backplane::Room), and [`Remote`] is where its link thread
-//! delivers (the [`Local`] side): frames from other servers and rooms whose
-//! subscription is confirmed, collected per worker during a turn of the link's
-//! loop and pushed into the workers' inboxes with one wake each.
+//! The rooms as the backplane sees them: [`RoomShared`] is its [`Room`], and
+//! [`Remote`] is where its link thread delivers (the [`Local`] side): frames
+//! from other servers and rooms whose subscription is confirmed, collected per
+//! worker during a turn of the link's loop and pushed into the workers' inboxes
+//! with one wake each.
 
 use std::sync::Arc;
 
