@@ -13,6 +13,7 @@ use crate::engine::{WorkerReport, WorkerSetup, LISTENER, WAKER};
 use crate::error::{ConfigError, StartError};
 use crate::faults::{ConnectFault, ConnectFaultError};
 use crate::rooms::publish::{PublishError, PublishReport};
+use crate::rooms::remote::Remote;
 use crate::routing::{ConnectionRecord, Request, Route, RouteId};
 use crate::server_core::ServerCore;
 use crate::service::http::{unmatched_answer, HttpOwn};
@@ -206,10 +207,10 @@ impl Server {
                 threads.workers.push(handle);
             }
             if let Some((poll, bp)) = link {
-                let shared = shared.clone();
+                let local = Remote::new(shared.rooms.clone(), shared.wakers.clone());
                 let handle = thread::Builder::new()
                     .name("pierhead-backplane".to_owned())
-                    .spawn(move || backplane::run(poll, bp, shared))
+                    .spawn(move || backplane::run(poll, bp, local))
                     .map_err(StartError::Spawn)?;
                 threads.backplane = Some(handle);
             }

@@ -11,7 +11,7 @@ use mio::Waker;
 use crate::backplane::Backplane;
 use crate::config::Config;
 use crate::faults::connect::ConnectGate;
-use crate::rooms::registry::Registry;
+use crate::rooms::registry::{Registry, RoomShared};
 use crate::routing::log::Ring;
 use crate::routing::{ClosedBy, ConnectionRecord};
 use crate::stats::{Counters, State, Stats};
@@ -115,7 +115,7 @@ impl ServerCore {
     pub(crate) fn new(
         config: Config,
         wakers: Arc<[Waker]>,
-        backplane: Option<Arc<Backplane>>,
+        backplane: Option<Arc<Backplane<RoomShared>>>,
         tls: Option<Tls>,
         id: u64,
     ) -> ServerCore {

@@ -2,9 +2,12 @@
 //! through Redis pub/sub.
 //!
 //! One thread per server (`pierhead-backplane`, [`link`]) holds two connections to
-//! the broker ([`conn`]) on its own mio loop: a subscriber and a publisher,
-//! speaking RESP ([`resp`]) to the address of the URL ([`url`]). The I/O threads
-//! never touch them:
+//! the broker (their sockets in [`conn`]) on its own mio loop: a subscriber
+//! ([`subscriber`]) and a publisher ([`publisher`]), state machines without a
+//! socket that share a [`session`] each, speaking RESP ([`resp`]) to the address
+//! of the URL ([`url`]), and reconnecting after a [`backoff`]. The I/O threads
+//! never touch them. The rooms are reached through the traits of [`local`]
+//! (the rooms implement them; the backplane never names the rooms):
 //!
 //! - **Publishing**: a worker collects the data frames its members broadcast
 //!   during a loop turn and hands them over with one locked push ([`Backplane::offer`]),
@@ -27,9 +30,14 @@
 //! Channels are named `pierhead/<db>/<room>`: pub/sub is not scoped by Redis
 //! database numbers, so the URL's `/db` scopes the channel names instead.
 
+mod backoff;
 mod conn;
 mod link;
+mod local;
+mod publisher;
 mod resp;
+mod session;
+mod subscriber;
 mod url;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
@@ -38,11 +46,11 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
-use crate::rooms::registry::RoomShared;
 use crate::stats::LinkCounters;
 pub use crate::stats::{BackplaneState, BackplaneStats};
 
 pub(crate) use link::{run, WAKE};
+pub(crate) use local::{Local, Room};
 pub use url::{BackplaneUrl, DEFAULT_REDIS_PORT};
 
 /// Frames waiting for the link, in bytes, beyond which new frames are dropped
@@ -57,17 +65,25 @@ pub(crate) struct Outgoing {
 }
 
 /// A subscription change, in the order the registry made it.
-pub(crate) enum Command {
-    Subscribe(Arc<RoomShared>),
+pub(crate) enum Command<R> {
+    Subscribe(Arc<R>),
     Unsubscribe(Arc<str>),
 }
 
 /// Subscription changes waiting for the link.
-#[derive(Default)]
-struct Commands {
-    list: Vec<Command>,
+struct Commands<R> {
+    list: Vec<Command<R>>,
     /// The link thread has exited: nothing will wait for the broker any more.
     gone: bool,
+}
+
+impl<R> Default for Commands<R> {
+    fn default() -> Self {
+        Commands {
+            list: Vec::new(),
+            gone: false,
+        }
+    }
 }
 
 #[derive(Default)]
@@ -77,8 +93,8 @@ struct Outbound {
 }
 
 /// The backplane as the workers, the registry and the handle see it; the link
-/// thread does the I/O.
-pub(crate) struct Backplane {
+/// thread does the I/O. `R` is the rooms' type ([`Room`]).
+pub(crate) struct Backplane<R> {
     pub(crate) url: BackplaneUrl,
     /// The origin tag of this server's frames.
     pub(crate) id: u64,
@@ -88,7 +104,7 @@ pub(crate) struct Backplane {
     pub(crate) max_frame_bytes: usize,
     waker: mio::Waker,
     outbound: Mutex<Outbound>,
-    commands: Mutex<Commands>,
+    commands: Mutex<Commands<R>>,
     state: AtomicU8,
     /// Since when the link is not up (while connecting or down).
     down_since: Mutex<Option<Instant>>,
@@ -99,8 +115,8 @@ pub(crate) struct Backplane {
     last_error: Mutex<Option<String>>,
 }
 
-impl Backplane {
-    pub(crate) fn new(url: BackplaneUrl, max_frame_bytes: usize, waker: mio::Waker) -> Backplane {
+impl<R: Room> Backplane<R> {
+    pub(crate) fn new(url: BackplaneUrl, max_frame_bytes: usize, waker: mio::Waker) -> Self {
         let prefix = format!("pierhead/{}/", url.db)
             .into_bytes()
             .into_boxed_slice();
@@ -158,7 +174,7 @@ impl Backplane {
 
     /// A room got its first member on this server (called under the registry's
     /// lock, so that changes reach the link in the order they were made).
-    pub(crate) fn subscribe(&self, room: Arc<RoomShared>) {
+    pub(crate) fn subscribe(&self, room: Arc<R>) {
         self.command(Command::Subscribe(room));
     }
 
@@ -167,7 +183,7 @@ impl Backplane {
         self.command(Command::Unsubscribe(room));
     }
 
-    fn command(&self, c: Command) {
+    fn command(&self, c: Command<R>) {
         let mut q = self.commands.lock().unwrap_or_else(PoisonError::into_inner);
         if q.gone {
             // No link to subscribe for it: the room is local (its first member,
@@ -264,7 +280,7 @@ impl Backplane {
 
     /// Takes the queued changes; with `last`, marks the link gone (later rooms
     /// do not wait for it).
-    fn take_commands(&self, into: &mut Vec<Command>, last: bool) {
+    fn take_commands(&self, into: &mut Vec<Command<R>>, last: bool) {
         let mut q = self.commands.lock().unwrap_or_else(PoisonError::into_inner);
         std::mem::swap(&mut q.list, into);
         q.gone |= last;
@@ -302,7 +318,9 @@ fn server_id() -> u64 {
 mod tests {
     use super::*;
 
-    fn backplane() -> (mio::Poll, Arc<Backplane>) {
+    use crate::rooms::registry::{Registry, RoomShared};
+
+    fn backplane() -> (mio::Poll, Arc<Backplane<RoomShared>>) {
         let poll = mio::Poll::new().unwrap();
         let waker = mio::Waker::new(poll.registry(), link::WAKE).unwrap();
         let url = BackplaneUrl::parse("redis://127.0.0.1:1").unwrap();
@@ -311,7 +329,6 @@ mod tests {
 
     #[test]
     fn rooms_wait_for_the_link_and_not_once_it_is_gone() {
-        use crate::rooms::registry::Registry;
         let (_poll, bp) = backplane();
         let reg = Registry::new(1, Some(bp.clone()));
         let (_, ready) = reg.join("early", 0);

@@ -157,11 +157,11 @@ pub(crate) struct Registry {
     /// One inbox per worker.
     pub(crate) inboxes: Box<[Inbox]>,
     /// Rooms shared with other servers through the broker, if configured.
-    pub(crate) backplane: Option<Arc<Backplane>>,
+    pub(crate) backplane: Option<Arc<Backplane<RoomShared>>>,
 }
 
 impl Registry {
-    pub(crate) fn new(workers: usize, backplane: Option<Arc<Backplane>>) -> Registry {
+    pub(crate) fn new(workers: usize, backplane: Option<Arc<Backplane<RoomShared>>>) -> Registry {
         Registry {
             backplane,
             workers,
