@@ -26,10 +26,11 @@
 //! ```
 //!
 //! Layout: `config` (what to run), `run` (threads, progress, merge), `worker` (one
-//! thread's event loop and schedule), `timer` (the timerfd of open loop), `proto`
-//! (what is sent and how answers are checked: `http`, `echo`, `frame`), `result`
-//! (the result, JSON, merge), `report` (the HTML report), `find_rate` (the search
-//! for the highest rate under a latency target).
+//! thread: the event loop; `plan`, `conn`, `pacing`, `connections`, `recording`),
+//! `timer` (the timerfd of open loop), `proto` (what is sent and how answers are
+//! checked: `http`, `echo`, `frame`; `answer`, what the readers report), `result`
+//! (`types`, `error`, `json`, `merge`, `summary`), `report` (the HTML report),
+//! `find_rate` (the search for the highest rate under a latency target).
 
 #![warn(missing_docs)]
 

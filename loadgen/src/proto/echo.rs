@@ -1,7 +1,7 @@
 //! Echo: a payload per request, unique to its connection (so that bytes meant
 //! for another connection are caught), which must come back byte for byte.
 
-use super::{Answers, Cut, Framing};
+use super::answer::{Answers, Cut, Framing};
 
 /// The payload of connection `conn`: its id, then a pattern, `len` bytes in all.
 pub(crate) fn payload(conn: u64, len: usize) -> Vec<u8> {

@@ -7,7 +7,7 @@
 
 use pierhead::frame::{self, op, Control, FrameType};
 
-use super::Framing;
+use super::answer::Framing;
 
 /// Bytes of the stamp at the front of every data frame's payload.
 pub(crate) const STAMP_LEN: usize = 28;

@@ -4,7 +4,7 @@
 
 use memchr::memmem;
 
-use super::{Answers, Cut, Framing};
+use super::answer::{Answers, Cut, Framing};
 use crate::config::{BenchConfig, Target};
 
 /// Longest response head accepted.
