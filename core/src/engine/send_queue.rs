@@ -68,8 +68,7 @@ impl SendQueue {
             return;
         }
         self.len += data.len();
-        self.segments
-            .push_back(Segment::Shared { data, sent: 0 });
+        self.segments.push_back(Segment::Shared { data, sent: 0 });
     }
 
     /// Queues what is left of `out` after its first `skip` bytes (already sent).
