@@ -112,11 +112,7 @@ impl Handler for CallC {
 
 /// Calls a C handler for `req`; a false return fails the request: `Err` with the
 /// 500 to send.
-fn call_handler(
-    handler: CHandler,
-    data: &UserData,
-    req: &Request,
-) -> Result<Response, Response> {
+fn call_handler(handler: CHandler, data: &UserData, req: &Request) -> Result<Response, Response> {
     let text = |s: &str| CString::new(s.replace('\0', "%00")).unwrap_or_default();
     let method = text(&req.method);
     let target = text(&req.target);
