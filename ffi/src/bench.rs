@@ -5,10 +5,10 @@ use std::time::Duration;
 
 use pierhead_loadgen::{run, BenchConfig, BenchError, BenchProtocol, Latency};
 
+use crate::boundary::{c_str, guard_try};
 use crate::enums::CEnum;
 use crate::result::{pierhead_result, set_last_error};
 use crate::stats::write_sized;
-use crate::{c_str, guard_try};
 
 /// The protocol of a bench run (`pierhead_bench_options.protocol`).
 #[repr(C)]

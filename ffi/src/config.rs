@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use pierhead::{Config, Protocol, SlowConsumer};
 
+use crate::boundary::{c_str, guard};
 use crate::enums::CEnum;
 use crate::result::{pierhead_result, set_last_error};
-use crate::{c_str, guard};
 
 /// The protocol a server speaks.
 #[repr(C)]

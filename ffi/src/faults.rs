@@ -5,11 +5,11 @@ use pierhead::{Chaos, ClosedBy, ConnectFault, ConnectFaultError};
 use std::collections::HashMap;
 use std::time::Duration;
 
+use crate::boundary::{guard_try, non_null};
 use crate::enums::CEnum;
 use crate::result::{pierhead_result, set_last_error};
 use crate::route::{fault_from, fault_to_c, pierhead_fault, pierhead_route, with_c_route};
 use crate::server::{pierhead_server, server_ref};
-use crate::{guard_try, non_null};
 
 /// Adds a chance fault to the route: each answer gets `fault` (a `pierhead_fault`
 /// value other than NONE; with `ms` and `bytes` as for `pierhead_route_set_fault`)

@@ -1,78 +1,17 @@
-//! HTTP routes from C: static responses, and handler callbacks that build the
-//! response from the request.
-//!
-//! Ownership: everything in a `pierhead_http_request` belongs to the library and is
-//! valid only during the handler call. The `pierhead_http_response` is owned by the
-//! library too; the handler fills it with the `pierhead_http_response_*` functions,
-//! which copy what they are given.
+//! HTTP routes on a config from C (a static response, or a handler callback),
+//! and the `pierhead_http_response_*` functions a handler builds its response
+//! with. The callback itself (its request and response types, how it is called)
+//! is in `handler`; the route parts from C arguments are in `route`.
 
-use std::ffi::CString;
+use pierhead::{Response, Route};
 
-use pierhead::{Request, Response, Route};
-
+use crate::boundary::{c_str, guard};
 use crate::config::{edit, pierhead_config};
+use crate::handler::{
+    handler_with_data, pierhead_http_handler, pierhead_http_response, with_c_handler,
+};
 use crate::result::{pierhead_result, set_last_error};
-use crate::route::{check, handler_with_data, response_from, with_c_handler};
-use crate::{c_str, guard, UserData};
-
-/// One request header: name and value with their lengths (not NUL-terminated).
-#[repr(C)]
-pub struct pierhead_header {
-    /// The header name as sent.
-    pub name: *const libc::c_char,
-    /// Length of `name` in bytes.
-    pub name_len: usize,
-    /// The value (may hold any byte but NUL, CR and LF).
-    pub value: *const u8,
-    /// Length of `value` in bytes.
-    pub value_len: usize,
-}
-
-/// A request given to a handler. Valid only during the handler call.
-#[repr(C)]
-pub struct pierhead_http_request {
-    /// The method, NUL-terminated (`"GET"`).
-    pub method: *const libc::c_char,
-    /// The target, NUL-terminated: path and query as sent (`"/a?b=1"`).
-    pub target: *const libc::c_char,
-    /// `header_count` headers in the order received.
-    pub headers: *const pierhead_header,
-    /// Number of headers.
-    pub header_count: usize,
-    /// The body (decoded if it was chunked); NULL when `body_len` is 0.
-    pub body: *const u8,
-    /// Length of the body.
-    pub body_len: usize,
-    /// Requests with the same id came on the same connection.
-    pub connection_id: u64,
-}
-
-/// The response a handler fills in; starts as `200` with no headers and no body.
-pub struct pierhead_http_response {
-    inner: Response,
-}
-
-/// Builds the response to `request` into `response`; returns true on success, false
-/// to fail the request (the client gets 500; `handler_errors` counts it).
-///
-/// Runs on one of the server's handler threads (`pierhead-h<N>`), never on an I/O
-/// thread; several calls may run at once on different threads. It may call
-/// `pierhead_server_stats` and `pierhead_server_stop` (which starts the stop and
-/// returns), not `pierhead_server_free`.
-pub type pierhead_http_handler = Option<
-    unsafe extern "C" fn(
-        user_data: *mut libc::c_void,
-        request: *const pierhead_http_request,
-        response: *mut pierhead_http_response,
-    ) -> bool,
->;
-
-/// A handler known to be non-NULL.
-pub(crate) type CHandler = unsafe extern "C" fn(
-    *mut libc::c_void,
-    *const pierhead_http_request,
-    *mut pierhead_http_response,
-) -> bool;
+use crate::route::{check, response_from, route_for};
 
 /// Route requests for `method` (NULL: any method) and `path` (`prefix`: every path
 /// starting with it) to a fixed response: `status`, `content_type` (NULL: none) and
@@ -132,75 +71,9 @@ pub unsafe extern "C" fn pierhead_config_add_handler_route(
     unsafe { edit(config, apply) }
 }
 
-/// The matcher part of a route from C arguments.
-///
-/// # Safety
-/// `method` NULL or NUL-terminated; `path` NUL-terminated (NULL is an error).
-pub(crate) unsafe fn route_for(
-    method: *const libc::c_char,
-    path: *const libc::c_char,
-    prefix: bool,
-) -> Result<Route, pierhead_result> {
-    // SAFETY: forwarded from the caller.
-    let path = unsafe { c_str(path, "path")? };
-    let route = if method.is_null() {
-        Route::any(path)
-    } else {
-        // SAFETY: non-NULL, NUL-terminated as promised.
-        Route::new(unsafe { c_str(method, "method")? }, path)
-    };
-    Ok(if prefix { route.prefix() } else { route })
-}
-
 fn checked(config: pierhead::Config, route: Route) -> Result<pierhead::Config, pierhead_result> {
     check(&route)?;
     Ok(config.route(route))
-}
-
-/// Calls a C handler for `req`; a false return fails the request: `Err` with the
-/// 500 to send.
-pub(crate) fn call_handler(
-    handler: CHandler,
-    data: &UserData,
-    req: &Request,
-) -> Result<Response, Response> {
-    let text = |s: &str| CString::new(s.replace('\0', "%00")).unwrap_or_default();
-    let method = text(&req.method);
-    let target = text(&req.target);
-    let headers: Vec<pierhead_header> = req
-        .headers
-        .iter()
-        .map(|(n, v)| pierhead_header {
-            name: n.as_ptr().cast(),
-            name_len: n.len(),
-            value: v.as_ptr(),
-            value_len: v.len(),
-        })
-        .collect();
-    let c_req = pierhead_http_request {
-        method: method.as_ptr(),
-        target: target.as_ptr(),
-        headers: headers.as_ptr(),
-        header_count: headers.len(),
-        body: if req.body.is_empty() {
-            std::ptr::null()
-        } else {
-            req.body.as_ptr()
-        },
-        body_len: req.body.len(),
-        connection_id: req.connection_id,
-    };
-    let mut resp = pierhead_http_response {
-        inner: Response::new(200),
-    };
-    // SAFETY: a valid handler with its own user data; the request and response
-    // outlive the call.
-    let ok = unsafe { handler(data.ptr, &c_req, &mut resp) };
-    if ok {
-        Ok(resp.inner)
-    } else {
-        Err(Response::text(500, "handler failed\n"))
-    }
 }
 
 /// Borrows a response being built.

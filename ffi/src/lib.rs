@@ -14,15 +14,21 @@
 //! - No export takes an enum type: enum values come in as `int32_t` and are
 //!   checked (`enums`), since a C enum can hold any `int`.
 //!
-//! Modules: `enums` (the checked conversion of enum arguments), `result` (the
-//! result enum and last-error text), `config` (the builder),
-//! `server` (start, port, stats, stop, free, routes at run time), `stats` (the
-//! stats struct and callback), `http` (static and handler routes, the HTTP handler
-//! callback), `route` (the full route builder: matchers, uses, faults), `rooms`
-//! (publish, list), `backplane` (the Redis backplane's setter, state and error),
-//! `bench` (the load generator: options and result structs), `metrics` (stats as
-//! Prometheus text), `tls` (certificates, misbehaving ones, faults, the CA),
-//! `version`.
+//! Modules: `boundary` (what every export does at the C boundary: panics caught,
+//! pointers checked, C strings and buffers read, text copied out), `enums` (the
+//! checked conversion of enum arguments), `result` (the result enum and the
+//! last-error detail), `result_text` (`pierhead_result_str`,
+//! `pierhead_last_error_message`), `config` (the builder), `server` (start, port,
+//! stats, stop, free, routes at run time), `stats` (the stats struct and
+//! callback), `handler` (the HTTP handler callback: its request and response, and
+//! the adapter that calls it), `http` (static and handler routes on a config, the
+//! response setters a handler calls), `route` (the full route builder: matchers,
+//! uses, faults; route parts from C arguments), `stream` (streamed responses),
+//! `faults` (chaos, connect faults), `rooms` (publish, list), `backplane` (the
+//! Redis backplane's setter, state and error), `bench` (the load generator:
+//! options and result structs), `metrics` (stats as Prometheus text), `tls`
+//! (certificates, misbehaving ones, faults, the CA), `version`. This file holds
+//! [`UserData`], the `void *user_data` every callback takes with its finalizer.
 //!
 //! All `unsafe` of the project's C surface lives in this crate; each block says why
 //! it is sound.
@@ -33,11 +39,14 @@
 mod enums;
 mod backplane;
 mod bench;
+mod boundary;
 mod config;
 mod faults;
+mod handler;
 mod http;
 mod metrics;
 mod result;
+mod result_text;
 mod rooms;
 mod route;
 mod server;
@@ -50,9 +59,11 @@ pub use backplane::*;
 pub use bench::*;
 pub use config::*;
 pub use faults::*;
+pub use handler::*;
 pub use http::*;
 pub use metrics::*;
 pub use result::*;
+pub use result_text::*;
 pub use rooms::*;
 pub use route::*;
 pub use server::*;
@@ -62,30 +73,6 @@ pub use tls::*;
 pub use version::*;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
-
-/// Runs the body of an exported function; a panic becomes `PIERHEAD_RESULT_PANIC`.
-pub(crate) fn guard(f: impl FnOnce() -> pierhead_result) -> pierhead_result {
-    catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|_| {
-        result::set_last_error("panic inside libpierhead".to_owned());
-        pierhead_result::PIERHEAD_RESULT_PANIC
-    })
-}
-
-/// Like [`guard`], for bodies that return early with `?` on a failed check.
-pub(crate) fn guard_try(
-    f: impl FnOnce() -> Result<pierhead_result, pierhead_result>,
-) -> pierhead_result {
-    guard(|| f().unwrap_or_else(|e| e))
-}
-
-/// A NULL out-parameter is `PIERHEAD_RESULT_NULL_PARAMETER`.
-pub(crate) fn non_null<T>(p: *mut T, name: &str) -> Result<*mut T, pierhead_result> {
-    if p.is_null() {
-        result::set_last_error(format!("{name} is NULL"));
-        return Err(pierhead_result::PIERHEAD_RESULT_NULL_PARAMETER);
-    }
-    Ok(p)
-}
 
 /// A `void *user_data` with its optional finalizer, called once when the last
 /// owner lets go of it. Callbacks run on the server's own threads, so the pointer
@@ -119,24 +106,4 @@ impl Drop for UserData {
             let _ = catch_unwind(AssertUnwindSafe(|| unsafe { finalizer(ptr) }));
         }
     }
-}
-
-/// Reads a NUL-terminated C string as UTF-8.
-///
-/// # Safety
-/// `s` must be NULL or point to a NUL-terminated string valid for the call.
-pub(crate) unsafe fn c_str<'a>(
-    s: *const libc::c_char,
-    field: &str,
-) -> Result<&'a str, pierhead_result> {
-    if s.is_null() {
-        result::set_last_error(format!("{field} is NULL"));
-        return Err(pierhead_result::PIERHEAD_RESULT_NULL_PARAMETER);
-    }
-    // SAFETY: non-NULL and NUL-terminated, as the caller promised.
-    let bytes = unsafe { std::ffi::CStr::from_ptr(s) };
-    bytes.to_str().map_err(|_| {
-        result::set_last_error(format!("{field} is not UTF-8"));
-        pierhead_result::PIERHEAD_RESULT_INVALID_PARAMETER
-    })
 }

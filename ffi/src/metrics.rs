@@ -1,10 +1,10 @@
 //! Stats as Prometheus text from C: the endpoint's address (a config setter and
 //! the bound port) and the text itself.
 
+use crate::boundary::{guard_try, non_null};
 use crate::config::{pierhead_config, set_text};
 use crate::result::{pierhead_result, set_last_error};
 use crate::server::{copy_server_text, pierhead_server, server_ref};
-use crate::{guard_try, non_null};
 
 /// Serve the stats as Prometheus text at `http://ADDR/metrics` (`addr` is
 /// `host:port`, NUL-terminated; port 0 picks a free one, see

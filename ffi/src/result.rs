@@ -1,8 +1,7 @@
 //! `pierhead_result`, its text, and the detail of the last failure on this thread.
+//! The C functions that hand these out are in `result_text`.
 
 use std::cell::RefCell;
-
-use crate::enums::CEnum;
 
 /// The outcome of every libpierhead call. The values form a range of their own
 /// (7700 and up, success included), so they cannot be mistaken for errno values
@@ -33,21 +32,9 @@ pub enum pierhead_result {
     PIERHEAD_RESULT_NOTHING_MEASURED = 7709,
 }
 
-c_enum!(pierhead_result {
-    PIERHEAD_RESULT_OK,
-    PIERHEAD_RESULT_NULL_PARAMETER,
-    PIERHEAD_RESULT_INVALID_PARAMETER,
-    PIERHEAD_RESULT_INVALID_CONFIG,
-    PIERHEAD_RESULT_BIND_FAILED,
-    PIERHEAD_RESULT_START_FAILED,
-    PIERHEAD_RESULT_ALREADY_STOPPED,
-    PIERHEAD_RESULT_BUFFER_TOO_SMALL,
-    PIERHEAD_RESULT_PANIC,
-    PIERHEAD_RESULT_NOTHING_MEASURED,
-});
-
 impl pierhead_result {
-    fn text(self) -> &'static std::ffi::CStr {
+    /// A static description of the result, for `pierhead_result_str`.
+    pub(crate) fn text(self) -> &'static std::ffi::CStr {
         match self {
             Self::PIERHEAD_RESULT_OK => c"ok",
             Self::PIERHEAD_RESULT_NULL_PARAMETER => c"a required pointer argument was NULL",
@@ -72,59 +59,7 @@ pub(crate) fn set_last_error(message: String) {
     LAST_ERROR.with(|e| *e.borrow_mut() = message);
 }
 
-/// A static, NUL-terminated description of `result`, a `pierhead_result` value
-/// (never NULL; any other value gives "unknown result").
-#[no_mangle]
-pub extern "C" fn pierhead_result_str(result: i32) -> *const libc::c_char {
-    pierhead_result::from_c(result).map_or(c"unknown result".as_ptr(), |r| r.text().as_ptr())
-}
-
-/// Copies the detail of the last failed call on this thread (e.g. "invalid config
-/// field `workers`: must be at least 1, got 0", or the bind address and OS error)
-/// into `buf` as a NUL-terminated string. `*out_len` (if not NULL) gets its length
-/// without the NUL. An empty string if no call failed yet.
-/// Returns `PIERHEAD_RESULT_BUFFER_TOO_SMALL` (writing nothing) if it does not fit.
-///
-/// # Safety
-/// `buf` must be valid for `len` bytes; `out_len` NULL or valid for one `size_t`.
-#[no_mangle]
-pub unsafe extern "C" fn pierhead_last_error_message(
-    buf: *mut libc::c_char,
-    len: usize,
-    out_len: *mut usize,
-) -> pierhead_result {
-    crate::guard(|| {
-        // SAFETY: `buf` and `out_len` as the caller promised.
-        LAST_ERROR.with(|e| unsafe { copy_text(&e.borrow(), buf, len, out_len) })
-    })
-}
-
-/// Copies `text` into `buf` (`len` bytes) as a NUL-terminated string and its
-/// length into `*out_len` (if not NULL); `PIERHEAD_RESULT_BUFFER_TOO_SMALL`
-/// (writing nothing) if it does not fit.
-///
-/// # Safety
-/// `buf` NULL or valid for `len` bytes; `out_len` NULL or valid for one `size_t`.
-pub(crate) unsafe fn copy_text(
-    text: &str,
-    buf: *mut libc::c_char,
-    len: usize,
-    out_len: *mut usize,
-) -> pierhead_result {
-    if buf.is_null() {
-        return pierhead_result::PIERHEAD_RESULT_NULL_PARAMETER;
-    }
-    if text.len() + 1 > len {
-        return pierhead_result::PIERHEAD_RESULT_BUFFER_TOO_SMALL;
-    }
-    // SAFETY: `buf` holds `len` >= text.len() + 1 bytes, as checked; `out_len`
-    // is NULL or valid, as the caller promised.
-    unsafe {
-        std::ptr::copy_nonoverlapping(text.as_ptr(), buf.cast::<u8>(), text.len());
-        *buf.add(text.len()) = 0;
-        if !out_len.is_null() {
-            *out_len = text.len();
-        }
-    }
-    pierhead_result::PIERHEAD_RESULT_OK
+/// Runs `f` on the detail of the last failure on this thread ("" if none).
+pub(crate) fn with_last_error<R>(f: impl FnOnce(&str) -> R) -> R {
+    LAST_ERROR.with(|e| f(&e.borrow()))
 }

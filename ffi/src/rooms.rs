@@ -2,10 +2,10 @@
 
 use pierhead::PublishError;
 
+use crate::boundary::{c_str, guard_try, non_null};
 use crate::result::{pierhead_result, set_last_error};
 use crate::server::{pierhead_server, server_ref};
 use crate::stats::write_sized;
-use crate::{c_str, guard_try, non_null};
 
 /// What `pierhead_server_publish` did. The caller sets `struct_size` to
 /// `sizeof(pierhead_publish_report)`; fields that do not fit are not written.

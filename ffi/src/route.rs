@@ -2,17 +2,16 @@
 //! count, fault, response or handler), added to a config before start or to a
 //! running server (after its routes, or at a position).
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use pierhead::{Fault, Handler, Request, Response, Route};
+use pierhead::{Fault, Response, Route};
 
+use crate::boundary::{bytes, c_str, guard, guard_try, non_null};
 use crate::config::{edit, pierhead_config};
 use crate::enums::CEnum;
-use crate::http::{call_handler, pierhead_http_handler, route_for, CHandler};
+use crate::handler::{handler_with_data, pierhead_http_handler, with_c_handler};
 use crate::result::{pierhead_result, set_last_error};
 use crate::server::{pierhead_server, server_ref};
-use crate::{c_str, guard, guard_try, non_null, UserData};
 
 /// A route being built. Create with `pierhead_route_new`, free with
 /// `pierhead_route_free`; adding it copies it, so it can be reused or freed after.
@@ -186,20 +185,24 @@ pub unsafe extern "C" fn pierhead_route_match_body(
     unsafe { with_route(route, apply) }
 }
 
-/// Copies `len` bytes at `ptr` (NULL allowed for 0).
+/// The matcher part of a route from C arguments.
 ///
 /// # Safety
-/// `ptr` valid for `len` bytes when `len` > 0.
-pub(crate) unsafe fn bytes(ptr: *const u8, len: usize) -> Result<Vec<u8>, pierhead_result> {
-    if len == 0 {
-        return Ok(Vec::new());
-    }
-    if ptr.is_null() {
-        set_last_error("a buffer with a length is NULL".to_owned());
-        return Err(pierhead_result::PIERHEAD_RESULT_NULL_PARAMETER);
-    }
-    // SAFETY: valid for `len` bytes, as promised; copied here.
-    Ok(unsafe { std::slice::from_raw_parts(ptr, len) }.to_vec())
+/// `method` NULL or NUL-terminated; `path` NUL-terminated (NULL is an error).
+pub(crate) unsafe fn route_for(
+    method: *const libc::c_char,
+    path: *const libc::c_char,
+    prefix: bool,
+) -> Result<Route, pierhead_result> {
+    // SAFETY: forwarded from the caller.
+    let path = unsafe { c_str(path, "path")? };
+    let route = if method.is_null() {
+        Route::any(path)
+    } else {
+        // SAFETY: non-NULL, NUL-terminated as promised.
+        Route::new(unsafe { c_str(method, "method")? }, path)
+    };
+    Ok(if prefix { route.prefix() } else { route })
 }
 
 /// Answers with `status`, `content_type` (NULL: none) and a copy of the body.
@@ -241,28 +244,6 @@ pub(crate) unsafe fn response_from(
     }
     // SAFETY: as the caller promised.
     Ok(response.body(unsafe { bytes(body, len) }?))
-}
-
-/// Makes `route` answer through a C handler and its user data.
-pub(crate) fn with_c_handler(route: Route, handler: CHandler, data: Arc<UserData>) -> Route {
-    route.handler(CallC { handler, data })
-}
-
-/// A C handler with its user data, as a core handler: a false return is a
-/// reported failure (500, counted in `handler_errors`).
-struct CallC {
-    handler: CHandler,
-    data: Arc<UserData>,
-}
-
-impl Handler for CallC {
-    fn handle(&self, request: &Request) -> Response {
-        self.try_handle(request).unwrap_or_else(|failed| failed)
-    }
-
-    fn try_handle(&self, request: &Request) -> Result<Response, Response> {
-        call_handler(self.handler, &self.data, request)
-    }
 }
 
 /// Answers with what `handler` builds (see `pierhead_http_handler`); `finalizer`
@@ -370,19 +351,6 @@ pub(crate) fn check(route: &Route) -> Result<(), pierhead_result> {
         set_last_error(e.to_string());
         pierhead_result::PIERHEAD_RESULT_INVALID_PARAMETER
     })
-}
-
-/// A non-NULL handler and its user data, shared by every copy of the route.
-pub(crate) fn handler_with_data(
-    handler: pierhead_http_handler,
-    user_data: *mut libc::c_void,
-    finalizer: crate::pierhead_free_callback,
-) -> Result<(CHandler, Arc<UserData>), pierhead_result> {
-    let Some(handler) = handler else {
-        set_last_error("handler is NULL".to_owned());
-        return Err(pierhead_result::PIERHEAD_RESULT_NULL_PARAMETER);
-    };
-    Ok((handler, Arc::new(UserData::new(user_data, finalizer))))
 }
 
 /// Adds a copy of `route` to the config (after the routes already there).

@@ -4,10 +4,10 @@ use std::time::Duration;
 
 use pierhead::{RouteId, Server, StartError};
 
+use crate::boundary::{copy_text, guard, guard_try, non_null};
 use crate::config::pierhead_config;
-use crate::result::{copy_text, pierhead_result, set_last_error};
+use crate::result::{pierhead_result, set_last_error};
 use crate::stats::{pierhead_stats, pierhead_stop_report};
-use crate::{guard, guard_try, non_null};
 
 /// A running (or stopped) server. Thread-safe: any thread may call
 /// `pierhead_server_port`, `_stats` and `_stop` on it at the same time.

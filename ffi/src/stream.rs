@@ -12,10 +12,10 @@ use std::time::Duration;
 
 use pierhead::{Response, SseEvent, Step};
 
-use crate::c_str;
+use crate::boundary::{bytes, c_str};
 use crate::enums::CEnum;
 use crate::result::{pierhead_result, set_last_error};
-use crate::route::{bytes, pierhead_route, response_from, with_c_route};
+use crate::route::{pierhead_route, response_from, with_c_route};
 
 /// How a streamed body ends early (`pierhead_route_stream_end`).
 #[repr(C)]

@@ -4,7 +4,7 @@
 
 use pierhead::{BadCert, TlsFault};
 
-use crate::c_str;
+use crate::boundary::c_str;
 use crate::config::{edit, pierhead_config, set_text};
 use crate::enums::CEnum;
 use crate::result::{pierhead_result, set_last_error};

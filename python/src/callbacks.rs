@@ -11,62 +11,11 @@
 use std::sync::{Arc, Mutex, PoisonError};
 
 use pierhead::{Handler, Request as CoreRequest, Response as CoreResponse, Stats as CoreStats};
-use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 
+use crate::error_sink::ErrorSink;
 use crate::executor;
-use crate::http::{body_of, Response};
-use crate::server::StatsSlot;
 use crate::stats::Stats;
-
-/// Most errors kept; later ones are counted, not stored, so a handler failing on
-/// every request of a load test cannot grow memory without bound.
-const MAX_KEPT_ERRORS: usize = 1000;
-
-/// Exceptions raised by Python code the server called, and assertion failures
-/// found while serving (an ordered expectation requested out of order).
-#[derive(Default)]
-pub(crate) struct ErrorSink {
-    errors: Mutex<Kept>,
-}
-
-#[derive(Default)]
-struct Kept {
-    list: Vec<PyErr>,
-    dropped: u64,
-}
-
-impl ErrorSink {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Kept> {
-        self.errors.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Keeps an error (or counts it, past the limit).
-    pub(crate) fn push(&self, err: PyErr) {
-        let mut kept = self.lock();
-        if kept.list.len() < MAX_KEPT_ERRORS {
-            kept.list.push(err);
-        } else {
-            kept.dropped += 1;
-        }
-    }
-
-    /// The kept errors as exception objects, oldest first, and how many were dropped.
-    pub(crate) fn snapshot(&self, py: Python<'_>) -> (Vec<Py<PyAny>>, u64) {
-        let kept = self.lock();
-        let list = kept
-            .list
-            .iter()
-            .map(|e| e.clone_ref(py).into_value(py).into_any())
-            .collect();
-        (list, kept.dropped)
-    }
-
-    /// Forgets every error.
-    pub(crate) fn clear(&self) {
-        *self.lock() = Kept::default();
-    }
-}
 
 /// A Python callable as a route handler: `handler(request) -> Response | str | bytes`.
 /// It runs on one of Python's own threads (see [`crate::executor`]); the core's
@@ -89,41 +38,8 @@ impl Handler for PyHandler {
     }
 }
 
-/// A handler's exception as its answer: a 500 naming it; the exception is kept.
-pub(crate) fn handler_failure(py: Python<'_>, e: PyErr, errors: &ErrorSink) -> CoreResponse {
-    let text = format!("handler raised {}\n", describe(py, &e));
-    errors.push(e);
-    CoreResponse::text(500, text)
-}
-
-/// What a handler returned, as a response: a `Response`, or a `str`/`bytes` body
-/// sent with status 200 and the content type `Response(body)` would give it.
-pub(crate) fn to_response(value: &Bound<'_, PyAny>) -> PyResult<CoreResponse> {
-    if let Ok(r) = value.cast::<Response>() {
-        return Ok(r.get().inner.clone());
-    }
-    match body_of(value) {
-        Some(body) => {
-            let (bytes, kind) = body?;
-            Ok(CoreResponse::new(200)
-                .header("Content-Type", kind)
-                .body(bytes))
-        }
-        None => Err(PyTypeError::new_err(format!(
-            "a handler must return pierhead.Response, str or bytes, not {}",
-            value.get_type().name()?
-        ))),
-    }
-}
-
-/// `TypeName: message` of an exception.
-pub(crate) fn describe(py: Python<'_>, e: &PyErr) -> String {
-    let name = e
-        .get_type(py)
-        .name()
-        .map_or_else(|_| "Exception".to_owned(), |n| n.to_string());
-    format!("{name}: {}", e.value(py))
-}
+/// Where the core's stats callback finds the Python callable (empty when stopped).
+pub(crate) type StatsSlot = Arc<Mutex<Option<Py<PyAny>>>>;
 
 /// The core stats callback: calls the callable in `slot` (if any) with the stats.
 pub(crate) fn stats_callback(

@@ -27,8 +27,8 @@ use pierhead::{CallbackGuard, CallbackScope, Request as CoreRequest, Response as
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 
-use crate::callbacks::{handler_failure, to_response, ErrorSink};
-use crate::http::Request;
+use crate::error_sink::{handler_failure, ErrorSink};
+use crate::http::{to_response, Request};
 
 /// What a handler call gives back to the waiting handler thread.
 pub(crate) type Reply = Result<CoreResponse, CoreResponse>;

@@ -1,15 +1,18 @@
 //! The HTTP values Python code handles: `Request` (what arrived), `Response` (what
-//! to answer) and `Fault` (how to misbehave). Thin wrappers over the core types.
+//! to answer, and [`to_response`] for what a handler returned) and `Fault`/`Chaos`
+//! (how to misbehave). Thin wrappers over the core types.
 
 use std::time::Duration;
 
 use pierhead::{
     Chaos as CoreChaos, Fault as CoreFault, Request as CoreRequest, Response as CoreResponse,
 };
+use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyByteArray, PyBytes, PyDict, PyString};
+use pyo3::types::{PyBytes, PyDict};
 
+use crate::body::{body_bytes, body_of, header_pairs};
 use crate::config::seconds;
 use crate::errors::{config_error, from_config_error};
 
@@ -284,52 +287,24 @@ impl Response {
     }
 }
 
-/// `str` as UTF-8 or `bytes`/`bytearray` as they are, with the content type a body
-/// of that kind gets by default; `None` for any other type.
-pub(crate) fn body_of(body: &Bound<'_, PyAny>) -> Option<PyResult<(Vec<u8>, &'static str)>> {
-    if let Ok(s) = body.cast::<PyString>() {
-        let text = s.to_cow().map(|t| t.as_bytes().to_vec());
-        return Some(text.map(|t| (t, "text/plain; charset=utf-8")));
+/// What a handler returned, as a response: a `Response`, or a `str`/`bytes` body
+/// sent with status 200 and the content type `Response(body)` would give it.
+pub(crate) fn to_response(value: &Bound<'_, PyAny>) -> PyResult<CoreResponse> {
+    if let Ok(r) = value.cast::<Response>() {
+        return Ok(r.get().inner.clone());
     }
-    if let Ok(b) = body.cast::<PyBytes>() {
-        return Some(Ok((b.as_bytes().to_vec(), "application/octet-stream")));
+    match body_of(value) {
+        Some(body) => {
+            let (bytes, kind) = body?;
+            Ok(CoreResponse::new(200)
+                .header("Content-Type", kind)
+                .body(bytes))
+        }
+        None => Err(PyTypeError::new_err(format!(
+            "a handler must return pierhead.Response, str or bytes, not {}",
+            value.get_type().name()?
+        ))),
     }
-    if let Ok(b) = body.cast::<PyByteArray>() {
-        return Some(Ok((b.to_vec(), "application/octet-stream")));
-    }
-    None
-}
-
-/// [`body_of`], or `ConfigError` naming `field` for another type.
-pub(crate) fn body_bytes(
-    py: Python<'_>,
-    body: &Bound<'_, PyAny>,
-    field: &str,
-) -> PyResult<(Vec<u8>, &'static str)> {
-    body_of(body).unwrap_or_else(|| {
-        Err(config_error(
-            py,
-            field,
-            format!("invalid config field `{field}`: must be str or bytes"),
-        ))
-    })
-}
-
-/// (name, value) pairs from a mapping or an iterable of pairs.
-pub(crate) fn header_pairs(headers: Option<&Bound<'_, PyAny>>) -> PyResult<Vec<(String, String)>> {
-    let Some(h) = headers else {
-        return Ok(Vec::new());
-    };
-    let items = if h.hasattr("items")? {
-        h.call_method0("items")?
-    } else {
-        h.clone()
-    };
-    let mut pairs = Vec::new();
-    for item in items.try_iter()? {
-        pairs.push(item?.extract::<(String, String)>()?);
-    }
-    Ok(pairs)
 }
 
 /// A misbehaviour on purpose; give it as `fault=` when responding.

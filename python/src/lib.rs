@@ -3,18 +3,23 @@
 //! It wraps the Rust core (`pierhead`) for Python. Layout: `server` (the handle and
 //! its lifecycle, releasing the interpreter whenever it waits), `config` (keyword
 //! arguments to a core config), `routes` (expectations as core routes), `http`
-//! (Request, Response, Fault), `callbacks` (running Python handlers and the stats
-//! callback on the server's threads), `stats` (snapshots), `bench` (the load
-//! generator and its result), `errors` (raising the package's exception classes),
-//! `cli` (the `pierhead` command line, which `python -m pierhead` runs). The Python
+//! (Request, Response, Fault, Chaos), `stream` (Step, SseEvent), `body` (bodies
+//! and header pairs from Python values), `callbacks` (Python handlers and the
+//! stats callback as the core calls them), `executor` (the Python threads handlers
+//! run on), `error_sink` (the exceptions kept for `check_assertions()`), `stats`
+//! (snapshots), `bench` (the load generator and its result), `frame` (the frame
+//! codec), `errors` (raising the package's exception classes), `cli` (the
+//! `pierhead` command line, which `python -m pierhead` runs). The Python
 //! package adds the expectations API and the pytest plugin.
 
 use pyo3::prelude::*;
 
 mod bench;
+mod body;
 mod callbacks;
 mod cli;
 mod config;
+mod error_sink;
 mod errors;
 mod executor;
 mod frame;

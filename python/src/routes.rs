@@ -18,9 +18,11 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString};
 use pyo3::{PyTraverseError, PyVisit};
 
-use crate::callbacks::{ErrorSink, PyHandler};
+use crate::body::{body_bytes, header_pairs};
+use crate::callbacks::PyHandler;
+use crate::error_sink::ErrorSink;
 use crate::errors::{config_error, expectation_error, from_config_error};
-use crate::http::{body_bytes, header_pairs, Chaos, Fault, Request, Response};
+use crate::http::{Chaos, Fault, Request, Response};
 
 /// Which requests an expectation is about.
 #[pyclass(module = "pierhead._pierhead", name = "Matcher", frozen)]

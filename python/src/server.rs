@@ -15,8 +15,9 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use pyo3::{PyTraverseError, PyVisit};
 
-use crate::callbacks::{stats_callback, ErrorSink};
+use crate::callbacks::{stats_callback, StatsSlot};
 use crate::config;
+use crate::error_sink::ErrorSink;
 use crate::errors::{from_start_error, state_error};
 use crate::http::Request;
 use crate::routes::Route;
@@ -373,7 +374,7 @@ impl Server {
         payload: &Bound<'_, PyAny>,
     ) -> PyResult<PublishReport> {
         let core = self.running(py)?;
-        let (bytes, _) = crate::http::body_bytes(py, payload, "payload")?;
+        let (bytes, _) = crate::body::body_bytes(py, payload, "payload")?;
         let room = room.to_owned();
         py.detach(move || core.publish(&room, &bytes))
             .map(PublishReport::from)
@@ -415,9 +416,6 @@ impl Server {
         Ok(())
     }
 }
-
-/// Where the core's stats callback finds the Python callable (empty when stopped).
-pub(crate) type StatsSlot = Arc<Mutex<Option<Py<PyAny>>>>;
 
 impl Server {
     fn lock(&self) -> std::sync::MutexGuard<'_, Option<Arc<CoreServer>>> {

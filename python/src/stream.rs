@@ -4,9 +4,9 @@
 use pierhead::{Sse as CoreSse, SseEvent as CoreSseEvent, Step as CoreStep};
 use pyo3::prelude::*;
 
+use crate::body::{body_bytes, body_of};
 use crate::config::seconds;
 use crate::errors::{config_error, from_config_error};
-use crate::http::body_of;
 
 /// One step of a streamed body: `Step.send(data)`, `Step.pause(seconds)`,
 /// `Step.cut()` (close inside the body) or `Step.reset()` (RST).
@@ -21,7 +21,7 @@ impl Step {
     /// Send `data` (`str` as UTF-8, or bytes) as one chunk.
     #[staticmethod]
     fn send(py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<Step> {
-        let (bytes, _) = crate::http::body_bytes(py, data, "step.send")?;
+        let (bytes, _) = body_bytes(py, data, "step.send")?;
         Ok(Step {
             inner: CoreStep::Send(bytes.into()),
         })
