@@ -114,6 +114,7 @@ pub(crate) fn publish(
         registry.inboxes[w].push(&mut vec![Incoming::Frame(Delivery {
             room: target.name.clone(),
             frame: frame.clone(),
+            text: false,
             tally: Some(tally.clone()),
         })]);
         // A failed wake means the worker has exited; it released its inbox.

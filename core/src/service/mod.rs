@@ -28,13 +28,16 @@
 //! | [`echo`] | RFC 862: sends back every byte received |
 //! | [`http`] | HTTP/1.1 and 1.0: routes, faults, handlers, the request log |
 //! | [`frame`] | length-prefixed frames with rooms (and the backplane) |
+//! | [`ws`] | WebSocket (RFC 6455, permessage-deflate) on the same rooms |
 
 pub(crate) mod discard;
 pub(crate) mod echo;
+pub(crate) mod fanout;
 pub(crate) mod frame;
 pub(crate) mod http;
 pub(crate) mod reply;
 pub(crate) mod run;
+pub(crate) mod ws;
 #[cfg(test)]
 mod tests;
 

@@ -4,13 +4,13 @@
 use std::sync::Arc;
 
 use super::codec::{self, op};
-use super::fanout;
 use super::session::{self, Session};
 use crate::config::SlowConsumer;
 use crate::engine::Peers;
 use crate::rooms::hub::Hub;
 use crate::rooms::registry::Incoming;
 use crate::server_core::ServerCore;
+use crate::service::fanout::{self, Member};
 use crate::service::{Cx, Next, Park, Progress, Service, Wake};
 use crate::stats::Counters;
 
@@ -94,6 +94,7 @@ impl Service for FrameService {
             peers,
             self.slow_consumer,
             &self.slow_error,
+            |d| d.frame.clone(),
             |w| {
                 // A failed wake only means that worker's loop is already gone.
                 let _ = wakers[w].wake();

@@ -1,5 +1,6 @@
 //! Delivering broadcast frames to this worker's room members, at the end of each
-//! loop turn.
+//! loop turn: the rooms' part every room service shares (the frame protocol and
+//! WebSocket), each encoding a delivery its own way, once per delivery.
 //!
 //! During a turn, sessions hand their data frames to the hub; frames from other
 //! workers, the backplane and host publishes arrive through the inbox. Then
@@ -16,11 +17,16 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use super::session::Session;
 use crate::config::SlowConsumer;
 use crate::engine::{Peer, Peers};
-use crate::rooms::hub::{Hub, LocalDelivery};
+use crate::rooms::hub::{Hub, LocalDelivery, Membership};
 use crate::rooms::registry::{Delivery, Incoming};
+
+/// A session that may be a room member.
+pub(crate) trait Member {
+    /// The membership, taken (the member leaves its room).
+    fn take_membership(&mut self) -> Option<Membership>;
+}
 
 /// What offering a frame to a member did.
 #[derive(Debug, Default, Clone, Copy)]
@@ -34,8 +40,8 @@ struct Offer {
 /// Queues `frame` for a member, or applies the slow-consumer policy when its
 /// pending output is already over `max_output`.
 #[inline]
-fn offer(
-    m: &mut Peer<'_, Session>,
+fn offer<S>(
+    m: &mut Peer<'_, S>,
     frame: &Bytes,
     max_output: usize,
     policy: SlowConsumer,
@@ -88,20 +94,22 @@ fn offer(
 }
 
 /// Delivers the turn's frames under the slow-consumer `policy` (a member
-/// disconnected gets `slow_error` last), and sends the frames for other workers
-/// on their way (`wake` wakes a worker).
-pub(super) fn fan_out(
+/// disconnected gets `slow_error` last), each encoded once by `encode` for all its
+/// recipients, and sends the frames for other workers on their way (`wake` wakes a
+/// worker).
+pub(crate) fn fan_out<S: Member>(
     hub: &mut Hub,
-    peers: &mut Peers<'_, Session>,
+    peers: &mut Peers<'_, S>,
     policy: SlowConsumer,
     slow_error: &[u8],
+    mut encode: impl FnMut(&LocalDelivery) -> Bytes,
     wake: impl FnMut(usize),
 ) {
     if !hub.local.is_empty() {
         let mut batch = std::mem::take(&mut hub.local);
         let mut doomed = Vec::new();
         for d in batch.drain(..) {
-            deliver(hub, peers, d, policy, slow_error, &mut doomed);
+            deliver(hub, peers, d, policy, slow_error, &mut encode, &mut doomed);
         }
         if hub.local.is_empty() {
             hub.local = batch; // keep the capacity
@@ -120,12 +128,13 @@ pub(super) fn fan_out(
 }
 
 /// Queues one frame for every local member of its room but the sender.
-fn deliver(
+fn deliver<S>(
     hub: &Hub,
-    peers: &mut Peers<'_, Session>,
+    peers: &mut Peers<'_, S>,
     d: LocalDelivery,
     policy: SlowConsumer,
     slow_error: &[u8],
+    encode: &mut impl FnMut(&LocalDelivery) -> Bytes,
     doomed: &mut Vec<mio::Token>,
 ) {
     let (mut delivered, mut dropped, mut disconnected, mut cut) = (0u64, 0u64, 0u64, 0u64);
@@ -135,6 +144,7 @@ fn deliver(
         .get(d.room)
         .filter(|r| Arc::ptr_eq(&r.shared, &d.shared));
     if let Some(room) = room {
+        let frame = encode(&d);
         // Members waiting for JOINED get nothing yet (rare: a new room with a
         // backplane, for a round trip to the broker).
         let waiting = !room.waiting.is_empty();
@@ -150,7 +160,7 @@ fn deliver(
                 // if the kernel will not take it now.
                 m.send_now();
             }
-            let o = offer(&mut m, &d.frame, max_output, policy);
+            let o = offer(&mut m, &frame, max_output, policy);
             dropped += o.dropped;
             if o.queued {
                 delivered += 1;
@@ -180,7 +190,7 @@ fn deliver(
 }
 
 /// At exit: host publishes still queued are told this worker is done.
-pub(super) fn release(incoming: &mut Vec<Incoming>) {
+pub(crate) fn release(incoming: &mut Vec<Incoming>) {
     for item in incoming.drain(..) {
         if let Incoming::Frame(Delivery { tally: Some(t), .. }) = item {
             t.worker_done();

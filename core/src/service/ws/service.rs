@@ -1,0 +1,161 @@
+//! The WebSocket service: one worker's part of the rooms (the frame protocol's
+//! registry), a session per connection, and the fan-out at the end of each turn,
+//! where a delivery is put under a WebSocket header once for all this worker's
+//! members.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use super::close::{self, code};
+use super::deflate::DeflateConfig;
+use super::frame::{self, opcode};
+use super::session::Session;
+use crate::config::SlowConsumer;
+use crate::engine::Peers;
+use crate::rooms::hub::{Hub, LocalDelivery};
+use crate::rooms::registry::Incoming;
+use crate::server_core::ServerCore;
+use crate::service::fanout::{self, Member};
+use crate::service::frame::codec::HEADER_LEN;
+use crate::service::{Cx, Next, Park, Progress, Service, Wake};
+use crate::stats::Counters;
+
+/// What the sessions read of the config.
+pub(crate) struct WsConfig {
+    /// Largest message, after decompression.
+    pub(crate) max_message: usize,
+    pub(crate) max_headers: usize,
+    pub(crate) max_header_bytes: usize,
+    pub(crate) deflate: DeflateConfig,
+}
+
+/// One worker's WebSocket service.
+pub(crate) struct WsService {
+    hub: Hub,
+    shared: Arc<ServerCore>,
+    worker: usize,
+    cfg: WsConfig,
+    slow_consumer: SlowConsumer,
+    incoming: Vec<Incoming>,
+    /// The close frame a slow consumer gets (1008 "slow consumer").
+    slow_error: Vec<u8>,
+}
+
+/// A room delivery as a WebSocket frame: the payload of the frame protocol's data
+/// frame under a WebSocket header (text or binary), one allocation for every
+/// member of this worker.
+fn encode(d: &LocalDelivery) -> Bytes {
+    let payload = d.frame.get(HEADER_LEN..).unwrap_or_default();
+    let op = if d.text { opcode::TEXT } else { opcode::BINARY };
+    let mut out = Vec::with_capacity(payload.len() + 10);
+    frame::encode(true, false, op, payload, &mut out);
+    Bytes::from(out)
+}
+
+impl Service for WsService {
+    type Session = Session;
+    /// The room a new member waited for is ready.
+    type Event = Arc<str>;
+    type Own = ();
+
+    fn start(worker: usize, shared: &Arc<ServerCore>, _own: &()) -> WsService {
+        let c = &shared.config;
+        let mut body = Vec::new();
+        close::encode_close(code::POLICY, "slow consumer", &mut body);
+        let mut slow_error = Vec::new();
+        frame::encode(true, false, opcode::CLOSE, &body, &mut slow_error);
+        WsService {
+            hub: Hub::new(worker, c.workers, shared.rooms.clone()),
+            shared: shared.clone(),
+            worker,
+            cfg: WsConfig {
+                max_message: c.max_message_bytes,
+                max_headers: c.max_headers,
+                max_header_bytes: c.max_header_bytes,
+                deflate: DeflateConfig {
+                    enabled: c.ws_deflate,
+                    server_no_context_takeover: false,
+                    server_max_window_bits: 15,
+                },
+            },
+            slow_consumer: c.slow_consumer,
+            incoming: Vec::new(),
+            slow_error,
+        }
+    }
+
+    #[inline]
+    fn open(&mut self) -> Session {
+        Session::new()
+    }
+
+    #[inline]
+    fn on_input(&mut self, s: &mut Session, input: &[u8], cx: &mut Cx<'_>) -> Progress {
+        s.on_input(input, cx, &mut self.hub, &self.cfg)
+    }
+
+    fn resume(&mut self, s: &mut Session, _why: Wake<Arc<str>>, _cx: &mut Cx<'_>) -> Next {
+        s.ready();
+        Next::Continue
+    }
+
+    fn take_events(&mut self, events: &mut Vec<(mio::Token, Arc<str>)>) {
+        self.shared.rooms.inboxes[self.worker].take(&mut self.incoming);
+        self.hub.accept(&mut self.incoming);
+        events.append(&mut self.hub.joined);
+    }
+
+    #[inline]
+    fn park(s: &Session) -> Option<Park> {
+        s.awaiting_ready().then_some(Park::Event)
+    }
+
+    #[inline]
+    fn is_idle(s: &Session) -> bool {
+        s.is_idle()
+    }
+
+    fn on_request_timeout(&mut self, s: &mut Session, cx: &mut Cx<'_>) {
+        s.on_timeout(cx);
+    }
+
+    fn end_turn(&mut self, peers: &mut Peers<'_, Session>) {
+        let wakers = &self.shared.wakers;
+        fanout::fan_out(
+            &mut self.hub,
+            peers,
+            self.slow_consumer,
+            &self.slow_error,
+            encode,
+            |w| {
+                // A failed wake only means that worker's loop is already gone.
+                let _ = wakers[w].wake();
+            },
+        );
+    }
+
+    fn last_exited(_own: &(), shared: &ServerCore) {
+        if let Some(bp) = &shared.rooms.backplane {
+            bp.request_stop();
+        }
+    }
+
+    #[inline]
+    fn shared_sent(&mut self, sent: u64, lost: u64, counters: &Counters) {
+        counters.deliveries.add(sent);
+        counters.responses.add(sent);
+        counters.frames_dropped.add(lost);
+    }
+
+    fn close(&mut self, s: &mut Session) {
+        if let Some(m) = s.take_membership() {
+            self.hub.leave(m);
+        }
+    }
+
+    fn exit(&mut self) {
+        self.shared.rooms.inboxes[self.worker].take(&mut self.incoming);
+        fanout::release(&mut self.incoming);
+    }
+}
