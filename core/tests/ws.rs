@@ -174,3 +174,16 @@ fn a_request_that_is_not_a_handshake_gets_426() {
     assert_eq!(r.status, 426);
     assert_eq!(r.header("Sec-WebSocket-Version"), Some("13"));
 }
+
+#[test]
+fn a_stop_says_going_away() {
+    let server = ws_server(|c| c.workers(1));
+    let mut ws = client(server.local_addr(), "/room");
+    assert!(wait_until(Duration::from_secs(5), || server.rooms().len() == 1));
+    let report = server.stop(Duration::from_secs(5));
+    assert!(report.complete);
+    match next(&mut ws) {
+        Message::Close(Some(f)) => assert_eq!(f.code, CloseCode::Away),
+        m => panic!("{m:?}"),
+    }
+}

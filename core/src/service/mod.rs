@@ -238,6 +238,14 @@ pub(crate) trait Service: Sized + 'static {
         true
     }
 
+    /// What an idle connection closed by a stop is told first, if anything (a
+    /// WebSocket close frame, 1001 going away): sent once, best effort, never
+    /// waited for.
+    #[inline]
+    fn farewell(_s: &Self::Session) -> Option<&'static [u8]> {
+        None
+    }
+
     /// A request stayed incomplete past the header timeout: answer it if the
     /// protocol has an answer for that (HTTP 408). The connection closes afterwards.
     fn on_request_timeout(&mut self, _s: &mut Self::Session, _cx: &mut Cx<'_>) {}

@@ -21,6 +21,9 @@ use crate::service::frame::codec::HEADER_LEN;
 use crate::service::{Cx, Next, Park, Progress, Service, Wake};
 use crate::stats::Counters;
 
+/// A close frame with code 1001 (going away), as a stop sends it.
+const GOING_AWAY: &[u8] = &[0x88, 0x02, 0x03, 0xE9];
+
 /// What the sessions read of the config.
 pub(crate) struct WsConfig {
     /// Largest message, after decompression.
@@ -114,6 +117,12 @@ impl Service for WsService {
     #[inline]
     fn is_idle(s: &Session) -> bool {
         s.is_idle()
+    }
+
+    /// A close frame, 1001 going away, for a connection past its handshake.
+    #[inline]
+    fn farewell(s: &Session) -> Option<&'static [u8]> {
+        s.is_idle().then_some(GOING_AWAY)
     }
 
     fn on_request_timeout(&mut self, s: &mut Session, cx: &mut Cx<'_>) {
