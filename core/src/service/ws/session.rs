@@ -494,3 +494,17 @@ fn inflate_fail(e: InflateError) -> Fail {
         _ => Fail(code::INVALID_PAYLOAD, "bad compressed data"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An idle member costs its session, the engine's connection and the kernel's
+    /// socket: the session stays small (message, deflate and frame state are boxed
+    /// or absent between messages).
+    #[test]
+    fn a_session_is_small() {
+        let size = std::mem::size_of::<Session>();
+        assert!(size <= 96, "{size} bytes");
+    }
+}
