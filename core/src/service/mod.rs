@@ -40,7 +40,6 @@ pub(crate) mod run;
 pub(crate) mod ws;
 #[cfg(test)]
 mod tests;
-pub(crate) mod ws;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

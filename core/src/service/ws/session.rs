@@ -352,7 +352,7 @@ impl Session {
         if m.opcode == opcode::TEXT {
             m.utf8
                 .feed(&m.data[start..])
-                .map_err(|_| Fail(code::INVALID_PAYLOAD, "invalid UTF-8"))?;
+                .map_err(|e| Fail(e.close_code(), "invalid UTF-8"))?;
         }
         Ok(())
     }
@@ -373,14 +373,14 @@ impl Session {
                 if m.opcode == opcode::TEXT {
                     m.utf8
                         .feed(&m.data[start..])
-                        .map_err(|_| Fail(code::INVALID_PAYLOAD, "invalid UTF-8"))?;
+                        .map_err(|e| Fail(e.close_code(), "invalid UTF-8"))?;
                 }
             }
         }
         if m.opcode == opcode::TEXT {
             m.utf8
                 .finish()
-                .map_err(|_| Fail(code::INVALID_PAYLOAD, "invalid UTF-8"))?;
+                .map_err(|e| Fail(e.close_code(), "invalid UTF-8"))?;
         }
         Ok(Done::Message(m.opcode, m.data))
     }
