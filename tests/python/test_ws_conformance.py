@@ -502,7 +502,7 @@ def _utf8_sequences() -> "list[list[bytes]]":
     missing = [
         b"\xc0", b"\xe0\x80", b"\xf0\x80\x80", b"\xf8\x80\x80\x80", b"\xfc\x80\x80\x80\x80",
         b"\xdf", b"\xef\xbf", b"\xf7\xbf\xbf", b"\xfb\xbf\xbf\xbf", b"\xfd\xbf\xbf\xbf\xbf",
-    ]  # fmt: skip
+    ]
     noncharacters = [b"\xef\xbf\xbe", b"\xef\xbf\xbf"]
     for z1 in b"\xf0\xf1\xf2\xf3\xf4":
         for z2 in b"\x8f\x9f\xaf\xbf":
@@ -521,9 +521,9 @@ def _utf8_sequences() -> "list[list[bytes]]":
         [b"\xf7\xbf\xbf\xbf", b"\xfb\xbf\xbf\xbf\xbf", b"\xfd\xbf\xbf\xbf\xbf\xbf"],
         [b"\xed\x9f\xbf", b"\xee\x80\x80", b"\xef\xbf\xbd", b"\xf4\x8f\xbf\xbf", b"\xf4\x90\x80\x80"],
         [b"\x80", b"\xbf", b"\x80\xbf", b"\x80\xbf\x80", b"\x80\xbf\x80\xbf", b"\x80\xbf\x80\xbf\x80",
-         b"\x80\xbf\x80\xbf\x80\xbf", bytes(range(0x80, 0xBF))],  # fmt: skip
+         b"\x80\xbf\x80\xbf\x80\xbf", bytes(range(0x80, 0xBF))],
         [b"".join(bytes([i, 0x20]) for i in range(lo, hi))
-         for lo, hi in ((0xC0, 0xDF), (0xE0, 0xEF), (0xF0, 0xF7), (0xF8, 0xFB), (0xFC, 0xFD))],  # fmt: skip
+         for lo, hi in ((0xC0, 0xDF), (0xE0, 0xEF), (0xF0, 0xF7), (0xF8, 0xFB), (0xFC, 0xFD))],
         missing,
         [b"".join(missing)],
         [b"\xfe", b"\xff", b"\xfe\xfe\xff\xff"],
@@ -531,12 +531,12 @@ def _utf8_sequences() -> "list[list[bytes]]":
         [b"\xc1\xbf", b"\xe0\x9f\xbf", b"\xf0\x8f\xbf\xbf", b"\xf8\x87\xbf\xbf\xbf", b"\xfc\x83\xbf\xbf\xbf\xbf"],
         [b"\xc0\x80", b"\xe0\x80\x80", b"\xf0\x80\x80\x80", b"\xf8\x80\x80\x80\x80", b"\xfc\x80\x80\x80\x80\x80"],
         [b"\xed\xa0\x80", b"\xed\xad\xbf", b"\xed\xae\x80", b"\xed\xaf\xbf", b"\xed\xb0\x80", b"\xed\xbe\x80",
-         b"\xed\xbf\xbf"],  # fmt: skip
+         b"\xed\xbf\xbf"],
         [a + b for a in (b"\xed\xa0\x80", b"\xed\xad\xbf", b"\xed\xae\x80", b"\xed\xaf\xbf")
-         for b in (b"\xed\xb0\x80", b"\xed\xbf\xbf")],  # fmt: skip
+         for b in (b"\xed\xb0\x80", b"\xed\xbf\xbf")],
         noncharacters,
         [b"\xef\xbf\xb9", b"\xef\xbf\xba", b"\xef\xbf\xbb", b"\xef\xbf\xbc", b"\xef\xbf\xbd", b"\xef\xbf\xbe",
-         b"\xef\xbf\xbf"],  # fmt: skip
+         b"\xef\xbf\xbf"],
     ]
 
 
@@ -682,7 +682,7 @@ def _auto_fragmented(t: WsTarget) -> None:
 # (payload length, auto-fragment size) as in case12_x_x.py's MSG_SIZES.
 _DEFLATE_SIZES = [(16, 0), (64, 0), (256, 0), (1024, 0), (4096, 0), (8192, 0), (16384, 0), (32768, 0), (65536, 0),
                   (131072, 0), (8192, 256), (16384, 256), (32768, 256), (65536, 256), (131072, 256),
-                  (131072, 1024), (131072, 4096), (131072, 32768)]  # fmt: skip
+                  (131072, 1024), (131072, 4096), (131072, 32768)]
 
 
 def _corpus(kind: str, size: int = 400_000) -> bytes:
@@ -716,7 +716,7 @@ def _corpus(kind: str, size: int = 400_000) -> bytes:
 
 # (name, corpus kind, sent as binary) in case12_x_x.py's order.
 _DATASETS = [("gutenberg_faust", "text", True), ("lena512", "bitmap", True), ("ooms", "pdf", True),
-             ("json_data1", "json", False), ("html_data1", "html", False)]  # fmt: skip
+             ("json_data1", "json", False), ("html_data1", "html", False)]
 _CORPORA: "dict[str, bytes]" = {}
 
 # case13's (offers, what the response must grant): (server_no_context_takeover, server_max_window_bits).
@@ -728,7 +728,7 @@ _OFFERS = [
     [deflate_offer(server_no_context_takeover=True, server_max_window_bits=8)],
     [deflate_offer(server_no_context_takeover=True, server_max_window_bits=15)],
     [deflate_offer(server_no_context_takeover=True, server_max_window_bits=8),
-     deflate_offer(server_no_context_takeover=True), deflate_offer()],  # fmt: skip
+     deflate_offer(server_no_context_takeover=True), deflate_offer()],
 ]
 
 
@@ -790,4 +790,4 @@ def test_case_list_matches_autobahn() -> None:
         g = cid.split(".")[0]
         counts[g] = counts.get(g, 0) + 1
     assert counts == {"1": 16, "2": 11, "3": 7, "4": 10, "5": 20, "6": 145, "7": 37, "9": 54, "10": 1,
-                      "12": 90, "13": 126}  # fmt: skip
+                      "12": 90, "13": 126}
