@@ -185,9 +185,15 @@ def _ten_pings(chop: int) -> "Callable[[WsTarget], None]":
         with t.connect() as c:
             for i in range(10):
                 c.send_frame(OP_PING, b"payload-%d" % i, chop=chop)
-            # Autobahn accepts at least the last pong; we hold the server to all, in order.
-            for i in range(10):
-                expect_pong(c, b"payload-%d" % i)
+            # RFC 6455 5.5.3 lets a server answer only the latest of pings it has not
+            # answered yet; Autobahn wants at least the last pong: pongs in order, ending so.
+            last = -1
+            while last < 9:
+                f = c.recv_frame()
+                assert f.opcode == OP_PONG and f.payload.startswith(b"payload-"), f"expected a pong, got {f}"
+                i = int(f.payload[8:])
+                assert i > last, f"pong {i} after pong {last}"
+                last = i
             clean_close(c)
 
     return run
@@ -791,3 +797,45 @@ def test_case_list_matches_autobahn() -> None:
         counts[g] = counts.get(g, 0) + 1
     assert counts == {"1": 16, "2": 11, "3": 7, "4": 10, "5": 20, "6": 145, "7": 37, "9": 54, "10": 1,
                       "12": 90, "13": 126}
+
+
+# -- beyond Autobahn: pierhead's own settings --------------------------------------------
+
+
+@pytest.fixture
+def pierhead_only(ws_server: WsTarget) -> None:  # noqa: F811
+    if ws_server.external:
+        pytest.skip("pierhead's own settings: not with WS_CONFORMANCE_URL")
+
+
+def test_message_over_max_message_bytes_fails_1009(pierhead_only: None) -> None:
+    """A message over `max_message_bytes`, in one frame or in fragments, fails
+    the connection with 1009 (message too big); one at the limit is echoed."""
+    import pierhead
+
+    with pierhead.Server(protocol="ws", max_message_bytes=4096) as s:
+        t = WsTarget(f"ws://127.0.0.1:{s.port}/", True, False)
+        with t.connect() as c:
+            c.send_frame(OP_BINARY, b"x" * 4096)
+            expect_echo(c, OP_BINARY, b"x" * 4096)
+            c.send_frame(OP_BINARY, b"x" * 4097)
+            expect_fail(c, 1009)
+        with t.connect() as c:
+            c.send_frame(OP_TEXT, b"x" * 3000, fin=False)
+            c.send_frame(OP_CONT, b"x" * 3000, fin=True)
+            expect_fail(c, 1009)
+
+
+def test_ws_deflate_off_declines_the_offer(pierhead_only: None) -> None:
+    """`ws_deflate=False`: the offer is declined, messages go uncompressed,
+    and RSV1 is a protocol error."""
+    import pierhead
+
+    with pierhead.Server(protocol="ws", ws_deflate=False) as s:
+        t = WsTarget(f"ws://127.0.0.1:{s.port}/", True, False)
+        with t.connect(extensions=deflate_offer()) as c:
+            assert c.deflate_params is None and "sec-websocket-extensions" not in c.headers
+            c.send_message("plain", binary=False)
+            expect_echo(c, OP_TEXT, b"plain")
+            c.send_frame(OP_TEXT, b"\xf2H\xcd\xc9\xc9\x07\x00", rsv=4)
+            expect_fail(c, 1002)

@@ -179,8 +179,10 @@ class _Deflater:
 
     def decompress(self, data: bytes, max_size: int = 0) -> bytes:
         if self._decomp is None or self.params.server_no_context_takeover:
-            # The largest window inflates whatever window the server used.
-            self._decomp = zlib.decompressobj(-15)
+            # The window the server agreed to, so a server that compresses with a
+            # bigger one fails here (zlib's raw inflate has no 8: 9 is its least,
+            # and zlib's own deflate turns 8 into 9 as well).
+            self._decomp = zlib.decompressobj(-max(self.params.server_max_window_bits, 9))
         return self._decomp.decompress(data + _TAIL, max_size)
 
 
