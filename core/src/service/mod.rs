@@ -37,6 +37,7 @@ pub(crate) mod reply;
 pub(crate) mod run;
 #[cfg(test)]
 mod tests;
+pub(crate) mod ws;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
