@@ -126,6 +126,8 @@ impl Inflater {
             out.truncate(start + written);
             self.produced = self.produced.saturating_add(written);
             if self.produced > limit {
+                // The extra byte that told is not kept.
+                out.truncate(out.len() - (self.produced - limit).min(written));
                 return Err(InflateError::TooBig);
             }
             match status {

@@ -417,6 +417,7 @@ fn compression_bomb_is_refused_fast_within_the_limit() {
         }
     }
     assert_eq!(result, Err(InflateError::TooBig));
+    assert_eq!(out.len(), limit);
     assert!(out.capacity() <= limit + 1, "capacity {}", out.capacity());
     assert!(started.elapsed() < std::time::Duration::from_secs(2));
     // The inflater starts afresh after the error.
