@@ -15,9 +15,14 @@ use super::params::{
 /// message and appended again before inflating its end (RFC 7692 7.2.1, 7.2.2).
 const TAIL: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
 
-/// The first step an output buffer grows by while inflating; later steps double
-/// with what the message has, always capped by its limit.
+/// The first step an output buffer grows by while inflating (later steps double
+/// with what the message has, always capped by its limit), and the step for a
+/// compressor's pending output.
 const FIRST_STEP: usize = 4096;
+
+/// The least output one inflate step zero-fills ahead (for the tail and other
+/// small pieces; more steps follow when they inflate to more).
+const MIN_GUESS: usize = 512;
 
 /// The most output one inflate step zero-fills ahead.
 const MAX_STEP: usize = 256 * 1024;
@@ -95,6 +100,12 @@ impl Inflater {
         result
     }
 
+    /// Whether the zlib stream is allocated now.
+    #[cfg(test)]
+    pub(crate) fn holds_stream(&self) -> bool {
+        self.stream.is_some()
+    }
+
     /// Inflates `input` into `out`, growing it in steps capped by the limit.
     fn feed(
         &mut self,
@@ -115,7 +126,7 @@ impl Inflater {
             if out.capacity() == out.len() {
                 out.reserve_exact(allowed.min(out.len().max(FIRST_STEP)));
             }
-            let guess = input.len().saturating_mul(4).clamp(FIRST_STEP, MAX_STEP);
+            let guess = input.len().saturating_mul(4).clamp(MIN_GUESS, MAX_STEP);
             let step = allowed.min(out.capacity() - out.len()).min(guess);
             let start = out.len();
             out.resize(start + step, 0);
@@ -203,10 +214,11 @@ impl Deflater {
 
     /// Compresses `payload` with a sync flush into `out`; false if zlib failed.
     fn compress(&mut self, mut input: &[u8], out: &mut Vec<u8>) -> bool {
+        // Enough for the whole message in one call, almost always (a sync flush
+        // adds a few bytes, stored blocks 5 per 64 KiB); then pending output.
+        let mut step = input.len() + input.len() / 8 + 64;
         loop {
             let start = out.len();
-            // Enough for the whole message in one call, most of the time.
-            let step = input.len() + input.len() / 8 + FIRST_STEP;
             out.resize(start + step, 0);
             let (in_before, out_before) = (self.stream.total_in(), self.stream.total_out());
             let status = self
@@ -226,6 +238,7 @@ impl Deflater {
             if consumed == 0 && written == 0 {
                 return false;
             }
+            step = FIRST_STEP;
         }
     }
 }

@@ -461,3 +461,24 @@ fn memory_bound_follows_window_and_is_small_for_inflate() {
     assert_eq!(i15, i9);
     assert!(i15 < 48 << 10, "{i15}");
 }
+
+#[test]
+fn inflater_allocates_lazily_and_frees_without_context_takeover() {
+    for cnct in [false, true] {
+        let p = params(15, 15, false, cnct);
+        let mut c = Vec::new();
+        Deflater::new(&p).deflate(b"Hello", &mut c);
+        let mut inf = Inflater::new(&p);
+        assert!(!inf.holds_stream());
+        let mut out = Vec::new();
+        assert_eq!(inf.inflate(&c[..2], false, &mut out, 100), Ok(()));
+        assert!(inf.holds_stream());
+        assert_eq!(inf.inflate(&c[2..], true, &mut out, 100), Ok(()));
+        assert_eq!(out, b"Hello");
+        assert_eq!(
+            inf.holds_stream(),
+            !cnct,
+            "client_no_context_takeover {cnct}"
+        );
+    }
+}
