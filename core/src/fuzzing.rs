@@ -114,4 +114,40 @@ pub fn ws_frame(data: &[u8], choice: u32) {
         }
         rest = &rest[h.header_len + body.len()..];
     }
+
+/// Inflates `data` as permessage-deflate messages under `limit`, with the window
+/// and context options `flags` picks, cut into pieces at `split` (each message
+/// ends at a 0xFF byte); must never panic, never go past the limit, and give the
+/// same bytes and errors however each message is cut.
+pub fn ws_inflate(data: &[u8], split: usize, limit: usize, flags: u8) {
+    use crate::service::ws::deflate::{DeflateParams, Inflater};
+    let p = DeflateParams {
+        server_no_context_takeover: false,
+        client_no_context_takeover: flags & 1 != 0,
+        server_max_window_bits: 15,
+        client_max_window_bits: 8 + (flags >> 1) % 8,
+    };
+    let limit = limit % (1 << 20);
+    let messages: Vec<&[u8]> = data.split(|&b| b == 0xff).collect();
+    let run = |cut: Option<usize>| {
+        let mut inf = Inflater::new(&p);
+        let mut results = Vec::new();
+        for m in &messages {
+            let mut out = Vec::new();
+            let r = match cut {
+                Some(c) => {
+                    let at = c % (m.len() + 1);
+                    inf.inflate(&m[..at], false, &mut out, limit)
+                        .and_then(|()| inf.inflate(&m[at..], true, &mut out, limit))
+                }
+                None => inf.inflate(m, true, &mut out, limit),
+            };
+            assert!(out.len() <= limit, "inflated past the limit");
+            results.push(r.map(|()| out));
+        }
+        results
+    };
+    let whole = run(None);
+    let cut = run(Some(split));
+    assert_eq!(whole, cut, "inflates differently when cut at {split}");
 }
