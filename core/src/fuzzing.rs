@@ -114,6 +114,7 @@ pub fn ws_frame(data: &[u8], choice: u32) {
         }
         rest = &rest[h.header_len + body.len()..];
     }
+}
 
 /// Inflates `data` as permessage-deflate messages under `limit`, with the window
 /// and context options `flags` picks, cut into pieces at `split` (each message

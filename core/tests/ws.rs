@@ -33,9 +33,9 @@ fn client(addr: SocketAddr, path: &str) -> Ws {
 /// The next data message (pings answered by tungstenite are skipped).
 fn next(ws: &mut Ws) -> Message {
     loop {
-        match ws.read().unwrap() {
-            m @ (Message::Text(_) | Message::Binary(_) | Message::Close(_)) => return m,
-            _ => {}
+        if let m @ (Message::Text(_) | Message::Binary(_) | Message::Close(_)) = ws.read().unwrap()
+        {
+            return m;
         }
     }
 }
@@ -76,10 +76,16 @@ fn room_members_hear_each_other_across_workers_but_not_themselves() {
             got.push(next(m));
         }
         if i != 0 {
-            assert!(got.contains(&Message::text("hi all")), "member {i}: {got:?}");
+            assert!(
+                got.contains(&Message::text("hi all")),
+                "member {i}: {got:?}"
+            );
         }
         if i != 1 {
-            assert!(got.contains(&Message::binary(vec![1, 2, 3])), "member {i}: {got:?}");
+            assert!(
+                got.contains(&Message::binary(vec![1, 2, 3])),
+                "member {i}: {got:?}"
+            );
         }
     }
     // The other room heard nothing: its next message is the one sent to it.

@@ -134,7 +134,13 @@ impl Hub {
     /// Sends `frame` (a whole data frame of the frame protocol; `text`: its payload
     /// is a WebSocket text message) to every other member of the sender's room, on
     /// every worker.
-    pub(crate) fn broadcast(&mut self, m: Membership, frame: Bytes, text: bool, sender: mio::Token) {
+    pub(crate) fn broadcast(
+        &mut self,
+        m: Membership,
+        frame: Bytes,
+        text: bool,
+        sender: mio::Token,
+    ) {
         let Some(local) = self.rooms.get(m.room) else {
             return;
         };

@@ -40,12 +40,7 @@ struct Offer {
 /// Queues `frame` for a member, or applies the slow-consumer policy when its
 /// pending output is already over `max_output`.
 #[inline]
-fn offer<S>(
-    m: &mut Peer<'_, S>,
-    frame: &Bytes,
-    max_output: usize,
-    policy: SlowConsumer,
-) -> Offer {
+fn offer<S>(m: &mut Peer<'_, S>, frame: &Bytes, max_output: usize, policy: SlowConsumer) -> Offer {
     if !m.receptive() {
         // Closing (a slow consumer disconnected this turn, or by its own course),
         // or its client shut down its side (it closes once its answers are sent):

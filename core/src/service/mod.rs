@@ -37,9 +37,9 @@ pub(crate) mod frame;
 pub(crate) mod http;
 pub(crate) mod reply;
 pub(crate) mod run;
-pub(crate) mod ws;
 #[cfg(test)]
 mod tests;
+pub(crate) mod ws;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -2,8 +2,6 @@
 //! of a received close frame's payload (which codes a peer may send, a reason
 //! that must be UTF-8), and the encoder of the payload this server sends.
 
-
-
 /// Close status codes (RFC 6455 section 7.4.1, and the IANA registry).
 // The whole table, whether or not this server sends or reports each code.
 #[allow(dead_code)]

@@ -7,8 +7,6 @@
 //! it arrives, and a payload longer than the limit is refused as soon as its
 //! length bytes are there, before the mask key, so nothing is buffered for it.
 
-
-
 /// Frame opcodes (the low nibble of the first byte).
 pub(crate) mod opcode {
     /// The next fragment of a message.

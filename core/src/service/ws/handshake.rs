@@ -193,11 +193,14 @@ mod tests {
 
     #[test]
     fn deflate_is_negotiated_only_when_enabled() {
-        let req = request("Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n");
+        let req =
+            request("Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n");
         let mut out = Vec::new();
         let a = answer(&req, 100, &cfg(true), &mut out).unwrap();
         assert!(a.deflate.is_some());
-        assert!(String::from_utf8(out).unwrap().contains("Sec-WebSocket-Extensions: permessage-deflate"));
+        assert!(String::from_utf8(out)
+            .unwrap()
+            .contains("Sec-WebSocket-Extensions: permessage-deflate"));
         let mut out = Vec::new();
         let a = answer(&req, 100, &cfg(false), &mut out).unwrap();
         assert!(a.deflate.is_none());

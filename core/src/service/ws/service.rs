@@ -10,7 +10,7 @@ use bytes::Bytes;
 use super::close::{self, code};
 use super::deflate::DeflateConfig;
 use super::frame::{self, opcode};
-use super::session::Session;
+use super::session::{Session, WsConfig};
 use crate::config::SlowConsumer;
 use crate::engine::Peers;
 use crate::rooms::hub::{Hub, LocalDelivery};
@@ -23,15 +23,6 @@ use crate::stats::Counters;
 
 /// A close frame with code 1001 (going away), as a stop sends it.
 const GOING_AWAY: &[u8] = &[0x88, 0x02, 0x03, 0xE9];
-
-/// What the sessions read of the config.
-pub(crate) struct WsConfig {
-    /// Largest message, after decompression.
-    pub(crate) max_message: usize,
-    pub(crate) max_headers: usize,
-    pub(crate) max_header_bytes: usize,
-    pub(crate) deflate: DeflateConfig,
-}
 
 /// One worker's WebSocket service.
 pub(crate) struct WsService {

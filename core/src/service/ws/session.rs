@@ -14,16 +14,27 @@
 use bytes::Bytes;
 
 use super::close::{self, code};
-use super::deflate::{DeflateParams, Deflater, InflateError, Inflater};
+use super::deflate::{DeflateConfig, DeflateParams, Deflater, InflateError, Inflater};
 use super::frame::{self, opcode, FrameError, Header};
 use super::handshake;
-use super::service::WsConfig;
 use super::utf8::Utf8Validator;
 use crate::rooms::hub::{Hub, Membership};
 use crate::service::fanout::Member;
 use crate::service::frame::codec::{self as frame_codec, FrameType};
 use crate::service::http::head;
 use crate::service::{Cx, Next, Progress};
+
+/// What the sessions read of the config.
+pub(crate) struct WsConfig {
+    /// Largest message, after decompression.
+    pub(crate) max_message: usize,
+    /// Most header fields in the handshake.
+    pub(crate) max_headers: usize,
+    /// Largest handshake head.
+    pub(crate) max_header_bytes: usize,
+    /// What permessage-deflate may be agreed to.
+    pub(crate) deflate: DeflateConfig,
+}
 
 /// Where a connection is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -254,7 +265,11 @@ impl Session {
                     break;
                 }
                 if header.rsv1 {
-                    return self.fail(Fail(code::PROTOCOL_ERROR, "RSV1 on a control frame"), input, cx);
+                    return self.fail(
+                        Fail(code::PROTOCOL_ERROR, "RSV1 on a control frame"),
+                        input,
+                        cx,
+                    );
                 }
                 let mut payload = Vec::with_capacity(header.len as usize);
                 let key = header.mask.unwrap_or([0; 4]);
@@ -292,7 +307,10 @@ impl Session {
         match (&mut self.message, h.opcode) {
             (None, opcode::TEXT | opcode::BINARY) => {
                 if h.rsv1 && self.deflate.is_none() {
-                    return Err(Fail(code::PROTOCOL_ERROR, "RSV1 without permessage-deflate"));
+                    return Err(Fail(
+                        code::PROTOCOL_ERROR,
+                        "RSV1 without permessage-deflate",
+                    ));
                 }
                 self.message = Some(Box::new(Message {
                     opcode: h.opcode,
@@ -302,7 +320,10 @@ impl Session {
                 }));
             }
             (None, _) => {
-                return Err(Fail(code::PROTOCOL_ERROR, "continuation frame with no message"));
+                return Err(Fail(
+                    code::PROTOCOL_ERROR,
+                    "continuation frame with no message",
+                ));
             }
             (Some(_), opcode::CONTINUATION) => {
                 if h.rsv1 {
@@ -310,7 +331,10 @@ impl Session {
                 }
             }
             (Some(_), _) => {
-                return Err(Fail(code::PROTOCOL_ERROR, "a new message before the last one ended"));
+                return Err(Fail(
+                    code::PROTOCOL_ERROR,
+                    "a new message before the last one ended",
+                ));
             }
         }
         let m = self.message.as_ref().map_or(0, |m| m.data.len() as u64);
@@ -337,7 +361,10 @@ impl Session {
         let start = m.data.len();
         if m.compressed {
             let Some(d) = self.deflate.as_mut() else {
-                return Err(Fail(code::PROTOCOL_ERROR, "RSV1 without permessage-deflate"));
+                return Err(Fail(
+                    code::PROTOCOL_ERROR,
+                    "RSV1 without permessage-deflate",
+                ));
             };
             d.scratch.clear();
             frame::unmask_into(&mut d.scratch, piece, key, r.got);
@@ -464,7 +491,13 @@ impl Session {
     }
 
     /// Refuses the handshake with an HTTP answer, then closes.
-    fn refuse(&mut self, status: u16, reason: &'static str, input: &[u8], cx: &mut Cx<'_>) -> Progress {
+    fn refuse(
+        &mut self,
+        status: u16,
+        reason: &'static str,
+        input: &[u8],
+        cx: &mut Cx<'_>,
+    ) -> Progress {
         cx.counters.protocol_errors.incr();
         handshake::refuse(&handshake::Refusal { status, reason }, cx.out.bytes());
         cx.counters.responses.incr();

@@ -7,8 +7,6 @@
 //! (`error_len()` is `Some`) or only end in a sequence that is valid so far
 //! (`None`); such a tail (at most 3 bytes) is carried over to the next piece.
 
-
-
 /// A text message's payload is not UTF-8 (close code 1007).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("invalid UTF-8 in a text message")]
