@@ -11,12 +11,10 @@ use super::close::{self, code};
 use super::deflate::DeflateConfig;
 use super::frame::{self, opcode};
 use super::session::{Session, WsConfig};
-use crate::config::SlowConsumer;
 use crate::engine::Peers;
-use crate::rooms::hub::{Hub, LocalDelivery};
-use crate::rooms::registry::Incoming;
+use crate::rooms::hub::LocalDelivery;
 use crate::server_core::ServerCore;
-use crate::service::fanout::{self, Member};
+use crate::service::fanout::Rooms;
 use crate::service::frame::codec::HEADER_LEN;
 use crate::service::{Cx, Next, Park, Progress, Service, Wake};
 use crate::stats::Counters;
@@ -24,16 +22,11 @@ use crate::stats::Counters;
 /// A close frame with code 1001 (going away), as a stop sends it.
 const GOING_AWAY: &[u8] = &[0x88, 0x02, 0x03, 0xE9];
 
-/// One worker's WebSocket service.
+/// One worker's WebSocket service: its part of the rooms, and what its sessions
+/// read of the config.
 pub(crate) struct WsService {
-    hub: Hub,
-    shared: Arc<ServerCore>,
-    worker: usize,
+    rooms: Rooms,
     cfg: WsConfig,
-    slow_consumer: SlowConsumer,
-    incoming: Vec<Incoming>,
-    /// The close frame a slow consumer gets (1008 "slow consumer").
-    slow_error: Vec<u8>,
 }
 
 /// A room delivery as a WebSocket frame: the payload of the frame protocol's data
@@ -55,14 +48,13 @@ impl Service for WsService {
 
     fn start(worker: usize, shared: &Arc<ServerCore>, _own: &()) -> WsService {
         let c = &shared.config;
+        // A slow consumer is told 1008 (policy violation) "slow consumer".
         let mut body = Vec::new();
         close::encode_close(code::POLICY, "slow consumer", &mut body);
         let mut slow_error = Vec::new();
         frame::encode(true, false, opcode::CLOSE, &body, &mut slow_error);
         WsService {
-            hub: Hub::new(worker, c.workers, shared.rooms.clone()),
-            shared: shared.clone(),
-            worker,
+            rooms: Rooms::new(worker, shared, slow_error),
             cfg: WsConfig {
                 max_message: c.max_message_bytes,
                 max_headers: c.max_headers,
@@ -73,9 +65,6 @@ impl Service for WsService {
                     server_max_window_bits: 15,
                 },
             },
-            slow_consumer: c.slow_consumer,
-            incoming: Vec::new(),
-            slow_error,
         }
     }
 
@@ -86,7 +75,7 @@ impl Service for WsService {
 
     #[inline]
     fn on_input(&mut self, s: &mut Session, input: &[u8], cx: &mut Cx<'_>) -> Progress {
-        s.on_input(input, cx, &mut self.hub, &self.cfg)
+        s.on_input(input, cx, &mut self.rooms.hub, &self.cfg)
     }
 
     fn resume(&mut self, s: &mut Session, _why: Wake<Arc<str>>, _cx: &mut Cx<'_>) -> Next {
@@ -95,9 +84,7 @@ impl Service for WsService {
     }
 
     fn take_events(&mut self, events: &mut Vec<(mio::Token, Arc<str>)>) {
-        self.shared.rooms.inboxes[self.worker].take(&mut self.incoming);
-        self.hub.accept(&mut self.incoming);
-        events.append(&mut self.hub.joined);
+        self.rooms.take_events(events);
     }
 
     #[inline]
@@ -121,41 +108,23 @@ impl Service for WsService {
     }
 
     fn end_turn(&mut self, peers: &mut Peers<'_, Session>) {
-        let wakers = &self.shared.wakers;
-        fanout::fan_out(
-            &mut self.hub,
-            peers,
-            self.slow_consumer,
-            &self.slow_error,
-            encode,
-            |w| {
-                // A failed wake only means that worker's loop is already gone.
-                let _ = wakers[w].wake();
-            },
-        );
+        self.rooms.end_turn(peers, encode);
     }
 
     fn last_exited(_own: &(), shared: &ServerCore) {
-        if let Some(bp) = &shared.rooms.backplane {
-            bp.request_stop();
-        }
+        Rooms::last_exited(shared);
     }
 
     #[inline]
     fn shared_sent(&mut self, sent: u64, lost: u64, counters: &Counters) {
-        counters.deliveries.add(sent);
-        counters.responses.add(sent);
-        counters.frames_dropped.add(lost);
+        Rooms::shared_sent(sent, lost, counters);
     }
 
     fn close(&mut self, s: &mut Session) {
-        if let Some(m) = s.take_membership() {
-            self.hub.leave(m);
-        }
+        self.rooms.close(s);
     }
 
     fn exit(&mut self) {
-        self.shared.rooms.inboxes[self.worker].take(&mut self.incoming);
-        fanout::release(&mut self.incoming);
+        self.rooms.exit();
     }
 }
