@@ -177,6 +177,11 @@ typedef enum {
    Length-prefixed binary frames with rooms and broadcast.
    */
   PIERHEAD_PROTOCOL_FRAME = 4,
+  /*
+   WebSocket (RFC 6455, permessage-deflate): `ws://host/<room>` joins a room of
+   the frame protocol's registry; `ws://host/` echoes.
+   */
+  PIERHEAD_PROTOCOL_WS = 5,
 } pierhead_protocol;
 
 /*
@@ -760,12 +765,12 @@ typedef struct {
    */
   uint64_t bytes_written;
   /*
-   Requests received: HTTP requests, or frames (frame protocol).
+   Requests received: HTTP requests, frames (frame protocol), or handshakes and messages (ws).
    */
   uint64_t requests;
   /*
    Responses sent: HTTP responses (error responses included), or frames sent
-   (frame protocol: echoes, control answers and broadcast deliveries).
+   (frame protocol: echoes, control answers and broadcast deliveries), or handshake answers and messages sent (ws).
    */
   uint64_t responses;
   /*
@@ -1075,6 +1080,24 @@ pierhead_result pierhead_config_set_max_headers(pierhead_config *config, uint32_
  `config` must be NULL or a live config.
  */
 pierhead_result pierhead_config_set_max_frame_bytes(pierhead_config *config, uint64_t value);
+
+/*
+ Largest WebSocket message after decompression (ws protocol, default 16 MiB); a
+ longer one is refused with close code 1009 before it is buffered.
+
+ # Safety
+ `config` must be NULL or a live config.
+ */
+pierhead_result pierhead_config_set_max_message_bytes(pierhead_config *config, uint64_t value);
+
+/*
+ Whether WebSocket connections may negotiate permessage-deflate (ws protocol,
+ default true).
+
+ # Safety
+ `config` must be NULL or a live config.
+ */
+pierhead_result pierhead_config_set_ws_deflate(pierhead_config *config, bool on);
 
 /*
  The slow-consumer policy (frame protocol): `policy` is a

@@ -53,6 +53,14 @@ pub struct ServeArgs {
     /// Largest frame payload (frame protocol); longer is refused with ERROR [default: 1m].
     #[arg(long, value_parser = parse_size)]
     max_frame_bytes: Option<u64>,
+    /// Largest WebSocket message, after decompression (ws protocol); longer is
+    /// refused with close code 1009 [default: 16m].
+    #[arg(long, value_parser = parse_size)]
+    max_message_bytes: Option<u64>,
+    /// Do not negotiate permessage-deflate (ws protocol) [default: negotiated
+    /// when the client offers it].
+    #[arg(long)]
+    ws_no_deflate: bool,
     /// What happens to a room member over --max-output-bytes: disconnect,
     /// drop_newest or drop_oldest (frame protocol) [default: disconnect].
     #[arg(long, value_parser = parse_name::<SlowConsumer>)]
@@ -151,6 +159,12 @@ pub fn run(args: ServeArgs, interrupts: &mut dyn Interrupts) -> u8 {
     }
     if let Some(n) = args.max_frame_bytes {
         config = config.max_frame_bytes(usize::try_from(n).unwrap_or(usize::MAX));
+    }
+    if let Some(n) = args.max_message_bytes {
+        config = config.max_message_bytes(usize::try_from(n).unwrap_or(usize::MAX));
+    }
+    if args.ws_no_deflate {
+        config = config.ws_deflate(false);
     }
     if let Some(policy) = args.slow_consumer {
         config = config.slow_consumer(policy);

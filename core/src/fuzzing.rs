@@ -45,3 +45,110 @@ pub fn chunked(data: &[u8], split: usize) {
         "a chunked body decodes differently when cut at {at}"
     );
 }
+
+/// Decodes `data` as a stream of client frames (required masked or not, and the
+/// payload limit, chosen by `choice`): never a panic; a header re-encodes to its
+/// own bytes when its length was encoded in the fewest bytes; a payload unmasks
+/// the same whole or in two pieces (cut where `choice` says) and masks back to
+/// the bytes it came from; a text payload validates in two pieces as
+/// `std::str::from_utf8` says of the whole, and a close payload that parses
+/// re-encodes to itself.
+pub fn ws_frame(data: &[u8], choice: u32) {
+    use crate::service::ws::{close, frame, utf8};
+    let require_mask = choice & 1 != 0;
+    let max = if choice & 2 != 0 { 125 } else { 1 << 16 };
+    let mut rest = data;
+    while let Ok(Some(h)) = frame::decode_header(rest, max, require_mask) {
+        let ext = match h.len {
+            0..=125 => 0,
+            126..=65535 => 2,
+            _ => 8,
+        };
+        let key_len = if h.mask.is_some() { 4 } else { 0 };
+        let minimal = h.header_len == 2 + ext + key_len;
+        if minimal {
+            let mut again = Vec::new();
+            frame::encode_header(h.fin, h.rsv1, h.opcode, h.len as usize, &mut again);
+            if let Some(key) = h.mask {
+                again[1] |= 0x80;
+                again.extend_from_slice(&key);
+            }
+            assert_eq!(again, rest[..h.header_len], "header {h:?}");
+        }
+        let Some(body) = rest.get(h.header_len..h.header_len + h.len as usize) else {
+            return;
+        };
+        let key = h.mask.unwrap_or([0; 4]);
+        let mut payload = Vec::new();
+        frame::unmask_into(&mut payload, body, key, 0);
+        let at = (choice >> 8) as usize % (body.len() + 1);
+        let mut pieces = Vec::new();
+        frame::unmask_into(&mut pieces, &body[..at], key, 0);
+        frame::unmask_into(&mut pieces, &body[at..], key, at as u64);
+        assert_eq!(payload, pieces, "unmasked differently when cut at {at}");
+        if minimal && !h.rsv1 {
+            if let Some(key) = h.mask {
+                let mut again = Vec::new();
+                frame::encode_masked(h.fin, h.opcode, &payload, key, &mut again);
+                assert_eq!(again, rest[..h.header_len + body.len()]);
+            }
+        }
+        match h.opcode {
+            frame::opcode::TEXT | frame::opcode::CONTINUATION => {
+                let mut v = utf8::Utf8Validator::default();
+                let ok = v
+                    .feed(&payload[..at])
+                    .and_then(|()| v.feed(&payload[at..]))
+                    .and_then(|()| v.finish())
+                    .is_ok();
+                assert_eq!(ok, std::str::from_utf8(&payload).is_ok());
+            }
+            frame::opcode::CLOSE => {
+                if let Ok(Some((code, reason))) = close::parse_close(&payload) {
+                    let mut again = Vec::new();
+                    close::encode_close(code, reason, &mut again);
+                    assert_eq!(again, payload);
+                }
+            }
+            _ => {}
+        }
+        rest = &rest[h.header_len + body.len()..];
+    }
+}
+
+/// Inflates `data` as permessage-deflate messages under `limit`, with the window
+/// and context options `flags` picks, cut into pieces at `split` (each message
+/// ends at a 0xFF byte); must never panic, never go past the limit, and give the
+/// same bytes and errors however each message is cut.
+pub fn ws_inflate(data: &[u8], split: usize, limit: usize, flags: u8) {
+    use crate::service::ws::deflate::{DeflateParams, Inflater};
+    let p = DeflateParams {
+        server_no_context_takeover: false,
+        client_no_context_takeover: flags & 1 != 0,
+        server_max_window_bits: 15,
+        client_max_window_bits: 8 + (flags >> 1) % 8,
+    };
+    let limit = limit % (1 << 20);
+    let messages: Vec<&[u8]> = data.split(|&b| b == 0xff).collect();
+    let run = |cut: Option<usize>| {
+        let mut inf = Inflater::new(&p);
+        let mut results = Vec::new();
+        for m in &messages {
+            let mut out = Vec::new();
+            let r = match cut {
+                Some(c) => {
+                    let at = c % (m.len() + 1);
+                    inf.inflate(&m[..at], false, &mut out, limit)
+                        .and_then(|()| inf.inflate(&m[at..], true, &mut out, limit))
+                }
+                None => inf.inflate(m, true, &mut out, limit),
+            };
+            assert!(out.len() <= limit, "inflated past the limit");
+            results.push(r.map(|()| out));
+        }
+        results
+    };
+    let whole = run(None);
+    let cut = run(Some(split));
+    assert_eq!(whole, cut, "inflates differently when cut at {split}");
+}

@@ -23,6 +23,9 @@ pub enum pierhead_protocol {
     PIERHEAD_PROTOCOL_HTTP = 3,
     /// Length-prefixed binary frames with rooms and broadcast.
     PIERHEAD_PROTOCOL_FRAME = 4,
+    /// WebSocket (RFC 6455, permessage-deflate): `ws://host/<room>` joins a room of
+    /// the frame protocol's registry; `ws://host/` echoes.
+    PIERHEAD_PROTOCOL_WS = 5,
 }
 
 c_enum!(pierhead_protocol {
@@ -30,6 +33,7 @@ c_enum!(pierhead_protocol {
     PIERHEAD_PROTOCOL_ECHO,
     PIERHEAD_PROTOCOL_HTTP,
     PIERHEAD_PROTOCOL_FRAME,
+    PIERHEAD_PROTOCOL_WS,
 });
 
 impl From<pierhead_protocol> for Protocol {
@@ -39,6 +43,7 @@ impl From<pierhead_protocol> for Protocol {
             pierhead_protocol::PIERHEAD_PROTOCOL_ECHO => Protocol::Echo,
             pierhead_protocol::PIERHEAD_PROTOCOL_HTTP => Protocol::Http,
             pierhead_protocol::PIERHEAD_PROTOCOL_FRAME => Protocol::Frame,
+            pierhead_protocol::PIERHEAD_PROTOCOL_WS => Protocol::Ws,
         }
     }
 }
@@ -315,6 +320,34 @@ pub unsafe extern "C" fn pierhead_config_set_max_frame_bytes(
 ) -> pierhead_result {
     // SAFETY: forwarded from the caller.
     unsafe { edit(config, |c| Ok(c.max_frame_bytes(value as usize))) }
+}
+
+/// Largest WebSocket message after decompression (ws protocol, default 16 MiB); a
+/// longer one is refused with close code 1009 before it is buffered.
+///
+/// # Safety
+/// `config` must be NULL or a live config.
+#[no_mangle]
+pub unsafe extern "C" fn pierhead_config_set_max_message_bytes(
+    config: *mut pierhead_config,
+    value: u64,
+) -> pierhead_result {
+    // SAFETY: forwarded from the caller.
+    unsafe { edit(config, |c| Ok(c.max_message_bytes(value as usize))) }
+}
+
+/// Whether WebSocket connections may negotiate permessage-deflate (ws protocol,
+/// default true).
+///
+/// # Safety
+/// `config` must be NULL or a live config.
+#[no_mangle]
+pub unsafe extern "C" fn pierhead_config_set_ws_deflate(
+    config: *mut pierhead_config,
+    on: bool,
+) -> pierhead_result {
+    // SAFETY: forwarded from the caller.
+    unsafe { edit(config, |c| Ok(c.ws_deflate(on))) }
 }
 
 /// The slow-consumer policy (frame protocol): `policy` is a

@@ -118,7 +118,7 @@ mod tests {
             msg,
             "invalid parameter `protocol`: 99 is not a pierhead_protocol value \
              (PIERHEAD_PROTOCOL_DISCARD = 1, PIERHEAD_PROTOCOL_ECHO = 2, \
-             PIERHEAD_PROTOCOL_HTTP = 3, PIERHEAD_PROTOCOL_FRAME = 4)"
+             PIERHEAD_PROTOCOL_HTTP = 3, PIERHEAD_PROTOCOL_FRAME = 4, PIERHEAD_PROTOCOL_WS = 5)"
         );
     }
 }

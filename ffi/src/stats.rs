@@ -85,10 +85,10 @@ pub struct pierhead_stats {
     /// Bytes sent to clients, counted once each write returns (so a snapshot may
     /// lag, by one write, bytes a client has already read).
     pub bytes_written: u64,
-    /// Requests received: HTTP requests, or frames (frame protocol).
+    /// Requests received: HTTP requests, frames (frame protocol), or handshakes and messages (ws).
     pub requests: u64,
     /// Responses sent: HTTP responses (error responses included), or frames sent
-    /// (frame protocol: echoes, control answers and broadcast deliveries).
+    /// (frame protocol: echoes, control answers and broadcast deliveries), or handshake answers and messages sent (ws).
     pub responses: u64,
     /// Bad input from a client: malformed or oversized requests and frames,
     /// broken TLS records.

@@ -35,7 +35,7 @@ impl BenchProtocol {
 }
 
 /// The server's protocol names (parsed by the core), less `discard`, which answers
-/// nothing to measure.
+/// nothing to measure, and `ws` (not yet a load mode).
 impl std::str::FromStr for BenchProtocol {
     type Err = ConfigError;
     fn from_str(s: &str) -> Result<Self, ConfigError> {
@@ -43,7 +43,7 @@ impl std::str::FromStr for BenchProtocol {
             Ok(Protocol::Http) => Ok(BenchProtocol::Http),
             Ok(Protocol::Echo) => Ok(BenchProtocol::Echo),
             Ok(Protocol::Frame) => Ok(BenchProtocol::Frame),
-            Ok(Protocol::Discard) | Err(_) => Err(ConfigError {
+            Ok(Protocol::Discard | Protocol::Ws) | Err(_) => Err(ConfigError {
                 field: "protocol",
                 problem: ConfigProblem::UnknownName {
                     got: s.to_owned(),

@@ -67,11 +67,11 @@ class Stats:
         """Connections accepted then closed at once because `max_connections` was reached."""
     @property
     def requests(self) -> int:
-        """Requests received: HTTP requests, or frames (frame protocol)."""
+        """Requests received: HTTP requests, frames (frame protocol), or handshakes and messages (ws)."""
     @property
     def responses(self) -> int:
         """Responses sent: HTTP responses (error responses included), or frames sent (frame
-        protocol: echoes, control answers and broadcast deliveries).
+        protocol: echoes, control answers and broadcast deliveries), or handshake answers and messages sent (ws).
         """
     @property
     def bytes_read(self) -> int:

@@ -164,7 +164,8 @@ class Server(_Assertions):
 
     @property
     def url(self) -> str:
-        """``http://127.0.0.1:PORT`` (``http://[::1]:PORT`` for IPv6)."""
+        """``http://127.0.0.1:PORT`` (``http://[::1]:PORT`` for IPv6; ``https://`` over
+        TLS, ``ws://``/``wss://`` for ``protocol="ws"``, ``tcp://`` for the others)."""
         return self._core.url
 
     def url_for(self, path: str) -> str:

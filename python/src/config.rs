@@ -22,6 +22,7 @@ const COUNTS: &[&str] = &[
     "max_body_bytes",
     "max_output_bytes",
     "max_frame_bytes",
+    "max_message_bytes",
     "unmatched_status",
     "request_log",
     "request_log_body_bytes",
@@ -34,7 +35,7 @@ const DURATIONS: &[&str] = &[
     "handler_timeout",
     "stats_interval",
 ];
-const FLAGS: &[&str] = &["fixed_response", "tls_resumption"];
+const FLAGS: &[&str] = &["fixed_response", "tls_resumption", "ws_deflate"];
 const NAMES: &[&str] = &[
     "slow_consumer",
     "backplane",
@@ -120,6 +121,7 @@ fn apply(py: Python<'_>, c: Config, name: &str, value: &Bound<'_, PyAny>) -> PyR
             "max_body_bytes" => c.max_body_bytes(n),
             "max_output_bytes" => c.max_output_bytes(n as usize),
             "max_frame_bytes" => c.max_frame_bytes(n as usize),
+            "max_message_bytes" => c.max_message_bytes(n as usize),
             "unmatched_status" => c.unmatched_status(small(u16::MAX.into())? as u16),
             "request_log" => c.request_log(n as usize),
             "request_log_body_bytes" => c.request_log_body_bytes(n as usize),
@@ -143,6 +145,7 @@ fn apply(py: Python<'_>, c: Config, name: &str, value: &Bound<'_, PyAny>) -> PyR
         let on = value.is_truthy()?;
         return Ok(match name {
             "fixed_response" => c.fixed_response(on),
+            "ws_deflate" => c.ws_deflate(on),
             _ => c.tls_resumption(on),
         });
     }

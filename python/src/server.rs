@@ -150,16 +150,18 @@ impl Server {
         Ok(self.running(py)?.local_addr().ip().to_string())
     }
 
-    /// `http://host:port` (IPv6 in brackets), `https://` over TLS; `tcp://...`
-    /// (`tls://...`) for the other protocols.
+    /// `http://host:port` (IPv6 in brackets), `https://` over TLS; `ws://`
+    /// (`wss://`) for WebSocket; `tcp://...` (`tls://...`) for the other protocols.
     #[getter]
     fn url(&self, py: Python<'_>) -> PyResult<String> {
         let core = self.running(py)?;
-        let scheme = match (self.protocol == Protocol::Http, core.is_tls()) {
-            (true, false) => "http",
-            (true, true) => "https",
-            (false, false) => "tcp",
-            (false, true) => "tls",
+        let scheme = match (self.protocol, core.is_tls()) {
+            (Protocol::Http, false) => "http",
+            (Protocol::Http, true) => "https",
+            (Protocol::Ws, false) => "ws",
+            (Protocol::Ws, true) => "wss",
+            (_, false) => "tcp",
+            (_, true) => "tls",
         };
         Ok(format!("{scheme}://{}", host_port(core.local_addr())))
     }

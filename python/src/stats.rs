@@ -26,10 +26,10 @@ pub(crate) struct Stats {
     pub connections_closed: u64,
     /// Connections accepted then closed at once because `max_connections` was reached.
     pub connections_refused: u64,
-    /// Requests received: HTTP requests, or frames (frame protocol).
+    /// Requests received: HTTP requests, frames (frame protocol), or handshakes and messages (ws).
     pub requests: u64,
     /// Responses sent: HTTP responses (error responses included), or frames sent
-    /// (frame protocol: echoes, control answers and broadcast deliveries).
+    /// (frame protocol: echoes, control answers and broadcast deliveries), or handshake answers and messages sent (ws).
     pub responses: u64,
     /// Bytes received from clients.
     pub bytes_read: u64,

@@ -57,6 +57,8 @@ pub struct Config {
     pub(crate) max_body_bytes: u64,
     pub(crate) max_output_bytes: usize,
     pub(crate) max_frame_bytes: usize,
+    pub(crate) max_message_bytes: usize,
+    pub(crate) ws_deflate: bool,
     pub(crate) slow_consumer: SlowConsumer,
     pub(crate) stats_interval: Duration,
     pub(crate) on_stats: Option<StatsCallback>,
@@ -90,6 +92,8 @@ impl fmt::Debug for Config {
             .field("max_body_bytes", &self.max_body_bytes)
             .field("max_output_bytes", &self.max_output_bytes)
             .field("max_frame_bytes", &self.max_frame_bytes)
+            .field("max_message_bytes", &self.max_message_bytes)
+            .field("ws_deflate", &self.ws_deflate)
             .field("slow_consumer", &self.slow_consumer)
             .field("stats_interval", &self.stats_interval)
             .field("on_stats", &self.on_stats.as_ref().map(|_| "<callback>"))
@@ -141,6 +145,8 @@ impl Config {
             max_body_bytes: 1024 * 1024,
             max_output_bytes: 1024 * 1024,
             max_frame_bytes: 1024 * 1024,
+            max_message_bytes: 16 * 1024 * 1024,
+            ws_deflate: true,
             slow_consumer: SlowConsumer::Disconnect,
             stats_interval: Duration::from_secs(1),
             on_stats: None,
@@ -240,6 +246,22 @@ impl Config {
     /// connection closed.
     pub fn max_frame_bytes(mut self, n: usize) -> Self {
         self.max_frame_bytes = n;
+        self
+    }
+
+    /// Largest WebSocket message (`ws` protocol, default 16 MiB, up to 1 GiB): the
+    /// payload of all its frames, after decompression. A longer one is refused with
+    /// close code 1009 as soon as a frame header (or the inflater) shows it would be
+    /// longer, before it is buffered.
+    pub fn max_message_bytes(mut self, n: usize) -> Self {
+        self.max_message_bytes = n;
+        self
+    }
+
+    /// Whether WebSocket connections may negotiate permessage-deflate (RFC 7692;
+    /// default on): messages compressed when the client offers it.
+    pub fn ws_deflate(mut self, on: bool) -> Self {
+        self.ws_deflate = on;
         self
     }
 

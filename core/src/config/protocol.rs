@@ -21,15 +21,19 @@ pub enum Protocol {
     Http,
     /// Length-prefixed binary frames with rooms and broadcast.
     Frame,
+    /// WebSocket (RFC 6455, permessage-deflate): `ws://host/<room>` joins a room of
+    /// the frame protocol's registry; `ws://host/` echoes.
+    Ws,
 }
 
 impl Protocol {
     /// Every protocol, in the order their names are listed.
-    const ALL: [Protocol; 4] = [
+    const ALL: [Protocol; 5] = [
         Protocol::Discard,
         Protocol::Echo,
         Protocol::Http,
         Protocol::Frame,
+        Protocol::Ws,
     ];
 
     /// The protocol's name as used on the command line and in bindings.
@@ -39,13 +43,15 @@ impl Protocol {
             Protocol::Echo => "echo",
             Protocol::Http => "http",
             Protocol::Frame => "frame",
+            Protocol::Ws => "ws",
         }
     }
 
     /// The protocol names ALPN offers for this protocol over TLS (none: no ALPN).
     pub(crate) fn alpn(self) -> &'static [&'static [u8]] {
         match self {
-            Protocol::Http => &[ALPN_HTTP1],
+            // A WebSocket handshake is an HTTP/1.1 request.
+            Protocol::Http | Protocol::Ws => &[ALPN_HTTP1],
             Protocol::Discard | Protocol::Echo | Protocol::Frame => &[],
         }
     }
@@ -65,7 +71,7 @@ impl FromStr for Protocol {
             s,
             &Self::ALL,
             Self::as_str,
-            "discard, echo, http, frame",
+            "discard, echo, http, frame, ws",
         )
     }
 }

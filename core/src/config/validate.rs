@@ -48,6 +48,12 @@ impl Config {
             1 << 32,
         )?;
         range("max_frame_bytes", self.max_frame_bytes as u64, 1, 1 << 30)?;
+        range(
+            "max_message_bytes",
+            self.max_message_bytes as u64,
+            1,
+            1 << 30,
+        )?;
         check_unmatched_status(self.unmatched_status)?;
         range("request_log", self.request_log as u64, 0, 10_000_000)?;
         range("handler_threads", self.handler_threads as u64, 1, 1024)?;

@@ -386,6 +386,13 @@ impl<S: Service> Worker<S> {
             .map(|(i, _)| i)
             .collect();
         for index in idle {
+            // A goodbye the protocol has for it (a WebSocket close frame, 1001):
+            // one send that is never waited for, so a stop cannot hang on it.
+            if let Some(bye) = S::farewell(&self.conns[index].session) {
+                self.driver.begin_reply();
+                self.driver.out.bytes().extend_from_slice(bye);
+                let _ = self.driver.send_answer(&mut self.conns[index]);
+            }
             self.close(index, CloseCause::StopIdle);
         }
     }

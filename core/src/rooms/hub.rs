@@ -46,6 +46,8 @@ pub(crate) struct LocalDelivery {
     /// delivered (every local member left, and a new room took the slot).
     pub(crate) shared: Arc<RoomShared>,
     pub(crate) frame: Bytes,
+    /// The payload is text (see [`Delivery::text`]).
+    pub(crate) text: bool,
     /// The sender, who does not get its own frame.
     pub(crate) except: Option<mio::Token>,
     pub(crate) tally: Option<Arc<Tally>>,
@@ -129,8 +131,16 @@ impl Hub {
         }
     }
 
-    /// Sends `frame` to every other member of the sender's room, on every worker.
-    pub(crate) fn broadcast(&mut self, m: Membership, frame: Bytes, sender: mio::Token) {
+    /// Sends `frame` (a whole data frame of the frame protocol; `text`: its payload
+    /// is a WebSocket text message) to every other member of the sender's room, on
+    /// every worker.
+    pub(crate) fn broadcast(
+        &mut self,
+        m: Membership,
+        frame: Bytes,
+        text: bool,
+        sender: mio::Token,
+    ) {
         let Some(local) = self.rooms.get(m.room) else {
             return;
         };
@@ -139,6 +149,7 @@ impl Hub {
                 outbox.push(Incoming::Frame(Delivery {
                     room: local.shared.name.clone(),
                     frame: frame.clone(),
+                    text,
                     tally: None,
                 }));
             }
@@ -154,6 +165,7 @@ impl Hub {
                 room: m.room,
                 shared: local.shared.clone(),
                 frame,
+                text,
                 except: Some(sender),
                 tally: None,
             });
@@ -187,6 +199,7 @@ impl Hub {
                     room,
                     shared: self.rooms[room].shared.clone(),
                     frame: d.frame,
+                    text: d.text,
                     except: None,
                     tally: d.tally,
                 }),
@@ -230,7 +243,7 @@ mod tests {
         let (m3, ready) = b.join("r", t3);
         assert!(ready);
         assert_eq!(reg.list(), vec![("r".to_owned(), 3)]);
-        a.broadcast(m1, Bytes::from_static(b"frame"), t1);
+        a.broadcast(m1, Bytes::from_static(b"frame"), false, t1);
         assert_eq!(a.local.len(), 1);
         assert_eq!(a.local[0].except, Some(t1));
         let mut woken = vec![];

@@ -43,8 +43,8 @@ pub struct PublishReport {
 /// Why a host publish was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PublishError {
-    /// The server does not speak the frame protocol.
-    #[error("publish needs the frame protocol; this server speaks {0}")]
+    /// The server speaks neither the frame protocol nor WebSocket: it has no rooms.
+    #[error("publish needs rooms (the frame or ws protocol); this server speaks {0}")]
     NotFrameProtocol(Protocol),
     /// The payload is longer than `max_frame_bytes`.
     #[error("payload of {len} bytes is over max_frame_bytes ({max})")]
@@ -74,7 +74,7 @@ pub(crate) fn publish(
     room: &str,
     payload: &[u8],
 ) -> Result<PublishReport, PublishError> {
-    if config.protocol != Protocol::Frame {
+    if !matches!(config.protocol, Protocol::Frame | Protocol::Ws) {
         return Err(PublishError::NotFrameProtocol(config.protocol));
     }
     if payload.len() > config.max_frame_bytes {
@@ -114,6 +114,7 @@ pub(crate) fn publish(
         registry.inboxes[w].push(&mut vec![Incoming::Frame(Delivery {
             room: target.name.clone(),
             frame: frame.clone(),
+            text: false,
             tally: Some(tally.clone()),
         })]);
         // A failed wake means the worker has exited; it released its inbox.

@@ -114,6 +114,9 @@ pub(crate) struct Delivery {
     pub(crate) room: Arc<str>,
     /// The whole frame, header included, shared by every recipient.
     pub(crate) frame: Bytes,
+    /// The payload is text (a WebSocket text message): WebSocket members get it as
+    /// text, frame members as a data frame.
+    pub(crate) text: bool,
     /// Set for a host publish: where the worker adds its counts.
     pub(crate) tally: Option<Arc<Tally>>,
 }

@@ -51,6 +51,9 @@ impl Local for Remote {
                 batch.push(Incoming::Frame(Delivery {
                     room: room.name.clone(),
                     frame: frame.clone(),
+                    // The broker carries frames of the frame protocol: a text
+                    // message arrives from another server as binary.
+                    text: false,
                     tally: None,
                 }));
             }

@@ -28,15 +28,18 @@
 //! | [`echo`] | RFC 862: sends back every byte received |
 //! | [`http`] | HTTP/1.1 and 1.0: routes, faults, handlers, the request log |
 //! | [`frame`] | length-prefixed frames with rooms (and the backplane) |
+//! | [`ws`] | WebSocket (RFC 6455, permessage-deflate) on the same rooms |
 
 pub(crate) mod discard;
 pub(crate) mod echo;
+pub(crate) mod fanout;
 pub(crate) mod frame;
 pub(crate) mod http;
 pub(crate) mod reply;
 pub(crate) mod run;
 #[cfg(test)]
 mod tests;
+pub(crate) mod ws;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -233,6 +236,14 @@ pub(crate) trait Service: Sized + 'static {
     #[inline]
     fn is_idle(_s: &Self::Session) -> bool {
         true
+    }
+
+    /// What an idle connection closed by a stop is told first, if anything (a
+    /// WebSocket close frame, 1001 going away): sent once, best effort, never
+    /// waited for.
+    #[inline]
+    fn farewell(_s: &Self::Session) -> Option<&'static [u8]> {
+        None
     }
 
     /// A request stayed incomplete past the header timeout: answer it if the

@@ -7,6 +7,7 @@ use super::discard::Discard;
 use super::echo::Echo;
 use super::frame::FrameService;
 use super::http::{HttpOwn, HttpService};
+use super::ws::WsService;
 use crate::config::Protocol;
 use crate::engine::{self, WorkerReport, WorkerSetup};
 use crate::server_core::ServerCore;
@@ -29,5 +30,6 @@ pub(crate) fn run_worker(
         Protocol::Echo => engine::run::<Echo>(setup, shared, Arc::new(())),
         Protocol::Http => engine::run::<HttpService>(setup, shared, services.http.clone()),
         Protocol::Frame => engine::run::<FrameService>(setup, shared, Arc::new(())),
+        Protocol::Ws => engine::run::<WsService>(setup, shared, Arc::new(())),
     }
 }

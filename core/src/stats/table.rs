@@ -24,10 +24,10 @@ use super::state::{BackplaneState, State};
 
 /// Every protocol.
 const ANY: Option<&[&str]> = None;
-/// Rooms and the backplane.
-const FRAME: Option<&[&str]> = Some(&["frame"]);
+/// Rooms and the backplane: the frame protocol and WebSocket.
+const FRAME: Option<&[&str]> = Some(&["frame", "ws"]);
 /// Protocols with requests and responses.
-const HTTP_FRAME: Option<&[&str]> = Some(&["http", "frame"]);
+const HTTP_FRAME: Option<&[&str]> = Some(&["http", "frame", "ws"]);
 
 stats_table! {
     /// A point-in-time snapshot of a server's counters, summed over its workers.
@@ -80,14 +80,14 @@ stats_table! {
         kind: Counter, unit: Requests, from: worker, metric: Some("requests"),
         c: Some("requests"), line: line_with_rate(Requests, "requests"),
         stop: Some("requests"), protocols: HTTP_FRAME,
-        doc: "Requests received: HTTP requests, or frames (frame protocol).",
+        doc: "Requests received: HTTP requests, frames (frame protocol), or handshakes and messages (ws).",
     }
     responses: u64 = {
         kind: Counter, unit: Responses, from: worker, metric: Some("responses"),
         c: Some("responses"), line: line(Requests, "responses"), stop: Some("responses"),
         protocols: HTTP_FRAME,
         doc: "Responses sent: HTTP responses (error responses included), or frames sent \
-              (frame protocol: echoes, control answers and broadcast deliveries).",
+              (frame protocol: echoes, control answers and broadcast deliveries), or handshake answers and messages sent (ws).",
     }
     bytes_read: u64 = {
         kind: Counter, unit: Bytes, from: worker, metric: Some("read_bytes"),

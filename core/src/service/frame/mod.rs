@@ -7,7 +7,7 @@
 //! member of the room: the session hands the frame, copied once into a shared
 //! allocation, to the hub, which queues it for local members and for the workers
 //! that have other members; at the end of the turn the service offers each frame
-//! to every local member ([`fanout`]), under the slow-consumer policy. `LEAVE` is
+//! to every local member ([`crate::service::fanout`]), under the slow-consumer policy. `LEAVE` is
 //! answered `LEFT`, `PING` `PONG`. Bad input is answered `ERROR <text>`, then the
 //! connection closes. With a backplane, `JOINED` for a room new on this server
 //! comes once the broker confirmed the subscription: the session parks on its
@@ -21,7 +21,6 @@
 //! linger in its room.
 
 pub(crate) mod codec;
-mod fanout;
 mod service;
 mod session;
 

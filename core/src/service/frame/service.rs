@@ -4,27 +4,17 @@
 use std::sync::Arc;
 
 use super::codec::{self, op};
-use super::fanout;
 use super::session::{self, Session};
-use crate::config::SlowConsumer;
 use crate::engine::Peers;
-use crate::rooms::hub::Hub;
-use crate::rooms::registry::Incoming;
 use crate::server_core::ServerCore;
+use crate::service::fanout::Rooms;
 use crate::service::{Cx, Next, Park, Progress, Service, Wake};
 use crate::stats::Counters;
 
 /// One worker's frame service: its part of the rooms.
 pub(crate) struct FrameService {
-    hub: Hub,
-    shared: Arc<ServerCore>,
-    worker: usize,
+    rooms: Rooms,
     max_frame_bytes: usize,
-    slow_consumer: SlowConsumer,
-    /// Deliveries taken from this worker's inbox (kept for its capacity).
-    incoming: Vec<Incoming>,
-    /// `ERROR slow consumer`, encoded once.
-    slow_error: Vec<u8>,
 }
 
 impl Service for FrameService {
@@ -34,19 +24,12 @@ impl Service for FrameService {
     type Own = ();
 
     fn start(worker: usize, shared: &Arc<ServerCore>, _own: &()) -> FrameService {
-        let c = &shared.config;
+        // `ERROR slow consumer`, encoded once.
+        let mut slow_error = Vec::new();
+        codec::encode_control(op::ERROR, b"slow consumer", &mut slow_error);
         FrameService {
-            hub: Hub::new(worker, c.workers, shared.rooms.clone()),
-            shared: shared.clone(),
-            worker,
-            max_frame_bytes: c.max_frame_bytes,
-            slow_consumer: c.slow_consumer,
-            incoming: Vec::new(),
-            slow_error: {
-                let mut e = Vec::new();
-                codec::encode_control(op::ERROR, b"slow consumer", &mut e);
-                e
-            },
+            rooms: Rooms::new(worker, shared, slow_error),
+            max_frame_bytes: shared.config.max_frame_bytes,
         }
     }
 
@@ -57,7 +40,7 @@ impl Service for FrameService {
 
     #[inline]
     fn on_input(&mut self, s: &mut Session, input: &[u8], cx: &mut Cx<'_>) -> Progress {
-        s.on_input(input, cx, &mut self.hub, self.max_frame_bytes)
+        s.on_input(input, cx, &mut self.rooms.hub, self.max_frame_bytes)
     }
 
     /// The room a parked `JOIN` waited for is ready: `JOINED`, and the input after
@@ -72,14 +55,10 @@ impl Service for FrameService {
         Next::Continue
     }
 
-    /// Takes what other workers, the backplane and host publishes sent to this
-    /// worker: frames for its members (delivered at the end of the turn), and
-    /// rooms now ready (their waiting members get `JOINED` now, before any frame
-    /// for them).
+    /// Frames for this worker's members, and rooms now ready (their waiting
+    /// members get `JOINED` now, before any frame for them).
     fn take_events(&mut self, events: &mut Vec<(mio::Token, Arc<str>)>) {
-        self.shared.rooms.inboxes[self.worker].take(&mut self.incoming);
-        self.hub.accept(&mut self.incoming);
-        events.append(&mut self.hub.joined);
+        self.rooms.take_events(events);
     }
 
     #[inline]
@@ -87,45 +66,25 @@ impl Service for FrameService {
         s.awaiting_joined().then_some(Park::Event)
     }
 
+    /// Members get the frame protocol's data frame itself: the bytes the rooms carry.
     fn end_turn(&mut self, peers: &mut Peers<'_, Session>) {
-        let wakers = &self.shared.wakers;
-        fanout::fan_out(
-            &mut self.hub,
-            peers,
-            self.slow_consumer,
-            &self.slow_error,
-            |w| {
-                // A failed wake only means that worker's loop is already gone.
-                let _ = wakers[w].wake();
-            },
-        );
+        self.rooms.end_turn(peers, |d| d.frame.clone());
     }
 
     fn last_exited(_own: &(), shared: &ServerCore) {
-        if let Some(bp) = &shared.rooms.backplane {
-            bp.request_stop();
-        }
+        Rooms::last_exited(shared);
     }
 
-    /// Frames sent whole count as delivered; those lost with a closing member as
-    /// dropped (every frame offered to a member is counted once).
     #[inline]
     fn shared_sent(&mut self, sent: u64, lost: u64, counters: &Counters) {
-        counters.deliveries.add(sent);
-        counters.responses.add(sent);
-        counters.frames_dropped.add(lost);
+        Rooms::shared_sent(sent, lost, counters);
     }
 
     fn close(&mut self, s: &mut Session) {
-        if let Some(m) = s.take_membership() {
-            self.hub.leave(m);
-        }
+        self.rooms.close(s);
     }
 
-    /// Host publishes still queued for this worker are told it is done, so that
-    /// `Server::publish` does not wait for a worker that is gone.
     fn exit(&mut self) {
-        self.shared.rooms.inboxes[self.worker].take(&mut self.incoming);
-        fanout::release(&mut self.incoming);
+        self.rooms.exit();
     }
 }

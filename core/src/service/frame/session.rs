@@ -21,12 +21,14 @@ pub(crate) struct Session {
     awaiting_joined: bool,
 }
 
-impl Session {
+impl crate::service::fanout::Member for Session {
     /// The membership, taken (the connection is closing: the worker leaves the room).
-    pub(crate) fn take_membership(&mut self) -> Option<Membership> {
+    fn take_membership(&mut self) -> Option<Membership> {
         self.membership.take()
     }
+}
 
+impl Session {
     /// True while a `JOIN` waits for its `JOINED`: the input after it waits too.
     pub(crate) fn awaiting_joined(&self) -> bool {
         self.awaiting_joined
@@ -95,7 +97,7 @@ impl Session {
         match self.membership {
             Some(m) => {
                 cx.counters.broadcasts.incr();
-                hub.broadcast(m, Bytes::copy_from_slice(frame), cx.token);
+                hub.broadcast(m, Bytes::copy_from_slice(frame), false, cx.token);
             }
             None => {
                 cx.out.extend_from_slice(frame);

@@ -1,5 +1,6 @@
 //! Delivering broadcast frames to this worker's room members, at the end of each
-//! loop turn.
+//! loop turn: the rooms' part every room service shares (the frame protocol and
+//! WebSocket), each encoding a delivery its own way, once per delivery.
 //!
 //! During a turn, sessions hand their data frames to the hub; frames from other
 //! workers, the backplane and host publishes arrive through the inbox. Then
@@ -16,11 +17,18 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use super::session::Session;
 use crate::config::SlowConsumer;
 use crate::engine::{Peer, Peers};
-use crate::rooms::hub::{Hub, LocalDelivery};
+use crate::rooms::hub::{Hub, LocalDelivery, Membership};
 use crate::rooms::registry::{Delivery, Incoming};
+use crate::server_core::ServerCore;
+use crate::stats::Counters;
+
+/// A session that may be a room member.
+pub(crate) trait Member {
+    /// The membership, taken (the member leaves its room).
+    fn take_membership(&mut self) -> Option<Membership>;
+}
 
 /// What offering a frame to a member did.
 #[derive(Debug, Default, Clone, Copy)]
@@ -34,12 +42,7 @@ struct Offer {
 /// Queues `frame` for a member, or applies the slow-consumer policy when its
 /// pending output is already over `max_output`.
 #[inline]
-fn offer(
-    m: &mut Peer<'_, Session>,
-    frame: &Bytes,
-    max_output: usize,
-    policy: SlowConsumer,
-) -> Offer {
+fn offer<S>(m: &mut Peer<'_, S>, frame: &Bytes, max_output: usize, policy: SlowConsumer) -> Offer {
     if !m.receptive() {
         // Closing (a slow consumer disconnected this turn, or by its own course),
         // or its client shut down its side (it closes once its answers are sent):
@@ -88,20 +91,22 @@ fn offer(
 }
 
 /// Delivers the turn's frames under the slow-consumer `policy` (a member
-/// disconnected gets `slow_error` last), and sends the frames for other workers
-/// on their way (`wake` wakes a worker).
-pub(super) fn fan_out(
+/// disconnected gets `slow_error` last), each encoded once by `encode` for all its
+/// recipients, and sends the frames for other workers on their way (`wake` wakes a
+/// worker).
+fn fan_out<S: Member>(
     hub: &mut Hub,
-    peers: &mut Peers<'_, Session>,
+    peers: &mut Peers<'_, S>,
     policy: SlowConsumer,
     slow_error: &[u8],
+    mut encode: impl FnMut(&LocalDelivery) -> Bytes,
     wake: impl FnMut(usize),
 ) {
     if !hub.local.is_empty() {
         let mut batch = std::mem::take(&mut hub.local);
         let mut doomed = Vec::new();
         for d in batch.drain(..) {
-            deliver(hub, peers, d, policy, slow_error, &mut doomed);
+            deliver(hub, peers, d, policy, slow_error, &mut encode, &mut doomed);
         }
         if hub.local.is_empty() {
             hub.local = batch; // keep the capacity
@@ -120,12 +125,13 @@ pub(super) fn fan_out(
 }
 
 /// Queues one frame for every local member of its room but the sender.
-fn deliver(
+fn deliver<S>(
     hub: &Hub,
-    peers: &mut Peers<'_, Session>,
+    peers: &mut Peers<'_, S>,
     d: LocalDelivery,
     policy: SlowConsumer,
     slow_error: &[u8],
+    encode: &mut impl FnMut(&LocalDelivery) -> Bytes,
     doomed: &mut Vec<mio::Token>,
 ) {
     let (mut delivered, mut dropped, mut disconnected, mut cut) = (0u64, 0u64, 0u64, 0u64);
@@ -135,6 +141,7 @@ fn deliver(
         .get(d.room)
         .filter(|r| Arc::ptr_eq(&r.shared, &d.shared));
     if let Some(room) = room {
+        let frame = encode(&d);
         // Members waiting for JOINED get nothing yet (rare: a new room with a
         // backplane, for a round trip to the broker).
         let waiting = !room.waiting.is_empty();
@@ -150,7 +157,7 @@ fn deliver(
                 // if the kernel will not take it now.
                 m.send_now();
             }
-            let o = offer(&mut m, &d.frame, max_output, policy);
+            let o = offer(&mut m, &frame, max_output, policy);
             dropped += o.dropped;
             if o.queued {
                 delivered += 1;
@@ -180,10 +187,100 @@ fn deliver(
 }
 
 /// At exit: host publishes still queued are told this worker is done.
-pub(super) fn release(incoming: &mut Vec<Incoming>) {
+fn release(incoming: &mut Vec<Incoming>) {
     for item in incoming.drain(..) {
         if let Incoming::Frame(Delivery { tally: Some(t), .. }) = item {
             t.worker_done();
+        }
+    }
+}
+
+/// A rooms service's part of one worker (the frame protocol's and WebSocket's):
+/// the hub, the inbox it drains and the fan-out it runs at the end of each turn;
+/// each service brings its own encoding of a delivery and its slow-consumer
+/// goodbye.
+pub(crate) struct Rooms {
+    /// This worker's rooms.
+    pub(crate) hub: Hub,
+    shared: Arc<ServerCore>,
+    worker: usize,
+    policy: SlowConsumer,
+    /// Deliveries taken from this worker's inbox (kept for its capacity).
+    incoming: Vec<Incoming>,
+    /// What a member disconnected as a slow consumer gets last.
+    slow_error: Vec<u8>,
+}
+
+impl Rooms {
+    /// Worker `worker`'s part of `shared`'s rooms.
+    pub(crate) fn new(worker: usize, shared: &Arc<ServerCore>, slow_error: Vec<u8>) -> Rooms {
+        Rooms {
+            hub: Hub::new(worker, shared.config.workers, shared.rooms.clone()),
+            shared: shared.clone(),
+            worker,
+            policy: shared.config.slow_consumer,
+            incoming: Vec::new(),
+            slow_error,
+        }
+    }
+
+    /// Takes what other workers, the backplane and host publishes sent to this
+    /// worker: frames for its members (delivered at the end of the turn), and
+    /// rooms now ready (their waiting members are resumed now, before any frame
+    /// for them).
+    pub(crate) fn take_events(&mut self, events: &mut Vec<(mio::Token, Arc<str>)>) {
+        self.shared.rooms.inboxes[self.worker].take(&mut self.incoming);
+        self.hub.accept(&mut self.incoming);
+        events.append(&mut self.hub.joined);
+    }
+
+    /// The turn's deliveries, each encoded once by `encode` ([`fan_out`]).
+    pub(crate) fn end_turn<S: Member>(
+        &mut self,
+        peers: &mut Peers<'_, S>,
+        encode: impl FnMut(&LocalDelivery) -> Bytes,
+    ) {
+        let wakers = &self.shared.wakers;
+        fan_out(
+            &mut self.hub,
+            peers,
+            self.policy,
+            &self.slow_error,
+            encode,
+            |w| {
+                // A failed wake only means that worker's loop is already gone.
+                let _ = wakers[w].wake();
+            },
+        );
+    }
+
+    /// A member's connection is closing: it leaves its room.
+    pub(crate) fn close<S: Member>(&mut self, s: &mut S) {
+        if let Some(m) = s.take_membership() {
+            self.hub.leave(m);
+        }
+    }
+
+    /// The worker is exiting: host publishes still queued for it are told it is
+    /// done, so that `Server::publish` does not wait for a worker that is gone.
+    pub(crate) fn exit(&mut self) {
+        self.shared.rooms.inboxes[self.worker].take(&mut self.incoming);
+        release(&mut self.incoming);
+    }
+
+    /// Frames sent whole count as delivered; those lost with a closing member as
+    /// dropped (every frame offered to a member is counted once).
+    #[inline]
+    pub(crate) fn shared_sent(sent: u64, lost: u64, counters: &Counters) {
+        counters.deliveries.add(sent);
+        counters.responses.add(sent);
+        counters.frames_dropped.add(lost);
+    }
+
+    /// The last worker exited: the backplane's link stops.
+    pub(crate) fn last_exited(shared: &ServerCore) {
+        if let Some(bp) = &shared.rooms.backplane {
+            bp.request_stop();
         }
     }
 }

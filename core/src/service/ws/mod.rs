@@ -1,0 +1,22 @@
+//! `ws`: WebSocket (RFC 6455) with permessage-deflate (RFC 7692), on the rooms of
+//! the frame protocol.
+//!
+//! A connection starts with the opening handshake ([`handshake`]); its path names
+//! the room it joins (`/lobby`), or, for `/`, none: its messages come back to it.
+//! A member's messages go to every other member of its room, on any worker and
+//! across the backplane, under the same slow-consumer policies as frame members.
+//! The session ([`session`]) reads frames ([`frame`]) as they arrive, validates
+//! text incrementally ([`utf8`]), inflates compressed messages ([`deflate`]) under
+//! `max_message_bytes`, answers pings and the close handshake ([`close`]). The
+//! service ([`service`]) puts each room delivery under a WebSocket header once for
+//! all of a worker's members: server frames are unmasked, so they share the bytes.
+
+pub(crate) mod close;
+pub(crate) mod deflate;
+pub(crate) mod frame;
+mod handshake;
+mod service;
+mod session;
+pub(crate) mod utf8;
+
+pub(crate) use service::WsService;
