@@ -57,6 +57,14 @@ pub use syntax::{parse_duration, percent_decode, query_pairs};
 pub mod frame {
     pub use crate::service::frame::codec::*;
 }
+/// WebSocket's wire format (RFC 6455), for clients: frames (a client masks its
+/// own: [`websocket::encode_masked`]), close frames and the handshake's
+/// `Sec-WebSocket-Accept` (the server uses the same code).
+pub mod websocket {
+    pub use crate::service::ws::close::*;
+    pub use crate::service::ws::frame::*;
+    pub use crate::service::ws::handshake::accept_key;
+}
 pub use stats::{
     prometheus_text, LineItem, LineSection, StatField, StatGroup, StatKind, StatUnit, StatValue,
     State, Stats, StatsLine, StatsLines, StopLine, PROMETHEUS_CONTENT_TYPE,

@@ -4,39 +4,38 @@
 
 /// Close status codes (RFC 6455 section 7.4.1, and the IANA registry).
 // The whole table, whether or not this server sends or reports each code.
-#[allow(dead_code)]
-pub(crate) mod code {
+pub mod code {
     /// The purpose of the connection is fulfilled.
-    pub(crate) const NORMAL: u16 = 1000;
+    pub const NORMAL: u16 = 1000;
     /// The endpoint is going away: a server shutting down, a page left.
-    pub(crate) const GOING_AWAY: u16 = 1001;
+    pub const GOING_AWAY: u16 = 1001;
     /// The peer broke the protocol.
-    pub(crate) const PROTOCOL_ERROR: u16 = 1002;
+    pub const PROTOCOL_ERROR: u16 = 1002;
     /// A message of a type the endpoint does not accept (text or binary).
-    pub(crate) const UNSUPPORTED_DATA: u16 = 1003;
+    pub const UNSUPPORTED_DATA: u16 = 1003;
     /// No code was in the close frame (never sent on the wire).
-    pub(crate) const NO_STATUS: u16 = 1005;
+    pub const NO_STATUS: u16 = 1005;
     /// The connection closed without a close frame (never sent on the wire).
-    pub(crate) const ABNORMAL: u16 = 1006;
+    pub const ABNORMAL: u16 = 1006;
     /// A message's data is inconsistent with its type: a text message that is
     /// not UTF-8.
-    pub(crate) const INVALID_PAYLOAD: u16 = 1007;
+    pub const INVALID_PAYLOAD: u16 = 1007;
     /// A message violates the endpoint's policy.
-    pub(crate) const POLICY: u16 = 1008;
+    pub const POLICY: u16 = 1008;
     /// A message is too big to process.
-    pub(crate) const TOO_BIG: u16 = 1009;
+    pub const TOO_BIG: u16 = 1009;
     /// The client expected an extension the server did not negotiate.
-    pub(crate) const MANDATORY_EXT: u16 = 1010;
+    pub const MANDATORY_EXT: u16 = 1010;
     /// The server met an unexpected condition.
-    pub(crate) const INTERNAL: u16 = 1011;
+    pub const INTERNAL: u16 = 1011;
 }
 
 /// The longest reason that fits a close frame: 125 bytes less the code.
-pub(crate) const MAX_REASON_BYTES: usize = 123;
+pub const MAX_REASON_BYTES: usize = 123;
 
 /// Why a received close frame's payload was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub(crate) enum CloseError {
+pub enum CloseError {
     /// A one-byte payload: half a code.
     #[error("close frame payload of one byte")]
     Truncated,
@@ -51,7 +50,7 @@ pub(crate) enum CloseError {
 impl CloseError {
     /// The close code to answer with: 1007 (invalid payload data) for a reason
     /// that is not UTF-8, 1002 (protocol error) otherwise.
-    pub(crate) fn close_code(&self) -> u16 {
+    pub fn close_code(&self) -> u16 {
         match self {
             CloseError::BadReason => code::INVALID_PAYLOAD,
             CloseError::Truncated | CloseError::BadCode(_) => code::PROTOCOL_ERROR,
@@ -62,13 +61,13 @@ impl CloseError {
 /// A code a peer may send in a close frame: 1000-1003, 1007-1014 (the
 /// registered ones; 1004 is reserved, 1005, 1006 and 1015 are never sent) and
 /// 3000-4999 (libraries and applications).
-pub(crate) fn sendable(code: u16) -> bool {
+pub fn sendable(code: u16) -> bool {
     matches!(code, 1000..=1003 | 1007..=1014 | 3000..=4999)
 }
 
 /// Parses a received close frame's payload: empty -> `Ok(None)` (no status);
 /// otherwise the code and the reason.
-pub(crate) fn parse_close(payload: &[u8]) -> Result<Option<(u16, &str)>, CloseError> {
+pub fn parse_close(payload: &[u8]) -> Result<Option<(u16, &str)>, CloseError> {
     let (code, reason) = match payload {
         [] => return Ok(None),
         [_] => return Err(CloseError::Truncated),
@@ -83,7 +82,7 @@ pub(crate) fn parse_close(payload: &[u8]) -> Result<Option<(u16, &str)>, CloseEr
 
 /// Appends a close frame's payload to `out`: `code`, then `reason` cut to
 /// [`MAX_REASON_BYTES`] at a character boundary.
-pub(crate) fn encode_close(code: u16, reason: &str, out: &mut Vec<u8>) {
+pub fn encode_close(code: u16, reason: &str, out: &mut Vec<u8>) {
     let mut end = reason.len().min(MAX_REASON_BYTES);
     while !reason.is_char_boundary(end) {
         end -= 1;

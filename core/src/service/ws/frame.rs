@@ -8,19 +8,19 @@
 //! length bytes are there, before the mask key, so nothing is buffered for it.
 
 /// Frame opcodes (the low nibble of the first byte).
-pub(crate) mod opcode {
+pub mod opcode {
     /// The next fragment of a message.
-    pub(crate) const CONTINUATION: u8 = 0x0;
+    pub const CONTINUATION: u8 = 0x0;
     /// The first frame of a text message (UTF-8).
-    pub(crate) const TEXT: u8 = 0x1;
+    pub const TEXT: u8 = 0x1;
     /// The first frame of a binary message.
-    pub(crate) const BINARY: u8 = 0x2;
+    pub const BINARY: u8 = 0x2;
     /// Close: an optional code and reason.
-    pub(crate) const CLOSE: u8 = 0x8;
+    pub const CLOSE: u8 = 0x8;
     /// Ping: answered with a pong carrying the same payload.
-    pub(crate) const PING: u8 = 0x9;
+    pub const PING: u8 = 0x9;
     /// Pong: the answer to a ping, or an unsolicited heartbeat.
-    pub(crate) const PONG: u8 = 0xA;
+    pub const PONG: u8 = 0xA;
 }
 
 /// FIN: the last frame of a message.
@@ -40,40 +40,40 @@ const LEN16_FOLLOWS: u8 = 126;
 /// The 7-bit length value that says a 64-bit length follows.
 const LEN64_FOLLOWS: u8 = 127;
 /// The longest payload of a control frame.
-pub(crate) const MAX_CONTROL_PAYLOAD: u64 = 125;
+pub const MAX_CONTROL_PAYLOAD: u64 = 125;
 /// The longest frame header: 2 bytes, a 64-bit length and a mask key.
-pub(crate) const MAX_HEADER_LEN: usize = 14;
+pub const MAX_HEADER_LEN: usize = 14;
 
 /// A decoded frame header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Header {
+pub struct Header {
     /// The last frame of its message.
-    pub(crate) fin: bool,
+    pub fin: bool,
     /// RSV1 was set: allowed only with permessage-deflate, on a message's first
     /// frame (the caller decides).
-    pub(crate) rsv1: bool,
+    pub rsv1: bool,
     /// The opcode ([`opcode`]); never a reserved one.
-    pub(crate) opcode: u8,
+    pub opcode: u8,
     /// The masking key, when the frame is masked.
-    pub(crate) mask: Option<[u8; 4]>,
+    pub mask: Option<[u8; 4]>,
     /// The payload length.
-    pub(crate) len: u64,
+    pub len: u64,
     /// The header's length in bytes (the payload starts there).
-    pub(crate) header_len: usize,
+    pub header_len: usize,
 }
 
 impl Header {
     /// A control frame (close, ping, pong): never fragmented, at most 125 bytes,
     /// may come between the fragments of a message.
     #[inline]
-    pub(crate) fn is_control(&self) -> bool {
+    pub fn is_control(&self) -> bool {
         self.opcode & 0x8 != 0
     }
 }
 
 /// Why a frame header was refused.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub(crate) enum FrameError {
+pub enum FrameError {
     /// RSV2 or RSV3 set: no negotiated extension defines them.
     #[error("reserved bits RSV2/RSV3 set")]
     ReservedBits,
@@ -105,7 +105,7 @@ pub(crate) enum FrameError {
 impl FrameError {
     /// The close code to fail the connection with: 1009 (message too big) for
     /// [`FrameError::TooLong`], 1002 (protocol error) for the rest.
-    pub(crate) fn close_code(&self) -> u16 {
+    pub fn close_code(&self) -> u16 {
         match self {
             FrameError::TooLong { .. } => super::close::code::TOO_BIG,
             _ => super::close::code::PROTOCOL_ERROR,
@@ -126,7 +126,7 @@ impl FrameError {
 /// [`FrameError::BadLength`]; a length over `max_payload` ->
 /// [`FrameError::TooLong`] (before the mask key is there). Lengths not encoded
 /// in the fewest bytes are accepted.
-pub(crate) fn decode_header(
+pub fn decode_header(
     input: &[u8],
     max_payload: u64,
     require_mask: bool,
@@ -211,7 +211,7 @@ pub(crate) fn decode_header(
 ///
 /// Linear and word-at-a-time: the key is rotated once to the piece's phase and
 /// XORed eight bytes at a time; only the last (at most 7) bytes go one by one.
-pub(crate) fn unmask_into(dst: &mut Vec<u8>, src: &[u8], key: [u8; 4], offset: u64) {
+pub fn unmask_into(dst: &mut Vec<u8>, src: &[u8], key: [u8; 4], offset: u64) {
     let start = dst.len();
     dst.extend_from_slice(src);
     // The key as it lines up with src[0]: rotated by the payload offset.
@@ -238,14 +238,12 @@ pub(crate) fn unmask_into(dst: &mut Vec<u8>, src: &[u8], key: [u8; 4], offset: u
 /// Appends a frame header for a payload of `len` bytes to `out`: the payload is
 /// sent separately (a shared segment, the same bytes for every member of a room).
 /// Not masked (a server frame); the length in the fewest bytes.
-// For broadcasts sent as header + shared payload, and the load generator's ws mode.
-#[cfg_attr(not(test), allow(dead_code))]
-pub(crate) fn encode_header(fin: bool, rsv1: bool, opcode: u8, len: usize, out: &mut Vec<u8>) {
+pub fn encode_header(fin: bool, rsv1: bool, opcode: u8, len: usize, out: &mut Vec<u8>) {
     put_header(fin, rsv1, opcode, len, false, out);
 }
 
 /// Appends a server frame (never masked) to `out`: the header, then `payload`.
-pub(crate) fn encode(fin: bool, rsv1: bool, opcode: u8, payload: &[u8], out: &mut Vec<u8>) {
+pub fn encode(fin: bool, rsv1: bool, opcode: u8, payload: &[u8], out: &mut Vec<u8>) {
     out.reserve(MAX_HEADER_LEN - 4 + payload.len());
     put_header(fin, rsv1, opcode, payload.len(), false, out);
     out.extend_from_slice(payload);
@@ -253,8 +251,7 @@ pub(crate) fn encode(fin: bool, rsv1: bool, opcode: u8, payload: &[u8], out: &mu
 
 /// Appends a client frame to `out`: the header with the mask `key`, then
 /// `payload` masked with it.
-#[cfg_attr(not(test), allow(dead_code))]
-pub(crate) fn encode_masked(
+pub fn encode_masked(
     fin: bool,
     opcode: u8,
     payload: &[u8],

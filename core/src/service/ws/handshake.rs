@@ -37,7 +37,7 @@ impl Refusal {
 }
 
 /// `Sec-WebSocket-Accept` for a client's `Sec-WebSocket-Key`.
-pub(crate) fn accept_key(key: &[u8]) -> String {
+pub fn accept_key(key: &[u8]) -> String {
     let mut sha = Sha1::new();
     sha.update(key);
     sha.update(GUID);

@@ -14,7 +14,7 @@
 pub(crate) mod close;
 pub(crate) mod deflate;
 pub(crate) mod frame;
-mod handshake;
+pub(crate) mod handshake;
 mod service;
 mod session;
 pub(crate) mod utf8;
