@@ -1,7 +1,8 @@
 //! Shared pieces of the reliability suite (`tests/`): clients that tag their bytes
 //! with a nonce and check every byte they get back, frame-protocol clients,
 //! abortive closes (RST), a real redis-server ([`redis`], the main test suite's),
-//! the latency targets, and process measurements (descriptors, threads, RSS, CPU).
+//! WebSocket clients from raw bytes ([`ws`]), the latency targets, and process
+//! measurements (descriptors, threads, RSS, CPU).
 //!
 //! Every scenario has a CI size (seconds) and a long size (`RELIABILITY=long`),
 //! whose figures RELIABILITY.md records with the command that produced them.
@@ -24,6 +25,8 @@ use rustls::{ClientConfig, ClientConnection, RootCertStore, StreamOwned};
 /// redis-server is missing.
 #[path = "../../core/tests/common/redis.rs"]
 pub mod redis;
+
+pub mod ws;
 
 /// True for the long, documented run (`RELIABILITY=long`).
 pub fn long() -> bool {

@@ -4,7 +4,9 @@
 //! and every byte each one gets back is checked against the payload only it sent
 //! (a nonce mixed with the position of each word). Over echo, HTTP (pipelined, a
 //! handler echoing the body), the frame protocol (data frames echoed, and rooms of
-//! two: one member's frames reach the other), and echo over TLS.
+//! two: one member's frames reach the other), echo over TLS, and WebSocket (echo,
+//! with and without permessage-deflate, whole and fragmented messages, and rooms of
+//! two).
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -14,7 +16,9 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use pierhead::frame::{op, FrameType};
+use pierhead::websocket::opcode;
 use pierhead::{Config, Protocol, Request, Response, Route, Server};
+use pierhead_reliability::ws::{deflate_message, masked, WsClient};
 use pierhead_reliability::*;
 
 #[derive(Default)]
@@ -159,6 +163,64 @@ fn frame_once(addr: SocketAddr) -> Outcome {
     Ok(Some((data.len(), kind == FrameType::Data && got == data)))
 }
 
+/// One message as the client sends it: compressed when `deflate` (RSV1 and
+/// raw deflate), in two fragments when `fragmented`.
+fn ws_wire(nonce: u64, data: &[u8], deflate: bool, fragmented: bool) -> std::io::Result<Vec<u8>> {
+    let body = if deflate {
+        deflate_message(data)?
+    } else {
+        data.to_vec()
+    };
+    if !fragmented || body.len() < 2 {
+        return Ok(masked(true, opcode::BINARY, &body, deflate, nonce));
+    }
+    let (first, second) = body.split_at(body.len() / 2);
+    let mut wire = masked(false, opcode::BINARY, first, deflate, nonce);
+    wire.extend_from_slice(&masked(true, opcode::CONTINUATION, second, false, !nonce));
+    Ok(wire)
+}
+
+fn ws_once(addr: SocketAddr) -> Outcome {
+    let nonce = next_nonce();
+    let data = payload(nonce, len_of(nonce));
+    // Bits of the nonce pick the case: deflate offered, the client's message
+    // compressed, fragmented, a room of two.
+    let (deflate, compress, fragmented, room) = (
+        nonce & 0x100 != 0,
+        nonce & 0x200 != 0,
+        nonce & 0x400 != 0,
+        nonce & 0x800 != 0,
+    );
+    if !room {
+        // Echo: the message comes back to its sender, compressed if agreed.
+        let mut c = WsClient::connect(addr, "/", deflate)?;
+        let wire = ws_wire(nonce, &data, compress && c.deflate, fragmented)?;
+        let cut = wire.len() / 2;
+        c.stream.write_all(&wire[..cut])?;
+        if resets(nonce) {
+            reset(c.stream);
+            return Ok(None);
+        }
+        c.stream.write_all(&wire[cut..])?;
+        let (kind, got) = c.read_message()?;
+        return Ok(Some((data.len(), kind == opcode::BINARY && got == data)));
+    }
+    // A room of two: what A sends, B gets, and nothing else.
+    let path = format!("/w{nonce:x}");
+    let mut a = WsClient::connect(addr, &path, deflate)?;
+    let mut b = WsClient::connect(addr, &path, !deflate)?;
+    let wire = ws_wire(nonce, &data, compress && a.deflate, fragmented)?;
+    let cut = wire.len() / 2;
+    a.stream.write_all(&wire[..cut])?;
+    if resets(nonce) {
+        reset(a.stream);
+        return Ok(None);
+    }
+    a.stream.write_all(&wire[cut..])?;
+    let (kind, got) = b.read_message()?;
+    Ok(Some((data.len(), kind == opcode::BINARY && got == data)))
+}
+
 fn run(
     threads: usize,
     until: Instant,
@@ -207,6 +269,7 @@ fn server(protocol: Protocol, tweak: impl FnOnce(Config) -> Config) -> Server {
 
 #[test]
 fn no_byte_crosses_between_connections_under_churn_and_resets() {
+    let _serial = serial();
     let seconds = scale(4, 120);
     let echo = server(Protocol::Echo, |c| c);
     let tls = server(Protocol::Echo, |c| c.tls_auto());
@@ -299,6 +362,62 @@ fn no_byte_crosses_between_connections_under_churn_and_resets() {
     let fds_after = open_fds();
     figure(
         "client_process_fds_before_after",
+        format!("{fds_before} {fds_after}"),
+    );
+    assert!(
+        fds_after <= fds_before + 4,
+        "descriptors leaked: {fds_before} -> {fds_after}"
+    );
+}
+
+#[test]
+fn no_websocket_byte_crosses_between_connections_under_churn_and_resets() {
+    let _serial = serial();
+    let seconds = scale(4, 120);
+    let ws = server(Protocol::Ws, |c| c);
+    let fds_before = open_fds();
+    let reuses_before = pierhead::test_hooks::same_turn_slot_reuses();
+    let until = Instant::now() + Duration::from_secs(seconds);
+    let t0 = Instant::now();
+    let tally = Arc::new(Tally::default());
+    let addr = ws.local_addr();
+    run(6, until, &tally, move || ws_once(addr));
+    let elapsed = t0.elapsed().as_secs_f64();
+    let c = tally.connections.load(Ordering::Relaxed);
+    let corrupt = tally.corrupt.load(Ordering::Relaxed);
+    let verified = tally.verified_bytes.load(Ordering::Relaxed);
+    figure("ws.exchanges", c);
+    figure("ws.reset_mid_message", tally.resets.load(Ordering::Relaxed));
+    figure("ws.verified_bytes", verified);
+    figure("ws.io_errors", tally.errors.load(Ordering::Relaxed));
+    figure("ws.corrupt_or_misrouted", corrupt);
+    figure(
+        "ws.exchanges_per_second",
+        format!("{:.0}", c as f64 / elapsed),
+    );
+    let reuses = pierhead::test_hooks::same_turn_slot_reuses() - reuses_before;
+    figure("ws.same_turn_slot_reuses", reuses);
+    let stats = ws.stats();
+    figure("ws.server_protocol_errors", stats.protocol_errors);
+    assert_eq!(corrupt, 0, "ws: bytes crossed between connections");
+    assert!(verified > 0, "ws: nothing verified");
+    assert!(
+        reuses > 0,
+        "no slot was reused within one turn of a loop: the case was not exercised"
+    );
+    let settled = (0..500).any(|_| {
+        thread::sleep(Duration::from_millis(10));
+        ws.stats().connections_active == 0
+    });
+    assert!(
+        settled,
+        "connections left: {}",
+        ws.stats().connections_active
+    );
+    assert_eq!(ws.stats().state, pierhead::State::Running);
+    let fds_after = open_fds();
+    figure(
+        "ws.client_process_fds_before_after",
         format!("{fds_before} {fds_after}"),
     );
     assert!(
