@@ -1,6 +1,6 @@
-//! Slow peers: slowloris (a header byte at a time, also for TLS handshakes and
-//! frame headers) closed at the header timeout while a normal client's latency
-//! holds; a slow reader of a 64 MiB answer through a 4 KiB receive buffer, with the
+//! Slow peers: slowloris (a header byte at a time, also for TLS handshakes, frame
+//! headers and WebSocket handshakes, these answered 408) closed at the header
+//! timeout while a normal client's latency holds; a slow reader of a 64 MiB answer through a 4 KiB receive buffer, with the
 //! server's memory bounded, and a reader that stops closed at the write timeout.
 
 // Runs on the engine as shipped: the tiny-buffers build is for the cross-talk
@@ -12,7 +12,9 @@ use std::net::{SocketAddr, TcpStream};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use pierhead::websocket::opcode;
 use pierhead::{Config, Protocol, Response, Route, Server};
+use pierhead_reliability::ws::WsClient;
 use pierhead_reliability::*;
 
 /// p99 of `n` sequential keep-alive requests, in microseconds.
@@ -35,37 +37,61 @@ fn p99_us(addr: SocketAddr, n: usize) -> f64 {
     samples[(n * 99 / 100).min(n - 1)]
 }
 
+/// One dribbling connection: its stream, the bytes sent, what the server
+/// answered, and whether the server closed it.
+struct Dribbler {
+    stream: TcpStream,
+    sent: usize,
+    answer: Vec<u8>,
+    closed: bool,
+}
+
 /// Opens `n` connections that dribble `prefix` one byte every `every`, round-robin
-/// from one thread, until `until`; returns how many the server had closed by then.
+/// from one thread, until `until`; returns how many the server had closed by then
+/// and how many of those it answered with `answer` first.
 fn dribble(
     addr: SocketAddr,
     n: usize,
     prefix: &'static [u8],
     every: Duration,
     until: Instant,
-) -> usize {
-    let mut conns: Vec<(TcpStream, usize, bool)> = (0..n)
+    answer: &[u8],
+) -> (usize, usize) {
+    let mut conns: Vec<Dribbler> = (0..n)
         .filter_map(|_| connect(addr).ok())
-        .map(|s| (s, 0, false))
+        .map(|stream| Dribbler {
+            stream,
+            sent: 0,
+            answer: Vec::new(),
+            closed: false,
+        })
         .collect();
-    for (s, _, _) in &conns {
-        s.set_nonblocking(true).unwrap();
+    for c in &conns {
+        c.stream.set_nonblocking(true).unwrap();
     }
     while Instant::now() < until {
-        for (s, sent, closed) in conns.iter_mut().filter(|c| !c.2) {
+        for c in conns.iter_mut().filter(|c| !c.closed) {
             let mut b = [0u8; 64];
-            match s.read(&mut b) {
-                Ok(0) => *closed = true,
-                Err(e) if e.kind() == ErrorKind::ConnectionReset => *closed = true,
+            match c.stream.read(&mut b) {
+                Ok(0) => c.closed = true,
+                Ok(n) => c.answer.extend_from_slice(&b[..n]),
+                Err(e) if e.kind() == ErrorKind::ConnectionReset => c.closed = true,
                 _ => {}
             }
-            if !*closed && *sent < prefix.len() && s.write(&prefix[*sent..*sent + 1]).is_ok() {
-                *sent += 1;
+            if !c.closed
+                && c.sent < prefix.len()
+                && c.stream.write(&prefix[c.sent..c.sent + 1]).is_ok()
+            {
+                c.sent += 1;
             }
         }
         thread::sleep(every);
     }
-    conns.iter().filter(|c| c.2).count()
+    let closed = conns.iter().filter(|c| c.closed);
+    (
+        closed.clone().count(),
+        closed.filter(|c| c.answer.starts_with(answer)).count(),
+    )
 }
 
 #[test]
@@ -121,7 +147,9 @@ fn slowloris_is_closed_at_the_header_timeout_and_others_are_served() {
     let dribblers: Vec<_> = slow
         .into_iter()
         .map(|(addr, count, prefix)| {
-            thread::spawn(move || dribble(addr, count, prefix, Duration::from_millis(100), until))
+            thread::spawn(move || {
+                dribble(addr, count, prefix, Duration::from_millis(100), until, b"").0
+            })
         })
         .collect();
     thread::sleep(Duration::from_millis(300));
@@ -142,6 +170,69 @@ fn slowloris_is_closed_at_the_header_timeout_and_others_are_served() {
         "slow connections outlived the header timeout"
     );
     assert_latency("the normal client", baseline, during, 2.0);
+}
+
+/// p99 of `n` sequential round trips of a small message over one WebSocket
+/// connection (echo), in microseconds.
+fn ws_p99_us(addr: SocketAddr, n: usize) -> f64 {
+    let mut c = WsClient::connect(addr, "/", false).unwrap();
+    let mut samples: Vec<f64> = (0..n)
+        .map(|_| {
+            let t = Instant::now();
+            c.send(opcode::BINARY, b"ok").unwrap();
+            let (op, got) = c.read_message().unwrap();
+            assert_eq!((op, got.as_slice()), (opcode::BINARY, b"ok".as_slice()));
+            t.elapsed().as_secs_f64() * 1e6
+        })
+        .collect();
+    samples.sort_by(f64::total_cmp);
+    samples[(n * 99 / 100).min(n - 1)]
+}
+
+#[test]
+fn websocket_handshake_slowloris_is_answered_408_and_others_are_served() {
+    let _serial = serial();
+    let n = scale(300, 2_000);
+    let timeout = Duration::from_millis(1500);
+    let ws = Server::start(
+        Config::new()
+            .protocol(Protocol::Ws)
+            .workers(2)
+            .header_timeout(timeout)
+            .max_connections(20_000),
+    )
+    .unwrap();
+    let addr = ws.local_addr();
+    let baseline = ws_p99_us(addr, 2000);
+    let until = Instant::now() + timeout * 2 + Duration::from_millis(500);
+    // A handshake one byte every 100 ms: 15 bytes by the timeout, never whole.
+    let handshake: &'static [u8] =
+        b"GET /lobby HTTP/1.1\r\nHost: slowloris\r\nUpgrade: websocket\r\n\
+          Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n";
+    let dribbler = thread::spawn(move || {
+        dribble(
+            addr,
+            n,
+            handshake,
+            Duration::from_millis(100),
+            until,
+            b"HTTP/1.1 408 ",
+        )
+    });
+    thread::sleep(Duration::from_millis(300));
+    let during = ws_p99_us(addr, 2000);
+    let (closed, answered_408) = dribbler.join().unwrap();
+    figure("ws_slowloris.connections", n);
+    figure("ws_slowloris.closed_at_header_timeout", closed);
+    figure("ws_slowloris.answered_408", answered_408);
+    figure(
+        "ws_normal_client.p99_us.idle_vs_during",
+        format!("{baseline:.0} {during:.0}"),
+    );
+    figure("ws_server.timeouts", ws.stats().timeouts);
+    assert_eq!(closed, n, "slow handshakes outlived the header timeout");
+    assert_eq!(answered_408, n, "a slow handshake closed without its 408");
+    assert_latency("the normal WebSocket client", baseline, during, 3.0);
 }
 
 #[test]
