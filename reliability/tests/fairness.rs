@@ -1,6 +1,7 @@
-//! Fairness: one client pipelining as fast as it can (and one frame publisher
-//! flooding a room) next to 100 light clients; the light clients' p99 stays
-//! within 3x of what it is without the flood.
+//! Fairness: one client pipelining as fast as it can (one frame publisher flooding
+//! a room, WebSocket clients sending pings as fast as they can without reading)
+//! next to 100 light clients; the light clients' p99 stays within 3x of what it is
+//! without the flood, and the ping flood's memory is bounded by the output limit.
 
 // Runs on the engine as shipped: the tiny-buffers build is for the cross-talk
 // scenarios (see Cargo.toml).
@@ -14,17 +15,30 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use pierhead::frame::{op, FrameType};
+use pierhead::websocket::opcode;
 use pierhead::{Config, Protocol, Response, Route, Server};
+use pierhead_reliability::ws::{masked, WsClient};
 use pierhead_reliability::*;
 
 /// p99 (µs) of 100 light clients: 10 threads, 10 keep-alive connections each, one
 /// request (or frame round trip) at a time, for `dur`.
 fn light_p99(addr: SocketAddr, dur: Duration, request: &'static [u8], answer_len: usize) -> f64 {
+    light_p99_over(addr, dur, request, answer_len, |a| connect(a).unwrap())
+}
+
+/// [`light_p99`] over connections that `open` makes (a WebSocket handshake first).
+fn light_p99_over(
+    addr: SocketAddr,
+    dur: Duration,
+    request: &'static [u8],
+    answer_len: usize,
+    open: fn(SocketAddr) -> TcpStream,
+) -> f64 {
     let until = Instant::now() + dur;
     let handles: Vec<_> = (0..10)
         .map(|_| {
             thread::spawn(move || {
-                let mut conns: Vec<TcpStream> = (0..10).map(|_| connect(addr).unwrap()).collect();
+                let mut conns: Vec<TcpStream> = (0..10).map(|_| open(addr)).collect();
                 let mut samples = Vec::new();
                 let mut buf = vec![0u8; answer_len];
                 while Instant::now() < until {
@@ -206,4 +220,97 @@ fn a_flooding_publisher_does_not_starve_light_frame_clients() {
         flooded,
         delivered.max(read.load(Ordering::Relaxed)),
     );
+}
+
+#[test]
+fn websocket_ping_floods_are_held_by_backpressure_and_do_not_starve_light_clients() {
+    let _serial = serial();
+    let dur = Duration::from_secs(scale(2, 20));
+    let flooders = 4;
+    let server = Server::start(Config::new().protocol(Protocol::Ws).workers(2)).unwrap();
+    let addr = server.local_addr();
+    // Light clients: a small binary message echoed (no deflate: the answer is the
+    // same 2 + 5 bytes every time).
+    let msg: &'static [u8] =
+        Box::leak(masked(true, opcode::BINARY, b"light", false, 1).into_boxed_slice());
+    let open = |a| {
+        WsClient::connect(a, "/", false)
+            .and_then(WsClient::into_stream)
+            .unwrap()
+    };
+    let alone = light_p99_over(addr, dur, msg, 2 + 5, open);
+    let rss_before = rss_kib(std::process::id());
+    // The flood: clients writing 125-byte pings as fast as they can, never reading.
+    let mut batch = Vec::new();
+    for i in 0..256u64 {
+        batch.extend_from_slice(&masked(true, opcode::PING, &[b'p'; 125], false, i));
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let sent = Arc::new(AtomicU64::new(0));
+    let flood: Vec<_> = (0..flooders)
+        .map(|_| {
+            let mut s = open(addr);
+            s.set_write_timeout(Some(Duration::from_millis(100)))
+                .unwrap();
+            let (stop, sent, batch) = (stop.clone(), sent.clone(), batch.clone());
+            thread::spawn(move || {
+                lowest_priority();
+                while !stop.load(Ordering::Relaxed) {
+                    match s.write(&batch) {
+                        Ok(n) => {
+                            sent.fetch_add(n as u64, Ordering::Relaxed);
+                        }
+                        // Blocked: the server stopped reading (its output is full).
+                        Err(e)
+                            if e.kind() == std::io::ErrorKind::WouldBlock
+                                || e.kind() == std::io::ErrorKind::TimedOut => {}
+                        Err(_) => break,
+                    }
+                }
+                s
+            })
+        })
+        .collect();
+    let peak = Arc::new(AtomicU64::new(0));
+    let sampler = {
+        let (stop, peak) = (stop.clone(), peak.clone());
+        thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                peak.fetch_max(rss_kib(std::process::id()), Ordering::Relaxed);
+                thread::sleep(Duration::from_millis(20));
+            }
+        })
+    };
+    thread::sleep(Duration::from_millis(200));
+    let sent_before_light = sent.load(Ordering::Relaxed);
+    let flooded = light_p99_over(addr, dur, msg, 2 + 5, open);
+    let sent_during_light = sent.load(Ordering::Relaxed) - sent_before_light;
+    stop.store(true, Ordering::Relaxed);
+    let conns: Vec<TcpStream> = flood.into_iter().map(|h| h.join().unwrap()).collect();
+    sampler.join().unwrap();
+    let growth = peak.load(Ordering::Relaxed).saturating_sub(rss_before);
+    let pings = sent.load(Ordering::Relaxed) / 131;
+    figure(
+        "ws_ping_flood.light_p99_us.alone_vs_flooded",
+        format!("{alone:.0} {flooded:.0}"),
+    );
+    figure("ws_ping_flood.pings_written", pings);
+    figure(
+        "ws_ping_flood.bytes_written_while_light_clients_measured",
+        sent_during_light,
+    );
+    figure("ws_ping_flood.rss_growth_kib", growth);
+    figure(
+        "ws_ping_flood.flooders_still_connected",
+        server.stats().connections_active,
+    );
+    assert!(pings > 1000, "the flood did not happen: {pings} pings");
+    // Each flooder costs at most its output limit (1 MiB) and its read buffer:
+    // the server stops reading it while its pongs are unsent.
+    assert!(
+        growth < flooders * 4 * 1024,
+        "RSS grew {growth} KiB under {flooders} ping floods"
+    );
+    assert_latency("ws ping flood: light clients", alone, flooded, 3.0);
+    drop(conns);
 }
