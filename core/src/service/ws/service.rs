@@ -103,6 +103,11 @@ impl Service for WsService {
         s.is_idle().then_some(GOING_AWAY)
     }
 
+    /// Idle for `idle_timeout`: a ping; idle again with no answer: closed.
+    fn on_idle(&mut self, s: &mut Session, cx: &mut Cx<'_>) -> bool {
+        s.on_idle(cx)
+    }
+
     fn on_request_timeout(&mut self, s: &mut Session, cx: &mut Cx<'_>) {
         s.on_timeout(cx);
     }

@@ -36,6 +36,9 @@ pub(crate) struct WsConfig {
     pub(crate) deflate: DeflateConfig,
 }
 
+/// The payload of the keep-alive ping.
+const KEEPALIVE: &[u8] = b"pierhead";
+
 /// Where a connection is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
@@ -81,6 +84,8 @@ pub(crate) struct Session {
     membership: Option<Membership>,
     /// The room's readiness waits for the broker: input waits too.
     awaiting_ready: bool,
+    /// A keep-alive ping went out and nothing came since.
+    ping_outstanding: bool,
     reading: Option<Reading>,
     message: Option<Box<Message>>,
     deflate: Option<Box<Deflate>>,
@@ -125,6 +130,7 @@ impl Session {
             phase: Phase::Handshake { scanned: 0 },
             membership: None,
             awaiting_ready: false,
+            ping_outstanding: false,
             reading: None,
             message: None,
             deflate: None,
@@ -147,6 +153,17 @@ impl Session {
         self.phase == Phase::Open
     }
 
+    /// Idle for `idle_timeout`: the first time a ping goes out (true: keep the
+    /// connection); if nothing came since the last one, false (close it).
+    pub(crate) fn on_idle(&mut self, cx: &mut Cx<'_>) -> bool {
+        if self.phase != Phase::Open || self.ping_outstanding {
+            return false;
+        }
+        self.ping_outstanding = true;
+        frame::encode(true, false, opcode::PING, KEEPALIVE, cx.out.bytes());
+        true
+    }
+
     /// Feeds input: everything unconsumed so far plus what just arrived.
     pub(crate) fn on_input(
         &mut self,
@@ -155,6 +172,8 @@ impl Session {
         hub: &mut Hub,
         cfg: &WsConfig,
     ) -> Progress {
+        // Anything from the client answers a keep-alive.
+        self.ping_outstanding = false;
         let mut pos = 0;
         if let Phase::Handshake { scanned } = self.phase {
             match head::find_end(input, scanned) {
