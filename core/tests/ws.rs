@@ -9,6 +9,7 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
+use common::frame_client::{Client as FrameClient, Got};
 use common::*;
 use pierhead::{Config, Protocol, Server};
 use tungstenite::protocol::frame::coding::CloseCode;
@@ -235,4 +236,30 @@ fn an_idle_connection_is_pinged_then_closed_if_it_never_answers() {
             break;
         }
     }
+}
+
+#[test]
+fn frame_and_websocket_members_of_one_room_hear_each_other() {
+    let server = ws_server(|c| c.workers(2));
+    let addr = server.local_addr();
+    let mut f = FrameClient::connect(addr);
+    f.join("mixed");
+    let mut w = client(addr, "/mixed");
+    let mut echo = FrameClient::connect(addr);
+    assert!(wait_until(Duration::from_secs(5), || server
+        .rooms()
+        .iter()
+        .any(|(r, n)| r == "mixed" && *n == 2)));
+    // A text message reaches a frame member as a data frame.
+    w.send(Message::text("from ws")).unwrap();
+    assert_eq!(f.recv(), Some(Got::Data(b"from ws".to_vec())));
+    // A data frame reaches a WebSocket member as a binary message.
+    f.send(b"from frame");
+    assert_eq!(next(&mut w), Message::binary(b"from frame".to_vec()));
+    // A frame client in no room is echoed, as on a frame server; PING is answered.
+    echo.send(b"alone");
+    assert_eq!(echo.recv(), Some(Got::Data(b"alone".to_vec())));
+    echo.control(pierhead::frame::op::PING, b"p");
+    assert_eq!(echo.recv(), Some(Got::Pong(b"p".to_vec())));
+    assert_eq!(server.stats().protocol_errors, 0);
 }

@@ -10,12 +10,12 @@ use bytes::Bytes;
 use super::close::{self, code};
 use super::deflate::DeflateConfig;
 use super::frame::{self, opcode};
-use super::session::{Session, WsConfig};
+use super::session::{Session, WsConfig, AS_FRAME};
 use crate::engine::Peers;
 use crate::rooms::hub::LocalDelivery;
 use crate::server_core::ServerCore;
 use crate::service::fanout::Rooms;
-use crate::service::frame::codec::HEADER_LEN;
+use crate::service::frame::codec::{self as frame_codec, HEADER_LEN};
 use crate::service::{Cx, Next, Park, Progress, Service, Wake};
 use crate::stats::Counters;
 
@@ -29,10 +29,14 @@ pub(crate) struct WsService {
     cfg: WsConfig,
 }
 
-/// A room delivery as a WebSocket frame: the payload of the frame protocol's data
-/// frame under a WebSocket header (text or binary), one allocation for every
-/// member of this worker.
-fn encode(d: &LocalDelivery) -> Bytes {
+/// A room delivery for a member: for a WebSocket member, the payload of the frame
+/// protocol's data frame under a WebSocket header (text or binary); for a frame
+/// member, that data frame itself. Made once per delivery for all of this worker's
+/// members that get it.
+fn encode(d: &LocalDelivery, encoding: usize) -> Bytes {
+    if encoding == AS_FRAME {
+        return d.frame.clone();
+    }
     let payload = d.frame.get(HEADER_LEN..).unwrap_or_default();
     let op = if d.text { opcode::TEXT } else { opcode::BINARY };
     let mut out = Vec::with_capacity(payload.len() + 10);
@@ -53,12 +57,20 @@ impl Service for WsService {
         close::encode_close(code::POLICY, "slow consumer", &mut body);
         let mut slow_error = Vec::new();
         frame::encode(true, false, opcode::CLOSE, &body, &mut slow_error);
+        // A frame-protocol member is told as on a frame server.
+        let mut frame_slow_error = Vec::new();
+        frame_codec::encode_control(
+            frame_codec::op::ERROR,
+            b"slow consumer",
+            &mut frame_slow_error,
+        );
         WsService {
-            rooms: Rooms::new(worker, shared, slow_error),
+            rooms: Rooms::new(worker, shared, [slow_error, frame_slow_error]),
             cfg: WsConfig {
                 max_message: c.max_message_bytes,
                 max_headers: c.max_headers,
                 max_header_bytes: c.max_header_bytes,
+                max_frame: c.max_frame_bytes,
                 deflate: DeflateConfig {
                     enabled: c.ws_deflate,
                     server_no_context_takeover: false,
@@ -78,8 +90,11 @@ impl Service for WsService {
         s.on_input(input, cx, &mut self.rooms.hub, &self.cfg)
     }
 
-    fn resume(&mut self, s: &mut Session, _why: Wake<Arc<str>>, _cx: &mut Cx<'_>) -> Next {
-        s.ready();
+    /// The room a new member waited for is ready (a frame member gets `JOINED`).
+    fn resume(&mut self, s: &mut Session, why: Wake<Arc<str>>, cx: &mut Cx<'_>) -> Next {
+        if let Wake::Event(room) = why {
+            s.ready(&room, cx);
+        }
         Next::Continue
     }
 
@@ -100,7 +115,7 @@ impl Service for WsService {
     /// A close frame, 1001 going away, for a connection past its handshake.
     #[inline]
     fn farewell(s: &Session) -> Option<&'static [u8]> {
-        s.is_idle().then_some(GOING_AWAY)
+        s.is_open().then_some(GOING_AWAY)
     }
 
     /// Idle for `idle_timeout`: a ping; idle again with no answer: closed.
