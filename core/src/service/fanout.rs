@@ -25,8 +25,9 @@ use crate::server_core::ServerCore;
 use crate::stats::Counters;
 
 /// How many encodings of a delivery a service may have: a WebSocket server's
-/// rooms hold WebSocket members and frame-protocol members.
-pub(crate) const ENCODINGS: usize = 2;
+/// rooms hold WebSocket members (with and without permessage-deflate) and
+/// frame-protocol members.
+pub(crate) const ENCODINGS: usize = 3;
 
 /// A session that may be a room member.
 pub(crate) trait Member {

@@ -28,7 +28,11 @@ impl Service for FrameService {
         let mut slow_error = Vec::new();
         codec::encode_control(op::ERROR, b"slow consumer", &mut slow_error);
         FrameService {
-            rooms: Rooms::new(worker, shared, [slow_error.clone(), slow_error]),
+            rooms: Rooms::new(
+                worker,
+                shared,
+                [slow_error.clone(), slow_error.clone(), slow_error],
+            ),
             max_frame_bytes: shared.config.max_frame_bytes,
         }
     }

@@ -8,9 +8,9 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use super::close::{self, code};
-use super::deflate::DeflateConfig;
+use super::deflate::{DeflateConfig, DeflateParams, Deflater};
 use super::frame::{self, opcode};
-use super::session::{Session, WsConfig, AS_FRAME};
+use super::session::{Session, WsConfig, AS_FRAME, AS_WEBSOCKET_DEFLATED};
 use crate::engine::Peers;
 use crate::rooms::hub::LocalDelivery;
 use crate::server_core::ServerCore;
@@ -27,22 +27,48 @@ const GOING_AWAY: &[u8] = &[0x88, 0x02, 0x03, 0xE9];
 pub(crate) struct WsService {
     rooms: Rooms,
     cfg: WsConfig,
+    /// Compresses broadcasts for deflate members (made on first use).
+    deflater: Option<Deflater>,
 }
 
-/// A room delivery for a member: for a WebSocket member, the payload of the frame
-/// protocol's data frame under a WebSocket header (text or binary); for a frame
-/// member, that data frame itself. Made once per delivery for all of this worker's
-/// members that get it.
-fn encode(d: &LocalDelivery, encoding: usize) -> Bytes {
+/// Broadcast payloads shorter than this go out uncompressed to every member
+/// (deflate would make them longer or barely shorter).
+const MIN_COMPRESSED: usize = 64;
+
+/// A room delivery for a member, made once per delivery for all of this worker's
+/// members that get it: for a WebSocket member, the payload of the frame protocol's
+/// data frame under a WebSocket header (text or binary), compressed for members
+/// that agreed to permessage-deflate; for a frame member, that data frame itself.
+///
+/// A broadcast is compressed by one compressor per worker that forgets every
+/// message (no context takeover, whatever the member agreed to): its output refers
+/// to nothing sent before, so every deflate member can inflate the same bytes, with
+/// or without its own context.
+fn encode(d: &LocalDelivery, encoding: usize, deflater: &mut Option<Deflater>) -> Bytes {
     if encoding == AS_FRAME {
         return d.frame.clone();
     }
     let payload = d.frame.get(HEADER_LEN..).unwrap_or_default();
     let op = if d.text { opcode::TEXT } else { opcode::BINARY };
     let mut out = Vec::with_capacity(payload.len() + 10);
-    frame::encode(true, false, op, payload, &mut out);
+    if encoding == AS_WEBSOCKET_DEFLATED && payload.len() >= MIN_COMPRESSED {
+        let z = deflater.get_or_insert_with(|| Deflater::new(&BROADCAST));
+        let mut compressed = Vec::with_capacity(payload.len() / 2 + 16);
+        z.deflate(payload, &mut compressed);
+        frame::encode(true, true, op, &compressed, &mut out);
+    } else {
+        frame::encode(true, false, op, payload, &mut out);
+    }
     Bytes::from(out)
 }
+
+/// The broadcast compressor's parameters: a 32 KiB window, reset every message.
+const BROADCAST: DeflateParams = DeflateParams {
+    server_no_context_takeover: true,
+    client_no_context_takeover: false,
+    server_max_window_bits: 15,
+    client_max_window_bits: 15,
+};
 
 impl Service for WsService {
     type Session = Session;
@@ -65,7 +91,11 @@ impl Service for WsService {
             &mut frame_slow_error,
         );
         WsService {
-            rooms: Rooms::new(worker, shared, [slow_error, frame_slow_error]),
+            rooms: Rooms::new(
+                worker,
+                shared,
+                [slow_error.clone(), slow_error, frame_slow_error],
+            ),
             cfg: WsConfig {
                 max_message: c.max_message_bytes,
                 max_headers: c.max_headers,
@@ -77,6 +107,7 @@ impl Service for WsService {
                     server_max_window_bits: 15,
                 },
             },
+            deflater: None,
         }
     }
 
@@ -128,7 +159,9 @@ impl Service for WsService {
     }
 
     fn end_turn(&mut self, peers: &mut Peers<'_, Session>) {
-        self.rooms.end_turn(peers, encode);
+        let deflater = &mut self.deflater;
+        self.rooms
+            .end_turn(peers, |d, encoding| encode(d, encoding, deflater));
     }
 
     fn last_exited(_own: &(), shared: &ServerCore) {

@@ -99,10 +99,14 @@ pub(crate) struct Session {
     frame: Option<Box<FrameSession>>,
 }
 
-/// The fan-out's encodings: a WebSocket frame, or the frame protocol's data frame.
+/// The fan-out's encodings: a WebSocket frame, that frame compressed (for members
+/// that agreed to permessage-deflate with a 32 KiB server window), or the frame
+/// protocol's data frame.
 pub(crate) const AS_WEBSOCKET: usize = 0;
 /// See [`AS_WEBSOCKET`].
-pub(crate) const AS_FRAME: usize = 1;
+pub(crate) const AS_WEBSOCKET_DEFLATED: usize = 1;
+/// See [`AS_WEBSOCKET`].
+pub(crate) const AS_FRAME: usize = 2;
 
 impl Member for Session {
     fn take_membership(&mut self) -> Option<Membership> {
@@ -116,6 +120,12 @@ impl Member for Session {
     fn encoding(&self) -> usize {
         if self.frame.is_some() {
             AS_FRAME
+        } else if self
+            .deflate
+            .as_ref()
+            .is_some_and(|d| d.params.server_max_window_bits == 15)
+        {
+            AS_WEBSOCKET_DEFLATED
         } else {
             AS_WEBSOCKET
         }
