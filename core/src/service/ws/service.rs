@@ -181,3 +181,79 @@ impl Service for WsService {
         self.rooms.exit();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rooms::registry::Registry;
+    use crate::service::frame::codec::{self as frame_codec, FrameType};
+    use crate::service::ws::deflate::Inflater;
+    use crate::service::ws::session::AS_WEBSOCKET;
+
+    fn delivery(payload: &[u8], text: bool) -> LocalDelivery {
+        let registry = Registry::new(1, None);
+        let (shared, _) = registry.join("r", 0);
+        let mut f = Vec::new();
+        frame_codec::encode(FrameType::Data, payload, &mut f);
+        LocalDelivery {
+            room: 0,
+            shared,
+            frame: Bytes::from(f),
+            text,
+            except: None,
+            tally: None,
+        }
+    }
+
+    /// The payload of a server frame (unmasked), and whether RSV1 is set.
+    fn unframe(b: &[u8]) -> (u8, bool, Vec<u8>) {
+        let h = frame::decode_header(b, u64::MAX >> 1, false)
+            .unwrap()
+            .unwrap();
+        (h.opcode, h.rsv1, b[h.header_len..].to_vec())
+    }
+
+    #[test]
+    fn a_broadcast_is_compressed_once_and_inflates_with_any_context() {
+        let mut deflater = None;
+        let text = "a room message that is long enough to be worth compressing ".repeat(4);
+        let d = delivery(text.as_bytes(), true);
+        let (op, rsv1, compressed) = unframe(&encode(&d, AS_WEBSOCKET_DEFLATED, &mut deflater));
+        assert_eq!((op, rsv1), (opcode::TEXT, true));
+        assert!(compressed.len() < text.len() / 2);
+        // A member that keeps its context (it inflated other messages before) and
+        // one that does not both read it.
+        for keeps_context in [true, false] {
+            let params = DeflateParams {
+                client_no_context_takeover: !keeps_context,
+                ..BROADCAST
+            };
+            let mut inflater = Inflater::new(&params);
+            for _ in 0..3 {
+                let mut out = Vec::new();
+                inflater
+                    .inflate(&compressed, true, &mut out, 1 << 20)
+                    .unwrap();
+                assert_eq!(out, text.as_bytes());
+            }
+        }
+        // The same delivery for members without deflate, and for frame members.
+        let (op, rsv1, plain) = unframe(&encode(&d, AS_WEBSOCKET, &mut deflater));
+        assert_eq!(
+            (op, rsv1, plain.as_slice()),
+            (opcode::TEXT, false, text.as_bytes())
+        );
+        assert_eq!(encode(&d, AS_FRAME, &mut deflater), d.frame);
+    }
+
+    #[test]
+    fn a_short_broadcast_goes_uncompressed() {
+        let mut deflater = None;
+        let d = delivery(b"hi", false);
+        let (op, rsv1, payload) = unframe(&encode(&d, AS_WEBSOCKET_DEFLATED, &mut deflater));
+        assert_eq!(
+            (op, rsv1, payload.as_slice()),
+            (opcode::BINARY, false, b"hi".as_slice())
+        );
+    }
+}
