@@ -9,6 +9,7 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
+use common::frame_client::{Client as FrameClient, Got};
 use common::*;
 use pierhead::{Config, Protocol, Server};
 use tungstenite::protocol::frame::coding::CloseCode;
@@ -192,4 +193,73 @@ fn a_stop_says_going_away() {
         Message::Close(Some(f)) => assert_eq!(f.code, CloseCode::Away),
         m => panic!("{m:?}"),
     }
+}
+
+/// Reads one server frame (unmasked, short): (first byte, payload).
+fn read_frame(s: &mut TcpStream) -> Option<(u8, Vec<u8>)> {
+    let mut h = [0u8; 2];
+    s.read_exact(&mut h).ok()?;
+    let mut payload = vec![0u8; usize::from(h[1] & 0x7f)];
+    s.read_exact(&mut payload).ok()?;
+    Some((h[0], payload))
+}
+
+#[test]
+fn an_idle_connection_is_pinged_then_closed_if_it_never_answers() {
+    let server = ws_server(|c| c.workers(1).idle_timeout(Duration::from_millis(300)));
+    let mut answers = raw(server.local_addr());
+    let mut silent = raw(server.local_addr());
+    answers
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    // Three idle periods: each brings a ping, each answered with a pong.
+    for _ in 0..3 {
+        let (b0, payload) = read_frame(&mut answers).expect("a ping");
+        assert_eq!(b0, 0x89);
+        let mut pong = Vec::new();
+        pierhead::websocket::encode_masked(true, 0xA, &payload, [1, 2, 3, 4], &mut pong);
+        answers.write_all(&pong).unwrap();
+    }
+    // The silent one got its ping, then was closed.
+    let (b0, _) = read_frame(&mut silent).expect("a ping");
+    assert_eq!(b0, 0x89);
+    assert!(closed_by_peer(&mut silent));
+    assert!(server.stats().timeouts >= 1);
+    // The answering one is still open: it echoes.
+    let mut msg = Vec::new();
+    pierhead::websocket::encode_masked(true, 0x1, b"still here", [5, 6, 7, 8], &mut msg);
+    answers.write_all(&msg).unwrap();
+    loop {
+        let (b0, payload) = read_frame(&mut answers).expect("the echo");
+        if b0 == 0x81 {
+            assert_eq!(payload, b"still here");
+            break;
+        }
+    }
+}
+
+#[test]
+fn frame_and_websocket_members_of_one_room_hear_each_other() {
+    let server = ws_server(|c| c.workers(2));
+    let addr = server.local_addr();
+    let mut f = FrameClient::connect(addr);
+    f.join("mixed");
+    let mut w = client(addr, "/mixed");
+    let mut echo = FrameClient::connect(addr);
+    assert!(wait_until(Duration::from_secs(5), || server
+        .rooms()
+        .iter()
+        .any(|(r, n)| r == "mixed" && *n == 2)));
+    // A text message reaches a frame member as a data frame.
+    w.send(Message::text("from ws")).unwrap();
+    assert_eq!(f.recv(), Some(Got::Data(b"from ws".to_vec())));
+    // A data frame reaches a WebSocket member as a binary message.
+    f.send(b"from frame");
+    assert_eq!(next(&mut w), Message::binary(b"from frame".to_vec()));
+    // A frame client in no room is echoed, as on a frame server; PING is answered.
+    echo.send(b"alone");
+    assert_eq!(echo.recv(), Some(Got::Data(b"alone".to_vec())));
+    echo.control(pierhead::frame::op::PING, b"p");
+    assert_eq!(echo.recv(), Some(Got::Pong(b"p".to_vec())));
+    assert_eq!(server.stats().protocol_errors, 0);
 }

@@ -419,6 +419,21 @@ impl Driver {
                     }
                 }
             }
+            Wait::Idle if S::park(&conn.session).is_none() => {
+                self.begin_reply();
+                let mut cx = self.cx(conn.token, conn.output.len());
+                if !svc.on_idle(&mut conn.session, &mut cx) {
+                    self.counters().timeouts.incr();
+                    return Verdict::Close;
+                }
+                // The keep-alive restarts the idle timer, even if the socket
+                // takes none of it now.
+                conn.last_activity = self.now;
+                if self.send_answer(conn) == Verdict::Close {
+                    return Verdict::Close;
+                }
+                self.settle::<S>(conn)
+            }
             Wait::Idle | Wait::Write => {
                 self.counters().timeouts.incr();
                 Verdict::Close

@@ -24,10 +24,22 @@ use crate::rooms::registry::{Delivery, Incoming};
 use crate::server_core::ServerCore;
 use crate::stats::Counters;
 
+/// How many encodings of a delivery a service may have: a WebSocket server's
+/// rooms hold WebSocket members (with and without permessage-deflate) and
+/// frame-protocol members.
+pub(crate) const ENCODINGS: usize = 3;
+
 /// A session that may be a room member.
 pub(crate) trait Member {
     /// The membership, taken (the member leaves its room).
     fn take_membership(&mut self) -> Option<Membership>;
+
+    /// Which of the service's encodings of a delivery this member gets
+    /// (`0..ENCODINGS`); each is made once per delivery, when a member needs it.
+    #[inline]
+    fn encoding(&self) -> usize {
+        0
+    }
 }
 
 /// What offering a frame to a member did.
@@ -98,8 +110,8 @@ fn fan_out<S: Member>(
     hub: &mut Hub,
     peers: &mut Peers<'_, S>,
     policy: SlowConsumer,
-    slow_error: &[u8],
-    mut encode: impl FnMut(&LocalDelivery) -> Bytes,
+    slow_error: &[Vec<u8>; ENCODINGS],
+    mut encode: impl FnMut(&LocalDelivery, usize) -> Bytes,
     wake: impl FnMut(usize),
 ) {
     if !hub.local.is_empty() {
@@ -125,13 +137,13 @@ fn fan_out<S: Member>(
 }
 
 /// Queues one frame for every local member of its room but the sender.
-fn deliver<S>(
+fn deliver<S: Member>(
     hub: &Hub,
     peers: &mut Peers<'_, S>,
     d: LocalDelivery,
     policy: SlowConsumer,
-    slow_error: &[u8],
-    encode: &mut impl FnMut(&LocalDelivery) -> Bytes,
+    slow_error: &[Vec<u8>; ENCODINGS],
+    encode: &mut impl FnMut(&LocalDelivery, usize) -> Bytes,
     doomed: &mut Vec<mio::Token>,
 ) {
     let (mut delivered, mut dropped, mut disconnected, mut cut) = (0u64, 0u64, 0u64, 0u64);
@@ -141,7 +153,7 @@ fn deliver<S>(
         .get(d.room)
         .filter(|r| Arc::ptr_eq(&r.shared, &d.shared));
     if let Some(room) = room {
-        let frame = encode(&d);
+        let mut encoded: [Option<Bytes>; ENCODINGS] = Default::default();
         // Members waiting for JOINED get nothing yet (rare: a new room with a
         // backplane, for a round trip to the broker).
         let waiting = !room.waiting.is_empty();
@@ -157,7 +169,9 @@ fn deliver<S>(
                 // if the kernel will not take it now.
                 m.send_now();
             }
-            let o = offer(&mut m, &frame, max_output, policy);
+            let e = m.session().encoding().min(ENCODINGS - 1);
+            let frame = encoded[e].get_or_insert_with(|| encode(&d, e));
+            let o = offer(&mut m, frame, max_output, policy);
             dropped += o.dropped;
             if o.queued {
                 delivered += 1;
@@ -166,7 +180,7 @@ fn deliver<S>(
                 disconnected += 1;
                 // The queue is cut after a frame partly sent (those cut were never
                 // sent: dropped, not delivered), and the ERROR follows it.
-                cut += m.evict(slow_error);
+                cut += m.evict(&slow_error[e]);
                 doomed.push(token);
             }
         }
@@ -207,13 +221,17 @@ pub(crate) struct Rooms {
     policy: SlowConsumer,
     /// Deliveries taken from this worker's inbox (kept for its capacity).
     incoming: Vec<Incoming>,
-    /// What a member disconnected as a slow consumer gets last.
-    slow_error: Vec<u8>,
+    /// What a member disconnected as a slow consumer gets last, per encoding.
+    slow_error: [Vec<u8>; ENCODINGS],
 }
 
 impl Rooms {
     /// Worker `worker`'s part of `shared`'s rooms.
-    pub(crate) fn new(worker: usize, shared: &Arc<ServerCore>, slow_error: Vec<u8>) -> Rooms {
+    pub(crate) fn new(
+        worker: usize,
+        shared: &Arc<ServerCore>,
+        slow_error: [Vec<u8>; ENCODINGS],
+    ) -> Rooms {
         Rooms {
             hub: Hub::new(worker, shared.config.workers, shared.rooms.clone()),
             shared: shared.clone(),
@@ -234,11 +252,12 @@ impl Rooms {
         events.append(&mut self.hub.joined);
     }
 
-    /// The turn's deliveries, each encoded once by `encode` ([`fan_out`]).
+    /// The turn's deliveries, each encoded once per encoding its members need by
+    /// `encode` ([`fan_out`]).
     pub(crate) fn end_turn<S: Member>(
         &mut self,
         peers: &mut Peers<'_, S>,
-        encode: impl FnMut(&LocalDelivery) -> Bytes,
+        encode: impl FnMut(&LocalDelivery, usize) -> Bytes,
     ) {
         let wakers = &self.shared.wakers;
         fan_out(

@@ -238,6 +238,14 @@ pub(crate) trait Service: Sized + 'static {
         true
     }
 
+    /// The connection was idle for `idle_timeout`. True keeps it open: the session
+    /// wrote a keep-alive to `cx.out` (a WebSocket ping) and the idle timer starts
+    /// again; false (the default) closes it, counted as a timeout.
+    #[inline]
+    fn on_idle(&mut self, _s: &mut Self::Session, _cx: &mut Cx<'_>) -> bool {
+        false
+    }
+
     /// What an idle connection closed by a stop is told first, if anything (a
     /// WebSocket close frame, 1001 going away): sent once, best effort, never
     /// waited for.

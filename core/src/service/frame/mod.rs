@@ -25,5 +25,4 @@ mod service;
 mod session;
 
 pub(crate) use service::FrameService;
-#[cfg(test)]
 pub(crate) use session::Session;

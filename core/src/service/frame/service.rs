@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use super::codec::{self, op};
-use super::session::{self, Session};
+use super::session::Session;
 use crate::engine::Peers;
 use crate::server_core::ServerCore;
 use crate::service::fanout::Rooms;
@@ -28,7 +28,11 @@ impl Service for FrameService {
         let mut slow_error = Vec::new();
         codec::encode_control(op::ERROR, b"slow consumer", &mut slow_error);
         FrameService {
-            rooms: Rooms::new(worker, shared, slow_error),
+            rooms: Rooms::new(
+                worker,
+                shared,
+                [slow_error.clone(), slow_error.clone(), slow_error],
+            ),
             max_frame_bytes: shared.config.max_frame_bytes,
         }
     }
@@ -47,10 +51,7 @@ impl Service for FrameService {
     /// the `JOIN` goes on.
     fn resume(&mut self, s: &mut Session, why: Wake<Arc<str>>, cx: &mut Cx<'_>) -> Next {
         if let Wake::Event(room) = why {
-            if s.awaiting_joined() {
-                s.joined();
-                session::answer(op::JOINED, room.as_bytes(), cx);
-            }
+            s.room_ready(&room, cx);
         }
         Next::Continue
     }
@@ -68,7 +69,7 @@ impl Service for FrameService {
 
     /// Members get the frame protocol's data frame itself: the bytes the rooms carry.
     fn end_turn(&mut self, peers: &mut Peers<'_, Session>) {
-        self.rooms.end_turn(peers, |d| d.frame.clone());
+        self.rooms.end_turn(peers, |d, _| d.frame.clone());
     }
 
     fn last_exited(_own: &(), shared: &ServerCore) {

@@ -34,9 +34,13 @@ impl Session {
         self.awaiting_joined
     }
 
-    /// The worker sent the awaited `JOINED`: the input after the `JOIN` may go on.
-    pub(crate) fn joined(&mut self) {
-        self.awaiting_joined = false;
+    /// The room `room` a parked `JOIN` waited for is ready: `JOINED`, and the
+    /// input after the `JOIN` may go on.
+    pub(crate) fn room_ready(&mut self, room: &str, cx: &mut Cx<'_>) {
+        if self.awaiting_joined {
+            self.awaiting_joined = false;
+            answer(op::JOINED, room.as_bytes(), cx);
+        }
     }
 
     /// Feeds input; `hub` is the worker's rooms, `max` the largest payload.

@@ -251,13 +251,7 @@ pub fn encode(fin: bool, rsv1: bool, opcode: u8, payload: &[u8], out: &mut Vec<u
 
 /// Appends a client frame to `out`: the header with the mask `key`, then
 /// `payload` masked with it.
-pub fn encode_masked(
-    fin: bool,
-    opcode: u8,
-    payload: &[u8],
-    key: [u8; 4],
-    out: &mut Vec<u8>,
-) {
+pub fn encode_masked(fin: bool, opcode: u8, payload: &[u8], key: [u8; 4], out: &mut Vec<u8>) {
     out.reserve(MAX_HEADER_LEN + payload.len());
     put_header(fin, false, opcode, payload.len(), true, out);
     out.extend_from_slice(&key);

@@ -3,6 +3,10 @@
 //!
 //! A connection starts with the opening handshake ([`handshake`]); its path names
 //! the room it joins (`/lobby`), or, for `/`, none: its messages come back to it.
+//! A connection whose first bytes are the frame protocol's magic is a frame client,
+//! served by the frame protocol's session in the same rooms (the fan-out encodes a
+//! delivery once for the WebSocket members and uses the data frame itself for the
+//! frame members).
 //! A member's messages go to every other member of its room, on any worker and
 //! across the backplane, under the same slow-consumer policies as frame members.
 //! The session ([`session`]) reads frames ([`frame`]) as they arrive, validates

@@ -21,6 +21,7 @@ use super::utf8::Utf8Validator;
 use crate::rooms::hub::{Hub, Membership};
 use crate::service::fanout::Member;
 use crate::service::frame::codec::{self as frame_codec, FrameType};
+use crate::service::frame::Session as FrameSession;
 use crate::service::http::head;
 use crate::service::{Cx, Next, Progress};
 
@@ -32,9 +33,14 @@ pub(crate) struct WsConfig {
     pub(crate) max_headers: usize,
     /// Largest handshake head.
     pub(crate) max_header_bytes: usize,
+    /// Largest frame payload, for frame-protocol clients.
+    pub(crate) max_frame: usize,
     /// What permessage-deflate may be agreed to.
     pub(crate) deflate: DeflateConfig,
 }
+
+/// The payload of the keep-alive ping.
+const KEEPALIVE: &[u8] = b"pierhead";
 
 /// Where a connection is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,6 +53,9 @@ enum Phase {
     /// The server sent its close frame and waits for the client's (the request
     /// timer bounds the wait); data frames are read and dropped.
     Closing,
+    /// A client of the frame protocol (its first bytes were the frame magic): a
+    /// member of the same rooms, served by the frame protocol's session.
+    Frame,
 }
 
 /// A data frame whose payload is still arriving.
@@ -81,16 +90,50 @@ pub(crate) struct Session {
     membership: Option<Membership>,
     /// The room's readiness waits for the broker: input waits too.
     awaiting_ready: bool,
+    /// A keep-alive ping went out and nothing came since.
+    ping_outstanding: bool,
     reading: Option<Reading>,
     message: Option<Box<Message>>,
     deflate: Option<Box<Deflate>>,
+    /// The frame protocol's session, for a frame client.
+    frame: Option<Box<FrameSession>>,
 }
+
+/// The fan-out's encodings: a WebSocket frame, that frame compressed (for members
+/// that agreed to permessage-deflate with a 32 KiB server window), or the frame
+/// protocol's data frame.
+pub(crate) const AS_WEBSOCKET: usize = 0;
+/// See [`AS_WEBSOCKET`].
+pub(crate) const AS_WEBSOCKET_DEFLATED: usize = 1;
+/// See [`AS_WEBSOCKET`].
+pub(crate) const AS_FRAME: usize = 2;
 
 impl Member for Session {
     fn take_membership(&mut self) -> Option<Membership> {
-        self.membership.take()
+        match &mut self.frame {
+            Some(f) => f.take_membership(),
+            None => self.membership.take(),
+        }
+    }
+
+    #[inline]
+    fn encoding(&self) -> usize {
+        if self.frame.is_some() {
+            AS_FRAME
+        } else if self
+            .deflate
+            .as_ref()
+            .is_some_and(|d| d.params.server_max_window_bits == 15)
+        {
+            AS_WEBSOCKET_DEFLATED
+        } else {
+            AS_WEBSOCKET
+        }
     }
 }
+
+/// The frame protocol's magic, as its clients' first bytes.
+const FRAME_MAGIC: [u8; 4] = frame_codec::MAGIC.to_be_bytes();
 
 /// What to do with a finished message.
 enum Done {
@@ -125,26 +168,50 @@ impl Session {
             phase: Phase::Handshake { scanned: 0 },
             membership: None,
             awaiting_ready: false,
+            ping_outstanding: false,
             reading: None,
             message: None,
             deflate: None,
+            frame: None,
         }
     }
 
     /// True while its room waits for the broker.
     pub(crate) fn awaiting_ready(&self) -> bool {
-        self.awaiting_ready
+        match &self.frame {
+            Some(f) => f.awaiting_joined(),
+            None => self.awaiting_ready,
+        }
     }
 
-    /// Its room is ready: input goes on.
-    pub(crate) fn ready(&mut self) {
-        self.awaiting_ready = false;
+    /// Its room `room` is ready: input goes on (a frame client gets `JOINED`).
+    pub(crate) fn ready(&mut self, room: &str, cx: &mut Cx<'_>) {
+        match &mut self.frame {
+            Some(f) => f.room_ready(room, cx),
+            None => self.awaiting_ready = false,
+        }
     }
 
     /// Between messages (the idle timeout applies), or in the handshake or the
     /// close handshake (the request timer applies).
     pub(crate) fn is_idle(&self) -> bool {
+        matches!(self.phase, Phase::Open | Phase::Frame)
+    }
+
+    /// Past its handshake: a stop tells it 1001.
+    pub(crate) fn is_open(&self) -> bool {
         self.phase == Phase::Open
+    }
+
+    /// Idle for `idle_timeout`: the first time a ping goes out (true: keep the
+    /// connection); if nothing came since the last one, false (close it).
+    pub(crate) fn on_idle(&mut self, cx: &mut Cx<'_>) -> bool {
+        if self.phase != Phase::Open || self.ping_outstanding {
+            return false;
+        }
+        self.ping_outstanding = true;
+        frame::encode(true, false, opcode::PING, KEEPALIVE, cx.out.bytes());
+        true
     }
 
     /// Feeds input: everything unconsumed so far plus what just arrived.
@@ -155,8 +222,28 @@ impl Session {
         hub: &mut Hub,
         cfg: &WsConfig,
     ) -> Progress {
+        // Anything from the client answers a keep-alive.
+        self.ping_outstanding = false;
+        if let Some(f) = &mut self.frame {
+            return f.on_input(input, cx, hub, cfg.max_frame);
+        }
         let mut pos = 0;
         if let Phase::Handshake { scanned } = self.phase {
+            if scanned == 0 && input.first() == Some(&FRAME_MAGIC[0]) {
+                let n = input.len().min(FRAME_MAGIC.len());
+                if input[..n] == FRAME_MAGIC[..n] {
+                    if n < FRAME_MAGIC.len() {
+                        return Progress {
+                            consumed: 0,
+                            next: Next::Continue,
+                        };
+                    }
+                    // A frame-protocol client: the rest is the frame session's.
+                    self.phase = Phase::Frame;
+                    let f = self.frame.insert(Box::default());
+                    return f.on_input(input, cx, hub, cfg.max_frame);
+                }
+            }
             match head::find_end(input, scanned) {
                 Err(resume) => {
                     if input.len() > cfg.max_header_bytes {
