@@ -11,9 +11,10 @@
    ws_client fanout PROTO HOST PORT MEMBERS ROUNDS
        MEMBERS members of the room `bench` and one publisher (a member too); the
        publisher sends one 64-byte message at a time, the time until the last
-       member has it is taken over ROUNDS rounds (after warm-up rounds that go on
-       until every member has had one: a member is in the room only once the
-       server's hub says so, a little after its 101). Prints `members p50_ms
+       member has it is taken over ROUNDS rounds. Before them: a publish every
+       200 ms until every member has had one (a member is in the room only once
+       the server's hub has it, a little after its 101 or JOINED), then 5 warm-up
+       rounds. Prints `members p50_ms
        p99_ms sent` (sent: messages published, warm-up included).
    ws_client idle PROTO HOST PORT MEMBERS PID
        RSS of PID before and with MEMBERS idle members in the room, 0.5 s after
@@ -345,11 +346,31 @@ static int fanout_main(int members, int rounds, int idle, const char *pid) {
     static unsigned char drain[1 << 16];
     uint64_t seq = 0;
     double *lat = calloc((size_t)rounds, sizeof *lat);
-    int warm = 1, r = 0, warm_rounds = 0;
-    while (r < rounds) {
+    /* Joining: a member is in the room a little after its 101 (or JOINED), once
+       the hub has it; publish every 200 ms until every member has had a message. */
+    int joined = 0, tries = 0;
+    while (joined < members) {
         unsigned char msg[128];
         size_t len = encode_message(msg, ++seq);
-        uint64_t t0 = now_ns(), deadline = t0 + (warm ? 200000000u : 10000000000u);
+        write_all(pub, msg, len);
+        uint64_t deadline = now_ns() + 200000000u;
+        while (joined < members && now_ns() < deadline) {
+            int n = epoll_wait(ep, evs, 1024, 5);
+            for (int e = 0; e < n; e++) {
+                struct member *x = &m[evs[e].data.u32];
+                int was = x->last > 0;
+                member_read(x, want);
+                joined += !was && x->last > 0;
+            }
+        }
+        while (recv(pub, drain, sizeof drain, MSG_DONTWAIT) > 0) {}
+        if (++tries > 600) { fprintf(stderr, "%d members never joined\n", members - joined); return 1; }
+    }
+    /* 5 warm-up rounds, then the measured ones. */
+    for (int r = -5; r < rounds; r++) {
+        unsigned char msg[128];
+        size_t len = encode_message(msg, ++seq);
+        uint64_t t0 = now_ns(), deadline = t0 + 10000000000u;
         write_all(pub, msg, len);
         int behind = members;
         for (int i = 0; i < members; i++) behind -= m[i].last >= seq;
@@ -361,21 +382,15 @@ static int fanout_main(int members, int rounds, int idle, const char *pid) {
                 member_read(x, want);
                 if (!was && x->last >= seq) behind--;
             }
-            if (now_ns() > deadline) break;
+            if (now_ns() > deadline) {
+                fprintf(stderr, "round %d: %d members did not get the message in 10 s\n", r, behind);
+                return 1;
+            }
         }
         uint64_t t1 = now_ns();
         /* The publisher's own input (nothing is sent back to a sender; drained anyway). */
         while (recv(pub, drain, sizeof drain, MSG_DONTWAIT) > 0) {}
-        if (behind > 0) {
-            if (!warm) { fprintf(stderr, "round %d: %d members did not get the message in 10 s\n", r, behind); return 1; }
-            if (++warm_rounds > 300) { fprintf(stderr, "%d members never joined\n", behind); return 1; }
-            continue;
-        }
-        if (warm) {
-            if (++warm_rounds >= 5) warm = 0;
-            continue;
-        }
-        lat[r++] = (double)(t1 - t0) / 1e6;
+        if (r >= 0) lat[r] = (double)(t1 - t0) / 1e6;
     }
     qsort(lat, (size_t)rounds, sizeof *lat, cmp_double);
     printf("%d %.3f %.3f %llu\n", members, lat[(size_t)((rounds - 1) * 0.5 + 0.5)],

@@ -101,7 +101,8 @@ if [[ " $PARTS " == *" echo "* ]]; then
     for run in $(seq "$ECHO_RUNS"); do
         for kind in pierhead-ws pierhead-frame node python; do
             start_server $kind
-            read -r msgs secs cpu _ <<<"$(client echo "$(proto_of $kind)" 127.0.0.1 $port "$ECHO_CONNS" "$ECHO_SECONDS" $pid)"
+            line=$(client echo "$(proto_of $kind)" 127.0.0.1 $port "$ECHO_CONNS" "$ECHO_SECONDS" $pid)
+            read -r msgs secs cpu _ <<<"$line"
             stop_server
             awk -v k=$kind -v r=$run -v m=$msgs -v s=$secs -v c=$cpu \
                 'BEGIN { printf "| %s | %d | %.0f | %d |\n", k, r, m / s, c }'
@@ -121,7 +122,8 @@ if [[ " $PARTS " == *" fanout "* ]]; then
             proto=$(proto_of $kind)
             [ $variant = pierhead-wsdeflate ] && proto=wsdeflate
             start_server $kind
-            read -r members p50 p99 _ <<<"$(client fanout $proto 127.0.0.1 $port "$n" "$FANOUT_ROUNDS")"
+            line=$(client fanout $proto 127.0.0.1 $port "$n" "$FANOUT_ROUNDS")
+            read -r members p50 p99 _ <<<"$line"
             stop_server
             echo "| $variant | $members | $p50 | $p99 |"
         done
@@ -135,10 +137,11 @@ callgrind_total() {
     local kind=$1 out=$2
     shift 2
     start_server "$kind" valgrind --tool=callgrind --callgrind-out-file="$out"
-    local line
+    local line total
     line=$(client "${@:1:1}" "${@:2:1}" 127.0.0.1 $port "${@:3}")
     stop_server
-    echo "$(awk '/^summary:|^totals:/ {print $2; exit}' "$out") $line"
+    total=$(awk '/^summary:|^totals:/ {print $2; exit}' "$out")
+    echo "$total $line"
 }
 
 if [[ " $PARTS " == *" callgrind "* ]]; then
@@ -182,7 +185,8 @@ if [[ " $PARTS " == *" memory "* ]]; then
         proto=$(proto_of $kind)
         [ $variant = pierhead-wsdeflate ] && proto=wsdeflate
         start_server $kind
-        read -r members before idle <<<"$(client idle $proto 127.0.0.1 $port "$IDLE_MEMBERS" $pid)"
+        line=$(client idle $proto 127.0.0.1 $port "$IDLE_MEMBERS" $pid)
+        read -r members before idle <<<"$line"
         stop_server
         awk -v k=$variant -v m=$members -v r0=$before -v r1=$idle \
             'BEGIN { printf "| %s | %.1f | %.1f | %.0f |\n", k, r0 / 1024, r1 / 1024, (r1 - r0) * 1024 / m }'
