@@ -77,10 +77,9 @@ start_server() {
     # taskset execs the server: $! is the server's pid.
     taskset -c 0 "${cmd[@]}" >"$OUT/ws-server-$port.log" 2>&1 &
     pid=$!
-    # Under callgrind start-up takes seconds.
-    for _ in $(seq 1200); do
-        (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
-        sleep 0.05
+    # Under callgrind start-up takes seconds: up to 6 waits of 10 s.
+    for _ in 1 2 3 4 5 6; do
+        wait_port $port 2>/dev/null && return 0
     done
     echo "server $kind did not start" >&2
     exit 1
@@ -91,6 +90,13 @@ stop_server() {
 }
 proto_of() { # KIND -> the client's protocol
     case $1 in pierhead-frame) echo frame ;; *) echo ws ;; esac
+}
+# pick VARIANT: sets kind (the server) and proto (the client's protocol);
+# pierhead-wsdeflate is pierhead-ws with permessage-deflate agreed.
+pick() {
+    kind=${1/-wsdeflate/-ws}
+    proto=$(proto_of "$kind")
+    [ "$1" != pierhead-wsdeflate ] || proto=wsdeflate
 }
 
 if [[ " $PARTS " == *" echo "* ]]; then
@@ -118,9 +124,7 @@ if [[ " $PARTS " == *" fanout "* ]]; then
     echo "|---|---|---|---|"
     for n in $FANOUT_SIZES; do
         for variant in pierhead-ws pierhead-wsdeflate pierhead-frame node; do
-            kind=${variant/-wsdeflate/-ws}
-            proto=$(proto_of $kind)
-            [ $variant = pierhead-wsdeflate ] && proto=wsdeflate
+            pick $variant
             start_server $kind
             line=$(client fanout $proto 127.0.0.1 $port "$n" "$FANOUT_ROUNDS")
             read -r members p50 p99 _ <<<"$line"
@@ -152,17 +156,19 @@ if [[ " $PARTS " == *" callgrind "* ]]; then
     for kind in pierhead-ws pierhead-frame; do
         proto=$(proto_of $kind)
         # Echo: 8 connections, a 1 s warm-up (slow under callgrind), then 2 s and 8 s.
-        read -r i1 _ _ _ n1 <<<"$(callgrind_total $kind "$OUT/ws-cg-echo-$kind-a.out" echo $proto 8 2)"
-        read -r i2 _ _ _ n2 <<<"$(callgrind_total $kind "$OUT/ws-cg-echo-$kind-b.out" echo $proto 8 8)"
+        a=$(callgrind_total $kind "$OUT/ws-cg-echo-$kind-a.out" echo $proto 8 2)
+        b=$(callgrind_total $kind "$OUT/ws-cg-echo-$kind-b.out" echo $proto 8 8)
+        read -r i1 _ _ _ n1 <<<"$a"
+        read -r i2 _ _ _ n2 <<<"$b"
         awk -v k=$kind -v a=$i1 -v b=$i2 -v x=$n1 -v y=$n2 \
             'BEGIN { printf "| echo 64 B | %s | message | %.0f |\n", k, (b - a) / (y - x) }'
     done
     for variant in pierhead-ws pierhead-wsdeflate pierhead-frame; do
-        kind=${variant/-wsdeflate/-ws}
-        proto=$(proto_of $kind)
-        [ $variant = pierhead-wsdeflate ] && proto=wsdeflate
-        read -r i1 _ _ _ s1 <<<"$(callgrind_total $kind "$OUT/ws-cg-fanout-$variant-a.out" fanout $proto "$CG_MEMBERS" 20)"
-        read -r i2 _ _ _ s2 <<<"$(callgrind_total $kind "$OUT/ws-cg-fanout-$variant-b.out" fanout $proto "$CG_MEMBERS" 220)"
+        pick $variant
+        a=$(callgrind_total $kind "$OUT/ws-cg-fanout-$variant-a.out" fanout $proto "$CG_MEMBERS" 20)
+        b=$(callgrind_total $kind "$OUT/ws-cg-fanout-$variant-b.out" fanout $proto "$CG_MEMBERS" 220)
+        read -r i1 _ _ _ s1 <<<"$a"
+        read -r i2 _ _ _ s2 <<<"$b"
         awk -v k=$variant -v a=$i1 -v b=$i2 -v x=$s1 -v y=$s2 -v m="$CG_MEMBERS" \
             'BEGIN { printf "| fan-out to %d | %s | delivery | %.0f |\n", m, k, (b - a) / ((y - x) * m) }'
         callgrind_annotate --inclusive=no "$OUT/ws-cg-fanout-$variant-b.out" 2>/dev/null |
@@ -181,9 +187,7 @@ if [[ " $PARTS " == *" memory "* ]]; then
     echo "| server | RSS before (MiB) | RSS, members idle (MiB) | B/member |"
     echo "|---|---|---|---|"
     for variant in pierhead-ws pierhead-wsdeflate pierhead-frame; do
-        kind=${variant/-wsdeflate/-ws}
-        proto=$(proto_of $kind)
-        [ $variant = pierhead-wsdeflate ] && proto=wsdeflate
+        pick $variant
         start_server $kind
         line=$(client idle $proto 127.0.0.1 $port "$IDLE_MEMBERS" $pid)
         read -r members before idle <<<"$line"
