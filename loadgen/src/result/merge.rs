@@ -80,8 +80,12 @@ impl BenchResult {
         if self.protocol != other.protocol {
             differ("protocol", |r| {
                 let p = r.protocol.as_str();
-                // "an http run" (aitch), "an echo run", "a frame run".
-                let article = if p == "frame" { "a" } else { "an" };
+                // "an http run" (aitch), "an echo run", "a frame run", "a ws run".
+                let article = if matches!(p, "frame" | "ws") {
+                    "a"
+                } else {
+                    "an"
+                };
                 format!("{article} {p} run")
             })
         } else if self.rate.is_some() != other.rate.is_some() {
