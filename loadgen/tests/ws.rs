@@ -225,6 +225,20 @@ fn pings_are_answered_and_a_close_is_an_error() {
     assert!(r.requests > 10);
     let r = against(Misbehave::CloseAfterOne).unwrap();
     assert!(r.errors.read > 0, "{}", r.summary());
+    // Open loop: sends due while a new connection's handshake is under way wait
+    // for its 101.
+    let r = run(
+        &BenchConfig::new(format!("ws://{}/", misbehaving(Misbehave::CloseAfterOne)))
+            .connections(2)
+            .rate(400.0)
+            .duration(Duration::from_millis(600)),
+    )
+    .unwrap();
+    assert!(
+        r.errors.read > 0 && r.errors.framing == 0,
+        "{}",
+        r.summary()
+    );
 }
 
 #[test]

@@ -60,6 +60,14 @@ pub(super) struct Conn {
     pub(super) handshake: Option<ws::Handshake>,
 }
 
+impl Conn {
+    /// Connected, and past the WebSocket handshake if any: requests may go.
+    #[inline]
+    pub(super) fn open(&self) -> bool {
+        self.connected && self.handshake.is_none()
+    }
+}
+
 /// Why a connection is closed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Why {

@@ -27,7 +27,7 @@ impl Worker {
 
     /// After an answer or a write: send what the loop allows now.
     pub(super) fn after_progress(&mut self, i: usize, now: Instant) {
-        if !self.conns[i].connected {
+        if !self.conns[i].open() {
             return;
         }
         match self.plan.interval {
@@ -129,7 +129,7 @@ impl Worker {
         let Some(interval) = self.plan.interval else {
             return;
         };
-        if self.sender_index(i).is_none() || !self.conns[i].connected {
+        if self.sender_index(i).is_none() || !self.conns[i].open() {
             return;
         }
         loop {
