@@ -296,7 +296,7 @@ typedef enum {
  */
 typedef enum {
   /*
-   From the target: an `http://` URL is HTTP.
+   From the target: an `http://` URL is HTTP, a `ws://` URL WebSocket.
    */
   PIERHEAD_BENCH_FROM_TARGET = 0,
   /*
@@ -311,6 +311,11 @@ typedef enum {
    Frame protocol: members of a room and publishers.
    */
   PIERHEAD_BENCH_FRAME = 3,
+  /*
+   WebSocket (a `ws://host:port/path` target): at `/`, messages that must
+   come back byte for byte; at `/ROOM`, the room's members and publishers.
+   */
+  PIERHEAD_BENCH_WS = 4,
 } pierhead_bench_protocol;
 
 /*
@@ -400,7 +405,8 @@ typedef struct {
    */
   int32_t protocol;
   /*
-   Required: `http://host:port/path`, or `host:port` for echo and frame.
+   Required: `http://host:port/path`, `ws://host:port/path`, or `host:port`
+   for echo and frame.
    */
   const char *target;
   /*

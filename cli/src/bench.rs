@@ -22,10 +22,13 @@ use crate::interrupts::{until_interrupted, Interrupts};
 pub struct BenchArgs {
     #[command(subcommand)]
     command: Option<BenchCommand>,
-    /// An http://host:port/path URL, or host:port with --protocol echo|frame.
+    /// An http://host:port/path URL, a ws://host:port/path URL (`/`: echo;
+    /// `/ROOM`: the room's members and --publishers publishers), or host:port
+    /// with --protocol echo|frame.
     #[arg(required = true)]
     target: Option<String>,
-    /// http (implied by an http:// URL), echo or frame.
+    /// http (implied by an http:// URL), echo, frame or ws (implied by a ws://
+    /// URL).
     #[arg(long, value_parser = parse_name::<BenchProtocol>)]
     protocol: Option<BenchProtocol>,
     /// Connections to keep open.
@@ -56,7 +59,7 @@ pub struct BenchArgs {
     /// HTTP header "Name: value" (repeatable).
     #[arg(short = 'H', long = "header")]
     headers: Vec<String>,
-    /// Request body (HTTP) or payload (echo, frame); @FILE reads a file.
+    /// Request body (HTTP) or payload (echo, frame, ws); @FILE reads a file.
     #[arg(long, conflicts_with = "body_size")]
     body: Option<String>,
     /// A body (or payload) of this many bytes (sizes: 64, 4k, 1m).
@@ -68,9 +71,13 @@ pub struct BenchArgs {
     /// Frame protocol: the room.
     #[arg(long, default_value = "bench")]
     room: String,
-    /// Frame protocol: how many connections publish (the others receive).
+    /// Frame protocol and ws rooms: how many connections publish (the others
+    /// receive).
     #[arg(long, default_value_t = 1)]
     publishers: usize,
+    /// ws echo: text messages instead of binary ones.
+    #[arg(long)]
+    ws_text: bool,
     /// Write the result as JSON (schema pierhead-bench/1) to this file; `-` for
     /// standard output (the summary then goes to standard error).
     #[arg(long, value_name = "FILE")]
@@ -121,7 +128,8 @@ fn config(a: &BenchArgs, target: &str) -> Result<BenchConfig, String> {
         .method(a.method.as_str())
         .timeout(a.timeout)
         .room(a.room.as_str())
-        .publishers(a.publishers);
+        .publishers(a.publishers)
+        .ws_text(a.ws_text);
     if let Some(p) = a.protocol {
         c = c.protocol(p);
     }

@@ -376,6 +376,43 @@ fn echo_and_frame_targets() {
 }
 
 #[test]
+fn ws_echo_and_rooms_targets() {
+    let ws = Serve::start(&["--protocol", "ws"]);
+    let out = bench(&[
+        "-c",
+        "2",
+        "-n",
+        "200",
+        "--body-size",
+        "1k",
+        "--ws-text",
+        &format!("ws://{}/", ws.addr),
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.starts_with("ws ws://") && text.contains("200 requests") && text.contains("errors 0:"),
+        "{text}"
+    );
+    let out = bench(&[
+        "-c",
+        "6",
+        "--publishers",
+        "2",
+        "-n",
+        "100",
+        &format!("ws://{}/lobby", ws.addr),
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    // Two publishers, 100 messages in all, each to the 5 other members.
+    assert!(text.contains("500 deliveries"), "{text}");
+    assert!(text.contains("last member"), "{text}");
+    let out = bench(&["-c", "1", "-n", "1", "wss://127.0.0.1:1/"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("`target`") && err.contains("wss"), "{err}");
+}
+
+#[test]
 fn bad_flags_exit_2_naming_the_field() {
     for (args, field) in [
         (vec!["-c", "0", "http://127.0.0.1:1/"], "`connections`"),

@@ -14,7 +14,7 @@ use crate::stats::write_sized;
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum pierhead_bench_protocol {
-    /// From the target: an `http://` URL is HTTP.
+    /// From the target: an `http://` URL is HTTP, a `ws://` URL WebSocket.
     PIERHEAD_BENCH_FROM_TARGET = 0,
     /// HTTP/1.1, every response checked.
     PIERHEAD_BENCH_HTTP = 1,
@@ -22,6 +22,9 @@ pub enum pierhead_bench_protocol {
     PIERHEAD_BENCH_ECHO = 2,
     /// Frame protocol: members of a room and publishers.
     PIERHEAD_BENCH_FRAME = 3,
+    /// WebSocket (a `ws://host:port/path` target): at `/`, messages that must
+    /// come back byte for byte; at `/ROOM`, the room's members and publishers.
+    PIERHEAD_BENCH_WS = 4,
 }
 
 c_enum!(pierhead_bench_protocol {
@@ -29,6 +32,7 @@ c_enum!(pierhead_bench_protocol {
     PIERHEAD_BENCH_HTTP,
     PIERHEAD_BENCH_ECHO,
     PIERHEAD_BENCH_FRAME,
+    PIERHEAD_BENCH_WS,
 });
 
 impl pierhead_bench_protocol {
@@ -39,6 +43,7 @@ impl pierhead_bench_protocol {
             pierhead_bench_protocol::PIERHEAD_BENCH_HTTP => Some(BenchProtocol::Http),
             pierhead_bench_protocol::PIERHEAD_BENCH_ECHO => Some(BenchProtocol::Echo),
             pierhead_bench_protocol::PIERHEAD_BENCH_FRAME => Some(BenchProtocol::Frame),
+            pierhead_bench_protocol::PIERHEAD_BENCH_WS => Some(BenchProtocol::Ws),
         }
     }
 }
@@ -53,7 +58,8 @@ pub struct pierhead_bench_options {
     /// A `pierhead_bench_protocol` value (0: from the target); any other makes
     /// the run `PIERHEAD_RESULT_INVALID_PARAMETER`.
     pub protocol: i32,
-    /// Required: `http://host:port/path`, or `host:port` for echo and frame.
+    /// Required: `http://host:port/path`, `ws://host:port/path`, or `host:port`
+    /// for echo and frame.
     pub target: *const libc::c_char,
     /// Connections (0: 64).
     pub connections: u32,

@@ -21,6 +21,10 @@ pub enum BenchProtocol {
     /// The frame protocol: members join a room, publishers send data frames; the
     /// latency of a frame is from its send until a member has it.
     Frame,
+    /// WebSocket (`ws://host:port/path`): at `/`, messages that must come back
+    /// byte for byte (an echo server); at `/<room>`, the room's members and
+    /// publishers, as for `Frame`.
+    Ws,
 }
 
 impl BenchProtocol {
@@ -30,12 +34,13 @@ impl BenchProtocol {
             BenchProtocol::Http => "http",
             BenchProtocol::Echo => "echo",
             BenchProtocol::Frame => "frame",
+            BenchProtocol::Ws => "ws",
         }
     }
 }
 
 /// The server's protocol names (parsed by the core), less `discard`, which answers
-/// nothing to measure, and `ws` (not yet a load mode).
+/// nothing to measure.
 impl std::str::FromStr for BenchProtocol {
     type Err = ConfigError;
     fn from_str(s: &str) -> Result<Self, ConfigError> {
@@ -43,11 +48,12 @@ impl std::str::FromStr for BenchProtocol {
             Ok(Protocol::Http) => Ok(BenchProtocol::Http),
             Ok(Protocol::Echo) => Ok(BenchProtocol::Echo),
             Ok(Protocol::Frame) => Ok(BenchProtocol::Frame),
-            Ok(Protocol::Discard | Protocol::Ws) | Err(_) => Err(ConfigError {
+            Ok(Protocol::Ws) => Ok(BenchProtocol::Ws),
+            Ok(Protocol::Discard) | Err(_) => Err(ConfigError {
                 field: "protocol",
                 problem: ConfigProblem::UnknownName {
                     got: s.to_owned(),
-                    expected: "http, echo, frame",
+                    expected: "http, echo, frame, ws",
                 },
             }),
         }
@@ -101,6 +107,7 @@ pub struct BenchConfig {
     pub(crate) timeout: Duration,
     pub(crate) room: String,
     pub(crate) publishers: usize,
+    pub(crate) ws_text: bool,
     pub(crate) progress: Option<ProgressCallback>,
 }
 
@@ -122,6 +129,7 @@ impl std::fmt::Debug for BenchConfig {
             .field("timeout", &self.timeout)
             .field("room", &self.room)
             .field("publishers", &self.publishers)
+            .field("ws_text", &self.ws_text)
             .finish()
     }
 }
@@ -137,8 +145,10 @@ pub const MAX_THREADS: usize = 256;
 pub const MAX_PIPELINE: usize = 1024;
 
 impl BenchConfig {
-    /// A run against `target`: an `http://host:port/path` URL, or `host:port`
-    /// with [`BenchConfig::protocol`] `echo` or `frame`. The defaults: 64
+    /// A run against `target`: an `http://host:port/path` URL, a
+    /// `ws://host:port/path` URL (`/`: echo; `/<room>`: the room's members and
+    /// [`BenchConfig::publishers`] publishers), or `host:port` with
+    /// [`BenchConfig::protocol`] `echo` or `frame`. The defaults: 64
     /// connections on one thread for 10 s, closed loop, no pipelining, `GET`, a 2 s
     /// timeout per answer; echo sends 64-byte payloads; frame uses room `bench`
     /// with one publisher.
@@ -159,11 +169,13 @@ impl BenchConfig {
             timeout: Duration::from_secs(2),
             room: "bench".to_owned(),
             publishers: 1,
+            ws_text: false,
             progress: None,
         }
     }
 
-    /// `http` (implied by an `http://` target), `echo` or `frame`.
+    /// `http` (implied by an `http://` target), `echo`, `frame` or `ws` (implied
+    /// by a `ws://` target).
     pub fn protocol(mut self, p: BenchProtocol) -> Self {
         self.protocol = Some(p);
         self
@@ -258,10 +270,17 @@ impl BenchConfig {
         self
     }
 
-    /// Frame protocol: how many of the connections publish (the others only
-    /// receive).
+    /// Frame protocol and WebSocket rooms: how many of the connections publish
+    /// (the others only receive).
     pub fn publishers(mut self, n: usize) -> Self {
         self.publishers = n;
+        self
+    }
+
+    /// WebSocket echo: send text messages instead of binary ones (rooms always
+    /// send binary: the stamp is binary).
+    pub fn ws_text(mut self, text: bool) -> Self {
+        self.ws_text = text;
         self
     }
 
@@ -353,16 +372,29 @@ impl BenchConfig {
                 }
             }
         }
-        if target.protocol == BenchProtocol::Frame {
-            if self.room.is_empty() || self.room.len() > pierhead::frame::MAX_ROOM_BYTES {
+        if target.protocol == BenchProtocol::Frame
+            && (self.room.is_empty() || self.room.len() > pierhead::frame::MAX_ROOM_BYTES)
+        {
+            return Err(problem(
+                "room",
+                ConfigProblem::Malformed {
+                    got: self.room.clone(),
+                    expected: "a room name of 1 to 64 bytes",
+                },
+            ));
+        }
+        if let Some(room) = target.ws_room() {
+            if room.len() > pierhead::frame::MAX_ROOM_BYTES {
                 return Err(problem(
-                    "room",
+                    "target",
                     ConfigProblem::Malformed {
-                        got: self.room.clone(),
-                        expected: "a room name of 1 to 64 bytes",
+                        got: self.target.clone(),
+                        expected: "a ws:// URL whose path (the room) is 1 to 64 bytes",
                     },
                 ));
             }
+        }
+        if target.fans_out() {
             range(
                 "publishers",
                 self.publishers as u64,
@@ -379,6 +411,18 @@ pub(crate) struct Resolved {
     pub(crate) target: Target,
 }
 
+impl Resolved {
+    /// The room loaded: the config's (frame protocol), the URL's path's
+    /// (WebSocket rooms), none otherwise.
+    pub(crate) fn room(&self, config: &BenchConfig) -> String {
+        match (self.target.protocol, self.target.ws_room()) {
+            (BenchProtocol::Frame, _) => config.room.clone(),
+            (_, Some(room)) => room.to_owned(),
+            _ => String::new(),
+        }
+    }
+}
+
 /// Where the load goes.
 #[derive(Debug, Clone)]
 pub(crate) struct Target {
@@ -392,6 +436,21 @@ pub(crate) struct Target {
 }
 
 impl Target {
+    /// WebSocket rooms: the room the URL's path names (its path less the leading
+    /// `/` and any query); `None` for `/` (echo) and for other protocols.
+    pub(crate) fn ws_room(&self) -> Option<&str> {
+        if self.protocol != BenchProtocol::Ws {
+            return None;
+        }
+        let path = self.path.split('?').next().unwrap_or_default();
+        Some(path.trim_start_matches('/')).filter(|r| !r.is_empty())
+    }
+
+    /// One publisher, many members: the frame protocol, WebSocket rooms.
+    pub(crate) fn fans_out(&self) -> bool {
+        self.protocol == BenchProtocol::Frame || self.ws_room().is_some()
+    }
+
     fn parse(text: &str, protocol: Option<BenchProtocol>) -> Result<Target, ConfigError> {
         let bad = |expected: &'static str| {
             problem(
@@ -409,10 +468,19 @@ impl Target {
                     "an http:// URL (https is not supported by the generator yet)",
                 ))
             }
+            (Some(("ws", rest)), None | Some(BenchProtocol::Ws)) => (BenchProtocol::Ws, rest),
+            (Some(("wss", _)), _) => {
+                return Err(bad(
+                    "a ws:// URL (wss, WebSocket over TLS, is not supported by the generator yet)",
+                ))
+            }
+            (_, Some(BenchProtocol::Ws)) => return Err(bad("a ws://host:port/path URL")),
             (Some((_, _)), Some(p)) if p != BenchProtocol::Http => {
                 return Err(bad("host:port (no URL) for the echo and frame protocols"))
             }
-            (Some(_), _) => return Err(bad("an http://host:port/path URL, or host:port")),
+            (Some(_), _) => {
+                return Err(bad("an http:// or ws:// host:port/path URL, or host:port"))
+            }
             (None, Some(p)) if p != BenchProtocol::Http => (p, text),
             (None, _) => {
                 return Err(bad(
@@ -438,7 +506,7 @@ impl Target {
                 && (!h.contains(':') || h.ends_with(']'))
         }) {
             authority.to_owned()
-        } else if protocol == BenchProtocol::Http {
+        } else if matches!(protocol, BenchProtocol::Http | BenchProtocol::Ws) {
             format!("{authority}:80")
         } else {
             return Err(bad("host:port"));
@@ -512,12 +580,22 @@ mod tests {
         assert_eq!((t.addr.port(), t.path.as_str()), (80, "/"));
         let t = Target::parse("[::1]:7000", Some(BenchProtocol::Echo)).unwrap();
         assert!(t.addr.is_ipv6());
+        let t = Target::parse("ws://127.0.0.1:9/", None).unwrap();
+        assert_eq!(
+            (t.protocol, t.ws_room(), t.fans_out()),
+            (BenchProtocol::Ws, None, false)
+        );
+        let t = Target::parse("ws://127.0.0.1:9/lobby?x=1", None).unwrap();
+        assert_eq!((t.ws_room(), t.fans_out()), (Some("lobby"), true));
         for (bad, p) in [
             ("127.0.0.1:80", None),
             ("https://h:1/", None),
             ("http://h:1/", Some(BenchProtocol::Echo)),
             ("localhost", Some(BenchProtocol::Frame)),
             ("http://:80/", None),
+            ("wss://h:1/", None),
+            ("127.0.0.1:80", Some(BenchProtocol::Ws)),
+            ("http://127.0.0.1:80/", Some(BenchProtocol::Ws)),
         ] {
             assert_eq!(Target::parse(bad, p).unwrap_err().field, "target", "{bad}");
         }
@@ -582,6 +660,19 @@ mod tests {
         // The server's names, less discard.
         assert_eq!("ECHO".parse::<BenchProtocol>(), Ok(BenchProtocol::Echo));
         let e = "discard".parse::<BenchProtocol>().unwrap_err();
-        assert!(e.to_string().ends_with("one of: http, echo, frame"), "{e}");
+        assert!(
+            e.to_string().ends_with("one of: http, echo, frame, ws"),
+            "{e}"
+        );
+        assert_eq!("ws".parse::<BenchProtocol>(), Ok(BenchProtocol::Ws));
+        let long = format!("ws://127.0.0.1:1/{}", "r".repeat(65));
+        assert_eq!(
+            BenchConfig::new(long).validate().unwrap_err().field,
+            "target"
+        );
+        let e = BenchConfig::new("wss://127.0.0.1:1/")
+            .validate()
+            .unwrap_err();
+        assert!(e.to_string().contains("wss"), "{e}");
     }
 }

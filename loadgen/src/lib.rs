@@ -5,7 +5,10 @@
 //! - Protocols ([`BenchProtocol`]): HTTP/1.1 (every response checked: status,
 //!   headers, Content-Length or chunked body), echo (every byte compared) and the
 //!   frame protocol (members of a room and publishers; latency from a publish until
-//!   a member has the frame, and until the last member has it).
+//!   a member has the frame, and until the last member has it), and WebSocket
+//!   (`ws://host:port/`: echo, every message compared; `ws://host:port/<room>`:
+//!   the frame protocol's rooms over WebSocket; a handshake per connection, pings
+//!   answered).
 //! - Closed loop (as fast as answers come, `pipeline` requests per write) or open
 //!   loop at a fixed rate ([`BenchConfig::rate`]): each connection follows its own
 //!   schedule and latency counts from the intended send time, so a stalled server
@@ -28,7 +31,7 @@
 //! Layout: `config` (what to run), `run` (threads, progress, merge), `worker` (one
 //! thread: the event loop; `plan`, `conn`, `pacing`, `connections`, `recording`),
 //! `timer` (the timerfd of open loop), `proto` (what is sent and how answers are
-//! checked: `http`, `echo`, `frame`; `answer`, what the readers report), `result`
+//! checked: `http`, `echo`, `frame`, `ws`; `answer`, what the readers report), `result`
 //! (`types`, `error`, `json`, `merge`, `summary`), `report` (the HTML report),
 //! `find_rate` (the search for the highest rate under a latency target).
 

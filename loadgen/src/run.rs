@@ -90,8 +90,12 @@ impl Unmeasured {
             return None;
         }
         let e = &result.errors;
-        let frame = result.protocol == BenchProtocol::Frame;
-        Some(if opened == 0 {
+        // Frame protocol or WebSocket rooms.
+        let frame = result.fanout.is_some();
+        Some(if opened == 0 && e.status + e.framing > 0 {
+            // WebSocket: every handshake was refused.
+            Unmeasured::AllWrong
+        } else if opened == 0 {
             Unmeasured::NoConnection
         } else if frame && !joined {
             Unmeasured::NeverJoined
@@ -177,13 +181,16 @@ pub fn run(config: &BenchConfig) -> Result<BenchResult, BenchError> {
 /// without one right answer is [`BenchError::NothingMeasured`].
 pub fn run_until(config: &BenchConfig, stop: &Arc<AtomicBool>) -> Result<BenchResult, BenchError> {
     let resolved = config.resolve()?;
+    let room = resolved.room(config);
     let target = resolved.target;
+    let fans_out = target.fans_out();
     let protocol = target.protocol;
     let threads = config.threads;
     let split = |total: usize, k: usize| total / threads + usize::from(k < total % threads);
-    let publishers = match protocol {
-        BenchProtocol::Frame => config.publishers,
-        _ => config.connections,
+    let publishers = if fans_out {
+        config.publishers
+    } else {
+        config.connections
     };
     let payload_len = if config.body.is_empty() {
         DEFAULT_PAYLOAD
@@ -242,7 +249,9 @@ pub fn run_until(config: &BenchConfig, stop: &Arc<AtomicBool>) -> Result<BenchRe
             request: request.clone(),
             payload_len,
             head_request: config.method.eq_ignore_ascii_case("HEAD"),
-            room: config.room.clone(),
+            room: room.clone(),
+            fans_out,
+            ws_text: config.ws_text,
             clock,
         });
         first_conn += conns;
@@ -284,6 +293,7 @@ pub fn run_until(config: &BenchConfig, stop: &Arc<AtomicBool>) -> Result<BenchRe
     let result = merge(
         config,
         protocol,
+        fans_out,
         results,
         measured_until.saturating_duration_since(measure_start),
         stop.load(Ordering::Relaxed),
@@ -293,7 +303,7 @@ pub fn run_until(config: &BenchConfig, stop: &Arc<AtomicBool>) -> Result<BenchRe
         Some(why) => Err(BenchError::NothingMeasured(Box::new(NothingMeasured {
             why,
             result,
-            room: config.room.clone(),
+            room,
             timeout: config.timeout,
         }))),
         None => Ok(result),
@@ -351,6 +361,7 @@ fn watch(
 fn merge(
     config: &BenchConfig,
     protocol: BenchProtocol,
+    fans_out: bool,
     results: Vec<ThreadResult>,
     duration: Duration,
     interrupted: bool,
@@ -372,7 +383,7 @@ fn merge(
         latency: histogram(),
         uncorrected: open_loop.then(histogram),
         send_lag: open_loop.then(histogram),
-        fanout: (protocol == BenchProtocol::Frame).then(histogram),
+        fanout: fans_out.then(histogram),
         timeline: Vec::new(),
         runs: 1,
         interrupted,

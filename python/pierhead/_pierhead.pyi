@@ -579,9 +579,12 @@ def bench(
     timeout: float = 2.0,
     room: str = "bench",
     publishers: int = 1,
+    ws_text: bool = False,
 ) -> BenchResult:
-    """Runs the load generator against ``target`` (an ``http://`` URL, or
-    ``host:port`` with ``protocol="echo"`` or ``"frame"``); the GIL is released
+    """Runs the load generator against ``target`` (an ``http://`` URL, a
+    ``ws://`` URL: ``/`` echoes, ``/ROOM`` loads that room with ``publishers``
+    publishers, ``ws_text`` sends text messages; or ``host:port`` with
+    ``protocol="echo"`` or ``"frame"``); the GIL is released
     while it runs and Ctrl-C stops it. A run without one right answer raises
     :class:`pierhead.NothingMeasuredError` (its ``reason``, and the ``result``
     with the errors it counted)."""

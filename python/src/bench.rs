@@ -294,7 +294,7 @@ impl BenchResult {
 #[pyfunction]
 #[pyo3(signature = (target, *, protocol=None, connections=64, threads=1, duration=10.0,
     requests=None, warmup=0.0, pipeline=1, rate=None, method="GET", headers=None, body=None,
-    body_size=None, timeout=2.0, room="bench", publishers=1))]
+    body_size=None, timeout=2.0, room="bench", publishers=1, ws_text=false))]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn bench(
     py: Python<'_>,
@@ -314,6 +314,7 @@ pub(crate) fn bench(
     timeout: f64,
     room: &str,
     publishers: usize,
+    ws_text: bool,
 ) -> PyResult<BenchResult> {
     let mut c = BenchConfig::new(target)
         .connections(connections)
@@ -324,7 +325,8 @@ pub(crate) fn bench(
         .method(method)
         .timeout(grace(py, "timeout", timeout)?)
         .room(room)
-        .publishers(publishers);
+        .publishers(publishers)
+        .ws_text(ws_text);
     if let Some(p) = protocol {
         let p: BenchProtocol = p.parse().map_err(|e| from_config_error(py, &e))?;
         c = c.protocol(p);

@@ -69,6 +69,21 @@ def test_echo_and_frame_protocols() -> None:
         assert r.fanout_latency is not None and r.fanout_latency.count == 100
 
 
+def test_ws_echo_and_rooms() -> None:
+    with pierhead.Server(protocol="ws", workers=2) as s:
+        r = pierhead.bench(f"ws://{s.host}:{s.port}/", connections=2, requests=300, body_size=100)
+        assert (r.protocol, r.requests, r.errors_total) == ("ws", 300, 0), r.summary()
+        assert r.fanout_latency is None
+        r = pierhead.bench(f"ws://{s.host}:{s.port}/", connections=2, requests=100, ws_text=True, rate=500.0)
+        assert (r.requests, r.errors_total) == (100, 0), r.summary()
+        r = pierhead.bench(f"ws://{s.host}:{s.port}/lobby", connections=5, publishers=1, requests=100)
+        assert (r.sent, r.requests, r.errors_total) == (100, 400, 0), r.summary()
+        assert r.fanout_latency is not None and r.fanout_latency.count == 100
+    with pytest.raises(pierhead.ConfigError) as e:
+        pierhead.bench("wss://127.0.0.1:1/")
+    assert e.value.field == "target" and "wss" in str(e.value)
+
+
 def test_wrong_answers_are_errors(hello: pierhead.Server) -> None:
     with pierhead.Server() as s:  # no expectation: every request gets 500
         with pytest.raises(pierhead.NothingMeasuredError) as e:

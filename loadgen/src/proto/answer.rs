@@ -32,4 +32,11 @@ pub(crate) enum Framing {
     /// Not a valid frame, or an ERROR from the server.
     #[error("bad frame: {0}")]
     Frame(String),
+    /// Not a valid WebSocket frame or handshake answer.
+    #[error("bad WebSocket frame: {0}")]
+    Ws(String),
+    /// A WebSocket close frame from the server (its code): the connection ends,
+    /// an error since the generator never asks for it.
+    #[error("the server closed the WebSocket with code {0}")]
+    WsClosed(u16),
 }

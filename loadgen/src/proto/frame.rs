@@ -35,13 +35,30 @@ pub(crate) fn ping(out: &mut Vec<u8>) {
 
 /// Appends a data frame of `payload_len` bytes (at least the stamp's).
 pub(crate) fn data(stamp: Stamp, payload_len: usize, out: &mut Vec<u8>) {
+    frame::encode_header(FrameType::Data, payload_len.max(STAMP_LEN), out);
+    put_stamp(stamp, payload_len, out);
+}
+
+/// Appends a publisher's payload of `payload_len` bytes (at least the stamp's):
+/// the stamp, then padding. The WebSocket rooms mode sends the same payload.
+pub(crate) fn put_stamp(stamp: Stamp, payload_len: usize, out: &mut Vec<u8>) {
     let len = payload_len.max(STAMP_LEN);
-    frame::encode_header(FrameType::Data, len, out);
     out.extend_from_slice(&stamp.intended_ns.to_be_bytes());
     out.extend_from_slice(&stamp.sent_ns.to_be_bytes());
     out.extend_from_slice(&stamp.publisher.to_be_bytes());
     out.extend_from_slice(&stamp.seq.to_be_bytes());
     out.resize(out.len() + len - STAMP_LEN, b'f');
+}
+
+/// The stamp at the front of a payload.
+pub(crate) fn parse_stamp(s: &[u8; STAMP_LEN]) -> Stamp {
+    let u64_at = |i: usize| u64::from_be_bytes(s[i..i + 8].try_into().unwrap_or_default());
+    Stamp {
+        intended_ns: u64_at(0),
+        sent_ns: u64_at(8),
+        publisher: u32::from_be_bytes(s[16..20].try_into().unwrap_or_default()),
+        seq: u64_at(20),
+    }
 }
 
 /// What a connection received.
@@ -93,12 +110,8 @@ fn decode_all(mut data: &[u8], max: usize, on: &mut impl FnMut(Event)) -> Result
             FrameType::Data => {
                 let stamp = payload
                     .get(..STAMP_LEN)
-                    .map(|s| Stamp {
-                        intended_ns: u64::from_be_bytes(s[0..8].try_into().unwrap_or_default()),
-                        sent_ns: u64::from_be_bytes(s[8..16].try_into().unwrap_or_default()),
-                        publisher: u32::from_be_bytes(s[16..20].try_into().unwrap_or_default()),
-                        seq: u64::from_be_bytes(s[20..28].try_into().unwrap_or_default()),
-                    })
+                    .and_then(|s| s.try_into().ok())
+                    .map(parse_stamp)
                     .ok_or_else(|| Framing::Frame("data frame without a stamp".to_owned()))?;
                 on(Event::Data(stamp));
             }

@@ -1,12 +1,14 @@
 //! What the generator sends and how it checks what comes back, per protocol. No
 //! I/O here: the worker feeds these readers the bytes it reads. This module only
-//! declares the protocols and dispatches to their readers ([`Reader`]); what the
+//! declares the protocols and dispatches to their readers ([`Reader`] for
+//! request/response connections, [`MemberReader`] for room members); what the
 //! readers report is in `answer`.
 
 mod answer;
 pub(crate) mod echo;
 pub(crate) mod frame;
 pub(crate) mod http;
+pub(crate) mod ws;
 
 pub(crate) use answer::{Answers, Cut, Framing};
 
@@ -15,6 +17,39 @@ pub(crate) use answer::{Answers, Cut, Framing};
 pub(crate) enum Reader {
     Http(http::Reader),
     Echo(echo::Reader),
+    /// Echo over WebSocket.
+    Ws(ws::EchoReader),
+}
+
+/// A room member's reader: the frame protocol's, or WebSocket's (the same
+/// events: messages with their stamps, pongs).
+#[derive(Debug)]
+pub(crate) enum MemberReader {
+    Frame(frame::Reader),
+    Ws(ws::RoomReader),
+}
+
+impl MemberReader {
+    /// Reads `data`, calling `on` for every event.
+    #[inline]
+    pub(crate) fn feed(
+        &mut self,
+        data: &[u8],
+        on: impl FnMut(frame::Event),
+    ) -> Result<(), Framing> {
+        match self {
+            MemberReader::Frame(r) => r.feed(data, on),
+            MemberReader::Ws(r) => r.feed(data, on),
+        }
+    }
+
+    /// WebSocket: the pongs owed to the server's pings.
+    pub(crate) fn pongs(&mut self) -> Option<&mut Vec<u8>> {
+        match self {
+            MemberReader::Frame(_) => None,
+            MemberReader::Ws(r) => Some(r.frames().pongs()),
+        }
+    }
 }
 
 impl Reader {
@@ -23,6 +58,7 @@ impl Reader {
         match self {
             Reader::Http(r) => r.feed(data, out),
             Reader::Echo(r) => r.feed(data, out),
+            Reader::Ws(r) => r.feed(data, out),
         }
     }
 
@@ -32,6 +68,15 @@ impl Reader {
         match self {
             Reader::Http(r) => r.eof(out),
             Reader::Echo(r) => r.eof(),
+            Reader::Ws(r) => r.eof(),
+        }
+    }
+
+    /// WebSocket: the pongs owed to the server's pings.
+    pub(crate) fn pongs(&mut self) -> Option<&mut Vec<u8>> {
+        match self {
+            Reader::Ws(r) => Some(r.frames().pongs()),
+            _ => None,
         }
     }
 }

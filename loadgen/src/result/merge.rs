@@ -6,6 +6,7 @@ use hdrhistogram::Histogram;
 
 use super::error::{Mismatch, ResultError};
 use super::types::{BenchResult, ErrorCounts, Second};
+use crate::config::BenchProtocol;
 
 impl ErrorCounts {
     fn add(&mut self, o: &ErrorCounts) {
@@ -77,11 +78,16 @@ impl BenchResult {
                 theirs: describe(other),
             })
         };
-        if self.protocol != other.protocol {
+        // WebSocket echo and rooms measure different things too.
+        if self.protocol != other.protocol || self.fanout.is_some() != other.fanout.is_some() {
             differ("protocol", |r| {
-                let p = r.protocol.as_str();
-                // "an http run" (aitch), "an echo run", "a frame run".
-                let article = if p == "frame" { "a" } else { "an" };
+                let p = match (r.protocol, r.fanout.is_some()) {
+                    (BenchProtocol::Ws, true) => "ws rooms",
+                    (BenchProtocol::Ws, false) => "ws echo",
+                    (p, _) => p.as_str(),
+                };
+                // "an http run" (aitch), "an echo run", "a frame run", "a ws echo run".
+                let article = if p.starts_with(['f', 'w']) { "a" } else { "an" };
                 format!("{article} {p} run")
             })
         } else if self.rate.is_some() != other.rate.is_some() {
@@ -100,7 +106,6 @@ mod tests {
 
     use super::super::types::tests::sample;
     use super::*;
-    use crate::config::BenchProtocol;
     use crate::result::Latency;
 
     #[test]
@@ -147,9 +152,14 @@ mod tests {
         echo.protocol = BenchProtocol::Echo;
         let mut deep = sample(&[10], 1);
         deep.pipeline = 16;
+        let mut ws = sample(&[10], 1);
+        ws.protocol = BenchProtocol::Ws;
+        let mut rooms = ws.clone();
+        rooms.fanout = Some(crate::result::histogram());
         for (other, field, ours, theirs) in [
             (&open, "loop", "closed loop", "open loop at 1000/s"),
             (&echo, "protocol", "an http run", "an echo run"),
+            (&ws, "protocol", "an http run", "a ws echo run"),
             (&deep, "pipeline", "pipeline 1", "pipeline 16"),
         ] {
             let mut a = closed.clone();
@@ -162,6 +172,13 @@ mod tests {
             );
             assert_eq!(a.runs, 1, "{field}: nothing was added");
         }
+        let Err(ResultError::Mismatch(m)) = ws.clone().merge(&rooms) else {
+            panic!("ws echo and rooms merged");
+        };
+        assert_eq!(
+            (m.ours.as_str(), m.theirs.as_str()),
+            ("a ws echo run", "a ws rooms run")
+        );
         let Err(ResultError::Mismatch(m)) = open.clone().merge(&closed) else {
             panic!("merged");
         };

@@ -6,15 +6,15 @@ use std::fmt::Write as _;
 use hdrhistogram::Histogram;
 
 use super::types::{BenchResult, Latency};
-use crate::config::BenchProtocol;
 
 impl BenchResult {
     /// The human summary, as `pierhead bench` prints it.
     pub fn summary(&self) -> String {
         let mut s = String::new();
-        let what = match self.protocol {
-            BenchProtocol::Frame => "deliveries",
-            _ => "requests",
+        // Frame protocol and WebSocket rooms count deliveries to members.
+        let what = match self.fanout {
+            Some(_) => "deliveries",
+            None => "requests",
         };
         let mode = self.mode();
         let _ = writeln!(

@@ -6,18 +6,28 @@ use std::time::Instant;
 
 use mio::net::TcpStream;
 
-use crate::proto::{frame, Reader};
+use crate::proto::{ws, MemberReader, Reader};
 
 /// What a connection speaks.
 pub(super) enum Role {
-    /// HTTP or echo: requests and their answers, in order.
+    /// HTTP, echo, WebSocket echo: requests and their answers, in order.
     Request(Reader),
-    /// Frame protocol: a room member, publishing or not.
+    /// Frame protocol, WebSocket rooms: a room member, publishing or not.
     Frame {
-        reader: frame::Reader,
+        reader: MemberReader,
         joined: bool,
         publisher: Option<u32>,
     },
+}
+
+impl Role {
+    /// WebSocket: the pongs owed to the server's pings.
+    pub(super) fn pongs(&mut self) -> Option<&mut Vec<u8>> {
+        match self {
+            Role::Request(r) => r.pongs(),
+            Role::Frame { reader, .. } => reader.pongs(),
+        }
+    }
 }
 
 /// One connection slot, kept across reconnects (a close gives it a new socket
@@ -45,6 +55,17 @@ pub(super) struct Conn {
     /// Nothing answered since this connection was made: a close now reconnects
     /// after a pause (a server that refuses connections is not hammered).
     pub(super) fresh: bool,
+    /// WebSocket: the opening handshake, until its `101` (the connection counts
+    /// as open from then on); its request went out at `join_sent`.
+    pub(super) handshake: Option<ws::Handshake>,
+}
+
+impl Conn {
+    /// Connected, and past the WebSocket handshake if any: requests may go.
+    #[inline]
+    pub(super) fn open(&self) -> bool {
+        self.connected && self.handshake.is_none()
+    }
 }
 
 /// Why a connection is closed.
@@ -60,4 +81,9 @@ pub(super) enum Why {
     Write,
     Timeout,
     Framing,
+    /// WebSocket: the server sent a close frame (a read error).
+    Closed,
+    /// WebSocket: the handshake was answered with another status than 101 (a
+    /// status error).
+    Refused,
 }

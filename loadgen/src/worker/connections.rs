@@ -1,5 +1,5 @@
-//! Connections: connecting (and again, after a close or a failed connect),
-//! sending (what the socket does not take waits in the connection's `unsent`),
+//! Connections: connecting (and again, after a close or a failed connect), the
+//! WebSocket opening handshake, sending (what the socket does not take waits in the connection's `unsent`),
 //! reading, validating what is read through the protocol's reader, and closing
 //! with the error the close stands for.
 
@@ -13,7 +13,9 @@ use mio::{Interest, Token};
 use super::conn::{Role, Why};
 use super::recording::Kind;
 use super::Worker;
+use crate::config::BenchProtocol;
 use crate::proto::frame::{self, Event};
+use crate::proto::ws::{self, Refused};
 use crate::proto::{Answers, Framing, Reader};
 
 /// Wait before connecting again after a failed connect.
@@ -69,6 +71,10 @@ impl Worker {
             }
             let _ = stream.set_nodelay(true);
             c.connected = true;
+            if self.plan.target.protocol == BenchProtocol::Ws {
+                self.send_handshake(i, now);
+                return;
+            }
             self.rec.opened += 1;
             self.set_open();
             self.on_connected(i, now);
@@ -77,6 +83,49 @@ impl Worker {
         if !c.unsent.is_empty() && self.flush(i, now) {
             self.after_progress(i, now);
         }
+    }
+
+    /// WebSocket: the opening handshake's request, with a fresh key.
+    fn send_handshake(&mut self, i: usize, now: Instant) {
+        let seed = (self.plan.first_conn + i) as u64 ^ self.ns(now);
+        let (key, _) = ws::random_key(seed);
+        let t = &self.plan.target;
+        let request = ws::request(&t.authority, &t.path, &key);
+        let c = &mut self.conns[i];
+        c.handshake = Some(ws::Handshake::new(&key));
+        c.join_sent = Some(now);
+        self.write(i, &request, now);
+    }
+
+    /// WebSocket: the handshake's `101` came: the connection is open (a member
+    /// has joined its room).
+    fn upgraded(&mut self, i: usize, now: Instant) {
+        let c = &mut self.conns[i];
+        c.handshake = None;
+        c.join_sent = None;
+        self.rec.opened += 1;
+        self.set_open();
+        match self.conns[i].role {
+            Role::Frame { .. } => self.frame_event(i, Event::Joined, now),
+            Role::Request(_) => self.on_connected(i, now),
+        }
+    }
+
+    /// WebSocket: writes the pongs owed to the server's pings; false if the
+    /// connection was closed.
+    fn write_pongs(&mut self, i: usize, now: Instant) -> bool {
+        let Some(pongs) = self.conns[i].role.pongs().filter(|p| !p.is_empty()) else {
+            return true;
+        };
+        let mut out = std::mem::take(pongs);
+        if !self.write(i, &out, now) {
+            return false;
+        }
+        out.clear();
+        if let Some(p) = self.conns[i].role.pongs() {
+            *p = out; // the buffer back, for the next pings
+        }
+        true
     }
 
     /// A connection is up: a frame connection JOINs; a request connection first
@@ -91,8 +140,8 @@ impl Worker {
         let again = self.conns[i].inflight.len();
         if again > 0 {
             let (bytes, one) = match &self.conns[i].role {
-                Role::Request(Reader::Echo(_)) => {
-                    (self.echo_batches[i].clone(), self.plan.payload_len)
+                Role::Request(Reader::Echo(_) | Reader::Ws(_)) => {
+                    (self.echo_batches[i].clone(), self.payloads[i].len())
                 }
                 _ => (self.batch.clone(), self.plan.request.len()),
             };
@@ -230,12 +279,44 @@ impl Worker {
     }
 
     /// Bytes from the server; false if the connection was closed.
-    pub(super) fn on_data(&mut self, i: usize, data: &[u8], now: Instant) -> bool {
+    pub(super) fn on_data(&mut self, i: usize, mut data: &[u8], now: Instant) -> bool {
+        if let Some(hs) = self.conns[i].handshake.as_mut() {
+            match hs.feed(data) {
+                Ok(None) => return true,
+                Ok(Some(n)) => {
+                    self.upgraded(i, now);
+                    if !self.conns[i].connected {
+                        return false;
+                    }
+                    data = &data[n..];
+                }
+                Err(Refused::Status(_)) => {
+                    self.close(i, Why::Refused, now);
+                    return false;
+                }
+                Err(Refused::Bad(_)) => {
+                    self.close(i, Why::Framing, now);
+                    return false;
+                }
+            }
+        }
+        let why = |e: Framing| match e {
+            Framing::WsClosed(_) => Why::Closed,
+            _ => Why::Framing,
+        };
         match &mut self.conns[i].role {
             Role::Request(reader) => {
                 let mut a = Answers::default();
-                if reader.feed(data, &mut a).is_err() {
-                    self.close(i, Why::Framing, now);
+                if let Err(e) = reader.feed(data, &mut a) {
+                    // The answers before a close frame count.
+                    let closed = matches!(e, Framing::WsClosed(_));
+                    if closed && a.complete > 0 && !self.answered(i, a, now) {
+                        return false;
+                    }
+                    self.close(i, why(e), now);
+                    return false;
+                }
+                if !self.write_pongs(i, now) {
                     return false;
                 }
                 if a.complete > 0 {
@@ -247,15 +328,21 @@ impl Worker {
                 let mut events = std::mem::take(&mut self.events);
                 events.clear();
                 let r: Result<(), Framing> = reader.feed(data, |e| events.push(e));
-                let ok = r.is_ok();
+                if !self.write_pongs(i, now) {
+                    self.events = events;
+                    return false;
+                }
                 for &e in &events {
                     self.frame_event(i, e, now);
                 }
                 self.events = events;
-                if !ok {
-                    self.close(i, Why::Framing, now);
+                match r {
+                    Ok(()) => true,
+                    Err(e) => {
+                        self.close(i, why(e), now);
+                        false
+                    }
                 }
-                ok
             }
         }
     }
@@ -289,6 +376,7 @@ impl Worker {
         }
         let was = c.connected;
         c.connected = false;
+        c.handshake = None;
         c.unsent.clear();
         if was {
             self.set_open();
@@ -324,7 +412,8 @@ impl Worker {
             (_, true) => lost.max(1),
         };
         let kind = match why {
-            Why::Done | Why::Read | Why::Cut => Kind::Read,
+            Why::Done | Why::Read | Why::Cut | Why::Closed => Kind::Read,
+            Why::Refused => Kind::Status,
             Why::Write => Kind::Write,
             Why::Timeout => Kind::Timeout,
             Why::Framing => Kind::Framing,

@@ -41,7 +41,7 @@ use self::conn::{Conn, Role, Why};
 pub(crate) use self::plan::{Clock, Live, Plan, Shared, ThreadResult};
 use crate::config::BenchProtocol;
 use crate::proto::frame::{self, Event};
-use crate::proto::{echo, http, Reader};
+use crate::proto::{echo, http, ws, MemberReader, Reader};
 use crate::result::{histogram, ErrorCounts};
 use crate::timer::Timer;
 
@@ -63,9 +63,16 @@ struct Worker {
     heap: BinaryHeap<Reverse<(Instant, usize)>>,
     /// Closed loop: `pipeline` HTTP requests back to back.
     batch: Arc<[u8]>,
-    /// Echo: each connection's payload, and `pipeline` of them back to back.
+    /// Echo (and WebSocket echo): each connection's request on the wire (the
+    /// payload; a masked message), and `pipeline` of them back to back.
     payloads: Vec<Arc<[u8]>>,
     echo_batches: Vec<Arc<[u8]>>,
+    /// Echo: each connection's payload, as it must come back.
+    expected: Vec<Arc<[u8]>>,
+    /// WebSocket: each connection's mask key.
+    masks: Vec<[u8; 4]>,
+    /// WebSocket rooms: a publisher's message payload on the way.
+    ws_scratch: Vec<u8>,
     buf: Vec<u8>,
     events: Vec<Event>,
     frame_out: Vec<u8>,
@@ -99,16 +106,33 @@ pub(crate) fn run(plan: Plan, shared: Arc<Shared>) -> io::Result<ThreadResult> {
         errors: ErrorCounts::default(),
         opened: 0,
     };
-    let payloads: Vec<Arc<[u8]>> = match plan.target.protocol {
+    let ws = plan.target.protocol == BenchProtocol::Ws;
+    let masks: Vec<[u8; 4]> = (0..plan.conns)
+        .map(|i| match ws {
+            true => ws::random_key((plan.first_conn + i) as u64).1,
+            false => [0; 4],
+        })
+        .collect();
+    let id = |i: usize| (plan.first_conn + i) as u64;
+    let expected: Vec<Arc<[u8]>> = match plan.target.protocol {
         BenchProtocol::Echo => (0..plan.conns)
-            .map(|i| {
-                Arc::from(echo::payload(
-                    (plan.first_conn + i) as u64,
-                    plan.payload_len,
-                ))
+            .map(|i| Arc::from(echo::payload(id(i), plan.payload_len)))
+            .collect(),
+        BenchProtocol::Ws if !plan.fans_out => (0..plan.conns)
+            .map(|i| match plan.ws_text {
+                true => Arc::from(ws::text_payload(id(i), plan.payload_len)),
+                false => Arc::from(echo::payload(id(i), plan.payload_len)),
             })
             .collect(),
         _ => Vec::new(),
+    };
+    let payloads: Vec<Arc<[u8]>> = match ws {
+        true => expected
+            .iter()
+            .zip(&masks)
+            .map(|(p, &m)| Arc::from(ws::message(p, plan.ws_text, m)))
+            .collect(),
+        false => expected.clone(),
     };
     let echo_batches: Vec<Arc<[u8]>> = payloads
         .iter()
@@ -125,6 +149,9 @@ pub(crate) fn run(plan: Plan, shared: Arc<Shared>) -> io::Result<ThreadResult> {
         batch,
         payloads,
         echo_batches,
+        expected,
+        masks,
+        ws_scratch: Vec::new(),
         buf: vec![0; READ_BUF],
         events: Vec::new(),
         frame_out: Vec::new(),
@@ -160,6 +187,7 @@ pub(crate) fn run(plan: Plan, shared: Arc<Shared>) -> io::Result<ThreadResult> {
             ever_joined: false,
             join_sent: None,
             fresh: true,
+            handshake: None,
         });
     }
     w.run();
@@ -173,10 +201,21 @@ impl Worker {
                 Role::Request(Reader::Http(http::Reader::new(self.plan.head_request)))
             }
             BenchProtocol::Echo => {
-                Role::Request(Reader::Echo(echo::Reader::new(self.payloads[i].clone())))
+                Role::Request(Reader::Echo(echo::Reader::new(self.expected[i].clone())))
             }
-            BenchProtocol::Frame => Role::Frame {
-                reader: frame::Reader::new(self.plan.payload_len.max(1 << 20)),
+            BenchProtocol::Ws if !self.plan.fans_out => Role::Request(Reader::Ws(
+                ws::EchoReader::new(self.expected[i].clone(), self.plan.ws_text, self.masks[i]),
+            )),
+            BenchProtocol::Frame | BenchProtocol::Ws => Role::Frame {
+                reader: match self.plan.target.protocol {
+                    BenchProtocol::Ws => MemberReader::Ws(ws::RoomReader::new(
+                        self.plan.payload_len.max(1 << 20),
+                        self.masks[i],
+                    )),
+                    _ => {
+                        MemberReader::Frame(frame::Reader::new(self.plan.payload_len.max(1 << 20)))
+                    }
+                },
                 joined: false,
                 publisher: self.plan.publishers.get(i).copied(),
             },
@@ -185,9 +224,9 @@ impl Worker {
 
     /// The connection's index among this thread's senders, if it sends.
     fn sender_index(&self, i: usize) -> Option<usize> {
-        match self.plan.target.protocol {
-            BenchProtocol::Frame => (i < self.plan.publishers.len()).then_some(i),
-            _ => Some(i),
+        match self.plan.fans_out {
+            true => (i < self.plan.publishers.len()).then_some(i),
+            false => Some(i),
         }
     }
 
@@ -263,7 +302,7 @@ impl Worker {
             self.sent_all = true;
             self.shared.sending.fetch_sub(1, Ordering::AcqRel);
         }
-        if self.plan.target.protocol != BenchProtocol::Frame {
+        if !self.plan.fans_out {
             return true;
         }
         self.shared.sending.load(Ordering::Acquire) == 0
@@ -275,6 +314,7 @@ impl Worker {
         for i in 0..self.conns.len() {
             let c = &self.conns[i];
             let waiting_since = match c.role {
+                _ if c.handshake.is_some() => c.join_sent,
                 Role::Frame { joined: false, .. } => c.join_sent,
                 _ => c.inflight.front().map(|&(_, sent)| sent),
             };

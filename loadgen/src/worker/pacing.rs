@@ -13,7 +13,7 @@ use super::recording::micros;
 use super::Worker;
 use crate::config::BenchProtocol;
 use crate::proto::frame::{self, Stamp};
-use crate::proto::Reader;
+use crate::proto::{ws, Reader};
 
 /// An open-loop publisher whose unsent output passes this skips sends.
 const MAX_UNSENT: usize = 4 << 20;
@@ -27,7 +27,7 @@ impl Worker {
 
     /// After an answer or a write: send what the loop allows now.
     pub(super) fn after_progress(&mut self, i: usize, now: Instant) {
-        if !self.conns[i].connected {
+        if !self.conns[i].open() {
             return;
         }
         match self.plan.interval {
@@ -56,9 +56,9 @@ impl Worker {
                     return;
                 }
             }
-            Role::Request(Reader::Echo(_)) => {
+            Role::Request(Reader::Echo(_) | Reader::Ws(_)) => {
                 let batch = self.echo_batches[i].clone();
-                let len = self.plan.payload_len * n;
+                let len = self.payloads[i].len() * n;
                 if !self.write(i, &batch[..len], now) {
                     return;
                 }
@@ -84,9 +84,12 @@ impl Worker {
                         publisher: id,
                         seq,
                     };
-                    frame::data(stamp, self.plan.payload_len, &mut out);
+                    self.publish(i, stamp, &mut out);
                 }
-                frame::ping(&mut out);
+                match self.plan.target.protocol {
+                    BenchProtocol::Ws => ws::ping(self.masks[i], &mut out),
+                    _ => frame::ping(&mut out),
+                }
                 let ok = self.write(i, &out, now);
                 self.frame_out = out;
                 if !ok {
@@ -105,6 +108,15 @@ impl Worker {
         self.count_sent(now, n as u64);
     }
 
+    /// Appends a publisher's data frame (frame protocol) or message (WebSocket).
+    fn publish(&mut self, i: usize, stamp: Stamp, out: &mut Vec<u8>) {
+        let len = self.plan.payload_len;
+        match self.plan.target.protocol {
+            BenchProtocol::Ws => ws::data(stamp, len, self.masks[i], &mut self.ws_scratch, out),
+            _ => frame::data(stamp, len, out),
+        }
+    }
+
     pub(super) fn count_sent(&mut self, now: Instant, n: u64) {
         if self.measuring(now) {
             self.measured_sent += n;
@@ -117,7 +129,7 @@ impl Worker {
         let Some(interval) = self.plan.interval else {
             return;
         };
-        if self.sender_index(i).is_none() || !self.conns[i].connected {
+        if self.sender_index(i).is_none() || !self.conns[i].open() {
             return;
         }
         loop {
@@ -163,7 +175,7 @@ impl Worker {
                     };
                     let mut out = std::mem::take(&mut self.frame_out);
                     out.clear();
-                    frame::data(stamp, self.plan.payload_len, &mut out);
+                    self.publish(i, stamp, &mut out);
                     let ok = self.write(i, &out, now);
                     self.frame_out = out;
                     if ok {
@@ -172,7 +184,7 @@ impl Worker {
                     ok
                 }
                 None => match &self.conns[i].role {
-                    Role::Request(Reader::Echo(_)) => {
+                    Role::Request(Reader::Echo(_) | Reader::Ws(_)) => {
                         let p = self.payloads[i].clone();
                         self.write(i, &p, now)
                     }
@@ -221,7 +233,7 @@ impl Worker {
     /// Frame protocol: publishers start once every connection has joined (or
     /// after `JOIN_WAIT`).
     pub(super) fn start_publishing(&mut self, now: Instant) {
-        if self.publishing || self.plan.target.protocol != BenchProtocol::Frame {
+        if self.publishing || !self.plan.fans_out {
             return;
         }
         let all = self.shared.joined.load(Ordering::Acquire) >= self.shared.connections;

@@ -65,7 +65,13 @@ pub(crate) struct Plan {
     pub(crate) request: Arc<[u8]>,
     pub(crate) payload_len: usize,
     pub(crate) head_request: bool,
+    /// Frame protocol and WebSocket rooms: the room (WebSocket joins by the
+    /// target's path).
     pub(crate) room: String,
+    /// One publisher, many members: frame protocol, WebSocket rooms.
+    pub(crate) fans_out: bool,
+    /// WebSocket echo: text messages.
+    pub(crate) ws_text: bool,
     pub(crate) clock: Clock,
 }
 

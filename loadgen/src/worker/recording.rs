@@ -80,7 +80,7 @@ impl Worker {
     }
 
     pub(super) fn set_open(&self) {
-        let open = self.conns.iter().filter(|c| c.connected).count() as u64;
+        let open = self.conns.iter().filter(|c| c.open()).count() as u64;
         self.shared.live[self.plan.index]
             .open
             .store(open, Ordering::Relaxed);
