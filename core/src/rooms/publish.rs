@@ -44,7 +44,7 @@ pub struct PublishReport {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PublishError {
     /// The server speaks neither the frame protocol nor WebSocket: it has no rooms.
-    #[error("publish needs rooms (the frame or ws protocol); this server speaks {0}")]
+    #[error("publish needs rooms (the frame protocol or ws); this server speaks {0}")]
     NotFrameProtocol(Protocol),
     /// The payload is longer than `max_frame_bytes`.
     #[error("payload of {len} bytes is over max_frame_bytes ({max})")]

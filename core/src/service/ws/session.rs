@@ -94,6 +94,8 @@ pub(crate) struct Session {
     ping_outstanding: bool,
     reading: Option<Reading>,
     message: Option<Box<Message>>,
+    /// The last message's buffer, kept for the next one when it is small.
+    spare: Option<Box<Message>>,
     deflate: Option<Box<Deflate>>,
     /// The frame protocol's session, for a frame client.
     frame: Option<Box<FrameSession>>,
@@ -137,9 +139,15 @@ const FRAME_MAGIC: [u8; 4] = frame_codec::MAGIC.to_be_bytes();
 
 /// What to do with a finished message.
 enum Done {
-    Message(u8, Vec<u8>),
+    /// It is whole (its buffer is the one [`Session::take_message`] gives).
+    Message,
     Nothing,
 }
+
+/// A message buffer up to this capacity is kept for the next message (an echo or
+/// a chat message costs no allocation); a larger one is freed, so an idle member
+/// holds at most this much.
+const KEEP_BUFFER: usize = 512;
 
 /// Why the connection fails: the close code and reason sent.
 struct Fail(u16, &'static str);
@@ -171,6 +179,7 @@ impl Session {
             ping_outstanding: false,
             reading: None,
             message: None,
+            spare: None,
             deflate: None,
             frame: None,
         }
@@ -324,7 +333,7 @@ impl Session {
                 self.reading = None;
                 if fin {
                     match self.finish_message(cfg) {
-                        Ok(Done::Message(op, data)) => self.deliver(op, data, cx, hub),
+                        Ok(Done::Message) => self.deliver(cx, hub),
                         Ok(Done::Nothing) => {}
                         Err(f) => return self.fail(f, input, cx),
                     }
@@ -399,12 +408,18 @@ impl Session {
                         "RSV1 without permessage-deflate",
                     ));
                 }
-                self.message = Some(Box::new(Message {
-                    opcode: h.opcode,
-                    compressed: h.rsv1,
-                    data: Vec::with_capacity((h.len as usize).min(64 * 1024)),
-                    utf8: Utf8Validator::default(),
-                }));
+                let mut m = self.spare.take().unwrap_or_else(|| {
+                    Box::new(Message {
+                        opcode: h.opcode,
+                        compressed: h.rsv1,
+                        data: Vec::new(),
+                        utf8: Utf8Validator::default(),
+                    })
+                });
+                m.opcode = h.opcode;
+                m.compressed = h.rsv1;
+                m.data.reserve((h.len as usize).min(64 * 1024));
+                self.message = Some(m);
             }
             (None, _) => {
                 return Err(Fail(
@@ -473,7 +488,7 @@ impl Session {
 
     /// The final frame of a message was read.
     fn finish_message(&mut self, cfg: &WsConfig) -> Result<Done, Fail> {
-        let Some(mut m) = self.message.take() else {
+        let Some(m) = self.message.as_mut() else {
             return Ok(Done::Nothing);
         };
         if m.compressed {
@@ -496,11 +511,16 @@ impl Session {
                 .finish()
                 .map_err(|e| Fail(e.close_code(), "invalid UTF-8"))?;
         }
-        Ok(Done::Message(m.opcode, m.data))
+        Ok(Done::Message)
     }
 
-    /// A whole message: to the room, or back to the client.
-    fn deliver(&mut self, op: u8, data: Vec<u8>, cx: &mut Cx<'_>, hub: &mut Hub) {
+    /// A whole message: to the room, or back to the client; its buffer is kept
+    /// for the next one when it is small.
+    fn deliver(&mut self, cx: &mut Cx<'_>, hub: &mut Hub) {
+        let Some(mut message) = self.message.take() else {
+            return;
+        };
+        let (op, data) = (message.opcode, message.data.as_slice());
         cx.counters.requests.incr();
         match self.membership {
             Some(m) => {
@@ -509,13 +529,18 @@ impl Session {
                 // members and the backplane); WebSocket members get the payload
                 // under a WebSocket header (see the service's fan-out).
                 let mut f = Vec::with_capacity(frame_codec::HEADER_LEN + data.len());
-                frame_codec::encode(FrameType::Data, &data, &mut f);
+                frame_codec::encode(FrameType::Data, data, &mut f);
                 hub.broadcast(m, Bytes::from(f), op == opcode::TEXT, cx.token);
             }
             None => {
-                self.send_message(op, &data, cx);
+                self.send_message(op, data, cx);
                 cx.counters.responses.incr();
             }
+        }
+        if message.data.capacity() <= KEEP_BUFFER {
+            message.data.clear();
+            message.utf8 = Utf8Validator::default();
+            self.spare = Some(message);
         }
     }
 
@@ -621,10 +646,11 @@ mod tests {
 
     /// An idle member costs its session, the engine's connection and the kernel's
     /// socket: the session stays small (message, deflate and frame state are boxed
-    /// or absent between messages).
+    /// or absent between messages; a member that sent messages keeps at most a
+    /// `KEEP_BUFFER` buffer).
     #[test]
     fn a_session_is_small() {
         let size = std::mem::size_of::<Session>();
-        assert!(size <= 96, "{size} bytes");
+        assert!(size <= 112, "{size} bytes");
     }
 }
