@@ -21,7 +21,8 @@
        the last joined. Prints `members rss_before_kib rss_idle_kib`.
 
    PROTO: ws | wsdeflate (ws, offering permessage-deflate; the publisher then
-   sends its messages compressed, RSV1, as a browser would) | frame.
+   sends its messages compressed, RSV1, as a browser would, and the members
+   inflate the broadcasts that arrive compressed) | frame.
    Members connect from 127.0.0.1 unless WS_SOURCE names another 127.0.0.x. */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -153,8 +154,9 @@ static size_t deflate_message(const unsigned char *in, size_t len, unsigned char
     return n >= 4 ? n - 4 : n;
 }
 
-/* Bytes a member receives per message. Broadcasts and echoes of a 64-byte
-   message: ws 2 + 64 (sent uncompressed; see the echo note below), frame 16 + 64. */
+/* Bytes an echo connection receives per message: ws 2 + 64 (no deflate is
+   offered for echo), frame 16 + 64. Fan-out members parse frames instead
+   (member_read): a broadcast may arrive compressed. */
 static size_t message_len(void) { return proto == FRAME ? FRAME_HDR + PAYLOAD : 2 + PAYLOAD; }
 
 /* A connected socket (TCP_NODELAY), from WS_SOURCE if set. */
@@ -296,32 +298,119 @@ static int echo_main(int conns, double seconds, const char *pid) {
 }
 
 /* ---- fan-out ---- */
-struct member { int fd; uint64_t last; unsigned short got; unsigned char carry[128]; };
+/* A member: its latest sequence number, the start of a frame that has not all
+   arrived yet (`carry`, heap, grown on need), and for wsdeflate its inflater
+   (one per member, kept across messages: correct with or without the server's
+   context takeover). */
+struct member {
+    int fd;
+    uint64_t last;
+    unsigned got, cap;
+    unsigned char *carry;
+    z_stream *z;
+};
+
+#define READ_BUF (1 << 16)
+
+/* The first 8 bytes of an RSV1 message's inflated payload, into *seq (left
+   alone if the message is shorter): the payload and the 00 00 ff ff tail the
+   sender took off go through the member's z_stream with Z_SYNC_FLUSH. */
+static void inflate_seq(struct member *m, const unsigned char *p, size_t n, uint64_t *seq) {
+    static const unsigned char tail[4] = {0x00, 0x00, 0xff, 0xff};
+    static unsigned char out[4096];
+    if (!m->z) {
+        m->z = calloc(1, sizeof *m->z);
+        if (!m->z || inflateInit2(m->z, -15) != Z_OK) die("inflateInit2");
+    }
+    z_stream *z = m->z;
+    unsigned char first[8];
+    size_t produced = 0;
+    for (int part = 0; part < 2; part++) {
+        z->next_in = part ? (unsigned char *)tail : (unsigned char *)p;
+        z->avail_in = part ? 4 : (uInt)n;
+        for (;;) {
+            z->next_out = out;
+            z->avail_out = sizeof out;
+            int rc = inflate(z, Z_SYNC_FLUSH);
+            size_t k = sizeof out - z->avail_out;
+            if (produced < sizeof first)
+                memcpy(first + produced, out, k < sizeof first - produced ? k : sizeof first - produced);
+            produced += k;
+            if (rc == Z_STREAM_END) { /* a final block: the next message starts afresh */
+                inflateReset(z);
+                part = 2;
+                break;
+            }
+            if (rc != Z_OK && !(rc == Z_BUF_ERROR && k == 0 && z->avail_in == 0)) {
+                fprintf(stderr, "inflate of a broadcast failed (%d)\n", rc);
+                exit(1);
+            }
+            if (z->avail_in == 0 && z->avail_out != 0) break;
+        }
+    }
+    if (produced >= sizeof first) memcpy(seq, first, sizeof first);
+}
 
 /* Reads what a member has; `last` becomes the sequence number of its latest
-   complete message. */
-static void member_read(struct member *m, size_t want) {
-    static unsigned char buf[1 << 16];
+   complete message. ws: frames parsed one by one (2, 4 or 10-byte header,
+   unmasked from the server); a plain payload's first 8 bytes are read where
+   they lie, an RSV1 one is inflated first; control frames are skipped (close
+   ends the run). Fragmented messages are refused (a 64-byte broadcast never is). */
+static void member_read(struct member *m) {
+    static unsigned char buf[READ_BUF];
     for (;;) {
-        memcpy(buf, m->carry, m->got);
+        if (m->got) memcpy(buf, m->carry, m->got);
         ssize_t k = recv(m->fd, buf + m->got, sizeof buf - m->got, 0);
         if (k == 0) { fprintf(stderr, "a member was closed (slow consumer?)\n"); exit(1); }
         if (k < 0) {
             if (errno == EAGAIN) return;
             die("recv member");
         }
-        size_t have = m->got + (size_t)k, whole = have / want * want;
-        if (whole) {
-            unsigned char *last = buf + whole - want;
-            size_t hdr = proto == FRAME ? FRAME_HDR : 2;
-            if (proto != FRAME && (last[0] & 0x40)) {
-                fprintf(stderr, "a broadcast arrived compressed: this client expects it uncompressed\n");
-                exit(1);
+        size_t have = m->got + (size_t)k, at = 0;
+        if (proto == FRAME) {
+            size_t want = FRAME_HDR + PAYLOAD, whole = have / want * want;
+            if (whole) memcpy(&m->last, buf + whole - want + FRAME_HDR, sizeof m->last);
+            at = whole;
+        } else {
+            while (have - at >= 2) {
+                const unsigned char *f = buf + at;
+                size_t hdr = 2, len = f[1] & 0x7f;
+                if (f[1] & 0x80) { fprintf(stderr, "a server frame arrived masked\n"); exit(1); }
+                if (len == 126) {
+                    hdr = 4;
+                    if (have - at < hdr) break;
+                    len = (size_t)f[2] << 8 | f[3];
+                } else if (len == 127) {
+                    hdr = 10;
+                    if (have - at < hdr) break;
+                    len = 0;
+                    for (int i = 2; i < 10; i++) len = len << 8 | f[i];
+                }
+                if (hdr + len > sizeof buf / 2) {
+                    fprintf(stderr, "a frame of %zu bytes: larger than this client reads\n", len);
+                    exit(1);
+                }
+                if (have - at < hdr + len) break;
+                unsigned op = f[0] & 0x0f;
+                if (op == 0x8) { fprintf(stderr, "a member got a close frame\n"); exit(1); }
+                if (op == 0x1 || op == 0x2) {
+                    if (!(f[0] & 0x80)) { fprintf(stderr, "a fragmented broadcast: not supported\n"); exit(1); }
+                    if (f[0] & 0x40) inflate_seq(m, f + hdr, len, &m->last);
+                    else if (len >= sizeof m->last) memcpy(&m->last, f + hdr, sizeof m->last);
+                } else if (op < 0x8) {
+                    fprintf(stderr, "unexpected frame opcode %u\n", op);
+                    exit(1);
+                }
+                at += hdr + len;
             }
-            memcpy(&m->last, last + hdr, sizeof m->last);
         }
-        m->got = (unsigned short)(have - whole);
-        memcpy(m->carry, buf + whole, m->got);
+        m->got = (unsigned)(have - at);
+        if (m->got > m->cap) {
+            m->cap = m->got < 256 ? 256 : m->got;
+            m->carry = realloc(m->carry, m->cap);
+            if (!m->carry) die("realloc");
+        }
+        if (m->got) memcpy(m->carry, buf + at, m->got);
     }
 }
 
@@ -341,7 +430,6 @@ static int fanout_main(int members, int rounds, int idle, const char *pid) {
         return 0;
     }
     int pub = open_conn(1);
-    size_t want = message_len();
     struct epoll_event evs[1024];
     static unsigned char drain[1 << 16];
     uint64_t seq = 0;
@@ -359,7 +447,7 @@ static int fanout_main(int members, int rounds, int idle, const char *pid) {
             for (int e = 0; e < n; e++) {
                 struct member *x = &m[evs[e].data.u32];
                 int was = x->last > 0;
-                member_read(x, want);
+                member_read(x);
                 joined += !was && x->last > 0;
             }
         }
@@ -379,7 +467,7 @@ static int fanout_main(int members, int rounds, int idle, const char *pid) {
             for (int e = 0; e < n; e++) {
                 struct member *x = &m[evs[e].data.u32];
                 int was = x->last >= seq;
-                member_read(x, want);
+                member_read(x);
                 if (!was && x->last >= seq) behind--;
             }
             if (now_ns() > deadline) {
