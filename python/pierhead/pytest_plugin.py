@@ -114,6 +114,14 @@ def pierhead_frame(request: pytest.FixtureRequest) -> Iterator[Server]:
 
 
 @pytest.fixture
+def pierhead_ws(request: pytest.FixtureRequest) -> Iterator[Server]:
+    """A started WebSocket server: ``server.url + "/"`` echoes every message,
+    ``server.url + "/<room>"`` joins a room (the frame protocol's rooms; ``publish``
+    reaches its members)."""
+    yield from _serve(request, "ws", check_after=False)
+
+
+@pytest.fixture
 def pierhead_https(request: pytest.FixtureRequest) -> Iterator[Server]:
     """``pierhead_http`` over TLS (``tls=True``): a throwaway CA and a certificate
     for localhost, 127.0.0.1 and ::1. ``server.ssl_context()`` trusts it;

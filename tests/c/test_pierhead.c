@@ -1041,6 +1041,96 @@ static void test_out_of_range_enums(void) {
 /* Server-sent events from C: the text/event-stream default when no content type
  * is given (as Python's Response.sse and Rust's Sse), data split on CR, LF and
  * CRLF, and an id or event name with a line break refused. */
+/* A WebSocket server from C: the handshake (checked against RFC 6455's example
+   key), a masked text message echoed unmasked, a room member hearing a host
+   publish as a binary message, a message over max_message_bytes closed with 1009,
+   and the ws-only options range-checked. */
+static void test_websocket(void) {
+    pierhead_config *cfg = NULL;
+    OK(pierhead_config_new(&cfg));
+    OK(pierhead_config_set_protocol(cfg, PIERHEAD_PROTOCOL_WS));
+    OK(pierhead_config_set_max_message_bytes(cfg, 100));
+    OK(pierhead_config_set_ws_deflate(cfg, false));
+    uint16_t port = 0;
+    pierhead_server *srv = start_from(cfg, &port);
+    CHECK(srv != NULL);
+
+    const char *hs_echo =
+        "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+    int fd = connect_to(port);
+    CHECK(fd >= 0);
+    CHECK(write(fd, hs_echo, strlen(hs_echo)) == (ssize_t)strlen(hs_echo));
+    char head[512] = {0};
+    size_t n = 0;
+    while (n < sizeof head - 1 && !(n >= 4 && memcmp(head + n - 4, "\r\n\r\n", 4) == 0)) {
+        CHECK(read(fd, head + n, 1) == 1);
+        n++;
+    }
+    CHECK(strncmp(head, "HTTP/1.1 101 ", 13) == 0);
+    CHECK(strstr(head, "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n") != NULL);
+
+    /* "hi" masked with 01 02 03 04: 'h'^1, 'i'^2. */
+    const unsigned char msg[] = {0x81, 0x82, 1, 2, 3, 4, 'h' ^ 1, 'i' ^ 2};
+    CHECK(write(fd, msg, sizeof msg) == (ssize_t)sizeof msg);
+    unsigned char echo[4] = {0};
+    CHECK(read_exact(fd, echo, 4) == 0);
+    CHECK(echo[0] == 0x81 && echo[1] == 2 && echo[2] == 'h' && echo[3] == 'i');
+
+    /* 101 bytes: over max_message_bytes, refused from the header with 1009. */
+    const unsigned char big[] = {0x82, 0x80 | 101, 0, 0, 0, 0};
+    CHECK(write(fd, big, sizeof big) == (ssize_t)sizeof big);
+    unsigned char close_frame[4] = {0};
+    CHECK(read_exact(fd, close_frame, 4) == 0);
+    CHECK(close_frame[0] == 0x88 && close_frame[2] == 0x03 && close_frame[3] == 0xF1);
+    close(fd);
+
+    /* A member of room "news" hears a host publish as a binary message. */
+    const char *hs_room =
+        "GET /news HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+    fd = connect_to(port);
+    CHECK(fd >= 0);
+    CHECK(write(fd, hs_room, strlen(hs_room)) == (ssize_t)strlen(hs_room));
+    memset(head, 0, sizeof head);
+    n = 0;
+    while (n < sizeof head - 1 && !(n >= 4 && memcmp(head + n - 4, "\r\n\r\n", 4) == 0)) {
+        CHECK(read(fd, head + n, 1) == 1);
+        n++;
+    }
+    CHECK(strncmp(head, "HTTP/1.1 101 ", 13) == 0);
+    pierhead_publish_report rep;
+    uint64_t delivered = 0;
+    for (int i = 0; i < 400 && delivered == 0; i++) {
+        memset(&rep, 0, sizeof rep);
+        rep.struct_size = sizeof rep;
+        OK(pierhead_server_publish(srv, "news", (const uint8_t *)"extra", 5, &rep));
+        delivered = rep.delivered;
+        if (delivered == 0) sleep_ms(5);
+    }
+    CHECK(delivered == 1);
+    unsigned char got[7] = {0};
+    CHECK(read_exact(fd, got, 7) == 0);
+    CHECK(got[0] == 0x82 && got[1] == 5 && memcmp(got + 2, "extra", 5) == 0);
+    close(fd);
+
+    pierhead_stop_report r;
+    memset(&r, 0, sizeof r);
+    OK(pierhead_server_stop(srv, 1000, &r));
+    pierhead_server_free(srv);
+
+    /* A bad value is refused at start, naming the field. */
+    OK(pierhead_config_new(&cfg));
+    OK(pierhead_config_set_protocol(cfg, PIERHEAD_PROTOCOL_WS));
+    OK(pierhead_config_set_max_message_bytes(cfg, 0));
+    srv = NULL;
+    CHECK(pierhead_server_start(cfg, &srv) == PIERHEAD_RESULT_INVALID_CONFIG && srv == NULL);
+    char why[256];
+    OK(pierhead_last_error_message(why, sizeof why, NULL));
+    CHECK(strstr(why, "`max_message_bytes`") != NULL);
+    pierhead_config_free(cfg);
+}
+
 static void test_sse_from_c(void) {
     pierhead_config *cfg = NULL;
     OK(pierhead_config_new(&cfg));
@@ -1101,5 +1191,6 @@ int main(void) {
     test_streaming_chaos_and_connect_faults();
     test_out_of_range_enums();
     test_sse_from_c();
+    test_websocket();
     return checks_done("C tests");
 }

@@ -8,7 +8,7 @@ import socket
 import pytest
 
 import pierhead
-from conftest import request
+from conftest import request, wait_until
 
 
 def test_pierhead_server_fixture_is_started_and_fresh(pierhead_server):
@@ -29,6 +29,27 @@ def test_pierhead_echo_fixture(pierhead_echo):
     with socket.create_connection((pierhead_echo.host, pierhead_echo.port)) as s:
         s.sendall(b"ping")
         assert s.recv(4) == b"ping"
+
+
+@pytest.mark.pierhead(max_message_bytes=1000)
+def test_pierhead_ws_fixture(pierhead_ws):
+    from websockets.exceptions import ConnectionClosedError
+    from websockets.sync.client import connect
+
+    assert pierhead_ws.protocol == "ws" and pierhead_ws.url.startswith("ws://")
+    with connect(pierhead_ws.url + "/") as ws:
+        ws.send("echo me")
+        assert ws.recv(timeout=5) == "echo me"
+    with connect(pierhead_ws.url + "/news") as member:
+        assert wait_until(lambda: pierhead_ws.rooms() == {"news": 1})
+        assert pierhead_ws.publish("news", b"extra").delivered == 1
+        assert member.recv(timeout=5) == b"extra"
+    # The marker's option holds: a message over 1000 bytes is closed with 1009.
+    with connect(pierhead_ws.url + "/") as ws:
+        ws.send(b"x" * 1001)
+        with pytest.raises(ConnectionClosedError) as e:
+            ws.recv(timeout=5)
+        assert e.value.rcvd is not None and e.value.rcvd.code == 1009
 
 
 def test_the_plugin_in_a_real_pytest_run(pytester: pytest.Pytester):
