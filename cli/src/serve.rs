@@ -79,7 +79,7 @@ pub struct ServeArgs {
     /// Status for requests no route matches (when routes are given).
     #[arg(long, default_value_t = 404)]
     unmatched_status: u16,
-    /// Share rooms with every server using this Redis (frame protocol):
+    /// Share rooms with every server using this Redis (frame and ws protocols):
     /// redis://[[user]:password@]host[:port][/db]. Start does not wait for it.
     #[arg(long, value_name = "URL")]
     backplane: Option<String>,

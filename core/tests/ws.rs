@@ -263,3 +263,24 @@ fn frame_and_websocket_members_of_one_room_hear_each_other() {
     assert_eq!(echo.recv(), Some(Got::Pong(b"p".to_vec())));
     assert_eq!(server.stats().protocol_errors, 0);
 }
+
+#[test]
+fn a_text_message_stays_text_across_servers() {
+    let redis = common::redis::Redis::start();
+    let url = redis.url();
+    let east = ws_server(|c| c.workers(1).backplane(url.as_str()));
+    let west = ws_server(|c| c.workers(1).backplane(url.as_str()));
+    let mut a = client(east.local_addr(), "/across");
+    let mut b = client(west.local_addr(), "/across");
+    // Both servers subscribed to the room (each member's join waits for it).
+    assert!(wait_until(Duration::from_secs(10), || [&east, &west]
+        .iter()
+        .all(|s| s
+            .stats()
+            .backplane
+            .is_some_and(|b| b.subscriptions == 1))));
+    a.send(Message::text("héllo from east")).unwrap();
+    assert_eq!(next(&mut b), Message::text("héllo from east"));
+    b.send(Message::binary(vec![0, 1, 2])).unwrap();
+    assert_eq!(next(&mut a), Message::binary(vec![0, 1, 2]));
+}

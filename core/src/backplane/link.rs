@@ -111,9 +111,9 @@ fn on_sub_event<L: Local>(bp: &Backplane<L::Room>, local: &mut L, e: SubEvent<L:
     let c = &bp.counters;
     match e {
         SubEvent::Ready(room) => make_ready(local, &room),
-        SubEvent::Message(room, frame) => {
+        SubEvent::Message(room, frame, text) => {
             c.received.fetch_add(1, Relaxed);
-            local.deliver(&room, frame);
+            local.deliver(&room, frame, text);
         }
         SubEvent::Subscriptions(n) => c.subscriptions.store(n, Relaxed),
         SubEvent::Echo => {

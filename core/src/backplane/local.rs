@@ -24,8 +24,8 @@ pub(crate) trait Local: Send + 'static {
     type Room: Room;
 
     /// A frame from another server (whole, header included) for the members of
-    /// `room` on this server.
-    fn deliver(&mut self, room: &Arc<Self::Room>, frame: Bytes);
+    /// `room` on this server (`text`: its payload is a WebSocket text message).
+    fn deliver(&mut self, room: &Arc<Self::Room>, frame: Bytes, text: bool);
 
     /// `room` became ready ([`Room::make_ready`] said so): its members waiting
     /// for the broker's confirmation get their `JOINED`.

@@ -62,7 +62,15 @@ pub(crate) struct Outgoing {
     pub(crate) room: Arc<str>,
     /// The whole frame, header included (shared with local recipients).
     pub(crate) frame: Bytes,
+    /// Its payload is a WebSocket text message (carried in the origin tag's top
+    /// bit, [`TEXT_BIT`]).
+    pub(crate) text: bool,
 }
+
+/// The origin tag's top bit: the frame's payload is a WebSocket text message.
+/// Server ids never have it set; a server that does not know the bit reads such a
+/// tag as another origin, and delivers the frame as binary.
+pub(crate) const TEXT_BIT: u64 = 1 << 63;
 
 /// A subscription change, in the order the registry made it.
 pub(crate) enum Command<R> {
@@ -311,7 +319,7 @@ fn server_id() -> u64 {
     );
     h.write_u32(std::process::id());
     h.write_u64(SEQ.fetch_add(1, Ordering::Relaxed));
-    h.finish()
+    h.finish() & !TEXT_BIT
 }
 
 #[cfg(test)]
@@ -348,6 +356,7 @@ mod tests {
             .map(|_| Outgoing {
                 room: Arc::from("r"),
                 frame: frame.clone(),
+                text: false,
             })
             .collect();
         bp.offer(&mut batch);

@@ -14,7 +14,7 @@ use std::time::Instant;
 use super::resp::{self, Item, Reply, Text};
 use super::session::{LinkError, Phase, Session};
 use super::url::BackplaneUrl;
-use super::Outgoing;
+use super::{Outgoing, TEXT_BIT};
 
 /// Encoded but unwritten publishes beyond which no more frames are taken from the
 /// queue (which then fills up to its bound, and further frames are dropped).
@@ -99,9 +99,13 @@ impl Publisher {
                 }
             }
             let f = &self.outgoing[self.out_pos];
+            let mut tag = self.tag;
+            if f.text {
+                tag[0] |= (TEXT_BIT >> 56) as u8;
+            }
             resp::publish(
                 &[&self.prefix, f.room.as_bytes()],
-                &[&self.tag, &f.frame],
+                &[&tag, &f.frame],
                 &mut self.session.wbuf,
             );
             self.session.mark();
@@ -249,6 +253,7 @@ mod tests {
             .map(|_| Outgoing {
                 room: Arc::from("r"),
                 frame: Bytes::from_static(b"F"),
+                text: false,
             })
             .collect()
     }

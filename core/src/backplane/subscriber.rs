@@ -20,7 +20,7 @@ use super::local::Room;
 use super::resp::{self, Item, Reply, Text};
 use super::session::{LinkError, Phase, Session};
 use super::url::BackplaneUrl;
-use super::{BackplaneState, Command};
+use super::{BackplaneState, Command, TEXT_BIT};
 use crate::frame::{self as codec, FrameType};
 
 /// Channels per `SUBSCRIBE` / `UNSUBSCRIBE` command.
@@ -42,7 +42,7 @@ pub(super) enum SubEvent<R> {
     /// is no broker to wait for.
     Ready(Arc<R>),
     /// A valid frame from another server (whole) for the room's members here.
-    Message(Arc<R>, Bytes),
+    Message(Arc<R>, Bytes, bool),
     /// The broker's count of this connection's channels, from a confirmation.
     Subscriptions(u64),
     /// This server's own frame came back from the broker.
@@ -318,7 +318,8 @@ impl<R: Room> Subscriber<R> {
             emit(SubEvent::Bad);
             return;
         };
-        if u64::from_be_bytes(*origin) == self.id {
+        let origin = u64::from_be_bytes(*origin);
+        if origin & !TEXT_BIT == self.id {
             emit(SubEvent::Echo);
             return;
         }
@@ -333,6 +334,7 @@ impl<R: Room> Subscriber<R> {
         emit(SubEvent::Message(
             room.clone(),
             Bytes::copy_from_slice(frame),
+            origin & TEXT_BIT != 0,
         ));
     }
 
@@ -513,6 +515,20 @@ mod tests {
     }
 
     #[test]
+    fn the_tags_top_bit_says_text_and_is_not_part_of_the_origin() {
+        let (mut s, _lobby) = in_lobby();
+        let frame = codec::data_frame(b"hello");
+        let mut input = message("pierhead/0/lobby", &tagged(1 | TEXT_BIT, &frame));
+        input.extend(message("pierhead/0/lobby", &tagged(ID | TEXT_BIT, &frame)));
+        let (r, events) = feed(&mut s, &input);
+        assert_eq!(r.unwrap(), input.len());
+        assert!(
+            matches!(&events[..], [SubEvent::Message(_, _, true), SubEvent::Echo]),
+            "{events:?}"
+        );
+    }
+
+    #[test]
     fn a_message_is_delivered_and_the_echo_and_garbage_are_not() {
         let (mut s, lobby) = in_lobby();
         let frame = codec::data_frame(b"hello");
@@ -523,7 +539,7 @@ mod tests {
         let (r, events) = feed(&mut s, &input);
         assert_eq!(r.unwrap(), input.len());
         match &events[..] {
-            [SubEvent::Message(r, f), SubEvent::Echo, SubEvent::Bad] => {
+            [SubEvent::Message(r, f, false), SubEvent::Echo, SubEvent::Bad] => {
                 assert!(Arc::ptr_eq(r, &lobby));
                 assert_eq!(&f[..], &frame[..]);
             }
@@ -547,7 +563,7 @@ mod tests {
         let (r, events) = feed(&mut s, &input[cut..]);
         assert_eq!(r.unwrap(), input.len() - cut);
         assert!(
-            matches!(&events[..], [SubEvent::Message(_, f)] if f[..] == small[..]),
+            matches!(&events[..], [SubEvent::Message(_, f, false)] if f[..] == small[..]),
             "{events:?}"
         );
     }

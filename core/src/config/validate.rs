@@ -84,11 +84,11 @@ impl Config {
             return Ok(None);
         };
         let url = BackplaneUrl::parse(text)?;
-        if self.protocol != Protocol::Frame {
+        if !matches!(self.protocol, Protocol::Frame | Protocol::Ws) {
             return Err(ConfigError {
                 field: "backplane",
                 problem: ConfigProblem::Requires {
-                    needs: "the frame protocol (rooms are what it shares)",
+                    needs: "the frame protocol or ws (rooms are what it shares)",
                 },
             });
         }

@@ -158,6 +158,7 @@ impl Hub {
             remote.push(Outgoing {
                 room: local.shared.name.clone(),
                 frame: frame.clone(),
+                text,
             });
         }
         if local.members.len() > 1 {

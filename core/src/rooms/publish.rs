@@ -93,6 +93,7 @@ pub(crate) fn publish(
             bp.offer(&mut vec![Outgoing {
                 room: Arc::from(room),
                 frame: frame.clone(),
+                text: false,
             }]);
             up
         }

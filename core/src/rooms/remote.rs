@@ -45,15 +45,13 @@ impl Remote {
 impl Local for Remote {
     type Room = RoomShared;
 
-    fn deliver(&mut self, room: &Arc<RoomShared>, frame: Bytes) {
+    fn deliver(&mut self, room: &Arc<RoomShared>, frame: Bytes, text: bool) {
         for (w, batch) in self.batches.iter_mut().enumerate() {
             if room.members_on(w) > 0 {
                 batch.push(Incoming::Frame(Delivery {
                     room: room.name.clone(),
                     frame: frame.clone(),
-                    // The broker carries frames of the frame protocol: a text
-                    // message arrives from another server as binary.
-                    text: false,
+                    text,
                     tally: None,
                 }));
             }
