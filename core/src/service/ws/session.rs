@@ -48,11 +48,9 @@ enum Phase {
     /// Waiting for the opening handshake; `scanned`: where the search for the end
     /// of its head resumes.
     Handshake { scanned: usize },
-    /// Messages flow.
+    /// Messages flow. (A close, the client's or ours after a violation, ends the
+    /// connection once the close frame is sent: nothing is read after it.)
     Open,
-    /// The server sent its close frame and waits for the client's (the request
-    /// timer bounds the wait); data frames are read and dropped.
-    Closing,
     /// A client of the frame protocol (its first bytes were the frame magic): a
     /// member of the same rooms, served by the frame protocol's session.
     Frame,
@@ -137,13 +135,6 @@ impl Member for Session {
 /// The frame protocol's magic, as its clients' first bytes.
 const FRAME_MAGIC: [u8; 4] = frame_codec::MAGIC.to_be_bytes();
 
-/// What to do with a finished message.
-enum Done {
-    /// It is whole (its buffer is the one [`Session::take_message`] gives).
-    Message,
-    Nothing,
-}
-
 /// A message buffer up to this capacity is kept for the next message (an echo or
 /// a chat message costs no allocation); a larger one is freed, so an idle member
 /// holds at most this much.
@@ -201,8 +192,8 @@ impl Session {
         }
     }
 
-    /// Between messages (the idle timeout applies), or in the handshake or the
-    /// close handshake (the request timer applies).
+    /// Past the handshake: the idle timeout (and its keep-alive ping) applies. In
+    /// the handshake the request timer does (408 for a slowloris).
     pub(crate) fn is_idle(&self) -> bool {
         matches!(self.phase, Phase::Open | Phase::Frame)
     }
@@ -333,8 +324,7 @@ impl Session {
                 self.reading = None;
                 if fin {
                     match self.finish_message(cfg) {
-                        Ok(Done::Message) => self.deliver(cx, hub),
-                        Ok(Done::Nothing) => {}
+                        Ok(()) => self.deliver(cx, hub),
                         Err(f) => return self.fail(f, input, cx),
                     }
                 }
@@ -396,10 +386,6 @@ impl Session {
 
     /// A data frame's header: a message starts or goes on.
     fn start_frame(&mut self, h: &Header, cfg: &WsConfig) -> Result<(), Fail> {
-        if self.phase == Phase::Closing {
-            // After our close frame: read and drop.
-            return Ok(());
-        }
         match (&mut self.message, h.opcode) {
             (None, opcode::TEXT | opcode::BINARY) => {
                 if h.rsv1 && self.deflate.is_none() {
@@ -454,11 +440,8 @@ impl Session {
             return Ok(());
         };
         let Some(m) = self.message.as_mut() else {
-            return Ok(()); // closing: dropped
-        };
-        if self.phase == Phase::Closing {
             return Ok(());
-        }
+        };
         let key = r.header.mask.unwrap_or([0; 4]);
         let start = m.data.len();
         if m.compressed {
@@ -486,10 +469,11 @@ impl Session {
         Ok(())
     }
 
-    /// The final frame of a message was read.
-    fn finish_message(&mut self, cfg: &WsConfig) -> Result<Done, Fail> {
+    /// The final frame of a message was read: the rest of its inflating and its
+    /// UTF-8 check; it is then whole in `self.message`, for [`Session::deliver`].
+    fn finish_message(&mut self, cfg: &WsConfig) -> Result<(), Fail> {
         let Some(m) = self.message.as_mut() else {
-            return Ok(Done::Nothing);
+            return Ok(());
         };
         if m.compressed {
             if let Some(d) = self.deflate.as_mut() {
@@ -511,7 +495,7 @@ impl Session {
                 .finish()
                 .map_err(|e| Fail(e.close_code(), "invalid UTF-8"))?;
         }
-        Ok(Done::Message)
+        Ok(())
     }
 
     /// A whole message: to the room, or back to the client; its buffer is kept
@@ -562,9 +546,7 @@ impl Session {
     fn control(&mut self, op: u8, payload: &[u8], cx: &mut Cx<'_>) -> Result<Next, Fail> {
         match op {
             opcode::PING => {
-                if self.phase == Phase::Open {
-                    frame::encode(true, false, opcode::PONG, payload, cx.out.bytes());
-                }
+                frame::encode(true, false, opcode::PONG, payload, cx.out.bytes());
                 Ok(Next::Continue)
             }
             opcode::PONG => Ok(Next::Continue),
@@ -572,10 +554,6 @@ impl Session {
                 // CLOSE
                 let parsed = close::parse_close(payload)
                     .map_err(|e| Fail(e.close_code(), "bad close frame"))?;
-                if self.phase == Phase::Closing {
-                    // The answer to ours: done.
-                    return Ok(Next::Close);
-                }
                 let mut body = Vec::new();
                 if let Some((c, _)) = parsed {
                     close::encode_close(c, "", &mut body);
@@ -593,7 +571,6 @@ impl Session {
         let mut body = Vec::new();
         close::encode_close(f.0, f.1, &mut body);
         frame::encode(true, false, opcode::CLOSE, &body, cx.out.bytes());
-        self.phase = Phase::Closing;
         self.message = None;
         self.reading = None;
         Progress {
