@@ -9,7 +9,7 @@ use sha1::{Digest, Sha1};
 
 use super::deflate::{self, DeflateConfig, DeflateParams};
 use crate::service::http::head::{self, HeadError};
-use crate::syntax::trim;
+use crate::syntax::{percent_decode, trim};
 
 /// The GUID RFC 6455 appends to the client's key (section 1.3).
 const GUID: &[u8] = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
@@ -17,8 +17,10 @@ const GUID: &[u8] = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 /// An accepted handshake: what the session needs of the request.
 #[derive(Debug)]
 pub(crate) struct Accepted {
-    /// The request target's path (no query), percent-escapes left as sent.
-    pub(crate) path: String,
+    /// The room the path names: the path without its leading `/` and its query,
+    /// percent-escapes decoded (`/caf%C3%A9` is `café`, as a frame client's `JOIN
+    /// café`); empty for `/`.
+    pub(crate) room: String,
     /// permessage-deflate, when negotiated.
     pub(crate) deflate: Option<DeflateParams>,
 }
@@ -113,7 +115,9 @@ pub(crate) fn answer(
         }
     };
     let negotiated = deflate::negotiate(&extensions, deflate_cfg);
-    let path = parsed.target.split('?').next().unwrap_or("").to_owned();
+    let path = parsed.target.split('?').next().unwrap_or("");
+    let room = String::from_utf8(percent_decode(path.trim_start_matches('/')).into_owned())
+        .map_err(|_| Refusal::new(400, "the path (a room name) must be UTF-8"))?;
     out.extend_from_slice(
         b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ",
     );
@@ -124,7 +128,7 @@ pub(crate) fn answer(
     }
     out.extend_from_slice(b"\r\n\r\n");
     Ok(Accepted {
-        path,
+        room,
         deflate: negotiated.map(|(p, _)| p),
     })
 }
@@ -183,7 +187,7 @@ mod tests {
     fn a_valid_handshake_is_answered_101() {
         let mut out = Vec::new();
         let a = answer(&request(""), 100, &cfg(true), &mut out).unwrap();
-        assert_eq!(a.path, "/lobby");
+        assert_eq!(a.room, "lobby");
         assert!(a.deflate.is_none());
         let text = String::from_utf8(out).unwrap();
         assert!(text.starts_with("HTTP/1.1 101 Switching Protocols\r\n"));
@@ -205,6 +209,24 @@ mod tests {
         let a = answer(&req, 100, &cfg(false), &mut out).unwrap();
         assert!(a.deflate.is_none());
         assert!(!String::from_utf8(out).unwrap().contains("Extensions"));
+    }
+
+    #[test]
+    fn the_path_names_the_room_decoded() {
+        let req = |path: &str| {
+            format!("GET {path} HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n").into_bytes()
+        };
+        for (path, room) in [("/", ""), ("/caf%C3%A9?x=1", "café"), ("/a%20b", "a b")] {
+            let mut out = Vec::new();
+            assert_eq!(
+                answer(&req(path), 100, &cfg(false), &mut out).unwrap().room,
+                room
+            );
+        }
+        let mut out = Vec::new();
+        let r = answer(&req("/%FF"), 100, &cfg(false), &mut out).unwrap_err();
+        assert_eq!(r.status, 400);
+        assert!(out.is_empty());
     }
 
     #[test]

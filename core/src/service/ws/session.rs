@@ -274,7 +274,7 @@ impl Session {
                                     scratch: Vec::new(),
                                 })
                             });
-                            let room = accepted.path.trim_start_matches('/');
+                            let room = accepted.room.as_str();
                             if !room.is_empty() {
                                 if room.len() > frame_codec::MAX_ROOM_BYTES {
                                     return self.fail(
