@@ -48,7 +48,8 @@ fn echo_open_loop_holds_the_rate() {
         .duration(Duration::from_secs(1)))
     .unwrap();
     assert_eq!(r.errors.total(), 0, "{}", r.summary());
-    assert!((950..=1010).contains(&r.requests), "{}", r.summary());
+    // Never more than the schedule; less only by what a busy machine stalls.
+    assert!((800..=1010).contains(&r.requests), "{}", r.summary());
     assert!(r.send_lag.is_some() && r.uncorrected.is_some());
 }
 
@@ -79,7 +80,11 @@ fn rooms_deliver_every_message_to_every_member() {
         .duration(Duration::from_secs(1)))
     .unwrap();
     assert_eq!(open.errors.total(), 0, "{}", open.summary());
-    assert!(open.requests >= 4 * 450, "{}", open.summary());
+    assert!(
+        (4 * 350..=4 * 505).contains(&open.requests),
+        "{}",
+        open.summary()
+    );
 }
 
 /// How the test's own server misbehaves.
@@ -93,6 +98,8 @@ enum Misbehave {
     PingFirst,
     /// Echoes one message, then closes with 1011.
     CloseAfterOne,
+    /// Echoes every message as binary, whatever it was.
+    AsBinary,
 }
 
 /// A WebSocket echo server of the test's own, one thread per connection.
@@ -174,6 +181,10 @@ fn serve(mut s: TcpStream, how: Misbehave) -> std::io::Result<()> {
                     if let (Misbehave::Corrupt, Some(last)) = (how, payload.last_mut()) {
                         *last ^= 1;
                     }
+                    let op = match how {
+                        Misbehave::AsBinary => opcode::BINARY,
+                        _ => op,
+                    };
                     wire::encode(true, false, op, &payload, &mut out);
                     echoed += 1;
                     if let (Misbehave::CloseAfterOne, 1) = (how, echoed) {
@@ -207,6 +218,26 @@ fn a_wrong_echo_is_an_error_never_a_success() {
     };
     assert_eq!(n.why, Unmeasured::AllWrong, "{n}");
     assert!(n.result.errors.framing > 0 && n.result.requests == 0);
+}
+
+#[test]
+fn ws_text_sends_text_and_a_binary_echo_of_it_is_wrong() {
+    let addr = misbehaving(Misbehave::AsBinary);
+    let config = |text: bool| {
+        BenchConfig::new(format!("ws://{addr}/"))
+            .connections(2)
+            .ws_text(text)
+            .timeout(Duration::from_millis(500))
+            .duration(Duration::from_millis(600))
+    };
+    // Binary sent, binary back: right.
+    let r = run(&config(false)).unwrap();
+    assert_eq!(r.errors.total(), 0, "{}", r.summary());
+    // Text sent (the server saw it as text) and binary back: every echo wrong.
+    let Err(BenchError::NothingMeasured(n)) = run(&config(true)) else {
+        panic!("a binary echo of a text message measured something");
+    };
+    assert!(n.result.errors.framing > 0 && n.result.requests == 0, "{n}");
 }
 
 #[test]

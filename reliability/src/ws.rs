@@ -7,6 +7,8 @@
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
 use pierhead::websocket::{self, opcode};
 use zlib_rs::{
     Deflate, DeflateConfig, DeflateFlush, Inflate, InflateFlush, Method, Status, Strategy,
@@ -35,30 +37,26 @@ pub struct Frame {
 }
 
 impl Frame {
-    /// The code of a close frame (`None` for another frame or a close without one).
+    /// The code of a close frame: `None` for another frame, a close without one,
+    /// or a close the RFC does not allow on the wire (a code such as 1006, a
+    /// reason that is not UTF-8), by the same parser the server uses.
     pub fn close_code(&self) -> Option<u16> {
-        (self.opcode == opcode::CLOSE && self.payload.len() >= 2)
-            .then(|| u16::from_be_bytes([self.payload[0], self.payload[1]]))
+        if self.opcode != opcode::CLOSE {
+            return None;
+        }
+        websocket::parse_close(&self.payload)
+            .ok()
+            .flatten()
+            .map(|(code, _)| code)
     }
 }
 
 /// A base64 `Sec-WebSocket-Key` (16 bytes, from `nonce`).
 pub fn key_of(nonce: u64) -> String {
-    const B64: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut bytes = [0u8; 18];
+    let mut bytes = [0u8; 16];
     bytes[..8].copy_from_slice(&nonce.to_le_bytes());
-    bytes[8..16].copy_from_slice(&(!nonce).to_le_bytes());
-    let mut out = String::with_capacity(24);
-    for c in bytes.chunks(3) {
-        let n = u32::from(c[0]) << 16 | u32::from(c[1]) << 8 | u32::from(c[2]);
-        for shift in [18, 12, 6, 0] {
-            out.push(char::from(B64[(n >> shift) as usize & 63]));
-        }
-    }
-    // 16 bytes are 22 characters and `==` (the two padding bytes encoded as zero).
-    out.truncate(22);
-    out.push_str("==");
-    out
+    bytes[8..].copy_from_slice(&(!nonce).to_le_bytes());
+    STANDARD.encode(bytes)
 }
 
 /// The opening handshake's request for `path`, offering permessage-deflate
@@ -176,14 +174,18 @@ impl WsClient {
     /// control frames on the way are returned as they are.
     pub fn read_message(&mut self) -> io::Result<(u8, Vec<u8>)> {
         let first = self.read_frame()?;
-        if first.opcode & 0x8 != 0 {
+        if first.opcode >= opcode::CLOSE {
             return Ok((first.opcode, first.payload));
         }
         let (op, compressed, mut data) = (first.opcode, first.rsv1, first.payload);
         let mut fin = first.fin;
         while !fin {
             let f = self.read_frame()?;
-            if f.opcode & 0x8 != 0 {
+            if f.opcode == opcode::CLOSE {
+                // A close between fragments ends the message: the caller sees it.
+                return Ok((f.opcode, f.payload));
+            }
+            if f.opcode >= opcode::CLOSE {
                 continue;
             }
             data.extend_from_slice(&f.payload);
