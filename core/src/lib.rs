@@ -46,7 +46,8 @@ pub use faults::{Chaos, ChaosDecision, ConnectFault, ConnectFaultError, Fault, S
 pub use rooms::publish::{PublishError, PublishReport};
 pub use routing::{
     ClosedBy, ConnectionRecord, Handler, PathMatch, Request, RequestView, Response, Route, RouteId,
-    RouteSpecError, Sse, SseEvent,
+    RouteSpecError, Sse, SseEvent, WebSocket, WsConnection, WsFault, WsHandler, WsHandlerError,
+    WsMatch, WsMessage, WsPeer, WsReply,
 };
 pub use server::{Server, StopReport, DROP_STOP_DEADLINE};
 pub use server_core::{CallbackGuard, CallbackScope};

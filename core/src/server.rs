@@ -14,7 +14,7 @@ use crate::error::{ConfigError, StartError};
 use crate::faults::{ConnectFault, ConnectFaultError};
 use crate::rooms::publish::{PublishError, PublishReport};
 use crate::rooms::remote::Remote;
-use crate::routing::{ConnectionRecord, Request, Route, RouteId};
+use crate::routing::{ConnectionRecord, Request, Route, RouteId, WsConnection};
 use crate::server_core::ServerCore;
 use crate::service::http::{unmatched_answer, HttpOwn};
 use crate::service::run::{run_worker, Services};
@@ -366,9 +366,25 @@ impl Server {
             .map_or_else(Vec::new, |l| l.snapshot())
     }
 
-    /// Empties the request log (and the connection log).
+    /// The connections of WebSocket routes ([`Route::websocket`]), oldest first
+    /// (the last `request_log` of them): what each client sent, in order, and how
+    /// it ended. Empty unless `Config::request_log` turned the log on.
+    pub fn ws_connections(&self) -> Vec<WsConnection> {
+        self.services
+            .http
+            .shared
+            .ws_log
+            .as_ref()
+            .map_or_else(Vec::new, |l| l.snapshot())
+    }
+
+    /// Empties the request log (and the connection log, and the WebSocket
+    /// message log).
     pub fn clear_requests(&self) {
         if let Some(log) = &self.services.http.shared.log {
+            log.clear();
+        }
+        if let Some(log) = &self.services.http.shared.ws_log {
             log.clear();
         }
         if let Some(log) = &self.shared.connections {

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use super::handler::Handler;
 use super::request::{body_digest, split_target, Request, RequestView};
 use super::response::Response;
+use super::websocket::WebSocket;
 use crate::error::{ConfigError, ConfigProblem};
 use crate::faults::{Chaos, Fault};
 use crate::syntax::{check_header, invalid, is_token_byte, percent_decode};
@@ -52,6 +53,8 @@ pub enum Action {
     Static(Response),
     /// A callback that builds the response from the request, run on the handler pool.
     Handler(Arc<dyn Handler>),
+    /// A WebSocket endpoint: the request upgrades ([`Route::websocket`]).
+    WebSocket(Arc<WebSocket>),
 }
 
 impl std::fmt::Debug for Action {
@@ -59,6 +62,7 @@ impl std::fmt::Debug for Action {
         match self {
             Action::Static(r) => f.debug_tuple("Static").field(r).finish(),
             Action::Handler(_) => f.write_str("Handler(<callback>)"),
+            Action::WebSocket(w) => f.debug_tuple("WebSocket").field(w).finish(),
         }
     }
 }
@@ -220,6 +224,16 @@ impl Route {
         self
     }
 
+    /// Upgrade to WebSocket and serve `endpoint` (a `GET` route: browsers and
+    /// clients open WebSockets with `GET`). A request that is not a valid opening
+    /// handshake is refused (426 without `Upgrade: websocket`, 400 ...); the
+    /// route's [`Route::fault`] and [`Route::chaos`] do not apply: the endpoint
+    /// has faults of its own.
+    pub fn websocket(mut self, endpoint: WebSocket) -> Route {
+        self.action = Action::WebSocket(Arc::new(endpoint));
+        self
+    }
+
     /// Answer at most `n` requests; after that the route no longer matches and
     /// requests fall through to the next route (or the unmatched status).
     pub fn uses(mut self, n: u64) -> Route {
@@ -357,8 +371,10 @@ impl Route {
         for (name, value) in &self.headers {
             check_header("route.header", name, value)?;
         }
-        if let Action::Static(r) = &self.action {
-            r.validate()?;
+        match &self.action {
+            Action::Static(r) => r.validate()?,
+            Action::WebSocket(w) => w.check()?,
+            Action::Handler(_) => {}
         }
         if let Some(c) = &self.chaos {
             c.validate()?;

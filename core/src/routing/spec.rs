@@ -110,7 +110,7 @@ mod tests {
     fn response(r: &Route) -> &Response {
         match &r.action {
             Action::Static(r) => r,
-            Action::Handler(_) => panic!("a handler"),
+            Action::Handler(_) | Action::WebSocket(_) => panic!("not a response"),
         }
     }
 

@@ -15,6 +15,7 @@ use super::id::RouteId;
 use super::request::{Request, RequestView};
 use super::response::{Prepared, Response};
 use super::route::{Action, Route};
+use super::websocket::WebSocket;
 use crate::error::{ConfigError, ConfigProblem};
 use crate::faults::{ChaosDecision, Fault};
 
@@ -27,6 +28,8 @@ pub(crate) enum Answer {
     /// instructions per request, by keeping its copies from being inlined).
     Stream(Arc<Prepared>),
     Handler(Arc<dyn Handler>),
+    /// A WebSocket endpoint: the request upgrades.
+    WebSocket(Arc<WebSocket>),
 }
 
 /// A route in a table, with its prepared response and its counts.
@@ -57,6 +60,7 @@ impl RouteEntry {
                 }
             }
             Action::Handler(h) => Answer::Handler(h.clone()),
+            Action::WebSocket(w) => Answer::WebSocket(w.clone()),
         };
         RouteEntry {
             id,

@@ -8,6 +8,7 @@ use super::ctx::{Ctx, Next};
 use super::handlers::Work;
 use super::hold::{Hold, Meta};
 use super::response::{self, ConnectionHeader};
+use super::upgrade::upgrade;
 use crate::faults::schedule::{Beat, Player};
 use crate::faults::ChaosDecision;
 use crate::faults::Fault;
@@ -22,7 +23,7 @@ pub(crate) enum Source<'a> {
 }
 
 impl Source<'_> {
-    fn view(&self) -> RequestView<'_> {
+    pub(super) fn view(&self) -> RequestView<'_> {
         match self {
             Source::Parsed(v) => *v,
             Source::Owned(r) => r.view(),
@@ -116,6 +117,11 @@ fn answer(
             record(source, Some(entry.id), decision, meta, ctx);
             deliver(prepared.clone(), decision.0, meta, ctx)
         }
+        Answer::WebSocket(ws) => {
+            let next = upgrade(ws, entry.id, &source, meta, ctx);
+            record(source, Some(entry.id), (None, None), meta, ctx);
+            next
+        }
     }
 }
 
@@ -155,8 +161,11 @@ fn defer(
 ) -> Next {
     let request = source.into_request(meta, ctx);
     Next::Hold(Box::new(Hold::RunHandler {
-        work: Work::Resolve { table, from },
-        request,
+        work: Work::Resolve {
+            table,
+            from,
+            request,
+        },
         fault: None,
         meta,
     }))
@@ -180,8 +189,7 @@ fn hand_off(
         log.record_copy(&request);
     }
     Next::Hold(Box::new(Hold::RunHandler {
-        work: Work::Handle(handler.clone()),
-        request,
+        work: Work::Handle(handler.clone(), request),
         fault: decision.0,
         meta,
     }))

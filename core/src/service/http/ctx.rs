@@ -8,8 +8,11 @@ use super::hold::Hold;
 use super::response::Hello;
 use crate::routing::log::{Misses, RequestLog};
 use crate::routing::table::RouteTable;
+use crate::routing::ws_log::WsLog;
 use crate::routing::Prepared;
-use crate::service::Reply;
+use crate::service::ws::deflate::DeflateConfig;
+use crate::service::ws::endpoint::Endpoint;
+use crate::service::{self as seam, Reply};
 use crate::stats::Counters;
 
 /// What the HTTP session decided after a batch of input: the seam's
@@ -21,6 +24,9 @@ pub(crate) enum Next {
     Close,
     Reset,
     Hold(Box<Hold>),
+    /// The request upgraded to WebSocket: the connection is the endpoint's from
+    /// here on, and this is what its opening decided.
+    Upgrade(Box<Endpoint>, seam::Next),
 }
 
 impl Next {
@@ -42,6 +48,10 @@ pub(crate) struct Limits {
     pub(crate) max_header_bytes: usize,
     pub(crate) max_headers: usize,
     pub(crate) max_body_bytes: u64,
+    /// Largest WebSocket message (after decompression), for WebSocket routes.
+    pub(crate) max_message_bytes: usize,
+    /// What permessage-deflate WebSocket routes may agree to.
+    pub(crate) ws_deflate: DeflateConfig,
 }
 
 /// Everything the HTTP session may use besides its own state.
@@ -64,6 +74,8 @@ pub(crate) struct Ctx<'a> {
     pub(crate) routes: &'a Arc<RouteTable>,
     /// Where to record requests, if the log is on.
     pub(crate) log: Option<&'a RequestLog>,
+    /// Where to record WebSocket routes' messages, if the log is on.
+    pub(crate) ws_log: Option<&'a WsLog>,
     /// Where to count requests no route matched.
     pub(crate) misses: &'a Misses,
     /// The response to a request no route matches.

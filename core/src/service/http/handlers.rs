@@ -19,8 +19,9 @@ use mio::Waker;
 use super::shared::HttpShared;
 use crate::faults::Fault;
 use crate::routing::table::{Answer, RouteTable};
-use crate::routing::{Handler, Prepared, Request, Response};
+use crate::routing::{Handler, Prepared, Request, Response, WebSocket, WsHandlerError, WsReply};
 use crate::server_core::adopt_thread;
+use crate::service::ws;
 
 /// A request to run a handler for one connection of one worker.
 pub(crate) struct Job {
@@ -29,16 +30,21 @@ pub(crate) struct Job {
     /// Tells this job's result from that of an earlier, timed-out job.
     pub(crate) id: u64,
     pub(crate) work: Work,
-    pub(crate) request: Request,
 }
 
 /// What a job does.
 pub(crate) enum Work {
-    /// Run this route's handler.
-    Handle(Arc<dyn Handler>),
-    /// Finish matching from route `from` of `table` (deferred conditions), then
-    /// answer as the route found says.
-    Resolve { table: Arc<RouteTable>, from: usize },
+    /// Run this route's handler for the request.
+    Handle(Arc<dyn Handler>, Request),
+    /// Finish matching the request from route `from` of `table` (deferred
+    /// conditions), then answer as the route found says.
+    Resolve {
+        table: Arc<RouteTable>,
+        from: usize,
+        request: Request,
+    },
+    /// Run a WebSocket endpoint's handler for a message.
+    Message(Box<ws::endpoint::Job>),
 }
 
 /// A finished job, queued for its worker.
@@ -63,6 +69,10 @@ pub(crate) enum Outcome {
     Routed(Result<Response, Response>, Option<Fault>),
     /// A resolved match found no route.
     Unmatched,
+    /// A resolved match found a WebSocket route: the request, to upgrade.
+    Upgrade(Arc<WebSocket>, Box<Request>),
+    /// A WebSocket handler's reply (`Err`: it failed or panicked).
+    Replied(Result<WsReply, WsHandlerError>),
 }
 
 #[derive(Default)]
@@ -192,11 +202,11 @@ impl HandlerPool {
 
 /// Matches `request` from route `from` on (deferred conditions included), logs
 /// it, and runs the handler of the route found, here on this handler thread.
-fn resolve(shared: &HttpShared, table: &RouteTable, from: usize, request: &mut Request) -> Outcome {
-    let Some((entry, nth)) = table.resolve(from, request) else {
+fn resolve(shared: &HttpShared, table: &RouteTable, from: usize, mut request: Request) -> Outcome {
+    let Some((entry, nth)) = table.resolve(from, &request) else {
         shared.misses.record(|limit| request.with_body_cut(limit));
         if let Some(log) = &shared.log {
-            log.record_copy(request);
+            log.record_copy(&request);
         }
         return Outcome::Unmatched;
     };
@@ -204,11 +214,12 @@ fn resolve(shared: &HttpShared, table: &RouteTable, from: usize, request: &mut R
     request.route = Some(entry.id);
     (request.fault, request.chaos) = (fault, chaos);
     if let Some(log) = &shared.log {
-        log.record_copy(request);
+        log.record_copy(&request);
     }
     match &entry.answer {
         Answer::Static(p) | Answer::Stream(p) => Outcome::Static(p.clone(), fault),
-        Answer::Handler(h) => Outcome::Routed(h.try_handle(request), fault),
+        Answer::Handler(h) => Outcome::Routed(h.try_handle(&request), fault),
+        Answer::WebSocket(w) => Outcome::Upgrade(w.clone(), Box::new(request)),
     }
 }
 
@@ -234,9 +245,8 @@ fn run_thread((pool, shared): (Arc<HandlerPool>, Arc<HttpShared>)) {
 }
 
 fn run_job(pool: &HandlerPool, shared: &HttpShared, job: Job) {
-    let mut request = job.request;
     let outcome = match job.work {
-        Work::Handle(handler) => {
+        Work::Handle(handler, request) => {
             let outcome = match catch_unwind(AssertUnwindSafe(|| handler.try_handle(&request))) {
                 Ok(Ok(response)) => Outcome::Answered(response),
                 Ok(Err(response)) => Outcome::Failed(response),
@@ -244,18 +254,24 @@ fn run_job(pool: &HandlerPool, shared: &HttpShared, job: Job) {
             };
             // Dropped here, on this thread, not on the I/O thread.
             drop(handler);
+            drop(request);
             outcome
         }
-        Work::Resolve { table, from } => {
-            match catch_unwind(AssertUnwindSafe(|| {
-                resolve(shared, &table, from, &mut request)
-            })) {
-                Ok(outcome) => outcome,
-                Err(_) => Outcome::Panicked,
-            }
+        Work::Resolve {
+            table,
+            from,
+            request,
+        } => match catch_unwind(AssertUnwindSafe(|| resolve(shared, &table, from, request))) {
+            Ok(outcome) => outcome,
+            Err(_) => Outcome::Panicked,
+        },
+        Work::Message(job) => {
+            let reply = catch_unwind(AssertUnwindSafe(|| job.run()))
+                .unwrap_or_else(|_| Err(WsHandlerError("it panicked".into())));
+            drop(job);
+            Outcome::Replied(reply)
         }
     };
-    drop(request);
     pool.complete(
         job.worker,
         Completion {

@@ -8,7 +8,7 @@ use super::handlers::Work;
 use super::response::ConnectionHeader;
 use crate::faults::schedule::Player;
 use crate::faults::Fault;
-use crate::routing::{Prepared, Request};
+use crate::routing::Prepared;
 
 /// How the response to one request must be framed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,11 +47,10 @@ pub(crate) enum Hold {
         chunked: bool,
         next: Instant,
     },
-    /// Run `handler` for `request` on the handler pool (the service submits it and
-    /// holds [`Hold::AwaitHandler`] instead).
+    /// Run `work` (a handler for a request) on the handler pool (the service
+    /// submits it and holds [`Hold::AwaitHandler`] instead).
     RunHandler {
         work: Work,
-        request: Request,
         fault: Option<Fault>,
         meta: Meta,
     },

@@ -8,7 +8,8 @@
 //! not complete at once (a delay, a drip, a stream, a handler) is held
 //! ([`hold`]): the session parks, and the [`service`] finishes it when it is due
 //! or when its handler's result comes back, mapping handler outcomes to HTTP
-//! answers.
+//! answers. A request for a WebSocket route upgrades ([`upgrade`]): the
+//! connection becomes that endpoint's ([`crate::service::ws::endpoint`]).
 
 pub(crate) mod answer;
 pub(crate) mod chunked;
@@ -21,6 +22,7 @@ pub(crate) mod response;
 mod service;
 pub(crate) mod session;
 pub(crate) mod shared;
+mod upgrade;
 
 pub(crate) use response::unmatched_answer;
 #[cfg(test)]

@@ -4,22 +4,25 @@
 //! mapped to HTTP answers.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use mio::Waker;
 
-use super::answer::{deliver, resume, send_unmatched};
+use super::answer::{deliver, resume, send_unmatched, Source};
 use super::ctx::{Ctx, Limits, Next};
 use super::date::DateCache;
-use super::handlers::{Completion, HandlerPool, Job, Outcome};
+use super::handlers::{Completion, HandlerPool, Job, Outcome, Work};
 use super::hold::Hold;
 use super::response::{self, unmatched_answer};
 use super::session::Session;
 use super::shared::HttpShared;
+use super::upgrade::upgrade;
 use crate::config::Config;
 use crate::routing::table::RouteTable;
-use crate::routing::{Prepared, Response};
+use crate::routing::{Prepared, Response, RouteId, WsHandlerError};
 use crate::server_core::ServerCore;
+use crate::service::ws::deflate::DeflateConfig;
+use crate::service::ws::endpoint::{Endpoint, Step, GOING_AWAY};
 use crate::service::{self as seam, Cx, Park, Service, Wake};
 
 /// The HTTP service's server-wide state: what the handle and the handler
@@ -44,10 +47,21 @@ impl HttpOwn {
 /// An HTTP connection: reading requests, or holding an answer that is not
 /// complete yet (the session is parked until it is; the parser is idle then, so
 /// the two share their room: an idle connection stays small).
-#[derive(Debug)]
 pub(crate) enum HttpSession {
     Reading(Session),
     Held(Box<Hold>),
+    /// Upgraded to a WebSocket route's endpoint.
+    Ws(Box<Endpoint>),
+}
+
+impl std::fmt::Debug for HttpSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            HttpSession::Reading(s) => f.debug_tuple("Reading").field(s).finish(),
+            HttpSession::Held(h) => f.debug_tuple("Held").field(h).finish(),
+            HttpSession::Ws(_) => f.write_str("Ws"),
+        }
+    }
 }
 
 impl HttpSession {
@@ -56,7 +70,7 @@ impl HttpSession {
     fn held(&self) -> Option<&Hold> {
         match self {
             HttpSession::Held(h) => Some(h),
-            HttpSession::Reading(_) => None,
+            HttpSession::Reading(_) | HttpSession::Ws(_) => None,
         }
     }
 
@@ -90,6 +104,8 @@ pub(crate) struct HttpService {
     next_job: u64,
     /// Handler results taken from the pool (kept for its capacity).
     completions: Vec<Completion>,
+    /// The last job submitted was queued.
+    submitted: bool,
 }
 
 impl HttpService {
@@ -119,6 +135,7 @@ impl HttpService {
             stopping: cx.stopping,
             routes: &self.routes,
             log: self.http.log.as_ref(),
+            ws_log: self.http.ws_log.as_ref(),
             misses: &self.http.misses,
             unmatched: &self.unmatched,
             fixed_response: self.fixed_response,
@@ -140,42 +157,66 @@ impl HttpService {
                 self.hold(s, hold, cx);
                 seam::Next::Park
             }
+            Next::Upgrade(endpoint, next) => {
+                *s = HttpSession::Ws(endpoint);
+                match next {
+                    seam::Next::Continue => seam::Next::Switched,
+                    next => next,
+                }
+            }
+        }
+    }
+
+    /// What a WebSocket endpoint decided: a handler job goes to the pool (the
+    /// session parks until its reply).
+    fn endpoint_step(&mut self, e: &mut Endpoint, step: Step, cx: &Cx<'_>) -> seam::Next {
+        match step {
+            Step::Next(next) => next,
+            Step::Handle(job) => {
+                let id = self.submit(Work::Message(job), cx);
+                e.awaiting(id, self.deadline(id, cx));
+                seam::Next::Park
+            }
+        }
+    }
+
+    /// Queues work on the handler pool: its job id.
+    fn submit(&mut self, work: Work, cx: &Cx<'_>) -> u64 {
+        let id = self.next_job;
+        self.next_job += 1;
+        let job = Job {
+            worker: self.worker,
+            token: cx.token,
+            id,
+            work,
+        };
+        self.submitted = HandlerPool::submit(&self.handlers, &self.http, job);
+        id
+    }
+
+    /// When the job just submitted times out. (The pool closes only after every
+    /// worker has exited, so submitting succeeds; if it ever did not, the deadline
+    /// of now fails it at once.)
+    fn deadline(&self, _id: u64, cx: &Cx<'_>) -> Instant {
+        if self.submitted {
+            cx.now + self.handler_timeout
+        } else {
+            cx.now
         }
     }
 
     /// Holds an answer to finish later; hands a handler's request to the pool.
     fn hold(&mut self, s: &mut HttpSession, mut hold: Box<Hold>, cx: &Cx<'_>) {
         if let Hold::RunHandler { .. } = *hold {
-            let Hold::RunHandler {
-                work,
-                request,
-                fault,
-                meta,
-            } = *hold
-            else {
+            let Hold::RunHandler { work, fault, meta } = *hold else {
                 return;
             };
-            let id = self.next_job;
-            self.next_job += 1;
-            let job = Job {
-                worker: self.worker,
-                token: cx.token,
-                id,
-                work,
-                request,
-            };
-            // The pool closes only after every worker has exited, so this succeeds;
-            // if it ever did not, the deadline of now answers 500 at once.
-            let deadline = if HandlerPool::submit(&self.handlers, &self.http, job) {
-                cx.now + self.handler_timeout
-            } else {
-                cx.now
-            };
+            let id = self.submit(work, cx);
             hold = Box::new(Hold::AwaitHandler {
                 job: id,
                 fault,
                 meta,
-                deadline,
+                deadline: self.deadline(id, cx),
             });
         }
         *s = HttpSession::Held(hold);
@@ -209,6 +250,12 @@ impl Service for HttpService {
                 max_header_bytes: c.max_header_bytes,
                 max_headers: c.max_headers,
                 max_body_bytes: c.max_body_bytes,
+                max_message_bytes: c.max_message_bytes,
+                ws_deflate: DeflateConfig {
+                    enabled: c.ws_deflate,
+                    server_no_context_takeover: false,
+                    server_max_window_bits: 15,
+                },
             },
             hello: response::Hello::new(DateCache::new().as_bytes()),
             date: DateCache::new(),
@@ -223,6 +270,7 @@ impl Service for HttpService {
             handler_timeout: c.handler_timeout,
             next_job: 0,
             completions: Vec::new(),
+            submitted: true,
             http,
             handlers: own.handlers.clone(),
         }
@@ -242,12 +290,23 @@ impl Service for HttpService {
 
     #[inline]
     fn on_input(&mut self, s: &mut HttpSession, input: &[u8], cx: &mut Cx<'_>) -> seam::Progress {
-        let HttpSession::Reading(session) = s else {
+        let session = match s {
+            HttpSession::Reading(session) => session,
+            HttpSession::Ws(e) => {
+                let (consumed, step) =
+                    e.on_input(input, cx.out, cx.out_budget, cx.counters, cx.now);
+                return seam::Progress {
+                    consumed,
+                    next: self.endpoint_step(e, step, cx),
+                };
+            }
             // (The engine feeds no input to a parked session.)
-            return seam::Progress {
-                consumed: 0,
-                next: seam::Next::Park,
-            };
+            HttpSession::Held(_) => {
+                return seam::Progress {
+                    consumed: 0,
+                    next: seam::Next::Park,
+                }
+            }
         };
         self.refresh_routes();
         let progress = {
@@ -267,6 +326,25 @@ impl Service for HttpService {
         why: Wake<Completion>,
         cx: &mut Cx<'_>,
     ) -> seam::Next {
+        if let HttpSession::Ws(e) = s {
+            return match why {
+                Wake::Due => e.due(cx.out, cx.counters, cx.now),
+                Wake::Event(done) if e.awaited_job() == Some(done.id) => match done.outcome {
+                    Outcome::Replied(reply) => e.handled(reply, cx.out, cx.counters, cx.now),
+                    _ => e.handled(
+                        Err(WsHandlerError("no reply".into())),
+                        cx.out,
+                        cx.counters,
+                        cx.now,
+                    ),
+                },
+                // A late reply (it timed out): dropped.
+                Wake::Event(_) => match e.park() {
+                    Some(_) => seam::Next::Park,
+                    None => seam::Next::Continue,
+                },
+            };
+        }
         let why = match why {
             Wake::Due => Release::Due,
             Wake::Event(done) => {
@@ -328,6 +406,10 @@ impl Service for HttpService {
                         (None, Release::Handled(Outcome::Unmatched)) => {
                             send_unmatched(*meta, &mut ctx)
                         }
+                        (None, Release::Handled(Outcome::Upgrade(ws, request))) => {
+                            let route = request.route.unwrap_or(RouteId(0));
+                            upgrade(&ws, route, &Source::Owned(request), *meta, &mut ctx)
+                        }
                         (text, _) => deliver(
                             prepared(Response::text(500, text.unwrap_or_default())),
                             None,
@@ -354,10 +436,14 @@ impl Service for HttpService {
 
     #[inline]
     fn park(s: &HttpSession) -> Option<Park> {
-        s.held().map(|h| match h {
-            Hold::Never => Park::Never,
-            h => h.deadline().map_or(Park::Event, Park::Until),
-        })
+        match s {
+            HttpSession::Reading(_) => None,
+            HttpSession::Held(h) => Some(match &**h {
+                Hold::Never => Park::Never,
+                h => h.deadline().map_or(Park::Event, Park::Until),
+            }),
+            HttpSession::Ws(e) => e.park(),
+        }
     }
 
     #[inline]
@@ -365,6 +451,30 @@ impl Service for HttpService {
         match s {
             HttpSession::Reading(session) => session.is_idle(),
             HttpSession::Held(_) => false,
+            HttpSession::Ws(e) => e.is_idle(),
+        }
+    }
+
+    /// A WebSocket endpoint idle for `idle_timeout` is pinged once; HTTP closes.
+    fn on_idle(&mut self, s: &mut HttpSession, cx: &mut Cx<'_>) -> bool {
+        match s {
+            HttpSession::Ws(e) => e.on_idle(cx.out),
+            _ => false,
+        }
+    }
+
+    /// A WebSocket endpoint is told 1001 (going away) by a stop.
+    #[inline]
+    fn farewell(s: &HttpSession) -> Option<&'static [u8]> {
+        match s {
+            HttpSession::Ws(_) => Some(GOING_AWAY),
+            _ => None,
+        }
+    }
+
+    fn close(&mut self, s: &mut HttpSession) {
+        if let HttpSession::Ws(e) = s {
+            e.closed();
         }
     }
 

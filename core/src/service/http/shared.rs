@@ -1,10 +1,11 @@
 //! What the HTTP service's workers share with the server handle and the handler
-//! threads: the routes (changed at run time from any thread), the request log and
-//! the requests no route matched.
+//! threads: the routes (changed at run time from any thread), the request log (and
+//! the WebSocket routes' message log) and the requests no route matched.
 
 use crate::config::Config;
 use crate::routing::log::{Misses, RequestLog};
 use crate::routing::table::RouteStore;
+use crate::routing::ws_log::WsLog;
 
 /// The HTTP service's server-wide state.
 pub(crate) struct HttpShared {
@@ -12,6 +13,8 @@ pub(crate) struct HttpShared {
     pub(crate) routes: RouteStore,
     /// The request log, if the config turned it on.
     pub(crate) log: Option<RequestLog>,
+    /// The WebSocket routes' message log, on with the request log.
+    pub(crate) ws_log: Option<WsLog>,
     /// Requests no route matched (whatever the log keeps).
     pub(crate) misses: Misses,
 }
@@ -24,6 +27,7 @@ impl HttpShared {
             routes: RouteStore::new(std::mem::take(&mut config.routes)),
             log: (config.request_log > 0)
                 .then(|| RequestLog::new(config.request_log, config.request_log_body_bytes)),
+            ws_log: (config.request_log > 0).then(|| WsLog::new(config.request_log)),
             misses: Misses::new(config.request_log_body_bytes),
         }
     }

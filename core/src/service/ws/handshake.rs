@@ -23,6 +23,8 @@ pub(crate) struct Accepted {
     pub(crate) room: String,
     /// permessage-deflate, when negotiated.
     pub(crate) deflate: Option<DeflateParams>,
+    /// The subprotocol agreed, if any.
+    pub(crate) subprotocol: Option<String>,
 }
 
 /// A refused handshake: the status and a one-line reason for the body.
@@ -33,7 +35,7 @@ pub(crate) struct Refusal {
 }
 
 impl Refusal {
-    fn new(status: u16, reason: &'static str) -> Refusal {
+    pub(crate) fn new(status: u16, reason: &'static str) -> Refusal {
         Refusal { status, reason }
     }
 }
@@ -77,23 +79,54 @@ pub(crate) fn answer(
     if parsed.head.body != head::BodyFraming::None {
         return Err(Refusal::new(400, "a WebSocket handshake has no body"));
     }
+    let headers: Vec<(&str, &[u8])> = parsed.headers.iter().map(|h| (h.name, h.value)).collect();
+    let room = room_of(parsed.target)?;
+    let mut accepted = accept(&headers, deflate_cfg, &[], out)?;
+    accepted.room = room;
+    Ok(accepted)
+}
+
+/// The room a path names: the path without its leading `/` and its query,
+/// percent-escapes decoded; not UTF-8 is refused with 400.
+fn room_of(target: &str) -> Result<String, Refusal> {
+    let path = target.split('?').next().unwrap_or("");
+    String::from_utf8(percent_decode(path.trim_start_matches('/')).into_owned())
+        .map_err(|_| Refusal::new(400, "the path (a room name) must be UTF-8"))
+}
+
+/// Checks the header fields of a `GET` that asks to upgrade (its method, version
+/// and body already checked) and, if they make a valid opening handshake, writes
+/// the `101` answer to `out`; the subprotocol agreed is the first the client
+/// lists that is in `subprotocols`. (`Accepted::room` is left empty.)
+pub(crate) fn accept(
+    headers: &[(&str, &[u8])],
+    deflate_cfg: &DeflateConfig,
+    subprotocols: &[String],
+    out: &mut Vec<u8>,
+) -> Result<Accepted, Refusal> {
     let (mut upgrade, mut connection, mut version) = (false, false, None);
     let mut key: Option<&[u8]> = None;
     let mut keys = 0;
     let mut extensions: Vec<&[u8]> = Vec::new();
-    for h in parsed.headers {
-        let name = h.name;
+    let mut subprotocol: Option<&str> = None;
+    for &(name, value) in headers {
         if name.eq_ignore_ascii_case("upgrade") {
-            upgrade |= has_token(h.value, b"websocket");
+            upgrade |= has_token(value, b"websocket");
         } else if name.eq_ignore_ascii_case("connection") {
-            connection |= has_token(h.value, b"upgrade");
+            connection |= has_token(value, b"upgrade");
         } else if name.eq_ignore_ascii_case("sec-websocket-version") {
-            version = Some(trim(h.value));
+            version = Some(trim(value));
         } else if name.eq_ignore_ascii_case("sec-websocket-key") {
-            key = Some(trim(h.value));
+            key = Some(trim(value));
             keys += 1;
         } else if name.eq_ignore_ascii_case("sec-websocket-extensions") {
-            extensions.push(h.value);
+            extensions.push(value);
+        } else if subprotocol.is_none() && name.eq_ignore_ascii_case("sec-websocket-protocol") {
+            subprotocol = value
+                .split(|&b| b == b',')
+                .map(trim)
+                .find_map(|p| subprotocols.iter().find(|s| s.as_bytes() == p))
+                .map(String::as_str);
         }
     }
     if !upgrade || !connection {
@@ -115,9 +148,6 @@ pub(crate) fn answer(
         }
     };
     let negotiated = deflate::negotiate(&extensions, deflate_cfg);
-    let path = parsed.target.split('?').next().unwrap_or("");
-    let room = String::from_utf8(percent_decode(path.trim_start_matches('/')).into_owned())
-        .map_err(|_| Refusal::new(400, "the path (a room name) must be UTF-8"))?;
     out.extend_from_slice(
         b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ",
     );
@@ -126,24 +156,21 @@ pub(crate) fn answer(
         out.extend_from_slice(b"\r\nSec-WebSocket-Extensions: ");
         out.extend_from_slice(value.as_bytes());
     }
+    if let Some(p) = subprotocol {
+        out.extend_from_slice(b"\r\nSec-WebSocket-Protocol: ");
+        out.extend_from_slice(p.as_bytes());
+    }
     out.extend_from_slice(b"\r\n\r\n");
     Ok(Accepted {
-        room,
+        room: String::new(),
         deflate: negotiated.map(|(p, _)| p),
+        subprotocol: subprotocol.map(str::to_owned),
     })
 }
 
 /// Writes the HTTP answer to a refused handshake (the connection closes after it).
 pub(crate) fn refuse(r: &Refusal, out: &mut Vec<u8>) {
-    let reason = match r.status {
-        400 => "Bad Request",
-        405 => "Method Not Allowed",
-        408 => "Request Timeout",
-        426 => "Upgrade Required",
-        431 => "Request Header Fields Too Large",
-        505 => "HTTP Version Not Supported",
-        _ => "Error",
-    };
+    let reason = crate::routing::reason(r.status);
     let body_len = r.reason.len() + 1;
     out.extend_from_slice(format!("HTTP/1.1 {} {reason}\r\n", r.status).as_bytes());
     if r.status == 426 {

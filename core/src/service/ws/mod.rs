@@ -14,11 +14,17 @@
 //! `max_message_bytes`, answers pings and the close handshake ([`close`]). The
 //! service ([`service`]) puts each room delivery under a WebSocket header once for
 //! all of a worker's members: server frames are unmasked, so they share the bytes.
+//!
+//! The HTTP mock's WebSocket routes use the same reader ([`inbound`]) and
+//! handshake: after the upgrade a connection is an [`endpoint`]'s (echo, script,
+//! handler, faults, the message log).
 
 pub(crate) mod close;
 pub(crate) mod deflate;
+pub(crate) mod endpoint;
 pub(crate) mod frame;
 pub(crate) mod handshake;
+pub(crate) mod inbound;
 mod service;
 mod session;
 pub(crate) mod utf8;

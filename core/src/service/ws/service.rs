@@ -9,6 +9,7 @@ use bytes::Bytes;
 
 use super::close::{self, code};
 use super::deflate::{DeflateConfig, DeflateParams, Deflater};
+use super::endpoint::GOING_AWAY;
 use super::frame::{self, opcode};
 use super::session::{Session, WsConfig, AS_FRAME, AS_WEBSOCKET_DEFLATED};
 use crate::engine::Peers;
@@ -18,9 +19,6 @@ use crate::service::fanout::Rooms;
 use crate::service::frame::codec::{self as frame_codec, HEADER_LEN};
 use crate::service::{Cx, Next, Park, Progress, Service, Wake};
 use crate::stats::Counters;
-
-/// A close frame with code 1001 (going away), as a stop sends it.
-const GOING_AWAY: &[u8] = &[0x88, 0x02, 0x03, 0xE9];
 
 /// One worker's WebSocket service: its part of the rooms, and what its sessions
 /// read of the config.

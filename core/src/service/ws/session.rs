@@ -14,10 +14,10 @@
 use bytes::Bytes;
 
 use super::close::{self, code};
-use super::deflate::{DeflateConfig, DeflateParams, Deflater, InflateError, Inflater};
-use super::frame::{self, opcode, FrameError, Header};
+use super::deflate::DeflateConfig;
+use super::frame::{self, opcode};
 use super::handshake;
-use super::utf8::Utf8Validator;
+use super::inbound::{Deflate, Event, Fail, Inbound};
 use crate::rooms::hub::{Hub, Membership};
 use crate::service::fanout::Member;
 use crate::service::frame::codec::{self as frame_codec, FrameType};
@@ -40,7 +40,7 @@ pub(crate) struct WsConfig {
 }
 
 /// The payload of the keep-alive ping.
-const KEEPALIVE: &[u8] = b"pierhead";
+pub(crate) const KEEPALIVE: &[u8] = b"pierhead";
 
 /// Where a connection is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,32 +56,6 @@ enum Phase {
     Frame,
 }
 
-/// A data frame whose payload is still arriving.
-#[derive(Debug, Clone, Copy)]
-struct Reading {
-    header: Header,
-    /// Payload bytes consumed so far.
-    got: u64,
-}
-
-/// A message being assembled from its frames.
-#[derive(Debug)]
-struct Message {
-    opcode: u8,
-    compressed: bool,
-    data: Vec<u8>,
-    utf8: Utf8Validator,
-}
-
-/// permessage-deflate state, made on first use.
-struct Deflate {
-    params: DeflateParams,
-    inflater: Option<Inflater>,
-    deflater: Option<Deflater>,
-    /// A compressed frame's payload, unmasked, before inflating.
-    scratch: Vec<u8>,
-}
-
 /// Per-connection WebSocket state.
 pub(crate) struct Session {
     phase: Phase,
@@ -90,11 +64,7 @@ pub(crate) struct Session {
     awaiting_ready: bool,
     /// A keep-alive ping went out and nothing came since.
     ping_outstanding: bool,
-    reading: Option<Reading>,
-    message: Option<Box<Message>>,
-    /// The last message's buffer, kept for the next one when it is small.
-    spare: Option<Box<Message>>,
-    deflate: Option<Box<Deflate>>,
+    inbound: Inbound,
     /// The frame protocol's session, for a frame client.
     frame: Option<Box<FrameSession>>,
 }
@@ -121,6 +91,7 @@ impl Member for Session {
         if self.frame.is_some() {
             AS_FRAME
         } else if self
+            .inbound
             .deflate
             .as_ref()
             .is_some_and(|d| d.params.server_max_window_bits == 15)
@@ -135,31 +106,6 @@ impl Member for Session {
 /// The frame protocol's magic, as its clients' first bytes.
 const FRAME_MAGIC: [u8; 4] = frame_codec::MAGIC.to_be_bytes();
 
-/// A message buffer up to this capacity is kept for the next message (an echo or
-/// a chat message costs no allocation); a larger one is freed, so an idle member
-/// holds at most this much.
-const KEEP_BUFFER: usize = 512;
-
-/// Why the connection fails: the close code and reason sent.
-struct Fail(u16, &'static str);
-
-impl From<&FrameError> for Fail {
-    fn from(e: &FrameError) -> Fail {
-        Fail(
-            e.close_code(),
-            match e {
-                FrameError::ReservedBits => "reserved bits set",
-                FrameError::ReservedOpcode(_) => "reserved opcode",
-                FrameError::FragmentedControl => "fragmented control frame",
-                FrameError::ControlTooLong(_) => "control frame too long",
-                FrameError::NotMasked => "client frames must be masked",
-                FrameError::TooLong { .. } => "message too big",
-                FrameError::BadLength => "bad payload length",
-            },
-        )
-    }
-}
-
 impl Session {
     /// A connection just accepted: its handshake comes first.
     pub(crate) fn new() -> Session {
@@ -168,10 +114,7 @@ impl Session {
             membership: None,
             awaiting_ready: false,
             ping_outstanding: false,
-            reading: None,
-            message: None,
-            spare: None,
-            deflate: None,
+            inbound: Inbound::default(),
             frame: None,
         }
     }
@@ -266,14 +209,7 @@ impl Session {
                         Ok(accepted) => {
                             cx.counters.responses.incr();
                             self.phase = Phase::Open;
-                            self.deflate = accepted.deflate.map(|params| {
-                                Box::new(Deflate {
-                                    params,
-                                    inflater: None,
-                                    deflater: None,
-                                    scratch: Vec::new(),
-                                })
-                            });
+                            self.inbound.deflate = accepted.deflate.map(Deflate::new);
                             let room = accepted.room.as_str();
                             if !room.is_empty() {
                                 if room.len() > frame_codec::MAX_ROOM_BYTES {
@@ -303,66 +239,19 @@ impl Session {
                     next: Next::Park,
                 };
             }
-            if let Some(r) = self.reading {
-                let rest = &input[pos..];
-                let remaining = r.header.len - r.got;
-                let n = remaining.min(rest.len() as u64) as usize;
-                if n > 0 || remaining == 0 {
-                    if let Err(f) = self.payload(&rest[..n], cfg) {
-                        return self.fail(f, input, cx);
-                    }
-                    pos += n;
-                }
-                let Some(r) = self.reading.as_mut() else {
-                    continue;
-                };
-                r.got += n as u64;
-                if r.got < r.header.len {
-                    break;
-                }
-                let fin = r.header.fin;
-                self.reading = None;
-                if fin {
-                    match self.finish_message(cfg) {
-                        Ok(()) => self.deliver(cx, hub),
-                        Err(f) => return self.fail(f, input, cx),
-                    }
-                }
-                continue;
-            }
-            let rest = &input[pos..];
-            if rest.is_empty() {
-                break;
-            }
-            if cx.output_full() {
+            if pos < input.len() && cx.output_full() {
                 return Progress {
                     consumed: pos,
                     next: Next::Pause,
                 };
             }
-            let header = match frame::decode_header(rest, cfg.max_message as u64, true) {
-                Ok(Some(h)) => h,
+            let (used, found) = self.inbound.read(&input[pos..], cfg.max_message);
+            pos += used;
+            match found {
                 Ok(None) => break,
-                Err(e) => return self.fail(Fail::from(&e), input, cx),
-            };
-            if header.is_control() {
-                let whole = header.header_len + header.len as usize;
-                if rest.len() < whole {
-                    break;
-                }
-                if header.rsv1 {
-                    return self.fail(
-                        Fail(code::PROTOCOL_ERROR, "RSV1 on a control frame"),
-                        input,
-                        cx,
-                    );
-                }
-                let mut payload = Vec::with_capacity(header.len as usize);
-                let key = header.mask.unwrap_or([0; 4]);
-                frame::unmask_into(&mut payload, &rest[header.header_len..whole], key, 0);
-                pos += whole;
-                match self.control(header.opcode, &payload, cx) {
-                    Ok(Next::Continue) => continue,
+                Ok(Some(Event::Message)) => self.deliver(cx, hub),
+                Ok(Some(Event::Control(op, payload))) => match self.control(op, &payload, cx) {
+                    Ok(Next::Continue) => {}
                     Ok(next) => {
                         return Progress {
                             consumed: input.len(),
@@ -370,13 +259,9 @@ impl Session {
                         }
                     }
                     Err(f) => return self.fail(f, input, cx),
-                }
+                },
+                Err(f) => return self.fail(f, input, cx),
             }
-            if let Err(f) = self.start_frame(&header, cfg) {
-                return self.fail(f, input, cx);
-            }
-            pos += header.header_len;
-            self.reading = Some(Reading { header, got: 0 });
         }
         Progress {
             consumed: pos,
@@ -384,124 +269,10 @@ impl Session {
         }
     }
 
-    /// A data frame's header: a message starts or goes on.
-    fn start_frame(&mut self, h: &Header, cfg: &WsConfig) -> Result<(), Fail> {
-        match (&mut self.message, h.opcode) {
-            (None, opcode::TEXT | opcode::BINARY) => {
-                if h.rsv1 && self.deflate.is_none() {
-                    return Err(Fail(
-                        code::PROTOCOL_ERROR,
-                        "RSV1 without permessage-deflate",
-                    ));
-                }
-                let mut m = self.spare.take().unwrap_or_else(|| {
-                    Box::new(Message {
-                        opcode: h.opcode,
-                        compressed: h.rsv1,
-                        data: Vec::new(),
-                        utf8: Utf8Validator::default(),
-                    })
-                });
-                m.opcode = h.opcode;
-                m.compressed = h.rsv1;
-                m.data.reserve((h.len as usize).min(64 * 1024));
-                self.message = Some(m);
-            }
-            (None, _) => {
-                return Err(Fail(
-                    code::PROTOCOL_ERROR,
-                    "continuation frame with no message",
-                ));
-            }
-            (Some(_), opcode::CONTINUATION) => {
-                if h.rsv1 {
-                    return Err(Fail(code::PROTOCOL_ERROR, "RSV1 on a continuation frame"));
-                }
-            }
-            (Some(_), _) => {
-                return Err(Fail(
-                    code::PROTOCOL_ERROR,
-                    "a new message before the last one ended",
-                ));
-            }
-        }
-        let m = self.message.as_ref().map_or(0, |m| m.data.len() as u64);
-        if !self.message.as_ref().is_some_and(|m| m.compressed)
-            && m + h.len > cfg.max_message as u64
-        {
-            return Err(Fail(code::TOO_BIG, "message too big"));
-        }
-        Ok(())
-    }
-
-    /// The next piece of the current data frame's payload.
-    fn payload(&mut self, piece: &[u8], cfg: &WsConfig) -> Result<(), Fail> {
-        let Some(r) = self.reading else {
-            return Ok(());
-        };
-        let Some(m) = self.message.as_mut() else {
-            return Ok(());
-        };
-        let key = r.header.mask.unwrap_or([0; 4]);
-        let start = m.data.len();
-        if m.compressed {
-            let Some(d) = self.deflate.as_mut() else {
-                return Err(Fail(
-                    code::PROTOCOL_ERROR,
-                    "RSV1 without permessage-deflate",
-                ));
-            };
-            d.scratch.clear();
-            frame::unmask_into(&mut d.scratch, piece, key, r.got);
-            let params = d.params;
-            let inflater = d.inflater.get_or_insert_with(|| Inflater::new(&params));
-            inflater
-                .inflate(&d.scratch, false, &mut m.data, cfg.max_message)
-                .map_err(inflate_fail)?;
-        } else {
-            frame::unmask_into(&mut m.data, piece, key, r.got);
-        }
-        if m.opcode == opcode::TEXT {
-            m.utf8
-                .feed(&m.data[start..])
-                .map_err(|e| Fail(e.close_code(), "invalid UTF-8"))?;
-        }
-        Ok(())
-    }
-
-    /// The final frame of a message was read: the rest of its inflating and its
-    /// UTF-8 check; it is then whole in `self.message`, for [`Session::deliver`].
-    fn finish_message(&mut self, cfg: &WsConfig) -> Result<(), Fail> {
-        let Some(m) = self.message.as_mut() else {
-            return Ok(());
-        };
-        if m.compressed {
-            if let Some(d) = self.deflate.as_mut() {
-                let params = d.params;
-                let inflater = d.inflater.get_or_insert_with(|| Inflater::new(&params));
-                let start = m.data.len();
-                inflater
-                    .inflate(&[], true, &mut m.data, cfg.max_message)
-                    .map_err(inflate_fail)?;
-                if m.opcode == opcode::TEXT {
-                    m.utf8
-                        .feed(&m.data[start..])
-                        .map_err(|e| Fail(e.close_code(), "invalid UTF-8"))?;
-                }
-            }
-        }
-        if m.opcode == opcode::TEXT {
-            m.utf8
-                .finish()
-                .map_err(|e| Fail(e.close_code(), "invalid UTF-8"))?;
-        }
-        Ok(())
-    }
-
     /// A whole message: to the room, or back to the client; its buffer is kept
     /// for the next one when it is small.
     fn deliver(&mut self, cx: &mut Cx<'_>, hub: &mut Hub) {
-        let Some(mut message) = self.message.take() else {
+        let Some(message) = self.inbound.take_message() else {
             return;
         };
         let (op, data) = (message.opcode, message.data.as_slice());
@@ -521,22 +292,14 @@ impl Session {
                 cx.counters.responses.incr();
             }
         }
-        if message.data.capacity() <= KEEP_BUFFER {
-            message.data.clear();
-            message.utf8 = Utf8Validator::default();
-            self.spare = Some(message);
-        }
+        self.inbound.recycle(message);
     }
 
     /// Writes a message to this client, compressed when negotiated.
     fn send_message(&mut self, op: u8, data: &[u8], cx: &mut Cx<'_>) {
-        match self.deflate.as_mut() {
+        match self.inbound.deflate.as_mut() {
             Some(d) if !data.is_empty() => {
-                let params = d.params;
-                let deflater = d.deflater.get_or_insert_with(|| Deflater::new(&params));
-                d.scratch.clear();
-                deflater.deflate(data, &mut d.scratch);
-                frame::encode(true, true, op, &d.scratch, cx.out.bytes());
+                frame::encode(true, true, op, d.compress(data), cx.out.bytes());
             }
             _ => frame::encode(true, false, op, data, cx.out.bytes()),
         }
@@ -571,8 +334,7 @@ impl Session {
         let mut body = Vec::new();
         close::encode_close(f.0, f.1, &mut body);
         frame::encode(true, false, opcode::CLOSE, &body, cx.out.bytes());
-        self.message = None;
-        self.reading = None;
+        self.inbound.abandon();
         Progress {
             consumed: input.len(),
             next: Next::Close,
@@ -607,13 +369,6 @@ impl Session {
                 cx.out.bytes(),
             );
         }
-    }
-}
-
-fn inflate_fail(e: InflateError) -> Fail {
-    match e {
-        InflateError::TooBig => Fail(code::TOO_BIG, "message too big"),
-        _ => Fail(code::INVALID_PAYLOAD, "bad compressed data"),
     }
 }
 
