@@ -8,11 +8,11 @@
 //! library too; the handler fills it with the `pierhead_http_response_*` functions
 //! (in `http`), which copy what they are given.
 
-use std::ffi::CString;
 use std::sync::Arc;
 
 use pierhead::{Handler, Request, Response, Route};
 
+use crate::boundary::c_string;
 use crate::result::{pierhead_result, set_last_error};
 use crate::UserData;
 
@@ -113,9 +113,8 @@ impl Handler for CallC {
 /// Calls a C handler for `req`; a false return fails the request: `Err` with the
 /// 500 to send.
 fn call_handler(handler: CHandler, data: &UserData, req: &Request) -> Result<Response, Response> {
-    let text = |s: &str| CString::new(s.replace('\0', "%00")).unwrap_or_default();
-    let method = text(&req.method);
-    let target = text(&req.target);
+    let method = c_string(&req.method);
+    let target = c_string(&req.target);
     let headers: Vec<pierhead_header> = req
         .headers
         .iter()
