@@ -1,5 +1,5 @@
 //! What every export does at the C boundary: running its body with panics
-//! caught ([`guard`]), checking pointer arguments ([`non_null`]), reading C
+//! caught ([`guard`]), checking pointer arguments ([`non_null`], [`required`]), reading C
 //! strings and buffers ([`c_str`], [`bytes`]), making C strings for callbacks
 //! ([`c_string`]) and writing text into a caller's buffer ([`copy_text`]). Failures are `pierhead_result` values with the detail
 //! recorded for `pierhead_last_error_message`.
@@ -30,6 +30,15 @@ pub(crate) fn non_null<T>(p: *mut T, name: &str) -> Result<*mut T, pierhead_resu
         return Err(pierhead_result::PIERHEAD_RESULT_NULL_PARAMETER);
     }
     Ok(p)
+}
+
+/// A NULL function pointer (a callback, a handler) is
+/// `PIERHEAD_RESULT_NULL_PARAMETER`.
+pub(crate) fn required<F>(f: Option<F>, name: &str) -> Result<F, pierhead_result> {
+    f.ok_or_else(|| {
+        set_last_error(format!("{name} is NULL"));
+        pierhead_result::PIERHEAD_RESULT_NULL_PARAMETER
+    })
 }
 
 /// Reads a NUL-terminated C string as UTF-8.

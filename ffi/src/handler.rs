@@ -12,8 +12,8 @@ use std::sync::Arc;
 
 use pierhead::{Handler, Request, Response, Route};
 
-use crate::boundary::c_string;
-use crate::result::{pierhead_result, set_last_error};
+use crate::boundary::{c_string, required};
+use crate::result::pierhead_result;
 use crate::UserData;
 
 /// One request header: name and value with their lengths (not NUL-terminated).
@@ -81,10 +81,7 @@ pub(crate) fn handler_with_data(
     user_data: *mut libc::c_void,
     finalizer: crate::pierhead_free_callback,
 ) -> Result<(CHandler, Arc<UserData>), pierhead_result> {
-    let Some(handler) = handler else {
-        set_last_error("handler is NULL".to_owned());
-        return Err(pierhead_result::PIERHEAD_RESULT_NULL_PARAMETER);
-    };
+    let handler = required(handler, "handler")?;
     Ok((handler, Arc::new(UserData::new(user_data, finalizer))))
 }
 

@@ -27,7 +27,7 @@ use pierhead::{
     WsMatch, WsMessage, WsPeer, WsReply,
 };
 
-use crate::boundary::{bytes, c_str, c_string, guard, guard_try, non_null};
+use crate::boundary::{bytes, c_str, c_string, guard, guard_try, non_null, required};
 use crate::enums::CEnum;
 use crate::result::{pierhead_result, set_last_error};
 use crate::route::check;
@@ -328,10 +328,7 @@ pub unsafe extern "C" fn pierhead_websocket_new_handler(
 ) -> pierhead_result {
     guard_try(|| {
         non_null(out, "out")?;
-        let Some(handler) = handler else {
-            set_last_error("handler is NULL".to_owned());
-            return Err(pierhead_result::PIERHEAD_RESULT_NULL_PARAMETER);
-        };
+        let handler = required(handler, "handler")?;
         let data = Arc::new(UserData::new(user_data, finalizer));
         Ok(new_into(out, WebSocket::handler(CallWs { handler, data })))
     })
@@ -779,10 +776,7 @@ pub unsafe extern "C" fn pierhead_server_ws_connections(
     guard_try(|| {
         // SAFETY: forwarded from the caller.
         let server = unsafe { server_ref(server) }?;
-        let Some(callback) = callback else {
-            set_last_error("callback is NULL".to_owned());
-            return Err(pierhead_result::PIERHEAD_RESULT_NULL_PARAMETER);
-        };
+        let callback = required(callback, "callback")?;
         for c in server.inner.ws_connections() {
             // SAFETY: a valid callback, as promised.
             unsafe { report(&c, callback, user_data) };
