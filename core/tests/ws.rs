@@ -4,17 +4,19 @@
 //! by case).
 
 mod common;
+#[path = "common/ws_client.rs"]
+mod ws_client;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
 use common::frame_client::{Client as FrameClient, Got};
-use common::ws_client::{client, next, Ws};
 use common::*;
 use pierhead::{Config, Protocol, Server};
 use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::Message;
+use ws_client::{client, next, Ws};
 
 fn ws_server(tweak: impl FnOnce(Config) -> Config) -> Server {
     start(Protocol::Ws, tweak)

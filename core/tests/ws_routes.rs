@@ -4,12 +4,13 @@
 //! reset, an invalid frame).
 
 mod common;
+#[path = "common/ws_client.rs"]
+mod ws_client;
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use common::ws_client::{client, next, Ws};
 use common::*;
 use pierhead::websocket::{self as wsf, opcode};
 use pierhead::{
@@ -17,6 +18,7 @@ use pierhead::{
 };
 use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::Message;
+use ws_client::{client, next, Ws};
 
 fn server(routes: Vec<Route>) -> Server {
     start(Protocol::Http, |c: Config| {

@@ -63,3 +63,10 @@ pub(crate) fn set_last_error(message: String) {
 pub(crate) fn with_last_error<R>(f: impl FnOnce(&str) -> R) -> R {
     LAST_ERROR.with(|e| f(&e.borrow()))
 }
+
+/// A config error as a result: recorded as the last error (its message names the
+/// field), `PIERHEAD_RESULT_INVALID_PARAMETER` returned.
+pub(crate) fn invalid(e: &pierhead::ConfigError) -> pierhead_result {
+    set_last_error(e.to_string());
+    pierhead_result::PIERHEAD_RESULT_INVALID_PARAMETER
+}

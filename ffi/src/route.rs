@@ -10,7 +10,7 @@ use crate::boundary::{bytes, c_str, guard, guard_try, non_null};
 use crate::config::{edit, pierhead_config};
 use crate::enums::CEnum;
 use crate::handler::{handler_with_data, pierhead_http_handler, with_c_handler};
-use crate::result::{pierhead_result, set_last_error};
+use crate::result::{invalid, pierhead_result, set_last_error};
 use crate::server::{pierhead_server, server_ref};
 use crate::websocket::pierhead_websocket;
 
@@ -371,10 +371,7 @@ pub(crate) fn validated(route: &pierhead_route) -> Result<Route, pierhead_result
 
 /// Validates a route, recording the error (which names the field).
 pub(crate) fn check(route: &Route) -> Result<(), pierhead_result> {
-    route.validate().map_err(|e| {
-        set_last_error(e.to_string());
-        pierhead_result::PIERHEAD_RESULT_INVALID_PARAMETER
-    })
+    route.validate().map_err(|e| invalid(&e))
 }
 
 /// Adds a copy of `route` to the config (after the routes already there).

@@ -29,8 +29,7 @@ use pierhead::{
 
 use crate::boundary::{bytes, c_str, c_string, guard, guard_try, non_null, required};
 use crate::enums::CEnum;
-use crate::result::{pierhead_result, set_last_error};
-use crate::route::check;
+use crate::result::{invalid, pierhead_result, set_last_error};
 use crate::server::{pierhead_server, server_ref};
 use crate::UserData;
 
@@ -107,20 +106,18 @@ c_enum!(pierhead_ws_fault {
 });
 
 /// `PIERHEAD_RESULT_INVALID_PARAMETER` with a last error naming `field`.
-fn invalid(field: &'static str, got: String, expected: &'static str) -> pierhead_result {
-    let e = ConfigError {
+fn malformed(field: &'static str, got: String, expected: &'static str) -> pierhead_result {
+    invalid(&ConfigError {
         field,
         problem: ConfigProblem::Malformed { got, expected },
-    };
-    set_last_error(e.to_string());
-    pierhead_result::PIERHEAD_RESULT_INVALID_PARAMETER
+    })
 }
 
 /// Text from C bytes, or the error naming `field`.
 fn utf8(b: Vec<u8>, field: &'static str) -> Result<String, pierhead_result> {
     String::from_utf8(b).map_err(|e| {
         let got = String::from_utf8_lossy(e.as_bytes()).into_owned();
-        invalid(field, got, "UTF-8 text")
+        malformed(field, got, "UTF-8 text")
     })
 }
 
@@ -363,7 +360,10 @@ unsafe fn with_ws(
         // SAFETY: live and not shared during the call, as promised.
         let ws = unsafe { &mut *ws };
         let candidate = f(ws.inner.clone())?;
-        check(&Route::get("/").websocket(candidate.clone()))?;
+        Route::get("/")
+            .websocket(candidate.clone())
+            .validate()
+            .map_err(|e| invalid(&e))?;
         ws.inner = candidate;
         Ok(pierhead_result::PIERHEAD_RESULT_OK)
     })

@@ -364,7 +364,7 @@ impl Service for HttpService {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn on_input(&mut self, s: &mut HttpSession, input: &[u8], cx: &mut Cx<'_>) -> seam::Progress {
         let session = match s {
             HttpSession::Reading(session) => session,

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use super::ctx::{Ctx, Next};
 use super::hold::Meta;
 use crate::routing::{RequestView, RouteId, WebSocket, WsPeer};
-use crate::service::ws::endpoint::Endpoint;
+use crate::service::ws::endpoint::{Endpoint, Opening};
 use crate::service::ws::handshake::{self, Refusal};
 
 /// Answers a request for WebSocket route `route` (logged by the caller).
@@ -67,14 +67,13 @@ pub(super) fn upgrade(
         subprotocol: accepted.subprotocol.clone(),
         nth: 0,
     };
-    let (endpoint, next) = Endpoint::open(
-        ws.clone(),
+    let opening = Opening {
+        spec: ws.clone(),
         accepted,
         peer,
         log,
-        ctx.limits.max_message_bytes,
-        ctx.out,
-        ctx.now,
-    );
+        max_message: ctx.limits.max_message_bytes,
+    };
+    let (endpoint, next) = Endpoint::open(opening, ctx.out, ctx.counters, ctx.now);
     Next::Upgrade(endpoint, next)
 }

@@ -120,6 +120,8 @@ pub(crate) struct Endpoint {
     membership: Option<Membership>,
     /// Its room waits for the broker: input waits too.
     awaiting_room: bool,
+    /// Messages queued and not counted yet (each is a response).
+    sent: u64,
 }
 
 /// A room endpoint's view of its worker's rooms while it reads.
@@ -128,18 +130,36 @@ pub(crate) struct RoomCx<'a> {
     pub(crate) token: mio::Token,
 }
 
+/// What an endpoint's connection starts with.
+pub(crate) struct Opening {
+    /// The route's endpoint.
+    pub(crate) spec: Arc<WebSocket>,
+    /// The handshake as agreed.
+    pub(crate) accepted: Accepted,
+    /// The connection, as a handler sees it.
+    pub(crate) peer: WsPeer,
+    /// Its entry in the message log, if the log is on.
+    pub(crate) log: Option<Recorder>,
+    /// Largest message (after decompression).
+    pub(crate) max_message: usize,
+}
+
 impl Endpoint {
     /// The upgrade was accepted (the `101` is in `out`): the messages to send on
     /// open, and the faults for after none.
     pub(crate) fn open(
-        spec: Arc<WebSocket>,
-        accepted: Accepted,
-        peer: WsPeer,
-        log: Option<Recorder>,
-        max_message: usize,
+        opening: Opening,
         out: &mut Reply,
+        counters: &Counters,
         now: Instant,
     ) -> (Box<Endpoint>, Next) {
+        let Opening {
+            spec,
+            accepted,
+            peer,
+            log,
+            max_message,
+        } = opening;
         let mut inbound = Inbound::default();
         inbound.deflate = accepted.deflate.map(Deflate::new);
         let mut e = Box::new(Endpoint {
@@ -155,11 +175,13 @@ impl Endpoint {
             max_message,
             membership: None,
             awaiting_room: false,
+            sent: 0,
         });
         for m in &spec.on_open {
             e.send(m, now);
         }
         e.play_faults(now);
+        e.count(counters);
         let next = e.flush(out, now);
         (e, next)
     }
@@ -256,7 +278,9 @@ impl Endpoint {
             match found {
                 Ok(None) => return (pos, Step::Next(Next::Continue)),
                 Ok(Some(Event::Message)) => {
-                    if let Some(job) = self.message(counters, now, room.as_mut()) {
+                    let job = self.message(counters, now, room.as_mut());
+                    self.count(counters);
+                    if let Some(job) = job {
                         return (pos, Step::Handle(job));
                     }
                     match self.flush(out, now) {
@@ -367,7 +391,16 @@ impl Endpoint {
             self.close_with(*c, reason, now);
         }
         self.answered(now);
+        self.count(counters);
         self.flush(out, now)
+    }
+
+    /// The messages queued are counted as responses.
+    fn count(&mut self, counters: &Counters) {
+        if self.sent > 0 {
+            counters.responses.add(self.sent);
+            self.sent = 0;
+        }
     }
 
     /// A deadline passed: the handler's (it failed), the close wait's, or the
@@ -425,6 +458,7 @@ impl Endpoint {
     /// Queues a message: framed (fragmented, compressed when agreed), then delayed
     /// and dripped as the endpoint says.
     fn send(&mut self, m: &WsMessage, now: Instant) {
+        self.sent += 1;
         let op = if m.is_text() {
             opcode::TEXT
         } else {

@@ -117,7 +117,9 @@ impl Inbound {
     /// Reads frames from `input` until a message is whole or a control frame is
     /// read (`Some`), or the input is used up (`None`): the bytes consumed, and
     /// what was found or why the connection fails.
-    #[inline]
+    // Inlined into each session's loop (as one function, it cost ~9% more
+    // instructions per echoed message: two calls per message and the result moved).
+    #[inline(always)]
     pub(crate) fn read(
         &mut self,
         input: &[u8],
