@@ -10,35 +10,14 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
 use common::frame_client::{Client as FrameClient, Got};
+use common::ws_client::{client, next, Ws};
 use common::*;
 use pierhead::{Config, Protocol, Server};
 use tungstenite::protocol::frame::coding::CloseCode;
-use tungstenite::{Message, WebSocket};
-
-type Ws = WebSocket<TcpStream>;
+use tungstenite::Message;
 
 fn ws_server(tweak: impl FnOnce(Config) -> Config) -> Server {
     start(Protocol::Ws, tweak)
-}
-
-fn client(addr: SocketAddr, path: &str) -> Ws {
-    let stream = TcpStream::connect(addr).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    let (ws, resp) = tungstenite::client(format!("ws://{addr}{path}"), stream).unwrap();
-    assert_eq!(resp.status(), 101);
-    ws
-}
-
-/// The next data message (pings answered by tungstenite are skipped).
-fn next(ws: &mut Ws) -> Message {
-    loop {
-        if let m @ (Message::Text(_) | Message::Binary(_) | Message::Close(_)) = ws.read().unwrap()
-        {
-            return m;
-        }
-    }
 }
 
 #[test]

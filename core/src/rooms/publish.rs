@@ -43,8 +43,9 @@ pub struct PublishReport {
 /// Why a host publish was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PublishError {
-    /// The server speaks neither the frame protocol nor WebSocket: it has no rooms.
-    #[error("publish needs rooms (the frame protocol or ws); this server speaks {0}")]
+    /// The server has no rooms: it speaks neither the frame protocol nor
+    /// WebSocket, nor HTTP (whose WebSocket routes may be rooms).
+    #[error("publish needs rooms (the frame protocol, ws, or http's WebSocket room routes); this server speaks {0}")]
     NotFrameProtocol(Protocol),
     /// The payload is longer than `max_frame_bytes`.
     #[error("payload of {len} bytes is over max_frame_bytes ({max})")]
@@ -74,7 +75,10 @@ pub(crate) fn publish(
     room: &str,
     payload: &[u8],
 ) -> Result<PublishReport, PublishError> {
-    if !matches!(config.protocol, Protocol::Frame | Protocol::Ws) {
+    if !matches!(
+        config.protocol,
+        Protocol::Frame | Protocol::Ws | Protocol::Http
+    ) {
         return Err(PublishError::NotFrameProtocol(config.protocol));
     }
     if payload.len() > config.max_frame_bytes {

@@ -11,6 +11,7 @@ use pierhead::{Config, Protocol, Server};
 pub mod frame_client;
 pub mod redis;
 pub mod rooms_check;
+pub mod ws_client;
 
 pub const IO_TIMEOUT: Duration = Duration::from_secs(10);
 

@@ -23,7 +23,7 @@ pub(crate) enum Source<'a> {
 }
 
 impl Source<'_> {
-    pub(super) fn view(&self) -> RequestView<'_> {
+    fn view(&self) -> RequestView<'_> {
         match self {
             Source::Parsed(v) => *v,
             Source::Owned(r) => r.view(),
@@ -118,7 +118,7 @@ fn answer(
             deliver(prepared.clone(), decision.0, meta, ctx)
         }
         Answer::WebSocket(ws) => {
-            let next = upgrade(ws, entry.id, &source, meta, ctx);
+            let next = upgrade(ws, entry.id, source.view(), meta, ctx);
             record(source, Some(entry.id), (None, None), meta, ctx);
             next
         }

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use mio::Waker;
 
-use super::answer::{deliver, resume, send_unmatched, Source};
+use super::answer::{deliver, resume, send_unmatched};
 use super::ctx::{Ctx, Limits, Next};
 use super::date::DateCache;
 use super::handlers::{Completion, HandlerPool, Job, Outcome, Work};
@@ -18,11 +18,15 @@ use super::session::Session;
 use super::shared::HttpShared;
 use super::upgrade::upgrade;
 use crate::config::Config;
+use crate::engine::Peers;
+use crate::rooms::hub::Membership;
 use crate::routing::table::RouteTable;
 use crate::routing::{Prepared, Response, RouteId, WsHandlerError};
 use crate::server_core::ServerCore;
+use crate::service::fanout::{Member, Rooms};
 use crate::service::ws::deflate::DeflateConfig;
-use crate::service::ws::endpoint::{Endpoint, Step, GOING_AWAY};
+use crate::service::ws::endpoint::{Endpoint, RoomCx, Step, GOING_AWAY};
+use crate::service::ws::{self, deflate::Deflater};
 use crate::service::{self as seam, Cx, Park, Service, Wake};
 
 /// The HTTP service's server-wide state: what the handle and the handler
@@ -106,6 +110,38 @@ pub(crate) struct HttpService {
     completions: Vec<Completion>,
     /// The last job submitted was queued.
     submitted: bool,
+    /// This worker's part of the rooms, from the first room endpoint on.
+    rooms: Option<Rooms>,
+    /// Compresses room deliveries for deflate members (made on first use).
+    deflater: Option<Deflater>,
+    core: Arc<ServerCore>,
+    /// Rooms now ready (kept for its capacity).
+    ready: Vec<(mio::Token, Arc<str>)>,
+}
+
+/// What wakes a parked HTTP session.
+pub(crate) enum HttpEvent {
+    /// A handler job finished.
+    Done(Completion),
+    /// The room a WebSocket endpoint waited for is ready.
+    RoomReady,
+}
+
+impl Member for HttpSession {
+    fn take_membership(&mut self) -> Option<Membership> {
+        match self {
+            HttpSession::Ws(e) => e.take_membership(),
+            _ => None,
+        }
+    }
+
+    #[inline]
+    fn encoding(&self) -> usize {
+        match self {
+            HttpSession::Ws(e) => e.encoding(),
+            _ => 0,
+        }
+    }
 }
 
 impl HttpService {
@@ -157,9 +193,19 @@ impl HttpService {
                 self.hold(s, hold, cx);
                 seam::Next::Park
             }
-            Next::Upgrade(endpoint, next) => {
+            Next::Upgrade(mut endpoint, next) => {
+                if let Some(room) = endpoint.room() {
+                    let (worker, core) = (self.worker, &self.core);
+                    let rooms = self
+                        .rooms
+                        .get_or_insert_with(|| ws::service::rooms(worker, core));
+                    let (m, ready) = rooms.hub.join(room, cx.token);
+                    endpoint.joined(m, ready);
+                }
+                let parked = endpoint.park().is_some();
                 *s = HttpSession::Ws(endpoint);
                 match next {
+                    seam::Next::Continue if parked => seam::Next::Park,
                     seam::Next::Continue => seam::Next::Switched,
                     next => next,
                 }
@@ -233,7 +279,7 @@ enum Release {
 
 impl Service for HttpService {
     type Session = HttpSession;
-    type Event = Completion;
+    type Event = HttpEvent;
     type Own = HttpOwn;
 
     const REFUSAL: Option<&'static [u8]> = Some(response::SERVICE_UNAVAILABLE);
@@ -271,6 +317,10 @@ impl Service for HttpService {
             next_job: 0,
             completions: Vec::new(),
             submitted: true,
+            rooms: None,
+            deflater: None,
+            core: shared.clone(),
+            ready: Vec::new(),
             http,
             handlers: own.handlers.clone(),
         }
@@ -293,8 +343,12 @@ impl Service for HttpService {
         let session = match s {
             HttpSession::Reading(session) => session,
             HttpSession::Ws(e) => {
+                let room = self.rooms.as_mut().map(|r| RoomCx {
+                    hub: &mut r.hub,
+                    token: cx.token,
+                });
                 let (consumed, step) =
-                    e.on_input(input, cx.out, cx.out_budget, cx.counters, cx.now);
+                    e.on_input(input, cx.out, cx.out_budget, cx.counters, cx.now, room);
                 return seam::Progress {
                     consumed,
                     next: self.endpoint_step(e, step, cx),
@@ -320,24 +374,28 @@ impl Service for HttpService {
     }
 
     /// A held answer is due or its handler returned: sends it (or its next step).
-    fn resume(
-        &mut self,
-        s: &mut HttpSession,
-        why: Wake<Completion>,
-        cx: &mut Cx<'_>,
-    ) -> seam::Next {
+    fn resume(&mut self, s: &mut HttpSession, why: Wake<HttpEvent>, cx: &mut Cx<'_>) -> seam::Next {
         if let HttpSession::Ws(e) = s {
             return match why {
                 Wake::Due => e.due(cx.out, cx.counters, cx.now),
-                Wake::Event(done) if e.awaited_job() == Some(done.id) => match done.outcome {
-                    Outcome::Replied(reply) => e.handled(reply, cx.out, cx.counters, cx.now),
-                    _ => e.handled(
-                        Err(WsHandlerError("no reply".into())),
-                        cx.out,
-                        cx.counters,
-                        cx.now,
-                    ),
-                },
+                Wake::Event(HttpEvent::RoomReady) => {
+                    e.room_ready();
+                    match e.park() {
+                        Some(_) => seam::Next::Park,
+                        None => seam::Next::Continue,
+                    }
+                }
+                Wake::Event(HttpEvent::Done(done)) if e.awaited_job() == Some(done.id) => {
+                    match done.outcome {
+                        Outcome::Replied(reply) => e.handled(reply, cx.out, cx.counters, cx.now),
+                        _ => e.handled(
+                            Err(WsHandlerError("no reply".into())),
+                            cx.out,
+                            cx.counters,
+                            cx.now,
+                        ),
+                    }
+                }
                 // A late reply (it timed out): dropped.
                 Wake::Event(_) => match e.park() {
                     Some(_) => seam::Next::Park,
@@ -347,7 +405,9 @@ impl Service for HttpService {
         }
         let why = match why {
             Wake::Due => Release::Due,
-            Wake::Event(done) => {
+            // (Only WebSocket endpoints wait for rooms.)
+            Wake::Event(HttpEvent::RoomReady) => return seam::Next::Continue,
+            Wake::Event(HttpEvent::Done(done)) => {
                 let awaited = matches!(s.held(),
                     Some(Hold::AwaitHandler { job, .. }) if *job == done.id);
                 if !awaited {
@@ -408,7 +468,7 @@ impl Service for HttpService {
                         }
                         (None, Release::Handled(Outcome::Upgrade(ws, request))) => {
                             let route = request.route.unwrap_or(RouteId(0));
-                            upgrade(&ws, route, &Source::Owned(request), *meta, &mut ctx)
+                            upgrade(&ws, route, request.view(), *meta, &mut ctx)
                         }
                         (text, _) => deliver(
                             prepared(Response::text(500, text.unwrap_or_default())),
@@ -428,10 +488,33 @@ impl Service for HttpService {
         self.decide(s, next, cx)
     }
 
-    fn take_events(&mut self, events: &mut Vec<(mio::Token, Completion)>) {
+    fn take_events(&mut self, events: &mut Vec<(mio::Token, HttpEvent)>) {
         self.handlers
             .take_completions(self.worker, &mut self.completions);
-        events.extend(self.completions.drain(..).map(|c| (c.token, c)));
+        events.extend(
+            self.completions
+                .drain(..)
+                .map(|c| (c.token, HttpEvent::Done(c))),
+        );
+        if let Some(rooms) = &mut self.rooms {
+            rooms.take_events(&mut self.ready);
+            events.extend(self.ready.drain(..).map(|(t, _)| (t, HttpEvent::RoomReady)));
+        }
+    }
+
+    fn end_turn(&mut self, peers: &mut Peers<'_, HttpSession>) {
+        if let Some(rooms) = &mut self.rooms {
+            let deflater = &mut self.deflater;
+            rooms.end_turn(peers, |d, encoding| {
+                ws::service::encode(d, encoding, deflater)
+            });
+        }
+    }
+
+    fn exit(&mut self) {
+        if let Some(rooms) = &mut self.rooms {
+            rooms.exit();
+        }
     }
 
     #[inline]
@@ -473,6 +556,9 @@ impl Service for HttpService {
     }
 
     fn close(&mut self, s: &mut HttpSession) {
+        if let Some(rooms) = &mut self.rooms {
+            rooms.close(s);
+        }
         if let HttpSession::Ws(e) = s {
             e.closed();
         }

@@ -5,10 +5,9 @@
 
 use std::sync::Arc;
 
-use super::answer::Source;
 use super::ctx::{Ctx, Next};
 use super::hold::Meta;
-use crate::routing::{RouteId, WebSocket, WsPeer};
+use crate::routing::{RequestView, RouteId, WebSocket, WsPeer};
 use crate::service::ws::endpoint::Endpoint;
 use crate::service::ws::handshake::{self, Refusal};
 
@@ -16,11 +15,10 @@ use crate::service::ws::handshake::{self, Refusal};
 pub(super) fn upgrade(
     ws: &Arc<WebSocket>,
     route: RouteId,
-    source: &Source<'_>,
+    view: RequestView<'_>,
     meta: Meta,
     ctx: &mut Ctx<'_>,
 ) -> Next {
-    let view = source.view();
     let refusal = if let Some(status) = ws.refuse {
         Some(Refusal::new(
             status,

@@ -14,17 +14,36 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Instant;
 
+use bytes::Bytes;
+
 use super::close::{self, code};
 use super::frame::{self, opcode};
 use super::handshake::Accepted;
 use super::inbound::{Deflate, Event, Fail, Inbound};
-use super::session::KEEPALIVE;
+use super::session::{AS_WEBSOCKET, AS_WEBSOCKET_DEFLATED, KEEPALIVE};
+use crate::rooms::hub::{Hub, Membership};
 use crate::routing::ws_log::Recorder;
 use crate::routing::{
     WebSocket, WsBehavior, WsFault, WsHandler, WsHandlerError, WsMessage, WsPeer, WsReply,
 };
+use crate::service::fanout::Member;
+use crate::service::frame::codec::{self as frame_codec, FrameType};
 use crate::service::{Next, Park, Reply};
 use crate::stats::Counters;
+
+impl Member for Endpoint {
+    fn take_membership(&mut self) -> Option<Membership> {
+        self.membership.take()
+    }
+
+    #[inline]
+    fn encoding(&self) -> usize {
+        match &self.inbound.deflate {
+            Some(d) if d.params.server_max_window_bits == 15 => AS_WEBSOCKET_DEFLATED,
+            _ => AS_WEBSOCKET,
+        }
+    }
+}
 
 /// A close frame with code 1001 (going away), as a stop sends it.
 pub(crate) const GOING_AWAY: &[u8] = &[0x88, 0x02, 0x03, 0xE9];
@@ -97,6 +116,16 @@ pub(crate) struct Endpoint {
     wait: Wait,
     ping_outstanding: bool,
     max_message: usize,
+    /// The room it joined (a room endpoint).
+    membership: Option<Membership>,
+    /// Its room waits for the broker: input waits too.
+    awaiting_room: bool,
+}
+
+/// A room endpoint's view of its worker's rooms while it reads.
+pub(crate) struct RoomCx<'a> {
+    pub(crate) hub: &'a mut Hub,
+    pub(crate) token: mio::Token,
 }
 
 impl Endpoint {
@@ -124,6 +153,8 @@ impl Endpoint {
             wait: Wait::Nothing,
             ping_outstanding: false,
             max_message,
+            membership: None,
+            awaiting_room: false,
         });
         for m in &spec.on_open {
             e.send(m, now);
@@ -133,8 +164,31 @@ impl Endpoint {
         (e, next)
     }
 
+    /// The room it is to join, for a room endpoint.
+    pub(crate) fn room(&self) -> Option<&str> {
+        match &self.spec.behavior {
+            WsBehavior::Room(name) => Some(name),
+            _ => None,
+        }
+    }
+
+    /// It joined its room (`ready`: the room is ready at once; else it waits for
+    /// [`Endpoint::room_ready`]).
+    pub(crate) fn joined(&mut self, m: Membership, ready: bool) {
+        self.membership = Some(m);
+        self.awaiting_room = !ready;
+    }
+
+    /// Its room is ready: input goes on.
+    pub(crate) fn room_ready(&mut self) {
+        self.awaiting_room = false;
+    }
+
     /// Where it waits until, if it is parked.
     pub(crate) fn park(&self) -> Option<Park> {
+        if self.awaiting_room {
+            return Some(Park::Event);
+        }
         match self.wait {
             Wait::Handler { deadline, .. } => Some(Park::Until(deadline)),
             Wait::Closing => None,
@@ -186,6 +240,7 @@ impl Endpoint {
         out_budget: usize,
         counters: &Counters,
         now: Instant,
+        mut room: Option<RoomCx<'_>>,
     ) -> (usize, Step) {
         self.ping_outstanding = false;
         let mut pos = 0;
@@ -201,7 +256,7 @@ impl Endpoint {
             match found {
                 Ok(None) => return (pos, Step::Next(Next::Continue)),
                 Ok(Some(Event::Message)) => {
-                    if let Some(job) = self.message(counters, now) {
+                    if let Some(job) = self.message(counters, now, room.as_mut()) {
                         return (pos, Step::Handle(job));
                     }
                     match self.flush(out, now) {
@@ -221,7 +276,12 @@ impl Endpoint {
 
     /// A whole message from the client: logged, then answered by the script, the
     /// echo, or (`Some`) the handler.
-    fn message(&mut self, counters: &Counters, now: Instant) -> Option<Box<Job>> {
+    fn message(
+        &mut self,
+        counters: &Counters,
+        now: Instant,
+        room: Option<&mut RoomCx<'_>>,
+    ) -> Option<Box<Job>> {
         let m = self.inbound.take_message()?;
         let message = if m.opcode == opcode::TEXT {
             // Validated as it arrived.
@@ -257,7 +317,19 @@ impl Endpoint {
                         message,
                     }));
                 }
-                WsBehavior::Script | WsBehavior::Room(_) => {}
+                WsBehavior::Room(_) => {
+                    if let (Some(m), Some(r)) = (self.membership, room) {
+                        counters.broadcasts.incr();
+                        // The rooms carry the frame protocol's data frames; each
+                        // member gets it encoded once per worker (the fan-out).
+                        let data = message.as_bytes();
+                        let mut f = Vec::with_capacity(frame_codec::HEADER_LEN + data.len());
+                        frame_codec::encode(FrameType::Data, data, &mut f);
+                        r.hub
+                            .broadcast(m, Bytes::from(f), message.is_text(), r.token);
+                    }
+                }
+                WsBehavior::Script => {}
             }
         }
         self.answered(now);

@@ -25,7 +25,7 @@ pub(crate) mod endpoint;
 pub(crate) mod frame;
 pub(crate) mod handshake;
 pub(crate) mod inbound;
-mod service;
+pub(crate) mod service;
 mod session;
 pub(crate) mod utf8;
 

@@ -42,7 +42,7 @@ const MIN_COMPRESSED: usize = 64;
 /// message (no context takeover, whatever the member agreed to): its output refers
 /// to nothing sent before, so every deflate member can inflate the same bytes, with
 /// or without its own context.
-fn encode(d: &LocalDelivery, encoding: usize, deflater: &mut Option<Deflater>) -> Bytes {
+pub(crate) fn encode(d: &LocalDelivery, encoding: usize, deflater: &mut Option<Deflater>) -> Bytes {
     if encoding == AS_FRAME {
         return d.frame.clone();
     }
@@ -68,6 +68,27 @@ const BROADCAST: DeflateParams = DeflateParams {
     client_max_window_bits: 15,
 };
 
+/// A worker's part of the rooms for WebSocket members (and frame members): a
+/// slow consumer is told 1008 (policy violation) "slow consumer", a frame member
+/// as on a frame server.
+pub(crate) fn rooms(worker: usize, shared: &Arc<ServerCore>) -> Rooms {
+    let mut body = Vec::new();
+    close::encode_close(code::POLICY, "slow consumer", &mut body);
+    let mut slow_error = Vec::new();
+    frame::encode(true, false, opcode::CLOSE, &body, &mut slow_error);
+    let mut frame_slow_error = Vec::new();
+    frame_codec::encode_control(
+        frame_codec::op::ERROR,
+        b"slow consumer",
+        &mut frame_slow_error,
+    );
+    Rooms::new(
+        worker,
+        shared,
+        [slow_error.clone(), slow_error, frame_slow_error],
+    )
+}
+
 impl Service for WsService {
     type Session = Session;
     /// The room a new member waited for is ready.
@@ -76,24 +97,8 @@ impl Service for WsService {
 
     fn start(worker: usize, shared: &Arc<ServerCore>, _own: &()) -> WsService {
         let c = &shared.config;
-        // A slow consumer is told 1008 (policy violation) "slow consumer".
-        let mut body = Vec::new();
-        close::encode_close(code::POLICY, "slow consumer", &mut body);
-        let mut slow_error = Vec::new();
-        frame::encode(true, false, opcode::CLOSE, &body, &mut slow_error);
-        // A frame-protocol member is told as on a frame server.
-        let mut frame_slow_error = Vec::new();
-        frame_codec::encode_control(
-            frame_codec::op::ERROR,
-            b"slow consumer",
-            &mut frame_slow_error,
-        );
         WsService {
-            rooms: Rooms::new(
-                worker,
-                shared,
-                [slow_error.clone(), slow_error, frame_slow_error],
-            ),
+            rooms: rooms(worker, shared),
             cfg: WsConfig {
                 max_message: c.max_message_bytes,
                 max_headers: c.max_headers,
