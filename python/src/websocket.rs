@@ -208,8 +208,7 @@ impl WebSocket {
     }
 
     /// Offers subprotocol `name` (several calls offer several): the first the
-    /// client asks for that is offered is agreed. A client that asks only for
-    /// others is refused with 400.
+    /// client asks for that is offered is agreed.
     fn subprotocol(&self, py: Python<'_>, name: String) -> PyResult<WebSocket> {
         let shown = format!("subprotocol({name:?})");
         self.then(py, Step::Subprotocol(name), shown)
