@@ -24,7 +24,8 @@
  * is thread-safe. Callbacks run on the server's own threads, never on an I/O
  * thread:
  *  - the stats callback on the stats thread ("pierhead-stats");
- *  - HTTP handlers on the handler threads ("pierhead-h<N>"), several at once.
+ *  - HTTP and WebSocket handlers on the handler threads ("pierhead-h<N>"),
+ *    several at once.
  * Inside a callback you may call pierhead_server_stats and pierhead_server_stop
  * (which then starts the stop and returns with complete == 0; it finishes after
  * the callback returns). Do not call pierhead_server_free there.
@@ -368,6 +369,74 @@ typedef enum {
 } pierhead_backplane_state;
 
 /*
+ The type of a WebSocket message (the RFC 6455 opcodes of its first frame).
+ */
+typedef enum {
+  /*
+   A text message: UTF-8.
+   */
+  PIERHEAD_WS_TEXT = 1,
+  /*
+   A binary message: any bytes.
+   */
+  PIERHEAD_WS_BINARY = 2,
+} pierhead_ws_message_type;
+
+/*
+ Which client messages a script reply answers (`pierhead_websocket_reply`).
+ */
+typedef enum {
+  /*
+   Every message (the match data is ignored).
+   */
+  PIERHEAD_WS_MATCH_ANY = 1,
+  /*
+   A text message equal to the match data (UTF-8).
+   */
+  PIERHEAD_WS_MATCH_TEXT = 2,
+  /*
+   A binary message equal to the match data.
+   */
+  PIERHEAD_WS_MATCH_BINARY = 3,
+  /*
+   A text message in which the match data, a regular expression (Rust regex
+   syntax), finds a match: anchor it with `^...$` for the whole message.
+   */
+  PIERHEAD_WS_MATCH_REGEX = 4,
+  /*
+   A text message that parses as JSON equal to the match data's JSON (key
+   order and spacing do not matter).
+   */
+  PIERHEAD_WS_MATCH_JSON = 5,
+} pierhead_ws_match;
+
+/*
+ A fault a WebSocket endpoint plays once (`pierhead_websocket_fault_after`).
+ */
+typedef enum {
+  /*
+   Start the close handshake with a code and reason, then close.
+   */
+  PIERHEAD_WS_FAULT_CLOSE = 1,
+  /*
+   Close the TCP connection without a close frame.
+   */
+  PIERHEAD_WS_FAULT_ABORT = 2,
+  /*
+   Reset the connection (RST).
+   */
+  PIERHEAD_WS_FAULT_RESET = 3,
+  /*
+   Send a frame no client may accept (a reserved opcode).
+   */
+  PIERHEAD_WS_FAULT_INVALID_FRAME = 4,
+  /*
+   Send a text message that is not UTF-8.
+   */
+  PIERHEAD_WS_FAULT_INVALID_UTF8 = 5,
+} pierhead_ws_fault;
+
+/*
  A server configuration being built. Create with `pierhead_config_new`, free
  with `pierhead_config_free` (a started server keeps its own copy).
  */
@@ -389,6 +458,20 @@ typedef struct pierhead_route pierhead_route;
  `pierhead_server_port`, `_stats` and `_stop` on it at the same time.
  */
 typedef struct pierhead_server pierhead_server;
+
+/*
+ A WebSocket endpoint being built. Create with one of the
+ `pierhead_websocket_new_*` calls, free with `pierhead_websocket_free`;
+ `pierhead_route_set_websocket` copies it, so it can be reused or freed after.
+ */
+typedef struct pierhead_websocket pierhead_websocket;
+
+/*
+ The answer a WebSocket handler builds with `pierhead_ws_reply_send` and
+ `pierhead_ws_reply_close`; owned by the library, valid during the call.
+ Starts empty (no answer).
+ */
+typedef struct pierhead_ws_reply pierhead_ws_reply;
 
 /*
  What to run. Set `struct_size` to `sizeof(pierhead_bench_options)` and zero
@@ -928,6 +1011,123 @@ typedef struct {
  */
 typedef void (*pierhead_stats_callback)(void *user_data, const pierhead_stats *stats);
 
+/*
+ What a WebSocket handler is told about the connection a message came on.
+ Valid only during the handler call.
+ */
+typedef struct {
+  /*
+   The connection's id (as in the message log and the request log).
+   */
+  uint64_t connection_id;
+  /*
+   The request target of the upgrade, NUL-terminated (`"/chat?user=1"`).
+   */
+  const char *target;
+  /*
+   The subprotocol agreed, NUL-terminated; NULL when none was.
+   */
+  const char *subprotocol;
+  /*
+   The client messages so far on this connection, this one included (1-based).
+   */
+  uint64_t nth;
+} pierhead_ws_peer;
+
+/*
+ Answers one client message of a WebSocket endpoint: `message_type` is a
+ `pierhead_ws_message_type` value, `data` its `len` bytes (NULL when `len` is
+ 0; valid only during the call). Fill `reply` with `pierhead_ws_reply_send` and
+ `pierhead_ws_reply_close`; return 0. A nonzero return is a failure: the
+ connection is closed with 1011 (internal error), counted in `handler_errors`.
+
+ Runs on one of the server's handler threads (`pierhead-h<N>`), never on an I/O
+ thread; calls for different connections may run at once on different threads,
+ the messages of one connection one at a time, in order (the connection reads
+ no further message until the reply is sent). A call longer than the config's
+ handler timeout fails the connection as a nonzero return does.
+ */
+typedef int (*pierhead_ws_handler)(void *user_data,
+                                   const pierhead_ws_peer *peer,
+                                   int32_t message_type,
+                                   const uint8_t *data,
+                                   size_t len,
+                                   pierhead_ws_reply *reply);
+
+/*
+ One client message in the message log.
+ */
+typedef struct {
+  /*
+   A `pierhead_ws_message_type` value.
+   */
+  int32_t message_type;
+  /*
+   The payload; NULL when `len` is 0.
+   */
+  const uint8_t *data;
+  /*
+   Its length in bytes.
+   */
+  size_t len;
+} pierhead_ws_message;
+
+/*
+ One connection of a WebSocket endpoint, as the message log saw it. Valid only
+ during the callback.
+ */
+typedef struct {
+  /*
+   The connection's id (the upgrade request's in the request log).
+   */
+  uint64_t connection_id;
+  /*
+   The request target of the upgrade, NUL-terminated (`"/chat?user=1"`).
+   */
+  const char *target;
+  /*
+   The id of the route that upgraded it (as `pierhead_server_add_route` gives).
+   */
+  uint64_t route_id;
+  /*
+   The subprotocol agreed, NUL-terminated; NULL when none was.
+   */
+  const char *subprotocol;
+  /*
+   What the client sent, in order: `message_count` messages (the last ones
+   the request log keeps; see `messages_evicted`).
+   */
+  const pierhead_ws_message *messages;
+  /*
+   Number of `messages`.
+   */
+  size_t message_count;
+  /*
+   Messages pushed out of `messages` because the log was full.
+   */
+  uint64_t messages_evicted;
+  /*
+   1 once the connection ended.
+   */
+  uint8_t closed;
+  /*
+   The code of the client's close frame (1005 for one without a code); 0 if
+   it sent none.
+   */
+  uint16_t close_code;
+  /*
+   The reason of the client's close frame, NUL-terminated ("" for none).
+   */
+  const char *close_reason;
+} pierhead_ws_connection;
+
+/*
+ Called once per connection by `pierhead_server_ws_connections`, on the calling
+ thread, before that call returns.
+ */
+typedef void (*pierhead_ws_connection_callback)(void *user_data,
+                                                const pierhead_ws_connection *connection);
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -1382,7 +1582,8 @@ pierhead_result pierhead_server_rooms(const pierhead_server *server,
 
 /*
  Starts a route for `method` (NULL: any method) and the exact `path`; it answers
- `200` with no body until `pierhead_route_respond` or `_set_handler`.
+ `200` with no body until `pierhead_route_respond`, `_set_handler` or
+ `_set_websocket`.
 
  # Safety
  `method` NULL or NUL-terminated; `path` NUL-terminated; `out` valid or NULL.
@@ -1455,6 +1656,18 @@ pierhead_result pierhead_route_set_handler(pierhead_route *route,
                                            pierhead_http_handler handler,
                                            void *user_data,
                                            pierhead_free_callback finalizer);
+
+/*
+ Upgrades matching requests to WebSocket and serves a copy of `ws` (see
+ `pierhead_websocket_new_echo` and the other constructors) instead of a
+ response or handler; usually a `GET` route. A request that is not a valid
+ opening handshake is refused (426 without `Upgrade: websocket`, 400 ...).
+ `ws` may be freed or changed afterwards.
+
+ # Safety
+ `route` NULL or live; `ws` NULL or live.
+ */
+pierhead_result pierhead_route_set_websocket(pierhead_route *route, const pierhead_websocket *ws);
 
 /*
  Answers at most `n` requests (n >= 1); then the route no longer matches and
@@ -1753,6 +1966,203 @@ uint32_t pierhead_version(void);
  The run-time version as text, e.g. "0.1.0" (static, never NULL).
  */
 const char *pierhead_version_string(void);
+
+/*
+ An endpoint that sends every message back as it came (text as text).
+
+ # Safety
+ `out` NULL or valid for one pointer.
+ */
+pierhead_result pierhead_websocket_new_echo(pierhead_websocket **out);
+
+/*
+ An endpoint that answers only what its script says (on-open messages,
+ replies, faults); a message no reply matches gets no answer.
+
+ # Safety
+ `out` NULL or valid for one pointer.
+ */
+pierhead_result pierhead_websocket_new_script(pierhead_websocket **out);
+
+/*
+ An endpoint whose connections join `room` (NUL-terminated UTF-8): each
+ member's messages go to the other members of that room on this server.
+
+ # Safety
+ `room` NULL or NUL-terminated; `out` NULL or valid for one pointer.
+ */
+pierhead_result pierhead_websocket_new_room(const char *room, pierhead_websocket **out);
+
+/*
+ An endpoint that calls `handler` for each client message (see
+ `pierhead_ws_handler`); `finalizer` (may be NULL) gets `user_data` once no
+ copy of the endpoint (builder, route, config, server) can call it any more.
+
+ # Safety
+ `out` NULL or valid for one pointer; `user_data` usable from the handler
+ threads.
+ */
+pierhead_result pierhead_websocket_new_handler(pierhead_ws_handler handler,
+                                               void *user_data,
+                                               pierhead_free_callback finalizer,
+                                               pierhead_websocket **out);
+
+/*
+ Frees a builder. NULL is accepted and ignored.
+
+ # Safety
+ `ws` NULL or from a `pierhead_websocket_new_*` call, not freed yet.
+ */
+void pierhead_websocket_free(pierhead_websocket *ws);
+
+/*
+ Sends a message as soon as a connection is open (in the order added):
+ `message_type` a `pierhead_ws_message_type` value, a copy of `len` bytes at
+ `data` (text must be UTF-8: else the error names `websocket.send_on_open`).
+
+ # Safety
+ `ws` NULL or live; `data` valid for `len` bytes (NULL if 0).
+ */
+pierhead_result pierhead_websocket_send_on_open(pierhead_websocket *ws,
+                                                int32_t message_type,
+                                                const uint8_t *data,
+                                                size_t len);
+
+/*
+ Answers a client message that `match_kind` (a `pierhead_ws_match` value) with
+ `match_len` bytes at `match_data` matches with a message (`message_type`, `len`
+ bytes at `data`). Every rule that matches a message sends its reply, in the
+ order the rules were added (add the same match several times for several
+ replies); a message some rule answers is not echoed, put in the room or given
+ to the handler. A regular expression or JSON that does not parse, or text that is
+ not UTF-8, is `PIERHEAD_RESULT_INVALID_PARAMETER` naming `websocket.reply`.
+
+ # Safety
+ `ws` NULL or live; `match_data` valid for `match_len` bytes and `data` for
+ `len` bytes (each NULL if its length is 0).
+ */
+pierhead_result pierhead_websocket_reply(pierhead_websocket *ws,
+                                         int32_t match_kind,
+                                         const uint8_t *match_data,
+                                         size_t match_len,
+                                         int32_t message_type,
+                                         const uint8_t *data,
+                                         size_t len);
+
+/*
+ Plays `fault` (a `pierhead_ws_fault` value) once `messages` client messages
+ were answered (0: right after the on-open messages). `code` and `reason`
+ (NUL-terminated UTF-8, NULL for none) are the close frame's, for
+ `PIERHEAD_WS_FAULT_CLOSE` only: a code a server may not send (1000-1003,
+ 1007-1014 and 3000-4999 it may) or a reason over 123 bytes is
+ `PIERHEAD_RESULT_INVALID_PARAMETER` naming `websocket.fault`.
+
+ # Safety
+ `ws` NULL or live; `reason` NULL or NUL-terminated.
+ */
+pierhead_result pierhead_websocket_fault_after(pierhead_websocket *ws,
+                                               uint64_t messages,
+                                               int32_t fault,
+                                               uint16_t code,
+                                               const char *reason);
+
+/*
+ Offers subprotocol `name` (NUL-terminated; a token, else
+ `PIERHEAD_RESULT_INVALID_PARAMETER` naming `websocket.subprotocol`): the first
+ protocol a client lists that the endpoint offers is agreed (the handler's
+ `peer->subprotocol`, the log's `subprotocol`).
+
+ # Safety
+ `ws` NULL or live; `name` NULL or NUL-terminated.
+ */
+pierhead_result pierhead_websocket_add_subprotocol(pierhead_websocket *ws, const char *name);
+
+/*
+ Refuses every upgrade with HTTP `status` (200-599 but 101; else
+ `PIERHEAD_RESULT_INVALID_PARAMETER` naming `websocket.refuse`).
+
+ # Safety
+ `ws` NULL or live.
+ */
+pierhead_result pierhead_websocket_refuse(pierhead_websocket *ws, uint16_t status);
+
+/*
+ Sends each message `ms` milliseconds after it is due (later messages wait
+ behind earlier ones).
+
+ # Safety
+ `ws` NULL or live.
+ */
+pierhead_result pierhead_websocket_set_delay(pierhead_websocket *ws, uint64_t ms);
+
+/*
+ Sends each message's bytes `bytes` (at least 1, else
+ `PIERHEAD_RESULT_INVALID_PARAMETER` naming `websocket.drip`) at a time,
+ `interval_ms` milliseconds apart.
+
+ # Safety
+ `ws` NULL or live.
+ */
+pierhead_result pierhead_websocket_set_drip(pierhead_websocket *ws,
+                                            size_t bytes,
+                                            uint64_t interval_ms);
+
+/*
+ Sends each message as frames of at most `bytes` payload bytes (at least 1,
+ else `PIERHEAD_RESULT_INVALID_PARAMETER` naming `websocket.fragment`).
+
+ # Safety
+ `ws` NULL or live.
+ */
+pierhead_result pierhead_websocket_set_fragment(pierhead_websocket *ws, size_t bytes);
+
+/*
+ Answers no ping (a client's keep-alive must notice).
+
+ # Safety
+ `ws` NULL or live.
+ */
+pierhead_result pierhead_websocket_set_no_pong(pierhead_websocket *ws);
+
+/*
+ Adds a message to the handler's answer (sent in the order added):
+ `message_type` a `pierhead_ws_message_type` value, a copy of `len` bytes at
+ `data` (text must be UTF-8). After `pierhead_ws_reply_close`,
+ `PIERHEAD_RESULT_INVALID_PARAMETER`.
+
+ # Safety
+ `reply` NULL or the running handler's; `data` valid for `len` bytes.
+ */
+pierhead_result pierhead_ws_reply_send(pierhead_ws_reply *reply,
+                                       int32_t message_type,
+                                       const uint8_t *data,
+                                       size_t len);
+
+/*
+ After the messages, starts the close handshake with `code` (one a server may
+ send: 1000-1003, 1007-1014, 3000-4999) and `reason` (NUL-terminated UTF-8 of
+ at most 123 bytes; NULL for none); else `PIERHEAD_RESULT_INVALID_PARAMETER`
+ naming `code` or `reason`. Once per reply.
+
+ # Safety
+ `reply` NULL or the running handler's; `reason` NULL or NUL-terminated.
+ */
+pierhead_result pierhead_ws_reply_close(pierhead_ws_reply *reply,
+                                        uint16_t code,
+                                        const char *reason);
+
+/*
+ The message log: calls `callback` for each connection of the server's
+ WebSocket routes, oldest first (the last `request_log` of them), on the
+ calling thread, then returns. Nothing is logged unless
+ `pierhead_config_set_request_log` turned the request log on.
+
+ # Safety
+ `server` NULL or live; `callback` a valid function.
+ */
+pierhead_result pierhead_server_ws_connections(const pierhead_server *server,
+                                               pierhead_ws_connection_callback callback,
+                                               void *user_data);
 
 #ifdef __cplusplus
 }  // extern "C"

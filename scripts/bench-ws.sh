@@ -23,11 +23,22 @@
 #             runs go to bench/out/ws-callgrind-*.txt.
 #   memory    RSS per idle member: IDLE_MEMBERS members in a room, RSS delta / N,
 #             pierhead ws, ws with deflate agreed, frame.
+#   loadgen   the load generators (not run by default): `pierhead bench ws://`
+#             against a Node `ws` client doing the same work
+#             (bench/ws_node_client.js: every echo compared, every latency
+#             recorded), both pinned to CPU 1 against `pierhead serve --protocol
+#             ws` on CPU 0, a fresh server per run; 64-byte binary messages,
+#             closed loop on each of LG_CONNS connection counts, LG_SECONDS per
+#             run, LG_ROUNDS rounds alternating the two; then open loop at each
+#             of LG_RATES messages/s on LG_RATE_CONNS connections. The
+#             generator's CPU is its whole life's user + system
+#             (bench/cpu_of.py), start-up included.
 #
-# Usage: scripts/bench-ws.sh [echo] [fanout] [callgrind] [memory]
+# Usage: scripts/bench-ws.sh [echo] [fanout] [callgrind] [memory] [loadgen]
 # Env: ECHO_CONNS (8), ECHO_SECONDS (5), ECHO_RUNS (3), FANOUT_SIZES ("1000 10000"),
 #      FANOUT_ROUNDS (200), CG_MEMBERS (1000), CG_ECHO (20000: messages of the long
-#      echo run, under callgrind), IDLE_MEMBERS (10000).
+#      echo run, under callgrind), IDLE_MEMBERS (10000), LG_CONNS ("50 500"),
+#      LG_SECONDS (10), LG_ROUNDS (3), LG_RATES ("20000 50000"), LG_RATE_CONNS (50).
 # Installs (Debian) node, node-ws, valgrind, zlib1g-dev when missing; Python
 # `websockets` goes into a venv in bench/out.
 set -euo pipefail
@@ -40,6 +51,11 @@ FANOUT_SIZES=${FANOUT_SIZES:-1000 10000}
 FANOUT_ROUNDS=${FANOUT_ROUNDS:-200}
 CG_MEMBERS=${CG_MEMBERS:-1000}
 IDLE_MEMBERS=${IDLE_MEMBERS:-10000}
+LG_CONNS=${LG_CONNS:-50 500}
+LG_SECONDS=${LG_SECONDS:-10}
+LG_ROUNDS=${LG_ROUNDS:-3}
+LG_RATES=${LG_RATES:-20000 50000}
+LG_RATE_CONNS=${LG_RATE_CONNS:-50}
 OUT=bench/out
 mkdir -p "$OUT"
 . scripts/bench-lib.sh
@@ -196,4 +212,103 @@ if [[ " $PARTS " == *" memory "* ]]; then
             'BEGIN { printf "| %s | %.1f | %.1f | %.0f |\n", k, r0 / 1024, r1 / 1024, (r1 - r0) * 1024 / m }'
     done
     echo
+fi
+
+# lg_run GEN CONNS [RATE]: one run of generator GEN (pierhead | node) against the
+# server at $port, pinned to CPU 1; prints `messages/s generator-CPU-s p50-us
+# p99-us send-lag-p99-us` (the lag `-` in closed loop).
+lg_run() {
+    local gen=$1 n=$2 rate=${3:-} out=$OUT/ws-loadgen-$1.json cmd
+    case $gen in
+        pierhead)
+            cmd=(./target/release/pierhead bench "ws://127.0.0.1:$port/" -c "$n" -t 1
+                -d "${LG_SECONDS}s" --body-size 64 -q --json "$out" ${rate:+--rate "$rate"})
+            ;;
+        node)
+            cmd=(node bench/ws_node_client.js "ws://127.0.0.1:$port/" "$n" "$LG_SECONDS"
+                --size 64 ${rate:+--rate "$rate"})
+            ;;
+    esac
+    taskset -c 1 python3 bench/cpu_of.py "${cmd[@]}" >"$OUT/ws-loadgen-$gen.out"
+    [ "$gen" = pierhead ] || grep '^{' "$OUT/ws-loadgen-$gen.out" >"$out"
+    local cpu
+    cpu=$(awk '/^cpu_seconds/ {print $2}' "$OUT/ws-loadgen-$gen.out")
+    python3 - "$out" "$cpu" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+if "latency" in r:  # pierhead bench's schema
+    assert r["errors_total"] == 0, r["errors"]
+    rate, lat = r["requests_per_s"], r["latency"]
+    p50, p99 = lat["p50_us"], lat["p99_us"]
+    lag = (r["send_lag"] or {}).get("p99_us", "-")
+else:
+    assert r["errors"] == 0, r
+    rate, p50, p99 = r["messages_per_s"], r["p50_us"], r["p99_us"]
+    lag = r["send_lag_p99_us"] if r["send_lag_p99_us"] is not None else "-"
+print(f"{rate:.0f} {sys.argv[2]} {p50} {p99} {lag}")
+PY
+}
+
+# lg_median FILE GEN: the median of each column of GEN's rows in FILE (rows
+# `gen msgs/s cpu-s msgs-per-cpu-s p50 p99`).
+lg_median() {
+    local col vals
+    for col in 2 3 4 5 6; do
+        vals=$(awk -v g="$2" -v c=$col '$1 == g {print $c}' "$1" | sort -g)
+        awk '{v[NR] = $1} END { printf "%s ", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }' <<<"$vals"
+    done
+}
+
+# lg_table CONNS [RATE]: LG_ROUNDS rounds of both generators, alternating, then
+# the medians and the ratio of pierhead's to Node's.
+lg_table() {
+    local n=$1 rate=${2:-} rows=$OUT/ws-loadgen-rows.txt run gen line
+    : >"$rows"
+    echo "| generator | round | messages/s | generator CPU s | messages per generator CPU-s | p50 µs | p99 µs | send lag p99 µs | server CPU s |"
+    echo "|---|---|---|---|---|---|---|---|---|"
+    for run in $(seq "$LG_ROUNDS"); do
+        for gen in pierhead node; do
+            start_server pierhead-ws
+            local s0 s1
+            s0=$(cpu_ticks "$pid")
+            line=$(lg_run $gen "$n" "$rate")
+            s1=$(cpu_ticks "$pid")
+            stop_server
+            read -r msgs cpu p50 p99 lag <<<"$line"
+            awk -v g=$gen -v r=$run -v m="$msgs" -v c="$cpu" -v a="$p50" -v b="$p99" -v l="$lag" \
+                -v s=$((s1 - s0)) -v t="$TICK" -v d="$LG_SECONDS" \
+                'BEGIN { printf "| %s | %d | %.0f | %.2f | %.0f | %s | %s | %s | %.2f |\n",
+                         g, r, m, c, m * d / c, a, b, l, s / t }'
+            awk -v g=$gen -v m="$msgs" -v c="$cpu" -v a="$p50" -v b="$p99" -v d="$LG_SECONDS" \
+                'BEGIN { printf "%s %.0f %.3f %.0f %s %s\n", g, m, c, m * d / c, a, b }' >>"$rows"
+        done
+    done
+    local p q
+    p=$(lg_median "$rows" pierhead)
+    q=$(lg_median "$rows" node)
+    echo
+    echo "Medians of $LG_ROUNDS rounds:"
+    echo
+    echo "| generator | messages/s | generator CPU s | messages per generator CPU-s | p50 µs | p99 µs |"
+    echo "|---|---|---|---|---|---|"
+    read -r m c e a b <<<"$p"
+    echo "| pierhead bench | $m | $c | $e | $a | $b |"
+    read -r m2 c2 e2 a2 b2 <<<"$q"
+    echo "| node-ws client | $m2 | $c2 | $e2 | $a2 | $b2 |"
+    awk -v m=$m -v c=$c -v e=$e -v m2=$m2 -v c2=$c2 -v e2=$e2 \
+        'BEGIN { printf "| pierhead / node | %.2fx | %.2fx | %.2fx | | |\n", m / m2, c / c2, e / e2 }'
+    echo
+}
+
+if [[ " $PARTS " == *" loadgen "* ]]; then
+    for n in $LG_CONNS; do
+        echo "### Load generators, echo 64 B, closed loop, $n connections, ${LG_SECONDS} s per run"
+        echo
+        lg_table "$n"
+    done
+    for rate in $LG_RATES; do
+        echo "### Load generators, echo 64 B, open loop at $rate/s, $LG_RATE_CONNS connections, ${LG_SECONDS} s per run"
+        echo
+        lg_table "$LG_RATE_CONNS" "$rate"
+    done
 fi

@@ -4,7 +4,8 @@
 # -Wall -Wextra -Wpedantic -Werror against the committed header and runs the tests:
 # linked dynamically under AddressSanitizer + UBSan, statically under the same,
 # and once under valgrind (--error-exitcode=1 --leak-check=full); tests/c/test_tls.c
-# (an OpenSSL client of a TLS server) under ASan + UBSan. Starts a
+# (an OpenSSL client of a TLS server) and tests/c/test_ws_routes.c (a raw RFC 6455
+# client of WebSocket routes) under ASan + UBSan. Starts a
 # redis-server on a free loopback port for the backplane test, and stops it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -65,6 +66,10 @@ ASAN_OPTIONS=detect_leaks=0 "$out/test_static"
 echo "== TLS test: an OpenSSL client (libssl-dev), dynamic, ASan + UBSan"
 gcc "${CFLAGS[@]}" "${SAN[@]}" $cflags tests/c/test_tls.c $libs -lssl -lcrypto -o "$out/test_tls"
 ASAN_OPTIONS=detect_leaks=0 LD_LIBRARY_PATH=$prefix/lib "$out/test_tls"
+
+echo "== WebSocket routes: a raw RFC 6455 client, dynamic, ASan + UBSan"
+gcc "${CFLAGS[@]}" "${SAN[@]}" $cflags tests/c/test_ws_routes.c $libs -lpthread -o "$out/test_ws_routes"
+ASAN_OPTIONS=detect_leaks=0 LD_LIBRARY_PATH=$prefix/lib "$out/test_ws_routes"
 
 echo "== host signals: SIGPIPE at its default, SIGPROF every 1 ms, under load (ASan + UBSan)"
 gcc "${CFLAGS[@]}" "${SAN[@]}" $cflags tests/c/test_signals.c $libs -lpthread -o "$out/test_signals"

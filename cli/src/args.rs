@@ -28,7 +28,8 @@ pub fn parse_interval(s: &str) -> Result<Option<Duration>, String> {
     }
 }
 
-/// `--route "METHOD PATH [STATUS [BODY|@FILE]]"`: [`Route::from_spec`].
+/// `--route "METHOD PATH [STATUS [BODY|@FILE]]"` (or `"METHOD PATH websocket
+/// echo|room NAME"`): [`Route::from_spec`].
 pub fn parse_route(s: &str) -> Result<Route, String> {
     Route::from_spec(s).map_err(|e| e.to_string())
 }

@@ -72,8 +72,9 @@ pub struct ServeArgs {
     #[arg(long, default_value = "5s", value_parser = parse_duration)]
     stop_timeout: Duration,
     /// HTTP route "METHOD PATH [STATUS [BODY|@FILE]]" (METHOD `*`: any; PATH ending
-    /// in `*`: prefix). Repeatable; tried in order. Without routes every request
-    /// gets "hello".
+    /// in `*`: prefix), or a WebSocket endpoint "METHOD PATH websocket echo|room
+    /// NAME". Repeatable; tried in order. Without routes every request gets
+    /// "hello".
     #[arg(long = "route", value_parser = parse_route)]
     routes: Vec<Route>,
     /// Status for requests no route matches (when routes are given).

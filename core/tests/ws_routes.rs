@@ -211,14 +211,24 @@ fn a_handler_answers_each_message_in_order_and_may_close() {
 }
 
 #[test]
-fn a_handler_that_panics_closes_with_1011_and_counts() {
+fn a_handler_that_panics_or_gives_a_bad_close_code_closes_with_1011_and_counts() {
     let server = server(vec![Route::get("/h").websocket(WebSocket::handler(
-        |_: &WsPeer, _: &WsMessage| -> WsReply { panic!("on purpose") },
+        |_: &WsPeer, m: &WsMessage| -> WsReply {
+            if m.as_bytes() == b"bad code" {
+                return WsReply {
+                    messages: vec![],
+                    close: Some((1005, String::new())),
+                };
+            }
+            panic!("on purpose")
+        },
     ))]);
-    let mut ws = client(server.local_addr(), "/h");
-    ws.send(Message::text("x")).unwrap();
-    assert!(matches!(next(&mut ws), Message::Close(Some(f)) if u16::from(f.code) == 1011));
-    assert_eq!(server.stats().handler_errors, 1);
+    for (n, message) in [(1, "x"), (2, "bad code")] {
+        let mut ws = client(server.local_addr(), "/h");
+        ws.send(Message::text(message)).unwrap();
+        assert!(matches!(next(&mut ws), Message::Close(Some(f)) if u16::from(f.code) == 1011));
+        assert_eq!(server.stats().handler_errors, n);
+    }
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! What every export does at the C boundary: running its body with panics
-//! caught ([`guard`]), checking pointer arguments ([`non_null`]), reading C
-//! strings and buffers ([`c_str`], [`bytes`]) and writing text into a caller's
-//! buffer ([`copy_text`]). Failures are `pierhead_result` values with the detail
+//! caught ([`guard`]), checking pointer arguments ([`non_null`], [`required`]), reading C
+//! strings and buffers ([`c_str`], [`bytes`]), making C strings for callbacks
+//! ([`c_string`]) and writing text into a caller's buffer ([`copy_text`]). Failures are `pierhead_result` values with the detail
 //! recorded for `pierhead_last_error_message`.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -32,6 +32,15 @@ pub(crate) fn non_null<T>(p: *mut T, name: &str) -> Result<*mut T, pierhead_resu
     Ok(p)
 }
 
+/// A NULL function pointer (a callback, a handler) is
+/// `PIERHEAD_RESULT_NULL_PARAMETER`.
+pub(crate) fn required<F>(f: Option<F>, name: &str) -> Result<F, pierhead_result> {
+    f.ok_or_else(|| {
+        set_last_error(format!("{name} is NULL"));
+        pierhead_result::PIERHEAD_RESULT_NULL_PARAMETER
+    })
+}
+
 /// Reads a NUL-terminated C string as UTF-8.
 ///
 /// # Safety
@@ -50,6 +59,12 @@ pub(crate) unsafe fn c_str<'a>(
         set_last_error(format!("{field} is not UTF-8"));
         pierhead_result::PIERHEAD_RESULT_INVALID_PARAMETER
     })
+}
+
+/// `s` as a C string for a callback; a NUL inside (a client may send one) shows as
+/// `%00`, since a C string cannot hold it.
+pub(crate) fn c_string(s: &str) -> std::ffi::CString {
+    std::ffi::CString::new(s.replace('\0', "%00")).unwrap_or_default()
 }
 
 /// Copies `len` bytes at `ptr` (NULL allowed for 0).

@@ -99,6 +99,9 @@ mod tests {
         round_trip::<pierhead_tls_bad_cert>();
         round_trip::<pierhead_tls_fault>();
         round_trip::<pierhead_bench_protocol>();
+        round_trip::<pierhead_ws_message_type>();
+        round_trip::<pierhead_ws_match>();
+        round_trip::<pierhead_ws_fault>();
     }
 
     #[test]

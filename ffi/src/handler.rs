@@ -8,12 +8,12 @@
 //! library too; the handler fills it with the `pierhead_http_response_*` functions
 //! (in `http`), which copy what they are given.
 
-use std::ffi::CString;
 use std::sync::Arc;
 
 use pierhead::{Handler, Request, Response, Route};
 
-use crate::result::{pierhead_result, set_last_error};
+use crate::boundary::{c_string, required};
+use crate::result::pierhead_result;
 use crate::UserData;
 
 /// One request header: name and value with their lengths (not NUL-terminated).
@@ -81,10 +81,7 @@ pub(crate) fn handler_with_data(
     user_data: *mut libc::c_void,
     finalizer: crate::pierhead_free_callback,
 ) -> Result<(CHandler, Arc<UserData>), pierhead_result> {
-    let Some(handler) = handler else {
-        set_last_error("handler is NULL".to_owned());
-        return Err(pierhead_result::PIERHEAD_RESULT_NULL_PARAMETER);
-    };
+    let handler = required(handler, "handler")?;
     Ok((handler, Arc::new(UserData::new(user_data, finalizer))))
 }
 
@@ -113,9 +110,8 @@ impl Handler for CallC {
 /// Calls a C handler for `req`; a false return fails the request: `Err` with the
 /// 500 to send.
 fn call_handler(handler: CHandler, data: &UserData, req: &Request) -> Result<Response, Response> {
-    let text = |s: &str| CString::new(s.replace('\0', "%00")).unwrap_or_default();
-    let method = text(&req.method);
-    let target = text(&req.target);
+    let method = c_string(&req.method);
+    let target = c_string(&req.target);
     let headers: Vec<pierhead_header> = req
         .headers
         .iter()

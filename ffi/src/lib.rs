@@ -27,7 +27,9 @@
 //! `faults` (chaos, connect faults), `rooms` (publish, list), `backplane` (the
 //! Redis backplane's setter, state and error), `bench` (the load generator:
 //! options and result structs), `metrics` (stats as Prometheus text), `tls`
-//! (certificates, misbehaving ones, faults, the CA), `version`. This file holds
+//! (certificates, misbehaving ones, faults, the CA), `websocket` (WebSocket
+//! endpoints of the HTTP mock: the builder, the handler callback, the message
+//! log), `version`. This file holds
 //! [`UserData`], the `void *user_data` every callback takes with its finalizer.
 //!
 //! All `unsafe` of the project's C surface lives in this crate; each block says why
@@ -54,6 +56,7 @@ mod stats;
 mod stream;
 mod tls;
 mod version;
+mod websocket;
 
 pub use backplane::*;
 pub use bench::*;
@@ -71,6 +74,7 @@ pub use stats::*;
 pub use stream::*;
 pub use tls::*;
 pub use version::*;
+pub use websocket::*;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 

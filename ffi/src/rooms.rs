@@ -2,7 +2,7 @@
 
 use pierhead::PublishError;
 
-use crate::boundary::{c_str, guard_try, non_null};
+use crate::boundary::{c_str, guard_try, non_null, required};
 use crate::result::{pierhead_result, set_last_error};
 use crate::server::{pierhead_server, server_ref};
 use crate::stats::write_sized;
@@ -101,10 +101,7 @@ pub unsafe extern "C" fn pierhead_server_rooms(
     guard_try(|| {
         // SAFETY: forwarded from the caller.
         let server = unsafe { server_ref(server) }?;
-        let Some(callback) = callback else {
-            set_last_error("callback is NULL".to_owned());
-            return Err(pierhead_result::PIERHEAD_RESULT_NULL_PARAMETER);
-        };
+        let callback = required(callback, "callback")?;
         for (name, members) in server.inner.rooms() {
             // A room name is UTF-8 from a client and may hold NUL bytes, which a C
             // string cannot: they are left out of the name given to C.

@@ -1,5 +1,5 @@
 //! `pierhead_route`: a route with everything the Rust `Route` has (matchers, use
-//! count, fault, response or handler), added to a config before start or to a
+//! count, fault, response, handler or WebSocket endpoint), added to a config before start or to a
 //! running server (after its routes, or at a position).
 
 use std::time::Duration;
@@ -12,6 +12,7 @@ use crate::enums::CEnum;
 use crate::handler::{handler_with_data, pierhead_http_handler, with_c_handler};
 use crate::result::{pierhead_result, set_last_error};
 use crate::server::{pierhead_server, server_ref};
+use crate::websocket::pierhead_websocket;
 
 /// A route being built. Create with `pierhead_route_new`, free with
 /// `pierhead_route_free`; adding it copies it, so it can be reused or freed after.
@@ -51,7 +52,8 @@ c_enum!(pierhead_fault {
 });
 
 /// Starts a route for `method` (NULL: any method) and the exact `path`; it answers
-/// `200` with no body until `pierhead_route_respond` or `_set_handler`.
+/// `200` with no body until `pierhead_route_respond`, `_set_handler` or
+/// `_set_websocket`.
 ///
 /// # Safety
 /// `method` NULL or NUL-terminated; `path` NUL-terminated; `out` valid or NULL.
@@ -263,6 +265,28 @@ pub unsafe extern "C" fn pierhead_route_set_handler(
         Err(e) => return e,
     };
     let apply = move |r: Route| Ok(with_c_handler(r, handler, data));
+    // SAFETY: forwarded from the caller.
+    unsafe { with_route(route, apply) }
+}
+
+/// Upgrades matching requests to WebSocket and serves a copy of `ws` (see
+/// `pierhead_websocket_new_echo` and the other constructors) instead of a
+/// response or handler; usually a `GET` route. A request that is not a valid
+/// opening handshake is refused (426 without `Upgrade: websocket`, 400 ...).
+/// `ws` may be freed or changed afterwards.
+///
+/// # Safety
+/// `route` NULL or live; `ws` NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn pierhead_route_set_websocket(
+    route: *mut pierhead_route,
+    ws: *const pierhead_websocket,
+) -> pierhead_result {
+    let apply = |r: Route| {
+        let ws = non_null(ws.cast_mut(), "ws")?;
+        // SAFETY: non-NULL and live, as promised.
+        Ok(r.websocket(unsafe { &*ws }.inner.clone()))
+    };
     // SAFETY: forwarded from the caller.
     unsafe { with_route(route, apply) }
 }

@@ -1,16 +1,18 @@
 //! A route written on one line, as `pierhead serve --route` and
-//! `python -m pierhead serve --route` take it: `METHOD PATH [STATUS [BODY|@FILE]]`.
+//! `python -m pierhead serve --route` take it: `METHOD PATH [STATUS [BODY|@FILE]]`,
+//! or `METHOD PATH websocket echo|room NAME` for a WebSocket endpoint.
 
 use std::io;
 use std::path::PathBuf;
 
 use super::response::Response;
 use super::route::Route;
+use super::websocket::WebSocket;
 use crate::error::ConfigError;
 use crate::syntax::invalid;
 
 /// The form of a route spec, as error messages show it.
-const FORM: &str = "`METHOD PATH [STATUS [BODY|@FILE]]`";
+const FORM: &str = "`METHOD PATH [STATUS [BODY|@FILE]]` or `METHOD PATH websocket echo|room NAME`";
 
 /// Why a route spec was refused.
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +49,8 @@ impl Route {
     /// the rest of the line, sent as `text/plain` with a newline added, or `@FILE`
     /// to send that file's bytes as `application/octet-stream`; without a BODY the
     /// answer is empty. The route is validated (and only then is the file read).
+    /// `METHOD PATH websocket echo` and `METHOD PATH websocket room NAME` make a
+    /// WebSocket endpoint ([`Route::websocket`]) that echoes, or joins room NAME.
     ///
     /// ```
     /// use pierhead::{PathMatch, Route};
@@ -55,18 +59,13 @@ impl Route {
     /// assert_eq!(r.get_path(), &PathMatch::Prefix("/api/".into()));
     /// let e = Route::from_spec("GET /x hello world").unwrap_err();
     /// assert_eq!(e.field(), "route.status");
+    /// assert!(Route::from_spec("GET /chat websocket room lobby").is_ok());
     /// ```
     pub fn from_spec(spec: &str) -> Result<Route, RouteSpecError> {
         let mut parts = spec.trim().splitn(4, ' ');
         let (Some(method), Some(path)) = (parts.next().filter(|m| !m.is_empty()), parts.next())
         else {
             return Err(invalid("route", spec, FORM).into());
-        };
-        let status = match parts.next() {
-            Some(s) => s
-                .parse::<u16>()
-                .map_err(|_| invalid("route.status", s, "a status code (100..=999)"))?,
-            None => 200,
         };
         let (path, prefix) = match path.strip_suffix('*') {
             Some(p) if p.starts_with('/') => (p, true),
@@ -80,6 +79,24 @@ impl Route {
         if prefix {
             route = route.prefix();
         }
+        let third = parts.next();
+        if third == Some("websocket") {
+            let rest = parts.next().unwrap_or("");
+            let endpoint = match rest.split_once(' ') {
+                None if rest == "echo" => WebSocket::echo(),
+                Some(("room", name)) if !name.is_empty() => WebSocket::room(name),
+                _ => return Err(invalid("route.websocket", rest, "`echo` or `room NAME`").into()),
+            };
+            let route = route.websocket(endpoint);
+            route.validate()?;
+            return Ok(route);
+        }
+        let status = match third {
+            Some(s) => s
+                .parse::<u16>()
+                .map_err(|_| invalid("route.status", s, "a status code (100..=999)"))?,
+            None => 200,
+        };
         route = route.respond(Response::new(status));
         route.validate()?;
         Ok(match parts.next() {
@@ -111,6 +128,34 @@ mod tests {
         match &r.action {
             Action::Static(r) => r,
             Action::Handler(_) | Action::WebSocket(_) => panic!("not a response"),
+        }
+    }
+
+    #[test]
+    fn websocket_specs_make_endpoints() {
+        for (spec, room) in [
+            ("GET /ws websocket echo", None),
+            ("GET /chat websocket room café lobby", Some("café lobby")),
+        ] {
+            let r = Route::from_spec(spec).unwrap();
+            match &r.action {
+                Action::WebSocket(w) => match (&w.behavior, room) {
+                    (crate::routing::WsBehavior::Echo, None) => {}
+                    (crate::routing::WsBehavior::Room(n), Some(room)) => assert_eq!(n, room),
+                    (b, _) => panic!("{spec}: {b:?}"),
+                },
+                _ => panic!("{spec}: not a WebSocket route"),
+            }
+        }
+        for bad in [
+            "GET /ws websocket",
+            "GET /ws websocket room",
+            "GET /ws websocket talk",
+        ] {
+            assert_eq!(
+                Route::from_spec(bad).unwrap_err().field(),
+                "route.websocket"
+            );
         }
     }
 

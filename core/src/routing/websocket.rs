@@ -147,7 +147,8 @@ pub enum WsFault {
     InvalidUtf8,
 }
 
-/// What a handler answers to one message ([`WsHandler`]).
+/// What a handler answers to one message ([`WsHandler`]). A close code a server
+/// may not send (see [`WsFault::Close`]) fails the handler: 1011.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct WsReply {
     /// Messages to send, in order.
@@ -316,9 +317,9 @@ impl WebSocket {
         self
     }
 
-    /// Answers a client message that `when` matches with `reply`. Rules are tried
-    /// in order; every rule of the first `when` that matches is sent (give the same
-    /// match several times for several replies).
+    /// Answers a client message that `when` matches with `reply`. Every rule whose
+    /// `when` matches sends its reply, in the order the rules were given (give the
+    /// same match several times for several replies).
     pub fn reply(mut self, when: WsMatch, reply: WsMessage) -> WebSocket {
         self.replies.push((when, reply));
         self
@@ -333,8 +334,8 @@ impl WebSocket {
 
     /// Offers subprotocol `name`: the first protocol the client lists in
     /// `Sec-WebSocket-Protocol` that this endpoint offers is agreed. A client that
-    /// asks for protocols of which none is offered is refused with 400 when the
-    /// endpoint offers any (it gets no protocol when the endpoint offers none).
+    /// asks only for protocols not offered is answered without the header, as RFC
+    /// 6455 section 4.2.2 says (a strict client then fails the handshake itself).
     pub fn subprotocol(mut self, name: impl Into<String>) -> WebSocket {
         self.subprotocols.push(name.into());
         self
@@ -352,15 +353,16 @@ impl WebSocket {
         self
     }
 
-    /// Sends each message's bytes `bytes` at a time, `interval` apart.
+    /// Sends each message's bytes `bytes` at a time (at least 1), `interval` apart.
     pub fn drip(mut self, bytes: usize, interval: Duration) -> WebSocket {
-        self.drip = Some((bytes.max(1), interval));
+        self.drip = Some((bytes, interval));
         self
     }
 
-    /// Sends each message as frames of at most `bytes` payload bytes each.
+    /// Sends each message as frames of at most `bytes` payload bytes each (at
+    /// least 1).
     pub fn fragment(mut self, bytes: usize) -> WebSocket {
-        self.fragment = Some(bytes.max(1));
+        self.fragment = Some(bytes);
         self
     }
 
@@ -381,6 +383,17 @@ impl WebSocket {
                         got: s.to_string(),
                         expected: "a status to refuse an upgrade with (200-599)",
                     },
+                });
+            }
+        }
+        for (field, zero) in [
+            ("websocket.fragment", self.fragment == Some(0)),
+            ("websocket.drip", matches!(self.drip, Some((0, _)))),
+        ] {
+            if zero {
+                return Err(ConfigError {
+                    field,
+                    problem: ConfigProblem::TooSmall { min: 1, got: 0 },
                 });
             }
         }

@@ -19,8 +19,9 @@ pub struct WsConnection {
     pub route: RouteId,
     /// The subprotocol agreed, if any.
     pub subprotocol: Option<String>,
-    /// What the client sent, in order (the last `request_log` messages; see
-    /// `messages_evicted`).
+    /// What the client sent, in order (the last `request_log` messages, see
+    /// `messages_evicted`; each cut to `request_log_body_bytes`, as request bodies
+    /// are, a text message at a character boundary).
     pub messages: Vec<WsMessage>,
     /// Messages pushed out of `messages` because it was full.
     pub messages_evicted: u64,
@@ -41,14 +42,18 @@ pub(crate) struct WsLog {
     connections: Ring<Entry>,
     /// Most messages kept per connection.
     per_connection: usize,
+    /// Longest message kept (longer ones are cut).
+    message_limit: usize,
 }
 
 impl WsLog {
-    /// Keeps the last `capacity` connections and the last `capacity` messages of each.
-    pub(crate) fn new(capacity: usize) -> WsLog {
+    /// Keeps the last `capacity` connections and the last `capacity` messages of
+    /// each, each cut to `message_limit` bytes.
+    pub(crate) fn new(capacity: usize, message_limit: usize) -> WsLog {
         WsLog {
             connections: Ring::new(capacity),
             per_connection: capacity,
+            message_limit,
         }
     }
 
@@ -75,6 +80,7 @@ impl WsLog {
         Recorder {
             entry,
             limit: self.per_connection,
+            message_limit: self.message_limit,
         }
     }
 
@@ -102,6 +108,7 @@ fn lock(e: &Entry) -> std::sync::MutexGuard<'_, WsConnection> {
 pub(crate) struct Recorder {
     entry: Entry,
     limit: usize,
+    message_limit: usize,
 }
 
 impl Recorder {
@@ -112,7 +119,18 @@ impl Recorder {
             e.messages.remove(0);
             e.messages_evicted += 1;
         }
-        e.messages.push(message.clone());
+        let n = self.message_limit;
+        e.messages.push(match message {
+            WsMessage::Binary(b) if b.len() > n => WsMessage::Binary(b[..n].to_vec()),
+            WsMessage::Text(t) if t.len() > n => {
+                let mut end = n;
+                while !t.is_char_boundary(end) {
+                    end -= 1;
+                }
+                WsMessage::Text(t[..end].to_owned())
+            }
+            m => m.clone(),
+        });
     }
 
     /// The client sent a close frame.
@@ -134,16 +152,21 @@ mod tests {
 
     #[test]
     fn keeps_the_last_messages_and_connections() {
-        let log = WsLog::new(2);
+        let log = WsLog::new(2, 4);
         let r = log.open(1, "/a", RouteId(0), Some("chat"));
         for i in 0..3 {
             r.message(&WsMessage::text(i.to_string()));
         }
+        r.message(&WsMessage::text("ééé"));
+        r.message(&WsMessage::binary(vec![7; 9]));
         r.close_frame(Some(4000), "bye");
         r.closed();
         let c = &log.snapshot()[0];
-        assert_eq!(c.messages, vec![WsMessage::text("1"), WsMessage::text("2")]);
-        assert_eq!((c.messages_evicted, c.closed), (1, true));
+        assert_eq!(
+            c.messages,
+            vec![WsMessage::text("éé"), WsMessage::binary(vec![7; 4])]
+        );
+        assert_eq!((c.messages_evicted, c.closed), (3, true));
         assert_eq!((c.close_code, c.close_reason.as_str()), (Some(4000), "bye"));
         log.open(2, "/b", RouteId(0), None);
         log.open(3, "/c", RouteId(0), None);

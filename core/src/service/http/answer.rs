@@ -13,7 +13,7 @@ use crate::faults::schedule::{Beat, Player};
 use crate::faults::ChaosDecision;
 use crate::faults::Fault;
 use crate::routing::table::{Answer, Found, RouteEntry, RouteTable};
-use crate::routing::{Handler, Headers, Prepared, Request, RequestView, RouteId};
+use crate::routing::{Handler, Headers, Prepared, Request, RequestView, RouteId, WebSocket};
 
 /// Where the request being answered is: parsed in the input, or owned (its body
 /// was collected).
@@ -117,12 +117,25 @@ fn answer(
             record(source, Some(entry.id), decision, meta, ctx);
             deliver(prepared.clone(), decision.0, meta, ctx)
         }
-        Answer::WebSocket(ws) => {
-            let next = upgrade(ws, entry.id, source.view(), meta, ctx);
-            record(source, Some(entry.id), (None, None), meta, ctx);
-            next
-        }
+        Answer::WebSocket(ws) => upgrade_route(ws, entry.id, source, meta, ctx),
     }
+}
+
+/// A WebSocket route: the upgrade, logged. Out of line, like `hand_off`: the
+/// static answer is the path `respond` is laid out for (inlined here, it made
+/// `respond` too large for its own copies to be inlined: +5% on a static route).
+#[cold]
+#[inline(never)]
+fn upgrade_route(
+    ws: &Arc<WebSocket>,
+    route: RouteId,
+    source: Source<'_>,
+    meta: Meta,
+    ctx: &mut Ctx<'_>,
+) -> Next {
+    let next = upgrade(ws, route, source.view(), meta, ctx);
+    record(source, Some(route), (None, None), meta, ctx);
+    next
 }
 
 /// No route matched: the unmatched answer (or the fixed one, with no routes at

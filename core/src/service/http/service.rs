@@ -193,23 +193,49 @@ impl HttpService {
                 self.hold(s, hold, cx);
                 seam::Next::Park
             }
-            Next::Upgrade(mut endpoint, next) => {
-                if let Some(room) = endpoint.room() {
-                    let (worker, core) = (self.worker, &self.core);
-                    let rooms = self
-                        .rooms
-                        .get_or_insert_with(|| ws::service::rooms(worker, core));
-                    let (m, ready) = rooms.hub.join(room, cx.token);
-                    endpoint.joined(m, ready);
-                }
-                let parked = endpoint.park().is_some();
-                *s = HttpSession::Ws(endpoint);
-                match next {
-                    seam::Next::Continue if parked => seam::Next::Park,
-                    seam::Next::Continue => seam::Next::Switched,
-                    next => next,
-                }
-            }
+            Next::Upgrade(endpoint, next) => self.switch(s, endpoint, next, cx),
+        }
+    }
+
+    /// The request upgraded: the connection is the endpoint's from here on (a room
+    /// endpoint joins its room). Out of line: the HTTP path stays as small as it was.
+    #[cold]
+    #[inline(never)]
+    fn switch(
+        &mut self,
+        s: &mut HttpSession,
+        mut endpoint: Box<Endpoint>,
+        next: seam::Next,
+        cx: &Cx<'_>,
+    ) -> seam::Next {
+        if let Some(room) = endpoint.room() {
+            let (worker, core) = (self.worker, &self.core);
+            let rooms = self
+                .rooms
+                .get_or_insert_with(|| ws::service::rooms(worker, core));
+            let (m, ready) = rooms.hub.join(room, cx.token);
+            endpoint.joined(m, ready);
+        }
+        let parked = endpoint.park().is_some();
+        *s = HttpSession::Ws(endpoint);
+        match next {
+            seam::Next::Continue if parked => seam::Next::Park,
+            seam::Next::Continue => seam::Next::Switched,
+            next => next,
+        }
+    }
+
+    /// Input for a WebSocket endpoint. Out of line, as [`HttpService::switch`].
+    #[inline(never)]
+    fn ws_input(&mut self, e: &mut Endpoint, input: &[u8], cx: &mut Cx<'_>) -> seam::Progress {
+        let room = self.rooms.as_mut().map(|r| RoomCx {
+            hub: &mut r.hub,
+            token: cx.token,
+        });
+        let (consumed, step) = e.on_input(input, cx.out, cx.out_budget, cx.counters, cx.now, room);
+        seam::Progress {
+            consumed,
+            next: self.endpoint_step(e, step, cx),
         }
     }
 
@@ -342,18 +368,7 @@ impl Service for HttpService {
     fn on_input(&mut self, s: &mut HttpSession, input: &[u8], cx: &mut Cx<'_>) -> seam::Progress {
         let session = match s {
             HttpSession::Reading(session) => session,
-            HttpSession::Ws(e) => {
-                let room = self.rooms.as_mut().map(|r| RoomCx {
-                    hub: &mut r.hub,
-                    token: cx.token,
-                });
-                let (consumed, step) =
-                    e.on_input(input, cx.out, cx.out_budget, cx.counters, cx.now, room);
-                return seam::Progress {
-                    consumed,
-                    next: self.endpoint_step(e, step, cx),
-                };
-            }
+            HttpSession::Ws(e) => return self.ws_input(e, input, cx),
             // (The engine feeds no input to a parked session.)
             HttpSession::Held(_) => {
                 return seam::Progress {

@@ -27,7 +27,8 @@ impl HttpShared {
             routes: RouteStore::new(std::mem::take(&mut config.routes)),
             log: (config.request_log > 0)
                 .then(|| RequestLog::new(config.request_log, config.request_log_body_bytes)),
-            ws_log: (config.request_log > 0).then(|| WsLog::new(config.request_log)),
+            ws_log: (config.request_log > 0)
+                .then(|| WsLog::new(config.request_log, config.request_log_body_bytes)),
             misses: Misses::new(config.request_log_body_bytes),
         }
     }

@@ -345,9 +345,20 @@ impl Endpoint {
         now: Instant,
     ) -> Next {
         self.wait = Wait::Nothing;
-        let Ok(reply) = reply else {
-            counters.handler_errors.incr();
-            return self.fail(Fail(code::INTERNAL, "handler failed"), out, counters);
+        let reply = match reply {
+            Ok(r) if r.close.as_ref().is_none_or(|(c, _)| close::sendable(*c)) => r,
+            Ok(_) => {
+                counters.handler_errors.incr();
+                let f = Fail(
+                    code::INTERNAL,
+                    "handler gave a close code a server may not send",
+                );
+                return self.fail(f, out, counters);
+            }
+            Err(_) => {
+                counters.handler_errors.incr();
+                return self.fail(Fail(code::INTERNAL, "handler failed"), out, counters);
+            }
         };
         for m in &reply.messages {
             self.send(m, now);
