@@ -208,7 +208,9 @@ impl WebSocket {
     }
 
     /// Offers subprotocol `name` (several calls offer several): the first the
-    /// client asks for that is offered is agreed.
+    /// client asks for that is offered is agreed. A client that asks only for
+    /// others is answered without a subprotocol (RFC 6455 4.2.2; a strict client
+    /// then fails the handshake itself).
     fn subprotocol(&self, py: Python<'_>, name: String) -> PyResult<WebSocket> {
         let shown = format!("subprotocol({name:?})");
         self.then(py, Step::Subprotocol(name), shown)
@@ -231,15 +233,8 @@ impl WebSocket {
     /// seconds apart.
     #[pyo3(signature = (bytes, every))]
     fn drip(&self, py: Python<'_>, bytes: i64, every: &Bound<'_, PyAny>) -> PyResult<WebSocket> {
-        let n = positive(py, bytes, "websocket.drip.bytes")?;
-        let d = crate::config::seconds(py, "websocket.drip.every", every)?;
-        if d.is_zero() {
-            return Err(config_error(
-                py,
-                "websocket.drip.every",
-                "invalid config field `websocket.drip.every`: must be longer than zero".to_owned(),
-            ));
-        }
+        let n = positive(py, bytes, "websocket.drip")?;
+        let d = crate::config::seconds(py, "websocket.drip", every)?;
         let shown = format!("drip({bytes}, every={})", every.repr()?);
         self.then(py, Step::Drip(n, d), shown)
     }
@@ -677,7 +672,9 @@ impl WsConnection {
     }
 
     /// What the client sent, in order (`str` for text, `bytes` for binary): the
-    /// last `request_log` messages (see `messages_evicted`).
+    /// last `request_log` messages (see `messages_evicted`), each cut to
+    /// `request_log_body_bytes` as request bodies are (text at a character
+    /// boundary).
     #[getter]
     fn messages<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyAny>>> {
         self.inner
