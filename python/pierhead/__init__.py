@@ -29,6 +29,7 @@ from ._errors import (
 )
 from ._frame import FrameClient
 from ._pierhead import (
+    ANY,
     BackplaneStats,
     BenchResult,
     Chaos,
@@ -42,6 +43,11 @@ from ._pierhead import (
     Stats,
     Step,
     StopReport,
+    WebSocket,
+    WsClose,
+    WsConnection,
+    WsJson,
+    WsPeer,
     bench,
 )
 from ._server import PendingRequest, RequestHandler, Server, URIPattern
@@ -49,6 +55,7 @@ from ._server import PendingRequest, RequestHandler, Server, URIPattern
 __version__: str = _pierhead.__version__
 
 __all__ = [
+    "ANY",
     "BackplaneStats",
     "BenchResult",
     "BindError",
@@ -76,6 +83,11 @@ __all__ = [
     "Step",
     "StopReport",
     "URIPattern",
+    "WebSocket",
+    "WsClose",
+    "WsConnection",
+    "WsJson",
+    "WsPeer",
     "__version__",
     "bench",
 ]

@@ -1,9 +1,10 @@
 """Assertions: what a :class:`~pierhead.Server` received, checked against what it
-was told to expect; waiting for requests to arrive.
+was told to expect; waiting for requests (and WebSocket messages) to arrive.
 
-The request log is Rust's (``requests()``); this layer matches it against
-matchers, describes what arrived, and turns unmatched requests, handler errors
-and unused expectations into ``ExpectationError``.
+The request log and the WebSocket message log are Rust's (``requests()``,
+``ws_connections()``); this layer matches them against matchers, describes what
+arrived, and turns unmatched requests, handler errors and unused expectations
+into ``ExpectationError``.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any, Callable, Optional, Union
 
 from ._errors import ExpectationError
 from ._expectations import UNSET, HeaderValueMatcher, Headers, QueryString, Uri, _Expectations, _matcher
-from ._pierhead import Fault, Request, Response
+from ._pierhead import Fault, Request, Response, WsConnection
 
 __all__: "list[str]" = []
 
@@ -157,7 +158,8 @@ class _Assertions(_Expectations):
             raise ExpectationError("expectations not used up:\n  " + "\n  ".join(lines))
 
     def clear_log(self) -> None:
-        """Empties the request log (and the connection log)."""
+        """Empties the request log (and the connection log, and the WebSocket
+        message log)."""
         if self._core.state != "new":
             self._core.clear_requests()
 
@@ -234,6 +236,74 @@ class _Assertions(_Expectations):
             raise ExpectationError(f"waited {timeout} s; expectations not used up:\n  " + "\n  ".join(unused))
         return False
 
+    # -- WebSocket endpoints (expect_websocket) --------------------------------------
+
+    def ws_connections(self) -> "list[WsConnection]":
+        """The connections of WebSocket endpoints, oldest first (the last
+        ``request_log`` of them): what each client sent (``messages``: ``str`` for
+        text, ``bytes`` for binary, in order) and how it ended (``closed``, and the
+        client's ``close_code`` and ``close_reason``). Empty with
+        ``request_log=0``."""
+        if self._core.state == "new":
+            return []
+        return self._core.ws_connections()
+
+    def wait_for_ws_connection(self, target_or_path: Optional[str] = None, timeout: float = 5.0) -> WsConnection:
+        """Waits until a client has connected to a WebSocket endpoint at
+        ``target_or_path`` (a path, compared with ``WsConnection.path``; with a
+        ``?``, the whole target; ``None``: any) and returns the newest such
+        connection; ``ExpectationError`` after ``timeout`` seconds, with the
+        connections there were."""
+        found: "list[WsConnection]" = []
+
+        def connected() -> bool:
+            found[:] = [c for c in self.ws_connections() if _ws_at(c, target_or_path)]
+            return bool(found)
+
+        if not _poll(connected, timeout):
+            raise ExpectationError(
+                f"waited {timeout} s for a WebSocket connection to {target_or_path or 'any endpoint'}, got none\n"
+                + _describe_ws(self.ws_connections())
+            )
+        return found[-1]
+
+    def wait_for_ws_messages(
+        self, count: int, *, path: Optional[str] = None, timeout: float = 5.0
+    ) -> "list[Union[str, bytes]]":
+        """Waits until the newest connection at ``path`` (as in
+        ``wait_for_ws_connection``; ``None``: any endpoint) has sent at least
+        ``count`` messages, and returns its messages; ``ExpectationError`` after
+        ``timeout`` seconds, saying what it had sent. For a client whose messages
+        get no answer to wait for (a script, a room)."""
+        newest: "list[WsConnection]" = []
+
+        def enough() -> bool:
+            newest[:] = [c for c in self.ws_connections() if _ws_at(c, path)][-1:]
+            return bool(newest) and len(newest[0].messages) >= count
+
+        if not _poll(enough, timeout):
+            where = path or "any endpoint"
+            if not newest:
+                got = f"no connection to {where}\n" + _describe_ws(self.ws_connections())
+            else:
+                got = f"connection {newest[0].connection_id} sent {len(newest[0].messages)}: {newest[0].messages!r}"
+            raise ExpectationError(f"waited {timeout} s for {count} WebSocket message(s) at {where}, got {got}")
+        return newest[0].messages
+
+    def assert_ws_received(self, path: str, messages: "list[Union[str, bytes]]") -> None:
+        """Raises ``ExpectationError`` unless some connection at ``path`` (as in
+        ``wait_for_ws_connection``) sent exactly ``messages``, in order (``str``
+        is a text message, ``bytes`` a binary one). It looks at the log as it
+        is: after an answer the client read, the message is there; for messages
+        that get no answer, ``wait_for_ws_messages`` first."""
+        want = list(messages)
+        conns = [c for c in self.ws_connections() if _ws_at(c, path)]
+        if any(c.messages == want and c.messages_evicted == 0 for c in conns):
+            return
+        raise ExpectationError(
+            f"no WebSocket connection at {path} sent {want!r}\n" + _describe_ws(conns, f"connections at {path}")
+        )
+
     def requests_per_connection(self) -> "dict[int, int]":
         """How many logged requests came on each connection (by ``connection_id``,
         in the order the connections first sent one)."""
@@ -258,6 +328,27 @@ class _Assertions(_Expectations):
         got = len(self.requests_per_connection())
         if got != count:
             raise ExpectationError(f"expected requests on {count} connection(s), got {got}")
+
+
+def _ws_at(connection: WsConnection, target_or_path: Optional[str]) -> bool:
+    """Whether a connection is at this path (or, with a ``?``, this target)."""
+    if target_or_path is None:
+        return True
+    if "?" in target_or_path:
+        return connection.target == target_or_path
+    return connection.path == target_or_path
+
+
+def _describe_ws(connections: "list[WsConnection]", what: str = "WebSocket connections", limit: int = 20) -> str:
+    if not connections:
+        return f"{what}: none"
+    lines = [f"{what} ({len(connections)}):"]
+    if len(connections) > limit:
+        lines.append(f"  ... {len(connections) - limit} earlier ones, then")
+    for c in connections[-limit:]:
+        evicted = f" after {c.messages_evicted} evicted" if c.messages_evicted else ""
+        lines.append(f"  {c.connection_id} {c.target}: {c.messages!r}{evicted}")
+    return "\n".join(lines)
 
 
 def _describe_log(log: "list[Request]", limit: int = 20) -> str:

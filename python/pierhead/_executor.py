@@ -1,4 +1,5 @@
-"""The threads Python route handlers run on.
+"""The threads Python route handlers (and request conditions, WebSocket
+handlers) run on.
 
 The core's handler threads are Rust threads; a Rust thread must never be inside the
 interpreter when it shuts down (CPython ends such a thread with a forced unwind,
@@ -39,7 +40,7 @@ def _serve(wake_fd: int) -> None:
         if job.spawn:  # no thread is idle any more: keep one waiting
             start_thread()
         try:
-            result = job.handler(job.request)
+            result = job.handler(*job.args)
         except BaseException as e:  # noqa: BLE001 - every failure is the handler's answer
             job.fail(e)
         else:

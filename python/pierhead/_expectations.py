@@ -20,7 +20,7 @@ from typing import Any, Callable, Iterable, Mapping, Optional, Protocol, Union
 
 from . import _pierhead
 from ._errors import ConfigError, ExpectationError, ServerStateError
-from ._pierhead import Chaos, Fault, Matcher, Ordering, Request, Response, Route
+from ._pierhead import Chaos, Fault, Matcher, Ordering, Request, Response, Route, WebSocket
 
 __all__ = [
     "RequestHandler",
@@ -249,6 +249,18 @@ class RequestHandler:
 
         self._install(Route(self.matcher, handler=recorded, uses=self.uses, fault=fault, ordering=self._ordering))
 
+    def respond_with_websocket(self, websocket: WebSocket) -> None:
+        """Upgrade matching requests to WebSocket and serve the connection as
+        ``websocket`` says (:class:`~pierhead.WebSocket`: echo, a room, a script or
+        a handler, with its faults). A matching request that is not a valid opening
+        handshake is refused (426 without ``Upgrade: websocket``, 405 for another
+        method than GET); the upgrade is in the request log, and what each client
+        sends in ``ws_connections()``. Not for ordered expectations."""
+        _check_websocket(websocket)
+        route = Route(self.matcher, websocket=websocket, uses=self.uses, ordering=self._ordering)
+        self._response, self._answers = None, {}
+        self._install(route)
+
     def respond_later(self, timeout: float = 30.0) -> None:
         """Blocking mode: hold each matching request until the test thread takes
         it with ``server.next_request()`` and answers it (``PendingRequest.respond``).
@@ -270,6 +282,14 @@ class RequestHandler:
     def _install(self, route: Route) -> None:
         self._route = route
         self._server._install(self)
+
+
+def _check_websocket(websocket: object) -> None:
+    if not isinstance(websocket, WebSocket):
+        raise ConfigError(
+            f"invalid config field `websocket`: must be pierhead.WebSocket, not {type(websocket).__name__}",
+            "websocket",
+        )
 
 
 class PendingRequest:
@@ -403,6 +423,34 @@ class _Expectations:
         )
         place = self._ordering.reserve(str(m))
         return self._expect(m, 1, (self._ordering, place))
+
+    def expect_websocket(
+        self,
+        uri: Uri,
+        websocket: WebSocket,
+        *,
+        query_string: Optional[QueryString] = None,
+        headers: Optional[Headers] = None,
+        prefix: bool = False,
+        raw_path: bool = False,
+        predicate: Optional[Callable[[Request], bool]] = None,
+        uses: Optional[int] = None,
+    ) -> RequestHandler:
+        """A WebSocket endpoint at ``uri``: ``expect_request(uri, ...)``
+        answered with ``respond_with_websocket(websocket)``. Connect to
+        ``server.ws_url_for(uri)``."""
+        _check_websocket(websocket)
+        handler = self.expect_request(
+            uri,
+            query_string=query_string,
+            headers=headers,
+            prefix=prefix,
+            raw_path=raw_path,
+            predicate=predicate,
+            uses=uses,
+        )
+        handler.respond_with_websocket(websocket)
+        return handler
 
     def _expect(
         self, matcher: Matcher, uses: Optional[int], ordering: Optional["tuple[Ordering, int]"]

@@ -1,8 +1,10 @@
 """Type stubs of the Rust extension module ``pierhead._pierhead``."""
 
-from typing import Any, Callable, Final, Iterable, Mapping, Optional, Union, final
+import re
+from typing import Any, Callable, Final, Iterable, Literal, Mapping, Optional, Union, final
 
 __all__ = [
+    "ANY",
     "BackplaneStats",
     "BenchResult",
     "Chaos",
@@ -22,7 +24,13 @@ __all__ = [
     "Stats",
     "Step",
     "StopReport",
+    "WebSocket",
+    "WsClose",
+    "WsConnection",
+    "WsJson",
+    "WsPeer",
     "__version__",
+    "_AnyMessage",
     "_Job",
     "_executor_fd",
     "_executor_threads",
@@ -385,12 +393,125 @@ class Route:
         uses: Optional[int] = None,
         fault: Optional[Union[Fault, Chaos]] = None,
         ordering: Optional[tuple[Ordering, int]] = None,
+        websocket: Optional[WebSocket] = None,
     ) -> "Route": ...
     def with_uses(self, uses: Optional[int]) -> "Route": ...
     @property
     def uses(self) -> Optional[int]: ...
     @property
     def matcher(self) -> Matcher: ...
+
+# -- WebSocket endpoints of the HTTP mock -------------------------------------------
+
+@final
+class _AnyMessage:
+    """The type of :data:`ANY`."""
+
+#: ``WebSocket.reply(ANY, ...)``: every message.
+ANY: Final[_AnyMessage]
+
+@final
+class WsJson:
+    """``reply(WsJson(value), ...)``: a text message that parses as JSON equal to
+    ``value`` (given as a Python value, dumped with ``json.dumps``)."""
+
+    def __new__(cls, value: Any) -> "WsJson": ...
+    @property
+    def text(self) -> str: ...
+
+@final
+class WsClose:
+    """A close a WebSocket handler asks for (alone, or last in its list)."""
+
+    def __new__(cls, code: int = 1000, reason: str = "") -> "WsClose": ...
+    @property
+    def code(self) -> int: ...
+    @property
+    def reason(self) -> str: ...
+    def __eq__(self, other: object, /) -> bool: ...
+    def __hash__(self) -> int: ...
+
+@final
+class WsPeer:
+    """What a WebSocket handler is told about the connection a message came on."""
+
+    @property
+    def connection_id(self) -> int: ...
+    @property
+    def target(self) -> str: ...
+    @property
+    def path(self) -> str: ...
+    @property
+    def subprotocol(self) -> Optional[str]: ...
+    @property
+    def nth(self) -> int: ...
+
+@final
+class WsConnection:
+    """One connection of a WebSocket endpoint, as the message log saw it."""
+
+    @property
+    def connection_id(self) -> int: ...
+    @property
+    def target(self) -> str: ...
+    @property
+    def path(self) -> str: ...
+    @property
+    def route_id(self) -> int: ...
+    @property
+    def subprotocol(self) -> Optional[str]: ...
+    @property
+    def messages(self) -> list[Union[str, bytes]]: ...
+    @property
+    def messages_evicted(self) -> int: ...
+    @property
+    def closed(self) -> bool: ...
+    @property
+    def close_code(self) -> Optional[int]: ...
+    @property
+    def close_reason(self) -> str: ...
+
+#: What a WebSocket handler may return.
+_WsReply = Union[None, str, bytes, WsClose, list[Union[str, bytes, WsClose]]]
+#: A script rule's ``when``.
+_WsWhen = Union[str, bytes, "re.Pattern[str]", WsJson, _AnyMessage, None]
+_WsFault = Literal["abort", "reset", "invalid_frame", "invalid_utf8"]
+
+@final
+class WebSocket:
+    """A WebSocket endpoint of the HTTP mock (each method returns a new one)."""
+
+    @staticmethod
+    def echo() -> "WebSocket": ...
+    @staticmethod
+    def script() -> "WebSocket": ...
+    @staticmethod
+    def room(name: str) -> "WebSocket": ...
+    @staticmethod
+    def handler(func: Callable[[Union[str, bytes], WsPeer], _WsReply]) -> "WebSocket":
+        """``func(message, peer)`` answers each message no script rule answers, on
+        the server's handler threads: ``None``, ``str`` (text), ``bytes``
+        (binary), a ``WsClose``, or a list of those (a ``WsClose`` last). An
+        exception closes the connection with 1011 and is raised again by
+        ``check_assertions()``."""
+    def send_on_open(self, message: Union[str, bytes]) -> "WebSocket": ...
+    def reply(self, when: _WsWhen, reply: Union[str, bytes]) -> "WebSocket":
+        """Answers a message ``when`` matches with ``reply``: ``when`` is exact text
+        (``str``), an exact binary message (``bytes``), a ``re.Pattern`` (its
+        ``pattern`` searched in text messages, compiled by Rust's ``regex`` crate:
+        no look-around or backreferences, flags not used: write ``(?i)``),
+        ``WsJson(value)``, or ``None``/``ANY`` (every message)."""
+    def close_after(self, messages: int, code: int = 1000, reason: str = "") -> "WebSocket": ...
+    def fault_after(self, messages: int, fault: _WsFault) -> "WebSocket":
+        """After ``messages`` answered messages: ``"abort"`` (no close frame),
+        ``"reset"`` (RST), ``"invalid_frame"`` (client fails 1002),
+        ``"invalid_utf8"`` (client fails 1007). A close is ``close_after``."""
+    def subprotocol(self, name: str) -> "WebSocket": ...
+    def refuse(self, status: int) -> "WebSocket": ...
+    def delay(self, seconds: float) -> "WebSocket": ...
+    def drip(self, bytes: int, every: float) -> "WebSocket": ...
+    def fragment(self, bytes: int) -> "WebSocket": ...
+    def no_pong(self) -> "WebSocket": ...
 
 @final
 class Server:
@@ -436,6 +557,7 @@ class Server:
     def clear_routes(self) -> None: ...
     def route_hits(self, route_id: int) -> Optional[int]: ...
     def requests(self) -> list[Request]: ...
+    def ws_connections(self) -> list[WsConnection]: ...
     def clear_requests(self) -> None: ...
     def set_connect_fault(self, fault: Optional[str], seconds: Optional[float] = None) -> None: ...
     def set_unmatched_status(self, status: int) -> None: ...
@@ -463,9 +585,9 @@ def cli(argv: list[str]) -> int:
 @final
 class _Job:
     @property
-    def handler(self) -> Callable[[Request], Any]: ...
+    def handler(self) -> Callable[..., Any]: ...
     @property
-    def request(self) -> Request: ...
+    def args(self) -> tuple[Any, ...]: ...
     @property
     def spawn(self) -> bool: ...
     def answer(self, result: Any) -> None: ...

@@ -175,6 +175,13 @@ class Server(_Assertions):
             path = "/" + path
         return self.url + _quote(path, safe="/?&=%:@!$'()*+,;~#[]")
 
+    def ws_url_for(self, path: str) -> str:
+        """``url_for(path)`` with ``ws://`` (``wss://`` over TLS): where a
+        WebSocket client connects to an endpoint of the HTTP mock
+        (``expect_websocket``)."""
+        url = self.url_for(path)
+        return "ws" + url[len("http") :] if url.startswith("http") else url
+
     @property
     def is_running(self) -> bool:
         return self._core.is_running

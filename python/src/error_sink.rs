@@ -1,7 +1,8 @@
 //! [`ErrorSink`]: the exceptions raised by Python code the server called (and
 //! assertion failures found while serving), kept per server so that
 //! `check_assertions()` raises them; and [`handler_failure`], a handler's
-//! exception as its answer (a `500` naming it, the exception kept).
+//! exception as its answer (a `500` naming it, the exception kept), and
+//! [`ws_handler_failure`], a WebSocket handler's (a close with 1011).
 
 use std::sync::{Mutex, PoisonError};
 
@@ -62,6 +63,18 @@ pub(crate) fn handler_failure(py: Python<'_>, e: PyErr, errors: &ErrorSink) -> C
     let text = format!("handler raised {}\n", describe(py, &e));
     errors.push(e);
     CoreResponse::text(500, text)
+}
+
+/// A WebSocket handler's exception as its answer: the connection closes with
+/// 1011; the exception is kept.
+pub(crate) fn ws_handler_failure(
+    py: Python<'_>,
+    e: PyErr,
+    errors: &ErrorSink,
+) -> pierhead::WsHandlerError {
+    let text = format!("handler raised {}", describe(py, &e));
+    errors.push(e);
+    pierhead::WsHandlerError(text)
 }
 
 /// `TypeName: message` of an exception.

@@ -1,4 +1,5 @@
-//! Where Python handlers run: on Python's own threads, never on a Rust thread.
+//! Where Python handlers run (route handlers, request conditions, WebSocket
+//! handlers): on Python's own threads, never on a Rust thread.
 //!
 //! Why: when the interpreter shuts down, a thread that tries to take the GIL back
 //! is ended by CPython with `pthread_exit`, a forced unwind. Through C and Python
@@ -23,25 +24,40 @@ use std::os::fd::AsRawFd;
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
-use pierhead::{CallbackGuard, CallbackScope, Request as CoreRequest, Response as CoreResponse};
+use pierhead::{
+    CallbackGuard, CallbackScope, Request as CoreRequest, Response as CoreResponse, WsHandlerError,
+    WsMessage, WsPeer as CorePeer, WsReply,
+};
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
+use pyo3::types::PyTuple;
 
-use crate::error_sink::{handler_failure, ErrorSink};
+use crate::error_sink::{handler_failure, ws_handler_failure, ErrorSink};
 use crate::http::{to_response, Request};
+use crate::websocket::{py_message, to_reply, WsPeer};
 
 /// What a handler call gives back to the waiting handler thread.
 pub(crate) type Reply = Result<CoreResponse, CoreResponse>;
 
+/// What a WebSocket handler call gives back.
+type WsResult = Result<WsReply, WsHandlerError>;
+
 /// One handler call waiting for a Python thread.
 struct Work {
     callable: Arc<Py<PyAny>>,
-    request: CoreRequest,
+    call: Call,
     errors: Arc<ErrorSink>,
     scope: Option<CallbackScope>,
-    reply: SyncSender<Reply>,
-    /// A request condition, not a handler: its result is a truth value.
-    predicate: bool,
+}
+
+/// What is called, with what, and where its result goes.
+enum Call {
+    /// A route handler: `handler(request)`, its response.
+    Handler(CoreRequest, SyncSender<Reply>),
+    /// A request condition: `condition(request)`, its truth.
+    Condition(CoreRequest, SyncSender<Reply>),
+    /// A WebSocket handler: `handler(message, peer)`, its reply.
+    Message(CorePeer, WsMessage, SyncSender<WsResult>),
 }
 
 #[derive(Default)]
@@ -89,7 +105,10 @@ pub(crate) fn call(
     request: &CoreRequest,
     errors: &Arc<ErrorSink>,
 ) -> Reply {
-    submit(callable, request, errors, false)
+    let (reply, answer) = sync_channel(1);
+    let lost = |why: &str| Err(CoreResponse::text(500, format!("handler not run: {why}\n")));
+    let call = Call::Handler(request.clone(), reply);
+    submit(callable, call, errors, answer, lost)
 }
 
 /// Runs the condition `callable(request)` on a Python thread and waits for it;
@@ -99,31 +118,52 @@ pub(crate) fn check(
     request: &CoreRequest,
     errors: &Arc<ErrorSink>,
 ) -> bool {
-    matches!(submit(callable, request, errors, true), Ok(r) if r.status == TRUE)
+    let (reply, answer) = sync_channel(1);
+    let lost = |why: &str| {
+        Err(CoreResponse::text(
+            500,
+            format!("condition not run: {why}\n"),
+        ))
+    };
+    let call = Call::Condition(request.clone(), reply);
+    matches!(submit(callable, call, errors, answer, lost), Ok(r) if r.status == TRUE)
+}
+
+/// Runs the WebSocket handler `callable(message, peer)` on a Python thread and
+/// waits for its reply; called on a core handler thread, without the GIL.
+pub(crate) fn message(
+    callable: &Arc<Py<PyAny>>,
+    peer: &CorePeer,
+    message: &WsMessage,
+    errors: &Arc<ErrorSink>,
+) -> WsResult {
+    let (reply, answer) = sync_channel(1);
+    let lost = |why: &str| Err(WsHandlerError(format!("handler not run: {why}")));
+    let call = Call::Message(peer.clone(), message.clone(), reply);
+    submit(callable, call, errors, answer, lost)
 }
 
 /// The status a condition's truth travels back in.
 const TRUE: u16 = 204;
 
-fn submit(
+/// Queues `call` for a Python thread and waits on `answer` for its result
+/// (`lost(why)` when it cannot be run or its job was lost).
+fn submit<T>(
     callable: &Arc<Py<PyAny>>,
-    request: &CoreRequest,
+    call: Call,
     errors: &Arc<ErrorSink>,
-    predicate: bool,
-) -> Reply {
-    let lost = |why: &str| Err(CoreResponse::text(500, format!("handler not run: {why}\n")));
+    answer: Receiver<T>,
+    lost: impl Fn(&str) -> T,
+) -> T {
     let ex = match executor() {
         Ok(ex) => ex,
         Err(e) => return lost(&e),
     };
-    let (reply, answer): (SyncSender<Reply>, Receiver<Reply>) = sync_channel(1);
     ex.lock().work.push_back(Work {
         callable: callable.clone(),
-        request: request.clone(),
+        call,
         errors: errors.clone(),
         scope: CallbackScope::current(),
-        reply,
-        predicate,
     });
     if let Err(e) = (&ex.wake_write).write_all(&[1]) {
         return lost(&format!("cannot wake a handler thread: {e}"));
@@ -143,11 +183,11 @@ thread_local! {
 #[pyclass(module = "pierhead._pierhead", name = "_Job", frozen)]
 pub(crate) struct Job {
     work: Mutex<Option<Work>>,
-    /// The handler and its argument.
+    /// The handler and its arguments.
     #[pyo3(get)]
     handler: Py<PyAny>,
     #[pyo3(get)]
-    request: Py<Request>,
+    args: Py<PyTuple>,
     /// No other thread is idle: the caller starts one before running the handler.
     #[pyo3(get)]
     spawn: bool,
@@ -158,26 +198,35 @@ impl Job {
     /// Sends the handler's result back.
     fn answer(&self, py: Python<'_>, result: &Bound<'_, PyAny>) {
         let Some(work) = self.finish() else { return };
-        let reply = if work.predicate {
-            result
-                .is_truthy()
-                .map(|yes| CoreResponse::new(if yes { TRUE } else { 404 }))
-                .map_err(|e| handler_failure(py, e, &work.errors))
-        } else {
-            to_response(result).map_err(|e| handler_failure(py, e, &work.errors))
-        };
-        let _ = work.reply.send(reply);
+        let errors = &work.errors;
+        match work.call {
+            Call::Handler(_, reply) => {
+                let _ = reply.send(to_response(result).map_err(|e| handler_failure(py, e, errors)));
+            }
+            Call::Condition(_, reply) => {
+                let truth = result
+                    .is_truthy()
+                    .map(|yes| CoreResponse::new(if yes { TRUE } else { 404 }));
+                let _ = reply.send(truth.map_err(|e| handler_failure(py, e, errors)));
+            }
+            Call::Message(_, _, reply) => {
+                let _ = reply.send(to_reply(result).map_err(|e| ws_handler_failure(py, e, errors)));
+            }
+        }
     }
 
     /// Reports the handler's exception: a 500 naming it, kept for `check_assertions()`.
     fn fail(&self, py: Python<'_>, error: &Bound<'_, PyAny>) {
         let Some(work) = self.finish() else { return };
-        let reply = Err(handler_failure(
-            py,
-            PyErr::from_value(error.clone()),
-            &work.errors,
-        ));
-        let _ = work.reply.send(reply);
+        let e = PyErr::from_value(error.clone());
+        match work.call {
+            Call::Handler(_, reply) | Call::Condition(_, reply) => {
+                let _ = reply.send(Err(handler_failure(py, e, &work.errors)));
+            }
+            Call::Message(_, _, reply) => {
+                let _ = reply.send(Err(ws_handler_failure(py, e, &work.errors)));
+            }
+        }
     }
 }
 
@@ -264,14 +313,21 @@ pub(crate) fn _take_job(py: Python<'_>) -> PyResult<Option<Job>> {
     if let Some(scope) = work.scope {
         SCOPE.with(|s| *s.borrow_mut() = Some(scope.enter()));
     }
+    let args = match &work.call {
+        Call::Handler(request, _) | Call::Condition(request, _) => {
+            let request = Request {
+                inner: request.clone(),
+            };
+            PyTuple::new(py, [Py::new(py, request)?.into_any()])?
+        }
+        Call::Message(peer, message, _) => {
+            let peer = Py::new(py, WsPeer::from(peer))?.into_any();
+            PyTuple::new(py, [py_message(py, message)?.unbind(), peer])?
+        }
+    };
     Ok(Some(Job {
         handler: work.callable.clone_ref(py),
-        request: Py::new(
-            py,
-            Request {
-                inner: work.request.clone(),
-            },
-        )?,
+        args: args.unbind(),
         spawn,
         work: Mutex::new(Some(work)),
     }))

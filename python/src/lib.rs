@@ -8,7 +8,8 @@
 //! stats callback as the core calls them), `executor` (the Python threads handlers
 //! run on), `error_sink` (the exceptions kept for `check_assertions()`), `stats`
 //! (snapshots), `bench` (the load generator and its result), `frame` (the frame
-//! codec), `errors` (raising the package's exception classes), `cli` (the
+//! codec), `websocket` (WebSocket endpoints of the HTTP mock, their handlers'
+//! values and the message log's connections), `errors` (raising the package's exception classes), `cli` (the
 //! `pierhead` command line, which `python -m pierhead` runs). The Python
 //! package adds the expectations API and the pytest plugin.
 
@@ -28,6 +29,7 @@ mod routes;
 mod server;
 mod stats;
 mod stream;
+mod websocket;
 
 #[pymodule]
 mod _pierhead {
@@ -51,6 +53,8 @@ mod _pierhead {
     };
     #[pymodule_export]
     use super::stream::{SseEvent, Step};
+    #[pymodule_export]
+    use super::websocket::{AnyMessage, WebSocket, WsClose, WsConnection, WsJson, WsPeer};
 
     use pyo3::prelude::*;
 
@@ -63,6 +67,7 @@ mod _pierhead {
             "DEFAULT_UNMATCHED_STATUS",
             super::config::DEFAULT_UNMATCHED_STATUS,
         )?;
+        m.add("ANY", super::websocket::AnyMessage)?;
         Ok(())
     }
 }

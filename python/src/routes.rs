@@ -23,6 +23,7 @@ use crate::callbacks::PyHandler;
 use crate::error_sink::ErrorSink;
 use crate::errors::{config_error, expectation_error, from_config_error};
 use crate::http::{Chaos, Fault, Request, Response};
+use crate::websocket::WebSocket;
 
 /// Which requests an expectation is about.
 #[pyclass(module = "pierhead._pierhead", name = "Matcher", frozen)]
@@ -246,11 +247,12 @@ fn preview(body: &[u8]) -> String {
     format!("{short:?}")
 }
 
-/// What an expectation answers: a fixed response (served without the interpreter)
-/// or a Python callable.
+/// What an expectation answers: a fixed response (served without the interpreter),
+/// a Python callable, or a WebSocket endpoint (the request upgrades).
 enum Answer {
     Static(CoreResponse),
     Python(Py<PyAny>),
+    WebSocket(Py<WebSocket>),
 }
 
 /// An expectation ready to be added to a server: matcher, answer, use limit, fault
@@ -267,11 +269,14 @@ pub(crate) struct Route {
 
 #[pymethods]
 impl Route {
-    /// Exactly one of `response` and `handler`. `uses` limits how many requests it
-    /// answers (then it stops matching). `ordering` is an (Ordering, place) pair: the
-    /// route answers only when every earlier place has been requested.
+    /// Exactly one of `response`, `handler` and `websocket`. `uses` limits how many
+    /// requests it answers (then it stops matching). `ordering` is an (Ordering,
+    /// place) pair: the route answers only when every earlier place has been
+    /// requested. A WebSocket endpoint takes neither `fault` (it has faults of its
+    /// own) nor `ordering`.
     #[new]
-    #[pyo3(signature = (matcher, *, response=None, handler=None, uses=None, fault=None, ordering=None))]
+    #[pyo3(signature = (matcher, *, response=None, handler=None, uses=None, fault=None, ordering=None, websocket=None))]
+    #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
         matcher: Py<Matcher>,
@@ -280,7 +285,30 @@ impl Route {
         uses: Option<u64>,
         fault: Option<&Bound<'_, PyAny>>,
         ordering: Option<(Py<Ordering>, usize)>,
+        websocket: Option<Py<WebSocket>>,
     ) -> PyResult<Route> {
+        if websocket.is_some() {
+            let refused = if fault.is_some() {
+                Some((
+                    "fault",
+                    "a WebSocket endpoint has faults of its own (WebSocket.fault_after, ...)",
+                ))
+            } else if ordering.is_some() {
+                Some((
+                    "ordering",
+                    "a WebSocket endpoint cannot be an ordered expectation",
+                ))
+            } else {
+                None
+            };
+            if let Some((field, why)) = refused {
+                return Err(config_error(
+                    py,
+                    field,
+                    format!("invalid config field `{field}`: {why}"),
+                ));
+            }
+        }
         let (fault, chaos) = match fault {
             None => (None, None),
             Some(f) => {
@@ -300,10 +328,11 @@ impl Route {
                 }
             }
         };
-        let answer = match (response, handler) {
-            (Some(r), None) => Answer::Static(r.get().inner.clone()),
-            (None, Some(h)) if h.bind(py).is_callable() => Answer::Python(h),
-            (None, Some(_)) => {
+        let answer = match (response, handler, websocket) {
+            (None, None, Some(w)) => Answer::WebSocket(w),
+            (Some(r), None, None) => Answer::Static(r.get().inner.clone()),
+            (None, Some(h), None) if h.bind(py).is_callable() => Answer::Python(h),
+            (None, Some(_), None) => {
                 return Err(config_error(
                     py,
                     "handler",
@@ -314,7 +343,7 @@ impl Route {
                 return Err(config_error(
                     py,
                     "response",
-                    "invalid config field `response`: give exactly one of response and handler"
+                    "invalid config field `response`: give exactly one of response, handler and websocket"
                         .to_owned(),
                 ))
             }
@@ -363,6 +392,7 @@ impl Route {
             answer: match &self.answer {
                 Answer::Static(r) => Answer::Static(r.clone()),
                 Answer::Python(h) => Answer::Python(h.clone_ref(py)),
+                Answer::WebSocket(w) => Answer::WebSocket(w.clone_ref(py)),
             },
             uses,
             fault: self.fault,
@@ -391,8 +421,10 @@ impl Route {
     /// to its server does not keep both alive forever.
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
         visit.call(&self.matcher)?;
-        if let Answer::Python(h) = &self.answer {
-            visit.call(h)?;
+        match &self.answer {
+            Answer::Python(h) => visit.call(h)?,
+            Answer::WebSocket(w) => visit.call(w)?,
+            Answer::Static(_) => {}
         }
         Ok(())
     }
@@ -403,7 +435,12 @@ impl Route {
     /// Python handler, a Python thread is made ready to run it.
     pub(crate) fn to_core(&self, py: Python<'_>, errors: &Arc<ErrorSink>) -> PyResult<CoreRoute> {
         let matcher = self.matcher.get();
-        if matches!(self.answer, Answer::Python(_)) || !matcher.conditions.is_empty() {
+        let python_answer = match &self.answer {
+            Answer::Python(_) => true,
+            Answer::WebSocket(w) => w.get().has_handler(),
+            Answer::Static(_) => false,
+        };
+        if python_answer || !matcher.conditions.is_empty() {
             crate::executor::ensure_thread(py)?;
         }
         let mut route = matcher.route.clone();
@@ -418,12 +455,14 @@ impl Route {
         route = match (&self.answer, &self.ordered) {
             (Answer::Static(r), None) => route.respond(r.clone()),
             (Answer::Python(h), None) => route.handler(python(h)),
+            (Answer::WebSocket(w), _) => route.websocket(w.get().to_core(py, errors)),
             (answer, Some((state, index))) => route.handler(InOrder {
                 state: state.clone(),
                 index: *index,
                 answer: match answer {
                     Answer::Static(r) => OrderedAnswer::Static(r.clone()),
                     Answer::Python(h) => OrderedAnswer::Python(python(h)),
+                    Answer::WebSocket(_) => unreachable!("refused by Route::new"),
                 },
                 errors: errors.clone(),
             }),

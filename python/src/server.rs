@@ -22,6 +22,7 @@ use crate::errors::{from_start_error, state_error};
 use crate::http::Request;
 use crate::routes::Route;
 use crate::stats::{PublishReport, Stats, StopReport};
+use crate::websocket::WsConnection;
 
 /// How often `serve_forever` looks for signals (Ctrl-C) and for a stop.
 const SERVE_POLL: Duration = Duration::from_millis(50);
@@ -289,6 +290,14 @@ impl Server {
         Ok(log.into_iter().map(|inner| Request { inner }).collect())
     }
 
+    /// The connections of WebSocket routes, oldest first (the last `request_log`
+    /// of them): what each client sent and how it ended.
+    fn ws_connections(&self, py: Python<'_>) -> PyResult<Vec<WsConnection>> {
+        let core = self.running(py)?;
+        let log = py.detach(move || core.ws_connections());
+        Ok(log.into_iter().map(WsConnection::from).collect())
+    }
+
     /// Switches the connect-phase fault: `None` (normal), `"refuse"`, `"hold"`,
     /// `"close"` or `"delay"` (with `seconds`). Returns once every I/O thread
     /// applied it; releases the GIL meanwhile.
@@ -344,7 +353,7 @@ impl Server {
             .map_err(|e| crate::errors::from_config_error(py, &e))
     }
 
-    /// Empties the request log.
+    /// Empties the request log (and the connection and WebSocket message logs).
     fn clear_requests(&self, py: Python<'_>) -> PyResult<()> {
         self.running(py)?.clear_requests();
         Ok(())
