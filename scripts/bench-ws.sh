@@ -38,7 +38,11 @@
 # Env: ECHO_CONNS (8), ECHO_SECONDS (5), ECHO_RUNS (3), FANOUT_SIZES ("1000 10000"),
 #      FANOUT_ROUNDS (200), CG_MEMBERS (1000), CG_ECHO (20000: messages of the long
 #      echo run, under callgrind), IDLE_MEMBERS (10000), LG_CONNS ("50 500"),
-#      LG_SECONDS (10), LG_ROUNDS (3), LG_RATES ("20000 50000"), LG_RATE_CONNS (50).
+#      LG_SECONDS (10), LG_ROUNDS (3), LG_RATES ("20000 50000"), LG_RATE_CONNS (50),
+#      CG_ECHO_KINDS ("pierhead-ws pierhead-frame") and CG_FANOUT_KINDS
+#      ("pierhead-ws pierhead-wsdeflate pierhead-frame"): the callgrind runs,
+#      PIERHEAD_BIN (./target/release/pierhead): another build's server, for a
+#      before/after side by side.
 # Installs (Debian) node, node-ws, valgrind, zlib1g-dev when missing; Python
 # `websockets` goes into a venv in bench/out.
 set -euo pipefail
@@ -67,6 +71,8 @@ install_missing node:nodejs valgrind:valgrind
     "$OUT/venv-ws/bin/python" -m pip install -q websockets
 ulimit -n "$(ulimit -Hn)"
 cargo build --release -q -p pierhead-cli --bin pierhead
+# Another build's server (a baseline, side by side): PIERHEAD_BIN=path.
+PIERHEAD_BIN=${PIERHEAD_BIN:-./target/release/pierhead}
 gcc -O2 -Wall -Wextra -o "$OUT/ws_client" bench/ws_client.c -lz
 client() { taskset -c 1 "$OUT/ws_client" "$@"; }
 port=18800
@@ -85,8 +91,8 @@ start_server() {
         --idle-timeout 600s --stats-interval off)
     local cmd
     case $kind in
-        pierhead-ws) cmd=("$@" ./target/release/pierhead "${ph[@]}" --protocol ws) ;;
-        pierhead-frame) cmd=("$@" ./target/release/pierhead "${ph[@]}" --protocol frame) ;;
+        pierhead-ws) cmd=("$@" "$PIERHEAD_BIN" "${ph[@]}" --protocol ws) ;;
+        pierhead-frame) cmd=("$@" "$PIERHEAD_BIN" "${ph[@]}" --protocol frame) ;;
         node) cmd=(node tests/python/ws_peers/echo_server.js --port $port --no-deflate) ;;
         python) cmd=("$OUT/venv-ws/bin/python" bench/ws_echo_server.py $port) ;;
     esac
@@ -169,7 +175,7 @@ if [[ " $PARTS " == *" callgrind "* ]]; then
     echo
     echo "| path | server | unit | instructions per unit |"
     echo "|---|---|---|---|"
-    for kind in pierhead-ws pierhead-frame; do
+    for kind in ${CG_ECHO_KINDS-pierhead-ws pierhead-frame}; do
         proto=$(proto_of $kind)
         # Echo: 8 connections, a 1 s warm-up (slow under callgrind), then 2 s and 8 s.
         a=$(callgrind_total $kind "$OUT/ws-cg-echo-$kind-a.out" echo $proto 8 2)
@@ -179,7 +185,7 @@ if [[ " $PARTS " == *" callgrind "* ]]; then
         awk -v k=$kind -v a=$i1 -v b=$i2 -v x=$n1 -v y=$n2 \
             'BEGIN { printf "| echo 64 B | %s | message | %.0f |\n", k, (b - a) / (y - x) }'
     done
-    for variant in pierhead-ws pierhead-wsdeflate pierhead-frame; do
+    for variant in ${CG_FANOUT_KINDS-pierhead-ws pierhead-wsdeflate pierhead-frame}; do
         pick $variant
         a=$(callgrind_total $kind "$OUT/ws-cg-fanout-$variant-a.out" fanout $proto "$CG_MEMBERS" 20)
         b=$(callgrind_total $kind "$OUT/ws-cg-fanout-$variant-b.out" fanout $proto "$CG_MEMBERS" 220)

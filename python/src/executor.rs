@@ -34,7 +34,7 @@ use pyo3::types::PyTuple;
 
 use crate::error_sink::{handler_failure, ws_handler_failure, ErrorSink};
 use crate::http::{to_response, Request};
-use crate::websocket::{py_message, to_reply, WsPeer};
+use crate::ws_values::{py_message, to_reply, WsPeer};
 
 /// What a handler call gives back to the waiting handler thread.
 pub(crate) type Reply = Result<CoreResponse, CoreResponse>;

@@ -30,6 +30,7 @@ mod server;
 mod stats;
 mod stream;
 mod websocket;
+mod ws_values;
 
 #[pymodule]
 mod _pierhead {
@@ -54,7 +55,9 @@ mod _pierhead {
     #[pymodule_export]
     use super::stream::{SseEvent, Step};
     #[pymodule_export]
-    use super::websocket::{AnyMessage, WebSocket, WsClose, WsConnection, WsJson, WsPeer};
+    use super::websocket::{AnyMessage, WebSocket, WsJson};
+    #[pymodule_export]
+    use super::ws_values::{WsClose, WsConnection, WsPeer};
 
     use pyo3::prelude::*;
 

@@ -22,7 +22,7 @@ use crate::errors::{from_start_error, state_error};
 use crate::http::Request;
 use crate::routes::Route;
 use crate::stats::{PublishReport, Stats, StopReport};
-use crate::websocket::WsConnection;
+use crate::ws_values::WsConnection;
 
 /// How often `serve_forever` looks for signals (Ctrl-C) and for a stop.
 const SERVE_POLL: Duration = Duration::from_millis(50);

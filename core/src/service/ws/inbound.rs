@@ -212,6 +212,7 @@ impl Inbound {
     }
 
     /// A data frame's header: a message starts or goes on.
+    #[inline(always)]
     fn start_frame(&mut self, h: &Header, max_message: usize) -> Result<(), Fail> {
         match (&mut self.message, h.opcode) {
             (None, opcode::TEXT | opcode::BINARY) => {
@@ -260,6 +261,7 @@ impl Inbound {
     }
 
     /// The next piece of the current data frame's payload.
+    #[inline(always)]
     fn payload(&mut self, piece: &[u8], max_message: usize) -> Result<(), Fail> {
         let Some(r) = self.reading else {
             return Ok(());
@@ -296,6 +298,7 @@ impl Inbound {
 
     /// The final frame of a message was read: the rest of its inflating and its
     /// UTF-8 check.
+    #[inline(always)]
     fn finish_message(&mut self, max_message: usize) -> Result<(), Fail> {
         let Some(m) = self.message.as_mut() else {
             return Ok(());
