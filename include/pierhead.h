@@ -1078,6 +1078,11 @@ typedef struct {
  */
 typedef struct {
   /*
+   `sizeof(pierhead_ws_connection)` as the library knows it: fields past it
+   (in a newer header) are not there.
+   */
+  size_t struct_size;
+  /*
    The connection's id (the upgrade request's in the request log).
    */
   uint64_t connection_id;
@@ -1119,6 +1124,16 @@ typedef struct {
    The reason of the client's close frame, NUL-terminated ("" for none).
    */
   const char *close_reason;
+  /*
+   The code of the endpoint's own close frame if it sent one first (a fault,
+   a handler's close, 1011 for a failed handler, 1002/1007 for a client's
+   violation); 0 if it only answered the client's or sent none.
+   */
+  uint16_t server_close_code;
+  /*
+   The reason of the endpoint's own close frame, NUL-terminated.
+   */
+  const char *server_close_reason;
 } pierhead_ws_connection;
 
 /*

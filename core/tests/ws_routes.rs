@@ -99,6 +99,8 @@ fn echo_route_echoes_and_logs_in_order() {
         (c.close_code, c.close_reason.as_str()),
         (Some(4001), "done")
     );
+    // It only answered the client's close.
+    assert_eq!(c.server_close_code, None);
     // The upgrade is in the request log, answered by the route.
     let r = &server.requests()[0];
     assert_eq!((r.method.as_str(), r.target.as_str()), ("GET", "/echo?u=1"));
@@ -176,7 +178,12 @@ fn a_script_sends_on_open_replies_by_text_regex_and_json_then_closes() {
     }
     let c = &server.ws_connections()[0];
     assert_eq!(c.messages.len(), 4);
+    // The client answered the endpoint's close with the same code.
     assert_eq!(c.close_code, Some(4000));
+    assert_eq!(
+        (c.server_close_code, c.server_close_reason.as_str()),
+        (Some(4000), "enough")
+    );
 }
 
 #[test]
@@ -230,6 +237,11 @@ fn a_handler_that_panics_or_gives_a_bad_close_code_closes_with_1011_and_counts()
         ws.send(Message::text(message)).unwrap();
         assert!(matches!(next(&mut ws), Message::Close(Some(f)) if u16::from(f.code) == 1011));
         assert_eq!(server.stats().handler_errors, n);
+    }
+    let log = server.ws_connections();
+    assert_eq!(log.len(), 2);
+    for c in log {
+        assert_eq!(c.server_close_code, Some(1011), "{c:?}");
     }
 }
 

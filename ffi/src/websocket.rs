@@ -686,6 +686,9 @@ pub struct pierhead_ws_message {
 /// during the callback.
 #[repr(C)]
 pub struct pierhead_ws_connection {
+    /// `sizeof(pierhead_ws_connection)` as the library knows it: fields past it
+    /// (in a newer header) are not there.
+    pub struct_size: usize,
     /// The connection's id (the upgrade request's in the request log).
     pub connection_id: u64,
     /// The request target of the upgrade, NUL-terminated (`"/chat?user=1"`).
@@ -708,6 +711,12 @@ pub struct pierhead_ws_connection {
     pub close_code: u16,
     /// The reason of the client's close frame, NUL-terminated ("" for none).
     pub close_reason: *const libc::c_char,
+    /// The code of the endpoint's own close frame if it sent one first (a fault,
+    /// a handler's close, 1011 for a failed handler, 1002/1007 for a client's
+    /// violation); 0 if it only answered the client's or sent none.
+    pub server_close_code: u16,
+    /// The reason of the endpoint's own close frame, NUL-terminated.
+    pub server_close_reason: *const libc::c_char,
 }
 
 /// Called once per connection by `pierhead_server_ws_connections`, on the calling
@@ -728,6 +737,7 @@ unsafe fn report(
     let target = c_string(&c.target);
     let subprotocol = c.subprotocol.as_deref().map(c_string);
     let reason = c_string(&c.close_reason);
+    let server_reason = c_string(&c.server_close_reason);
     let messages: Vec<pierhead_ws_message> = c
         .messages
         .iter()
@@ -742,6 +752,7 @@ unsafe fn report(
         })
         .collect();
     let conn = pierhead_ws_connection {
+        struct_size: std::mem::size_of::<pierhead_ws_connection>(),
         connection_id: c.connection_id,
         target: target.as_ptr(),
         route_id: c.route.0,
@@ -754,6 +765,8 @@ unsafe fn report(
         closed: u8::from(c.closed),
         close_code: c.close_code.unwrap_or(0),
         close_reason: reason.as_ptr(),
+        server_close_code: c.server_close_code.unwrap_or(0),
+        server_close_reason: server_reason.as_ptr(),
     };
     // SAFETY: a valid callback, as promised; everything it is given lives for
     // the call.

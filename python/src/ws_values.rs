@@ -273,6 +273,21 @@ impl WsConnection {
         &self.inner.close_reason
     }
 
+    /// The code of the endpoint's own close frame, if it sent one first (a
+    /// close_after, a handler's WsClose, 1011 for a handler that failed, 1002 or
+    /// 1007 for what the client did wrong); None when it only answered the
+    /// client's close or sent none.
+    #[getter]
+    fn server_close_code(&self) -> Option<u16> {
+        self.inner.server_close_code
+    }
+
+    /// The reason of the endpoint's own close frame.
+    #[getter]
+    fn server_close_reason(&self) -> &str {
+        &self.inner.server_close_reason
+    }
+
     fn __repr__(&self) -> String {
         let c = &self.inner;
         let end = match (c.closed, c.close_code) {

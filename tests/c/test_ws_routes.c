@@ -476,6 +476,8 @@ typedef struct {
     uint8_t closed;
     uint16_t close_code;
     char close_reason[32];
+    uint16_t server_close_code;
+    char server_close_reason[32];
 } logged_t;
 
 typedef struct {
@@ -501,6 +503,10 @@ static void collect(void *user_data, const pierhead_ws_connection *c) {
     l->closed = c->closed;
     l->close_code = c->close_code;
     snprintf(l->close_reason, sizeof l->close_reason, "%s", c->close_reason);
+    CHECK(c->struct_size == sizeof *c);
+    l->server_close_code = c->server_close_code;
+    snprintf(l->server_close_reason, sizeof l->server_close_reason, "%s",
+             c->server_close_reason);
 }
 
 static const logged_t *find(const log_t *log, const char *target) {
@@ -554,6 +560,8 @@ static void test_message_log(void) {
     CHECK(l->types[3] == PIERHEAD_WS_BINARY && l->lens[3] == 1 && l->messages[3][0] == 1);
     CHECK(strcmp(l->messages[4], "nothing matches") == 0);
     CHECK(l->close_code == 4000 && strcmp(l->close_reason, "ok") == 0);
+    /* The script closed first: its own code and reason. */
+    CHECK(l->server_close_code == 4000 && strcmp(l->server_close_reason, "enough") == 0);
     CHECK(strcmp(l->subprotocol, "-") == 0);
 
     l = find(&log, "/handler?x=1");
@@ -566,10 +574,12 @@ static void test_message_log(void) {
 
     l = find(&log, "/handler");
     CHECK(l != NULL && l->count == 1 && strcmp(l->messages[0], "fail") == 0);
+    CHECK(l->server_close_code == 1011 && strcmp(l->server_close_reason, "handler failed") == 0);
 
     l = find(&log, "/echo");
     CHECK(l != NULL && l->count == 3 && strcmp(l->messages[0], "hello") == 0);
     CHECK(l->close_code == 1000 && strcmp(l->close_reason, "done") == 0);
+    CHECK(l->server_close_code == 0); /* it only answered the client's close */
 
     l = find(&log, "/frag");
     CHECK(l != NULL && l->count == 2 && strcmp(l->messages[0], "abcde") == 0);

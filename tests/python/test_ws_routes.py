@@ -143,6 +143,8 @@ def test_script_sends_on_open_answers_text_regex_and_json_then_closes_with_code_
     # The endpoint waited for the client's close frame: the client echoed 4000.
     assert wait_until(lambda: server.ws_connections()[0].closed)
     assert server.ws_connections()[0].close_code == 4000
+    # The endpoint's own close, as it sent it.
+    assert (conn.server_close_code, conn.server_close_reason) == (4000, "enough for today")
 
 
 def test_every_matching_rule_answers_and_any_matches_everything(server):
@@ -471,6 +473,7 @@ def test_the_log_keeps_messages_in_order_and_the_clients_close(server):
     assert wait_until(lambda: server.ws_connections()[0].closed)
     conn = server.ws_connections()[0]
     assert (conn.close_code, conn.close_reason, conn.messages_evicted) == (4005, "bye now", 0)
+    assert (conn.server_close_code, conn.server_close_reason) == (None, "")  # it only answered
     assert conn.path == "/log" and conn.subprotocol is None
     assert repr(conn) == f"<WsConnection {conn.connection_id} /log?room=9 (3 messages, closed 4005)>"
     server.clear_log()

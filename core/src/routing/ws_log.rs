@@ -32,6 +32,13 @@ pub struct WsConnection {
     pub close_code: Option<u16>,
     /// The reason of the client's close frame.
     pub close_reason: String,
+    /// The code of the endpoint's own close frame, if it sent one first (a
+    /// fault, a handler's close, 1011 for a handler that failed, 1002 or 1007
+    /// for what the client did wrong); `None` when it only answered the
+    /// client's, or sent none (a stop's 1001 is not recorded).
+    pub server_close_code: Option<u16>,
+    /// The reason of the endpoint's own close frame.
+    pub server_close_reason: String,
 }
 
 /// A connection's entry, shared by its session (which appends) and the log.
@@ -75,6 +82,8 @@ impl WsLog {
             closed: false,
             close_code: None,
             close_reason: String::new(),
+            server_close_code: None,
+            server_close_reason: String::new(),
         }));
         self.connections.push(entry.clone());
         Recorder {
@@ -138,6 +147,15 @@ impl Recorder {
         let mut e = lock(&self.entry);
         e.close_code = Some(code.unwrap_or(1005));
         e.close_reason = reason.to_owned();
+    }
+
+    /// The endpoint sent its own close frame first.
+    pub(crate) fn server_close(&self, code: u16, reason: &str) {
+        let mut e = lock(&self.entry);
+        if e.server_close_code.is_none() {
+            e.server_close_code = Some(code);
+            e.server_close_reason = reason.to_owned();
+        }
     }
 
     /// The connection ended.

@@ -447,6 +447,9 @@ impl Endpoint {
 
     /// Queues our close frame; the connection then waits for the client's.
     fn close_with(&mut self, c: u16, reason: &str, now: Instant) {
+        if let Some(log) = &self.log {
+            log.server_close(c, reason);
+        }
         let mut body = Vec::new();
         close::encode_close(c, reason, &mut body);
         let mut b = Vec::new();
@@ -574,6 +577,9 @@ impl Endpoint {
         }
         self.inbound.abandon();
         self.queue.clear();
+        if let Some(log) = &self.log {
+            log.server_close(f.0, f.1);
+        }
         let mut body = Vec::new();
         close::encode_close(f.0, f.1, &mut body);
         frame::encode(true, false, opcode::CLOSE, &body, out.bytes());
