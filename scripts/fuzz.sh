@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fuzzes the HTTP head parser, the chunked decoder, the frame decoder, the route
-# matcher, the WebSocket frame codec and inflater (fuzz/fuzz_targets/) for SECONDS each (default 10), then replays
+# matcher, the WebSocket frame codec, reader and inflater (fuzz/fuzz_targets/) for SECONDS each (default 10), then replays
 # fuzz/regressions/ (inputs that once failed). Stable Rust: cargo-fuzz builds with
 # `--sanitizer none` (libFuzzer's coverage instrumentation uses only stable
 # codegen flags; AddressSanitizer would need nightly, and the targets are safe
@@ -11,7 +11,7 @@ cd "$(dirname "$0")/../fuzz"
 SECONDS_EACH=${1:-10}
 command -v cargo-fuzz >/dev/null || cargo install -q cargo-fuzz --locked
 cargo fuzz build -s none
-for t in http_head chunked frame route ws_frame ws_inflate; do
+for t in http_head chunked frame route ws_frame ws_inbound ws_inflate; do
   mkdir -p "corpus/$t"
   out=$(cargo fuzz run -s none "$t" "corpus/$t" -- -max_total_time="$SECONDS_EACH" 2>&1) || {
     echo "$out" | tail -30

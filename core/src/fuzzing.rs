@@ -116,6 +116,48 @@ pub fn ws_frame(data: &[u8], choice: u32) {
     }
 }
 
+/// Reads `data` as a client's frames with the reader every WebSocket session
+/// uses (messages assembled from fragments, control frames between them,
+/// incremental UTF-8, the message limit `max_message`): never a panic, and the
+/// same messages, control frames and close code whole as cut in two at `split`.
+pub fn ws_inbound(data: &[u8], split: usize, max_message: usize) {
+    use crate::service::ws::inbound::{Event, Inbound};
+    fn trace(pieces: &[&[u8]], max_message: usize) -> Vec<(char, u16, Vec<u8>)> {
+        let mut inbound = Inbound::default();
+        let mut buf = Vec::new();
+        let mut seen = Vec::new();
+        for piece in pieces {
+            buf.extend_from_slice(piece);
+            loop {
+                let (used, found) = inbound.read(&buf, max_message);
+                buf.drain(..used);
+                match found {
+                    Ok(None) => break,
+                    Ok(Some(Event::Message)) => {
+                        let Some(m) = inbound.take_message() else {
+                            panic!("a message announced and not there");
+                        };
+                        seen.push(('m', u16::from(m.opcode), m.data.clone()));
+                        inbound.recycle(m);
+                    }
+                    Ok(Some(Event::Control(op, payload))) => {
+                        seen.push(('c', u16::from(op), payload));
+                    }
+                    Err(f) => {
+                        seen.push(('e', f.0, Vec::new()));
+                        return seen;
+                    }
+                }
+            }
+        }
+        seen
+    }
+    let at = split % (data.len() + 1);
+    let whole = trace(&[data], max_message);
+    let cut = trace(&[&data[..at], &data[at..]], max_message);
+    assert_eq!(whole, cut, "read differently when cut at {at}");
+}
+
 /// Inflates `data` as permessage-deflate messages under `limit`, with the window
 /// and context options `flags` picks, cut into pieces at `split` (each message
 /// ends at a 0xFF byte); must never panic, never go past the limit, and give the

@@ -71,7 +71,7 @@ pub use stats::{
     State, Stats, StatsLine, StatsLines, StopLine, PROMETHEUS_CONTENT_TYPE,
 };
 
-#[cfg(feature = "fuzzing")]
+#[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
 pub mod fuzzing;
 #[cfg(feature = "tiny-buffers")]

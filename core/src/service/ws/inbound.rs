@@ -326,3 +326,38 @@ impl Inbound {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::frame::{encode_masked, opcode};
+    use crate::fuzzing::ws_inbound;
+
+    /// Fragments with a ping between them, a close, and a message cut at every
+    /// byte: the same events however the input is cut (the fuzz target's check,
+    /// on inputs it might take long to find).
+    #[test]
+    fn a_fragmented_message_reads_the_same_cut_anywhere() {
+        let key = [7, 1, 9, 3];
+        let mut input = Vec::new();
+        encode_masked(false, opcode::TEXT, "frag".as_bytes(), key, &mut input);
+        encode_masked(true, opcode::PING, b"p", key, &mut input);
+        encode_masked(
+            false,
+            opcode::CONTINUATION,
+            "mé".as_bytes(),
+            key,
+            &mut input,
+        );
+        encode_masked(true, opcode::CONTINUATION, "nt".as_bytes(), key, &mut input);
+        encode_masked(true, opcode::BINARY, &[0; 300], key, &mut input);
+        encode_masked(true, opcode::CLOSE, &[3, 232, b'o', b'k'], key, &mut input);
+        for at in 0..=input.len() {
+            ws_inbound(&input, at, 1 << 16);
+            // Over the limit and invalid UTF-8 fail the same way wherever cut.
+            ws_inbound(&input, at, 100);
+            let mut utf8 = Vec::new();
+            encode_masked(true, opcode::TEXT, b"ok \xc3\x28 no", key, &mut utf8);
+            ws_inbound(&utf8, at % (utf8.len() + 1), 1 << 16);
+        }
+    }
+}
