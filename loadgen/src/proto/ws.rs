@@ -1,7 +1,8 @@
 //! WebSocket (RFC 6455) as the generator speaks it, client side: the opening
 //! handshake ([`request`], checked by [`Handshake`]: `101` and the
-//! `Sec-WebSocket-Accept` of the key sent), masked messages (built once per
-//! connection for echo, a stamped message per publish for rooms), and the reader
+//! `Sec-WebSocket-Accept` of the key sent), masked messages (each frame with a
+//! mask key of its own, as RFC 6455 section 5.3 asks: [`MaskKeys`]; the echo
+//! payload once per connection, a stamped one per publish for rooms), and the reader
 //! of what the server sends ([`Frames`]: pings answered with pongs, a close
 //! frame ends the connection), under the echo check ([`EchoReader`]: every
 //! message byte for byte) and the rooms one ([`RoomReader`]: the publisher's
@@ -34,6 +35,31 @@ pub(crate) fn random_key(seed: u64) -> (String, [u8; 4]) {
     (BASE64.encode(bytes), mask)
 }
 
+/// A fresh mask key per frame (RFC 6455 section 5.3: unpredictable to the
+/// application, so that a frame's bytes cannot be chosen to look like another
+/// protocol to an intermediary): xorshift64*, seeded from [`random_key`].
+#[derive(Debug, Clone)]
+pub(crate) struct MaskKeys(u64);
+
+impl MaskKeys {
+    /// Keys from a random seed (`seed` mixed with the process's random keys).
+    pub(crate) fn new(seed: u64) -> MaskKeys {
+        let (_, k) = random_key(seed);
+        MaskKeys(u64::from(u32::from_ne_bytes(k)) << 32 | 0x9E37_79B9 | 1)
+    }
+
+    /// The next key.
+    #[inline]
+    pub(crate) fn next_key(&mut self) -> [u8; 4] {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        ((x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 32) as u32).to_ne_bytes()
+    }
+}
+
 /// The opening handshake's request for `path` with the key `key`.
 pub(crate) fn request(authority: &str, path: &str, key: &str) -> Vec<u8> {
     format!(
@@ -54,12 +80,19 @@ pub(crate) fn text_payload(conn: u64, len: usize) -> Vec<u8> {
     p
 }
 
-/// The message echo sends: `payload`, masked with `mask`, binary or text.
-pub(crate) fn message(payload: &[u8], text: bool, mask: [u8; 4]) -> Vec<u8> {
+/// Appends `n` messages of echo's `payload`, binary or text, each masked with a
+/// key of its own.
+pub(crate) fn messages(
+    payload: &[u8],
+    text: bool,
+    n: usize,
+    keys: &mut MaskKeys,
+    out: &mut Vec<u8>,
+) {
     let op = if text { opcode::TEXT } else { opcode::BINARY };
-    let mut out = Vec::new();
-    wire::encode_masked(true, op, payload, mask, &mut out);
-    out
+    for _ in 0..n {
+        wire::encode_masked(true, op, payload, keys.next_key(), out);
+    }
 }
 
 /// Appends a publisher's binary message of `payload_len` bytes (at least the
@@ -190,13 +223,13 @@ pub(crate) struct Frames {
     first: bool,
     control: Vec<u8>,
     max: u64,
-    mask: [u8; 4],
-    /// Pongs to send (masked with the connection's key).
+    keys: MaskKeys,
+    /// Pongs to send (each masked with a key of its own).
     pongs: Vec<u8>,
 }
 
 impl Frames {
-    fn new(max_payload: usize, mask: [u8; 4]) -> Frames {
+    fn new(max_payload: usize, keys: MaskKeys) -> Frames {
         Frames {
             head: [0; MAX_HEADER_LEN],
             head_len: 0,
@@ -209,7 +242,7 @@ impl Frames {
             first: false,
             control: Vec::new(),
             max: max_payload as u64,
-            mask,
+            keys,
             pongs: Vec::new(),
         }
     }
@@ -334,7 +367,8 @@ impl Frames {
         self.in_frame = false;
         match self.op {
             opcode::PING => {
-                wire::encode_masked(true, opcode::PONG, control, self.mask, &mut self.pongs);
+                let key = self.keys.next_key();
+                wire::encode_masked(true, opcode::PONG, control, key, &mut self.pongs);
                 Ok(())
             }
             opcode::PONG => on(Piece::Pong),
@@ -376,9 +410,9 @@ pub(crate) struct EchoReader {
 }
 
 impl EchoReader {
-    pub(crate) fn new(payload: Arc<[u8]>, text: bool, mask: [u8; 4]) -> EchoReader {
+    pub(crate) fn new(payload: Arc<[u8]>, text: bool, keys: MaskKeys) -> EchoReader {
         EchoReader {
-            frames: Frames::new(payload.len().max(1 << 20), mask),
+            frames: Frames::new(payload.len().max(1 << 20), keys),
             payload,
             text,
             pos: 0,
@@ -430,9 +464,9 @@ pub(crate) struct RoomReader {
 }
 
 impl RoomReader {
-    pub(crate) fn new(max_payload: usize, mask: [u8; 4]) -> RoomReader {
+    pub(crate) fn new(max_payload: usize, keys: MaskKeys) -> RoomReader {
         RoomReader {
-            frames: Frames::new(max_payload.max(STAMP_LEN), mask),
+            frames: Frames::new(max_payload.max(STAMP_LEN), keys),
             stamp: [0; STAMP_LEN],
             got: 0,
         }
@@ -469,6 +503,30 @@ impl RoomReader {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// RFC 6455 section 5.3: every frame a fresh key; each message still unmasks
+    /// to the payload.
+    #[test]
+    fn every_frame_has_a_mask_key_of_its_own() {
+        let mut keys = MaskKeys::new(7);
+        let mut out = Vec::new();
+        messages(b"the same payload", false, 64, &mut keys, &mut out);
+        let mut seen = std::collections::HashSet::new();
+        let mut rest = out.as_slice();
+        while !rest.is_empty() {
+            let h = wire::decode_header(rest, 1 << 20, true).unwrap().unwrap();
+            let body = &rest[h.header_len..h.header_len + h.len as usize];
+            let key = h.mask.unwrap();
+            let mut payload = Vec::new();
+            wire::unmask_into(&mut payload, body, key, 0);
+            assert_eq!(payload, b"the same payload");
+            seen.insert(key);
+            rest = &rest[h.header_len + body.len()..];
+        }
+        assert_eq!(seen.len(), 64, "a key was used twice");
+        // Two generators (two threads, two runs) do not repeat each other.
+        assert_ne!(MaskKeys::new(7).next_key(), MaskKeys::new(7).next_key());
+    }
 
     fn server(op: u8, payload: &[u8], fin: bool, out: &mut Vec<u8>) {
         wire::encode(fin, false, op, payload, out);
@@ -508,7 +566,7 @@ mod tests {
         server(opcode::PONG, b"", true, &mut wire_in);
         server(opcode::CONTINUATION, &p[4..], true, &mut wire_in);
         for cut in 0..wire_in.len() {
-            let mut r = EchoReader::new(p.clone(), false, [1, 2, 3, 4]);
+            let mut r = EchoReader::new(p.clone(), false, MaskKeys::new(1));
             let mut a = Answers::default();
             r.feed(&wire_in[..cut], &mut a).unwrap();
             r.feed(&wire_in[cut..], &mut a).unwrap();
@@ -519,19 +577,19 @@ mod tests {
         // A wrong byte, a wrong type, a short message, a close: errors.
         let mut bad = Vec::new();
         server(opcode::BINARY, b"hello, ecHo", true, &mut bad);
-        let mut r = EchoReader::new(p.clone(), false, [0; 4]);
+        let mut r = EchoReader::new(p.clone(), false, MaskKeys::new(0));
         assert_eq!(r.feed(&bad, &mut Answers::default()), Err(Framing::Echo));
         for (op, body) in [(opcode::TEXT, &p[..]), (opcode::BINARY, &p[..3])] {
             let mut bad = Vec::new();
             server(op, body, true, &mut bad);
-            let mut r = EchoReader::new(p.clone(), false, [0; 4]);
+            let mut r = EchoReader::new(p.clone(), false, MaskKeys::new(0));
             assert_eq!(r.feed(&bad, &mut Answers::default()), Err(Framing::Echo));
         }
         let mut close = Vec::new();
         wire::encode_close(1001, "bye", &mut close);
         let mut f = Vec::new();
         server(opcode::CLOSE, &close, true, &mut f);
-        let mut r = EchoReader::new(p.clone(), false, [0; 4]);
+        let mut r = EchoReader::new(p.clone(), false, MaskKeys::new(0));
         assert_eq!(
             r.feed(&f, &mut Answers::default()),
             Err(Framing::WsClosed(1001))
@@ -552,7 +610,7 @@ mod tests {
         server(opcode::BINARY, &payload, true, &mut wire_in);
         server(opcode::PONG, b"", true, &mut wire_in);
         for cut in 0..wire_in.len() {
-            let mut r = RoomReader::new(1024, [0; 4]);
+            let mut r = RoomReader::new(1024, MaskKeys::new(0));
             let mut got = Vec::new();
             r.feed(&wire_in[..cut], |e| got.push(e)).unwrap();
             r.feed(&wire_in[cut..], |e| got.push(e)).unwrap();
@@ -560,6 +618,8 @@ mod tests {
         }
         let mut short = Vec::new();
         server(opcode::BINARY, b"short", true, &mut short);
-        assert!(RoomReader::new(1024, [0; 4]).feed(&short, |_| {}).is_err());
+        assert!(RoomReader::new(1024, MaskKeys::new(0))
+            .feed(&short, |_| {})
+            .is_err());
     }
 }

@@ -140,13 +140,18 @@ impl Worker {
         let again = self.conns[i].inflight.len();
         if again > 0 {
             let (bytes, one) = match &self.conns[i].role {
-                Role::Request(Reader::Echo(_) | Reader::Ws(_)) => {
-                    (self.echo_batches[i].clone(), self.payloads[i].len())
+                Role::Request(Reader::Ws(_)) => (None, 0),
+                Role::Request(Reader::Echo(_)) => {
+                    (Some(self.echo_batches[i].clone()), self.payloads[i].len())
                 }
-                _ => (self.batch.clone(), self.plan.request.len()),
+                _ => (Some(self.batch.clone()), self.plan.request.len()),
             };
             // At most `pipeline` are ever in flight: the batch holds that many.
-            if !self.write(i, &bytes[..one * again], now) {
+            let written = match bytes {
+                Some(bytes) => self.write(i, &bytes[..one * again], now),
+                None => self.write_ws_echo(i, again, now),
+            };
+            if !written {
                 return;
             }
             for r in self.conns[i].inflight.iter_mut() {

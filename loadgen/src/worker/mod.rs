@@ -63,14 +63,15 @@ struct Worker {
     heap: BinaryHeap<Reverse<(Instant, usize)>>,
     /// Closed loop: `pipeline` HTTP requests back to back.
     batch: Arc<[u8]>,
-    /// Echo (and WebSocket echo): each connection's request on the wire (the
-    /// payload; a masked message), and `pipeline` of them back to back.
+    /// Echo: each connection's request on the wire (the payload), and
+    /// `pipeline` of them back to back. (WebSocket echo frames each message
+    /// afresh: every frame has a mask key of its own.)
     payloads: Vec<Arc<[u8]>>,
     echo_batches: Vec<Arc<[u8]>>,
-    /// Echo: each connection's payload, as it must come back.
+    /// Echo and WebSocket echo: each connection's payload, as it must come back.
     expected: Vec<Arc<[u8]>>,
-    /// WebSocket: each connection's mask key.
-    masks: Vec<[u8; 4]>,
+    /// WebSocket: the mask keys of this thread's frames.
+    mask_keys: ws::MaskKeys,
     /// WebSocket rooms: a publisher's message payload on the way.
     ws_scratch: Vec<u8>,
     buf: Vec<u8>,
@@ -106,13 +107,6 @@ pub(crate) fn run(plan: Plan, shared: Arc<Shared>) -> io::Result<ThreadResult> {
         errors: ErrorCounts::default(),
         opened: 0,
     };
-    let ws = plan.target.protocol == BenchProtocol::Ws;
-    let masks: Vec<[u8; 4]> = (0..plan.conns)
-        .map(|i| match ws {
-            true => ws::random_key((plan.first_conn + i) as u64).1,
-            false => [0; 4],
-        })
-        .collect();
     let id = |i: usize| (plan.first_conn + i) as u64;
     let expected: Vec<Arc<[u8]>> = match plan.target.protocol {
         BenchProtocol::Echo => (0..plan.conns)
@@ -126,13 +120,9 @@ pub(crate) fn run(plan: Plan, shared: Arc<Shared>) -> io::Result<ThreadResult> {
             .collect(),
         _ => Vec::new(),
     };
-    let payloads: Vec<Arc<[u8]>> = match ws {
-        true => expected
-            .iter()
-            .zip(&masks)
-            .map(|(p, &m)| Arc::from(ws::message(p, plan.ws_text, m)))
-            .collect(),
-        false => expected.clone(),
+    let payloads: Vec<Arc<[u8]>> = match plan.target.protocol {
+        BenchProtocol::Echo => expected.clone(),
+        _ => Vec::new(),
     };
     let echo_batches: Vec<Arc<[u8]>> = payloads
         .iter()
@@ -150,7 +140,7 @@ pub(crate) fn run(plan: Plan, shared: Arc<Shared>) -> io::Result<ThreadResult> {
         payloads,
         echo_batches,
         expected,
-        masks,
+        mask_keys: ws::MaskKeys::new(plan.first_conn as u64),
         ws_scratch: Vec::new(),
         buf: vec![0; READ_BUF],
         events: Vec::new(),
@@ -203,14 +193,18 @@ impl Worker {
             BenchProtocol::Echo => {
                 Role::Request(Reader::Echo(echo::Reader::new(self.expected[i].clone())))
             }
-            BenchProtocol::Ws if !self.plan.fans_out => Role::Request(Reader::Ws(
-                ws::EchoReader::new(self.expected[i].clone(), self.plan.ws_text, self.masks[i]),
-            )),
+            BenchProtocol::Ws if !self.plan.fans_out => {
+                Role::Request(Reader::Ws(ws::EchoReader::new(
+                    self.expected[i].clone(),
+                    self.plan.ws_text,
+                    ws::MaskKeys::new((self.plan.first_conn + i) as u64),
+                )))
+            }
             BenchProtocol::Frame | BenchProtocol::Ws => Role::Frame {
                 reader: match self.plan.target.protocol {
                     BenchProtocol::Ws => MemberReader::Ws(ws::RoomReader::new(
                         self.plan.payload_len.max(1 << 20),
-                        self.masks[i],
+                        ws::MaskKeys::new((self.plan.first_conn + i) as u64),
                     )),
                     _ => {
                         MemberReader::Frame(frame::Reader::new(self.plan.payload_len.max(1 << 20)))

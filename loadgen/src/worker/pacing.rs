@@ -56,10 +56,15 @@ impl Worker {
                     return;
                 }
             }
-            Role::Request(Reader::Echo(_) | Reader::Ws(_)) => {
+            Role::Request(Reader::Echo(_)) => {
                 let batch = self.echo_batches[i].clone();
                 let len = self.payloads[i].len() * n;
                 if !self.write(i, &batch[..len], now) {
+                    return;
+                }
+            }
+            Role::Request(Reader::Ws(_)) => {
+                if !self.write_ws_echo(i, n, now) {
                     return;
                 }
             }
@@ -84,10 +89,10 @@ impl Worker {
                         publisher: id,
                         seq,
                     };
-                    self.publish(i, stamp, &mut out);
+                    self.publish(stamp, &mut out);
                 }
                 match self.plan.target.protocol {
-                    BenchProtocol::Ws => ws::ping(self.masks[i], &mut out),
+                    BenchProtocol::Ws => ws::ping(self.mask_keys.next_key(), &mut out),
                     _ => frame::ping(&mut out),
                 }
                 let ok = self.write(i, &out, now);
@@ -109,12 +114,33 @@ impl Worker {
     }
 
     /// Appends a publisher's data frame (frame protocol) or message (WebSocket).
-    fn publish(&mut self, i: usize, stamp: Stamp, out: &mut Vec<u8>) {
+    fn publish(&mut self, stamp: Stamp, out: &mut Vec<u8>) {
         let len = self.plan.payload_len;
         match self.plan.target.protocol {
-            BenchProtocol::Ws => ws::data(stamp, len, self.masks[i], &mut self.ws_scratch, out),
+            BenchProtocol::Ws => {
+                let key = self.mask_keys.next_key();
+                ws::data(stamp, len, key, &mut self.ws_scratch, out);
+            }
             _ => frame::data(stamp, len, out),
         }
+    }
+
+    /// Writes `n` WebSocket echo messages, each framed with a mask key of its own;
+    /// false if the connection was closed.
+    pub(super) fn write_ws_echo(&mut self, i: usize, n: usize, now: Instant) -> bool {
+        let mut out = std::mem::take(&mut self.frame_out);
+        out.clear();
+        let payload = self.expected[i].clone();
+        ws::messages(
+            &payload,
+            self.plan.ws_text,
+            n,
+            &mut self.mask_keys,
+            &mut out,
+        );
+        let ok = self.write(i, &out, now);
+        self.frame_out = out;
+        ok
     }
 
     pub(super) fn count_sent(&mut self, now: Instant, n: u64) {
@@ -175,7 +201,7 @@ impl Worker {
                     };
                     let mut out = std::mem::take(&mut self.frame_out);
                     out.clear();
-                    self.publish(i, stamp, &mut out);
+                    self.publish(stamp, &mut out);
                     let ok = self.write(i, &out, now);
                     self.frame_out = out;
                     if ok {
@@ -184,10 +210,11 @@ impl Worker {
                     ok
                 }
                 None => match &self.conns[i].role {
-                    Role::Request(Reader::Echo(_) | Reader::Ws(_)) => {
+                    Role::Request(Reader::Echo(_)) => {
                         let p = self.payloads[i].clone();
                         self.write(i, &p, now)
                     }
+                    Role::Request(Reader::Ws(_)) => self.write_ws_echo(i, 1, now),
                     _ => {
                         let r = self.plan.request.clone();
                         self.write(i, &r, now)
