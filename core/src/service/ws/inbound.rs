@@ -205,6 +205,12 @@ impl Inbound {
         }
     }
 
+    /// Between messages: no frame or message half read.
+    #[inline]
+    pub(crate) fn idle(&self) -> bool {
+        self.reading.is_none() && self.message.is_none()
+    }
+
     /// Forgets a message half read (the connection fails).
     pub(crate) fn abandon(&mut self) {
         self.message = None;

@@ -69,6 +69,37 @@ pub(crate) struct Session {
     frame: Option<Box<FrameSession>>,
 }
 
+/// Echoes a whole unfragmented, uncompressed data message at the start of
+/// `input` by unmasking its payload straight into the answer: the bytes used, or
+/// the failure (invalid UTF-8: the answer is taken back); `None` when the input
+/// does not start with such a frame (the reader takes it, and any error).
+#[inline]
+fn echo_whole(input: &[u8], max_message: usize, cx: &mut Cx<'_>) -> Option<Result<usize, Fail>> {
+    let h = frame::decode_header(input, max_message as u64, true).ok()??;
+    let whole = h.header_len + h.len as usize;
+    if !h.fin || h.rsv1 || !matches!(h.opcode, opcode::TEXT | opcode::BINARY) || input.len() < whole
+    {
+        return None;
+    }
+    let out = cx.out.bytes();
+    let start = out.len();
+    frame::encode_header(true, false, h.opcode, h.len as usize, out);
+    let body = out.len();
+    frame::unmask_into(
+        out,
+        &input[h.header_len..whole],
+        h.mask.unwrap_or([0; 4]),
+        0,
+    );
+    if h.opcode == opcode::TEXT && std::str::from_utf8(&out[body..]).is_err() {
+        out.truncate(start);
+        return Some(Err(Fail(code::INVALID_PAYLOAD, "invalid UTF-8")));
+    }
+    cx.counters.requests.incr();
+    cx.counters.responses.incr();
+    Some(Ok(whole))
+}
+
 /// The fan-out's encodings: a WebSocket frame, that frame compressed (for members
 /// that agreed to permessage-deflate with a 32 KiB server window), or the frame
 /// protocol's data frame.
@@ -244,6 +275,18 @@ impl Session {
                     consumed: pos,
                     next: Next::Pause,
                 };
+            }
+            if self.membership.is_none() && self.inbound.deflate.is_none() && self.inbound.idle() {
+                // Echo of a whole one-frame message: unmasked straight into the
+                // answer, never held (the common case of an echo client).
+                match echo_whole(&input[pos..], cfg.max_message, cx) {
+                    Some(Ok(used)) => {
+                        pos += used;
+                        continue;
+                    }
+                    Some(Err(f)) => return self.fail(f, input, cx),
+                    None => {}
+                }
             }
             let (used, found) = self.inbound.read(&input[pos..], cfg.max_message);
             pos += used;
