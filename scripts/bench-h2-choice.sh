@@ -4,6 +4,7 @@
 # hello\n` over h2c with prior knowledge):
 #   h2crate   hyperium's h2 polled from the loop, in-memory AsyncRead/AsyncWrite
 #   own       our own minimal frame layer over loona-hpack
+#   own-httlib the same over httlib-hpack
 # beside nginx (`listen PORT http2;`, one worker, h2c) and pierhead's HTTP/1.1
 # fixed answer (`pierhead serve --workers 1`, h2load --h1: pipelined when -m 16),
 # all driven by h2load with 8 connections and 1 or 16 requests in flight on each.
@@ -18,20 +19,22 @@
 #              h2load to CPU 1; median of CPU_RUNS runs.
 #   memory     RSS per idle connection: IDLE connections each make one request and
 #              stay open; (RSS then - RSS before) / IDLE.
+#   hpack      the two HPACK decoders alone on three request header blocks
+#              (spikes/h2/examples/hpack_decoders.rs), ns per block.
 #
-# Usage: scripts/bench-h2-choice.sh [callgrind] [cpu] [memory]
+# Usage: scripts/bench-h2-choice.sh [callgrind] [cpu] [memory] [hpack]
 # Env: CG_SHORT (10000), CG_LONG (50000), CPU_N (200000), CPU_RUNS (3), IDLE (1000),
-#      SERVERS ("own h2crate nginx pierhead-h1").
+#      SERVERS ("own own-httlib h2crate nginx pierhead-h1").
 # Installs (Debian) nghttp2-client (h2load), nginx, valgrind when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PARTS=${*:-callgrind cpu memory}
+PARTS=${*:-callgrind cpu memory hpack}
 CG_SHORT=${CG_SHORT:-10000}
 CG_LONG=${CG_LONG:-50000}
 CPU_N=${CPU_N:-200000}
 CPU_RUNS=${CPU_RUNS:-3}
 IDLE=${IDLE:-1000}
-SERVERS=${SERVERS:-own h2crate nginx pierhead-h1}
+SERVERS=${SERVERS:-own own-httlib h2crate nginx pierhead-h1}
 OUT=bench/out
 mkdir -p "$OUT"
 . scripts/bench-lib.sh
@@ -53,6 +56,7 @@ start_server() {
     port=$((port + 1))
     case $kind in
         own | h2crate) cmd=("$@" "$SPIKE/$kind" $port) ;;
+        own-httlib) cmd=("$@" "$SPIKE/own" $port httlib) ;;
         pierhead-h1) cmd=("$@" ./target/release/pierhead serve --workers 1 --bind "127.0.0.1:$port"
             --stats-interval off --max-connections 20000 --idle-timeout 600s) ;;
         nginx)
@@ -195,5 +199,13 @@ PY
         awk -v k=$kind -v a="$before" -v b="$idle" -v n="$IDLE" \
             'BEGIN { printf "| %s | %d | %d | %.0f |\n", k, a, b, (b - a) * 1024 / n }'
     done
+    echo
+fi
+
+if [[ " $PARTS " == *" hpack "* ]]; then
+    echo "### HPACK decoders alone, ns per header block (pinned to CPU 0)"
+    echo
+    cargo build --release -q --manifest-path spikes/h2/Cargo.toml --example hpack_decoders
+    taskset -c 0 "$SPIKE/examples/hpack_decoders"
     echo
 fi

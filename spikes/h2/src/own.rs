@@ -12,6 +12,48 @@
 
 use crate::{Close, Session, BODY};
 use loona_hpack::Decoder;
+
+/// Which HPACK decoder a session uses (the two weighed; `own [PORT] httlib` picks
+/// the second).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Hpack {
+    /// `loona-hpack`: fields handed to a callback, borrowed from the table.
+    Loona,
+    /// `httlib-hpack`: fields copied into owned `Vec`s from a `Vec` it consumes.
+    Httlib,
+}
+
+enum HpackDecoder {
+    Loona(Decoder<'static>),
+    Httlib {
+        decoder: httlib_hpack::Decoder<'static>,
+        input: Vec<u8>,
+        fields: Vec<(Vec<u8>, Vec<u8>, u8)>,
+    },
+}
+
+impl HpackDecoder {
+    /// Decodes `block`, calling `field` with each name; false on a decoding error.
+    fn decode(&mut self, block: &[u8], mut field: impl FnMut(&[u8])) -> bool {
+        match self {
+            HpackDecoder::Loona(d) => d.decode_with_cb(block, |n, _| field(&n)).is_ok(),
+            HpackDecoder::Httlib {
+                decoder,
+                input,
+                fields,
+            } => {
+                input.clear();
+                input.extend_from_slice(block);
+                fields.clear();
+                if decoder.decode(input, fields).is_err() {
+                    return false;
+                }
+                fields.iter().for_each(|(n, _, _)| field(n));
+                true
+            }
+        }
+    }
+}
 use std::collections::{HashMap, VecDeque};
 
 pub const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
@@ -70,7 +112,7 @@ pub struct OwnSession {
     /// Bytes of an incomplete frame (or preface) carried to the next feed.
     carry: Vec<u8>,
     preface_done: bool,
-    decoder: Decoder<'static>,
+    decoder: HpackDecoder,
     /// A header block waiting for CONTINUATION: stream, END_STREAM, its bytes.
     block: Option<(u32, bool)>,
     block_buf: Vec<u8>,
@@ -87,7 +129,7 @@ pub struct OwnSession {
 
 impl Default for OwnSession {
     fn default() -> Self {
-        Self::new()
+        Self::new(Hpack::Loona)
     }
 }
 
@@ -114,10 +156,20 @@ fn window_update(out: &mut Vec<u8>, stream: u32, n: u32) {
 }
 
 impl OwnSession {
-    pub fn new() -> Self {
-        let mut decoder = Decoder::new();
+    pub fn new(hpack: Hpack) -> Self {
         // Our SETTINGS_HEADER_TABLE_SIZE is the default: a peer may not go past it.
-        decoder.set_max_allowed_table_size(4096);
+        let decoder = match hpack {
+            Hpack::Loona => {
+                let mut d = Decoder::new();
+                d.set_max_allowed_table_size(4096);
+                HpackDecoder::Loona(d)
+            }
+            Hpack::Httlib => HpackDecoder::Httlib {
+                decoder: httlib_hpack::Decoder::with_dynamic_size(4096),
+                input: Vec::new(),
+                fields: Vec::new(),
+            },
+        };
         OwnSession {
             carry: Vec::new(),
             preface_done: false,
@@ -359,8 +411,8 @@ impl OwnSession {
         out: &mut Vec<u8>,
     ) -> ConnResult {
         let (mut method, mut path, mut scheme, mut bad) = (false, false, false, false);
-        let decoded = self.decoder.decode_with_cb(block, |name, _value| {
-            match name.as_ref() {
+        let decoded = self.decoder.decode(block, |name| {
+            match name {
                 b":method" => method = true,
                 b":path" => path = true,
                 b":scheme" => scheme = true,
@@ -370,7 +422,7 @@ impl OwnSession {
                 _ => {}
             };
         });
-        if decoded.is_err() {
+        if !decoded {
             return Err(COMPRESSION_ERROR);
         }
         if let Some(s) = self.streams.get_mut(&stream) {

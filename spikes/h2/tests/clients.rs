@@ -17,13 +17,17 @@ impl Drop for Server {
     }
 }
 
-fn start(bin: &str) -> Server {
+fn start(bin: &str, extra: &[&str]) -> Server {
     let port = TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
-    let child = Command::new(bin).arg(port.to_string()).spawn().unwrap();
+    let child = Command::new(bin)
+        .arg(port.to_string())
+        .args(extra)
+        .spawn()
+        .unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
     while TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(Instant::now() < deadline, "{bin} did not listen");
@@ -42,8 +46,8 @@ fn run(cmd: &str, args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-fn check(bin: &str) {
-    let s = start(bin);
+fn check(bin: &str, extra: &[&str]) {
+    let s = start(bin, extra);
     let url = format!("http://127.0.0.1:{}/x", s.1);
     let v = run("nghttp", &["-v", &url]);
     assert!(v.contains(":status: 200"), "{v}");
@@ -74,10 +78,15 @@ fn check(bin: &str) {
 
 #[test]
 fn own_serves_real_clients() {
-    check(env!("CARGO_BIN_EXE_own"));
+    check(env!("CARGO_BIN_EXE_own"), &[]);
 }
 
 #[test]
 fn h2crate_serves_real_clients() {
-    check(env!("CARGO_BIN_EXE_h2crate"));
+    check(env!("CARGO_BIN_EXE_h2crate"), &[]);
+}
+
+#[test]
+fn own_with_httlib_hpack_serves_real_clients() {
+    check(env!("CARGO_BIN_EXE_own"), &["httlib"]);
 }
