@@ -194,3 +194,67 @@ pub fn ws_inflate(data: &[u8], split: usize, limit: usize, flags: u8) {
     let cut = run(Some(split));
     assert_eq!(whole, cut, "inflates differently when cut at {split}");
 }
+
+/// Decodes `data` as HTTP/2 frames with the frame layer (as a server when
+/// `flags & 1`; the maximum frame size 16384, or `flags >> 2` with `flags & 2`),
+/// whole and cut in two at `split`: never a panic; every frame re-encodes to
+/// as many bytes as it came in, which decode to the same frame; a stream error
+/// skips its frame and reading goes on; the frames and errors are the same
+/// however the bytes are cut. Returns them (each frame re-encoded), for tests.
+pub fn h2_frame(
+    data: &[u8],
+    split: usize,
+    flags: u8,
+) -> Vec<Result<Vec<u8>, crate::http2::FrameError>> {
+    use crate::http2::{decode, decode_at_server, Decoded, Frame, Scope};
+    let server = flags & 1 != 0;
+    let max = if flags & 2 != 0 {
+        u32::from(flags >> 2)
+    } else {
+        16_384
+    };
+    let decode: fn(&[u8], u32) -> Decoded<'_> = if server { decode_at_server } else { decode };
+    let run = |pieces: &[&[u8]]| {
+        let mut buf = Vec::new();
+        let mut seen = Vec::new();
+        for piece in pieces {
+            buf.extend_from_slice(piece);
+            loop {
+                match decode(&buf, max) {
+                    Ok(None) => break,
+                    Ok(Some((frame, used))) => {
+                        let mut again = Vec::new();
+                        frame.encode(&mut again);
+                        assert_eq!(again.len(), used, "{frame:?} re-encoded to another length");
+                        assert_eq!(decode(&again, max), Ok(Some((frame, used))), "{again:x?}");
+                        if let Frame::Headers(h) = frame {
+                            if let Some(e) = h.stream_error() {
+                                assert!(
+                                    matches!(e.scope, Scope::Stream { frame_len, .. } if frame_len == used)
+                                );
+                            }
+                        }
+                        seen.push(Ok(again));
+                        buf.drain(..used);
+                    }
+                    Err(e) => {
+                        seen.push(Err(e));
+                        match e.scope {
+                            Scope::Stream { frame_len, .. } => {
+                                assert!(frame_len <= buf.len(), "{e}: the frame is not all there");
+                                buf.drain(..frame_len);
+                            }
+                            Scope::Connection => return seen,
+                        }
+                    }
+                }
+            }
+        }
+        seen
+    };
+    let at = split % (data.len() + 1);
+    let whole = run(&[data]);
+    let cut = run(&[&data[..at], &data[at..]]);
+    assert_eq!(whole, cut, "decoded differently when cut at {at}");
+    whole
+}

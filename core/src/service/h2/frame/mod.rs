@@ -60,6 +60,8 @@ mod error;
 mod frames;
 mod header;
 mod settings;
+#[cfg(test)]
+mod tests;
 
 pub use decode::{decode, decode_at_server, decode_preface};
 pub use encode::{
