@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Fuzzes the HTTP head parser, the chunked decoder, the frame decoder, the route
-# matcher, the WebSocket frame codec, reader and inflater (fuzz/fuzz_targets/) for SECONDS each (default 10), then replays
+# matcher, the WebSocket frame codec, reader and inflater, the HTTP/2 frame codec
+# (fuzz/fuzz_targets/) for SECONDS each (default 10), then replays
 # fuzz/regressions/ (inputs that once failed). Stable Rust: cargo-fuzz builds with
 # `--sanitizer none` (libFuzzer's coverage instrumentation uses only stable
 # codegen flags; AddressSanitizer would need nightly, and the targets are safe

@@ -28,7 +28,8 @@ use std::time::{Duration, Instant};
 
 use mio::net::TcpListener;
 
-/// A misbehaviour of the accept phase; see the [module docs](self).
+/// A misbehaviour of the accept phase (each variant says what a client sees), set
+/// with [`Server::set_connect_fault`](crate::Server::set_connect_fault).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConnectFault {
     /// Refuse new connections (RST): `connect()` fails with "connection refused".
