@@ -34,6 +34,7 @@ pub(crate) mod discard;
 pub(crate) mod echo;
 pub(crate) mod fanout;
 pub(crate) mod frame;
+pub(crate) mod h2;
 pub(crate) mod http;
 pub(crate) mod reply;
 pub(crate) mod run;
