@@ -244,7 +244,7 @@ pub fn hpack(data: &[u8]) {
             (true, _) => Indexing::Never,
             (false, 0) => Indexing::Add,
             (false, 1) => Indexing::Skip,
-            _ if (i + usize::from(mode)) % 2 == 0 => Indexing::Add,
+            _ if (i + usize::from(mode)) & 1 == 0 => Indexing::Add,
             _ => Indexing::Skip,
         };
         let mut out = Vec::new();
