@@ -327,21 +327,4 @@ mod tests {
         e.encode([], &mut dst);
         assert_eq!(dst, [0x20]);
     }
-
-    #[test]
-    fn fixed_block_uses_no_dynamic_table() {
-        let fixed = FixedBlock::new([
-            (&b":status"[..], &b"200"[..], false),
-            (b"content-type", b"text/plain", false),
-            (b"x-secret", b"s", true),
-        ]);
-        let b = fixed.as_bytes();
-        assert_eq!(b[0], 0x88);
-        // content-type (31) without indexing: 0000 1111, then 31 - 15 = 16.
-        assert_eq!(&b[1..3], [0x0f, 0x10]);
-        // "text/plain" Huffman-coded (56 bits: 7 bytes), then never indexed with a
-        // literal name: 0001 0000.
-        assert_eq!(b[3], 0x87);
-        assert_eq!(b[11], 0x10);
-    }
 }

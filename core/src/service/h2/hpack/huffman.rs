@@ -273,6 +273,7 @@ pub fn encode(src: &[u8], dst: &mut Vec<u8>) {
 
 #[cfg(test)]
 mod tests {
+    use super::super::tests::hex;
     use super::*;
 
     /// Appendix B is a canonical Huffman code: sorted by length then symbol, each
@@ -306,14 +307,6 @@ mod tests {
         assert_eq!(CODES[b'~' as usize], (0x1ffd, 13));
         assert_eq!(CODES[255], (0x3ffffee, 26));
         assert_eq!(CODES[EOS], (0x3fffffff, 30));
-    }
-
-    fn hex(s: &str) -> Vec<u8> {
-        let s: String = s.split_whitespace().collect();
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
     }
 
     /// Appendix C.4 and C.6's Huffman-coded strings, both ways.

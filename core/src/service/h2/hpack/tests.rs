@@ -5,7 +5,8 @@ use proptest::prelude::*;
 
 use super::{DecodeError, Decoder, Encoder, Field, FixedBlock, Huffman, Indexing};
 
-fn hex(s: &str) -> Vec<u8> {
+/// The bytes of a hex dump ("8286 84be").
+pub(super) fn hex(s: &str) -> Vec<u8> {
     let s: String = s.split_whitespace().collect();
     (0..s.len())
         .step_by(2)
@@ -94,61 +95,48 @@ fn sequence(table_size: usize, huffman: Huffman, steps: &[Step<'_>]) {
 
 #[test]
 fn appendix_c2_field_representations() {
-    // C.2.1: literal with indexing.
-    let mut d = Decoder::default();
-    let block = hex("400a 6375 7374 6f6d 2d6b 6579 0d63 7573 746f 6d2d 6865 6164 6572");
-    assert_eq!(
-        decode(&mut d, &block).unwrap(),
-        [(b"custom-key".to_vec(), b"custom-header".to_vec(), false)]
-    );
-    assert_eq!(table_lines(&d), ["custom-key: custom-header"]);
-    assert_eq!(d.table_state(), (1, 55, 4096));
-    let mut e = Encoder::default();
-    e.set_huffman(Huffman::Never);
-    let mut again = Vec::new();
-    e.encode(
-        [(&b"custom-key"[..], &b"custom-header"[..], Indexing::Add)],
-        &mut again,
-    );
-    assert_eq!(again, block);
-
-    // C.2.2: literal without indexing, indexed name.
-    let mut d = Decoder::default();
-    let block = hex("040c 2f73 616d 706c 652f 7061 7468");
-    assert_eq!(
-        decode(&mut d, &block).unwrap(),
-        [(b":path".to_vec(), b"/sample/path".to_vec(), false)]
-    );
-    assert_eq!(d.table_state(), (0, 0, 4096));
-    let mut again = Vec::new();
-    e.encode(
-        [(&b":path"[..], &b"/sample/path"[..], Indexing::Skip)],
-        &mut again,
-    );
-    assert_eq!(again, block);
-
-    // C.2.3: literal never indexed.
-    let mut d = Decoder::default();
-    let block = hex("1008 7061 7373 776f 7264 0673 6563 7265 74");
-    assert_eq!(
-        decode(&mut d, &block).unwrap(),
-        [(b"password".to_vec(), b"secret".to_vec(), true)]
-    );
-    assert_eq!(d.table_state(), (0, 0, 4096));
-    let mut again = Vec::new();
-    e.encode(
-        [(&b"password"[..], &b"secret"[..], Indexing::Never)],
-        &mut again,
-    );
-    assert_eq!(again, block);
-
-    // C.2.4: indexed field.
-    let mut d = Decoder::default();
-    assert_eq!(
-        decode(&mut d, &[0x82]).unwrap(),
-        [(b":method".to_vec(), b"GET".to_vec(), false)]
-    );
-    assert_eq!(d.table_state(), (0, 0, 4096));
+    // (block, field, how it is encoded, the table after it): C.2.1 literal with
+    // indexing, C.2.2 without indexing (indexed name), C.2.3 never indexed, C.2.4
+    // indexed.
+    let cases: [(&str, Owned, Indexing, &[&str]); 4] = [
+        (
+            "400a 6375 7374 6f6d 2d6b 6579 0d63 7573 746f 6d2d 6865 6164 6572",
+            (b"custom-key".to_vec(), b"custom-header".to_vec(), false),
+            Indexing::Add,
+            &["custom-key: custom-header"],
+        ),
+        (
+            "040c 2f73 616d 706c 652f 7061 7468",
+            (b":path".to_vec(), b"/sample/path".to_vec(), false),
+            Indexing::Skip,
+            &[],
+        ),
+        (
+            "1008 7061 7373 776f 7264 0673 6563 7265 74",
+            (b"password".to_vec(), b"secret".to_vec(), true),
+            Indexing::Never,
+            &[],
+        ),
+        (
+            "82",
+            (b":method".to_vec(), b"GET".to_vec(), false),
+            Indexing::Add,
+            &[],
+        ),
+    ];
+    for (coded, field, indexing, table) in cases {
+        let block = hex(coded);
+        let mut d = Decoder::default();
+        assert_eq!(decode(&mut d, &block).unwrap(), [field.clone()]);
+        assert_eq!(table_lines(&d), table, "{coded}");
+        let size = if table.is_empty() { 0 } else { 55 };
+        assert_eq!(d.table_state(), (table.len(), size, 4096));
+        let mut e = Encoder::default();
+        e.set_huffman(Huffman::Never);
+        let mut again = Vec::new();
+        e.encode([(&field.0[..], &field.1[..], indexing)], &mut again);
+        assert_eq!(again, block);
+    }
 }
 
 const REQUESTS: [[&str; 5]; 3] = [
@@ -429,6 +417,12 @@ fn fixed_block_on_any_connection() {
         (b"x-secret".to_vec(), b"s".to_vec(), true),
         (b"server".to_vec(), b"pierhead".to_vec(), false),
     ];
+    let b = fixed.as_bytes();
+    // :status 200 indexed; content-type (31) without indexing: 0000 1111, then
+    // 31 - 15 = 16; "text/plain" Huffman-coded (56 bits: 7 bytes); never indexed
+    // with a literal name: 0001 0000.
+    assert_eq!(b[..4], [0x88, 0x0f, 0x10, 0x87]);
+    assert_eq!(b[11], 0x10);
     let mut d = Decoder::default();
     assert_eq!(decode(&mut d, fixed.as_bytes()).unwrap(), expect);
     assert_eq!(d.table_state().0, 0);
