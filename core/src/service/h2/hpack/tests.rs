@@ -127,7 +127,10 @@ fn appendix_c2_field_representations() {
     for (coded, field, indexing, table) in cases {
         let block = hex(coded);
         let mut d = Decoder::default();
-        assert_eq!(decode(&mut d, &block).unwrap(), [field.clone()]);
+        assert_eq!(
+            decode(&mut d, &block).unwrap(),
+            std::slice::from_ref(&field)
+        );
         assert_eq!(table_lines(&d), table, "{coded}");
         let size = if table.is_empty() { 0 } else { 55 };
         assert_eq!(d.table_state(), (table.len(), size, 4096));
