@@ -12,7 +12,7 @@ cd "$(dirname "$0")/../fuzz"
 SECONDS_EACH=${1:-10}
 command -v cargo-fuzz >/dev/null || cargo install -q cargo-fuzz --locked
 cargo fuzz build -s none
-for t in http_head chunked frame route ws_frame ws_inbound ws_inflate h2_frame; do
+for t in http_head chunked frame route ws_frame ws_inbound ws_inflate h2_frame hpack; do
   mkdir -p "corpus/$t"
   out=$(cargo fuzz run -s none "$t" "corpus/$t" -- -max_total_time="$SECONDS_EACH" 2>&1) || {
     echo "$out" | tail -30

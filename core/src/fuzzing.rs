@@ -258,3 +258,77 @@ pub fn h2_frame(
     assert_eq!(whole, cut, "decoded differently when cut at {at}");
     whole
 }
+
+/// Decodes `data` as HPACK header blocks on one connection (the first byte
+/// chooses the table size we advertise, the header list limit and how fields are
+/// encoded again; each block is preceded by its length byte): never a panic,
+/// never a field past the list limit; the fields of each block that decodes,
+/// encoded again by an encoder kept in step with a second decoder (the size
+/// updates the input made included), decode to the same fields, and the second
+/// pair's tables stay alike.
+pub fn hpack(data: &[u8]) {
+    use crate::service::h2::hpack::{Decoder, Encoder, Huffman, Indexing};
+    type Owned = (Vec<u8>, Vec<u8>, bool);
+    let Some((&choice, mut rest)) = data.split_first() else {
+        return;
+    };
+    let table_size = [0, 64, 256, 4096][usize::from(choice & 3)];
+    let limit = [256, 4096, 1 << 16][usize::from(choice >> 2 & 3) % 3];
+    let huffman =
+        [Huffman::Shorter, Huffman::Always, Huffman::Never][usize::from(choice >> 4 & 3) % 3];
+    let mode = choice >> 6;
+    let mut d = Decoder::new(table_size);
+    d.set_max_header_list_size(limit);
+    let mut e = Encoder::new(table_size);
+    e.set_huffman(huffman);
+    let mut again = Decoder::new(table_size);
+    again.set_max_header_list_size(usize::MAX);
+    while let Some((&len, tail)) = rest.split_first() {
+        let (block, tail) = tail.split_at(usize::from(len).min(tail.len()));
+        rest = tail;
+        let mut fields: Vec<Owned> = Vec::new();
+        let mut total = 0;
+        let decoded = d.decode(block, |f| {
+            total += f.name.len() + f.value.len() + 32;
+            fields.push((f.name.to_vec(), f.value.to_vec(), f.sensitive));
+        });
+        assert!(
+            total <= limit,
+            "fields past the list limit: {total} > {limit}"
+        );
+        if decoded.is_err() {
+            return;
+        }
+        let capacity = d.table_state().2;
+        if capacity != e.table_state().2 {
+            e.set_max_table_size(capacity);
+            again.set_max_table_size(capacity);
+        }
+        let indexing = |i: usize, sensitive: bool| match (sensitive, mode) {
+            (true, _) => Indexing::Never,
+            (false, 0) => Indexing::Add,
+            (false, 1) => Indexing::Skip,
+            _ if (i + usize::from(mode)) & 1 == 0 => Indexing::Add,
+            _ => Indexing::Skip,
+        };
+        let mut out = Vec::new();
+        e.encode(
+            fields
+                .iter()
+                .enumerate()
+                .map(|(i, (n, v, s))| (&n[..], &v[..], indexing(i, *s))),
+            &mut out,
+        );
+        let mut got: Vec<Owned> = Vec::new();
+        let r = again.decode(&out, |f| {
+            got.push((f.name.to_vec(), f.value.to_vec(), f.sensitive))
+        });
+        assert_eq!(r, Ok(()), "the encoder's block does not decode");
+        assert_eq!(got, fields, "encoded again, the fields changed");
+        assert_eq!(
+            e.table_state(),
+            again.table_state(),
+            "the tables went apart"
+        );
+    }
+}

@@ -66,10 +66,11 @@ pub mod websocket {
     pub use crate::service::ws::frame::*;
     pub use crate::service::ws::handshake::accept_key;
 }
-/// HTTP/2's wire format (RFC 9113), for clients: frames (the server uses the
-/// same code).
+/// HTTP/2's wire format (RFC 9113, RFC 7541), for clients: frames and header
+/// compression ([`http2::hpack`]) (the server uses the same code).
 pub mod http2 {
     pub use crate::service::h2::frame::*;
+    pub use crate::service::h2::hpack;
 }
 pub use stats::{
     prometheus_text, LineItem, LineSection, StatField, StatGroup, StatKind, StatUnit, StatValue,
