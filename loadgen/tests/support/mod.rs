@@ -83,22 +83,32 @@ fn serve(mut s: TcpStream, reply: Reply, answered: &AtomicU64) {
         }
         match reply {
             Reply::Nothing => {}
+            // An answer is counted before its last byte goes out: a client that
+            // has it may read the count at once (counted after, the test's read
+            // could come first on a busy machine).
             Reply::Each(answer) => {
+                answered.fetch_add(1, Ordering::Relaxed);
                 if s.write_all(&answer(&buf[..n])).is_err() {
+                    answered.fetch_sub(1, Ordering::Relaxed);
                     return;
                 }
-                answered.fetch_add(1, Ordering::Relaxed);
             }
             Reply::OnceThenClose(pieces) => {
                 for (k, p) in pieces.iter().enumerate() {
                     if k > 0 {
                         thread::sleep(Duration::from_millis(1));
                     }
+                    let last = k + 1 == pieces.len();
+                    if last {
+                        answered.fetch_add(1, Ordering::Relaxed);
+                    }
                     if s.write_all(p).is_err() {
+                        if last {
+                            answered.fetch_sub(1, Ordering::Relaxed);
+                        }
                         return;
                     }
                 }
-                answered.fetch_add(1, Ordering::Relaxed);
                 // Closes its side, then reads what else the client sent until it
                 // closes too (closing with unread bytes would reset instead).
                 let _ = s.shutdown(Shutdown::Write);
