@@ -51,9 +51,9 @@ use std::collections::{BTreeMap, VecDeque};
 
 use super::frame::{
     decode_at_server, decode_preface, encode_data, encode_goaway, encode_headers, encode_ping,
-    encode_rst_stream, encode_settings, encode_settings_ack, encode_window_update, Data,
-    ErrorCode, Frame, GoAway, Headers, RstStream, Scope, Setting, Settings, WindowUpdate,
-    DEFAULT_WINDOW, PREFACE,
+    encode_rst_stream, encode_settings, encode_settings_ack, encode_window_update, Data, ErrorCode,
+    Frame, GoAway, Headers, RstStream, Scope, Setting, Settings, WindowUpdate, DEFAULT_WINDOW,
+    PREFACE,
 };
 use super::hpack::{Decoder, Encoder, Indexing, DEFAULT_TABLE_SIZE};
 use flow::{RecvWindow, SendWindow};

@@ -6,8 +6,8 @@
 use super::super::frame::{
     decode, encode_data, encode_goaway, encode_headers, encode_ping, encode_preface,
     encode_rst_stream, encode_settings, encode_settings_ack, encode_window_update, flag, kind,
-    Continuation, ErrorCode, Frame, FrameHeader, Priority, Setting, StreamDependency, Unknown,
-    MAX_FRAME_SIZE_LIMIT,
+    Continuation, Data, ErrorCode, Frame, FrameHeader, Priority, Setting, StreamDependency,
+    Unknown, MAX_FRAME_SIZE_LIMIT, MAX_WINDOW,
 };
 use super::super::hpack::{Decoder, Encoder, Indexing};
 use super::*;
@@ -380,7 +380,11 @@ fn h2spec_6_5_3_the_peer_settings_are_applied_and_acknowledged() {
     let got = p.got();
     assert_eq!(
         got,
-        vec![Got::Headers(1, true, vec![(":status".into(), "200".into())])]
+        vec![Got::Headers(
+            1,
+            true,
+            vec![(":status".into(), "200".into())]
+        )]
     );
     assert_eq!(p.dec.table_state(), (0, 0, 0));
 }
@@ -946,4 +950,233 @@ fn the_same_requests_at_every_cut_of_the_input() {
         assert_eq!(q.send(&v[used..]), Step::Continue, "cut at {cut}");
         assert_eq!(q.events(), expected, "cut at {cut}");
     }
+}
+
+// 3. Flow control and responses.
+
+const POST: Fields<'static> = &[(":method", "POST"), (":scheme", "http"), (":path", "/")];
+
+/// The DATA frames of `got` on `id`: their sizes, and whether the last ended
+/// the stream.
+fn data_sizes(got: &[Got], id: u32) -> (Vec<usize>, bool) {
+    let mut sizes = Vec::new();
+    let mut end = false;
+    for g in got {
+        if let Got::Data(s, e, d) = g {
+            if *s == id {
+                sizes.push(d.len());
+                end = *e;
+            }
+        }
+    }
+    (sizes, end)
+}
+
+#[test]
+fn receive_windows_are_given_back_as_data_comes_in() {
+    let config = Config {
+        initial_window: 65_536,
+        connection_window: 1 << 20,
+        ..Config::default()
+    };
+    let mut p = Peer::with(config);
+    p.request(1, POST, false);
+    // Under half of either window: nothing given back yet.
+    p.send(&data(1, &[1; 16_384], false));
+    assert_eq!(p.got(), vec![]);
+    // Half the stream's: given back.
+    p.send(&data(1, &[1; 16_384], false));
+    assert_eq!(p.got(), vec![Got::Window(1, 32_768)]);
+    // Twice the window in all: only possible because it is given back.
+    for _ in 0..6 {
+        p.send(&data(1, &[1; 16_384], false));
+    }
+    assert_eq!(p.got(), vec![Got::Window(1, 32_768); 3]);
+    // Padding counts too (RFC 9113 section 6.9.1); END_STREAM: nothing to give back.
+    let padded = frame(Frame::Data(Data {
+        stream_id: 1,
+        end_stream: true,
+        padding: Some(255),
+        data: b"x",
+    }));
+    assert_eq!(p.send(&padded), Step::Continue);
+    assert_eq!(p.got(), vec![]);
+    let e = p.events();
+    let Event::Request { body, .. } = &e[0] else {
+        panic!("{e:?}")
+    };
+    assert_eq!(body.len(), 8 * 16_384 + 1);
+    // The connection's window is given back once half of it (512 KiB) was taken.
+    p.request(3, POST, false);
+    let mut given = 0;
+    for _ in 0..24 {
+        p.send(&data(3, &[1; 16_384], false));
+        for g in p.got() {
+            if let Got::Window(0, n) = g {
+                given += n;
+            }
+        }
+    }
+    // All that was taken, given back when the 24th frame crossed half.
+    assert_eq!(given, 8 * 16_384 + 257 + 24 * 16_384);
+}
+
+#[test]
+fn h2spec_6_9_1_data_over_the_stream_window_is_a_stream_flow_control_error() {
+    let config = Config {
+        initial_window: 65_535,
+        max_frame_size: 1 << 17,
+        ..Config::default()
+    };
+    let mut p = Peer::with(config);
+    p.request(1, POST, false);
+    p.expect_rst(
+        &data(1, &[0; 65_536], false),
+        1,
+        ErrorCode::FlowControlError,
+    );
+    // The connection goes on, and its window was charged and given back.
+    p.get(3);
+}
+
+#[test]
+fn data_over_the_connection_window_is_a_connection_flow_control_error() {
+    let config = Config {
+        connection_window: 65_535,
+        initial_window: 1 << 20,
+        max_frame_size: 1 << 17,
+        ..Config::default()
+    };
+    let mut p = Peer::with(config);
+    p.request(1, POST, false);
+    p.expect_goaway(
+        &data(1, &[0; 65_536], false),
+        1,
+        ErrorCode::FlowControlError,
+    );
+}
+
+#[test]
+fn a_response_is_headers_then_data_split_by_the_max_frame_size() {
+    let mut p = Peer::new();
+    p.get(1);
+    let headers: &[(&[u8], &[u8])] = &[(b"content-type", b"text/plain")];
+    assert!(p
+        .conn
+        .respond(1, 200, headers, vec![7; 40_000], vec![], &mut p.out));
+    let got = p.got();
+    assert_eq!(
+        got[0],
+        Got::Headers(
+            1,
+            false,
+            vec![
+                (":status".into(), "200".into()),
+                ("content-type".into(), "text/plain".into())
+            ]
+        )
+    );
+    assert_eq!(data_sizes(&got, 1), (vec![16_384, 16_384, 7_232], true));
+    assert_eq!(p.conn.counters().responses, 1);
+    // Answered: not again.
+    assert!(!p.respond(1, b"again"));
+    // A larger max frame size from the peer: larger frames.
+    p.send(&settings(&[Setting::MaxFrameSize(1 << 20)]));
+    p.send(&window(0, 1 << 20));
+    p.get(3);
+    assert!(p.respond(3, &[1; 40_000]));
+    let got = p.got();
+    assert_eq!(data_sizes(&got, 3), (vec![40_000], true));
+}
+
+#[test]
+fn a_response_waits_for_the_send_windows_and_goes_on_as_they_open() {
+    let mut p = Peer::new();
+    p.get(1);
+    p.get(3);
+    assert!(p.respond(1, &[1; 100_000]));
+    assert!(p.respond(3, b"small"));
+    let got = p.got();
+    // The connection's window (65,535) is all stream 1's; stream 3 waits.
+    assert_eq!(
+        data_sizes(&got, 1),
+        (vec![16_384, 16_384, 16_384, 16_383], false)
+    );
+    assert_eq!(data_sizes(&got, 3), (vec![], false));
+    // The stream's window opens, not the connection's: nothing moves.
+    p.send(&window(1, 100_000));
+    assert_eq!(p.got(), vec![]);
+    // The connection's opens: stream 1 first (the lowest), then stream 3.
+    p.send(&window(0, 40_000));
+    let got = p.got();
+    assert_eq!(data_sizes(&got, 1), (vec![16_384, 16_384, 1_697], true));
+    assert_eq!(data_sizes(&got, 3), (vec![5], true));
+    assert_eq!(p.conn.counters().responses, 2);
+}
+
+#[test]
+fn h2spec_6_9_2_1_a_lower_initial_window_can_make_the_send_window_negative() {
+    let mut p = Peer::new();
+    p.get(1);
+    p.send(&window(0, 1 << 20));
+    assert!(p.respond(1, &[1; 70_000]));
+    assert_eq!(data_sizes(&p.got(), 1).0.iter().sum::<usize>(), 65_535);
+    // Initial 65,535 -> 0: the stream's window, 0 after sending, goes to
+    // -65,535; a WINDOW_UPDATE of 65,535 brings it back to 0 only.
+    p.send(&settings(&[Setting::InitialWindowSize(0)]));
+    assert_eq!(p.got(), vec![Got::Settings(true, vec![])]);
+    p.send(&window(1, 65_535));
+    assert_eq!(data_sizes(&p.got(), 1).0, Vec::<usize>::new());
+    // Back up: 4,465 still to send.
+    p.send(&settings(&[Setting::InitialWindowSize(70_000)]));
+    let got = p.got();
+    assert_eq!(data_sizes(&got, 1), (vec![4_465], true));
+}
+
+#[test]
+fn h2spec_6_9_1_2_and_6_9_2_3_windows_past_2_31_minus_1() {
+    // The connection's: a connection error.
+    let mut p = Peer::new();
+    p.expect_goaway(&window(0, MAX_WINDOW), 0, ErrorCode::FlowControlError);
+    // A stream's: a stream error.
+    let mut p = Peer::new();
+    p.request(1, GET, false);
+    p.expect_rst(&window(1, MAX_WINDOW), 1, ErrorCode::FlowControlError);
+    // By SETTINGS_INITIAL_WINDOW_SIZE: a connection error.
+    let mut p = Peer::new();
+    p.request(1, GET, false);
+    p.send(&window(1, MAX_WINDOW - 65_535));
+    p.expect_goaway(
+        &settings(&[Setting::InitialWindowSize(65_536)]),
+        1,
+        ErrorCode::FlowControlError,
+    );
+}
+
+#[test]
+fn response_trailers_follow_the_body_and_end_the_stream() {
+    let mut p = Peer::new();
+    p.get(1);
+    let trailers = vec![(b"grpc-status".to_vec(), b"0".to_vec())];
+    assert!(p
+        .conn
+        .respond(1, 200, &[], b"msg".to_vec(), trailers.clone(), &mut p.out));
+    let got = p.got();
+    assert_eq!(got.len(), 3, "{got:?}");
+    assert_eq!(got[1], Got::Data(1, false, b"msg".to_vec()));
+    assert_eq!(
+        got[2],
+        Got::Headers(1, true, vec![("grpc-status".into(), "0".into())])
+    );
+    // No body: HEADERS, then the trailers.
+    p.get(3);
+    assert!(p.conn.respond(3, 204, &[], vec![], trailers, &mut p.out));
+    let got = p.got();
+    assert!(
+        matches!(
+            &got[..],
+            [Got::Headers(3, false, _), Got::Headers(3, true, _)]
+        ),
+        "{got:?}"
+    );
 }
