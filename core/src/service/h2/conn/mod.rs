@@ -629,7 +629,7 @@ impl Connection {
                 None => Err(ErrorCode::ProtocolError),
             };
         }
-        if id % 2 == 0 {
+        if id & 1 == 0 {
             // Section 5.1.1: a client's streams are odd.
             return Err(ErrorCode::ProtocolError);
         }

@@ -10,6 +10,7 @@ use super::super::frame::{
     Unknown, MAX_FRAME_SIZE_LIMIT, MAX_WINDOW,
 };
 use super::super::hpack::{Decoder, Encoder, Indexing};
+use super::limits::{FloodLimit, Limits};
 use super::*;
 
 /// What the server sent, owned.
@@ -1179,4 +1180,200 @@ fn response_trailers_follow_the_body_and_end_the_stream() {
         ),
         "{got:?}"
     );
+}
+
+// 4. Protections.
+
+fn limited(f: impl FnOnce(&mut Limits)) -> Config {
+    let mut config = Config::default();
+    f(&mut config.limits);
+    config
+}
+
+#[test]
+fn h2spec_5_1_2_1_streams_over_the_concurrency_limit_are_refused() {
+    let mut p = Peer::with(Config {
+        max_concurrent_streams: 2,
+        ..Config::default()
+    });
+    p.request(1, POST, false);
+    p.get(3);
+    // Stream 3 awaits its response: it still counts.
+    let h = p.headers(5, GET, true);
+    p.expect_rst(&h, 5, ErrorCode::RefusedStream);
+    assert_eq!(p.conn.counters().refused, 1);
+    assert!(p.events().is_empty());
+    // Once one is answered, a new one is taken.
+    assert!(p.respond(3, b""));
+    p.got();
+    p.get(7);
+    assert_eq!(p.conn.counters().streams_opened, 4);
+}
+
+#[test]
+fn rapid_reset_ends_the_connection_with_enhance_your_calm() {
+    let flood = FloodLimit { max: 10, per: 10 };
+    let mut p = Peer::with(limited(|l| l.rapid_reset = flood));
+    let mut id = 1;
+    for _ in 0..10 {
+        p.request(id, GET, false);
+        assert_eq!(p.send(&rst(id, ErrorCode::Cancel)), Step::Continue);
+        id += 2;
+    }
+    p.request(id, GET, false);
+    p.expect_goaway(&rst(id, ErrorCode::Cancel), id, ErrorCode::EnhanceYourCalm);
+    assert_eq!(p.conn.counters().resets_received, 11);
+    assert_eq!(p.conn.counters().calm, 1);
+
+    // Resets among as many completed responses are fine.
+    let mut p = Peer::with(limited(|l| l.rapid_reset = flood));
+    let mut id = 1;
+    for _ in 0..100 {
+        p.request(id, GET, false);
+        assert_eq!(p.send(&rst(id, ErrorCode::Cancel)), Step::Continue);
+        assert_eq!(p.events().len(), 1);
+        p.get(id + 2);
+        assert!(p.respond(id + 2, b""));
+        id += 4;
+    }
+    assert_eq!(p.conn.counters().calm, 0);
+}
+
+#[test]
+fn our_stream_errors_count_as_resets_too() {
+    let mut p = Peer::with(limited(|l| l.rapid_reset = FloodLimit { max: 3, per: 3 }));
+    for id in [1, 3, 5] {
+        let h = p.headers(id, &[(":method", "GET")], true);
+        p.expect_rst(&h, id, ErrorCode::ProtocolError);
+    }
+    let h = p.headers(7, &[(":method", "GET")], true);
+    p.expect_goaway(&h, 7, ErrorCode::EnhanceYourCalm);
+}
+
+#[test]
+fn a_continuation_flood_ends_the_connection() {
+    // Too many frames, however small.
+    let mut p = Peer::with(limited(|l| l.max_continuations = 5));
+    let mut v = Vec::new();
+    let b = p.block(GET);
+    encode_headers(1, &b, true, 16384, &mut v);
+    v[4] &= !flag::END_HEADERS;
+    for _ in 0..5 {
+        v.extend(continuation(1, b"", false));
+    }
+    assert_eq!(p.send(&v), Step::Continue);
+    p.expect_goaway(&continuation(1, b"", false), 0, ErrorCode::EnhanceYourCalm);
+    assert_eq!(p.conn.counters().continuations, 6);
+    // Too many bytes.
+    let mut p = Peer::with(limited(|l| l.max_header_block = 1000));
+    let mut v = Vec::new();
+    encode_headers(1, &[0; 600], true, 16384, &mut v);
+    v[4] &= !flag::END_HEADERS;
+    v.extend(continuation(1, &[0; 401], false));
+    p.expect_goaway(&v, 0, ErrorCode::EnhanceYourCalm);
+    // One HEADERS over it.
+    let mut p = Peer::with(limited(|l| l.max_header_block = 1000));
+    let mut v = Vec::new();
+    encode_headers(1, &[0; 1001], true, 16384, &mut v);
+    v[4] &= !flag::END_HEADERS;
+    p.expect_goaway(&v, 0, ErrorCode::EnhanceYourCalm);
+}
+
+#[test]
+fn a_header_list_over_our_limit_is_a_connection_error() {
+    let mut p = Peer::with(Config {
+        max_header_list_size: 200,
+        ..Config::default()
+    });
+    let long = "x".repeat(200);
+    let h = p.headers(1, &[(":method", "GET"), ("x", &long)], true);
+    p.expect_goaway(&h, 0, ErrorCode::CompressionError);
+}
+
+#[test]
+fn settings_ping_and_empty_data_floods_end_the_connection() {
+    type Case = (&'static str, fn() -> Vec<u8>, fn(&mut Limits));
+    let cases: [Case; 3] = [
+        (
+            "settings",
+            || settings(&[]),
+            |l| l.settings = FloodLimit { max: 5, per: 4 },
+        ),
+        (
+            "ping",
+            || ping([0; 8]),
+            |l| l.ping = FloodLimit { max: 5, per: 4 },
+        ),
+        (
+            "empty data",
+            || data(1, b"", false),
+            |l| l.empty_data = FloodLimit { max: 5, per: 4 },
+        ),
+    ];
+    for (name, make, set) in cases {
+        let mut p = Peer::with(limited(set));
+        p.request(1, POST, false);
+        // The preface's SETTINGS counted once already for "settings".
+        let allowed = if name == "settings" { 4 } else { 5 };
+        for _ in 0..allowed {
+            let f = make();
+            assert_eq!(p.send(&f), Step::Continue, "{name}");
+        }
+        let f = make();
+        p.expect_goaway(&f, 1, ErrorCode::EnhanceYourCalm);
+        assert_eq!(p.conn.counters().calm, 1, "{name}");
+
+        // One per frame of real work (DATA with content here): no end.
+        let mut p = Peer::with(limited(set));
+        p.request(1, POST, false);
+        for i in 0..100 {
+            let f = make();
+            assert_eq!(p.send(&f), Step::Continue, "{name} {i}");
+            assert_eq!(p.send(&data(1, b"work", false)), Step::Continue);
+        }
+        assert_eq!(p.conn.counters().calm, 0, "{name}");
+    }
+}
+
+#[test]
+fn a_body_over_the_limit_is_reset() {
+    let mut p = Peer::with(limited(|l| l.max_body = 10));
+    p.request(1, POST, false);
+    p.send(&data(1, b"12345", false));
+    p.expect_rst(&data(1, b"123456", false), 1, ErrorCode::EnhanceYourCalm);
+}
+
+// 5. Stopping.
+
+#[test]
+fn a_graceful_goaway_lets_active_streams_finish() {
+    let mut p = Peer::new();
+    p.get(1);
+    p.request(3, POST, false);
+    assert_eq!(p.conn.goaway(true, &mut p.out), Step::Continue);
+    assert_eq!(p.got(), vec![Got::GoAway(3, ErrorCode::NoError)]);
+    // A stream above the last one is ignored; those below go on.
+    assert_eq!(p.request(5, GET, true), Step::Continue);
+    assert_eq!(p.send(&data(3, b"x", true)), Step::Continue);
+    let e = p.events();
+    assert_eq!(e.len(), 1);
+    assert!(matches!(e[0], Event::Request { stream_id: 3, .. }));
+    assert!(p.respond(1, b"one"));
+    assert_eq!(p.conn.step(), Step::Continue);
+    assert!(p.respond(3, b"three"));
+    assert_eq!(p.conn.step(), Step::Close);
+    // Only one GOAWAY.
+    assert_eq!(p.conn.goaway(true, &mut p.out), Step::Close);
+    let got = p.got();
+    assert!(!got.iter().any(|g| matches!(g, Got::GoAway(..))), "{got:?}");
+}
+
+#[test]
+fn an_abrupt_goaway_closes_at_once() {
+    let mut p = Peer::new();
+    p.get(1);
+    assert_eq!(p.conn.goaway(false, &mut p.out), Step::Close);
+    assert_eq!(p.got(), vec![Got::GoAway(1, ErrorCode::NoError)]);
+    assert_eq!(p.send(&ping([0; 8])), Step::Close);
+    assert_eq!(p.got(), vec![]);
 }
