@@ -141,8 +141,12 @@ pub(crate) struct Connection {
     streams: BTreeMap<u32, Stream>,
     /// The last few streams closed, and how.
     closed: VecDeque<(u32, Closed)>,
-    /// The highest stream identifier the client used (the last processed).
+    /// The last stream processed: the highest the client opened before our
+    /// GOAWAY, if any.
     last_stream_id: u32,
+    /// The highest stream identifier the client opened (streams above our
+    /// GOAWAY's included: they are ignored, but no longer idle).
+    highest_stream_id: u32,
     conn_recv: RecvWindow,
     conn_send: SendWindow,
     pending: Option<PendingBlock>,
@@ -182,6 +186,7 @@ impl Connection {
             streams: BTreeMap::new(),
             closed: VecDeque::new(),
             last_stream_id: 0,
+            highest_stream_id: 0,
             conn_send: SendWindow::new(DEFAULT_WINDOW),
             pending: None,
             acked: false,
@@ -374,6 +379,12 @@ impl Connection {
             .map(|&(_, how)| how)
     }
 
+    /// A stream above the last one our GOAWAY named: its frames are ignored
+    /// (RFC 9113 section 6.8).
+    fn above_goaway(&self, id: u32) -> bool {
+        self.goaway_sent.is_some_and(|last| id > last)
+    }
+
     /// Real work done: the flood windows move on.
     fn work(&mut self) {
         let l = self.config.limits;
@@ -483,7 +494,7 @@ impl Connection {
     }
 
     fn on_rst_stream(&mut self, r: RstStream) -> ConnResult {
-        if r.stream_id > self.last_stream_id {
+        if r.stream_id > self.highest_stream_id {
             // Section 5.1: RST_STREAM on an idle stream.
             return Err(ErrorCode::ProtocolError);
         }
@@ -510,7 +521,7 @@ impl Connection {
             self.send_all(out);
             return Ok(());
         }
-        if w.stream_id > self.last_stream_id {
+        if w.stream_id > self.highest_stream_id {
             // Section 5.1: WINDOW_UPDATE on an idle stream.
             return Err(ErrorCode::ProtocolError);
         }
@@ -535,7 +546,7 @@ impl Connection {
         } else {
             self.work();
         }
-        if id > self.last_stream_id {
+        if id > self.highest_stream_id {
             // Section 5.1: DATA on an idle stream.
             return Err(ErrorCode::ProtocolError);
         }
@@ -548,6 +559,9 @@ impl Connection {
             encode_window_update(0, inc, out);
         }
         let max_body = self.config.limits.max_body;
+        if self.above_goaway(id) {
+            return Ok(());
+        }
         let Some(stream) = self.streams.get_mut(&id) else {
             return match self.closed_as(id) {
                 Some(Closed::ResetByUs) => Ok(()),
@@ -620,7 +634,10 @@ impl Connection {
         if trailers {
             return self.on_trailers(id, end_stream, builder.finish(), out);
         }
-        if id <= self.last_stream_id {
+        if self.above_goaway(id) && id <= self.highest_stream_id {
+            return Ok(());
+        }
+        if id <= self.highest_stream_id {
             return match self.closed_as(id) {
                 Some(Closed::ResetByUs) => Ok(()),
                 Some(Closed::ResetByPeer) => self.reset(id, ErrorCode::StreamClosed, out),
@@ -633,8 +650,8 @@ impl Connection {
             // Section 5.1.1: a client's streams are odd.
             return Err(ErrorCode::ProtocolError);
         }
-        if self.goaway_sent.is_some_and(|last| id > last) {
-            // Section 6.8: streams above our GOAWAY's are ignored.
+        self.highest_stream_id = id;
+        if self.above_goaway(id) {
             return Ok(());
         }
         self.last_stream_id = id;

@@ -1352,8 +1352,12 @@ fn a_graceful_goaway_lets_active_streams_finish() {
     p.request(3, POST, false);
     assert_eq!(p.conn.goaway(true, &mut p.out), Step::Continue);
     assert_eq!(p.got(), vec![Got::GoAway(3, ErrorCode::NoError)]);
-    // A stream above the last one is ignored; those below go on.
-    assert_eq!(p.request(5, GET, true), Step::Continue);
+    // A stream above the last one is ignored, its DATA and WINDOW_UPDATE too;
+    // those below go on.
+    assert_eq!(p.request(5, POST, false), Step::Continue);
+    assert_eq!(p.send(&data(5, b"ignored", true)), Step::Continue);
+    assert_eq!(p.send(&window(5, 100)), Step::Continue);
+    assert_eq!(p.got(), vec![]);
     assert_eq!(p.send(&data(3, b"x", true)), Step::Continue);
     let e = p.events();
     assert_eq!(e.len(), 1);
