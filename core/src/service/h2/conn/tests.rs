@@ -1381,3 +1381,89 @@ fn an_abrupt_goaway_closes_at_once() {
     assert_eq!(p.send(&ping([0; 8])), Step::Close);
     assert_eq!(p.got(), vec![]);
 }
+
+// Any client: the server never panics, only sends valid frames, and a
+// GOAWAY other than NO_ERROR is the last thing it says.
+
+use proptest::prelude::*;
+
+#[derive(Debug, Clone)]
+enum Op {
+    Get(u32),
+    Post(u32),
+    Data(u32, usize, bool),
+    Rst(u32),
+    Window(u32, u32),
+    Ping,
+    InitialWindow(u32),
+    Continuation(u32),
+    Raw(Vec<u8>),
+    Respond(usize),
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    let id = (0u32..12).prop_map(|i| 2 * i + 1);
+    prop_oneof![
+        id.clone().prop_map(Op::Get),
+        id.clone().prop_map(Op::Post),
+        (id.clone(), 0usize..40_000, any::<bool>()).prop_map(|(i, n, e)| Op::Data(i, n, e)),
+        id.clone().prop_map(Op::Rst),
+        ((0u32..12).prop_map(|i| i * 2), 1u32..1 << 20).prop_map(|(i, n)| Op::Window(i, n)),
+        Just(Op::Ping),
+        (0u32..1 << 18).prop_map(Op::InitialWindow),
+        id.prop_map(Op::Continuation),
+        proptest::collection::vec(any::<u8>(), 0..40).prop_map(Op::Raw),
+        (0usize..100_000).prop_map(Op::Respond),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn any_client_gets_valid_frames_and_at_most_one_goaway(ops in proptest::collection::vec(op(), 1..40)) {
+        let mut p = Peer::new();
+        let mut pending = Vec::new();
+        let mut closed = false;
+        for op in ops {
+            let bytes = match op {
+                Op::Get(id) => p.headers(id, GET, true),
+                Op::Post(id) => p.headers(id, POST, false),
+                Op::Data(id, n, end) => data(id, &vec![0; n], end),
+                Op::Rst(id) => rst(id, ErrorCode::Cancel),
+                Op::Window(id, n) => window(id, n),
+                Op::Ping => ping([1; 8]),
+                Op::InitialWindow(n) => settings(&[Setting::InitialWindowSize(n)]),
+                Op::Continuation(id) => continuation(id, b"", true),
+                Op::Raw(b) => b,
+                Op::Respond(n) => {
+                    if let Some(id) = pending.pop() {
+                        p.conn.respond(id, 200, &[], vec![2; n], vec![], &mut p.out);
+                    }
+                    Vec::new()
+                }
+            };
+            let (used, step) = p.conn.on_input(&bytes, &mut p.out);
+            prop_assert!(used <= bytes.len());
+            if closed {
+                prop_assert_eq!(step, Step::Close);
+            }
+            closed |= step == Step::Close && p.conn.failed;
+            for e in p.events() {
+                if let Event::Request { stream_id, .. } = e {
+                    pending.push(stream_id);
+                }
+            }
+            if closed {
+                break;
+            }
+        }
+        // The whole output decodes (HPACK included), and a GOAWAY ends it.
+        let got = p.got();
+        let goaways = got.iter().filter(|g| matches!(g, Got::GoAway(..))).count();
+        prop_assert!(goaways <= 1);
+        if goaways == 1 {
+            prop_assert!(matches!(got.last(), Some(Got::GoAway(..))));
+        }
+    }
+}
