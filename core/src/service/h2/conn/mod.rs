@@ -52,8 +52,8 @@ use std::collections::{BTreeMap, VecDeque};
 use super::frame::{
     decode_at_server, decode_preface, encode_data, encode_goaway, encode_headers, encode_ping,
     encode_rst_stream, encode_settings, encode_settings_ack, encode_window_update, Data, ErrorCode,
-    Frame, GoAway, Headers, RstStream, Scope, Setting, Settings, WindowUpdate, DEFAULT_WINDOW,
-    PREFACE,
+    Frame, GoAway, Headers, RstStream, Scope, Setting, Settings, WindowUpdate,
+    DEFAULT_MAX_FRAME_SIZE, DEFAULT_WINDOW, MAX_FRAME_SIZE_LIMIT, MAX_WINDOW, PREFACE,
 };
 use super::hpack::{Decoder, Encoder, Indexing, DEFAULT_TABLE_SIZE};
 use flow::{RecvWindow, SendWindow};
@@ -168,7 +168,14 @@ pub(crate) struct Connection {
 impl Connection {
     /// A connection with `config`; appends our SETTINGS (and a WINDOW_UPDATE
     /// raising the connection window) to `out`: a server sends them first.
-    pub(crate) fn new(config: Config, out: &mut Vec<u8>) -> Connection {
+    /// Values out of their RFC bounds are brought within them (windows at most
+    /// 2^31-1, the max frame size within 16384..=16777215).
+    pub(crate) fn new(mut config: Config, out: &mut Vec<u8>) -> Connection {
+        config.initial_window = config.initial_window.min(MAX_WINDOW);
+        config.connection_window = config.connection_window.min(MAX_WINDOW);
+        config.max_frame_size = config
+            .max_frame_size
+            .clamp(DEFAULT_MAX_FRAME_SIZE, MAX_FRAME_SIZE_LIMIT);
         encode_settings(&config.advertised(), out);
         let window = config.connection_window;
         if window > DEFAULT_WINDOW {

@@ -293,6 +293,26 @@ fn our_settings_go_first_with_the_connection_window() {
 }
 
 #[test]
+fn settings_out_of_their_bounds_are_brought_within_them() {
+    let mut out = Vec::new();
+    let config = Config {
+        initial_window: u32::MAX,
+        connection_window: u32::MAX,
+        max_frame_size: 1,
+        ..Config::default()
+    };
+    let _conn = Connection::new(config, &mut out);
+    // The frame layer's decoder refuses SETTINGS out of bounds: these decode.
+    let got = parse(&out, &mut Decoder::default());
+    let Got::Settings(false, s) = &got[0] else {
+        panic!("{got:?}")
+    };
+    assert!(s.contains(&Setting::InitialWindowSize(MAX_WINDOW)));
+    assert!(s.contains(&Setting::MaxFrameSize(16_384)));
+    assert_eq!(got[1], Got::Window(0, MAX_WINDOW - 65_535));
+}
+
+#[test]
 fn h2spec_3_5_1_the_preface_and_settings_are_acknowledged() {
     let mut out = Vec::new();
     let mut conn = Connection::new(Config::default(), &mut out);
