@@ -15,8 +15,10 @@
 //! |---|---|
 //! | [`frame`] | the frame layer (RFC 9113 sections 4 and 6): decode one frame with every check a single frame allows, encode what a server or a client sends |
 //! | [`hpack`] | header compression (RFC 7541): decoder, encoder, Huffman code, tables |
+//! | [`conn`] | the server connection (RFC 9113 sections 3, 5, 6, 8): preface, settings, streams, flow control, requests in, responses out, the protections |
 //!
 //! Clients (the load generator) use them through [`crate::http2`].
 
+pub(crate) mod conn;
 pub(crate) mod frame;
 pub mod hpack;
