@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Fuzzes the HTTP head parser, the chunked decoder, the frame decoder, the route
-# matcher, the WebSocket frame codec, reader and inflater, the HTTP/2 frame codec
+# matcher, the WebSocket frame codec, reader and inflater, the HTTP/2 frame codec,
+# HPACK and server connection
 # (fuzz/fuzz_targets/) for SECONDS each (default 10), then replays
 # fuzz/regressions/ (inputs that once failed). Stable Rust: cargo-fuzz builds with
 # `--sanitizer none` (libFuzzer's coverage instrumentation uses only stable
@@ -12,7 +13,7 @@ cd "$(dirname "$0")/../fuzz"
 SECONDS_EACH=${1:-10}
 command -v cargo-fuzz >/dev/null || cargo install -q cargo-fuzz --locked
 cargo fuzz build -s none
-for t in http_head chunked frame route ws_frame ws_inbound ws_inflate h2_frame hpack; do
+for t in http_head chunked frame route ws_frame ws_inbound ws_inflate h2_frame hpack h2_conn; do
   mkdir -p "corpus/$t"
   out=$(cargo fuzz run -s none "$t" "corpus/$t" -- -max_total_time="$SECONDS_EACH" 2>&1) || {
     echo "$out" | tail -30

@@ -332,3 +332,55 @@ pub fn hpack(data: &[u8]) {
         );
     }
 }
+
+/// Feeds `data` to an HTTP/2 server connection after a client's preface and
+/// empty SETTINGS (the first byte chooses where the input is cut in two and
+/// whether every request is answered): never a panic, everything it sends is a
+/// sequence of frames that decode, at most one GOAWAY and nothing after it, and
+/// nothing read after it said Close.
+pub fn h2_conn(data: &[u8]) {
+    use crate::service::h2::conn::{Config, Connection, Event, Step};
+    use crate::service::h2::frame::{decode, encode_settings, Frame, PREFACE};
+    let Some((&choice, data)) = data.split_first() else {
+        return;
+    };
+    let mut out = Vec::new();
+    let mut conn = Connection::new(Config::default(), &mut out);
+    let mut input = PREFACE.to_vec();
+    encode_settings(&[], &mut input);
+    input.extend_from_slice(data);
+    let at = (usize::from(choice) * 7) % (input.len() + 1);
+    let mut buf = Vec::new();
+    for piece in [&input[..at], &input[at..]] {
+        buf.extend_from_slice(piece);
+        let (used, step) = conn.on_input(&buf, &mut out);
+        assert!(used <= buf.len());
+        buf.drain(..used);
+        while let Some(event) = conn.next_event() {
+            if let Event::Request { stream_id, .. } = event {
+                if choice & 1 == 0 {
+                    conn.respond(stream_id, 200, &[], b"ok".to_vec(), Vec::new(), &mut out);
+                }
+            }
+        }
+        if step == Step::Close {
+            break;
+        }
+    }
+    // What the server said: whole frames, the last of them a GOAWAY if any is.
+    let mut rest = out.as_slice();
+    let mut goaways = 0;
+    while !rest.is_empty() {
+        let (frame, used) = match decode(rest, 1 << 24) {
+            Ok(Some(f)) => f,
+            other => panic!("the server sent bytes that are not a frame: {other:?}"),
+        };
+        if let Frame::GoAway(_) = frame {
+            goaways += 1;
+        } else {
+            assert_eq!(goaways, 0, "a frame after GOAWAY");
+        }
+        rest = &rest[used..];
+    }
+    assert!(goaways <= 1, "{goaways} GOAWAYs");
+}

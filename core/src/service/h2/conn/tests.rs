@@ -1487,3 +1487,20 @@ proptest! {
         }
     }
 }
+
+/// The fuzz target's checks (`fuzzing::h2_conn`) on a request, a request cut
+/// anywhere, and garbage after the preface.
+#[test]
+fn the_fuzz_targets_checks_hold_on_requests_and_garbage() {
+    let mut p = Peer::new();
+    let mut bytes = p.headers(1, GET, true);
+    bytes.extend(p.headers(3, POST, false));
+    bytes.extend(data(3, b"body", true));
+    for choice in 0u8..=255 {
+        let mut input = vec![choice];
+        input.extend_from_slice(&bytes);
+        crate::fuzzing::h2_conn(&input);
+    }
+    crate::fuzzing::h2_conn(&[0, 0, 0, 4, 0xff, 0, 0, 0, 0, 1]);
+    crate::fuzzing::h2_conn(b"\x02GET / HTTP/1.1\r\n\r\n");
+}
