@@ -287,7 +287,8 @@ impl Connection {
     /// HEADERS with `status` and `headers` (HPACK-encoded, split by the peer's
     /// max frame size), then `body` as DATA as far as the windows allow (the
     /// rest as they open), then `trailers`. `false` if the stream is not
-    /// waiting for a response (reset by the client, or answered already).
+    /// waiting for a response (reset by the client, or answered already), or
+    /// the connection failed (its GOAWAY is the last thing it sends).
     pub(crate) fn respond(
         &mut self,
         stream_id: u32,
@@ -297,6 +298,12 @@ impl Connection {
         trailers: Vec<FieldPair>,
         out: &mut Vec<u8>,
     ) -> bool {
+        if self.failed {
+            // Found by fuzzing (fuzz_targets/h2_conn.rs): a request taken in the
+            // same read that then failed the connection was answered after the
+            // GOAWAY.
+            return false;
+        }
         let Some(stream) = self.streams.get_mut(&stream_id) else {
             return false;
         };
