@@ -287,12 +287,9 @@ fn delay_and_drip_hold_each_message() {
     let mut first = [0u8; 2];
     s.read_exact(&mut first).unwrap();
     assert_eq!(first, [0x81, 10]);
-    let (_, _, rest) = (0, 0, {
-        let mut r = vec![0u8; 10];
-        s.read_exact(&mut r).unwrap();
-        r
-    });
-    assert_eq!(rest, b"0123456789");
+    let mut rest = [0u8; 10];
+    s.read_exact(&mut rest).unwrap();
+    assert_eq!(&rest, b"0123456789");
     assert!(t.elapsed() >= Duration::from_millis(200));
 }
 

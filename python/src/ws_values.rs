@@ -15,7 +15,7 @@ use crate::body::body_of;
 use crate::errors::config_error;
 
 /// Longest close reason (a control frame's payload is at most 125 bytes).
-const MAX_REASON: usize = 123;
+const MAX_REASON: usize = pierhead::websocket::MAX_REASON_BYTES;
 
 /// A message from a Python value: `str` is text, `bytes`/`bytearray` binary.
 pub(crate) fn ws_message(

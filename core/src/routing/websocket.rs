@@ -25,9 +25,6 @@ use std::time::Duration;
 
 use crate::error::{ConfigError, ConfigProblem};
 
-/// Longest close reason (a control frame's payload is at most 125 bytes).
-const MAX_REASON: usize = 123;
-
 /// A WebSocket message: what a client sent, or what an endpoint sends.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WsMessage {
@@ -399,7 +396,9 @@ impl WebSocket {
         }
         for (_, f) in &self.faults {
             if let WsFault::Close { code, reason } = f {
-                if !crate::service::ws::close::sendable(*code) || reason.len() > MAX_REASON {
+                if !crate::service::ws::close::sendable(*code)
+                    || reason.len() > crate::service::ws::close::MAX_REASON_BYTES
+                {
                     return Err(ConfigError {
                         field: "websocket.fault",
                         problem: ConfigProblem::Malformed {

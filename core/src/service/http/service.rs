@@ -24,8 +24,9 @@ use crate::routing::table::RouteTable;
 use crate::routing::{Prepared, Response, RouteId, WsHandlerError};
 use crate::server_core::ServerCore;
 use crate::service::fanout::{Member, Rooms};
+use crate::service::ws::close::GOING_AWAY;
 use crate::service::ws::deflate::DeflateConfig;
-use crate::service::ws::endpoint::{Endpoint, RoomCx, Step, GOING_AWAY};
+use crate::service::ws::endpoint::{Endpoint, RoomCx, Step};
 use crate::service::ws::{self, deflate::Deflater};
 use crate::service::{self as seam, Cx, Park, Service, Wake};
 

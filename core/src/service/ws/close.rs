@@ -33,6 +33,9 @@ pub mod code {
 /// The longest reason that fits a close frame: 125 bytes less the code.
 pub const MAX_REASON_BYTES: usize = 123;
 
+/// A whole close frame with code 1001 (going away), as a stop sends it.
+pub(crate) const GOING_AWAY: &[u8] = &[0x88, 0x02, 0x03, 0xE9];
+
 /// Why a received close frame's payload was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum CloseError {

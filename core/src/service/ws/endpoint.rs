@@ -20,7 +20,7 @@ use super::close::{self, code};
 use super::frame::{self, opcode};
 use super::handshake::Accepted;
 use super::inbound::{Deflate, Event, Fail, Inbound};
-use super::session::{AS_WEBSOCKET, AS_WEBSOCKET_DEFLATED, KEEPALIVE};
+use super::session::{websocket_encoding, KEEPALIVE};
 use crate::rooms::hub::{Hub, Membership};
 use crate::routing::ws_log::Recorder;
 use crate::routing::{
@@ -38,15 +38,9 @@ impl Member for Endpoint {
 
     #[inline]
     fn encoding(&self) -> usize {
-        match &self.inbound.deflate {
-            Some(d) if d.params.server_max_window_bits == 15 => AS_WEBSOCKET_DEFLATED,
-            _ => AS_WEBSOCKET,
-        }
+        websocket_encoding(&self.inbound)
     }
 }
-
-/// A close frame with code 1001 (going away), as a stop sends it.
-pub(crate) const GOING_AWAY: &[u8] = &[0x88, 0x02, 0x03, 0xE9];
 
 /// A message for a handler thread ([`WsHandler`]).
 pub(crate) struct Job {

@@ -7,9 +7,9 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
+use super::close::GOING_AWAY;
 use super::close::{self, code};
 use super::deflate::{DeflateConfig, DeflateParams, Deflater};
-use super::endpoint::GOING_AWAY;
 use super::frame::{self, opcode};
 use super::session::{Session, WsConfig, AS_FRAME, AS_WEBSOCKET_DEFLATED};
 use crate::engine::Peers;

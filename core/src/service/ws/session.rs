@@ -121,16 +121,20 @@ impl Member for Session {
     fn encoding(&self) -> usize {
         if self.frame.is_some() {
             AS_FRAME
-        } else if self
-            .inbound
-            .deflate
-            .as_ref()
-            .is_some_and(|d| d.params.server_max_window_bits == 15)
-        {
-            AS_WEBSOCKET_DEFLATED
         } else {
-            AS_WEBSOCKET
+            websocket_encoding(&self.inbound)
         }
+    }
+}
+
+/// The encoding of room deliveries for a WebSocket member (the rooms service's
+/// and the HTTP mock's room endpoints'): compressed for one that agreed to
+/// permessage-deflate with a 32 KiB server window.
+#[inline]
+pub(crate) fn websocket_encoding(inbound: &Inbound) -> usize {
+    match &inbound.deflate {
+        Some(d) if d.params.server_max_window_bits == 15 => AS_WEBSOCKET_DEFLATED,
+        _ => AS_WEBSOCKET,
     }
 }
 
